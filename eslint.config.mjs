@@ -1,0 +1,85 @@
+// Lint for the whole workspace. Module boundaries come from the Nx project graph (tags in each
+// package.json); libs/raft is additionally held to purity: no I/O, clocks, timers, process,
+// global randomness or async code outside its spec files (DEVELOPERS.md, ../shared/STYLE.md).
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = (await import('node:module')).builtinModules;
+
+export default [
+  { ignores: ['**/node_modules/**', '**/dist/**', 'libs/proto/src/gen/**', 'coverage/**', 'reports/**', 'data/**'] },
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parser: tseslint.parser },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'scope:raft', onlyDependOnLibsWithTags: ['scope:raft'] },
+            { sourceTag: 'scope:lincheck', onlyDependOnLibsWithTags: ['scope:lincheck'] },
+            { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: ['scope:proto'] },
+            { sourceTag: 'scope:sim', onlyDependOnLibsWithTags: ['scope:raft', 'scope:lincheck'] },
+            { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage'] },
+            { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Libraries never import Nest: the apps are the only adapters to it.
+    files: ['libs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@nestjs/*'], message: 'libs never import Nest; keep Nest in apps/' }] }],
+    },
+  },
+  {
+    files: ['libs/raft/src/**/*.ts'],
+    ignores: ['libs/raft/src/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'libs/raft is pure: no I/O or platform modules' })),
+          patterns: [
+            { group: ['node:*'], message: 'libs/raft is pure: no node:* modules' },
+            { group: ['@keyval/*', '@nestjs/*', '../../*'], message: 'libs/raft imports only its own files' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Date', message: 'libs/raft has no clock: time is ticks' },
+        { name: 'process', message: 'libs/raft does not touch the process' },
+        { name: 'setTimeout', message: 'libs/raft has no timers: time is ticks' },
+        { name: 'setInterval', message: 'libs/raft has no timers: time is ticks' },
+        { name: 'setImmediate', message: 'libs/raft has no timers' },
+        { name: 'queueMicrotask', message: 'libs/raft has no timers' },
+        { name: 'performance', message: 'libs/raft has no clock' },
+        { name: 'require', message: 'libs/raft imports only its own files' },
+        { name: 'Promise', message: 'libs/raft is synchronous' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'use the seeded random source from the config' },
+        { object: 'globalThis', message: 'libs/raft does not reach for globals' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: ':function[async=true]', message: 'libs/raft is synchronous: no async' },
+        { selector: 'AwaitExpression', message: 'libs/raft is synchronous: no await' },
+        { selector: 'ForOfStatement[await=true]', message: 'libs/raft is synchronous: no for await' },
+        { selector: 'ImportExpression', message: 'libs/raft imports only its own files, statically' },
+      ],
+    },
+  },
+];

@@ -1,0 +1,2 @@
+// Public surface of @keyval/proto.
+export {};

@@ -1,0 +1,2 @@
+// Public surface of @keyval/raft-sim.
+export {};
