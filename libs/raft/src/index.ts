@@ -7,3 +7,8 @@ export * from './storage';
 export * from './memory-storage';
 export * from './ready';
 export * from './conf-change-codec';
+export * from './node';
+export { ProgressState } from './progress';
+export { VoteResult, quorumMinimum, quorumSize } from './quorum';
+export { applyChange } from './raft-membership';
+export { bootstrapEntries } from './bootstrap';

@@ -67,6 +67,8 @@ export interface Ready {
   readonly messages: readonly Message[];
   /** Reads that may be served once applied >= index. */
   readonly readStates: readonly ReadState[];
+  /** Contexts of reads that can no longer be confirmed (leadership changed): retry them. */
+  readonly failedReads: readonly string[];
   /** True when entries or a term/vote change must be fsynced before step 3. */
   readonly mustSync: boolean;
 }
