@@ -36,6 +36,11 @@ export default [
     },
   },
   {
+    // Tests may assert presence with `!` after checking it; production code may not.
+    files: ['**/*.spec.ts', '**/testing/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
     // Libraries never import Nest: the apps are the only adapters to it.
     files: ['libs/**/*.ts'],
     rules: {
