@@ -28,6 +28,7 @@ export default [
             { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: ['scope:proto'] },
             { sourceTag: 'scope:sim', onlyDependOnLibsWithTags: ['scope:raft', 'scope:lincheck'] },
             { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage'] },
+            { sourceTag: 'scope:cluster', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage', 'scope:statemachine', 'scope:proto', 'scope:grpc', 'scope:cluster'] },
             { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
           ],

@@ -1,2 +1,5 @@
-// Public surface of @keyval/cluster.
-export {};
+// Public surface of @keyval/cluster: the async drivers around the pure core.
+export * from './transport/transport';
+export * from './transport/message-codec';
+export * from './transport/grpc-transport';
+export { DEFAULT_PEER_SENDER_LIMITS, type PeerSenderLimits } from './transport/peer-sender';

@@ -1,0 +1,277 @@
+/**
+ * The peer transport over gRPC (`keyval.raft.v1.RaftTransport`): a server that accepts each
+ * peer's message stream and snapshot transfers, and a PeerSender per peer for outgoing
+ * messages. A stream from another cluster (cluster id) or meant for another member is refused.
+ */
+import type { Readable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { crc32c } from '@node-rs/crc32';
+import type { Message, NodeId, SnapshotMeta, Term } from '@keyval/raft';
+import { raftpb } from '@keyval/proto';
+import { MalformedMessageError, messageFromWire, snapshotMetaFromWire, snapshotMetaToWire } from './message-codec';
+import { DEFAULT_PEER_SENDER_LIMITS, PeerSender } from './peer-sender';
+import type { PeerSenderLimits } from './peer-sender';
+import { TransportClosedError, UnknownPeerError, peerTarget } from './transport';
+import type { PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from './transport';
+
+export interface GrpcTransportOptions {
+  readonly clusterId: bigint;
+  readonly self: NodeId;
+  readonly receiver: TransportReceiver;
+  readonly limits?: Partial<PeerSenderLimits>;
+  /** Largest gRPC message accepted (a batch or a snapshot chunk). Default 64 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Snapshot bytes sent ahead of the receiver's acknowledgements. Default 16 MiB. */
+  readonly snapshotWindowBytes?: number;
+}
+
+type MessagesCall = grpc.ServerDuplexStream<raftpb.MessageBatch, raftpb.MessageBatchAck>;
+type SnapshotCall = grpc.ServerDuplexStream<raftpb.InstallSnapshotRequest, raftpb.InstallSnapshotResponse>;
+
+function refuse(call: grpc.ServerDuplexStream<unknown, unknown>, code: grpc.status, details: string): void {
+  call.emit('error', { code, details, metadata: new grpc.Metadata() });
+}
+
+export class GrpcPeerTransport implements PeerTransport {
+  private readonly server: grpc.Server;
+  private readonly peers = new Map<NodeId, { url: string; sender: PeerSender }>();
+  private readonly unreachableListeners: ((id: NodeId) => void)[] = [];
+  private readonly limits: PeerSenderLimits;
+  private readonly maxMessageBytes: number;
+  private readonly snapshotWindowBytes: number;
+  private closed = false;
+
+  constructor(private readonly options: GrpcTransportOptions) {
+    this.limits = { ...DEFAULT_PEER_SENDER_LIMITS, ...options.limits };
+    this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.snapshotWindowBytes = options.snapshotWindowBytes ?? 16 * 1024 * 1024;
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxMessageBytes, 'grpc.max_send_message_length': this.maxMessageBytes });
+    this.server.addService(raftpb.RaftTransportService, {
+      messages: (call: MessagesCall) => this.serveMessages(call),
+      installSnapshot: (call: SnapshotCall) => void this.serveSnapshot(call),
+    });
+  }
+
+  /** Listens on host:port (port 0 picks one); resolves with the bound port. */
+  listen(hostPort: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    });
+  }
+
+  private newClient(url: string): raftpb.RaftTransportClient {
+    return new raftpb.RaftTransportClient(peerTarget(url), grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': this.maxMessageBytes,
+      'grpc.max_send_message_length': this.maxMessageBytes,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.initial_reconnect_backoff_ms': 50,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+    });
+  }
+
+  setPeer(id: NodeId, url: string): void {
+    if (id === this.options.self || this.closed) {
+      return;
+    }
+    const existing = this.peers.get(id);
+    if (existing !== undefined) {
+      if (existing.url !== url) {
+        existing.sender.setClient(this.newClient(url));
+        existing.url = url;
+      }
+      return;
+    }
+    const sender = new PeerSender(this.options.clusterId, this.options.self, id, this.newClient(url), this.limits, (peer) => this.reportUnreachable(peer));
+    this.peers.set(id, { url, sender });
+  }
+
+  removePeer(id: NodeId): void {
+    this.peers.get(id)?.sender.close();
+    this.peers.delete(id);
+  }
+
+  onUnreachable(listener: (id: NodeId) => void): void {
+    this.unreachableListeners.push(listener);
+  }
+
+  private reportUnreachable(id: NodeId): void {
+    for (const listener of this.unreachableListeners) {
+      listener(id);
+    }
+  }
+
+  send(messages: readonly Message[]): void {
+    for (const m of messages) {
+      const peer = this.peers.get(m.to);
+      if (peer !== undefined) {
+        peer.sender.enqueue(m);
+      }
+    }
+  }
+
+  private serveMessages(call: MessagesCall): void {
+    let ackScheduled = false;
+    let lastSequence = 0n;
+    call.on('data', (batch: raftpb.MessageBatch) => {
+      if (batch.clusterId !== this.options.clusterId) {
+        refuse(call, grpc.status.FAILED_PRECONDITION, `cluster id mismatch: this member is in cluster ${this.options.clusterId.toString(16)}, the sender in ${batch.clusterId.toString(16)}`);
+        return;
+      }
+      if (batch.to !== this.options.self) {
+        refuse(call, grpc.status.NOT_FOUND, `this member is ${this.options.self.toString(16)}, not ${batch.to.toString(16)}`);
+        return;
+      }
+      let messages: Message[];
+      try {
+        messages = batch.messages.map((w) => messageFromWire(w, batch.from as NodeId, batch.to as NodeId));
+      } catch (error) {
+        refuse(call, grpc.status.INVALID_ARGUMENT, error instanceof MalformedMessageError ? error.message : String(error));
+        return;
+      }
+      this.options.receiver.deliver(messages);
+      lastSequence = batch.sequence;
+      if (!ackScheduled) {
+        ackScheduled = true;
+        setImmediate(() => {
+          ackScheduled = false;
+          if (!call.destroyed && call.writable) {
+            call.write({ sequence: lastSequence });
+          }
+        });
+      }
+    });
+    call.on('end', () => call.end());
+    call.on('error', () => undefined);
+  }
+
+  private async serveSnapshot(call: SnapshotCall): Promise<void> {
+    call.on('error', () => undefined);
+    // Not the default iterator: it destroys the stream once the client half-closes, and the
+    // answer (done, or an error status) must still go out after that.
+    const iterator = (call as unknown as Readable).iterator({ destroyOnReturn: false }) as AsyncIterator<raftpb.InstallSnapshotRequest>;
+    try {
+      const first = await iterator.next();
+      const part = first.done === true ? undefined : first.value.part;
+      if (part?.$case !== 'header') {
+        refuse(call, grpc.status.INVALID_ARGUMENT, 'a snapshot transfer must start with its header');
+        return;
+      }
+      const header = part.value;
+      if (header.clusterId !== this.options.clusterId || header.to !== this.options.self) {
+        refuse(call, grpc.status.FAILED_PRECONDITION, 'snapshot for another cluster or member');
+        return;
+      }
+      const offer: SnapshotOffer = {
+        from: header.from as NodeId,
+        term: Number(header.term) as Term,
+        meta: snapshotMetaFromWire(header.meta),
+        totalBytes: Number(header.totalBytes),
+        crc32c: header.crc32c,
+      };
+      const chunks: AsyncIterable<SnapshotChunkIn> = {
+        [Symbol.asyncIterator]: () => ({
+          next: async (): Promise<IteratorResult<SnapshotChunkIn>> => {
+            const r = await iterator.next();
+            if (r.done === true) {
+              return { done: true, value: undefined };
+            }
+            if (r.value.part?.$case !== 'chunk') {
+              throw new MalformedMessageError('a second snapshot header');
+            }
+            const c = r.value.part.value;
+            return { done: false, value: { offset: Number(c.offset), data: c.data, crc32c: c.crc32c } };
+          },
+        }),
+      };
+      await this.options.receiver.receiveSnapshot(offer, chunks, (receivedBytes) => {
+        if (call.writable) {
+          call.write({ receivedBytes: BigInt(receivedBytes), done: false });
+        }
+      });
+      call.write({ receivedBytes: header.totalBytes, done: true });
+      call.end();
+    } catch (error) {
+      refuse(call, grpc.status.ABORTED, `snapshot transfer failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  async sendSnapshot(to: NodeId, term: Term, meta: SnapshotMeta, source: SnapshotSource, signal?: AbortSignal): Promise<void> {
+    if (this.closed) {
+      throw new TransportClosedError();
+    }
+    const peer = this.peers.get(to);
+    if (peer === undefined) {
+      throw new UnknownPeerError(to);
+    }
+    const client = this.newClient(peer.url);
+    try {
+      await this.streamSnapshot(client, to, term, meta, source, signal);
+    } finally {
+      client.close();
+    }
+  }
+
+  private streamSnapshot(client: raftpb.RaftTransportClient, to: NodeId, term: Term, meta: SnapshotMeta, source: SnapshotSource, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const call = client.installSnapshot();
+      let acked = 0;
+      let done = false;
+      let wake: (() => void) | undefined;
+      const fail = (error: Error): void => {
+        if (!done) {
+          done = true;
+          call.cancel();
+          reject(error);
+        }
+        wake?.();
+      };
+      signal?.addEventListener('abort', () => fail(new Error('snapshot transfer aborted')), { once: true });
+      call.on('data', (r: raftpb.InstallSnapshotResponse) => {
+        acked = Number(r.receivedBytes);
+        if (r.done && !done) {
+          done = true;
+          resolve();
+        }
+        wake?.();
+      });
+      call.on('error', (e: Error) => fail(e));
+      call.on('end', () => fail(new Error(`peer ${to} ended the snapshot transfer before installing it`)));
+      const pump = async (): Promise<void> => {
+        call.write({ part: { $case: 'header', value: { clusterId: this.options.clusterId, from: this.options.self, to, term: BigInt(term), meta: snapshotMetaToWire(meta), totalBytes: BigInt(source.totalBytes), crc32c: source.crc32c } } });
+        let offset = 0;
+        for await (const data of source.chunks()) {
+          while (!done && offset - acked >= this.snapshotWindowBytes) {
+            await new Promise<void>((w) => (wake = w));
+          }
+          if (done) {
+            return;
+          }
+          const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+          call.write({ part: { $case: 'chunk', value: { offset: BigInt(offset), data: buffer, crc32c: crc32c(buffer) } } });
+          offset += data.byteLength;
+        }
+        call.end();
+      };
+      pump().catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    for (const { sender } of this.peers.values()) {
+      sender.close();
+    }
+    this.peers.clear();
+    await new Promise<void>((resolve) => {
+      this.server.tryShutdown(() => resolve());
+      setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1_000).unref();
+    });
+  }
+}
