@@ -66,7 +66,7 @@ export function runCli(argv: readonly string[], output: CliOutput): number {
   try {
     settings = readSettings(argv);
   } catch (error) {
-    output.stderr(`lincheck: ${error instanceof Error ? error.message : String(error)}`);
+    output.stderr(`lincheck: ${messageOf(error)}`);
     output.stderr('Run with --help for usage.');
     return EXIT_UNKNOWN;
   }
@@ -157,7 +157,7 @@ function checkFile(file: string, settings: CliSettings): FileReport {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { file, verdict: 'unreadable', error: code === 'ENOENT' ? 'no such file' : error instanceof Error ? error.message : String(error) };
+    return { file, verdict: 'unreadable', error: code === 'ENOENT' ? 'no such file' : messageOf(error) };
   }
   try {
     const history = parseHistory(text, settings.format);
@@ -213,4 +213,12 @@ function summary(reports: readonly FileReport[]): string {
     `lincheck: ${reports.length} files: ${count('linearizable')} linearizable, ${count('not-linearizable')} NOT-linearizable, ` +
     `${count('unknown')} unknown, ${count('unreadable')} unreadable`
   );
+}
+
+/** The message of anything thrown (errors from node:util may come from another realm). */
+function messageOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string') {
+    return error.message;
+  }
+  return String(error);
 }

@@ -14,6 +14,10 @@ export interface HistoryShape {
   readonly maxOps: number;
   readonly keys: readonly string[];
   readonly withAppend?: boolean;
+  /** The value of every key before the history (default null). */
+  readonly initialValue?: Value;
+  /** Whether to sometimes corrupt one output (default true). */
+  readonly corrupt?: boolean;
 }
 
 interface Plan {
@@ -49,11 +53,12 @@ function planArbitrary(shape: HistoryShape): fc.Arbitrary<Plan> {
   });
 }
 
-/** Random histories, each with a flag saying whether an output was corrupted. */
+/** Random histories; linearizable unless an output was corrupted. */
 export function historyArbitrary(shape: HistoryShape): fc.Arbitrary<Operation[]> {
+  const corruptAt = shape.corrupt === false ? fc.constant(undefined) : fc.option(fc.nat(), { nil: undefined });
   return fc
-    .tuple(fc.array(planArbitrary(shape), { minLength: 1, maxLength: shape.maxOps }), fc.option(fc.nat(), { nil: undefined }))
-    .map(([plans, corruptAt]) => record(plans, shape, corruptAt));
+    .tuple(fc.array(planArbitrary(shape), { minLength: 1, maxLength: shape.maxOps }), corruptAt)
+    .map(([plans, at]) => record(plans, shape, at));
 }
 
 interface Pending {
@@ -70,7 +75,7 @@ function record(plans: readonly Plan[], shape: HistoryShape, corruptAt: number |
     const process = plan.process + 3 * (retired.get(plan.process) ?? 0);
     const callTime = (cursor.get(process) ?? 0) + plan.gap;
     const end = callTime + plan.duration;
-    const status: OpStatus = plan.kind === 'get' && plan.status === 'fail' ? 'ok' : plan.status;
+    const status = plan.status;
     const returnTime = status === 'info' && !plan.giveUpKnown ? null : end;
     cursor.set(process, end);
     if (returnTime === null) {
@@ -82,7 +87,7 @@ function record(plans: readonly Plan[], shape: HistoryShape, corruptAt: number |
     const key = shape.keys[plan.key] as string;
     pending.push({ op: skeleton(plan, process, key, status, callTime, returnTime), point, takesEffect });
   }
-  execute(pending);
+  execute(pending, shape.initialValue ?? null);
   const ops = pending.map((item) => item.op);
   return corruptAt === undefined ? ops : corrupt(ops, corruptAt);
 }
@@ -105,12 +110,12 @@ function skeleton(plan: Plan, process: number, key: string, status: OpStatus, ca
 }
 
 /** Runs the operations in order of their points, filling in what clients observed. */
-function execute(pending: Pending[]): void {
+function execute(pending: Pending[], initialValue: Value): void {
   const state = new Map<string, Value>();
   const order = [...pending].sort((x, y) => x.point - y.point);
   for (const item of order) {
     const op = item.op;
-    const current = state.get(op.key) ?? null;
+    const current = state.has(op.key) ? (state.get(op.key) as Value) : initialValue;
     if (!item.takesEffect) {
       continue;
     }
