@@ -26,6 +26,7 @@ export default [
             { sourceTag: 'scope:raft', onlyDependOnLibsWithTags: ['scope:raft'] },
             { sourceTag: 'scope:lincheck', onlyDependOnLibsWithTags: ['scope:lincheck'] },
             { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: ['scope:proto'] },
+            { sourceTag: 'scope:grpc', onlyDependOnLibsWithTags: ['scope:grpc', 'scope:proto'] },
             { sourceTag: 'scope:sim', onlyDependOnLibsWithTags: ['scope:raft', 'scope:lincheck'] },
             { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage'] },
             { sourceTag: 'scope:cluster', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage', 'scope:statemachine', 'scope:proto', 'scope:grpc', 'scope:cluster'] },

@@ -1,0 +1,195 @@
+/**
+ * A client connection to one server address: a small pool of HTTP/2 sessions (connections),
+ * opened lazily, replaced when they close or the server sends GOAWAY. Calls are spread over
+ * the sessions round-robin; HTTP/2 multiplexes the calls of one session.
+ *
+ *     call ──► pick session (round-robin) ──► absent / closed / going away? ──► connect
+ *                                                   │ usable
+ *                                                   ▼
+ *                                          session.request(headers)
+ */
+import * as http2 from 'node:http2';
+import { ClientCall, type CallOptions } from './client-call';
+import type { MessageCodec } from './framing';
+import { GrpcStatusError } from './grpc-status.error';
+import { GrpcStatus } from './status';
+
+export interface GrpcChannelOptions {
+  /** Largest response message accepted; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
+  readonly maxReceiveMessageBytes?: number;
+  /** Largest request message sent; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
+  readonly maxSendMessageBytes?: number;
+  /** Connections kept to the server. Default 1. */
+  readonly sessions?: number;
+  /** A connection not established within this fails its calls UNAVAILABLE. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Responses a server-streaming call buffers unread before pausing its stream. Default 32. */
+  readonly responseQueueMessagesMax?: number;
+  /** HTTP/2 receive window per stream and per connection, in bytes. Default 1 MiB / 16 MiB. */
+  readonly streamWindowBytes?: number;
+  readonly connectionWindowBytes?: number;
+}
+
+const MiB = 1 << 20;
+const DEFAULTS: Required<GrpcChannelOptions> = {
+  maxReceiveMessageBytes: 4 * MiB,
+  maxSendMessageBytes: 4 * MiB,
+  sessions: 1,
+  connectTimeoutMs: 5_000,
+  responseQueueMessagesMax: 32,
+  streamWindowBytes: MiB,
+  connectionWindowBytes: 16 * MiB,
+};
+/** Most sessions one channel may hold. */
+const SESSIONS_MAX = 64;
+
+/** One connection. */
+interface Connection {
+  readonly session: http2.ClientHttp2Session;
+  /** Calls in flight on `session` (>= 0); the session keeps the process alive only while > 0. */
+  active: number;
+}
+
+/** A place in the pool: the current connection, replaced when it closes or goes away. */
+interface Slot {
+  connection: Connection | undefined;
+  /** Why the last connection failed, for the messages of the calls it fails. */
+  lastError: Error | undefined;
+}
+
+/**
+ * Parses `host:port`, `[v6]:port` or `http://host:port` into an HTTP/2 authority.
+ * Throws TypeError for anything else (https is refused: this client speaks h2c only).
+ */
+export function parseTarget(target: string): { authority: string; url: string } {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `http://${target}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new TypeError(`endpoint ${JSON.stringify(target)} is not host:port or http://host:port`);
+  }
+  if (url.protocol !== 'http:') {
+    throw new TypeError(`endpoint ${JSON.stringify(target)}: only plaintext http (h2c) is supported`);
+  }
+  if (url.port === '' || url.pathname !== '/' || url.search !== '' || url.username !== '') {
+    throw new TypeError(`endpoint ${JSON.stringify(target)} must be host:port with an explicit port and nothing else`);
+  }
+  return { authority: url.host, url: `http://${url.host}` };
+}
+
+export class GrpcChannel {
+  readonly authority: string;
+  private readonly url: string;
+  private readonly options: Required<GrpcChannelOptions>;
+  private readonly slots: Slot[];
+  private next = 0;
+  private closed = false;
+
+  constructor(target: string, options: GrpcChannelOptions = {}) {
+    ({ authority: this.authority, url: this.url } = parseTarget(target));
+    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as GrpcChannelOptions;
+    this.options = { ...DEFAULTS, ...given };
+    for (const [key, value] of Object.entries(this.options)) {
+      if (!(Number.isInteger(value) && value >= 0)) {
+        throw new RangeError(`GrpcChannel option ${key} must be a non-negative integer, not ${String(value)}`);
+      }
+    }
+    const sessions = Math.min(Math.max(1, this.options.sessions), SESSIONS_MAX);
+    this.slots = Array.from({ length: sessions }, () => ({ connection: undefined, lastError: undefined }));
+  }
+
+  /** Responses a server-streaming call buffers unread before pausing its stream. */
+  get responseQueueMessagesMax(): number {
+    return Math.max(1, this.options.responseQueueMessagesMax);
+  }
+
+  /** Starts one call; see ClientCall for the callbacks' contract. */
+  startCall<Req, Res>(
+    path: string,
+    requestType: MessageCodec<Req>,
+    responseType: MessageCodec<Res>,
+    request: Req,
+    options: CallOptions,
+    sink: { onMessage(message: Res): void; onEnd(error: GrpcStatusError | undefined): void; responseStream: boolean },
+  ): ClientCall<Req, Res> {
+    if (this.closed) {
+      throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, `channel to ${this.authority} is closed`);
+    }
+    const slot = this.pickSlot();
+    const connection = this.connectionOf(slot);
+    connection.active += 1;
+    if (connection.active === 1) {
+      connection.session.ref();
+    }
+    const call = new ClientCall<Req, Res>(
+      { path, authority: this.authority, requestType, responseType, ...this.options, connectError: () => slot.lastError },
+      sink,
+      () => {
+        connection.active -= 1;
+        if (connection.active === 0 && !connection.session.destroyed) {
+          connection.session.unref();
+        }
+      },
+    );
+    call.start(connection.session, request, options);
+    return call;
+  }
+
+  /** Closes every connection gracefully; calls in flight finish. Further calls fail UNAVAILABLE. */
+  close(): void {
+    this.closed = true;
+    for (const slot of this.slots) {
+      slot.connection?.session.close();
+      slot.connection = undefined;
+    }
+  }
+
+  private pickSlot(): Slot {
+    const slot = this.slots[this.next] as Slot;
+    this.next = (this.next + 1) % this.slots.length;
+    return slot;
+  }
+
+  private connectionOf(slot: Slot): Connection {
+    const current = slot.connection;
+    if (current !== undefined && !current.session.closed && !current.session.destroyed) {
+      return current;
+    }
+    return this.connect(slot);
+  }
+
+  private connect(slot: Slot): Connection {
+    const session = http2.connect(this.url, {
+      maxSessionMemory: 64,
+      settings: { enablePush: false, initialWindowSize: this.options.streamWindowBytes },
+    });
+    const connection: Connection = { session, active: 0 };
+    slot.connection = connection;
+    session.unref();
+    const connectTimer = setTimeout(() => {
+      slot.lastError = new Error(`no connection to ${this.authority} within ${this.options.connectTimeoutMs} ms`);
+      session.destroy();
+    }, this.options.connectTimeoutMs).unref();
+    session.once('connect', () => {
+      clearTimeout(connectTimer);
+      slot.lastError = undefined;
+      if (!session.destroyed) {
+        session.setLocalWindowSize(this.options.connectionWindowBytes);
+      }
+    });
+    session.on('error', (error: Error) => {
+      slot.lastError = error;
+    });
+    // After GOAWAY the session finishes its calls but takes no new ones: connect afresh.
+    const forget = (): void => {
+      clearTimeout(connectTimer);
+      if (slot.connection === connection) {
+        slot.connection = undefined;
+      }
+    };
+    session.once('goaway', forget);
+    session.once('close', forget);
+    return connection;
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Public surface of @keyval/grpc: a lean gRPC server and client on `node:http2`, for the
+ * client hot path (etcd KV API) and the admin tools. Messages are encoded with the codecs
+ * ts-proto generates (@keyval/proto); services are its generic definitions.
+ */
+export { GrpcStatus, statusName, parseStatusCode } from './status';
+export { GrpcStatusError, hasGrpcStatus, type StatusMetadata } from './grpc-status.error';
+export { Metadata, encodeGrpcMessage, decodeGrpcMessage, METADATA_ENTRIES_MAX } from './metadata';
+export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
+export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
+export * from './method';
+export { GrpcServer, type GrpcServerOptions } from './server';
+export { GrpcChannel, parseTarget, type GrpcChannelOptions } from './channel';
+export { type CallOptions, statusFromHttp } from './client-call';
+export {
+  createClient,
+  unaryCall,
+  serverStreamingCall,
+  type ServiceClient,
+  type ClientMethodFor,
+  type UnaryClientMethod,
+  type ServerStreamingClientMethod,
+} from './client';
+export { MessageQueue } from './message-queue';

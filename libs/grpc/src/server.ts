@@ -1,0 +1,304 @@
+/**
+ * A lean gRPC server on `node:http2` (h2c, plaintext): routes `/package.Service/Method` to
+ * handlers, frames messages itself and answers with gRPC statuses in trailers.
+ *
+ *     TCP ─► http2 session ─► 'stream' ─► checks (POST, content-type, route, shutdown)
+ *                                             │ ok                     │ refused
+ *                                             ▼                        ▼
+ *                                      ServerCallImpl            trailers-only status
+ *                                 (frames ─► decode ─► handler ─► encode ─► trailers)
+ *
+ * It does what the etcd clients need and no more: no compression (compressed messages are
+ * refused with UNIMPLEMENTED), no TLS, no reflection.
+ */
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { GrpcStatusError } from './grpc-status.error';
+import { encodeGrpcMessage } from './metadata';
+import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
+import { type CallHost, discardRestOfRequest, type Route, ServerCallImpl } from './server-call';
+import { GrpcStatus } from './status';
+
+export interface GrpcServerOptions {
+  /** Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
+  readonly maxReceiveMessageBytes?: number;
+  /** Largest response message sent; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
+  readonly maxSendMessageBytes?: number;
+  /** Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 1000. */
+  readonly maxConcurrentStreams?: number;
+  /** Open connections; more are refused at accept. Default 1000. */
+  readonly maxConnections?: number;
+  /** Request messages a streaming call buffers unread before pausing its stream. Default 32. */
+  readonly requestQueueMessagesMax?: number;
+  /** Largest header list (metadata) accepted, in bytes. Default 16 KiB. */
+  readonly maxHeaderListBytes?: number;
+  /** A connection with no call for this long is closed (GOAWAY). Default 5 minutes; 0 never. */
+  readonly idleConnectionTimeoutMs?: number;
+  /** HTTP/2 receive window per stream and per connection, in bytes. Default 1 MiB / 16 MiB. */
+  readonly streamWindowBytes?: number;
+  readonly connectionWindowBytes?: number;
+  /** Send error messages of unexpected handler errors to clients (tests); default false. */
+  readonly exposeInternalErrors?: boolean;
+  /** Told of handler errors that are not GrpcStatusError. Default: none (they answer INTERNAL). */
+  readonly onHandlerError?: (error: unknown, path: string) => void;
+}
+
+const MiB = 1 << 20;
+const DEFAULTS = {
+  maxReceiveMessageBytes: 4 * MiB,
+  maxSendMessageBytes: 4 * MiB,
+  maxConcurrentStreams: 1000,
+  maxConnections: 1000,
+  requestQueueMessagesMax: 32,
+  maxHeaderListBytes: 16 * 1024,
+  idleConnectionTimeoutMs: 300_000,
+  streamWindowBytes: MiB,
+  connectionWindowBytes: 16 * MiB,
+  exposeInternalErrors: false,
+} as const;
+
+/** The server's life: routes are added while `new`; `listening` until shutdown starts. */
+type ServerState = 'new' | 'listening' | 'draining' | 'closed';
+
+export class GrpcServer implements CallHost {
+  readonly maxReceiveMessageBytes: number;
+  readonly maxSendMessageBytes: number;
+  readonly requestQueueMessagesMax: number;
+  readonly exposeInternalErrors: boolean;
+  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError'>>;
+  private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
+  private readonly routes = new Map<string, Route>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly calls = new Set<ServerCallImpl>();
+  private readonly http2Server: http2.Http2Server;
+  private state: ServerState = 'new';
+  private drained: (() => void) | undefined;
+  private readonly shutdownController = new AbortController();
+
+  constructor(options: GrpcServerOptions = {}) {
+    this.options = { ...DEFAULTS, ...stripUndefined(options) };
+    for (const [key, value] of Object.entries(this.options)) {
+      if (typeof value === 'number' && !(Number.isInteger(value) && value >= 0)) {
+        throw new RangeError(`GrpcServer option ${key} must be a non-negative integer, not ${value}`);
+      }
+    }
+    this.maxReceiveMessageBytes = this.options.maxReceiveMessageBytes;
+    this.maxSendMessageBytes = this.options.maxSendMessageBytes;
+    this.requestQueueMessagesMax = Math.max(1, this.options.requestQueueMessagesMax);
+    this.exposeInternalErrors = this.options.exposeInternalErrors;
+    this.onHandlerError = options.onHandlerError;
+    this.http2Server = http2.createServer({
+      maxSessionMemory: 64,
+      maxHeaderListPairs: 256,
+      settings: {
+        maxConcurrentStreams: this.options.maxConcurrentStreams,
+        initialWindowSize: this.options.streamWindowBytes,
+        maxHeaderListSize: this.options.maxHeaderListBytes,
+      },
+    });
+    this.http2Server.maxConnections = this.options.maxConnections;
+    this.http2Server.on('session', this.onSession);
+    this.http2Server.on('stream', this.onStream);
+  }
+
+  /** Aborted when shutdown starts: long-lived streaming handlers should wind down on it. */
+  get shutdownSignal(): AbortSignal {
+    return this.shutdownController.signal;
+  }
+
+  /** Calls whose stream has not closed yet. */
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  /**
+   * Serves `implementation` for the methods of `service`. Methods without a handler answer
+   * UNIMPLEMENTED. Throws when a method path is already routed or the server has started.
+   */
+  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>): this {
+    if (this.state !== 'new') {
+      throw new Error('services must be added before the server listens');
+    }
+    const handlers = implementation as Readonly<Record<string, AnyHandler | undefined>>;
+    for (const key of Object.keys(handlers)) {
+      if (!(key in service.methods)) {
+        throw new Error(`${service.fullName} has no method ${key}`);
+      }
+    }
+    for (const [key, method] of Object.entries(service.methods)) {
+      const path = methodPath(service, method);
+      if (this.routes.has(path)) {
+        throw new Error(`method ${path} is already served`);
+      }
+      this.routes.set(path, { path, method, handler: handlers[key] });
+    }
+    return this;
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  async listen(port: number, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
+    if (this.state !== 'new') {
+      throw new Error(`cannot listen: the server is ${this.state}`);
+    }
+    this.state = 'listening';
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => {
+        this.state = 'closed';
+        reject(error);
+      };
+      this.http2Server.once('error', onError);
+      this.http2Server.listen(port, host, () => {
+        this.http2Server.off('error', onError);
+        resolve();
+      });
+    });
+    const address = this.http2Server.address() as AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  /**
+   * Graceful shutdown: stops accepting connections, tells clients to open no new calls
+   * (GOAWAY), lets calls in flight finish for up to `graceMs`, then cancels what is left with
+   * UNAVAILABLE and closes every connection. Resolves once all are closed. Idempotent.
+   */
+  async shutdown(graceMs = 10_000): Promise<void> {
+    if (this.state === 'new' || this.state === 'closed') {
+      this.state = 'closed';
+      return;
+    }
+    if (this.state === 'listening') {
+      this.state = 'draining';
+      this.shutdownController.abort(new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the server is shutting down'));
+      const listenerClosed = new Promise<void>((resolve) => this.http2Server.close(() => resolve()));
+      for (const session of this.sessions) {
+        session.close();
+      }
+      const graceTimer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
+      if ((await Promise.race([this.whenDrained(), graceTimer])) === 'timeout') {
+        this.forceClose();
+      }
+      await listenerClosed;
+      this.state = 'closed';
+    }
+  }
+
+  /** Cancels every call with UNAVAILABLE and destroys every connection at once. */
+  forceClose(): void {
+    for (const call of this.calls) {
+      call.cancel(GrpcStatus.UNAVAILABLE, 'the server is shutting down');
+    }
+    for (const session of this.sessions) {
+      session.destroy();
+    }
+    this.http2Server.close();
+  }
+
+  callClosed(call: ServerCallImpl): void {
+    this.calls.delete(call);
+    this.checkDrained();
+  }
+
+  reportError(error: unknown, path: string): void {
+    this.onHandlerError?.(error, path);
+  }
+
+  private whenDrained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.drained = resolve;
+      this.checkDrained();
+    });
+  }
+
+  private checkDrained(): void {
+    if (this.drained !== undefined && this.calls.size === 0 && this.sessions.size === 0) {
+      const resolve = this.drained;
+      this.drained = undefined;
+      resolve();
+    }
+  }
+
+  private readonly onSession = (session: http2.ServerHttp2Session): void => {
+    if (this.state !== 'listening') {
+      session.destroy();
+      return;
+    }
+    this.sessions.add(session);
+    session.on('error', ignoreSessionError);
+    session.once('close', () => {
+      this.sessions.delete(session);
+      this.checkDrained();
+    });
+    session.once('connect', () => {
+      if (!session.destroyed) {
+        session.setLocalWindowSize(this.options.connectionWindowBytes);
+      }
+    });
+    if (this.options.idleConnectionTimeoutMs > 0) {
+      session.setTimeout(this.options.idleConnectionTimeoutMs, () => session.close());
+    }
+  };
+
+  private readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    const refusal = this.refusal(headers);
+    if (refusal !== undefined) {
+      refuse(stream, refusal);
+      return;
+    }
+    const call = new ServerCallImpl(this, stream, headers, this.routes.get(headers[':path'] as string) as Route);
+    this.calls.add(call);
+    call.start();
+  };
+
+  /** Why a new stream is not served, or undefined when it is. */
+  private refusal(headers: http2.IncomingHttpHeaders): Refusal | undefined {
+    if (headers[':method'] !== 'POST') {
+      return {
+        httpStatus: 405,
+        code: GrpcStatus.UNIMPLEMENTED,
+        details: `method ${String(headers[':method'])} is not allowed; gRPC uses POST`,
+      };
+    }
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      return { httpStatus: 415, code: GrpcStatus.INTERNAL, details: `content-type ${String(contentType)} is not application/grpc` };
+    }
+    if (this.state !== 'listening') {
+      return { httpStatus: 200, code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' };
+    }
+    const path = headers[':path'];
+    if (typeof path !== 'string' || !this.routes.has(path)) {
+      return { httpStatus: 200, code: GrpcStatus.UNIMPLEMENTED, details: `unknown method ${String(path)}` };
+    }
+    return undefined;
+  }
+}
+
+interface Refusal {
+  readonly httpStatus: number;
+  readonly code: GrpcStatus;
+  readonly details: string;
+}
+
+/** Answers with a status and nothing else (a trailers-only response), ignoring the request. */
+function refuse(stream: http2.ServerHttp2Stream, refusal: Refusal): void {
+  stream.on('error', ignoreSessionError);
+  stream.respond(
+    {
+      ':status': refusal.httpStatus,
+      'content-type': 'application/grpc',
+      'grpc-status': String(refusal.code),
+      'grpc-message': encodeGrpcMessage(refusal.details),
+    },
+    { endStream: true },
+  );
+  discardRestOfRequest(stream);
+}
+
+function ignoreSessionError(): void {
+  // Session and stream errors (peer resets, broken sockets) end in 'close', where they are
+  // accounted for; there is no one to report them to.
+}
+
+function stripUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function')) as Partial<T>;
+}
