@@ -44,7 +44,8 @@ const VALUE_OVERHEAD_BYTES = 64;
 export class ValueTable {
   private readonly ids = new Map<string, number>();
   private readonly strings: Value[] = [null];
-  private readonly appended = new Map<number, number>();
+  /** appended[suffix].get(state): the id of state + suffix. Small-integer keys stay unboxed. */
+  private readonly appended: Map<number, number>[] = [];
 
   constructor(private readonly budget: MemoryBudget) {}
 
@@ -76,8 +77,12 @@ export class ValueTable {
    * {@link OUT_OF_MEMORY} when interning it would exceed the budget.
    */
   append(state: number, suffix: number): number {
-    const memoKey = state * MAX_VALUES_PER_KEY + suffix;
-    const known = this.appended.get(memoKey);
+    let memo = this.appended[suffix];
+    if (memo === undefined) {
+      memo = new Map();
+      this.appended[suffix] = memo;
+    }
+    const known = memo.get(state);
     if (known !== undefined) {
       return known;
     }
@@ -86,7 +91,7 @@ export class ValueTable {
       return OUT_OF_MEMORY;
     }
     const id = this.idOf(value);
-    this.appended.set(memoKey, id);
+    memo.set(state, id);
     return id;
   }
 }

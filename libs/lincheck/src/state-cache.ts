@@ -46,9 +46,13 @@ const INITIAL_SLOTS = 256;
 
 /** A set of (bitset of `words` 32-bit words, state id) pairs. */
 export class StateCache {
-  /** Slot -> entry index + 1; 0 is empty. Load factor stays at most 1/2. */
+  /**
+   * Two words per slot: [hash, entry index + 1], 0 in the second meaning empty. Keeping the
+   * hash here lets a probe skip non-matching slots without touching the arena, and lets
+   * growth rehash without reading it. Load factor stays at most 1/2.
+   */
   private table: Int32Array;
-  /** Per entry: [hash, state, bitset words...]. */
+  /** Per entry: [state, bitset words...]. */
   private arena: Uint32Array;
   private readonly stride: number;
   private count = 0;
@@ -60,8 +64,8 @@ export class StateCache {
     private readonly budget: MemoryBudget,
   ) {
     invariant(words > 0, 'a cache needs at least one bitset word');
-    this.stride = words + 2;
-    this.capacity = INITIAL_SLOTS / 2;
+    this.stride = words + 1;
+    this.capacity = 0;
     this.table = new Int32Array(0);
     this.arena = new Uint32Array(0);
   }
@@ -76,35 +80,37 @@ export class StateCache {
    * @returns CACHE_INSERTED, CACHE_PRESENT, or CACHE_FULL when the budget is exhausted
    */
   insert(bits: Uint32Array, hash: number, state: number): number {
-    if (this.count >= this.capacity || this.table.length === 0) {
+    if (this.count >= this.capacity) {
       if (!this.grow()) {
         return CACHE_FULL;
       }
     }
-    const h = (hash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
+    const h = hash ^ Math.imul(state + 1, 0x9e3779b1);
     const table = this.table;
     const arena = this.arena;
     const stride = this.stride;
     const words = this.words;
-    const mask = table.length - 1;
+    const mask = (table.length >> 1) - 1;
     let slot = h & mask;
     for (;;) {
-      const stored = table[slot] as number;
+      const stored = table[2 * slot + 1] as number;
       if (stored === 0) {
         break;
       }
-      const base = (stored - 1) * stride;
-      if (arena[base] === h && arena[base + 1] === state && sameBits(arena, base + 2, bits, words)) {
-        return CACHE_PRESENT;
+      if (table[2 * slot] === h) {
+        const base = (stored - 1) * stride;
+        if (arena[base] === state && sameBits(arena, base + 1, bits, words)) {
+          return CACHE_PRESENT;
+        }
       }
       slot = (slot + 1) & mask;
     }
     const base = this.count * stride;
-    arena[base] = h;
-    arena[base + 1] = state;
-    arena.set(bits, base + 2);
+    arena[base] = state;
+    arena.set(bits, base + 1);
     this.count++;
-    table[slot] = this.count;
+    table[2 * slot] = h;
+    table[2 * slot + 1] = this.count;
     return CACHE_INSERTED;
   }
 
@@ -115,25 +121,34 @@ export class StateCache {
     this.table = new Int32Array(0);
     this.arena = new Uint32Array(0);
     this.count = 0;
+    this.capacity = 0;
   }
 
   private grow(): boolean {
-    const slots = this.table.length === 0 ? INITIAL_SLOTS : this.table.length * 2;
+    const oldSlots = this.table.length >> 1;
+    const slots = oldSlots === 0 ? INITIAL_SLOTS : oldSlots * 2;
     const capacity = slots / 2;
-    const bytes = slots * 4 + capacity * this.stride * 4;
+    const bytes = slots * 8 + capacity * this.stride * 4;
     if (!this.budget.tryReserve(bytes)) {
       return false;
     }
-    const table = new Int32Array(slots);
+    const table = new Int32Array(2 * slots);
     const arena = new Uint32Array(capacity * this.stride);
     arena.set(this.arena.subarray(0, this.count * this.stride));
     const mask = slots - 1;
-    for (let entry = 0; entry < this.count; entry++) {
-      let slot = (arena[entry * this.stride] as number) & mask;
-      while (table[slot] !== 0) {
+    const old = this.table;
+    for (let oldSlot = 0; oldSlot < oldSlots; oldSlot++) {
+      const stored = old[2 * oldSlot + 1] as number;
+      if (stored === 0) {
+        continue;
+      }
+      const h = old[2 * oldSlot] as number;
+      let slot = h & mask;
+      while (table[2 * slot + 1] !== 0) {
         slot = (slot + 1) & mask;
       }
-      table[slot] = entry + 1;
+      table[2 * slot] = h;
+      table[2 * slot + 1] = stored;
     }
     this.budget.release(this.reservedBytes);
     this.reservedBytes = bytes;

@@ -42,8 +42,3 @@ export function cas(times: Times, expected: Value, newValue: Value, succeeded: b
   const base = common(times, succeeded === undefined ? { ...where, status: where.status ?? 'info' } : where, 'ok');
   return { ...base, f: 'cas', expected, newValue, ...(succeeded === undefined ? {} : { succeeded }) };
 }
-
-/** Gives each operation its own process, in order, unless one was set explicitly. */
-export function distinctProcesses(ops: readonly Operation[]): Operation[] {
-  return ops.map((op, index) => ({ ...op, process: op.process === 0 ? index : op.process }));
-}
