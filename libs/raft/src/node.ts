@@ -229,6 +229,14 @@ export class RaftNode {
     }
   }
 
+  /**
+   * The configuration in effect at `index` (the latest set at or before it), for an index at
+   * or after the log's first index. Drivers record it with a compaction point.
+   */
+  configAt(index: LogIndex): MembershipConfig {
+    return this.raft.configs.configAt(index);
+  }
+
   private hardState(): HardState {
     return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
   }

@@ -1,0 +1,49 @@
+/**
+ * Errors a driver's callers see, beside the core's (NotLeaderError, ProposalDroppedError...).
+ * The app layer maps them to gRPC statuses.
+ */
+
+/** The request's deadline passed; a write may or may not have been applied (indeterminate). */
+export class DeadlineExceededError extends Error {
+  readonly code = 'DEADLINE_EXCEEDED';
+  constructor(what: string) {
+    super(`${what}: deadline exceeded`);
+    this.name = 'DeadlineExceededError';
+  }
+}
+
+/** A bounded queue is full; the client should back off and retry. */
+export class ResourceExhaustedError extends Error {
+  readonly code = 'RESOURCE_EXHAUSTED';
+  constructor(what: string) {
+    super(`${what} is full; retry later`);
+    this.name = 'ResourceExhaustedError';
+  }
+}
+
+/** The proposal's log slot was taken by another leader's entry: it definitely did not apply. */
+export class ProposalLostError extends Error {
+  readonly code = 'PROPOSAL_LOST';
+  constructor(index: number) {
+    super(`leadership changed before the write at index ${index} committed; it was not applied`);
+    this.name = 'ProposalLostError';
+  }
+}
+
+/** The read could not be confirmed by the leader (leadership changed); it may be retried. */
+export class ReadNotConfirmedError extends Error {
+  readonly code = 'READ_NOT_CONFIRMED';
+  constructor() {
+    super('the read could not be confirmed by a leader (leadership changed)');
+    this.name = 'ReadNotConfirmedError';
+  }
+}
+
+/** The member is stopping or has stopped. */
+export class MemberStoppedError extends Error {
+  readonly code = 'MEMBER_STOPPED';
+  constructor(reason: string) {
+    super(`the member is stopped: ${reason}`);
+    this.name = 'MemberStoppedError';
+  }
+}

@@ -1,0 +1,91 @@
+import { NotLeaderError, ReadMode, nodeId } from '@keyval/raft';
+import type { NodeId } from '@keyval/raft';
+import { MemoryNetwork } from '../transport/memory-transport';
+import { put, startToyMember, waitUntil } from '../testing/toy-member';
+import type { ToyMember } from '../testing/toy-member';
+import { DeadlineExceededError, ProposalLostError } from './driver.errors';
+
+const ids = [nodeId(1), nodeId(2), nodeId(3)];
+const soon = (ms = 2_000) => performance.now() + ms;
+
+async function cluster(options = {}): Promise<{ net: MemoryNetwork; members: ToyMember[] }> {
+  const net = new MemoryNetwork();
+  const members = await Promise.all(ids.map((id) => startToyMember(net, id, ids, options)));
+  return { net, members };
+}
+
+async function leaderOf(members: ToyMember[], exclude?: NodeId): Promise<ToyMember> {
+  let found: ToyMember | undefined;
+  await waitUntil('a leader', () => {
+    found = members.find((m) => m.id !== exclude && m.driver.isLeader());
+    return found !== undefined;
+  });
+  return found!;
+}
+
+describe('RaftDriver (three in-memory members, real timers)', () => {
+  let members: ToyMember[] = [];
+  afterEach(() => {
+    for (const m of members) m.driver.stop();
+    for (const m of members) expect(m.fatal).toEqual([]);
+  });
+
+  it('elects a leader, applies a write everywhere and serves linearizable reads on a follower', async () => {
+    ({ members } = await cluster());
+    const leader = await leaderOf(members);
+    expect(await leader.driver.propose(put('k', 'v1'), soon())).toBeNull();
+    expect(await leader.driver.propose(put('k', 'v2'), soon())).toBe('v1');
+    const follower = members.find((m) => m !== leader)!;
+    const index = await follower.driver.readBarrier(ReadMode.Safe, soon());
+    expect(follower.sm.applied).toBeGreaterThanOrEqual(index);
+    expect(follower.sm.data.get('k')).toBe('v2');
+  });
+
+  it('refuses writes on a follower with the leader as hint', async () => {
+    ({ members } = await cluster());
+    const leader = await leaderOf(members);
+    const follower = members.find((m) => m !== leader)!;
+    await waitUntil('the follower to know the leader', () => follower.driver.status().leader === leader.id);
+    await expect(follower.driver.propose(put('a', 'b'), soon())).rejects.toThrow(NotLeaderError);
+  });
+
+  it('fails over when the leader is cut off; the old leader’s pending write is lost or times out, never applied twice', async () => {
+    let net: MemoryNetwork;
+    ({ net, members } = await cluster());
+    const first = await leaderOf(members);
+    await first.driver.propose(put('x', '1'), soon());
+    net.isolate(first.id);
+    const stranded = first.driver.propose(put('x', 'stranded'), soon(400));
+    const second = await leaderOf(members, first.id);
+    expect(await second.driver.propose(put('x', '2'), soon())).toBe('1');
+    net.heal();
+    await expect(stranded).rejects.toThrow(/not applied|deadline exceeded/);
+    await stranded.catch((e: Error) => expect(e instanceof ProposalLostError || e instanceof DeadlineExceededError).toBe(true));
+    await waitUntil('the old leader to catch up', () => first.sm.data.get('x') === '2');
+  });
+
+  it('catches a member up from a snapshot after the log it needs was compacted', async () => {
+    let net: MemoryNetwork;
+    ({ net, members } = await cluster({ snapshotEveryEntries: 20, trailing: 5 }));
+    const leader = await leaderOf(members);
+    const lagging = members.find((m) => m !== leader)!;
+    net.isolate(lagging.id);
+    for (let i = 0; i < 100; i++) {
+      await leader.driver.propose(put(`k${i}`, `v${i}`), soon());
+    }
+    await waitUntil('compaction', () => leader.store.firstIndex() > 50);
+    net.heal();
+    await waitUntil('the lagging member to catch up', () => lagging.sm.data.get('k99') === 'v99');
+    expect(lagging.sm.data.size).toBe(100);
+    expect(lagging.store.snapshotMeta().index).toBeGreaterThan(0);
+  });
+
+  it('hands leadership to another member on request', async () => {
+    ({ members } = await cluster());
+    const leader = await leaderOf(members);
+    const target = members.find((m) => m !== leader)!;
+    await leader.driver.propose(put('t', '1'), soon());
+    leader.driver.transferLeadership(target.id);
+    await waitUntil('the transfer', () => target.driver.isLeader());
+  });
+});

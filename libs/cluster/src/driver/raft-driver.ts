@@ -1,0 +1,499 @@
+/**
+ * The member loop: drives one RaftNode with real time, a durable log store, a state machine
+ * and the peer transport, handling each Ready in the order ready.ts prescribes.
+ *
+ *     timer ──tick──┐   transport ──deliver──┐   clients ──propose/read──┐
+ *                   ▼                        ▼                           ▼
+ *                 RaftNode ──ready──▶ send early ─▶ persist (group commit) ─▶ send ─▶ apply ─▶ advance
+ *                                                                                   │
+ *                             proposals resolved by index, reads once applied ◀─────┘
+ *
+ * Only one Ready is in flight; while it is being persisted, ticks, messages and proposals
+ * keep flowing into the core and come out batched in the next one.
+ */
+import { NotLeaderError, RaftNode, ReadMode, Role } from '@keyval/raft';
+import type { ConfChange, Entry, LogIndex, Message, NodeId, ProposalTicket, RaftConfig, RaftStatus, Ready, SnapshotMeta } from '@keyval/raft';
+import type { LogStore } from '@keyval/storage';
+import type { PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from '../transport/transport';
+import type { Clock } from './clock';
+import { MONOTONIC_CLOCK } from './clock';
+import { MemberStoppedError, ReadNotConfirmedError, ResourceExhaustedError } from './driver.errors';
+import { ProposalWaiters, ReadWaiters } from './waiters';
+
+/** The state machine as the driver sees it. */
+export interface DriverStateMachine<R> {
+  /** The last index applied (durably: it survives a restart). */
+  appliedIndex(): LogIndex;
+  /** Applies committed entries in order, in one batch; one result per entry. */
+  apply(entries: readonly Entry[]): Promise<readonly R[]>;
+}
+
+/** Snapshot files, as the driver needs them. */
+export interface DriverSnapshots {
+  /** The latest local snapshot, sent to followers that need compacted entries. */
+  latest(): SnapshotMeta | undefined;
+  open(meta: SnapshotMeta): Promise<SnapshotSource>;
+  /** Stores an incoming snapshot (verifying its checksums); resolves once durable. */
+  receive(offer: SnapshotOffer, chunks: AsyncIterable<SnapshotChunkIn>, progress: (bytes: number) => void): Promise<void>;
+  /** Replaces the state machine with the stored snapshot at meta.index. */
+  restore(meta: SnapshotMeta): Promise<void>;
+  /** Snapshots the state machine at its applied index. */
+  create(): Promise<SnapshotMeta>;
+}
+
+export interface DriverLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface DriverOptions<R> {
+  /** The core's configuration; `applied` is filled in from the state machine. */
+  readonly raft: Omit<RaftConfig, 'applied'>;
+  readonly tickMs: number;
+  readonly logStore: LogStore;
+  readonly stateMachine: DriverStateMachine<R>;
+  readonly snapshots?: DriverSnapshots;
+  readonly transport: PeerTransport;
+  readonly clock?: Clock;
+  readonly logger?: DriverLogger;
+  /** Proposals waiting to apply, at most. Default 65,536. */
+  readonly maxPendingProposals?: number;
+  /** Reads waiting, at most. Default 65,536. */
+  readonly maxPendingReads?: number;
+  /** Take a snapshot every this many applied entries (0: never). Default 10,000. */
+  readonly snapshotEveryEntries?: number;
+  /** Entries kept in the log behind a snapshot for slow followers. Default 5,000. */
+  readonly compactionTrailingEntries?: number;
+  /** Called after each applied batch (e.g. to update peer addresses on membership changes). */
+  readonly onApplied?: (entries: readonly Entry[], results: readonly R[]) => void;
+  /** Called once on a fatal error (storage failure, broken invariant): the member must exit. */
+  readonly onFatal: (error: Error) => void;
+}
+
+const NOOP_LOGGER: DriverLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export class RaftDriver<R> implements TransportReceiver {
+  readonly id: NodeId;
+  private node!: RaftNode;
+  private readonly clock: Clock;
+  private readonly logger: DriverLogger;
+  private readonly proposals: ProposalWaiters<R>;
+  private readonly reads: ReadWaiters;
+  private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
+  private applied: LogIndex = 0 as LogIndex;
+  private lastSnapshotIndex = 0;
+  private snapshotting = false;
+  private readSequence = 0;
+  private lastTickAt = 0;
+  private timer: { cancel(): void } | undefined;
+  private scheduled = false;
+  private processing = false;
+  private stopped: Error | undefined;
+  private leader: NodeId = 0n as NodeId;
+  private readonly sendingSnapshots = new Set<NodeId>();
+  /** An incoming snapshot stored and stepped into the core, awaiting its Ready. */
+  private incomingSnapshot: SnapshotMeta | undefined;
+
+  constructor(private readonly options: DriverOptions<R>) {
+    this.id = options.raft.id;
+    this.clock = options.clock ?? MONOTONIC_CLOCK;
+    this.logger = options.logger ?? NOOP_LOGGER;
+    this.proposals = new ProposalWaiters<R>(this.clock);
+    this.reads = new ReadWaiters(this.clock);
+  }
+
+  /** Recovers (restoring the state machine from a snapshot the log relies on) and starts ticking. */
+  async start(): Promise<void> {
+    const { logStore, stateMachine, snapshots } = this.options;
+    const logSnapshot = logStore.snapshotMeta();
+    if (stateMachine.appliedIndex() < logSnapshot.index) {
+      // The log was compacted to (or installed) a snapshot the state machine has not restored:
+      // a crash between installing a leader's snapshot and restoring from it.
+      if (snapshots === undefined) {
+        throw new Error(`state machine at ${stateMachine.appliedIndex()} is behind the log snapshot ${logSnapshot.index} and there are no snapshots`);
+      }
+      this.logger.warn('restoring the state machine from the snapshot the log starts after', { index: logSnapshot.index });
+      await snapshots.restore(logSnapshot);
+    }
+    this.applied = stateMachine.appliedIndex();
+    this.lastSnapshotIndex = snapshots?.latest()?.index ?? 0;
+    this.node = new RaftNode({ ...this.options.raft, applied: this.applied }, logStore);
+    this.options.transport.onUnreachable((peer) => {
+      this.node.reportUnreachable(peer);
+      this.schedule();
+    });
+    this.lastTickAt = this.clock.nowMs();
+    this.timer = this.clock.setInterval(() => this.onTimer(), this.options.tickMs);
+    this.schedule();
+  }
+
+  /** Turns elapsed monotonic time into ticks (catching up after a pause, bounded). */
+  private catchUpTicks(): void {
+    const now = this.clock.nowMs();
+    let due = Math.floor((now - this.lastTickAt) / this.options.tickMs);
+    if (due <= 0) {
+      return;
+    }
+    this.lastTickAt += due * this.options.tickMs;
+    due = Math.min(due, 10_000);
+    for (let k = 0; k < due; k++) {
+      this.node.tick();
+    }
+  }
+
+  private onTimer(): void {
+    if (this.stopped !== undefined) {
+      return;
+    }
+    this.guard(() => this.catchUpTicks());
+    this.schedule();
+  }
+
+  /** Runs `fn` against the core; a broken invariant stops the member. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof Error && error.name === 'RaftInvariantError') {
+        this.fatal(error);
+      }
+      throw error;
+    }
+  }
+
+  deliver(messages: readonly Message[]): void {
+    if (this.stopped !== undefined) {
+      return;
+    }
+    for (const m of messages) {
+      try {
+        this.guard(() => this.node.step(m));
+      } catch (error) {
+        this.logger.error('dropping a message the core refused', { type: m.type, from: m.from.toString(16), error: String(error) });
+      }
+    }
+    this.schedule();
+  }
+
+  /** Proposes a command; resolves with its result once applied, or rejects with a named error. */
+  propose(data: Uint8Array, deadlineMs: number): Promise<R> {
+    return this.submit(deadlineMs, () => this.node.propose(data));
+  }
+
+  /** Proposes a membership change; resolves once it is applied. Throws ConfChangeRefusedError & co. */
+  proposeConfChange(change: ConfChange, deadlineMs: number): Promise<R> {
+    return this.submit(deadlineMs, () => this.node.proposeConfChange(change));
+  }
+
+  private submit(deadlineMs: number, propose: () => ProposalTicket): Promise<R> {
+    try {
+      this.checkRunning();
+      const health = this.options.logStore.health();
+      if (!health.writable) {
+        throw new ResourceExhaustedError(`the log store (${health.detail ?? health.state})`);
+      }
+      if (this.proposals.size >= (this.options.maxPendingProposals ?? 65_536)) {
+        throw new ResourceExhaustedError('the proposal queue');
+      }
+      const ticket = this.guard(propose);
+      this.schedule();
+      return this.proposals.add(ticket.index, ticket.term, deadlineMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Starts handing leadership to `target` (§3.10); see waitForLeader to know when it moved. */
+  transferLeadership(target: NodeId): void {
+    this.checkRunning();
+    this.guard(() => this.node.transferLeadership(target));
+    this.schedule();
+  }
+
+  /**
+   * Resolves once a read at this point would be linearizable: the leader confirmed its read
+   * index (or its lease, with ReadMode.Lease) and this member has applied up to it.
+   */
+  readBarrier(mode: ReadMode, deadlineMs: number): Promise<LogIndex> {
+    if (this.stopped !== undefined) {
+      return Promise.reject(new MemberStoppedError(this.stopped.message));
+    }
+    if (this.reads.size >= (this.options.maxPendingReads ?? 65_536)) {
+      return Promise.reject(new ResourceExhaustedError('the read queue'));
+    }
+    if (mode === ReadMode.Lease) {
+      // The lease is measured in ticks: make them reflect the monotonic clock right now.
+      this.catchUpTicks();
+    }
+    const context = `${this.id.toString(16)}:${++this.readSequence}`;
+    const promise = this.reads.add(context, deadlineMs);
+    try {
+      this.guard(() => this.node.readIndex(context, mode));
+    } catch (error) {
+      this.reads.failed(context, error as Error);
+      return promise;
+    }
+    this.schedule();
+    return promise;
+  }
+
+  private checkRunning(): void {
+    if (this.stopped !== undefined) {
+      throw new MemberStoppedError(this.stopped.message);
+    }
+  }
+
+  private schedule(): void {
+    if (!this.scheduled && this.stopped === undefined) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.run();
+      });
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (this.processing || this.stopped !== undefined) {
+      return;
+    }
+    this.processing = true;
+    try {
+      while (this.stopped === undefined && this.node.hasReady()) {
+        await this.handleReady(this.node.ready());
+      }
+    } catch (error) {
+      this.fatal(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    this.sendMessages(ready.earlyMessages);
+    if (ready.snapshot !== undefined) {
+      await this.installSnapshot(ready.snapshot);
+    }
+    if (ready.entries.length > 0 || ready.hardState !== undefined) {
+      await this.persist(ready);
+    }
+    this.sendMessages(ready.messages);
+    if (ready.committedEntries.length > 0) {
+      const results = await this.options.stateMachine.apply(ready.committedEntries);
+      const last = ready.committedEntries[ready.committedEntries.length - 1] as Entry;
+      this.applied = last.index;
+      this.proposals.applied(ready.committedEntries, results);
+      this.options.onApplied?.(ready.committedEntries, results);
+    }
+    for (const rs of ready.readStates) {
+      this.reads.confirmed(rs.context, rs.index, this.applied);
+    }
+    for (const context of ready.failedReads) {
+      this.reads.failed(context, new ReadNotConfirmedError());
+    }
+    this.node.advance(ready);
+    this.reads.appliedTo(this.applied);
+    if (ready.softState !== undefined) {
+      this.onSoftState(ready.softState.leader, ready.softState.role);
+    }
+    this.maybeSnapshot();
+  }
+
+  /** Persists entries and hard state; on a full disk, waits for space (nothing is lost). */
+  private async persist(ready: Ready): Promise<void> {
+    const update = { entries: ready.entries, hardState: ready.hardState };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.options.logStore.save(update, { sync: ready.mustSync });
+        return;
+      } catch (error) {
+        if (!(error instanceof Error) || error.name !== 'DiskFullError') {
+          throw error;
+        }
+        if (attempt === 0) {
+          this.logger.error('disk full: writes refused until space returns', { error: error.message });
+          this.proposals.failAll(new ResourceExhaustedError('disk space (the write may or may not have been applied; retrying with the same client id and sequence is safe)'));
+        }
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(1_000, 50 * 2 ** Math.min(attempt, 5))));
+        if (this.stopped !== undefined) {
+          throw this.stopped;
+        }
+      }
+    }
+  }
+
+  private sendMessages(messages: readonly Message[]): void {
+    const plain: Message[] = [];
+    for (const m of messages) {
+      if (m.type === 'Snapshot') {
+        this.sendSnapshot(m.to);
+      } else {
+        plain.push(m);
+      }
+    }
+    this.options.transport.send(plain);
+  }
+
+  /** Streams our latest snapshot to a follower (at most one transfer per follower). */
+  private sendSnapshot(to: NodeId): void {
+    const snapshots = this.options.snapshots;
+    const meta = snapshots?.latest();
+    if (snapshots === undefined || meta === undefined || this.sendingSnapshots.has(to)) {
+      this.node.reportSnapshot(to, false);
+      return;
+    }
+    this.sendingSnapshots.add(to);
+    const term = this.node.status().term;
+    void (async () => {
+      let ok = false;
+      try {
+        const source = await snapshots.open(meta);
+        await this.options.transport.sendSnapshot(to, term, meta, source);
+        ok = true;
+      } catch (error) {
+        this.logger.warn('snapshot transfer failed; will retry', { to: to.toString(16), index: meta.index, error: String(error) });
+      } finally {
+        this.sendingSnapshots.delete(to);
+        if (this.stopped === undefined) {
+          this.node.reportSnapshot(to, ok);
+          this.schedule();
+        }
+      }
+    })();
+  }
+
+  /** TransportReceiver: stores an incoming snapshot, then hands its metadata to the core. */
+  async receiveSnapshot(offer: SnapshotOffer, chunks: AsyncIterable<SnapshotChunkIn>, progress: (receivedBytes: number) => void): Promise<void> {
+    this.checkRunning();
+    const snapshots = this.options.snapshots;
+    if (snapshots === undefined) {
+      throw new Error('this member does not accept snapshots');
+    }
+    await snapshots.receive(offer, chunks, progress);
+    this.incomingSnapshot = offer.meta;
+    this.deliver([{ type: 'Snapshot', from: offer.from, to: this.id, term: offer.term, snapshot: offer.meta }]);
+  }
+
+  /** Installs a leader's snapshot: log first (durably), then the state machine (see start()). */
+  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const snapshots = this.options.snapshots;
+    if (snapshots === undefined || this.incomingSnapshot?.index !== meta.index) {
+      throw new Error(`the core asked to install snapshot ${meta.index} but no such snapshot was received`);
+    }
+    await this.options.logStore.save({ snapshot: meta }, { sync: true });
+    await snapshots.restore(meta);
+    this.applied = meta.index;
+    this.lastSnapshotIndex = meta.index;
+    this.incomingSnapshot = undefined;
+    this.logger.info('installed a snapshot from the leader', { index: meta.index, term: meta.term });
+  }
+
+  /** Every N applied entries: snapshot the state machine, then compact the log behind it. */
+  private maybeSnapshot(): void {
+    const every = this.options.snapshotEveryEntries ?? 10_000;
+    const snapshots = this.options.snapshots;
+    if (snapshots === undefined || every <= 0 || this.snapshotting || this.applied - this.lastSnapshotIndex < every) {
+      return;
+    }
+    this.snapshotting = true;
+    void this.takeSnapshot()
+      .catch((error: unknown) => this.logger.error('taking a snapshot failed', { error: String(error) }))
+      .finally(() => {
+        this.snapshotting = false;
+      });
+  }
+
+  /** Takes a snapshot now and compacts the log behind it; resolves with its metadata. */
+  async takeSnapshot(): Promise<SnapshotMeta> {
+    const snapshots = this.options.snapshots;
+    if (snapshots === undefined) {
+      throw new Error('this member keeps no snapshots');
+    }
+    const meta = await snapshots.create();
+    this.lastSnapshotIndex = meta.index;
+    const store = this.options.logStore;
+    const compactTo = meta.index - (this.options.compactionTrailingEntries ?? 5_000);
+    if (compactTo > store.snapshotMeta().index && compactTo >= store.firstIndex()) {
+      const index = compactTo as LogIndex;
+      await store.compact({ index, term: store.term(index), config: this.node.configAt(index) });
+    }
+    this.logger.info('took a snapshot', { index: meta.index, compactedTo: Math.max(compactTo, 0) });
+    return meta;
+  }
+
+  private onSoftState(leader: NodeId, role: Role): void {
+    if (leader !== this.leader) {
+      this.leader = leader;
+      this.logger.info(leader === 0n ? 'no leader' : `leader is ${leader.toString(16)}`, { role, term: this.node.status().term });
+      for (const listener of this.leaderListeners) {
+        listener(leader, this.node.status().term);
+      }
+    }
+  }
+
+  /** Called with (leader, term) whenever the known leader changes (0n: none). */
+  onLeaderChange(listener: (leader: NodeId, term: number) => void): () => void {
+    this.leaderListeners.add(listener);
+    return () => this.leaderListeners.delete(listener);
+  }
+
+  /** Resolves with the leader once one is known; rejects at the deadline. */
+  waitForLeader(deadlineMs: number): Promise<NodeId> {
+    if (this.leader !== 0n) {
+      return Promise.resolve(this.leader);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        off();
+        reject(new NotLeaderError(undefined));
+      }, Math.max(0, deadlineMs - this.clock.nowMs()));
+      const off = this.onLeaderChange((leader) => {
+        if (leader !== 0n) {
+          timer.cancel();
+          off();
+          resolve(leader);
+        }
+      });
+    });
+  }
+
+  get raft(): RaftNode {
+    return this.node;
+  }
+
+  status(): RaftStatus & { applied: LogIndex } {
+    return { ...this.node.status(), applied: this.applied };
+  }
+
+  isLeader(): boolean {
+    return this.node.status().role === Role.Leader;
+  }
+
+  /** Stops ticking and fails every waiter. The log store and state machine stay open. */
+  stop(reason = 'shutting down'): void {
+    if (this.stopped !== undefined) {
+      return;
+    }
+    this.stopped = new MemberStoppedError(reason);
+    this.timer?.cancel();
+    this.proposals.failAll(this.stopped);
+    this.reads.failAll(this.stopped);
+  }
+
+  private fatal(error: Error): void {
+    if (this.stopped !== undefined) {
+      return;
+    }
+    this.logger.error('fatal error: the member must stop', { error: error.message, stack: error.stack });
+    this.stop(`fatal: ${error.message}`);
+    this.options.onFatal(error);
+  }
+
+  /** Waits until the in-flight Ready (if any) has been handled. */
+  async drain(): Promise<void> {
+    while (this.processing) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Bookkeeping for callers waiting on the driver: proposals by log index (resolved when the
+ * entry at that index applies — with their term, or lost to another's), reads by context
+ * (resolved once applied >= their read index). Every waiter has a deadline.
+ */
+import type { Entry, LogIndex, Term } from '@keyval/raft';
+import type { Clock } from './clock';
+import { DeadlineExceededError, ProposalLostError } from './driver.errors';
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+  cancelTimer(): void;
+}
+
+function makeWaiter<T>(clock: Clock, deadlineMs: number, what: string, onExpire: () => void): { waiter: Waiter<T>; promise: Promise<T> } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const timer = clock.setTimeout(
+    () => {
+      onExpire();
+      reject(new DeadlineExceededError(what));
+    },
+    Math.max(0, deadlineMs - clock.nowMs()),
+  );
+  return { waiter: { resolve, reject, cancelTimer: () => timer.cancel() }, promise };
+}
+
+export class ProposalWaiters<R> {
+  private readonly byIndex = new Map<number, { term: Term; waiter: Waiter<R> }>();
+
+  constructor(private readonly clock: Clock) {}
+
+  get size(): number {
+    return this.byIndex.size;
+  }
+
+  add(index: LogIndex, term: Term, deadlineMs: number): Promise<R> {
+    const { waiter, promise } = makeWaiter<R>(this.clock, deadlineMs, `write at index ${index}`, () => this.byIndex.delete(index));
+    this.byIndex.set(index, { term, waiter });
+    return promise;
+  }
+
+  /** Entries applied with their results: resolves or fails the proposals at those indexes. */
+  applied(entries: readonly Entry[], results: readonly R[]): void {
+    if (this.byIndex.size === 0) {
+      return;
+    }
+    entries.forEach((entry, k) => {
+      const pending = this.byIndex.get(entry.index);
+      if (pending === undefined) {
+        return;
+      }
+      this.byIndex.delete(entry.index);
+      pending.waiter.cancelTimer();
+      if (pending.term === entry.term) {
+        pending.waiter.resolve(results[k] as R);
+      } else {
+        pending.waiter.reject(new ProposalLostError(entry.index));
+      }
+    });
+  }
+
+  /** Fails every waiter (e.g. the member stopped, or the disk is full). */
+  failAll(error: Error): void {
+    for (const { waiter } of this.byIndex.values()) {
+      waiter.cancelTimer();
+      waiter.reject(error);
+    }
+    this.byIndex.clear();
+  }
+}
+
+export class ReadWaiters {
+  /** Reads waiting for the leader to confirm their index. */
+  private readonly byContext = new Map<string, Waiter<LogIndex>>();
+  /** Confirmed reads waiting for the state machine to reach their index, in arrival order. */
+  private waitingApply: { index: LogIndex; waiter: Waiter<LogIndex> }[] = [];
+
+  constructor(private readonly clock: Clock) {}
+
+  get size(): number {
+    return this.byContext.size + this.waitingApply.length;
+  }
+
+  add(context: string, deadlineMs: number): Promise<LogIndex> {
+    const { waiter, promise } = makeWaiter<LogIndex>(this.clock, deadlineMs, 'linearizable read', () => this.byContext.delete(context));
+    this.byContext.set(context, waiter);
+    return promise;
+  }
+
+  /** The leader confirmed `context` at `index`. */
+  confirmed(context: string, index: LogIndex, applied: LogIndex): void {
+    const waiter = this.byContext.get(context);
+    if (waiter === undefined) {
+      return;
+    }
+    this.byContext.delete(context);
+    if (applied >= index) {
+      waiter.cancelTimer();
+      waiter.resolve(index);
+    } else {
+      this.waitingApply.push({ index, waiter });
+    }
+  }
+
+  failed(context: string, error: Error): void {
+    const waiter = this.byContext.get(context);
+    if (waiter !== undefined) {
+      this.byContext.delete(context);
+      waiter.cancelTimer();
+      waiter.reject(error);
+    }
+  }
+
+  /** The state machine applied up to `applied`: release reads at or below it. */
+  appliedTo(applied: LogIndex): void {
+    if (this.waitingApply.length === 0) {
+      return;
+    }
+    const still: { index: LogIndex; waiter: Waiter<LogIndex> }[] = [];
+    for (const w of this.waitingApply) {
+      if (w.index <= applied) {
+        w.waiter.cancelTimer();
+        w.waiter.resolve(w.index);
+      } else {
+        still.push(w);
+      }
+    }
+    this.waitingApply = still;
+  }
+
+  failAll(error: Error): void {
+    for (const waiter of this.byContext.values()) {
+      waiter.cancelTimer();
+      waiter.reject(error);
+    }
+    for (const { waiter } of this.waitingApply) {
+      waiter.cancelTimer();
+      waiter.reject(error);
+    }
+    this.byContext.clear();
+    this.waitingApply = [];
+  }
+}
