@@ -1,2 +1,21 @@
-// Public surface of @keyval/statemachine.
-export {};
+// Public surface of @keyval/statemachine: the replicated state machine (see README.md).
+export * from './errors';
+export * from './kv-types';
+export * from './command-types';
+export * from './limits';
+export * from './state-machine';
+export { encodeCommand, decodeCommand, COMMAND_CODEC_VERSION } from './codec/command-codec';
+export { encodeOutcome, decodeOutcome } from './codec/outcome-codec';
+export { clientKey, encodeClientId, decodeClientId, describeClientId, MAX_CLIENT_ID_BYTES } from './codec/client-id';
+export { encodeMemberContext, decodeMemberContext, EMPTY_MEMBERSHIP } from './engine/membership';
+export type { MemberContext } from './engine/membership';
+export { prefixRangeEnd, keySuccessor } from './engine/key-span';
+export { INITIAL_REVISION } from './engine/apply-batch';
+export { MemoryStateMachine } from './memory/memory-state-machine';
+export type { MemoryStateMachineOptions } from './memory/memory-state-machine';
+export { SnapshotStore, SnapshotReceiver } from './snapshot/snapshot-store';
+export type { SnapshotFileInfo } from './snapshot/snapshot-file';
+export { SNAPSHOT_FORMAT_VERSION } from './snapshot/snapshot-format';
+export type { SnapshotHeader } from './snapshot/snapshot-format';
+export { RocksStateMachine } from './rocks/rocks-state-machine';
+export type { RocksStateMachineOptions, RestoreStep } from './rocks/rocks-state-machine';

@@ -1,0 +1,330 @@
+/**
+ * The command codec: the payload of every EntryType.Normal entry. Compact, deterministic and
+ * versioned; see the README for the byte layout. Every member decodes the same bytes to the
+ * same command, or to the same rejection (MalformedCommandError / CommandLimitError), so a bad
+ * payload in the log is applied (as a rejection) identically everywhere.
+ *
+ *     u8 version (1) | u8 op | u8 flags (bit 0: session) | varint timestampMs
+ *     [ session: client id (u8 kind, u64 | string) | varint seq ]
+ *     op body
+ */
+import type { Command, SessionHeader, WriteRequest } from '../command-types';
+import { CommandLimitError, MalformedCommandError } from '../errors';
+import type { Compare, RangeRequest, RequestOp, TxnRequest } from '../kv-types';
+import { CompareResult, CompareTarget } from '../kv-types';
+import type { StateMachineLimits } from '../limits';
+import { assertNever } from '../util/assert-never';
+import { ByteReader } from './byte-reader';
+import { ByteWriter } from './byte-writer';
+import { MAX_CLIENT_ID_BYTES, checkClientId } from './client-id';
+
+export const COMMAND_CODEC_VERSION = 1;
+
+const enum OpTag {
+  Noop = 0,
+  Put = 1,
+  DeleteRange = 2,
+  Txn = 3,
+  Range = 4,
+}
+
+const FLAG_SESSION = 1;
+const CLIENT_U64 = 0;
+const CLIENT_STRING = 1;
+
+/** Encodes a command. Throws RangeError/TypeError for a command no member could apply. */
+export function encodeCommand(command: Command): Uint8Array {
+  const out = new ByteWriter(64);
+  out.u8(COMMAND_CODEC_VERSION);
+  out.u8(opTag(command.op));
+  out.u8(command.session === undefined ? 0 : FLAG_SESSION);
+  out.varint(command.timestampMs);
+  if (command.session !== undefined) {
+    if (command.op.type === 'noop') {
+      throw new TypeError('a noop command cannot carry a session');
+    }
+    writeSession(out, command.session);
+  }
+  if (command.op.type !== 'noop') {
+    writeOp(out, command.op, 1);
+  }
+  return out.finish();
+}
+
+function opTag(op: WriteRequest | RequestOp): OpTag {
+  switch (op.type) {
+    case 'noop':
+      return OpTag.Noop;
+    case 'put':
+      return OpTag.Put;
+    case 'deleteRange':
+      return OpTag.DeleteRange;
+    case 'txn':
+      return OpTag.Txn;
+    case 'range':
+      return OpTag.Range;
+    default:
+      return assertNever(op);
+  }
+}
+
+function writeSession(out: ByteWriter, session: SessionHeader): void {
+  checkClientId(session.clientId);
+  if (!Number.isSafeInteger(session.seq) || session.seq < 1) {
+    throw new RangeError(`session sequence must be a positive integer, got ${session.seq}`);
+  }
+  if (typeof session.clientId === 'bigint') {
+    out.u8(CLIENT_U64).u64(session.clientId);
+  } else {
+    out.u8(CLIENT_STRING).string(session.clientId);
+  }
+  out.varint(session.seq);
+}
+
+/** Writes an op body (without its tag, which the caller wrote or writes). */
+function writeOp(out: ByteWriter, op: RequestOp, depth: number): void {
+  switch (op.type) {
+    case 'range':
+      writeRange(out, op.request);
+      break;
+    case 'put':
+      out.bytes(op.request.key).bytes(op.request.value);
+      out.u8((op.request.prevKv === true ? 1 : 0) | (op.request.ignoreValue === true ? 2 : 0));
+      break;
+    case 'deleteRange':
+      out.bytes(op.request.key).bytes(op.request.rangeEnd ?? EMPTY);
+      out.u8(op.request.prevKv === true ? 1 : 0);
+      break;
+    case 'txn':
+      writeTxn(out, op.request, depth);
+      break;
+    default:
+      assertNever(op);
+  }
+}
+
+function writeRange(out: ByteWriter, request: RangeRequest): void {
+  out.bytes(request.key).bytes(request.rangeEnd ?? EMPTY);
+  out.varint(request.limit ?? 0);
+  out.u8((request.countOnly === true ? 1 : 0) | (request.keysOnly === true ? 2 : 0));
+}
+
+function writeTxn(out: ByteWriter, txn: TxnRequest, depth: number): void {
+  out.varint(txn.compare.length);
+  for (const compare of txn.compare) {
+    writeCompare(out, compare);
+  }
+  for (const branch of [txn.success, txn.failure]) {
+    out.varint(branch.length);
+    for (const op of branch) {
+      out.u8(opTag(op));
+      writeOp(out, op, depth + 1);
+    }
+  }
+}
+
+function writeCompare(out: ByteWriter, compare: Compare): void {
+  out.u8(compare.target).u8(compare.result);
+  out.bytes(compare.key).bytes(compare.rangeEnd ?? EMPTY);
+  if (compare.target === CompareTarget.Value) {
+    out.bytes(compare.value);
+  } else {
+    out.signedVarint(compare.operand);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Decodes and checks a command against the apply limits. Throws MalformedCommandError or
+ * CommandLimitError (the caller turns either into a rejected result).
+ */
+export function decodeCommand(bytes: Uint8Array, limits: StateMachineLimits): Command {
+  if (bytes.byteLength > limits.maxCommandBytes) {
+    throw CommandLimitError.exceeded('command size (bytes)', bytes.byteLength, limits.maxCommandBytes);
+  }
+  const decoder = new CommandDecoder(bytes, limits);
+  return decoder.command();
+}
+
+class CommandDecoder {
+  private readonly in: ByteReader;
+  private totalOps = 0;
+
+  constructor(
+    bytes: Uint8Array,
+    private readonly limits: StateMachineLimits,
+  ) {
+    this.in = new ByteReader(bytes, (message, offset) => new MalformedCommandError(`malformed command at byte ${offset}: ${message}`));
+  }
+
+  command(): Command {
+    const version = this.in.u8();
+    if (version !== COMMAND_CODEC_VERSION) {
+      throw new MalformedCommandError(`unknown command codec version ${version}`);
+    }
+    const tag = this.in.u8();
+    const flags = this.in.u8();
+    if ((flags & ~FLAG_SESSION) !== 0) {
+      throw new MalformedCommandError(`unknown command flags 0x${flags.toString(16)}`);
+    }
+    const timestampMs = this.in.varint();
+    const session = (flags & FLAG_SESSION) !== 0 ? this.session() : undefined;
+    let op: WriteRequest;
+    if (tag === OpTag.Noop) {
+      if (session !== undefined) {
+        throw new MalformedCommandError('a noop command cannot carry a session');
+      }
+      op = { type: 'noop' };
+    } else {
+      const decoded = this.op(tag, 1);
+      if (decoded.type === 'range') {
+        throw new MalformedCommandError('a range is not a write command');
+      }
+      op = decoded;
+    }
+    this.in.end();
+    return session === undefined ? { timestampMs, op } : { timestampMs, session, op };
+  }
+
+  private session(): SessionHeader {
+    const kind = this.in.u8();
+    let clientId: bigint | string;
+    if (kind === CLIENT_U64) {
+      clientId = this.in.u64();
+    } else if (kind === CLIENT_STRING) {
+      clientId = this.in.string(MAX_CLIENT_ID_BYTES, 'client id');
+      if (clientId.length === 0) {
+        throw new MalformedCommandError('empty client id');
+      }
+    } else {
+      throw new MalformedCommandError(`unknown client id kind ${kind}`);
+    }
+    const seq = this.in.varint();
+    if (seq < 1) {
+      throw new MalformedCommandError('session sequence 0');
+    }
+    return { clientId, seq };
+  }
+
+  private op(tag: number, depth: number): RequestOp {
+    switch (tag) {
+      case OpTag.Range:
+        return { type: 'range', request: this.range() };
+      case OpTag.Put: {
+        const key = this.key();
+        const value = this.in.bytes(Number.MAX_SAFE_INTEGER, 'value');
+        if (value.byteLength > this.limits.maxValueBytes) {
+          throw CommandLimitError.exceeded('value size (bytes)', value.byteLength, this.limits.maxValueBytes);
+        }
+        const flags = this.flags(3);
+        return { type: 'put', request: { key, value, ...((flags & 1) !== 0 && { prevKv: true }), ...((flags & 2) !== 0 && { ignoreValue: true }) } };
+      }
+      case OpTag.DeleteRange: {
+        const span = this.span();
+        const flags = this.flags(1);
+        return { type: 'deleteRange', request: { ...span, ...(flags !== 0 && { prevKv: true }) } };
+      }
+      case OpTag.Txn:
+        return { type: 'txn', request: this.txn(depth) };
+      default:
+        throw new MalformedCommandError(`unknown op tag ${tag}`);
+    }
+  }
+
+  private range(): RangeRequest {
+    const span = this.span();
+    const limit = this.in.varint();
+    const flags = this.flags(3);
+    return {
+      ...span,
+      ...(limit > 0 && { limit }),
+      ...((flags & 1) !== 0 && { countOnly: true }),
+      ...((flags & 2) !== 0 && { keysOnly: true }),
+    };
+  }
+
+  private txn(depth: number): TxnRequest {
+    if (depth > this.limits.maxTxnDepth) {
+      throw CommandLimitError.exceeded('txn nesting depth', depth, this.limits.maxTxnDepth);
+    }
+    const compareCount = this.count('txn compares');
+    const compare: Compare[] = [];
+    for (let i = 0; i < compareCount; i++) {
+      compare.push(this.compare());
+    }
+    const branches: RequestOp[][] = [];
+    for (const name of ['txn success ops', 'txn failure ops']) {
+      const count = this.count(name);
+      const ops: RequestOp[] = [];
+      for (let i = 0; i < count; i++) {
+        ops.push(this.op(this.in.u8(), depth + 1));
+      }
+      branches.push(ops);
+    }
+    return { compare, success: branches[0] as RequestOp[], failure: branches[1] as RequestOp[] };
+  }
+
+  private count(what: string): number {
+    const count = this.in.varint();
+    if (count > this.limits.maxTxnOps) {
+      throw CommandLimitError.exceeded(`number of ${what}`, count, this.limits.maxTxnOps);
+    }
+    this.totalOps += count;
+    if (this.totalOps > this.limits.maxTxnTotalOps) {
+      throw CommandLimitError.exceeded('ops and compares in the txn', this.totalOps, this.limits.maxTxnTotalOps);
+    }
+    // Every op or compare takes at least one byte: refuse counts the payload cannot hold.
+    if (count > this.in.remaining) {
+      throw new MalformedCommandError(`${what} count ${count} exceeds the remaining ${this.in.remaining} bytes`);
+    }
+    return count;
+  }
+
+  private compare(): Compare {
+    const target = this.in.u8();
+    const result = this.in.u8();
+    if (!(result in CompareResult) || typeof CompareResult[result] !== 'string') {
+      throw new MalformedCommandError(`unknown compare result ${result}`);
+    }
+    const span = this.span();
+    switch (target) {
+      case CompareTarget.Value:
+        return { ...span, target, result, value: this.in.bytes(Number.MAX_SAFE_INTEGER, 'compare value') };
+      case CompareTarget.Version:
+      case CompareTarget.Create:
+      case CompareTarget.Mod:
+        return { ...span, target, result, operand: this.in.signedVarint() };
+      default:
+        throw new MalformedCommandError(`unknown compare target ${target}`);
+    }
+  }
+
+  private span(): { key: Uint8Array; rangeEnd?: Uint8Array } {
+    const key = this.key();
+    const rangeEnd = this.in.bytes(Number.MAX_SAFE_INTEGER, 'range end');
+    if (rangeEnd.byteLength > this.limits.maxKeyBytes) {
+      throw CommandLimitError.exceeded('range end size (bytes)', rangeEnd.byteLength, this.limits.maxKeyBytes);
+    }
+    return rangeEnd.byteLength === 0 ? { key } : { key, rangeEnd };
+  }
+
+  private key(): Uint8Array {
+    const key = this.in.bytes(Number.MAX_SAFE_INTEGER, 'key');
+    if (key.byteLength === 0) {
+      throw new MalformedCommandError('empty key');
+    }
+    if (key.byteLength > this.limits.maxKeyBytes) {
+      throw CommandLimitError.exceeded('key size (bytes)', key.byteLength, this.limits.maxKeyBytes);
+    }
+    return key;
+  }
+
+  private flags(allowed: number): number {
+    const flags = this.in.u8();
+    if ((flags & ~allowed) !== 0) {
+      throw new MalformedCommandError(`unknown request flags 0x${flags.toString(16)}`);
+    }
+    return flags;
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Executes write commands with etcd v3.4's mvcc rules, keeping only the latest version of each
+ * key. One command is one write transaction:
+ * - it starts at the store revision R; if it changes anything, everything it writes gets
+ *   revision R+1 (a put always changes; a delete only when it deletes something);
+ * - a put of an existing key keeps its create revision and increments its version; a put of
+ *   a missing key creates it at version 1 with create revision R+1;
+ * - a deleted key disappears: recreating it starts again at version 1;
+ * - sub-responses report what etcd reports inside a write txn: a put R+1, a delete or range
+ *   R+1 once the txn has changed something and R before; a nested txn's header revision is 0
+ *   (etcd leaves nested txn headers empty). The command's own header has its final revision.
+ *
+ * Writes go to the top layer of the overlay; a rejected command's layer is dropped, so a txn is
+ * all or nothing.
+ */
+import type { RememberedOutcome, WriteRequest } from '../command-types';
+import { CommandRejectedError, KeyNotFoundError, RangeTooLargeError, invariant } from '../errors';
+import type {
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  TxnRequest,
+  WriteResponse,
+} from '../kv-types';
+import type { StateMachineLimits } from '../limits';
+import { assertNever } from '../util/assert-never';
+import { compareHolds } from './compare';
+import type { OverlayView } from './overlay-view';
+import { collectSpan, kvResponseBytes, readRange } from './range-reader';
+
+/** The outcome of one write command and the store revision after it. */
+export interface WriteResult {
+  readonly outcome: RememberedOutcome;
+  readonly revision: number;
+}
+
+/**
+ * Runs one write command against the view at store revision `revision`. Never throws a
+ * CommandRejectedError: a rejection is returned as the outcome, with nothing written.
+ */
+export async function executeWrite(view: OverlayView, op: Exclude<WriteRequest, { type: 'noop' }>, revision: number, limits: StateMachineLimits): Promise<WriteResult> {
+  const txn = new WriteTxn(view, revision, limits);
+  view.pushLayer();
+  try {
+    const response = await txn.run(op);
+    view.commitLayer();
+    return { outcome: { kind: 'response', response }, revision: txn.finalRevision() };
+  } catch (error) {
+    view.dropLayer();
+    if (error instanceof CommandRejectedError) {
+      return { outcome: { kind: 'rejected', error }, revision };
+    }
+    throw error;
+  }
+}
+
+class WriteTxn {
+  /** Keys written so far (etcd's len(tw.changes)). */
+  private changes = 0;
+
+  constructor(
+    private readonly view: OverlayView,
+    private readonly beginRevision: number,
+    private readonly limits: StateMachineLimits,
+  ) {}
+
+  finalRevision(): number {
+    return this.changes > 0 ? this.beginRevision + 1 : this.beginRevision;
+  }
+
+  async run(op: Exclude<WriteRequest, { type: 'noop' }>): Promise<WriteResponse> {
+    switch (op.type) {
+      case 'put':
+        return { type: 'put', response: await this.put(op.request) };
+      case 'deleteRange':
+        return { type: 'deleteRange', response: await this.deleteRange(op.request) };
+      case 'txn': {
+        const paths = await this.evaluatePaths(op.request);
+        await this.checkIgnoreValuePuts(op.request, paths);
+        const { succeeded, responses } = await this.txn(op.request, paths);
+        return { type: 'txn', response: { header: { revision: this.finalRevision() }, succeeded, responses } };
+      }
+      default:
+        return assertNever(op);
+    }
+  }
+
+  private async put(request: PutRequest): Promise<PutResponse> {
+    const previous = await this.view.get(request.key);
+    if (request.ignoreValue === true && previous === undefined) {
+      throw KeyNotFoundError.forKey(request.key);
+    }
+    const revision = this.beginRevision + 1;
+    const value = request.ignoreValue === true ? (previous as KeyValue).value : request.value;
+    const kv: KeyValue = {
+      key: request.key,
+      createRevision: previous?.createRevision ?? revision,
+      modRevision: revision,
+      version: (previous?.version ?? 0) + 1,
+      value,
+    };
+    this.view.put(kv);
+    this.changes++;
+    const header = { revision };
+    return request.prevKv === true && previous !== undefined ? { header, prevKv: previous } : { header };
+  }
+
+  private async deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    const wantPrev = request.prevKv === true;
+    const existing = await collectSpan(this.view, request, wantPrev);
+    if (wantPrev) {
+      let bytes = 0;
+      for (const kv of existing) {
+        bytes += kvResponseBytes(kv);
+      }
+      if (bytes > this.limits.maxRangeResponseBytes) {
+        throw RangeTooLargeError.exceeded(this.limits.maxRangeResponseBytes);
+      }
+    }
+    for (const kv of existing) {
+      this.view.remove(kv.key);
+    }
+    this.changes += existing.length;
+    return { header: { revision: this.readRevision() }, deleted: existing.length, prevKvs: wantPrev ? existing : [] };
+  }
+
+  private range(request: RangeRequest): Promise<RangeResponse> {
+    return readRange(this.view, request, this.readRevision(), this.limits.maxRangeResponseBytes);
+  }
+
+  /** etcd: a read inside a write txn sees revision R+1 once the txn has changed something. */
+  private readRevision(): number {
+    return this.finalRevision();
+  }
+
+  /**
+   * Evaluates the compares of the txn and of every nested txn on the chosen path, all against
+   * the state before the txn (etcd's compareToPath): pre-order list of branch choices.
+   */
+  private async evaluatePaths(txn: TxnRequest): Promise<boolean[]> {
+    let succeeded = true;
+    for (const compare of txn.compare) {
+      if (!(await compareHolds(this.view, compare))) {
+        succeeded = false;
+        break;
+      }
+    }
+    const paths = [succeeded];
+    for (const op of succeeded ? txn.success : txn.failure) {
+      if (op.type === 'txn') {
+        paths.push(...(await this.evaluatePaths(op.request)));
+      }
+    }
+    return paths;
+  }
+
+  /** etcd checks puts with ignore_value on the chosen path before running any op. */
+  private async checkIgnoreValuePuts(txn: TxnRequest, paths: readonly boolean[]): Promise<number> {
+    let used = 1;
+    for (const op of paths[0] === true ? txn.success : txn.failure) {
+      if (op.type === 'put' && op.request.ignoreValue === true && (await this.view.get(op.request.key)) === undefined) {
+        throw KeyNotFoundError.forKey(op.request.key);
+      }
+      if (op.type === 'txn') {
+        used += await this.checkIgnoreValuePuts(op.request, paths.slice(used));
+      }
+    }
+    return used;
+  }
+
+  /** Runs the chosen branch; `paths` as evaluatePaths returned it for this txn. */
+  private async txn(txn: TxnRequest, paths: readonly boolean[]): Promise<{ succeeded: boolean; responses: ResponseOp[]; pathsUsed: number }> {
+    invariant(paths.length > 0, 'txn without a path');
+    const succeeded = paths[0] as boolean;
+    let used = 1;
+    const responses: ResponseOp[] = [];
+    for (const op of succeeded ? txn.success : txn.failure) {
+      if (op.type === 'txn') {
+        const nested = await this.txn(op.request, paths.slice(used));
+        used += nested.pathsUsed;
+        responses.push({ type: 'txn', response: { header: { revision: 0 }, succeeded: nested.succeeded, responses: nested.responses } });
+      } else {
+        responses.push(await this.op(op));
+      }
+    }
+    return { succeeded, responses, pathsUsed: used };
+  }
+
+  private async op(op: Exclude<RequestOp, { type: 'txn' }>): Promise<ResponseOp> {
+    switch (op.type) {
+      case 'range':
+        return { type: 'range', response: await this.range(op.request) };
+      case 'put':
+        return { type: 'put', response: await this.put(op.request) };
+      case 'deleteRange':
+        return { type: 'deleteRange', response: await this.deleteRange(op.request) };
+      default:
+        return assertNever(op);
+    }
+  }
+}

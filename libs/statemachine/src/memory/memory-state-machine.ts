@@ -1,0 +1,187 @@
+/**
+ * The state machine in memory: the reference implementation for tests and the simulation. It
+ * runs the same apply engine as RocksStateMachine over a plain sorted map, writes the same
+ * snapshot files, and passes the same conformance suite; the property test compares the two.
+ * Nothing but snapshot files survives a restart.
+ */
+import type { Entry, LogIndex, Term } from '@keyval/raft';
+import type { ApplyResult, MembershipState, SessionInfo } from '../command-types';
+import type { DecodedEntry, MachineState } from '../engine/apply-batch';
+import { ApplyBatch, copyMachineState, decodeEntries, initialMachineState } from '../engine/apply-batch';
+import { readRange } from '../engine/range-reader';
+import type { SessionRecord } from '../engine/session-table';
+import { SessionTable } from '../engine/session-table';
+import { StateMachineClosedError, StateMachineFailedError } from '../errors';
+import type { KeyValue, RangeRequest, RangeResponse } from '../kv-types';
+import type { StateMachineLimits } from '../limits';
+import { resolveLimits } from '../limits';
+import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
+import { readSnapshotRecords, snapshotInfo, writeSnapshotFile } from '../snapshot/snapshot-file';
+import type { SnapshotHeader, SnapshotRecord } from '../snapshot/snapshot-format';
+import { SnapshotStore } from '../snapshot/snapshot-store';
+import type { StateMachine } from '../state-machine';
+import { AsyncMutex } from '../util/async-mutex';
+import { MemoryKvStore } from './memory-kv-store';
+
+export interface MemoryStateMachineOptions {
+  /** Where snapshot files are written and received. */
+  readonly snapshotDir: string;
+  readonly limits?: Partial<StateMachineLimits>;
+}
+
+export class MemoryStateMachine implements StateMachine {
+  private store = new MemoryKvStore();
+  private state: MachineState = initialMachineState();
+  private sessionTable: SessionTable;
+  private readonly mutex = new AsyncMutex();
+  private closed = false;
+  private failure: unknown;
+
+  private constructor(
+    readonly snapshots: SnapshotStore,
+    private readonly limits: StateMachineLimits,
+  ) {
+    this.sessionTable = new SessionTable(limits);
+  }
+
+  static async create(options: MemoryStateMachineOptions): Promise<MemoryStateMachine> {
+    const limits = resolveLimits(options.limits);
+    return new MemoryStateMachine(await SnapshotStore.open(options.snapshotDir, limits), limits);
+  }
+
+  appliedIndex(): LogIndex {
+    return this.state.appliedIndex;
+  }
+
+  appliedTerm(): Term {
+    return this.state.appliedTerm;
+  }
+
+  revision(): number {
+    return this.state.revision;
+  }
+
+  logTimeMs(): number {
+    return this.state.logTimeMs;
+  }
+
+  membership(): MembershipState {
+    return this.state.membership;
+  }
+
+  sessions(): readonly SessionInfo[] {
+    return this.sessionTable.info();
+  }
+
+  apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
+    this.checkOpen();
+    return this.mutex.run(async () => {
+      this.checkOpen();
+      const decoded = decodeEntries(entries, this.state.appliedIndex, this.limits);
+      const results: ApplyResult[] = [];
+      for (let at = 0; at < decoded.length; at += this.limits.maxApplyBatchEntries) {
+        results.push(...(await this.applyBatch(decoded.slice(at, at + this.limits.maxApplyBatchEntries))));
+      }
+      return results;
+    });
+  }
+
+  private async applyBatch(decoded: readonly DecodedEntry[]): Promise<ApplyResult[]> {
+    try {
+      const batch = new ApplyBatch(this.store, this.state, this.sessionTable, this.limits);
+      const results: ApplyResult[] = [];
+      for (const entry of decoded) {
+        results.push(await batch.apply(entry));
+      }
+      this.store.commit(batch.view.writes());
+      this.sessionTable.drainChanges();
+      this.state = batch.state;
+      return results;
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    }
+  }
+
+  range(request: RangeRequest): Promise<RangeResponse> {
+    this.checkOpen();
+    return readRange(this.store, request, this.state.revision, this.limits.maxRangeResponseBytes);
+  }
+
+  async createSnapshot(): Promise<SnapshotFileInfo> {
+    this.checkOpen();
+    const capture = await this.mutex.run(() => Promise.resolve(this.capture()));
+    const info = await writeSnapshotFile(this.snapshots.dir, capture.header, iterate(capture.records), this.limits.snapshotChunkBytes);
+    await this.snapshots.add(info);
+    return info;
+  }
+
+  /** The state between batches, in snapshot order. */
+  private capture(): { header: SnapshotHeader; records: SnapshotRecord[] } {
+    const { appliedIndex, appliedTerm, revision, logTimeMs, membership } = this.state;
+    const sessions = this.sessionTable.records().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const records: SnapshotRecord[] = sessions.map((session) => ({ type: 'session', session }));
+    for (const kv of this.store.all()) {
+      records.push({ type: 'kv', kv });
+    }
+    return { header: { lastIndex: appliedIndex, lastTerm: appliedTerm, revision, logTimeMs, membership }, records };
+  }
+
+  restore(file: string): Promise<SnapshotFileInfo> {
+    this.checkOpen();
+    return this.mutex.run(async () => {
+      this.checkOpen();
+      const store = new MemoryKvStore();
+      const sessions: SessionRecord[] = [];
+      let header: SnapshotHeader | undefined;
+      for await (const item of readSnapshotRecords(file, this.limits)) {
+        if (item.type === 'header') {
+          header = item.header;
+        } else if (item.type === 'records') {
+          const writes = new Map<string, KeyValue>();
+          for (const record of item.records) {
+            if (record.type === 'session') {
+              sessions.push(record.session);
+            } else {
+              writes.set(Buffer.from(record.kv.key).toString('latin1'), record.kv);
+            }
+          }
+          store.commit(writes);
+        }
+      }
+      const restored = header as SnapshotHeader;
+      const table = new SessionTable(this.limits);
+      table.load(sessions);
+      this.store = store;
+      this.sessionTable = table;
+      this.state = copyMachineState({
+        appliedIndex: restored.lastIndex,
+        appliedTerm: restored.lastTerm,
+        revision: restored.revision,
+        logTimeMs: restored.logTimeMs,
+        membership: restored.membership,
+      });
+      return snapshotInfo(file, restored);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.mutex.run(() => {
+      this.closed = true;
+      return Promise.resolve();
+    });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new StateMachineClosedError();
+    }
+    if (this.failure !== undefined) {
+      throw new StateMachineFailedError(this.failure);
+    }
+  }
+}
+
+async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
+}

@@ -1,0 +1,49 @@
+/**
+ * One read outside apply: a RocksDB iterator over exactly the keys of one request, opened
+ * synchronously together with the revision it will report, so the response is one point in
+ * time even while apply batches keep writing. Serves the single `get` or `scan` that
+ * readRange makes for that request.
+ */
+import type { ScanRange } from '../engine/key-span';
+import { compareBytes, isEmptyRange, spanToScan } from '../engine/key-span';
+import type { KvSource } from '../engine/kv-source';
+import { withoutValue } from '../engine/kv-source';
+import { invariant } from '../errors';
+import type { KeySpan, KeyValue } from '../kv-types';
+import { PREFIX_KV, decodeKvValue, kvKey } from './key-layout';
+import type { RocksDatabase, RocksIterator } from './rocks-database';
+
+const KV_END = Buffer.of(PREFIX_KV + 1);
+
+export class PointInTimeRead implements KvSource {
+  private readonly range: ScanRange;
+  private readonly iterator: RocksIterator | undefined;
+
+  constructor(
+    db: RocksDatabase,
+    span: KeySpan,
+    readonly revision: number,
+  ) {
+    this.range = spanToScan(span);
+    this.iterator = isEmptyRange(this.range) ? undefined : db.iterator({ gte: kvKey(this.range.start), lt: this.range.end === null ? KV_END : kvKey(this.range.end) });
+  }
+
+  async get(key: Uint8Array): Promise<KeyValue | undefined> {
+    invariant(this.iterator !== undefined && compareBytes(key, this.range.start) === 0, 'point-in-time get outside its range');
+    const entry = await this.iterator.next();
+    return entry === undefined ? undefined : decodeKvValue(key, entry.value);
+  }
+
+  async *scan(range: ScanRange, withValues: boolean): AsyncIterable<KeyValue> {
+    invariant(this.iterator !== undefined && compareBytes(range.start, this.range.start) === 0, 'point-in-time scan outside its range');
+    for await (const entry of this.iterator.entries()) {
+      const kv = decodeKvValue(entry.key.subarray(1), entry.value);
+      yield withValues ? kv : withoutValue(kv);
+    }
+  }
+
+  /** Releases the iterator (idempotent). */
+  async end(): Promise<void> {
+    await this.iterator?.end();
+  }
+}

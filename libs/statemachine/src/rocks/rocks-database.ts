@@ -1,0 +1,159 @@
+/**
+ * A small typed, promise-based wrapper over the `rocksdb` package: open, point reads, atomic
+ * write batches and snapshot iterators. An iterator reads from the implicit RocksDB snapshot
+ * taken when it is created (synchronously), so everything it returns is one point in time.
+ *
+ * Errors from RocksDB are rethrown as they are (storage errors are fatal to the caller).
+ */
+import rocksdb from 'rocksdb';
+
+export interface RocksOpenOptions {
+  readonly createIfMissing?: boolean;
+  readonly errorIfExists?: boolean;
+  /** Block cache, bytes. */
+  readonly cacheSize?: number;
+  /** Memtable size, bytes. */
+  readonly writeBufferSize?: number;
+}
+
+export type RocksWrite = { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer } | { readonly type: 'del'; readonly key: Buffer };
+
+export interface RocksIteratorOptions {
+  /** Inclusive lower bound. */
+  readonly gte?: Buffer;
+  /** Exclusive upper bound. */
+  readonly lt?: Buffer;
+  /** Read values (default true); false returns empty values. */
+  readonly values?: boolean;
+}
+
+type RawDb = ReturnType<typeof rocksdb>;
+type RawIterator = ReturnType<RawDb['iterator']>;
+
+function promised<T>(start: (callback: (error: Error | null | undefined, result?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    start((error, result) => (error ? reject(error) : resolve(result as T)));
+  });
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * RocksDB's "not found" from a get. Checked by message, not `instanceof Error`: errors made by
+ * the native binding may come from another realm (for example under Jest's VM contexts).
+ */
+function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && String((error as { message?: unknown }).message).startsWith('NotFound');
+}
+
+export class RocksDatabase {
+  private constructor(
+    readonly location: string,
+    private readonly db: RawDb,
+  ) {}
+
+  static async open(location: string, options: RocksOpenOptions = {}): Promise<RocksDatabase> {
+    const db = rocksdb(location);
+    await promised<void>((done) =>
+      db.open(
+        {
+          createIfMissing: options.createIfMissing ?? true,
+          errorIfExists: options.errorIfExists ?? false,
+          cacheSize: options.cacheSize ?? 64 * 1024 * 1024,
+          writeBufferSize: options.writeBufferSize ?? 32 * 1024 * 1024,
+          infoLogLevel: 'error',
+        },
+        done,
+      ),
+    );
+    return new RocksDatabase(location, db);
+  }
+
+  /** The value of `key`, or undefined. */
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    try {
+      return await promised<Buffer>((done) => this.db.get(key, { asBuffer: true }, done));
+    } catch (error) {
+      if (isNotFound(error)) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  /** Values of `keys` (undefined where missing), in order, in one round trip. */
+  getMany(keys: Buffer[]): Promise<Array<Buffer | undefined>> {
+    return promised((done) => this.db.getMany(keys, { asBuffer: true }, done));
+  }
+
+  /** Applies `ops` atomically; with `sync` the RocksDB WAL is fsynced first (and everything before it). */
+  write(ops: readonly RocksWrite[], sync: boolean): Promise<void> {
+    return promised<void>((done) => this.db.batch(ops as RocksWrite[], { sync }, done));
+  }
+
+  /** An iterator over [gte, lt) at the current point in time (taken now, synchronously). */
+  iterator(options: RocksIteratorOptions): RocksIterator {
+    const raw = this.db.iterator({
+      ...(options.gte !== undefined && { gte: options.gte }),
+      ...(options.lt !== undefined && { lt: options.lt }),
+      keys: true,
+      values: options.values ?? true,
+      keyAsBuffer: true,
+      valueAsBuffer: true,
+      highWaterMark: 256 * 1024,
+    });
+    return new RocksIterator(raw);
+  }
+
+  close(): Promise<void> {
+    return promised<void>((done) => this.db.close(done));
+  }
+}
+
+export class RocksIterator {
+  private ended = false;
+
+  constructor(private readonly raw: RawIterator) {}
+
+  /** The next entry, or undefined at the end. */
+  next(): Promise<{ key: Buffer; value: Buffer } | undefined> {
+    return new Promise((resolve, reject) => {
+      this.raw.next((error, key, value) => {
+        if (error) {
+          reject(error);
+        } else {
+          resolve(key === undefined ? undefined : { key, value: value ?? EMPTY });
+        }
+      });
+    });
+  }
+
+  /** Moves to the first entry >= target. */
+  seek(target: Buffer): void {
+    this.raw.seek(target);
+  }
+
+  /** Releases the iterator and its snapshot; idempotent. */
+  async end(): Promise<void> {
+    if (this.ended) {
+      return;
+    }
+    this.ended = true;
+    await promised<void>((done) => this.raw.end(done));
+  }
+
+  /** Entries until the end, ending the iterator afterwards (or on early exit). */
+  async *entries(): AsyncGenerator<{ key: Buffer; value: Buffer }> {
+    try {
+      for (;;) {
+        const entry = await this.next();
+        if (entry === undefined) {
+          return;
+        }
+        yield entry;
+      }
+    } finally {
+      await this.end();
+    }
+  }
+}

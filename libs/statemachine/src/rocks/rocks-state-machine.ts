@@ -1,0 +1,268 @@
+/**
+ * The state machine on RocksDB. Each apply batch is one RocksDB write batch holding the
+ * batch's key writes, the changed sessions, the membership if it changed, and the applied
+ * index, term, revision and log time, so a restart resumes exactly after the last batch
+ * written: nothing is applied twice and the log is not replayed from the start.
+ *
+ * Writes are not fsynced by default (`syncWrites`): RocksDB's WAL is in the OS page cache, so
+ * a killed process loses nothing; a power loss may lose the last batches, which the driver
+ * re-applies from the Raft log (entries after `appliedIndex()` are still there, because the
+ * log is only compacted up to a snapshot, and `createSnapshot` syncs the WAL first).
+ */
+import type { Entry, LogIndex, Term } from '@keyval/raft';
+import type { ApplyResult, MembershipState, SessionInfo } from '../command-types';
+import type { DecodedEntry, MachineState } from '../engine/apply-batch';
+import { ApplyBatch, decodeEntries, prefetchKeys } from '../engine/apply-batch';
+import { readRange } from '../engine/range-reader';
+import { SessionTable } from '../engine/session-table';
+import { SnapshotCorruptError, StateMachineClosedError, StateMachineFailedError } from '../errors';
+import type { RangeRequest, RangeResponse } from '../kv-types';
+import type { StateMachineLimits } from '../limits';
+import { resolveLimits } from '../limits';
+import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
+import { snapshotInfo } from '../snapshot/snapshot-file';
+import { SnapshotStore } from '../snapshot/snapshot-store';
+import type { StateMachine } from '../state-machine';
+import { AsyncMutex } from '../util/async-mutex';
+import { removePath } from '../util/durable-fs';
+import { ReadGate } from '../util/read-gate';
+import { commitGeneration, databasePath, openDataDir, snapshotsPath } from './data-dir';
+import { APPLIED_KEY, MEMBERSHIP_KEY, encodeAppliedState, encodeKvValue, encodeMembershipValue, encodeSessionValue, kvKey, sessionKey } from './key-layout';
+import { buildDatabase, exportSnapshot, loadMachine } from './rocks-snapshot';
+import type { RocksWrite } from './rocks-database';
+import { RocksDatabase } from './rocks-database';
+import { PointInTimeRead } from './point-in-time-read';
+import { RocksKvStore } from './rocks-kv-store';
+
+/** Steps of a restore, for crash tests: a hook that throws stops the restore right after one. */
+export type RestoreStep = 'built' | 'committed' | 'swapped';
+
+export interface RocksStateMachineOptions {
+  /** The member's state-machine directory (database generations and snapshots). */
+  readonly dataDir: string;
+  readonly limits?: Partial<StateMachineLimits>;
+  /** fsync every apply batch (default false; see the class comment). */
+  readonly syncWrites?: boolean;
+  /** Test hook called after each restore step. */
+  readonly afterRestoreStep?: (step: RestoreStep) => void | Promise<void>;
+}
+
+export class RocksStateMachine implements StateMachine {
+  private readonly mutex = new AsyncMutex();
+  private readonly gate = new ReadGate();
+  private kvStore: RocksKvStore;
+  /** False between closing the old database and opening the new one in a swap. */
+  private dbOpen = true;
+  private closed = false;
+  private failure: unknown;
+
+  private constructor(
+    private db: RocksDatabase,
+    private generation: number,
+    private state: MachineState,
+    private sessionTable: SessionTable,
+    readonly snapshots: SnapshotStore,
+    private readonly limits: StateMachineLimits,
+    private readonly options: RocksStateMachineOptions,
+  ) {
+    this.kvStore = new RocksKvStore(db);
+  }
+
+  /** Opens (creating) a state machine in `options.dataDir`, finishing or undoing an interrupted restore. */
+  static async open(options: RocksStateMachineOptions): Promise<RocksStateMachine> {
+    const limits = resolveLimits(options.limits);
+    const generation = await openDataDir(options.dataDir);
+    const snapshots = await SnapshotStore.open(snapshotsPath(options.dataDir), limits);
+    const db = await RocksDatabase.open(databasePath(options.dataDir, generation));
+    try {
+      const { state, sessions } = await loadMachine(db);
+      const table = new SessionTable(limits);
+      table.load(sessions);
+      return new RocksStateMachine(db, generation, state, table, snapshots, limits, options);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  appliedIndex(): LogIndex {
+    return this.state.appliedIndex;
+  }
+
+  appliedTerm(): Term {
+    return this.state.appliedTerm;
+  }
+
+  revision(): number {
+    return this.state.revision;
+  }
+
+  logTimeMs(): number {
+    return this.state.logTimeMs;
+  }
+
+  membership(): MembershipState {
+    return this.state.membership;
+  }
+
+  sessions(): readonly SessionInfo[] {
+    return this.sessionTable.info();
+  }
+
+  apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
+    this.checkOpen();
+    return this.mutex.run(async () => {
+      this.checkOpen();
+      const decoded = decodeEntries(entries, this.state.appliedIndex, this.limits);
+      const results: ApplyResult[] = [];
+      for (let at = 0; at < decoded.length; at += this.limits.maxApplyBatchEntries) {
+        results.push(...(await this.fatalOnError(() => this.applyBatch(decoded.slice(at, at + this.limits.maxApplyBatchEntries)))));
+      }
+      return results;
+    });
+  }
+
+  private async applyBatch(decoded: readonly DecodedEntry[]): Promise<ApplyResult[]> {
+    const batch = new ApplyBatch(this.kvStore, this.state, this.sessionTable, this.limits);
+    await batch.view.prefetch(prefetchKeys(decoded));
+    const results: ApplyResult[] = [];
+    for (const entry of decoded) {
+      results.push(await batch.apply(entry));
+    }
+    const ops: RocksWrite[] = [];
+    for (const [name, slot] of batch.view.writes()) {
+      const key = kvKey(Buffer.from(name, 'latin1'));
+      ops.push(slot === null ? { type: 'del', key } : { type: 'put', key, value: encodeKvValue(slot) });
+    }
+    const { upserts, deletes } = this.sessionTable.drainChanges();
+    for (const session of upserts) {
+      ops.push({ type: 'put', key: sessionKey(session.key), value: encodeSessionValue(session) });
+    }
+    for (const key of deletes) {
+      ops.push({ type: 'del', key: sessionKey(key) });
+    }
+    if (batch.membershipChanged) {
+      ops.push({ type: 'put', key: MEMBERSHIP_KEY, value: encodeMembershipValue(batch.state.membership) });
+    }
+    ops.push({ type: 'put', key: APPLIED_KEY, value: encodeAppliedState(batch.state) });
+    this.gate.beginWrite();
+    try {
+      await this.db.write(ops, this.options.syncWrites === true);
+      this.state = batch.state;
+    } finally {
+      this.gate.endWrite();
+    }
+    return results;
+  }
+
+  async range(request: RangeRequest): Promise<RangeResponse> {
+    this.checkOpen();
+    const read = await this.gate.enterRead(() => new PointInTimeRead(this.db, request, this.state.revision));
+    try {
+      return await readRange(read, request, read.revision, this.limits.maxRangeResponseBytes);
+    } finally {
+      await read.end();
+      this.gate.exitRead();
+    }
+  }
+
+  async createSnapshot(): Promise<SnapshotFileInfo> {
+    this.checkOpen();
+    // Between batches: sync the WAL (so the log may be compacted up to this snapshot) and fix
+    // the point in time with an iterator; applies continue while the file is written.
+    const iterator = await this.mutex.run(async () => {
+      this.checkOpen();
+      await this.fatalOnError(() => this.db.write([{ type: 'put', key: APPLIED_KEY, value: encodeAppliedState(this.state) }], true));
+      return this.gate.enterRead(() => this.db.iterator({}));
+    });
+    try {
+      const info = await exportSnapshot(iterator, this.snapshots.dir, this.limits.snapshotChunkBytes);
+      await this.snapshots.add(info);
+      return info;
+    } finally {
+      this.gate.exitRead();
+    }
+  }
+
+  restore(file: string): Promise<SnapshotFileInfo> {
+    this.checkOpen();
+    return this.mutex.run(async () => {
+      this.checkOpen();
+      const next = this.generation + 1;
+      const location = databasePath(this.options.dataDir, next);
+      await removePath(location);
+      let header;
+      try {
+        header = await buildDatabase(file, location, this.limits);
+      } catch (error) {
+        if (error instanceof SnapshotCorruptError) {
+          await removePath(location); // the live database was never touched
+          throw error;
+        }
+        this.failure = error;
+        throw error;
+      }
+      await this.fatalOnError(async () => {
+        await this.options.afterRestoreStep?.('built');
+        await commitGeneration(this.options.dataDir, next);
+        await this.options.afterRestoreStep?.('committed');
+        await this.swapDatabase(next);
+        await this.options.afterRestoreStep?.('swapped');
+        await removePath(databasePath(this.options.dataDir, next - 1));
+      });
+      return snapshotInfo(file, header);
+    });
+  }
+
+  /** Closes the live database and opens generation `next` in its place. */
+  private async swapDatabase(next: number): Promise<void> {
+    await this.gate.beginExclusive();
+    try {
+      this.dbOpen = false;
+      await this.db.close();
+      this.db = await RocksDatabase.open(databasePath(this.options.dataDir, next));
+      this.dbOpen = true;
+      this.generation = next;
+      this.kvStore = new RocksKvStore(this.db);
+      const { state, sessions } = await loadMachine(this.db);
+      const table = new SessionTable(this.limits);
+      table.load(sessions);
+      this.state = state;
+      this.sessionTable = table;
+    } finally {
+      this.gate.endExclusive();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.mutex.run(async () => {
+      if (this.closed) {
+        return;
+      }
+      this.closed = true;
+      await this.gate.beginExclusive();
+      if (this.dbOpen) {
+        this.dbOpen = false;
+        await this.db.close();
+      }
+    });
+  }
+
+  private async fatalOnError<T>(section: () => Promise<T>): Promise<T> {
+    try {
+      return await section();
+    } catch (error) {
+      this.failure ??= error;
+      throw error;
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new StateMachineClosedError();
+    }
+    if (this.failure !== undefined) {
+      throw new StateMachineFailedError(this.failure);
+    }
+  }
+}

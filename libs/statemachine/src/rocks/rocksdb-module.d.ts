@@ -1,0 +1,49 @@
+/**
+ * The part of the untyped `rocksdb` package (5.2.1, an abstract-leveldown store) that
+ * rocks-database.ts uses. Only that file imports the module; nothing exported mentions these
+ * types, so consumers of this library never need this declaration.
+ */
+declare module 'rocksdb' {
+  type Callback<T = void> = (error: Error | null | undefined, result?: T) => void;
+
+  interface RocksOpenOptionsRaw {
+    createIfMissing?: boolean;
+    errorIfExists?: boolean;
+    compression?: boolean;
+    cacheSize?: number;
+    writeBufferSize?: number;
+    maxOpenFiles?: number;
+    infoLogLevel?: string | null;
+  }
+
+  interface RocksIteratorOptionsRaw {
+    gte?: Buffer;
+    lt?: Buffer;
+    keys?: boolean;
+    values?: boolean;
+    keyAsBuffer?: boolean;
+    valueAsBuffer?: boolean;
+    highWaterMark?: number;
+    fillCache?: boolean;
+  }
+
+  interface RocksIteratorRaw {
+    next(callback: (error: Error | null | undefined, key?: Buffer, value?: Buffer) => void): void;
+    seek(target: Buffer): void;
+    end(callback: Callback): void;
+  }
+
+  type RocksBatchOpRaw = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+  interface RocksLevelDown {
+    open(options: RocksOpenOptionsRaw, callback: Callback): void;
+    close(callback: Callback): void;
+    get(key: Buffer, options: { asBuffer: boolean; fillCache?: boolean }, callback: Callback<Buffer>): void;
+    getMany(keys: Buffer[], options: { asBuffer: boolean }, callback: Callback<Array<Buffer | undefined>>): void;
+    batch(ops: RocksBatchOpRaw[], options: { sync: boolean }, callback: Callback): void;
+    iterator(options: RocksIteratorOptionsRaw): RocksIteratorRaw;
+  }
+
+  function rocksdb(location: string): RocksLevelDown;
+  export = rocksdb;
+}
