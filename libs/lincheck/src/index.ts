@@ -8,6 +8,8 @@ export type { Counterexample, CounterexampleOp } from './counterexample';
 export { describeOperation, formatCounterexample, showValue } from './counterexample';
 export { HistoryParseError, InvalidHistoryError, InvalidOptionError, LincheckError, LincheckInvariantError } from './lincheck.error';
 export { MAX_OPERATIONS, validateOperations } from './validate';
+export type { Invocation, Outcome } from './history-recorder';
+export { HistoryRecorder } from './history-recorder';
 export type { HistoryFormat } from './read-history';
 export { HISTORY_TEXT_MAX_BYTES, detectFormat, parseHistory } from './read-history';
 export type { FormatJsonOptions } from './json-history';
