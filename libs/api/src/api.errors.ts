@@ -1,0 +1,32 @@
+/**
+ * Client-facing errors of the etcd API, each with its gRPC status. Where etcd has a message
+ * for the condition, we use etcd's exact text (clients such as clientv3 map errors by it) and
+ * add our detail after it where that helps.
+ */
+import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+
+/** etcd's message strings (etcdserver/api/v3rpc/rpctypes), the ones we answer with. */
+export const ETCD_MESSAGES = {
+  emptyKey: 'etcdserver: key is not provided',
+  valueProvided: 'etcdserver: value is provided',
+  tooManyOps: 'etcdserver: too many operations in txn request',
+  duplicateKey: 'etcdserver: duplicate key given in txn request',
+  requestTooLarge: 'etcdserver: request is too large',
+  futureRevision: 'etcdserver: mvcc: required revision is a future revision',
+  notLeader: 'etcdserver: not leader',
+  noLeader: 'etcdserver: no leader',
+  leaderChanged: 'etcdserver: leader changed',
+  timeout: 'etcdserver: request timed out',
+  stopped: 'etcdserver: server stopped',
+  keyNotFound: 'etcdserver: key not found',
+  tooManyRequests: 'etcdserver: too many requests',
+  noSpace: 'etcdserver: mvcc: database space exceeded',
+} as const;
+
+export function invalidArgument(message: string): GrpcStatusError {
+  return new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, message);
+}
+
+export function unimplemented(message: string): GrpcStatusError {
+  return new GrpcStatusError(GrpcStatus.UNIMPLEMENTED, message);
+}

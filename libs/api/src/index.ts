@@ -1,0 +1,5 @@
+// Public surface of @keyval/api: the etcd v3 API's validation, conversions and status mapping.
+export * from './api.errors';
+export * from './etcd-request';
+export * from './etcd-response';
+export * from './error-status';
