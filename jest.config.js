@@ -21,4 +21,5 @@ module.exports = {
   },
   moduleNameMapper: { '^@keyval/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts' },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  setupFiles: ['<rootDir>/tools/jest/fast-check-setup.js'],
 };
