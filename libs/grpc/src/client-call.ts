@@ -215,13 +215,14 @@ export class ClientCall<Req, Res> {
       return;
     }
     try {
-      this.decoder.push(chunk, this.onMessage);
+      this.decoder.push(chunk, this);
     } catch (error) {
       this.fail(error instanceof GrpcStatusError ? error : new GrpcStatusError(GrpcStatus.INTERNAL, String(error)));
     }
   };
 
-  private readonly onMessage = (payload: Buffer): void => {
+  /** A response message arrived (FrameSink). */
+  onFrame(payload: Buffer): void {
     this.responses += 1;
     if (!this.sink.responseStream && this.responses > 1) {
       throw new GrpcStatusError(GrpcStatus.INTERNAL, `${this.setup.path}: the server sent more than one response message`);
@@ -233,7 +234,7 @@ export class ClientCall<Req, Res> {
       throw new GrpcStatusError(GrpcStatus.INTERNAL, `${this.setup.path}: cannot decode the response: ${String(error)}`);
     }
     this.sink.onMessage(message);
-  };
+  }
 
   private readonly onTrailers = (trailers: http2.IncomingHttpHeaders): void => {
     const code = parseStatusCode(trailers['grpc-status'] as string | undefined);

@@ -7,7 +7,7 @@ import { GrpcStatus } from './status';
 function decodeAll(decoder: FrameDecoder, chunks: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
   for (const chunk of chunks) {
-    decoder.push(chunk, (payload) => out.push(Buffer.from(payload)));
+    decoder.push(chunk, { onFrame: (payload) => out.push(Buffer.from(payload)) });
   }
   return out;
 }
@@ -73,17 +73,23 @@ describe('FrameDecoder', () => {
   });
 
   it('refuses compressed messages with UNIMPLEMENTED', () => {
-    expect(statusOf(() => new FrameDecoder(100).push(Buffer.from([1, 0, 0, 0, 1, 7]), () => undefined))).toBe(GrpcStatus.UNIMPLEMENTED);
+    expect(statusOf(() => new FrameDecoder(100).push(Buffer.from([1, 0, 0, 0, 1, 7]), { onFrame: () => undefined }))).toBe(
+      GrpcStatus.UNIMPLEMENTED,
+    );
   });
 
   it('refuses an unknown flag with INTERNAL', () => {
-    expect(statusOf(() => new FrameDecoder(100).push(Buffer.from([2, 0, 0, 0, 0]), () => undefined))).toBe(GrpcStatus.INTERNAL);
+    expect(statusOf(() => new FrameDecoder(100).push(Buffer.from([2, 0, 0, 0, 0]), { onFrame: () => undefined }))).toBe(
+      GrpcStatus.INTERNAL,
+    );
   });
 
   it('refuses a message over the limit from its prefix, before buffering it', () => {
     const decoder = new FrameDecoder(1000);
-    expect(statusOf(() => decoder.push(Buffer.from([0, 0, 0, 0x03, 0xe9]), () => undefined))).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
-    expect(statusOf(() => new FrameDecoder(1000).push(Buffer.from([0, 0xff, 0xff, 0xff, 0xff]), () => undefined))).toBe(
+    expect(statusOf(() => decoder.push(Buffer.from([0, 0, 0, 0x03, 0xe9]), { onFrame: () => undefined }))).toBe(
+      GrpcStatus.RESOURCE_EXHAUSTED,
+    );
+    expect(statusOf(() => new FrameDecoder(1000).push(Buffer.from([0, 0xff, 0xff, 0xff, 0xff]), { onFrame: () => undefined }))).toBe(
       GrpcStatus.RESOURCE_EXHAUSTED,
     );
     expect(decodeAll(new FrameDecoder(1000), [frameBytes(Buffer.alloc(1000))])).toHaveLength(1);

@@ -75,12 +75,18 @@ export function frameBytes(payload: Uint8Array): Buffer {
   return frame;
 }
 
+/** Receives the messages a FrameDecoder completes. */
+export interface FrameSink {
+  onFrame(payload: Buffer): void;
+}
+
 /**
  * Splits a byte stream into message payloads. Holds at most one partial message, whose size
  * is bounded by `maxMessageBytes` (checked from the prefix, before anything is buffered).
  */
 export class FrameDecoder {
-  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  /** Allocated on the first prefix split across chunks (rare: most calls never need it). */
+  private header: Buffer | undefined = undefined;
   /** Bytes of `header` filled; 0 <= headerFilled <= FRAME_HEADER_BYTES. */
   private headerFilled = 0;
   /** The message being assembled, once its length is known; undefined while reading a prefix. */
@@ -100,7 +106,7 @@ export class FrameDecoder {
   }
 
   /**
-   * Consumes `chunk` and calls `onMessage` for every message it completes, in order. A
+   * Consumes `chunk` and calls `sink.onFrame` for every message it completes, in order. A
    * message wholly inside `chunk` is passed as a view of it (no copy): decode it before the
    * chunk is reused.
    *
@@ -108,7 +114,7 @@ export class FrameDecoder {
    * INTERNAL for an unknown flag, RESOURCE_EXHAUSTED for a message over the limit. After a
    * throw the decoder is unusable.
    */
-  push(chunk: Buffer, onMessage: (payload: Buffer) => void): void {
+  push(chunk: Buffer, sink: FrameSink): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.payload === undefined) {
@@ -116,24 +122,25 @@ export class FrameDecoder {
           const length = this.checkHeader(chunk[at] as number, chunk.readUInt32BE(at + 1));
           at += FRAME_HEADER_BYTES;
           if (chunk.length - at >= length) {
-            onMessage(chunk.subarray(at, at + length));
+            sink.onFrame(chunk.subarray(at, at + length));
             at += length;
           } else {
             this.startPayload(length);
           }
           continue;
         }
+        const header = (this.header ??= Buffer.alloc(FRAME_HEADER_BYTES));
         const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.length - at);
-        chunk.copy(this.header, this.headerFilled, at, at + take);
+        chunk.copy(header, this.headerFilled, at, at + take);
         this.headerFilled += take;
         at += take;
         if (this.headerFilled < FRAME_HEADER_BYTES) {
           return;
         }
         this.headerFilled = 0;
-        const length = this.checkHeader(this.header[0] as number, this.header.readUInt32BE(1));
+        const length = this.checkHeader(header[0] as number, header.readUInt32BE(1));
         if (length === 0) {
-          onMessage(Buffer.alloc(0));
+          sink.onFrame(Buffer.alloc(0));
         } else {
           this.startPayload(length);
         }
@@ -147,7 +154,7 @@ export class FrameDecoder {
         const done = this.payload;
         this.payload = undefined;
         this.payloadFilled = 0;
-        onMessage(done);
+        sink.onFrame(done);
       }
     }
   }

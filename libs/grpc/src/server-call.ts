@@ -8,25 +8,30 @@
  *
  * Exactly one status is sent per call: the first of handler result, handler error, framing
  * error, deadline, cancellation or forced shutdown wins and every later one is ignored.
+ *
+ * This is the server's hot path, so a call allocates little: the stream listeners are shared
+ * module functions that find their call through a symbol on the stream (no closures per
+ * call), the AbortController and the metadata are made only when a handler asks for them.
  */
 import * as http2 from 'node:http2';
-import { encodeFrame, FrameDecoder } from './framing';
+import { encodeFrame, FrameDecoder, type FrameSink } from './framing';
 import { GrpcStatusError, type StatusMetadata } from './grpc-status.error';
-import { encodeGrpcMessage, Metadata } from './metadata';
+import { Metadata } from './metadata';
 import type { AnyHandler, MethodDefinition, ServerWritableCall } from './method';
 import { MessageQueue } from './message-queue';
+import {
+  discardRestOfRequest,
+  OK_TRAILERS,
+  RESPOND_END_OPTIONS,
+  RESPOND_OPTIONS,
+  RESPONSE_HEADERS,
+  statusTrailers,
+} from './server-response';
 import { GrpcStatus } from './status';
 import { parseGrpcTimeout } from './timeout';
 
 /** Longest delay a Node timer takes; deadlines further out are not timed. */
 const TIMER_MS_MAX = 2 ** 31 - 1;
-/**
- * How long a client that is still sending after its call ended may keep the stream open
- * before we reset it. Not at once: a reset sent right behind the status can overtake it.
- */
-const RESET_AFTER_STATUS_MS = 1_000;
-const { NGHTTP2_NO_ERROR } = http2.constants;
-
 /** A method the server knows; `handler` is undefined when the service declares it but the implementation does not. */
 export interface Route {
   readonly path: string;
@@ -48,13 +53,16 @@ export interface CallHost {
   reportError(error: unknown, path: string): void;
 }
 
+const CALL = Symbol('grpc-call');
+type CallStream = http2.ServerHttp2Stream & { [CALL]?: ServerCallImpl };
+
 const RESOLVED = Promise.resolve();
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-export class ServerCallImpl implements ServerWritableCall<unknown> {
+export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   readonly path: string;
   readonly deadline: number | undefined;
   /** False once a status has been decided; nothing is sent after that but the status. */
@@ -73,12 +81,12 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
   /** Unary and server-streaming calls: the request, once decoded. */
   private request: unknown = undefined;
   private requestCount = 0;
-  /** Client-streaming and bidi calls. */
+  /** Client-streaming and bidi calls: the requests, for the handler to iterate. */
   private queue: MessageQueue<unknown> | undefined;
 
   constructor(
     private readonly host: CallHost,
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: CallStream,
     private readonly headers: http2.IncomingHttpHeaders,
     private readonly route: Route,
   ) {
@@ -129,32 +137,32 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
   /** Wires the stream up and starts reading the request. */
   start(): void {
     const stream = this.stream;
-    stream.on('close', this.onClose);
+    stream[CALL] = this;
+    stream.on('close', onStreamClose);
     stream.on('error', ignoreStreamError);
-    stream.on('wantTrailers', this.onWantTrailers);
+    stream.on('wantTrailers', onStreamWantTrailers);
     if (this.timeoutError !== undefined) {
       this.fail(this.timeoutError);
       return;
     }
-    if (this.route.handler === undefined) {
+    const handler = this.route.handler;
+    if (handler === undefined) {
       this.finish(GrpcStatus.UNIMPLEMENTED, `method ${this.path} is not implemented by this server`);
       return;
     }
     if (this.timeoutMs !== undefined && this.timeoutMs <= TIMER_MS_MAX) {
-      this.timer = setTimeout(this.onDeadline, this.timeoutMs);
+      this.timer = setTimeout(onCallDeadline, this.timeoutMs, this);
     }
+    stream.on('data', onStreamData);
+    stream.on('end', onStreamEnd);
     if (this.route.method.requestStream) {
-      this.queue = new MessageQueue<unknown>(
+      const queue = new MessageQueue<unknown>(
         this.host.requestQueueMessagesMax,
         () => stream.pause(),
         () => stream.resume(),
       );
-      stream.on('data', this.onStreamingData);
-      stream.on('end', this.onStreamingEnd);
-      this.settle((this.route.handler as (requests: AsyncIterable<unknown>, call: ServerCallImpl) => unknown)(this.queue, this));
-    } else {
-      stream.on('data', this.onUnaryData);
-      stream.on('end', this.onUnaryEnd);
+      this.queue = queue;
+      this.run(() => (handler as (requests: AsyncIterable<unknown>, call: ServerCallImpl) => unknown)(queue, this));
     }
   }
 
@@ -192,80 +200,95 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
     this.finish(code, details);
   }
 
-  private readonly onUnaryData = (chunk: Buffer): void => {
+  /** Bytes of request arrived. */
+  handleData(chunk: Buffer): void {
     if (this.open) {
       try {
-        this.decoder.push(chunk, this.onUnaryMessage);
+        this.decoder.push(chunk, this);
       } catch (error) {
         this.fail(error);
       }
     }
-  };
+  }
 
-  private readonly onUnaryMessage = (payload: Buffer): void => {
+  /** A request message is complete (FrameSink). Throws GrpcStatusError to fail the call. */
+  onFrame(payload: Buffer): void {
+    const request = this.decodeRequest(payload);
+    if (this.queue !== undefined) {
+      this.queue.push(request);
+      return;
+    }
     this.requestCount += 1;
     if (this.requestCount > 1) {
       throw new GrpcStatusError(GrpcStatus.INTERNAL, `${this.path} takes one request message; the client sent more`);
     }
-    this.request = this.decodeRequest(payload);
-  };
+    this.request = request;
+  }
 
-  private readonly onUnaryEnd = (): void => {
+  /** The client half-closed: a unary-request call now runs its handler. */
+  handleEnd(): void {
     if (!this.open) {
       return;
     }
     if (this.decoder.midMessage) {
       this.finish(GrpcStatus.INTERNAL, 'the request ended in the middle of a message');
+    } else if (this.queue !== undefined) {
+      this.queue.end();
     } else if (this.requestCount === 0) {
       this.finish(GrpcStatus.INTERNAL, `${this.path} takes one request message; the client sent none`);
     } else {
-      this.runUnaryRequestHandler();
+      const request = this.request;
+      this.request = undefined;
+      this.run(() => (this.route.handler as (request: unknown, call: ServerCallImpl) => unknown)(request, this));
     }
-  };
+  }
 
-  private runUnaryRequestHandler(): void {
+  handleDeadline(): void {
+    this.timer = undefined;
+    this.finish(GrpcStatus.DEADLINE_EXCEEDED, `deadline of ${this.timeoutMs} ms exceeded`);
+  }
+
+  handleClose(): void {
+    this.clearTimer();
+    if (this.open) {
+      this.open = false;
+      this.abort(new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} was cancelled by the client`));
+    }
+    this.host.callClosed(this);
+  }
+
+  handleWantTrailers(): void {
+    const trailers = this.pendingTrailers ?? statusTrailers(GrpcStatus.INTERNAL, 'no status was decided', this.trailers, undefined);
+    this.pendingTrailers = undefined;
+    this.stream.sendTrailers(trailers);
+  }
+
+  /** Runs the handler and ends the call from its outcome: a response, or nothing for streams. */
+  private run(invoke: () => unknown): void {
     let result: unknown;
     try {
-      result = (this.route.handler as (request: unknown, call: ServerCallImpl) => unknown)(this.request, this);
+      result = invoke();
     } catch (error) {
       this.fail(error);
       return;
     }
-    this.request = undefined;
-    this.settle(result);
-  }
-
-  /** Ends the call from what the handler returned (a response, or nothing for streams). */
-  private settle(result: unknown): void {
-    const finishWith = this.route.method.responseStream ? this.finishOk : this.respond;
     if (isThenable(result)) {
-      result.then(finishWith, this.fail);
+      result.then(
+        (value) => this.succeed(value),
+        (error: unknown) => this.fail(error),
+      );
     } else {
-      finishWith(result);
+      this.succeed(result);
     }
   }
 
-  private readonly onStreamingData = (chunk: Buffer): void => {
-    if (this.open) {
-      try {
-        this.decoder.push(chunk, this.onStreamingMessage);
-      } catch (error) {
-        this.fail(error);
-      }
-    }
-  };
-
-  private readonly onStreamingMessage = (payload: Buffer): void => {
-    (this.queue as MessageQueue<unknown>).push(this.decodeRequest(payload));
-  };
-
-  private readonly onStreamingEnd = (): void => {
-    if (this.decoder.midMessage) {
-      this.finish(GrpcStatus.INTERNAL, 'the request stream ended in the middle of a message');
+  private succeed(result: unknown): void {
+    if (this.route.method.responseStream) {
+      this.finish(GrpcStatus.OK, '');
     } else {
-      this.queue?.end();
+      this.respond(result);
     }
-  };
+  }
 
   private decodeRequest(payload: Buffer): unknown {
     try {
@@ -276,8 +299,8 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
     }
   }
 
-  /** Sends a unary response and the OK status. */
-  private readonly respond = (response: unknown): void => {
+  /** Sends a single response and the OK status. */
+  private respond(response: unknown): void {
     if (!this.open) {
       return;
     }
@@ -291,15 +314,11 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
     this.open = false;
     this.clearTimer();
     this.sendHeaders();
-    this.pendingTrailers = this.statusTrailers(GrpcStatus.OK, '', undefined);
+    this.pendingTrailers = this.trailers === undefined ? OK_TRAILERS : statusTrailers(GrpcStatus.OK, '', this.trailers, undefined);
     this.stream.end(frame);
-  };
+  }
 
-  private readonly finishOk = (): void => {
-    this.finish(GrpcStatus.OK, '');
-  };
-
-  private readonly fail = (error: unknown): void => {
+  private fail(error: unknown): void {
     if (!this.open) {
       return;
     }
@@ -310,31 +329,11 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
     this.host.reportError(error, this.path);
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.finish(GrpcStatus.INTERNAL, this.host.exposeInternalErrors ? reason : 'internal error');
-  };
-
-  private readonly onDeadline = (): void => {
-    this.timer = undefined;
-    this.finish(GrpcStatus.DEADLINE_EXCEEDED, `deadline of ${this.timeoutMs} ms exceeded`);
-  };
-
-  private readonly onClose = (): void => {
-    this.clearTimer();
-    if (this.open) {
-      this.open = false;
-      this.abort(new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} was cancelled by the client`));
-    }
-    this.host.callClosed(this);
-  };
-
-  private readonly onWantTrailers = (): void => {
-    const trailers = this.pendingTrailers ?? this.statusTrailers(GrpcStatus.INTERNAL, 'no status was decided', undefined);
-    this.pendingTrailers = undefined;
-    this.stream.sendTrailers(trailers);
-  };
+  }
 
   /**
    * Decides the status: trailers-only when nothing was sent yet, else trailers after the
-   * messages. Resets the stream when the client is still sending (it will not be read).
+   * messages. A client still sending is then ignored, and reset if it goes on.
    */
   private finish(code: GrpcStatus, details: string, extra?: StatusMetadata): void {
     if (!this.open) {
@@ -351,14 +350,14 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
     if (stream.destroyed || stream.closed) {
       return;
     }
-    const trailers = this.statusTrailers(code, details, extra);
+    const trailers = statusTrailers(code, details, this.trailers, extra);
     if (this.headersSent) {
       this.pendingTrailers = trailers;
       stream.end();
     } else {
       this.headersSent = true;
       const headers: http2.OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc', ...trailers };
-      stream.respond(this.responseHeaders === undefined ? headers : this.responseHeaders.writeTo(headers), { endStream: true });
+      stream.respond(this.responseHeaders === undefined ? headers : this.responseHeaders.writeTo(headers), RESPOND_END_OPTIONS);
     }
     if (!stream.readableEnded) {
       discardRestOfRequest(stream);
@@ -368,21 +367,9 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
   private sendHeaders(): void {
     if (!this.headersSent) {
       this.headersSent = true;
-      const headers: http2.OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' };
-      this.stream.respond(this.responseHeaders === undefined ? headers : this.responseHeaders.writeTo(headers), { waitForTrailers: true });
+      const headers = this.responseHeaders === undefined ? RESPONSE_HEADERS : this.responseHeaders.writeTo({ ...RESPONSE_HEADERS });
+      this.stream.respond(headers, RESPOND_OPTIONS);
     }
-  }
-
-  private statusTrailers(code: GrpcStatus, details: string, extra: StatusMetadata | undefined): http2.OutgoingHttpHeaders {
-    const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
-    if (details !== '') {
-      trailers['grpc-message'] = encodeGrpcMessage(details);
-    }
-    this.trailers?.writeTo(trailers);
-    if (extra !== undefined && Object.keys(extra).length > 0) {
-      Metadata.from(extra).writeTo(trailers);
-    }
-    return trailers;
   }
 
   private abort(reason: GrpcStatusError): void {
@@ -400,18 +387,21 @@ export class ServerCallImpl implements ServerWritableCall<unknown> {
   }
 }
 
-/**
- * After the status, a client still sending is read and ignored (so flow control does not
- * stall it before it sees the status) and, if it has not stopped after a while, reset.
- */
-export function discardRestOfRequest(stream: http2.ServerHttp2Stream): void {
-  stream.resume();
-  const timer = setTimeout(() => {
-    if (!stream.closed && !stream.destroyed) {
-      stream.close(NGHTTP2_NO_ERROR);
-    }
-  }, RESET_AFTER_STATUS_MS).unref();
-  stream.once('close', () => clearTimeout(timer));
+// Listeners shared by every call: `this` is the stream, which points to its call.
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[CALL]?.handleData(chunk);
+}
+function onStreamEnd(this: CallStream): void {
+  this[CALL]?.handleEnd();
+}
+function onStreamClose(this: CallStream): void {
+  this[CALL]?.handleClose();
+}
+function onStreamWantTrailers(this: CallStream): void {
+  this[CALL]?.handleWantTrailers();
+}
+function onCallDeadline(call: ServerCallImpl): void {
+  call.handleDeadline();
 }
 
 function ignoreStreamError(): void {

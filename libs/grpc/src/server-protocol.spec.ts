@@ -74,6 +74,7 @@ describe('GrpcServer protocol handling', () => {
     const response = await raw([frameBytes(putBytes('a', 'b'))]);
     expect(response.headers[':status']).toBe(200);
     expect(response.headers['content-type']).toBe('application/grpc');
+    expect(response.headers['date']).toBeUndefined();
     expect(response.trailers?.['grpc-status']).toBe('0');
     expect(response.body[0]).toBe(0);
     expect(response.body.readUInt32BE(1)).toBe(response.body.length - 5);

@@ -16,7 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { GrpcStatusError } from './grpc-status.error';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
-import { type CallHost, discardRestOfRequest, type Route, ServerCallImpl } from './server-call';
+import { type CallHost, type Route, ServerCallImpl } from './server-call';
+import { discardRestOfRequest, RESPOND_END_OPTIONS } from './server-response';
 import { GrpcStatus } from './status';
 
 export interface GrpcServerOptions {
@@ -289,7 +290,7 @@ function refuse(stream: http2.ServerHttp2Stream, refusal: Refusal): void {
       'grpc-status': String(refusal.code),
       'grpc-message': encodeGrpcMessage(refusal.details),
     },
-    { endStream: true },
+    RESPOND_END_OPTIONS,
   );
   discardRestOfRequest(stream);
 }
