@@ -1,0 +1,113 @@
+/**
+ * Command-line options of `npm run sim`. Every number is validated with a clear message.
+ *
+ *     npm run sim -- --seeds N        seeds 1..N (or --first F --seeds N: F..F+N-1)
+ *     npm run sim -- --seed S         replay one seed exactly (add --verbose for the whole trace)
+ *     --members M   cluster size instead of the seed's choice (3, 5 or 7; 1..9 accepted)
+ *     --ticks T     length of the safety phase in ticks instead of the seed's choice
+ *     --tick-ms MS  simulated length of a tick (default 10)
+ *     --workers W   worker threads (default: one per core)
+ *     --trace-tail N         trace lines kept for a failure report (default 80)
+ *     --lincheck-steps N     linearizability search budget per seed (default 5,000,000)
+ *     --max-reports N        violations reported in full (default 3; the rest in one line)
+ *     --no-lincheck          skip the linearizability check (faster; safety checkers still run)
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+
+export interface CliOptions {
+  readonly first: number;
+  readonly count: number;
+  readonly single: boolean;
+  readonly members: number | undefined;
+  readonly safetyTicks: number | undefined;
+  readonly tickMs: number | undefined;
+  readonly verbose: boolean;
+  readonly workers: number;
+  readonly traceTail: number | undefined;
+  readonly lincheckMaxSteps: number | undefined;
+  readonly maxReports: number;
+  readonly skipLincheck: boolean;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck]';
+
+function int(name: string, raw: string | undefined, lo: number, hi: number): number | undefined {
+  if (raw === undefined) {
+    return undefined;
+  }
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < lo || value > hi) {
+    throw new UsageError(`--${name} must be an integer in [${lo}, ${hi}], got "${raw}"`);
+  }
+  return value;
+}
+
+export function parseCli(argv: readonly string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        seeds: { type: 'string' },
+        seed: { type: 'string' },
+        first: { type: 'string' },
+        members: { type: 'string' },
+        ticks: { type: 'string' },
+        'tick-ms': { type: 'string' },
+        verbose: { type: 'boolean', default: false },
+        workers: { type: 'string' },
+        'trace-tail': { type: 'string' },
+        'lincheck-steps': { type: 'string' },
+        'max-reports': { type: 'string' },
+        'no-lincheck': { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const v = parsed.values;
+  const seed = int('seed', v.seed, 0, 0xffff_ffff);
+  const seeds = int('seeds', v.seeds, 1, 100_000_000);
+  if ((seed === undefined) === (seeds === undefined)) {
+    throw new UsageError('give exactly one of --seeds N or --seed S');
+  }
+  if (seed !== undefined && v.first !== undefined) {
+    throw new UsageError('--first goes with --seeds, not --seed');
+  }
+  const first = seed ?? int('first', v.first, 0, 0xffff_ffff) ?? 1;
+  return {
+    first,
+    count: seeds ?? 1,
+    single: seed !== undefined,
+    members: int('members', v.members, 1, 9),
+    safetyTicks: int('ticks', v.ticks, 1, 1_000_000),
+    tickMs: int('tick-ms', v['tick-ms'], 1, 1000),
+    verbose: v.verbose === true,
+    workers: int('workers', v.workers, 1, 64) ?? Math.max(1, availableParallelism()),
+    traceTail: int('trace-tail', v['trace-tail'], 1, 100_000),
+    lincheckMaxSteps: int('lincheck-steps', v['lincheck-steps'], 1, 1_000_000_000),
+    maxReports: int('max-reports', v['max-reports'], 0, 1_000_000) ?? 3,
+    skipLincheck: v['no-lincheck'] === true,
+  };
+}
+
+/** The command that replays `seed` with the same overrides. */
+export function replayCommand(seed: number, o: Pick<CliOptions, 'members' | 'safetyTicks' | 'tickMs' | 'skipLincheck'>): string {
+  const extra = [
+    o.members === undefined ? '' : ` --members ${o.members}`,
+    o.safetyTicks === undefined ? '' : ` --ticks ${o.safetyTicks}`,
+    o.tickMs === undefined ? '' : ` --tick-ms ${o.tickMs}`,
+    o.skipLincheck ? ' --no-lincheck' : '',
+  ].join('');
+  return `npm run sim -- --seed ${seed}${extra} --verbose`;
+}

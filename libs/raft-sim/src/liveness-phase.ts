@@ -1,0 +1,211 @@
+/**
+ * The liveness phase: every fault healed (network whole, no drops or duplicates, no latency
+ * tails, snapshot transfers reliable), crashed members restarted, removed members shut down.
+ * Then, each within a bound, in order:
+ *
+ *   1. leader   — a leader is elected;
+ *   2. clients  — every client completes a new operation;
+ *   3. probe    — the leader is crashed once (when at least 3 voters remain) and a new leader
+ *                 is elected: the clean re-election time; the crashed member restarts;
+ *   4. settle   — every client completes another operation and every proposal pending at any
+ *                 member resolves (applied, or definitely failed);
+ *   5. converge — clients stop; every member of the leader's configuration is up, has applied
+ *                 everything the leader committed, with the same chain digest.
+ *
+ * A step that misses its bound is a liveness violation describing every member's state.
+ */
+import { describeMember } from './describe';
+import type { SimMember } from './sim-member';
+import type { SimWorld } from './sim-world';
+import { SimViolation, ViolationKind } from './sim.errors';
+
+/** Bounds per step, in simulated ms. */
+export const LIVENESS_BOUNDS_MS = { leader: 10_000, clients: 10_000, probe: 10_000, settle: 20_000, converge: 15_000 } as const;
+/** The whole phase never runs longer than this (the sum of the bounds plus slack). */
+export const LIVENESS_MAX_MS = 80_000;
+const POLL_MS = 10;
+
+type Step = keyof typeof LIVENESS_BOUNDS_MS | 'done';
+
+export class LivenessPhase {
+  private step: Step = 'leader';
+  private stepStartMs = 0;
+  private startMs = 0;
+  /** Time from healing to the first leader, in ms. */
+  recoveryMs: number | undefined = undefined;
+  /** The probe: the crashed leader and its term, and the measured re-election time. */
+  private probe: { member: SimMember; term: number; atMs: number } | undefined = undefined;
+  probeReelectionMs: number | undefined = undefined;
+
+  constructor(private readonly world: SimWorld) {
+    world.leaderListeners.push((member, term) => this.onLeader(member, term));
+  }
+
+  get done(): boolean {
+    return this.step === 'done';
+  }
+
+  begin(): void {
+    const w = this.world;
+    this.startMs = w.now;
+    w.log('LIVENESS phase: heal everything, restart crashed members');
+    w.network.heal();
+    const delay = w.profile.network.delay;
+    w.network.faults = { dropProb: 0, dupProb: 0, delay: { ...delay, tailProb: 0 } };
+    w.snapshotFailProb = 0;
+    w.fsyncModel = { ...w.profile.disk.fsync, tailProb: 0 };
+    for (const member of w.members.values()) {
+      if (member.removed && member.up) {
+        w.scheduleShutdown(member.num, 0);
+      } else if (!member.removed && !member.up) {
+        member.start();
+      }
+    }
+    this.enter('leader');
+  }
+
+  private enter(step: Step): void {
+    this.step = step;
+    this.stepStartMs = this.world.now;
+    if (step !== 'done') {
+      this.world.log(`liveness: waiting for ${step}`);
+      this.world.schedule(POLL_MS, () => this.poll());
+    }
+  }
+
+  private poll(): void {
+    if (this.step === 'done') {
+      return;
+    }
+    if (this.check(this.step)) {
+      return;
+    }
+    if (this.world.now - this.stepStartMs > LIVENESS_BOUNDS_MS[this.step]) {
+      throw new SimViolation(ViolationKind.Liveness, `${this.stuckReason(this.step)} within ${LIVENESS_BOUNDS_MS[this.step]} ms of the liveness phase's "${this.step}" step\n${this.memberStates()}`);
+    }
+    this.world.schedule(POLL_MS, () => this.poll());
+  }
+
+  /** Checks the step's condition; on success moves on and returns true. */
+  private check(step: Exclude<Step, 'done'>): boolean {
+    const w = this.world;
+    switch (step) {
+      case 'leader':
+        if (w.currentLeader() === undefined) {
+          return false;
+        }
+        this.recoveryMs = w.now - this.startMs;
+        this.enter('clients');
+        return true;
+      case 'clients':
+        if (!this.clientsSucceededSince(this.stepStartMs)) {
+          return false;
+        }
+        this.startProbe();
+        return true;
+      case 'probe':
+        if (this.probe !== undefined && this.probeReelectionMs === undefined) {
+          return false;
+        }
+        if (this.probe !== undefined && !this.probe.member.up && !this.probe.member.removed) {
+          this.probe.member.start();
+        }
+        this.enter('settle');
+        return true;
+      case 'settle':
+        if (!this.clientsSucceededSince(this.stepStartMs) || this.pendingProposals() > 0) {
+          return false;
+        }
+        for (const client of w.clients) {
+          client.stop();
+        }
+        this.enter('converge');
+        return true;
+      case 'converge':
+        if (w.clients.some((c) => c.busy) || this.divergence() !== undefined) {
+          return false;
+        }
+        w.log('liveness: converged');
+        this.enter('done');
+        return true;
+    }
+  }
+
+  private startProbe(): void {
+    const w = this.world;
+    const leader = w.currentLeader();
+    const st = leader?.node?.status();
+    if (leader === undefined || st === undefined || st.config.voters.length < 3 || !st.config.voters.includes(leader.id)) {
+      w.log('liveness: re-election probe skipped (fewer than 3 voters)');
+      this.enter('settle');
+      return;
+    }
+    this.probe = { member: leader, term: st.term, atMs: w.now };
+    w.log(`liveness: probe crashes leader m${leader.num} of term ${st.term}`);
+    w.crash(leader, true);
+    this.enter('probe');
+  }
+
+  private onLeader(_member: SimMember, term: number): void {
+    if (this.probe !== undefined && this.probeReelectionMs === undefined && term > this.probe.term) {
+      this.probeReelectionMs = this.world.now - this.probe.atMs;
+    }
+  }
+
+  private clientsSucceededSince(ms: number): boolean {
+    return this.world.clients.every((c) => c.lastOkCallMs >= ms);
+  }
+
+  private pendingProposals(): number {
+    let n = 0;
+    for (const m of this.world.members.values()) {
+      n += m.up ? m.pendingProposalCount() : 0;
+    }
+    return n;
+  }
+
+  /** Why the cluster has not converged yet, or undefined when it has. */
+  private divergence(): string | undefined {
+    const leader = this.world.currentLeader();
+    const st = leader?.node?.status();
+    if (leader === undefined || st === undefined) {
+      return 'no leader';
+    }
+    if (st.commit !== st.lastIndex || leader.sm.appliedIndex !== st.commit) {
+      return `leader m${leader.num} has commit ${st.commit}, last ${st.lastIndex}, applied ${leader.sm.appliedIndex}`;
+    }
+    for (const id of [...st.config.voters, ...st.config.learners]) {
+      const m = this.world.members.get(Number(id));
+      if (m === undefined || !m.up) {
+        return `member ${id} of the configuration is not running`;
+      }
+      if (m.sm.appliedIndex !== st.commit || m.sm.chainDigest !== leader.sm.chainDigest) {
+        return `m${m.num} applied ${m.sm.appliedIndex} (digest ${m.sm.chainDigest}), leader committed ${st.commit} (digest ${leader.sm.chainDigest})`;
+      }
+      if (m.pendingProposalCount() > 0) {
+        return `m${m.num} still has ${m.pendingProposalCount()} pending proposals`;
+      }
+    }
+    return undefined;
+  }
+
+  private stuckReason(step: Exclude<Step, 'done'>): string {
+    switch (step) {
+      case 'leader':
+        return 'no leader elected';
+      case 'clients':
+      case 'settle': {
+        const stuck = this.world.clients.filter((c) => c.lastOkCallMs < this.stepStartMs).map((c) => `c${c.index}`);
+        return `clients ${stuck.join(',') || '(none)'} did not complete an operation, ${this.pendingProposals()} proposals pending,`;
+      }
+      case 'probe':
+        return `no new leader after crashing leader m${this.probe?.member.num ?? '?'}`;
+      case 'converge':
+        return `not converged (${this.divergence() ?? 'clients busy'})`;
+    }
+  }
+
+  memberStates(): string {
+    return [...this.world.members.values()].map((m) => `  ${describeMember(m)}`).join('\n');
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * One seed, start to finish: choose the profile, build the world, run the safety phase with
+ * the seed's faults, run the liveness phase, then the end checks (log matching over every
+ * volatile and durable log, lost acknowledged writes, linearizability). Any violation stops
+ * the seed and is returned with the trace's last lines.
+ */
+import { RaftInvariantError } from '@keyval/raft';
+import { describeMember } from './describe';
+import { FaultInjector } from './fault-injector';
+import { chooseProfile, describeProfile } from './fault-profile';
+import type { FaultProfile, ProfileOverrides } from './fault-profile';
+import { describeOp } from './history';
+import { LIVENESS_MAX_MS, LivenessPhase } from './liveness-phase';
+import { DEFAULT_LINCHECK_MAX_STEPS, checkLinearizable } from './linearizability';
+import type { LinVerdict } from './linearizability';
+import type { NamedLog } from './safety-checker';
+import { SimClient } from './sim-client';
+import type { DriverMutation, SimMember } from './sim-member';
+import type { WorldCounters } from './sim-world';
+import { SimWorld } from './sim-world';
+import { SimRandom, Stream } from './sim-random';
+import { SimViolation, ViolationKind } from './sim.errors';
+import { DEFAULT_TRACE_TAIL, Trace } from './trace';
+
+export interface RunOptions extends ProfileOverrides {
+  readonly seed: number;
+  /** Called with every trace line as it happens (--verbose). */
+  readonly onTrace?: (line: string) => void;
+  readonly traceTail?: number;
+  readonly lincheckMaxSteps?: number;
+  /** Skip the linearizability check (focused tests). */
+  readonly skipLincheck?: boolean;
+  /** A deliberate driver bug, to test that the checkers catch it (tests only). */
+  readonly mutation?: DriverMutation;
+}
+
+export interface ViolationReport {
+  readonly kind: ViolationKind;
+  readonly detail: string;
+  readonly atMs: number;
+  readonly trace: readonly string[];
+  readonly members: readonly string[];
+}
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly profile: string;
+  readonly members: number;
+  readonly violation: ViolationReport | undefined;
+  /** Time to the first leader from boot, in ms. */
+  readonly firstLeaderMs: number | undefined;
+  /** Clean re-election after the liveness probe's leader crash, in ms. */
+  readonly reelectionMs: number | undefined;
+  /** Re-elections after leader crashes during the safety phase (other faults active), in ms. */
+  readonly faultyReelectionMs: readonly number[];
+  /** Time from healing to a leader in the liveness phase, in ms. */
+  readonly recoveryMs: number | undefined;
+  readonly simulatedMs: number;
+  readonly events: number;
+  readonly traceHash: string;
+  readonly ops: { readonly ok: number; readonly fail: number; readonly info: number };
+  readonly lost: number;
+  readonly lincheck: LinVerdict | 'skipped';
+  readonly lincheckSteps: number;
+  readonly counters: WorldCounters;
+  readonly leaders: number;
+}
+
+/** Pairwise log checks run this often (simulated ms). */
+const LOG_CHECK_EVERY_MS = 2_000;
+
+export function runSeed(options: RunOptions): SeedResult {
+  const profile = chooseProfile(options.seed, options);
+  const trace = new Trace(options.traceTail ?? DEFAULT_TRACE_TAIL, options.onTrace);
+  const world = new SimWorld(options.seed, profile, trace, options.mutation);
+  const measure = new Measurements(world);
+  const liveness = new LivenessPhase(world);
+  let violation: ViolationReport | undefined;
+  let lost = 0;
+  let lin: { verdict: LinVerdict | 'skipped'; steps: number } = { verdict: 'skipped', steps: 0 };
+  try {
+    world.log(`seed ${options.seed}: ${describeProfile(profile)}`);
+    setUp(world, profile);
+    const injector = new FaultInjector(world);
+    injector.start();
+    const safetyEndMs = profile.safetyTicks * profile.tickMs;
+    world.runUntil(safetyEndMs);
+    injector.stop();
+    world.now = Math.max(world.now, safetyEndMs);
+    liveness.begin();
+    world.runUntil(safetyEndMs + LIVENESS_MAX_MS, () => liveness.done);
+    if (!liveness.done) {
+      throw new SimViolation(ViolationKind.Liveness, `the liveness phase did not finish within ${LIVENESS_MAX_MS} ms\n${liveness.memberStates()}`);
+    }
+    world.checker.checkLogsPairwise(allLogs(world));
+    lost = lostWrites(world);
+    if (!options.skipLincheck) {
+      try {
+        lin = checkLinearizable(world.history.ops, options.lincheckMaxSteps ?? DEFAULT_LINCHECK_MAX_STEPS);
+      } catch (error) {
+        throw new SimViolation(ViolationKind.CheckerError, `the linearizability checker failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      }
+      if (lin.verdict === 'not-linearizable') {
+        const explanation = (lin as { explanation?: string }).explanation ?? '';
+        throw new SimViolation(ViolationKind.Linearizability, `the client history is not linearizable\n${explanation}`);
+      }
+    }
+  } catch (error) {
+    violation = report(world, error);
+  }
+  return {
+    seed: options.seed,
+    profile: describeProfile(profile),
+    members: profile.members,
+    violation,
+    firstLeaderMs: measure.firstLeaderMs,
+    reelectionMs: liveness.probeReelectionMs,
+    faultyReelectionMs: measure.faultyReelectionMs,
+    recoveryMs: liveness.recoveryMs,
+    simulatedMs: world.now,
+    events: world.queue.scheduled,
+    traceHash: trace.hash(),
+    ops: world.history.counts(),
+    lost,
+    lincheck: lin.verdict,
+    lincheckSteps: lin.steps,
+    counters: world.counters,
+    leaders: world.checker.stats.leaders,
+  };
+}
+
+function setUp(world: SimWorld, profile: FaultProfile): void {
+  world.bootstrap();
+  const r = SimRandom.stream(world.seed, Stream.Clients, 1);
+  for (let c = 0; c < profile.clients.count; c++) {
+    const client = new SimClient(c, profile.clients, SimRandom.stream(world.seed, Stream.Clients, 100 + c), world.history, world);
+    world.clients.push(client);
+    client.start(r.between(0, 100));
+  }
+  const checkLogs = (): void => {
+    world.checker.checkLogsPairwise(allLogs(world));
+    world.schedule(LOG_CHECK_EVERY_MS, checkLogs);
+  };
+  world.schedule(LOG_CHECK_EVERY_MS, checkLogs);
+}
+
+/** Every member's volatile (when up) and durable logs. */
+function allLogs(world: SimWorld): NamedLog[] {
+  const logs: NamedLog[] = [];
+  for (const m of world.members.values()) {
+    if (m.up) {
+      logs.push({ name: `m${m.num} (volatile)`, log: m.disk.volatile });
+    }
+    logs.push({ name: `m${m.num} (durable)`, log: m.disk.durableView() });
+  }
+  return logs;
+}
+
+/** Acknowledged writes missing from the final leader's state machine. */
+function lostWrites(world: SimWorld): number {
+  const leader = world.currentLeader();
+  if (leader === undefined) {
+    return 0;
+  }
+  const missing = world.history.ops.filter((r) => r.op.status === 'ok' && r.op.f !== 'get' && !leader.sm.hasApplied(r.opId));
+  if (missing.length > 0) {
+    throw new SimViolation(ViolationKind.LostWrite, `lost=${missing.length}: acknowledged writes missing from the final state of m${leader.num}:\n${missing.slice(0, 10).map((r) => `  ${describeOp(r)}`).join('\n')}`);
+  }
+  return 0;
+}
+
+function report(world: SimWorld, error: unknown): ViolationReport {
+  let kind: ViolationKind;
+  let detail: string;
+  if (error instanceof SimViolation) {
+    kind = error.kind;
+    detail = error.detail;
+  } else if (error instanceof RaftInvariantError) {
+    kind = ViolationKind.CoreCrash;
+    detail = `${error.message}\n${error.stack ?? ''}`;
+  } else {
+    kind = ViolationKind.CoreCrash;
+    detail = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error);
+  }
+  world.log(`VIOLATION ${kind}: ${detail.split('\n')[0] ?? ''}`);
+  return { kind, detail, atMs: world.now, trace: world.trace.recent(), members: [...world.members.values()].map((m: SimMember) => safeDescribe(m)) };
+}
+
+function safeDescribe(member: SimMember): string {
+  try {
+    return describeMember(member);
+  } catch (error) {
+    return `m${member.num}: (state unavailable: ${String(error)})`;
+  }
+}
+
+/** First-leader and re-election measurements. */
+class Measurements {
+  firstLeaderMs: number | undefined = undefined;
+  readonly faultyReelectionMs: number[] = [];
+
+  constructor(private readonly world: SimWorld) {
+    world.leaderListeners.push((_member, term) => this.onLeader(term));
+  }
+
+  private onLeader(term: number): void {
+    const w = this.world;
+    if (this.firstLeaderMs === undefined) {
+      this.firstLeaderMs = w.now;
+    }
+    const crashed = w.lastLeaderCrash;
+    if (crashed !== undefined && term > crashed.term && !crashed.measured && !crashed.probe) {
+      crashed.measured = true;
+      this.faultyReelectionMs.push(w.now - crashed.atMs);
+    }
+  }
+}

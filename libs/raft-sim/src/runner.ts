@@ -1,0 +1,75 @@
+/**
+ * Runs many seeds, in this process or spread over worker threads (one per core by default).
+ * Workers pull small batches of seeds, so a slow seed does not hold up the rest; results come
+ * back in any order and are aggregated order-independently, so the printed summary depends
+ * only on the seeds, never on scheduling.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { RunOptions, SeedResult } from './run-seed';
+import { runSeed } from './run-seed';
+
+/** Seed options shared by every seed of a run. */
+export type BaseOptions = Omit<RunOptions, 'seed' | 'onTrace'>;
+
+export interface RunManyOptions {
+  readonly first: number;
+  readonly count: number;
+  readonly workers: number;
+  readonly base: BaseOptions;
+  readonly onResult: (result: SeedResult) => void;
+}
+
+/** Seeds handed to a worker at a time. */
+const BATCH_SEEDS = 8;
+/** Largest number of worker threads (a limit on everything). */
+export const MAX_WORKERS = 64;
+
+/** Messages between the runner and its workers. */
+export type ToWorker = { readonly type: 'run'; readonly seeds: readonly number[] } | { readonly type: 'exit' };
+export type FromWorker = { readonly type: 'result'; readonly result: SeedResult } | { readonly type: 'idle' };
+
+export const WORKER_FILE = join(__dirname, 'sim-worker.js');
+
+export async function runSeeds(options: RunManyOptions): Promise<void> {
+  const workers = Math.min(options.workers, MAX_WORKERS, options.count);
+  if (workers <= 1 || !existsSync(WORKER_FILE)) {
+    for (let k = 0; k < options.count; k++) {
+      options.onResult(runSeed({ ...options.base, seed: options.first + k }));
+    }
+    return;
+  }
+  let next = options.first;
+  const end = options.first + options.count;
+  const takeBatch = (): number[] => {
+    const seeds: number[] = [];
+    while (seeds.length < BATCH_SEEDS && next < end) {
+      seeds.push(next++);
+    }
+    return seeds;
+  };
+  const runners: Promise<void>[] = [];
+  for (let w = 0; w < workers; w++) {
+    runners.push(
+      new Promise<void>((resolve, reject) => {
+        const worker = new Worker(WORKER_FILE, { workerData: options.base });
+        const feed = (): void => {
+          const seeds = takeBatch();
+          worker.postMessage(seeds.length > 0 ? ({ type: 'run', seeds } satisfies ToWorker) : ({ type: 'exit' } satisfies ToWorker));
+        };
+        worker.on('message', (message: FromWorker) => {
+          if (message.type === 'result') {
+            options.onResult(message.result);
+          } else {
+            feed();
+          }
+        });
+        worker.on('error', reject);
+        worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker exited with code ${code}`))));
+        feed();
+      }),
+    );
+  }
+  await Promise.all(runners);
+}

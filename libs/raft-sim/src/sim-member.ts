@@ -1,0 +1,460 @@
+/**
+ * One simulated cluster member: a RaftNode over a SimDisk, a KV state machine, and the driver
+ * that handles each Ready in the documented order (libs/raft/src/ready.ts):
+ *
+ *     ready = node.ready()
+ *     1. earlyMessages → network now
+ *     2. snapshot, entries, hard state → disk (volatile view now; durable after the fsync)
+ *     ── fsync completes after a simulated delay (at once when !mustSync) ──
+ *     3. messages → network
+ *     4. restore the snapshot's image; apply committedEntries; answer clients
+ *     5. readStates: answered once applied >= index; failedReads: answered "failed"
+ *     node.advance(ready); maybe snapshot and compact; next Ready
+ *
+ * A crash discards the RaftNode, the state machine and everything not durable; a restart
+ * builds a new RaftNode from the durable copy and the newest durable image.
+ */
+import { NotLeaderError, RaftError, RaftNode, ReadMode, Role, SeededRandom } from '@keyval/raft';
+import type { Entry, LogIndex, Message, NodeId, ProposalTicket, RaftConfig, Ready, SnapshotMeta } from '@keyval/raft';
+import type { ClientReply, ClientRequest, ReplyOutcome } from './client-protocol';
+import { readContext } from './client-protocol';
+import { sampleDelay } from './fault-profile';
+import type { DelayModel, FaultProfile } from './fault-profile';
+import { KvStateMachine, encodeCommand } from './kv-state-machine';
+import type { ApplyResult, SmImage } from './kv-state-machine';
+import type { SafetyChecker } from './safety-checker';
+import { SimDisk } from './sim-disk';
+import { mixSeed } from './sim-random';
+import type { SimRandom } from './sim-random';
+import { SimViolation, ViolationKind } from './sim.errors';
+
+/** What a member needs from the world around it. */
+export interface MemberHost {
+  readonly now: number;
+  readonly profile: FaultProfile;
+  readonly checker: SafetyChecker;
+  readonly memberRandom: SimRandom;
+  readonly diskRandom: SimRandom;
+  /** fsync latency now (the liveness phase removes its tail). */
+  readonly fsyncModel: DelayModel;
+  readonly mutation: DriverMutation | undefined;
+  readonly seed: number;
+  schedule(delayMs: number, run: () => void): void;
+  log(line: string): void;
+  send(from: SimMember, messages: readonly Message[]): void;
+  reply(from: SimMember, reply: ClientReply): void;
+  onLeader(member: SimMember, term: number): void;
+  onApplied(member: SimMember, entry: Entry): void;
+}
+
+/**
+ * Deliberate driver bugs, for testing that the checkers catch them (never used by the CLI):
+ * - `ack-before-fsync`: messages and applies go out before the Ready's writes are durable;
+ * - `drop-hard-state`: hard state (term, vote, commit) is never written.
+ */
+export type DriverMutation = 'ack-before-fsync' | 'drop-hard-state';
+
+/** Inputs a paused member queues at most. */
+export const MAX_DEFERRED_INPUTS = 200_000;
+
+/** Requests a member tracks at most (proposals and reads waiting); more are refused. */
+export const MAX_PENDING_REQUESTS = 10_000;
+
+interface PendingProposal {
+  readonly ticket: ProposalTicket;
+  readonly request: ClientRequest;
+}
+
+export class SimMember {
+  readonly num: number;
+  node: RaftNode | undefined = undefined;
+  sm = new KvStateMachine();
+  up = false;
+  /** Bumped on every start; events from an older incarnation are ignored. */
+  incarnation = 0;
+  /** Set once a committed configuration removed it; it is never restarted. */
+  removed = false;
+  private inFlight: Ready | undefined = undefined;
+  private readonly receivedImages = new Map<LogIndex, SmImage>();
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads = new Map<string, ClientRequest>();
+  private waitingReads: { index: LogIndex; request: ClientRequest }[] = [];
+  private lastImageIndex = 0;
+  private pausedUntilMs = 0;
+  private deferred: (() => void)[] = [];
+  /** This member's clock rate (1 = exact); ticks come every tickMs * clockRate. */
+  private readonly clockRate: number;
+  /** The term this member was last seen leading (election detection). */
+  private ledTerm = -1;
+  /** Leader of this term when its previous Ready was taken (append-only check). */
+  private leaderAtLastReady = -1;
+  /** Leader-completeness checks waiting for this leader's next Ready. */
+  private completeness: { term: number } | undefined = undefined;
+  readonly stats = { readies: 0, fsyncs: 0, applied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, crashes: 0 };
+
+  constructor(
+    readonly id: NodeId,
+    readonly disk: SimDisk,
+    private readonly host: MemberHost,
+  ) {
+    this.num = Number(id);
+    const drift = host.profile.clockDrift;
+    this.clockRate = 1 + (drift === 0 ? 0 : (host.memberRandom.nextFloat() * 2 - 1) * drift);
+  }
+
+  /** Starts (or restarts) the member from its durable state. */
+  start(): void {
+    const image = this.disk.newestDurableImage();
+    this.sm = new KvStateMachine(image);
+    this.lastImageIndex = image?.index ?? 0;
+    if (image !== undefined) {
+      this.host.checker.onRestore(this.num, image.index, image.term, image.chainDigest);
+    }
+    this.incarnation++;
+    this.up = true;
+    this.ledTerm = -1;
+    this.leaderAtLastReady = -1;
+    this.node = new RaftNode(this.raftConfig(image?.index ?? (0 as LogIndex)), this.disk.volatile);
+    this.scheduleTicks();
+    this.host.log(`m${this.num} start (incarnation ${this.incarnation}, applied ${this.sm.appliedIndex}, log ${this.disk.volatile.firstIndex()}..${this.disk.volatile.lastIndex()})`);
+  }
+
+  /**
+   * Ticks every tickMs of this member's clock, which runs at its own rate (drift) and phase.
+   * Each tick is an input like any other: a paused member handles missed ticks on resuming.
+   */
+  private scheduleTicks(): void {
+    const incarnation = this.incarnation;
+    const periodMs = this.host.profile.tickMs * this.clockRate;
+    const startMs = this.host.now + 1 + this.host.memberRandom.nextInt(this.host.profile.tickMs);
+    let k = 0;
+    const tick = (): void => {
+      if (!this.up || this.incarnation !== incarnation) {
+        return;
+      }
+      this.input(() => this.core().tick());
+      k++;
+      this.host.schedule(Math.max(1, Math.round(startMs + k * periodMs) - this.host.now), tick);
+    };
+    this.host.schedule(startMs - this.host.now, tick);
+  }
+
+  /**
+   * The process stalls (GC pause, VM preemption) until `untilMs`: inputs (ticks, messages,
+   * client requests, fsync completions) queue up and are handled in arrival order on resuming.
+   * The disk keeps working: an fsync completes durably even while the process is stalled.
+   */
+  pause(untilMs: number): void {
+    if (!this.up || untilMs <= this.pausedUntilMs) {
+      return;
+    }
+    this.pausedUntilMs = untilMs;
+    const incarnation = this.incarnation;
+    this.host.schedule(untilMs - this.host.now, () => {
+      if (this.up && this.incarnation === incarnation && this.host.now >= this.pausedUntilMs) {
+        const queued = this.deferred;
+        this.deferred = [];
+        this.host.log(`m${this.num} resumes after a pause (${queued.length} queued inputs)`);
+        for (const fn of queued) {
+          this.input(fn);
+        }
+      }
+    });
+  }
+
+  private raftConfig(applied: LogIndex): RaftConfig {
+    const p = this.host.profile;
+    return {
+      id: this.id,
+      electionTimeoutTicks: p.electionTimeoutTicks,
+      heartbeatTicks: p.heartbeatTicks,
+      random: new SeededRandom(mixSeed(this.host.seed, this.num, this.incarnation)),
+      preVote: p.raft.preVote,
+      checkQuorum: p.raft.checkQuorum,
+      leaseReads: p.raft.leaseReads,
+      applied,
+      ...(p.raft.maxInflightMessages === undefined ? {} : { maxInflightMessages: p.raft.maxInflightMessages }),
+      ...(p.raft.maxMessageBytes === undefined ? {} : { maxMessageBytes: p.raft.maxMessageBytes }),
+      ...(p.raft.maxUncommittedBytes === undefined ? {} : { maxUncommittedBytes: p.raft.maxUncommittedBytes }),
+    };
+  }
+
+  /** The process dies: volatile state and unsynced writes are lost (some may have been written back). */
+  crash(writtenBack: number): void {
+    if (!this.up) {
+      return;
+    }
+    this.up = false;
+    this.node = undefined;
+    this.inFlight = undefined;
+    this.receivedImages.clear();
+    this.proposals.clear();
+    this.reads.clear();
+    this.waitingReads = [];
+    this.completeness = undefined;
+    this.deferred = [];
+    this.pausedUntilMs = 0;
+    this.disk.crash(writtenBack);
+    this.stats.crashes++;
+  }
+
+  core(): RaftNode {
+    if (this.node === undefined) {
+      throw new SimViolation(ViolationKind.DriverContract, `member ${this.num} is down`);
+    }
+    return this.node;
+  }
+
+  /** Runs an input against the core, then looks for a new leadership and drains Readies. */
+  input(fn: () => void): void {
+    if (!this.up) {
+      return;
+    }
+    if (this.host.now < this.pausedUntilMs) {
+      if (this.deferred.length >= MAX_DEFERRED_INPUTS) {
+        throw new SimViolation(ViolationKind.DriverContract, `member ${this.num} queued more than ${MAX_DEFERRED_INPUTS} inputs while paused`);
+      }
+      this.deferred.push(fn);
+      return;
+    }
+    fn();
+    this.observe();
+    this.pump();
+  }
+
+  /** Election detection right after the input that caused it (election safety, completeness). */
+  private observe(): void {
+    const st = this.core().status();
+    if (st.role !== Role.Leader) {
+      return;
+    }
+    if (st.term !== this.ledTerm) {
+      this.ledTerm = st.term;
+      this.completeness = { term: st.term };
+      this.host.checker.onLeader(this.num, st.term);
+      this.host.onLeader(this, st.term);
+    }
+    this.host.checker.onLeaderCommit(st.term, st.commit);
+  }
+
+  /** Whether the core currently believes it leads (and in which term). */
+  leaderTerm(): number | undefined {
+    if (this.node === undefined) {
+      return undefined;
+    }
+    const st = this.node.status();
+    return st.role === Role.Leader ? st.term : undefined;
+  }
+
+  /** A message arrived from the network. */
+  deliver(message: Message): void {
+    this.input(() => this.core().step(message));
+  }
+
+  /** A snapshot arrived in full with its image: keep the image, then step the message. */
+  deliverSnapshot(message: Message & { type: 'Snapshot' }, image: SmImage): void {
+    if (!this.up) {
+      return;
+    }
+    this.receivedImages.set(message.snapshot.index, image);
+    this.deliver(message);
+  }
+
+  private pump(): void {
+    const node = this.node;
+    while (this.up && node !== undefined && this.node === node && this.inFlight === undefined && node.hasReady()) {
+      this.handleReady(node, node.ready());
+    }
+  }
+
+  private handleReady(node: RaftNode, rd: Ready): void {
+    this.inFlight = rd;
+    this.stats.readies++;
+    const st = node.status();
+    const leaderNow = st.role === Role.Leader ? st.term : -1;
+    this.host.send(this, rd.earlyMessages);
+    let snapshot: { meta: SnapshotMeta; image: SmImage } | undefined;
+    if (rd.snapshot !== undefined) {
+      const image = this.receivedImages.get(rd.snapshot.index);
+      if (image === undefined || image.term !== rd.snapshot.term) {
+        throw new SimViolation(ViolationKind.DriverContract, `member ${this.num}: Ready asks to install snapshot ${rd.snapshot.index}/t${rd.snapshot.term} but no such snapshot was received`);
+      }
+      snapshot = { meta: rd.snapshot, image };
+      this.receivedImages.clear();
+    }
+    const lastBefore = this.disk.volatile.lastIndex();
+    const hardState = this.host.mutation === 'drop-hard-state' ? undefined : rd.hardState;
+    this.disk.write({ snapshot, entries: rd.entries, hardState });
+    this.host.checker.onWrite(this.num, this.disk.volatile, rd.entries);
+    if (leaderNow >= 0 && this.leaderAtLastReady === leaderNow) {
+      this.host.checker.checkLeaderAppend(this.num, leaderNow, lastBefore, rd.entries, snapshot !== undefined);
+    }
+    this.leaderAtLastReady = leaderNow;
+    if (this.completeness !== undefined && leaderNow === this.completeness.term) {
+      this.host.checker.checkLeaderCompleteness(this.num, leaderNow, this.disk.volatile);
+      this.completeness = undefined;
+    }
+    if (!rd.mustSync) {
+      this.finishReady(node, rd, snapshot?.image);
+      return;
+    }
+    if (this.host.mutation === 'ack-before-fsync') {
+      this.finishReady(node, rd, snapshot?.image);
+      return;
+    }
+    const incarnation = this.incarnation;
+    this.host.schedule(sampleDelay(this.host.diskRandom, this.host.fsyncModel), () => {
+      if (this.up && this.incarnation === incarnation && this.inFlight === rd) {
+        this.disk.sync();
+        this.stats.fsyncs++;
+        this.input(() => this.finishReady(node, rd, snapshot?.image));
+      }
+    });
+  }
+
+  /** Steps 3–5 of the Ready contract, once the Ready's writes are durable. */
+  private finishReady(node: RaftNode, rd: Ready, image: SmImage | undefined): void {
+    this.host.send(this, rd.messages);
+    if (image !== undefined) {
+      this.sm.restore(image);
+      this.lastImageIndex = image.index;
+      this.stats.snapshotsInstalled++;
+      this.host.checker.onRestore(this.num, image.index, image.term, image.chainDigest);
+      this.host.log(`m${this.num} installed snapshot ${image.index}/t${image.term}`);
+      for (const [index, pending] of this.proposals) {
+        if (index <= image.index) {
+          this.proposals.delete(index);
+          this.answer(pending.request, { type: 'unknown', reason: `snapshot ${image.index} skipped past index ${index}` });
+        }
+      }
+    }
+    for (const entry of rd.committedEntries) {
+      this.applyEntry(entry);
+    }
+    for (const rs of rd.readStates) {
+      const request = this.reads.get(rs.context);
+      if (request !== undefined) {
+        this.reads.delete(rs.context);
+        this.waitingReads.push({ index: rs.index, request });
+      }
+    }
+    for (const context of rd.failedReads) {
+      const request = this.reads.get(context);
+      if (request !== undefined) {
+        this.reads.delete(context);
+        this.answer(request, { type: 'failed', reason: 'read could not be confirmed' });
+      }
+    }
+    this.serveReads();
+    this.inFlight = undefined;
+    node.advance(rd);
+    this.maybeSnapshot();
+  }
+
+  private applyEntry(entry: Entry): void {
+    const { result, duplicate } = this.sm.apply(entry);
+    this.stats.applied++;
+    this.host.checker.onApply(this.num, entry, this.sm.chainDigest);
+    if (duplicate && result !== undefined) {
+      throw new SimViolation(ViolationKind.DuplicateApply, `member ${this.num} applied client operation ${result.opId} a second time at ${entry.index}`);
+    }
+    this.host.onApplied(this, entry);
+    const pending = this.proposals.get(entry.index);
+    if (pending === undefined) {
+      return;
+    }
+    this.proposals.delete(entry.index);
+    if (entry.term === pending.ticket.term) {
+      this.answer(pending.request, okWrite(pending.request, result, entry));
+    } else {
+      this.answer(pending.request, { type: 'failed', reason: `index ${entry.index} holds a term-${entry.term} entry, not the proposal's term ${pending.ticket.term}` });
+    }
+  }
+
+  private serveReads(): void {
+    if (this.waitingReads.length === 0) {
+      return;
+    }
+    const still: { index: LogIndex; request: ClientRequest }[] = [];
+    for (const w of this.waitingReads) {
+      if (w.index <= this.sm.appliedIndex && w.request.kind === 'get') {
+        this.answer(w.request, { type: 'ok', value: this.sm.get(w.request.key) });
+      } else {
+        still.push(w);
+      }
+    }
+    this.waitingReads = still;
+  }
+
+  /** Every `snapshotEvery` applied entries: a durable image, and compaction keeping a trailing window. */
+  private maybeSnapshot(): void {
+    const every = this.host.profile.snapshotEvery;
+    if (every === 0 || this.sm.appliedIndex - this.lastImageIndex < every) {
+      return;
+    }
+    const image = this.sm.image();
+    this.disk.saveImage(image);
+    this.lastImageIndex = image.index;
+    this.stats.snapshotsTaken++;
+    const target = this.disk.newestImageAtOrBelow(image.index - this.host.profile.snapshotTrailing);
+    if (target !== undefined && target.index > this.disk.volatile.snapshotMeta().index) {
+      this.disk.compact({ index: target.index, term: target.term, config: target.config });
+      this.host.log(`m${this.num} snapshot at ${image.index}, log compacted to ${target.index}`);
+    }
+  }
+
+  /** A client request arrived. Writes are proposed; reads go through ReadIndex. */
+  onClientRequest(request: ClientRequest): void {
+    if (!this.up) {
+      return;
+    }
+    if (this.proposals.size + this.reads.size >= MAX_PENDING_REQUESTS) {
+      this.answer(request, { type: 'rejected', reason: 'member overloaded' });
+      return;
+    }
+    this.input(() => {
+      try {
+        if (request.kind === 'get') {
+          const context = readContext(request);
+          this.core().readIndex(context, request.lease ? ReadMode.Lease : ReadMode.Safe);
+          this.reads.set(context, request);
+        } else {
+          const ticket = this.core().propose(encodeCommand(request.command));
+          this.proposals.set(ticket.index, { ticket, request });
+        }
+      } catch (error) {
+        this.answer(request, refusal(error));
+      }
+    });
+  }
+
+  answer(request: ClientRequest, outcome: ReplyOutcome): void {
+    this.host.reply(this, { client: request.client, opId: request.opId, attempt: request.attempt, outcome });
+  }
+
+  /** Applied, committed-entry-based view for the final checks. */
+  appliedIndex(): number {
+    return this.sm.appliedIndex;
+  }
+
+  pendingProposalCount(): number {
+    return this.proposals.size;
+  }
+}
+
+function okWrite(request: ClientRequest, result: ApplyResult | undefined, entry: Entry): ReplyOutcome {
+  if (result === undefined || request.kind !== 'write' || result.opId !== request.opId) {
+    throw new SimViolation(ViolationKind.StateMachineSafety, `the entry at ${entry.index}/t${entry.term} is not the proposal of ${request.opId}`);
+  }
+  return { type: 'ok', succeeded: result.succeeded };
+}
+
+function refusal(error: unknown): ReplyOutcome {
+  if (error instanceof NotLeaderError) {
+    return { type: 'redirect', leader: error.leaderHint === undefined ? undefined : Number(error.leaderHint) };
+  }
+  if (error instanceof RaftError) {
+    return { type: 'rejected', reason: error.message };
+  }
+  throw error;
+}

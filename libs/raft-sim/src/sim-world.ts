@@ -1,0 +1,334 @@
+/**
+ * The simulated world: a clock, the event agenda, the members with their disks, the network
+ * between them, the clients, the trace and the safety checker. It implements what members and
+ * clients need from their surroundings (sending, scheduling, tracing) and runs events in
+ * (time, sequence) order. Faults are injected by FaultInjector; phases by run-seed.ts.
+ *
+ *     clients ──requests/replies (client network)──▶ members ◀──raft messages (network)──▶ members
+ *                                                      │ Ready writes
+ *                                                      ▼
+ *                                             disk: volatile view ─fsync─▶ durable copy
+ */
+import { ConfChangeType, EntryType, bootstrapEntries, decodeConfChangeEntry, nodeId } from '@keyval/raft';
+import type { Entry, Message, NodeId, SnapshotRequest } from '@keyval/raft';
+import type { ClientReply, ClientRequest } from './client-protocol';
+import { describeOutcome, describeRequest } from './client-protocol';
+import { describeMessage } from './describe';
+import { EventQueue } from './event-queue';
+import type { DelayModel, FaultProfile } from './fault-profile';
+import { sampleDelay } from './fault-profile';
+import { HistoryRecorder } from './history';
+import { SafetyChecker } from './safety-checker';
+import type { SimClient } from './sim-client';
+import { SimDisk } from './sim-disk';
+import { SimMember } from './sim-member';
+import type { ClientHost } from './sim-client';
+import type { DriverMutation, MemberHost } from './sim-member';
+import { MAX_MEMBER_ID, SimNetwork } from './sim-network';
+import { SimRandom, Stream } from './sim-random';
+import { SimViolation, ViolationKind, simAssert } from './sim.errors';
+import { Trace } from './trace';
+
+/** Counters reported per seed. */
+export interface WorldCounters {
+  crashes: number;
+  partitions: number;
+  pauses: number;
+  confChangesProposed: number;
+  confChangesRefused: number;
+  confChangesRefusedByDriver: number;
+  transfers: number;
+  transfersRefused: number;
+  snapshotsSent: number;
+  snapshotsFailed: number;
+  unreachableReports: number;
+  shutdowns: number;
+}
+
+export class SimWorld implements MemberHost, ClientHost {
+  now = 0;
+  readonly queue = new EventQueue();
+  readonly checker = new SafetyChecker();
+  readonly history = new HistoryRecorder();
+  readonly network: SimNetwork;
+  readonly members = new Map<number, SimMember>();
+  readonly clients: SimClient[] = [];
+  readonly memberRandom: SimRandom;
+  readonly diskRandom: SimRandom;
+  readonly faultRandom: SimRandom;
+  readonly clientRandom: SimRandom;
+  private readonly snapshotRandom: SimRandom;
+  private readonly clientNetRandom: SimRandom;
+  /** Mutable in the liveness phase (faults healed). */
+  snapshotFailProb: number;
+  fsyncModel: DelayModel;
+  readonly counters: WorldCounters = {
+    crashes: 0, partitions: 0, pauses: 0, confChangesProposed: 0, confChangesRefused: 0, confChangesRefusedByDriver: 0,
+    transfers: 0, transfersRefused: 0, snapshotsSent: 0, snapshotsFailed: 0, unreachableReports: 0, shutdowns: 0,
+  };
+  /** Observers of elections (measurements, liveness). */
+  readonly leaderListeners: ((member: SimMember, term: number) => void)[] = [];
+  private readonly removalSeen = new Set<number>();
+  /** The most recent crash of a member that was leading (re-election measurements). */
+  lastLeaderCrash: { term: number; atMs: number; measured: boolean; probe: boolean } | undefined = undefined;
+  nextMemberId: number;
+
+  constructor(
+    readonly seed: number,
+    readonly profile: FaultProfile,
+    readonly trace: Trace,
+    readonly mutation: DriverMutation | undefined = undefined,
+  ) {
+    this.network = new SimNetwork(SimRandom.stream(seed, Stream.Network), { ...profile.network });
+    this.memberRandom = SimRandom.stream(seed, Stream.Members);
+    this.diskRandom = SimRandom.stream(seed, Stream.Disk);
+    this.faultRandom = SimRandom.stream(seed, Stream.Faults);
+    this.clientRandom = SimRandom.stream(seed, Stream.Clients);
+    this.snapshotRandom = SimRandom.stream(seed, Stream.Snapshots);
+    this.clientNetRandom = SimRandom.stream(seed, Stream.Network, 1);
+    this.snapshotFailProb = profile.snapshotFailProb;
+    this.fsyncModel = profile.disk.fsync;
+    this.nextMemberId = profile.members + 1;
+  }
+
+  /** Creates and starts the initial members, all bootstrapped with the same configuration. */
+  bootstrap(): void {
+    const ids: NodeId[] = [];
+    for (let i = 1; i <= this.profile.members; i++) {
+      ids.push(nodeId(i));
+    }
+    for (const id of ids) {
+      const boot = bootstrapEntries(ids);
+      this.addMember(id, new SimDisk(boot)).start();
+    }
+  }
+
+  addMember(id: NodeId, disk: SimDisk): SimMember {
+    simAssert(Number(id) <= MAX_MEMBER_ID && !this.members.has(Number(id)), () => `member id ${id} unusable`);
+    const member = new SimMember(id, disk, this);
+    this.members.set(member.num, member);
+    return member;
+  }
+
+  /** Starts a brand-new member with empty storage (once per id). */
+  startNewMember(id: NodeId): void {
+    if (!this.members.has(Number(id))) {
+      this.log(`m${id} created (new member, empty storage)`);
+      this.addMember(id, new SimDisk()).start();
+    }
+  }
+
+  schedule(delayMs: number, run: () => void): void {
+    this.queue.push(this.now + delayMs, run);
+  }
+
+  /** Runs events up to and including `untilMs`, or until `stop()` returns true. */
+  runUntil(untilMs: number, stop: () => boolean = () => false): void {
+    for (;;) {
+      const next = this.queue.peekTime();
+      if (next === undefined || next > untilMs || stop()) {
+        return;
+      }
+      const event = this.queue.pop();
+      if (event === undefined) {
+        return;
+      }
+      this.now = event.time;
+      event.run();
+    }
+  }
+
+  log(line: string): void {
+    this.trace.log(this.now, line);
+  }
+
+  // MemberHost -----------------------------------------------------------------------------
+
+  send(from: SimMember, messages: readonly Message[]): void {
+    for (const m of messages) {
+      if (m.type === 'Snapshot') {
+        this.transferSnapshot(from, m);
+        continue;
+      }
+      const to = Number(m.to);
+      const delays = this.network.plan(from.num, to);
+      if (delays.length === 0) {
+        this.log(`drop ${describeMessage(m)}`);
+      }
+      const target = this.members.get(to);
+      if ((target === undefined || !target.up || !this.network.linkOpen(from.num, to)) && m.type === 'Append') {
+        this.reportUnreachable(from, m.to);
+      }
+      for (const delay of delays) {
+        this.schedule(delay, () => this.deliver(m));
+      }
+    }
+  }
+
+  private deliver(m: Message): void {
+    const target = this.members.get(Number(m.to));
+    if (target === undefined || !target.up || !this.network.linkOpen(Number(m.from), Number(m.to))) {
+      this.log(`lost ${describeMessage(m)}`);
+      return;
+    }
+    this.log(`recv ${describeMessage(m)}`);
+    target.deliver(m);
+  }
+
+  /** The transport noticed `to` cannot be reached; the sender's driver tells its core. */
+  private reportUnreachable(from: SimMember, to: NodeId): void {
+    const incarnation = from.incarnation;
+    this.schedule(this.memberRandom.between(5, 50), () => {
+      if (from.up && from.incarnation === incarnation) {
+        this.counters.unreachableReports++;
+        from.input(() => from.core().reportUnreachable(to));
+      }
+    });
+  }
+
+  /**
+   * Streams the leader's snapshot image to the follower: after a transfer delay it arrives
+   * whole (and the follower's core gets the message) or fails; either way the leader's core
+   * is told through reportSnapshot.
+   */
+  private transferSnapshot(from: SimMember, m: SnapshotRequest): void {
+    const image = from.disk.imageFor(m.snapshot.index);
+    if (image === undefined || image.term !== m.snapshot.term) {
+      throw new SimViolation(ViolationKind.DriverContract, `leader ${from.num} sends snapshot ${m.snapshot.index}/t${m.snapshot.term} but has no image there`);
+    }
+    this.counters.snapshotsSent++;
+    this.log(`snapshot-send ${describeMessage(m)}`);
+    const to = Number(m.to);
+    const incarnation = from.incarnation;
+    const report = (ok: boolean): void => {
+      if (!ok) {
+        this.counters.snapshotsFailed++;
+      }
+      this.schedule(1, () => {
+        if (from.up && from.incarnation === incarnation) {
+          this.log(`m${from.num} reportSnapshot(${to}, ${ok})`);
+          from.input(() => from.core().reportSnapshot(m.to, ok));
+        }
+      });
+    };
+    this.schedule(sampleDelay(this.snapshotRandom, this.profile.snapshotTransferMs), () => {
+      const target = this.members.get(to);
+      const ok = target !== undefined && target.up && this.network.linkOpen(from.num, to) && this.network.linkOpen(to, from.num) && !this.snapshotRandom.chance(this.snapshotFailProb);
+      this.log(`snapshot-${ok ? 'done' : 'failed'} ${describeMessage(m)}`);
+      if (ok && target !== undefined) {
+        target.deliverSnapshot(m, image);
+      }
+      report(ok);
+    });
+  }
+
+  reply(from: SimMember, reply: ClientReply): void {
+    const client = this.clients[reply.client];
+    simAssert(client !== undefined, () => `reply to unknown client ${reply.client}`);
+    if (this.clientNetRandom.chance(this.profile.network.clientDropProb)) {
+      return;
+    }
+    this.schedule(sampleDelay(this.clientNetRandom, this.profile.network.clientDelay), () => {
+      this.log(`c${reply.client} <- m${from.num} ${reply.opId}#${reply.attempt} ${describeOutcome(reply.outcome)}`);
+      client.onReply(reply);
+    });
+  }
+
+  onLeader(member: SimMember, term: number): void {
+    this.log(`m${member.num} became leader of term ${term}`);
+    for (const listener of this.leaderListeners) {
+      listener(member, term);
+    }
+  }
+
+  onApplied(member: SimMember, entry: Entry): void {
+    if (entry.type !== EntryType.ConfChange) {
+      return;
+    }
+    const { change, config } = decodeConfChangeEntry(entry.data);
+    const target = Number(change.nodeId);
+    if (change.type === ConfChangeType.AddLearner && !this.members.has(target)) {
+      this.startNewMember(change.nodeId);
+    }
+    if (change.type === ConfChangeType.RemoveMember && !this.removalSeen.has(target)) {
+      this.removalSeen.add(target);
+      this.log(`committed: remove ${target} (voters now ${config.voters.join(',')}) at ${entry.index}, applied first by m${member.num}`);
+      this.scheduleShutdown(target, this.faultRandom.between(50, 1000));
+    }
+  }
+
+  /** A removed member is shut down for good (the operator stops its process). */
+  scheduleShutdown(num: number, delayMs: number): void {
+    const member = this.members.get(num);
+    if (member === undefined) {
+      return;
+    }
+    member.removed = true;
+    this.schedule(delayMs, () => {
+      if (member.up) {
+        this.counters.shutdowns++;
+        this.log(`m${num} shut down (removed from the cluster)`);
+        member.crash(0);
+      }
+    });
+  }
+
+  // ClientHost -----------------------------------------------------------------------------
+
+  sendRequest(client: SimClient, member: number, request: ClientRequest): void {
+    if (this.clientNetRandom.chance(this.profile.network.clientDropProb)) {
+      this.log(`c${client.index} -> m${member} ${describeRequest(request)} (dropped)`);
+      return;
+    }
+    this.schedule(sampleDelay(this.clientNetRandom, this.profile.network.clientDelay), () => {
+      const target = this.members.get(member);
+      this.log(`c${client.index} -> m${member} ${describeRequest(request)}${target?.up === true ? '' : ' (member down)'}`);
+      target?.onClientRequest(request);
+    });
+  }
+
+  memberIds(): readonly number[] {
+    const ids: number[] = [];
+    for (const member of this.members.values()) {
+      if (!member.removed) {
+        ids.push(member.num);
+      }
+    }
+    return ids;
+  }
+
+  // Queries --------------------------------------------------------------------------------
+
+  /** The up member that believes it leads in the highest term, if any. */
+  currentLeader(): SimMember | undefined {
+    let best: SimMember | undefined;
+    let bestTerm = -1;
+    for (const member of this.members.values()) {
+      const term = member.up ? member.leaderTerm() : undefined;
+      if (term !== undefined && term > bestTerm) {
+        best = member;
+        bestTerm = term;
+      }
+    }
+    return best;
+  }
+
+  upMembers(): SimMember[] {
+    return [...this.members.values()].filter((m) => m.up);
+  }
+
+  /** Crashes a member; with `writebackProb`, some pending batches still reach the disk. */
+  crash(member: SimMember, probe = false): void {
+    const term = member.leaderTerm();
+    if (term !== undefined) {
+      this.lastLeaderCrash = { term, atMs: this.now, measured: false, probe };
+    }
+    let writtenBack = 0;
+    while (writtenBack < member.disk.pendingCount && this.diskRandom.chance(this.profile.disk.writebackProb)) {
+      writtenBack++;
+    }
+    this.counters.crashes++;
+    this.log(`m${member.num} CRASH (${member.disk.pendingCount} unsynced batches, ${writtenBack} written back)`);
+    member.crash(writtenBack);
+  }
+}
