@@ -90,8 +90,8 @@ export class ByteWriter {
     return this.bytes(Buffer.from(text, 'utf8'));
   }
 
-  /** The bytes written, as a fresh copy-free view (do not write afterwards). */
-  finish(): Uint8Array {
+  /** The bytes written: a view of this writer's own buffer (do not write afterwards). */
+  finish(): Buffer {
     return this.buffer.subarray(0, this.length);
   }
 

@@ -51,19 +51,20 @@ export function prefixBounds(prefix: number): { gte: Buffer; lt: Buffer } {
   return { gte: Buffer.of(prefix), lt: Buffer.of(prefix + 1) };
 }
 
-function corrupt(where: string): (message: string, offset: number) => Error {
-  return (message, offset) => new StorageCorruptError(where, `${message} (byte ${offset})`);
+/** An error factory for a record; `where` is only computed when a record is corrupt. */
+function corrupt(where: string | (() => string)): (message: string, offset: number) => Error {
+  return (message, offset) => new StorageCorruptError(typeof where === 'string' ? where : where(), `${message} (byte ${offset})`);
 }
 
 export function encodeKvValue(kv: KeyValue): Buffer {
   const out = new ByteWriter(kv.value.byteLength + 16);
   out.u8(RECORD_VERSION).varint(kv.createRevision).varint(kv.modRevision).varint(kv.version).raw(kv.value);
-  return Buffer.from(out.finish());
+  return out.finish();
 }
 
 /** Decodes a key-value record; `key` is the user key (without prefix). */
 export function decodeKvValue(key: Uint8Array, value: Buffer): KeyValue {
-  const input = new ByteReader(value, corrupt(`key-value record ${Buffer.from(key).toString('hex')}`));
+  const input = new ByteReader(value, corrupt(() => `key-value record 0x${Buffer.from(key).toString('hex')}`));
   const version = input.u8();
   if (version !== RECORD_VERSION) {
     throw new StorageCorruptError('key-value record', `unknown record version ${version}`);
@@ -84,7 +85,7 @@ export interface AppliedState {
 export function encodeAppliedState(state: AppliedState): Buffer {
   const out = new ByteWriter(32);
   out.u8(RECORD_VERSION).varint(state.appliedIndex).varint(state.appliedTerm).varint(state.revision).varint(state.logTimeMs);
-  return Buffer.from(out.finish());
+  return out.finish();
 }
 
 export function decodeAppliedState(value: Buffer): AppliedState {
@@ -102,7 +103,7 @@ export function encodeMembershipValue(membership: MembershipState): Buffer {
   const out = new ByteWriter(128);
   out.u8(RECORD_VERSION);
   writeMembership(out, membership);
-  return Buffer.from(out.finish());
+  return out.finish();
 }
 
 export function decodeMembershipValue(value: Buffer): MembershipState {
@@ -122,7 +123,7 @@ export function encodeSessionValue(session: SessionRecord): Buffer {
   if (session.outcome !== null) {
     out.bytes(session.outcome);
   }
-  return Buffer.from(out.finish());
+  return out.finish();
 }
 
 /** Decodes a session record from its RocksDB key (with prefix) and value. */

@@ -6,6 +6,7 @@
  * Errors from RocksDB are rethrown as they are (storage errors are fatal to the caller).
  */
 import rocksdb from 'rocksdb';
+import * as nativeBinding from 'rocksdb/binding';
 
 export interface RocksOpenOptions {
   readonly createIfMissing?: boolean;
@@ -110,13 +111,78 @@ export class RocksDatabase {
   }
 }
 
+/** One iterator entry; `value` is empty when the iterator was opened without values. */
+export interface RocksEntry {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+/**
+ * An iterator over an implicit RocksDB snapshot. Entries are read in batches of up to 1000
+ * straight from the binding (one native call and one promise per batch instead of one
+ * callback per entry, about twice as fast); if the binding is not the one this was written
+ * for (rocksdb 5.x), it falls back to the public one-entry `next`.
+ */
 export class RocksIterator {
   private ended = false;
+  private finished = false;
+  private buffered: RocksEntry[] = [];
+  private readonly batched: boolean;
 
-  constructor(private readonly raw: RawIterator) {}
+  constructor(private readonly raw: RawIterator) {
+    this.batched = raw.context !== undefined && typeof nativeBinding.iterator_next === 'function';
+  }
 
   /** The next entry, or undefined at the end. */
-  next(): Promise<{ key: Buffer; value: Buffer } | undefined> {
+  async next(): Promise<RocksEntry | undefined> {
+    if (this.buffered.length === 0) {
+      const batch = await this.nextBatch();
+      if (batch === undefined) {
+        return undefined;
+      }
+      this.buffered = batch.reverse();
+    }
+    return this.buffered.pop();
+  }
+
+  /** The next entries (at least one), or undefined at the end. */
+  async nextBatch(): Promise<RocksEntry[] | undefined> {
+    if (this.buffered.length > 0) {
+      const batch = this.buffered.reverse();
+      this.buffered = [];
+      return batch;
+    }
+    if (!this.batched) {
+      const entry = await this.nextOne();
+      return entry === undefined ? undefined : [entry];
+    }
+    while (!this.finished) {
+      const batch = await this.readNative();
+      if (batch.length > 0) {
+        return batch;
+      }
+    }
+    return undefined;
+  }
+
+  private readNative(): Promise<RocksEntry[]> {
+    return new Promise((resolve, reject) => {
+      nativeBinding.iterator_next(this.raw.context, (error, entries, finished) => {
+        if (error) {
+          reject(error);
+          return;
+        }
+        this.finished = finished;
+        const out: RocksEntry[] = [];
+        for (let i = entries.length - 1; i > 0; i -= 2) {
+          out.push({ key: entries[i] as Buffer, value: entries[i - 1] ?? EMPTY });
+        }
+        resolve(out);
+      });
+    });
+  }
+
+  private nextOne(): Promise<RocksEntry | undefined> {
     return new Promise((resolve, reject) => {
       this.raw.next((error, key, value) => {
         if (error) {
@@ -126,11 +192,6 @@ export class RocksIterator {
         }
       });
     });
-  }
-
-  /** Moves to the first entry >= target. */
-  seek(target: Buffer): void {
-    this.raw.seek(target);
   }
 
   /** Releases the iterator and its snapshot; idempotent. */
@@ -143,14 +204,14 @@ export class RocksIterator {
   }
 
   /** Entries until the end, ending the iterator afterwards (or on early exit). */
-  async *entries(): AsyncGenerator<{ key: Buffer; value: Buffer }> {
+  async *entries(): AsyncGenerator<RocksEntry> {
     try {
       for (;;) {
-        const entry = await this.next();
-        if (entry === undefined) {
+        const batch = await this.nextBatch();
+        if (batch === undefined) {
           return;
         }
-        yield entry;
+        yield* batch;
       }
     } finally {
       await this.end();

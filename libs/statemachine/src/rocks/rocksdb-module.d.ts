@@ -28,8 +28,9 @@ declare module 'rocksdb' {
   }
 
   interface RocksIteratorRaw {
+    /** The native iterator handle (an implementation detail of rocksdb 5.x). */
+    readonly context?: unknown;
     next(callback: (error: Error | null | undefined, key?: Buffer, value?: Buffer) => void): void;
-    seek(target: Buffer): void;
     end(callback: Callback): void;
   }
 
@@ -46,4 +47,10 @@ declare module 'rocksdb' {
 
   function rocksdb(location: string): RocksLevelDown;
   export = rocksdb;
+}
+
+/** The native binding of the `rocksdb` package (5.x): used only for batched iteration. */
+declare module 'rocksdb/binding' {
+  /** Reads up to 1000 entries; `entries` is [value N, key N, ..., value 1, key 1]. */
+  export function iterator_next(context: unknown, callback: (error: Error | null | undefined, entries: Buffer[], finished: boolean) => void): void;
 }

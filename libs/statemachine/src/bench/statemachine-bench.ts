@@ -1,0 +1,159 @@
+/**
+ * `npm run bench:statemachine`: throughput of the RocksDB state machine.
+ *
+ * 1. apply: 256-byte puts to distinct keys, in apply calls of 1, 16, 256 and 4096 entries
+ *    (each call is one RocksDB write batch), with and without client sessions;
+ * 2. snapshot: a state of N keys (1 M by default) written as a snapshot file, then restored
+ *    into a fresh state machine (MB/s and seconds).
+ *
+ * Options: --only apply,sessions,snapshot (parts to run), --keys N (snapshot state size),
+ * --puts N (per apply configuration),
+ * --value-bytes N, --dir PATH (scratch directory; default under the OS temp dir).
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Entry, LogIndex, Term } from '@keyval/raft';
+import { EntryType } from '@keyval/raft';
+import type { Command } from '../command-types';
+import { encodeCommand } from '../codec/command-codec';
+import { RocksStateMachine } from '../rocks/rocks-state-machine';
+
+interface BenchOptions {
+  /** Which parts to run: apply, sessions, snapshot (default all). */
+  readonly only: readonly string[];
+  readonly keys: number;
+  readonly puts: number;
+  readonly valueBytes: number;
+  readonly dir: string;
+}
+
+function parseOptions(argv: readonly string[]): BenchOptions {
+  const value = (name: string, fallback: string): string => {
+    const at = argv.indexOf(`--${name}`);
+    return at >= 0 && argv[at + 1] !== undefined ? (argv[at + 1] as string) : fallback;
+  };
+  const count = (name: string, fallback: number): number => {
+    const parsed = Number(value(name, String(fallback)));
+    if (!Number.isSafeInteger(parsed) || parsed < 1) {
+      console.error(`--${name} must be a positive integer`);
+      process.exit(2);
+    }
+    return parsed;
+  };
+  return { only: value('only', 'apply,sessions,snapshot').split(','), keys: count('keys', 1_000_000), puts: count('puts', 200_000), valueBytes: count('value-bytes', 256), dir: value('dir', os.tmpdir()) };
+}
+
+/** Builds entries of puts to distinct keys, continuing from `firstIndex`. */
+class PutLog {
+  private index: number;
+  private readonly value: Uint8Array;
+
+  constructor(
+    firstIndex: number,
+    valueBytes: number,
+    private readonly withSessions: boolean,
+  ) {
+    this.index = firstIndex;
+    this.value = new Uint8Array(valueBytes).fill(0x61);
+  }
+
+  next(count: number, keyOffset: number): Entry[] {
+    const entries: Entry[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = keyOffset + i;
+      const command: Command = {
+        timestampMs: 1_700_000_000_000 + this.index,
+        op: { type: 'put', request: { key: Buffer.from(`bench/${String(n).padStart(10, '0')}`), value: this.value } },
+        ...(this.withSessions && { session: { clientId: BigInt(n % 1000), seq: Math.floor(n / 1000) + 1 } }),
+      };
+      entries.push({ index: this.index++ as LogIndex, term: 1 as Term, type: EntryType.Normal, data: encodeCommand(command) });
+    }
+    return entries;
+  }
+}
+
+async function benchApply(options: BenchOptions, batchEntries: number, withSessions: boolean): Promise<void> {
+  const dataDir = await fs.mkdtemp(path.join(options.dir, 'keyval-bench-apply-'));
+  const sm = await RocksStateMachine.open({ dataDir, limits: { maxApplyBatchEntries: Math.max(batchEntries, 4096), maxSessions: 10_000 } });
+  try {
+    const total = batchEntries === 1 ? Math.min(options.puts, 20_000) : options.puts;
+    const log = new PutLog(1, options.valueBytes, withSessions);
+    let applyMs = 0;
+    for (let done = 0; done < total; done += batchEntries) {
+      const entries = log.next(Math.min(batchEntries, total - done), done);
+      const started = performance.now();
+      await sm.apply(entries);
+      applyMs += performance.now() - started;
+    }
+    const perSecond = total / (applyMs / 1000);
+    const mbPerSecond = (total * options.valueBytes) / (applyMs / 1000) / 1e6;
+    console.log(
+      `apply  batch ${String(batchEntries).padStart(4)}  ${withSessions ? 'sessions   ' : 'no sessions'}  ${total} puts  ${perSecond.toFixed(0).padStart(8)} puts/s  ${mbPerSecond.toFixed(1).padStart(6)} MB/s of values`,
+    );
+  } finally {
+    await sm.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function benchSnapshot(options: BenchOptions): Promise<void> {
+  const sourceDir = await fs.mkdtemp(path.join(options.dir, 'keyval-bench-snap-'));
+  const targetDir = await fs.mkdtemp(path.join(options.dir, 'keyval-bench-restore-'));
+  const source = await RocksStateMachine.open({ dataDir: sourceDir });
+  const target = await RocksStateMachine.open({ dataDir: targetDir });
+  try {
+    const log = new PutLog(1, options.valueBytes, false);
+    const loadStarted = performance.now();
+    for (let done = 0; done < options.keys; done += 4096) {
+      await source.apply(log.next(Math.min(4096, options.keys - done), done));
+    }
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    console.log(`load   ${options.keys} keys of ${options.valueBytes} B in ${loadSeconds.toFixed(1)} s (${(options.keys / loadSeconds).toFixed(0)} puts/s)`);
+
+    const snapStarted = performance.now();
+    const info = await source.createSnapshot();
+    const snapSeconds = (performance.now() - snapStarted) / 1000;
+    const mb = info.sizeBytes / 1e6;
+    console.log(`snapshot write    ${options.keys} keys  ${mb.toFixed(1)} MB  ${snapSeconds.toFixed(2)} s  ${(mb / snapSeconds).toFixed(1)} MB/s`);
+
+    const restoreStarted = performance.now();
+    await target.restore(info.path);
+    const restoreSeconds = (performance.now() - restoreStarted) / 1000;
+    console.log(`snapshot restore  ${options.keys} keys  ${mb.toFixed(1)} MB  ${restoreSeconds.toFixed(2)} s  ${(mb / restoreSeconds).toFixed(1)} MB/s`);
+
+    const counted = await target.range({ key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0), countOnly: true });
+    if (counted.count !== options.keys || target.revision() !== source.revision()) {
+      throw new Error(`restored ${counted.count} keys at revision ${target.revision()}, expected ${options.keys} at ${source.revision()}`);
+    }
+  } finally {
+    await source.close();
+    await target.close();
+    await fs.rm(sourceDir, { recursive: true, force: true });
+    await fs.rm(targetDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const cpus = os.cpus();
+  console.log(`keyval state machine benchmark — node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`);
+  console.log(`scratch dir ${options.dir}; values ${options.valueBytes} B; writes not fsynced per batch (the Raft log is the durable copy)`);
+  if (options.only.includes('apply')) {
+    for (const batch of [1, 16, 256, 4096]) {
+      await benchApply(options, batch, false);
+    }
+  }
+  if (options.only.includes('sessions')) {
+    await benchApply(options, 256, true);
+  }
+  if (options.only.includes('snapshot')) {
+    await benchSnapshot(options);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
