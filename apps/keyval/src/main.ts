@@ -1,12 +1,61 @@
-// Entry point of the keyval app. A runnable shell until its issue lands.
-export {};
-function main(argv: readonly string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: keyval [--help]\n\nNot yet implemented beyond this shell.\n');
-    return 0;
-  }
-  process.stderr.write('keyval: not yet implemented; see the open issues\n');
-  return 1;
+/**
+ * keyval: one member of a KeyVal cluster. Parses etcd-style flags, then runs a Nest
+ * application context holding the member, its gRPC client servers and its health endpoints.
+ * Exit codes: 0 clean stop, 1 failure, 2 bad usage.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { formatDataDirReport, verifyDataDir } from '@keyval/storage';
+import { UsageError, parseKeyvalConfig } from './config/keyval-config';
+import type { KeyvalConfig } from './config/keyval-config';
+import { KeyvalModule } from './app.module';
+import { createLogger } from './logger';
+import { MemberService } from './member/member.service';
+import { ClientServerService } from './servers/client-server.service';
+import { HealthServerService } from './servers/health-server.service';
+
+async function verify(config: KeyvalConfig): Promise<number> {
+  const report = await verifyDataDir(config.dataDir);
+  process.stdout.write(`${formatDataDirReport(report)}\n`);
+  return report.ok ? 0 : 1;
 }
 
-process.exitCode = main(process.argv.slice(2));
+async function run(config: KeyvalConfig): Promise<void> {
+  const logger = createLogger(config.name, config.logLevel);
+  const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger), { logger: false, abortOnError: false });
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  const fatal = (error: Error): void => {
+    logger.fatal({ error: error.message, stack: error.stack }, 'fatal error; exiting');
+    // A crashed member is safe, a corrupted one is not: exit at once, without cleanup.
+    process.exit(1);
+  };
+  await app.get(MemberService).open(fatal);
+  await app.get(ClientServerService).start();
+  await app.get(HealthServerService).start();
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  let config: KeyvalConfig | undefined;
+  try {
+    config = parseKeyvalConfig(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`keyval: ${error.message}\nRun 'keyval --help' for the flags.\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (config === undefined) {
+    return;
+  }
+  if (config.verifyData) {
+    process.exitCode = await verify(config);
+    return;
+  }
+  await run(config);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`keyval: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

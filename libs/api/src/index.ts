@@ -3,3 +3,5 @@ export * from './api.errors';
 export * from './etcd-request';
 export * from './etcd-response';
 export * from './error-status';
+export * from './kv-service';
+export * from './leader-forwarder';

@@ -7,3 +7,7 @@ export * from './transport/memory-transport';
 export * from './driver/clock';
 export * from './driver/driver.errors';
 export * from './driver/raft-driver';
+export * from './member/member-options';
+export * from './member/member-identity';
+export * from './member/state-machine-adapters';
+export * from './member/kv-member';

@@ -52,6 +52,11 @@ export class GrpcPeerTransport implements PeerTransport {
     });
   }
 
+  /** Serves another gRPC service on the peer port (before listen), e.g. the member list for joiners. */
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    this.server.addService(service, implementation);
+  }
+
   /** Listens on host:port (port 0 picks one); resolves with the bound port. */
   listen(hostPort: string): Promise<number> {
     return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@
  * An in-process transport for tests: members registered on one MemoryNetwork exchange
  * messages through setImmediate (asynchronously, in order), and can be cut off from each other.
  */
+import { crc32c } from '@node-rs/crc32';
 import type { Message, NodeId, SnapshotMeta, Term } from '@keyval/raft';
 import { UnknownPeerError } from './transport';
 import type { PeerTransport, SnapshotChunkIn, SnapshotSource, TransportReceiver } from './transport';
@@ -88,7 +89,7 @@ export class MemoryTransport implements PeerTransport {
     const offset = { value: 0 };
     async function* chunks(): AsyncIterable<SnapshotChunkIn> {
       for await (const data of source.chunks()) {
-        yield { offset: offset.value, data, crc32c: 0 };
+        yield { offset: offset.value, data, crc32c: crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength)) };
         offset.value += data.byteLength;
       }
     }

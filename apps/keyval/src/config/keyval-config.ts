@@ -1,0 +1,214 @@
+/**
+ * The member's command line: etcd's flag names (so etcd users feel at home), each with a
+ * KEYVAL_* environment variable equivalent (flags win). Bad input is a UsageError; main()
+ * prints it and exits 2.
+ */
+import { Command, CommanderError, Option } from 'commander';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface UrlHostPort {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface KeyvalConfig {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly listenClientUrls: readonly UrlHostPort[];
+  readonly advertiseClientUrls: readonly string[];
+  readonly listenPeerUrl: UrlHostPort;
+  readonly initialAdvertisePeerUrls: readonly string[];
+  readonly initialCluster: readonly { name: string; peerUrls: string[] }[];
+  readonly initialClusterState: 'new' | 'existing';
+  readonly initialClusterToken: string;
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+  readonly tickMs: number;
+  readonly listenMetricsUrls: readonly UrlHostPort[];
+  readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
+  readonly snapshotCount: number;
+  readonly snapshotCatchupEntries: number;
+  readonly leaseReads: boolean;
+  readonly requestTimeoutMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** --verify-data: check the data dir offline, print a report, exit. */
+  readonly verifyData: boolean;
+}
+
+function parseUrl(value: string, flag: string): UrlHostPort {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a URL (expected e.g. http://127.0.0.1:2379)`);
+  }
+  if (parsed.protocol !== 'http:') {
+    throw new UsageError(`${flag}: ${value}: only http:// is supported (no TLS yet)`);
+  }
+  if (parsed.port === '') {
+    throw new UsageError(`${flag}: ${value} has no port`);
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  return { url: value, host, port: Number(parsed.port) };
+}
+
+const urlList = (value: string, flag: string): UrlHostPort[] =>
+  value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0)
+    .map((v) => parseUrl(v, flag));
+
+function positiveInt(value: string, flag: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`${flag}: expected a positive whole number, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+function parseInitialCluster(value: string): { name: string; peerUrls: string[] }[] {
+  const byName = new Map<string, string[]>();
+  for (const part of value.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) {
+      throw new UsageError(`--initial-cluster: ${JSON.stringify(part)} is not name=url`);
+    }
+    const name = part.slice(0, eq);
+    const url = parseUrl(part.slice(eq + 1), '--initial-cluster').url;
+    byName.set(name, [...(byName.get(name) ?? []), url]);
+  }
+  if (byName.size === 0) {
+    throw new UsageError('--initial-cluster names no member');
+  }
+  return [...byName].map(([name, peerUrls]) => ({ name, peerUrls }));
+}
+
+/** The largest tick length (ms, at most 10) that divides the heartbeat interval. */
+export function tickFor(heartbeatMs: number): number {
+  for (let t = Math.min(10, heartbeatMs); t > 1; t--) {
+    if (heartbeatMs % t === 0) return t;
+  }
+  return 1;
+}
+
+function program(): Command {
+  const env = (flag: string): string => `KEYVAL_${flag.replace(/-/g, '_').toUpperCase()}`;
+  const opt = (flags: string, description: string, defaultValue?: string): Option => {
+    const long = /--([a-z-]+)/.exec(flags)?.[1] ?? flags;
+    const o = new Option(flags, description).env(env(long));
+    return defaultValue === undefined ? o : o.default(defaultValue);
+  };
+  return new Command('keyval')
+    .description('A KeyVal member: a Raft-replicated key-value store serving the etcd v3 API.')
+    .addOption(opt('--name <name>', 'human-readable name of this member', 'default'))
+    .addOption(opt('--data-dir <path>', 'directory for the write-ahead log, the database and snapshots (default: data/<name>)'))
+    .addOption(opt('--listen-client-urls <urls>', 'comma-separated URLs to serve clients on', 'http://127.0.0.1:2379'))
+    .addOption(opt('--advertise-client-urls <urls>', 'client URLs to tell the rest of the cluster (default: --listen-client-urls)'))
+    .addOption(opt('--listen-peer-urls <url>', 'URL to serve peers on', 'http://127.0.0.1:2380'))
+    .addOption(opt('--initial-advertise-peer-urls <urls>', 'peer URLs to tell the rest of the cluster (default: --listen-peer-urls)'))
+    .addOption(opt('--initial-cluster <members>', 'initial members, name=peer-url,... (ignored once the data dir exists)'))
+    .addOption(opt('--initial-cluster-state <state>', '"new" to bootstrap a cluster, "existing" to join one', 'new'))
+    .addOption(opt('--initial-cluster-token <token>', 'a token distinguishing this cluster during bootstrap', 'keyval-cluster'))
+    .addOption(opt('--heartbeat-interval <ms>', 'time between leader heartbeats, ms', '50'))
+    .addOption(opt('--election-timeout <ms>', 'election timeout, ms (randomized up to twice that)', '150'))
+    .addOption(opt('--listen-metrics-urls <urls>', 'comma-separated URLs serving /healthz, /readyz and /metrics over HTTP', 'http://127.0.0.1:2381'))
+    .addOption(opt('--max-request-bytes <bytes>', 'largest client request accepted', String(1.5 * 1024 * 1024)))
+    .addOption(opt('--max-txn-ops <n>', 'most operations in one txn', '128'))
+    .addOption(opt('--snapshot-count <n>', 'applied entries between two snapshots', '10000'))
+    .addOption(opt('--snapshot-catchup-entries <n>', 'entries kept behind a snapshot for slow followers', '5000'))
+    .addOption(opt('--lease-reads', 'serve linearizable reads under the leader lease (no heartbeat round per read)'))
+    .addOption(opt('--request-timeout <ms>', 'deadline of a client request that brings none, ms', '5000'))
+    .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
+    .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
+    .allowExcessArguments(false);
+}
+
+type Raw = Record<string, string | boolean | undefined>;
+
+/**
+ * Parses argv (without node and script). Returns undefined when --help or --version printed
+ * and the process should exit 0. Throws UsageError.
+ */
+export function parseKeyvalConfig(argv: readonly string[]): KeyvalConfig | undefined {
+  const cmd = program();
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return undefined;
+      throw new UsageError(error.message.replace(/^error: /, ''));
+    }
+    throw error;
+  }
+  return resolve(cmd.opts<Raw>());
+}
+
+function resolve(raw: Raw): KeyvalConfig {
+  const s = (k: string): string => String(raw[k] ?? '');
+  const name = s('name');
+  if (!/^[A-Za-z0-9._-]{1,63}$/.test(name)) {
+    throw new UsageError(`--name: ${JSON.stringify(name)} must be 1-63 letters, digits, dots, dashes or underscores`);
+  }
+  const listenPeers = urlList(s('listenPeerUrls'), '--listen-peer-urls');
+  const listenPeer = listenPeers[0];
+  if (listenPeer === undefined || listenPeers.length !== 1) {
+    throw new UsageError('--listen-peer-urls: give exactly one URL');
+  }
+  const listenClient = urlList(s('listenClientUrls'), '--listen-client-urls');
+  if (listenClient.length === 0) throw new UsageError('--listen-client-urls: give at least one URL');
+  const advertisePeer = raw['initialAdvertisePeerUrls'] === undefined ? [listenPeer.url] : urlList(s('initialAdvertisePeerUrls'), '--initial-advertise-peer-urls').map((u) => u.url);
+  const advertiseClient = raw['advertiseClientUrls'] === undefined ? listenClient.map((u) => u.url) : urlList(s('advertiseClientUrls'), '--advertise-client-urls').map((u) => u.url);
+  const state = s('initialClusterState');
+  if (state !== 'new' && state !== 'existing') {
+    throw new UsageError(`--initial-cluster-state: expected "new" or "existing", got ${JSON.stringify(state)}`);
+  }
+  const heartbeatMs = positiveInt(s('heartbeatInterval'), '--heartbeat-interval');
+  const electionMs = positiveInt(s('electionTimeout'), '--election-timeout');
+  if (electionMs < 3 * heartbeatMs) {
+    throw new UsageError(`--election-timeout (${electionMs} ms) must be at least 3 times --heartbeat-interval (${heartbeatMs} ms)`);
+  }
+  const logLevel = s('logLevel');
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new UsageError(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
+  }
+  const initialCluster = raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster'));
+  const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
+  if (maxRequestBytes > 64 * 1024 * 1024) throw new UsageError('--max-request-bytes: at most 64 MiB');
+  return {
+    name,
+    dataDir: raw['dataDir'] === undefined ? `data/${name}` : s('dataDir'),
+    listenClientUrls: listenClient,
+    advertiseClientUrls: advertiseClient,
+    listenPeerUrl: listenPeer,
+    initialAdvertisePeerUrls: advertisePeer,
+    initialCluster,
+    initialClusterState: state,
+    initialClusterToken: s('initialClusterToken'),
+    heartbeatMs,
+    electionMs,
+    tickMs: tickFor(heartbeatMs),
+    listenMetricsUrls: urlList(s('listenMetricsUrls'), '--listen-metrics-urls'),
+    maxRequestBytes,
+    maxTxnOps: positiveInt(s('maxTxnOps'), '--max-txn-ops'),
+    snapshotCount: positiveInt(s('snapshotCount'), '--snapshot-count'),
+    snapshotCatchupEntries: positiveInt(s('snapshotCatchupEntries'), '--snapshot-catchup-entries'),
+    leaseReads: raw['leaseReads'] === true || raw['leaseReads'] === 'true' || raw['leaseReads'] === '1',
+    requestTimeoutMs: positiveInt(s('requestTimeout'), '--request-timeout'),
+    logLevel: logLevel as KeyvalConfig['logLevel'],
+    verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
+  };
+}
+
+export function helpText(): string {
+  return program().helpInformation();
+}

@@ -1,0 +1,173 @@
+/**
+ * The etcd v3 KV service (`etcdserverpb.KV`) over a member. Writes go to the leader: a
+ * follower forwards the request (with its metadata, so client sessions still dedupe) and
+ * relays the answer; while no leader is known it waits, up to the call's deadline. Reads are
+ * served locally: linearizable ones after a ReadIndex barrier, serializable ones at once.
+ *
+ *     client ─▶ KvService ─┬─ leader: validate ─▶ propose ─▶ applied ─▶ response
+ *                          └─ follower: forward to the leader (retry on a definite not-leader)
+ */
+import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import type { Metadata, ServerCall, ServiceImplementation } from '@keyval/grpc';
+import { etcd } from '@keyval/proto';
+import { NotLeaderError } from '@keyval/raft';
+import type { NodeId } from '@keyval/raft';
+import { ProposalLostError, ReadNotConfirmedError } from '@keyval/cluster';
+import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
+import { ETCD_MESSAGES, invalidArgument } from './api.errors';
+import { checkRequestSize, deleteFromWire, planRange, putFromWire, txnFromWire } from './etcd-request';
+import type { ApiLimits } from './etcd-request';
+import { deleteToWire, finishRange, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
+import type { HeaderContext } from './etcd-response';
+import { toStatusError } from './error-status';
+import type { LeaderForwarder } from './leader-forwarder';
+
+/** Metadata keys of the exactly-once protocol and of forwarding. */
+export const CLIENT_ID_KEY = 'keyval-client-id';
+export const SEQUENCE_KEY = 'keyval-seq';
+export const FORWARDED_KEY = 'keyval-forwarded';
+
+/** What the KV service needs of a member. */
+export interface KvBackend {
+  headerContext(): HeaderContext;
+  isLeader(): boolean;
+  /** The leader this member knows, 0n for none. */
+  leaderId(): NodeId;
+  waitForLeader(deadlineMs: number): Promise<NodeId>;
+  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse>;
+  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number): Promise<RangeResponse>;
+  revision(): number;
+}
+
+export interface KvServiceOptions {
+  readonly limits: ApiLimits;
+  /** Deadline of a call that brings none, ms. */
+  readonly defaultTimeoutMs: number;
+}
+
+/** The session a request carries in its metadata, if any (refusing malformed ones). */
+export function sessionFrom(metadata: Metadata): SessionHeader | undefined {
+  const clientId = metadata.get(CLIENT_ID_KEY);
+  const seqText = metadata.get(SEQUENCE_KEY);
+  if (clientId === undefined && seqText === undefined) {
+    return undefined;
+  }
+  if (clientId === undefined || clientId.length === 0 || seqText === undefined) {
+    throw invalidArgument(`${CLIENT_ID_KEY} and ${SEQUENCE_KEY} must be sent together`);
+  }
+  if (!/^[1-9][0-9]{0,15}$/.test(seqText) || !Number.isSafeInteger(Number(seqText))) {
+    throw invalidArgument(`${SEQUENCE_KEY} must be a positive integer, got ${JSON.stringify(seqText)}`);
+  }
+  return { clientId, seq: Number(seqText) };
+}
+
+/** Errors after which nothing was applied, so the request may be sent again. */
+function definitelyNotApplied(error: unknown): boolean {
+  if (error instanceof NotLeaderError || error instanceof ProposalLostError || error instanceof ReadNotConfirmedError) {
+    return true;
+  }
+  return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && /^etcdserver: (not leader|no leader|leader changed)/.test(error.details);
+}
+
+/** Approximate request size (keys and values), checked against --max-request-bytes. */
+function txnBytes(t: etcd.TxnRequest): number {
+  let bytes = 0;
+  for (const c of t.compare) bytes += c.key.length + c.rangeEnd.length + (c.targetUnion?.$case === 'value' ? c.targetUnion.value.length : 8);
+  for (const op of [...t.success, ...t.failure]) {
+    const r = op.request;
+    if (r?.$case === 'requestPut') bytes += r.value.key.length + r.value.value.length;
+    else if (r?.$case === 'requestRange' || r?.$case === 'requestDeleteRange') bytes += r.value.key.length + r.value.rangeEnd.length;
+    else if (r?.$case === 'requestTxn') bytes += txnBytes(r.value);
+  }
+  return bytes;
+}
+
+export class KvService {
+  constructor(
+    private readonly backend: KvBackend,
+    private readonly forwarder: LeaderForwarder,
+    private readonly options: KvServiceOptions,
+  ) {}
+
+  /** Monotonic deadline of a call (its grpc-timeout, or the default). */
+  private deadline(call: ServerCall): number {
+    const remaining = call.deadline === undefined ? this.options.defaultTimeoutMs : call.deadline - Date.now();
+    return performance.now() + Math.max(0, remaining);
+  }
+
+  private async writeOrForward<Res>(method: 'put' | 'deleteRange' | 'txn', request: unknown, op: WriteRequest, call: ServerCall, toWire: (w: WriteResponse) => Res): Promise<Res> {
+    const deadline = this.deadline(call);
+    const session = sessionFrom(call.metadata);
+    const forwarded = call.metadata.get(FORWARDED_KEY) !== undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (forwarded || this.backend.isLeader()) {
+          return toWire(await this.backend.write(op, session, deadline));
+        }
+        const known = this.backend.leaderId();
+        const leader = known !== 0n ? known : await this.backend.waitForLeader(deadline);
+        return (await this.forwarder.forward(method, request, call.metadata, leader, deadline)) as Res;
+      } catch (error) {
+        if (!forwarded && definitelyNotApplied(error) && performance.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
+          continue;
+        }
+        throw toStatusError(error);
+      }
+    }
+  }
+
+  private async read(request: RangeRequest, serializable: boolean, call: ServerCall): Promise<RangeResponse> {
+    const deadline = this.deadline(call);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.backend.range(request, serializable ? 'serializable' : 'linearizable', deadline);
+      } catch (error) {
+        if (definitelyNotApplied(error) && performance.now() < deadline) {
+          if (this.backend.leaderId() === 0n) {
+            await this.backend.waitForLeader(deadline).catch(() => undefined);
+          } else {
+            await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
+          }
+          continue;
+        }
+        throw toStatusError(error);
+      }
+    }
+  }
+
+  readonly implementation: ServiceImplementation<typeof etcd.KVDefinition> = {
+    range: async (req, call) => {
+      const plan = planRange(req);
+      const response = finishRange(plan, await this.read(plan.request, req.serializable, call));
+      return rangeToWire(response, this.backend.headerContext());
+    },
+    put: async (req, call) => {
+      checkRequestSize(req.key.length + req.value.length, this.options.limits);
+      const op: WriteRequest = { type: 'put', request: putFromWire(req) };
+      return this.writeOrForward('put', req, op, call, (w) => (w.type === 'put' ? putToWire(w.response, this.backend.headerContext()) : unexpected(w)));
+    },
+    deleteRange: async (req, call) => {
+      checkRequestSize(req.key.length + req.rangeEnd.length, this.options.limits);
+      const op: WriteRequest = { type: 'deleteRange', request: deleteFromWire(req) };
+      return this.writeOrForward('deleteRange', req, op, call, (w) => (w.type === 'deleteRange' ? deleteToWire(w.response, this.backend.headerContext()) : unexpected(w)));
+    },
+    txn: async (req, call) => {
+      checkRequestSize(txnBytes(req), this.options.limits);
+      const op: WriteRequest = { type: 'txn', request: txnFromWire(req, this.options.limits).request };
+      return this.writeOrForward('txn', req, op, call, (w) => (w.type === 'txn' ? txnToWire(w.response, this.backend.headerContext()) : unexpected(w)));
+    },
+    compact: async (req) => {
+      // KeyVal keeps only the latest version of each key: there is no history to compact.
+      const revision = this.backend.revision();
+      if (req.revision > BigInt(revision)) {
+        throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision);
+      }
+      return { header: header(revision, this.backend.headerContext()) };
+    },
+  };
+}
+
+function unexpected(w: WriteResponse): never {
+  throw new GrpcStatusError(GrpcStatus.INTERNAL, `the write answered as a ${w.type}`);
+}

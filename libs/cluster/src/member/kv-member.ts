@@ -1,0 +1,270 @@
+/**
+ * A KeyVal member: the durable log (WAL), the RocksDB state machine, the gRPC peer transport
+ * and the driver, composed. The app layer (apps/keyval) only adapts it to gRPC and HTTP.
+ *
+ *     data dir ─┬─ member.json   identity (member id, cluster id)
+ *               ├─ wal/          the Raft log (libs/storage)
+ *               └─ sm/           RocksDB generations and snapshot files (libs/statemachine)
+ */
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { etcd } from '@keyval/proto';
+import { ConfChangeType, ReadMode, SeededRandom, bootstrapEntries } from '@keyval/raft';
+import type { LogIndex, NodeId, RaftStatus } from '@keyval/raft';
+import { WalLogStore } from '@keyval/storage';
+import type { LogStore } from '@keyval/storage';
+import { RocksStateMachine, encodeCommand, encodeMemberContext } from '@keyval/statemachine';
+import type { ApplyResult, MembershipState, RangeRequest, RangeResponse, SessionHeader, StateMachine, WriteRequest, WriteResponse } from '@keyval/statemachine';
+import { RaftDriver } from '../driver/raft-driver';
+import { GrpcPeerTransport } from '../transport/grpc-transport';
+import { discoverIdentity } from './member-discovery';
+import { computeClusterId, computeMemberId, readIdentity, writeIdentity } from './member-identity';
+import type { MemberIdentity } from './member-identity';
+import { MemberConfigError } from './member-options';
+import type { KvMemberOptions } from './member-options';
+import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
+
+export type ReadConsistency = 'linearizable' | 'serializable';
+
+export class KvMember {
+  private constructor(
+    readonly identity: MemberIdentity,
+    private readonly options: KvMemberOptions,
+    readonly logStore: LogStore,
+    readonly stateMachine: StateMachine,
+    readonly transport: GrpcPeerTransport,
+    readonly driver: RaftDriver<ApplyResult>,
+    /** The commit index known when the member started: it is ready once applied past it. */
+    private readonly startupCommit: LogIndex,
+  ) {}
+
+  get id(): NodeId {
+    return this.identity.memberId;
+  }
+
+  get clusterId(): bigint {
+    return this.identity.clusterId;
+  }
+
+  /** Opens (or creates) the member's data, joins the cluster and starts the driver. */
+  static async open(options: KvMemberOptions): Promise<KvMember> {
+    await fs.mkdir(options.dataDir, { recursive: true });
+    const existing = await readIdentity(options.dataDir);
+    const identity = existing ?? (await newIdentity(options));
+    if (existing !== undefined && existing.name !== options.name) {
+      throw new MemberConfigError(`--name ${options.name} does not match the data dir, which belongs to member ${existing.name}`);
+    }
+    const logStore = await WalLogStore.open(options.dataDir, { logger: options.logger });
+    const stateMachine = await RocksStateMachine.open({ dataDir: path.join(options.dataDir, 'sm') });
+    if (existing === undefined && options.initialClusterState === 'new' && logStore.lastIndex() === 0) {
+      await bootstrap(logStore, options);
+    }
+    if (existing === undefined) {
+      await writeIdentity(options.dataDir, identity);
+    }
+    const startupCommit = logStore.hardState().commit;
+    const receiver = { driver: undefined as RaftDriver<ApplyResult> | undefined, member: undefined as KvMember | undefined };
+    const transport = new GrpcPeerTransport({
+      clusterId: identity.clusterId,
+      self: identity.memberId,
+      receiver: {
+        deliver: (messages) => receiver.driver?.deliver(messages),
+        receiveSnapshot: (offer, chunks, progress) => {
+          if (receiver.driver === undefined) {
+            return Promise.reject(new Error('the member is still starting'));
+          }
+          return receiver.driver.receiveSnapshot(offer, chunks, progress);
+        },
+      },
+    });
+    const driver = new RaftDriver<ApplyResult>({
+      raft: {
+        id: identity.memberId,
+        electionTimeoutTicks: Math.max(2, Math.round(options.electionMs / options.tickMs)),
+        heartbeatTicks: Math.max(1, Math.round(options.heartbeatMs / options.tickMs)),
+        random: new SeededRandom(Number(identity.memberId & 0xffff_ffffn) ^ (performance.now() * 1000)),
+        preVote: true,
+        checkQuorum: true,
+        leaseReads: options.leaseReads,
+      },
+      tickMs: options.tickMs,
+      logStore,
+      stateMachine: new StateMachineAdapter(stateMachine),
+      snapshots: new SnapshotAdapter(stateMachine),
+      transport,
+      logger: options.logger,
+      snapshotEveryEntries: options.snapshotEveryEntries,
+      compactionTrailingEntries: options.compactionTrailingEntries,
+      onApplied: (_entries, results) => receiver.member?.onApplied(results),
+      onFatal: options.onFatal,
+    });
+    receiver.driver = driver;
+    const member = new KvMember(identity, options, logStore, stateMachine, transport, driver, startupCommit);
+    receiver.member = member;
+    member.updatePeers(stateMachine.membership());
+    transport.addService(etcd.ClusterService, { memberList: member.serveMemberList });
+    await transport.listen(options.listenPeer);
+    await driver.start();
+    return member;
+  }
+
+  private onApplied(results: readonly ApplyResult[]): void {
+    for (const r of results) {
+      if (r.kind === 'confChange') {
+        this.updatePeers(r.membership);
+      }
+    }
+  }
+
+  /** Points the transport at every member's first peer URL, dropping removed members. */
+  private updatePeers(membership: MembershipState): void {
+    const known = new Set<NodeId>();
+    for (const m of membership.members) {
+      known.add(m.id);
+      const url = m.peerUrls[0];
+      if (url !== undefined && m.id !== this.id) {
+        this.transport.setPeer(m.id, url);
+      }
+    }
+    for (const id of [...membership.config.voters, ...membership.config.learners]) {
+      known.add(id);
+    }
+    for (const m of this.options.initialCluster) {
+      const id = computeMemberId(m.peerUrls, this.options.initialClusterToken);
+      if (!known.has(id) && membership.members.length > 0) {
+        this.transport.removePeer(id);
+      }
+    }
+  }
+
+  /** Cluster.MemberList on the peer port, for members joining with an empty data dir. */
+  private readonly serveMemberList = (_call: unknown, callback: (error: null, response: etcd.MemberListResponse) => void): void => {
+    callback(null, { header: { clusterId: this.clusterId, memberId: this.id, revision: BigInt(this.stateMachine.revision()), raftTerm: BigInt(this.driver.status().term) }, members: this.memberList() });
+  };
+
+  /** The members as etcd lists them. */
+  memberList(): etcd.Member[] {
+    const membership = this.stateMachine.membership();
+    const learners = new Set(membership.config.learners);
+    return membership.members.map((m) => ({ ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: learners.has(m.id) }));
+  }
+
+  /** Proposes a write (leader only) and resolves with its response once applied. */
+  async write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse> {
+    const data = encodeCommand({ timestampMs: Date.now(), session, op });
+    const result = await this.driver.propose(data, deadlineMs);
+    if (result.kind === 'response') {
+      return result.response;
+    }
+    if (result.kind === 'rejected') {
+      throw result.error;
+    }
+    throw new Error(`a write applied as ${result.kind}`);
+  }
+
+  /** A range read: linearizable (ReadIndex, or the lease if enabled) or serializable (local). */
+  async range(request: RangeRequest, consistency: ReadConsistency, deadlineMs: number): Promise<RangeResponse> {
+    if (consistency === 'linearizable') {
+      await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs);
+    }
+    return this.stateMachine.range(request);
+  }
+
+  membership(): MembershipState {
+    return this.stateMachine.membership();
+  }
+
+  status(): RaftStatus & { applied: LogIndex } {
+    return this.driver.status();
+  }
+
+  /** Ready: a leader is known and the state machine has applied what was committed at start. */
+  ready(): { ready: boolean; reason?: string } {
+    const st = this.driver.status();
+    if (st.leader === 0n) {
+      return { ready: false, reason: 'no leader' };
+    }
+    if (st.applied < this.startupCommit) {
+      return { ready: false, reason: `applied ${st.applied} of the ${this.startupCommit} committed at start` };
+    }
+    return { ready: true };
+  }
+
+  /** Healthy: the log store accepts writes and the driver runs. */
+  health(): { healthy: boolean; reason?: string } {
+    const h = this.logStore.health();
+    return h.writable ? { healthy: true } : { healthy: false, reason: `log store ${h.state}${h.detail === undefined ? '' : `: ${h.detail}`}` };
+  }
+
+  /**
+   * Graceful stop: hand leadership to the most caught-up voter (if leader), wait a little for
+   * it, stop the driver, then close transport and storage.
+   */
+  async shutdown(handoffMs = 2_000): Promise<void> {
+    if (this.driver.isLeader()) {
+      await this.handOffLeadership(handoffMs).catch((error: unknown) => this.options.logger.warn('leadership hand-off failed', { error: String(error) }));
+    }
+    this.driver.stop();
+    await this.driver.drain();
+    await this.transport.close();
+    await this.logStore.close();
+    await this.stateMachine.close();
+  }
+
+  private async handOffLeadership(timeoutMs: number): Promise<void> {
+    const st = this.driver.status();
+    let best: { id: NodeId; match: number } | undefined;
+    for (const [id, pr] of st.progress ?? []) {
+      if (id !== this.id && !pr.isLearner && (best === undefined || pr.match > best.match)) {
+        best = { id, match: pr.match };
+      }
+    }
+    if (best === undefined) {
+      return;
+    }
+    this.driver.transferLeadership(best.id);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && this.driver.isLeader()) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+async function newIdentity(options: KvMemberOptions): Promise<MemberIdentity> {
+  if (options.initialClusterState === 'existing') {
+    return discoverIdentity(options);
+  }
+  const self = options.initialCluster.find((m) => m.name === options.name);
+  if (self === undefined) {
+    throw new MemberConfigError(`--name ${options.name} is not in --initial-cluster (${options.initialCluster.map((m) => m.name).join(', ')})`);
+  }
+  const advertised = [...options.advertisePeerUrls].sort().join(',');
+  if ([...self.peerUrls].sort().join(',') !== advertised) {
+    throw new MemberConfigError(`--initial-cluster gives ${options.name} the peer URLs ${self.peerUrls.join(',')}, but --initial-advertise-peer-urls is ${options.advertisePeerUrls.join(',')}`);
+  }
+  const ids = options.initialCluster.map((m) => computeMemberId(m.peerUrls, options.initialClusterToken));
+  if (new Set(ids).size !== ids.length) {
+    throw new MemberConfigError('two members of --initial-cluster share peer URLs');
+  }
+  return {
+    name: options.name,
+    memberId: computeMemberId(self.peerUrls, options.initialClusterToken),
+    clusterId: computeClusterId(ids),
+    createdAtMs: Date.now(),
+  };
+}
+
+/** Writes the identical first entries every initial member starts with. */
+async function bootstrap(logStore: LogStore, options: KvMemberOptions): Promise<void> {
+  const contexts = new Map<NodeId, Uint8Array>();
+  const ids: NodeId[] = [];
+  for (const m of options.initialCluster) {
+    const id = computeMemberId(m.peerUrls, options.initialClusterToken);
+    ids.push(id);
+    contexts.set(id, encodeMemberContext({ name: m.name, peerUrls: m.peerUrls, clientUrls: [] }));
+  }
+  const boot = bootstrapEntries(ids, contexts);
+  await logStore.save({ entries: boot.entries, hardState: boot.hardState }, { sync: true });
+}
+
+export { ConfChangeType };

@@ -1,0 +1,42 @@
+/**
+ * What a member is started with: the etcd-named settings the app parses from flags and
+ * environment variables, already validated.
+ */
+import type { DriverLogger } from '../driver/raft-driver';
+
+export interface InitialMember {
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+}
+
+export type InitialClusterState = 'new' | 'existing';
+
+export interface KvMemberOptions {
+  readonly name: string;
+  readonly dataDir: string;
+  /** host:port the peer server listens on. */
+  readonly listenPeer: string;
+  readonly advertisePeerUrls: readonly string[];
+  readonly advertiseClientUrls: readonly string[];
+  readonly initialCluster: readonly InitialMember[];
+  readonly initialClusterState: InitialClusterState;
+  readonly initialClusterToken: string;
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+  /** Length of a core tick; heartbeat and election timeouts are whole numbers of it. */
+  readonly tickMs: number;
+  /** Serve reads under the leader lease instead of a heartbeat round. */
+  readonly leaseReads: boolean;
+  readonly snapshotEveryEntries: number;
+  readonly compactionTrailingEntries: number;
+  readonly logger: DriverLogger;
+  /** Called on a fatal error; the process must exit. */
+  readonly onFatal: (error: Error) => void;
+}
+
+export class MemberConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MemberConfigError';
+  }
+}
