@@ -51,8 +51,15 @@ describe('the checker agrees with brute force over all orders', () => {
 describe('properties of the checker itself', () => {
   it('an uncorrupted recorded execution is linearizable, also beyond brute-force sizes', () => {
     fc.assert(
-      fc.property(historyArbitrary({ maxOps: 60, keys: ['a', 'b', 'c'], withAppend: true, corrupt: false }), (ops) => fastVerdict(ops, null)),
+      fc.property(historyArbitrary({ minOps: 20, maxOps: 60, keys: ['a', 'b', 'c'], withAppend: true, corrupt: false }), (ops) => fastVerdict(ops, null)),
       { numRuns: 150, seed: RUNS.seed + 3 },
+    );
+  });
+
+  it('long single-key executions stay linearizable (cache windows span many words)', () => {
+    fc.assert(
+      fc.property(historyArbitrary({ minOps: 200, maxOps: 400, keys: ['x'], processes: 8, corrupt: false }), (ops) => fastVerdict(ops, null)),
+      { numRuns: 40, seed: RUNS.seed + 7 },
     );
   });
 

@@ -62,7 +62,9 @@ export interface CheckResult {
   readonly elapsedMs: number;
 }
 
+/** Default {@link CheckOptions.timeoutMs}. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** Default {@link CheckOptions.maxCacheBytes}. */
 export const DEFAULT_MAX_CACHE_BYTES = 512 * 1024 * 1024;
 /** Steps a partition runs before the scheduler moves to the next one. */
 const SLICE_STEPS = 2_000;

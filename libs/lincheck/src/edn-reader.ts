@@ -6,29 +6,35 @@
  */
 import { HistoryParseError } from './lincheck.error';
 
+/** `:name` or `:ns/name`. */
 export interface EdnKeyword {
   readonly kind: 'keyword';
   /** Without the leading colon: `:invoke` has name `invoke`. */
   readonly name: string;
 }
+/** A bare symbol such as `foo` (nil, true and false are read as values, not symbols). */
 export interface EdnSymbol {
   readonly kind: 'symbol';
   readonly name: string;
 }
+/** A character literal such as `\\a` or `\\newline`. */
 export interface EdnChar {
   readonly kind: 'char';
   readonly value: string;
 }
+/** `[...]`, `(...)` or `#{...}`, items in source order. */
 export interface EdnSequence {
   readonly kind: 'vector' | 'list' | 'set';
   readonly items: readonly EdnValue[];
 }
+/** `{k v ...}`, entries in source order (duplicate keys are kept; lookups take the first). */
 export interface EdnMap {
   readonly kind: 'map';
   readonly entries: readonly (readonly [EdnValue, EdnValue])[];
   /** Offset of the opening brace in the source text (for error positions). */
   readonly offset: number;
 }
+/** A tagged element such as `#inst "..."`: the tag without `#`, and the value. */
 export interface EdnTagged {
   readonly kind: 'tagged';
   readonly tag: string;
@@ -88,6 +94,7 @@ export function ednGet(map: EdnMap, name: string): EdnValue | undefined {
   return undefined;
 }
 
+/** Whether `value` is a keyword. */
 export function isKeyword(value: EdnValue | undefined): value is EdnKeyword {
   return typeof value === 'object' && value !== null && value.kind === 'keyword';
 }

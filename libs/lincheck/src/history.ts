@@ -72,7 +72,7 @@ export interface AppendOp extends OpCommon {
 /** One client operation, from call to return. Discriminated by `f`. */
 export type Operation = GetOp | PutOp | DeleteOp | CasOp | AppendOp;
 
-/** The operation kinds, in a fixed order (used by readers, writers and generators). */
+/** The operation kinds, in a fixed order (used by readers, writers and error messages). */
 export const OPERATION_KINDS: readonly Operation['f'][] = ['get', 'put', 'delete', 'cas', 'append'];
 
 /**

@@ -99,32 +99,50 @@ describe('compileOperation and isChecked', () => {
 });
 
 describe('StateCache', () => {
-  it('stores each (bits, state) once and tells present from new', () => {
-    const cache = new StateCache(2, roomy());
-    const bits = Uint32Array.of(5, 1);
-    expect(cache.insert(bits, 42, 3)).toBe(CACHE_INSERTED);
-    expect(cache.insert(bits, 42, 3)).toBe(CACHE_PRESENT);
-    expect(cache.insert(bits, 42, 4)).toBe(CACHE_INSERTED);
-    expect(cache.insert(Uint32Array.of(5, 2), 42, 3)).toBe(CACHE_INSERTED);
-    expect(cache.size).toBe(3);
+  it('stores each configuration once and tells present from new', () => {
+    const cache = new StateCache(2, 1, roomy());
+    const bits = Uint32Array.of(5, 1, 8);
+    expect(cache.insert(bits, 42, 3, 0, 0, 2)).toBe(CACHE_INSERTED);
+    expect(cache.insert(bits, 42, 3, 0, 0, 2)).toBe(CACHE_PRESENT);
+    expect(cache.insert(bits, 42, 4, 0, 0, 2)).toBe(CACHE_INSERTED);
+    expect(cache.insert(Uint32Array.of(5, 2, 8), 42, 3, 0, 0, 2)).toBe(CACHE_INSERTED);
+    expect(cache.insert(Uint32Array.of(5, 1, 9), 42, 3, 0, 0, 2)).toBe(CACHE_INSERTED);
+    expect(cache.size).toBe(4);
+  });
+
+  it('compares the window from low and the indeterminate words, nothing else', () => {
+    const cache = new StateCache(2, 1, roomy());
+    // Positions 0..32 placed (low 33): only word 1 is stored; word 0 is implied by low.
+    expect(cache.insert(Uint32Array.of(0xffffffff, 1, 0), 7, 0, 33, 1, 1)).toBe(CACHE_INSERTED);
+    expect(cache.insert(Uint32Array.of(0, 1, 0), 7, 0, 33, 1, 1)).toBe(CACHE_PRESENT);
+    expect(cache.insert(Uint32Array.of(0xffffffff, 3, 0), 7, 0, 34, 1, 1)).toBe(CACHE_INSERTED);
+    expect(cache.insert(Uint32Array.of(0xffffffff, 1, 0b100), 7, 0, 33, 1, 1)).toBe(CACHE_INSERTED);
+  });
+
+  it('tells apart equal windows that start at different positions (same hash on purpose)', () => {
+    const cache = new StateCache(2, 0, roomy());
+    // {0} (low 1, window word 0 = 0b1) versus {0..32} (low 33, window word 1 = 0b1).
+    expect(cache.insert(Uint32Array.of(1, 0), 9, 0, 1, 0, 1)).toBe(CACHE_INSERTED);
+    expect(cache.insert(Uint32Array.of(0xffffffff, 1), 9, 0, 33, 1, 2)).toBe(CACHE_INSERTED);
+    expect(cache.insert(Uint32Array.of(0xffffffff, 1), 9, 0, 33, 1, 2)).toBe(CACHE_PRESENT);
   });
 
   it('keeps every entry across growth', () => {
-    const cache = new StateCache(1, roomy());
+    const cache = new StateCache(1, 0, roomy());
     for (let i = 0; i < 5000; i++) {
-      expect(cache.insert(Uint32Array.of(i), i * 7, i % 3)).toBe(CACHE_INSERTED);
+      expect(cache.insert(Uint32Array.of(i), i * 7, i % 3, 0, 0, 1)).toBe(CACHE_INSERTED);
     }
     for (let i = 0; i < 5000; i++) {
-      expect(cache.insert(Uint32Array.of(i), i * 7, i % 3)).toBe(CACHE_PRESENT);
+      expect(cache.insert(Uint32Array.of(i), i * 7, i % 3, 0, 0, 1)).toBe(CACHE_PRESENT);
     }
   });
 
   it('reports CACHE_FULL at the budget and gives bytes back on dispose', () => {
-    const budget = new MemoryBudget(8 * 1024);
-    const cache = new StateCache(1, budget);
+    const budget = new MemoryBudget(16 * 1024);
+    const cache = new StateCache(1, 0, budget);
     let result = CACHE_INSERTED;
     for (let i = 0; result === CACHE_INSERTED; i++) {
-      result = cache.insert(Uint32Array.of(i), i, 0);
+      result = cache.insert(Uint32Array.of(i), i, 0, 0, 0, 1);
     }
     expect(result).toBe(CACHE_FULL);
     expect(budget.usedBytes).toBeGreaterThan(0);

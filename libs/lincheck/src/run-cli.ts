@@ -17,8 +17,11 @@ export interface CliOutput {
   readonly stderr: (line: string) => void;
 }
 
+/** Exit status: every file is linearizable. */
 export const EXIT_LINEARIZABLE = 0;
+/** Exit status: some file is not linearizable. */
 export const EXIT_NOT_LINEARIZABLE = 1;
+/** Exit status: otherwise some file is unknown or unreadable, or the usage is wrong. */
 export const EXIT_UNKNOWN = 2;
 
 const USAGE = `Usage: npm run lincheck -- [options] FILE...

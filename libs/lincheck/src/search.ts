@@ -34,6 +34,18 @@ export class PartitionSearch {
   private readonly zobrist: Int32Array;
   private readonly stackEntry: Int32Array;
   private readonly stackState: Int32Array;
+  /** `low` and `high` before each push, restored on pop. */
+  private readonly stackLow: Int32Array;
+  private readonly stackHigh: Int32Array;
+  /**
+   * Bit position of each operation: determinate ones in call order from 0, indeterminate
+   * ones after the determinate words. Position `determinateCount` is always clear.
+   */
+  private readonly position: Int32Array;
+  /** First unplaced determinate position: every position below it is placed. */
+  private low = 0;
+  /** One past the last placed determinate position (at least `low`). */
+  private high = 0;
   private readonly cache: StateCache;
   /**
    * The linearization found that holds the most operations with a known return (the first
@@ -61,12 +73,16 @@ export class PartitionSearch {
     const size = partition.size;
     this.next = new Int32Array(2 * size + 1);
     this.prev = new Int32Array(2 * size + 1);
-    this.bits = new Uint32Array(Math.max(1, Math.ceil(size / 32)));
+    const { position, determinateWords, indeterminateWords } = assignPositions(partition);
+    this.position = position;
+    this.bits = new Uint32Array(determinateWords + indeterminateWords);
     this.zobrist = zobristKeys(size);
     this.stackEntry = new Int32Array(size);
     this.stackState = new Int32Array(size);
+    this.stackLow = new Int32Array(size);
+    this.stackHigh = new Int32Array(size);
     this.bestStack = new Int32Array(size);
-    this.cache = new StateCache(this.bits.length, budget);
+    this.cache = new StateCache(determinateWords, indeterminateWords, budget);
     this.state = partition.initialState;
     for (let i = 0; i < size; i++) {
       this.remaining += partition.determinate[i] as number;
@@ -98,17 +114,22 @@ export class PartitionSearch {
     return ops;
   }
 
-  /** Runs at most `maxSteps` steps; returns the status afterwards. */
+  /**
+   * Runs at most `maxSteps` steps; returns the status afterwards. One function on purpose:
+   * the walk's state (entry, model state, hash, depth) stays in locals in the hot loop.
+   */
   run(maxSteps: number): SearchStatus {
     if (this.statusNow !== 'running') {
       return this.statusNow;
     }
-    const { next, bits, zobrist, stackEntry, stackState, cache } = this;
+    const { next, bits, zobrist, stackEntry, stackState, stackLow, stackHigh, position, cache } = this;
     const { code, argA, argB, determinate, values } = this.partition;
     let entry = this.cursor;
     let state = this.state;
     let hash = this.hash;
     let depth = this.depth;
+    let low = this.low;
+    let high = this.high;
     let steps = 0;
     let outcome: SearchStatus = 'running';
     while (steps < maxSteps) {
@@ -120,17 +141,30 @@ export class PartitionSearch {
         const op = (entry - 1) >> 1;
         const nextState = stepModel(code[op] as number, argA[op] as number, argB[op] as number, state, values);
         if (nextState >= 0) {
-          const word = op >>> 5;
-          const mask = 1 << (op & 31);
+          const bit = position[op] as number;
+          const word = bit >>> 5;
+          const mask = 1 << (bit & 31);
           bits[word] = (bits[word] as number) | mask;
+          let nextLow = low;
+          let nextHigh = high;
+          if (determinate[op] === 1) {
+            nextLow = bit === low ? firstClear(bits, bit + 1) : low;
+            nextHigh = bit >= high ? bit + 1 : high;
+          }
+          const wordStart = nextLow >>> 5;
+          const wordEnd = nextHigh > nextLow ? ((nextHigh - 1) >>> 5) + 1 : wordStart;
           const nextHash = hash ^ (zobrist[op] as number);
-          const inserted = cache.insert(bits, nextHash, nextState);
+          const inserted = cache.insert(bits, nextHash, nextState, nextLow, wordStart, wordEnd);
           if (inserted === CACHE_INSERTED) {
             stackEntry[depth] = entry;
             stackState[depth] = state;
+            stackLow[depth] = low;
+            stackHigh[depth] = high;
             depth++;
             hash = nextHash;
             state = nextState;
+            low = nextLow;
+            high = nextHigh;
             this.unlink(entry);
             if (determinate[op] === 1 && --this.remaining === 0) {
               outcome = 'linearizable';
@@ -160,8 +194,11 @@ export class PartitionSearch {
         depth--;
         const call = stackEntry[depth] as number;
         state = stackState[depth] as number;
+        low = stackLow[depth] as number;
+        high = stackHigh[depth] as number;
         const op = (call - 1) >> 1;
-        bits[op >>> 5] = (bits[op >>> 5] as number) & ~(1 << (op & 31));
+        const bit = position[op] as number;
+        bits[bit >>> 5] = (bits[bit >>> 5] as number) & ~(1 << (bit & 31));
         hash ^= zobrist[op] as number;
         this.remaining += determinate[op] as number;
         this.relink(call);
@@ -175,6 +212,8 @@ export class PartitionSearch {
     this.state = state;
     this.hash = hash;
     this.depth = depth;
+    this.low = low;
+    this.high = high;
     this.stepsTaken += steps;
     if (outcome !== 'running') {
       this.finish(outcome);
@@ -183,6 +222,15 @@ export class PartitionSearch {
   }
 
   private finish(outcome: SearchStatus): void {
+    if (outcome === 'linearizable') {
+      invariant(this.remaining === 0, 'linearizable with operations left to place');
+    }
+    if (outcome === 'illegal') {
+      // Refuted only after undoing every choice: nothing linearized, nothing left unplaced.
+      invariant(this.depth === 0 && this.hash === 0 && this.bits.every((word) => word === 0), 'illegal with choices still on the stack');
+      invariant(this.low === 0 && this.high === 0, 'illegal with a placed window');
+      invariant(this.bestDepth <= this.partition.size, 'best linearization longer than the history');
+    }
     this.statusNow = outcome;
     // The cache is the only large structure; give its bytes back to the other partitions.
     this.cache.dispose();
@@ -260,4 +308,35 @@ export class PartitionSearch {
       invariant((callTime[op] as number) <= (returnTime[op] as number), `operation ${op} returns before its call`);
     }
   }
+}
+
+/** Bit positions: determinate operations in call order, then indeterminate ones. */
+function assignPositions(partition: Partition): { position: Int32Array; determinateWords: number; indeterminateWords: number } {
+  const { size, callTime, determinate } = partition;
+  const order = Array.from({ length: size }, (_, op) => op);
+  order.sort((x, y) => (callTime[x] as number) - (callTime[y] as number) || x - y);
+  let determinateCount = 0;
+  for (let op = 0; op < size; op++) {
+    determinateCount += determinate[op] as number;
+  }
+  // One spare bit past the last determinate position, so firstClear always stops in range.
+  const determinateWords = (determinateCount >>> 5) + 1;
+  const position = new Int32Array(size);
+  let nextDeterminate = 0;
+  let nextIndeterminate = determinateWords * 32;
+  for (const op of order) {
+    position[op] = determinate[op] === 1 ? nextDeterminate++ : nextIndeterminate++;
+  }
+  return { position, determinateWords, indeterminateWords: Math.ceil((size - determinateCount) / 32) };
+}
+
+/** The first clear bit at or after `from` (there is always one: the spare bit). */
+function firstClear(bits: Uint32Array, from: number): number {
+  let word = from >>> 5;
+  let clear = ~(bits[word] as number) & (-1 << (from & 31));
+  while (clear === 0) {
+    word++;
+    clear = ~(bits[word] as number);
+  }
+  return word * 32 + (31 - Math.clz32(clear & -clear));
 }

@@ -2,7 +2,7 @@
  * The memo of the Wing–Gong–Lowe search: the set of (linearized operations, model state)
  * configurations already explored. An open-addressing hash set over a flat arena, so a
  * lookup allocates nothing; the caller supplies an incrementally maintained (Zobrist) hash
- * of the bitset. All arenas of a check draw on one {@link MemoryBudget}.
+ * of the linearized set. All caches of a check draw on one {@link MemoryBudget}.
  */
 import { InvalidOptionError, invariant } from './lincheck.error';
 
@@ -37,37 +37,45 @@ export class MemoryBudget {
   }
 }
 
-/** {@link StateCache.insert} results. */
+/** {@link StateCache.insert}: the configuration was new and is now stored. */
 export const CACHE_INSERTED = 1;
+/** {@link StateCache.insert}: the configuration was already explored. */
 export const CACHE_PRESENT = 0;
+/** {@link StateCache.insert}: not stored, the memory budget is exhausted. */
 export const CACHE_FULL = -1;
 
 const INITIAL_SLOTS = 256;
 
-/** A set of (bitset of `words` 32-bit words, state id) pairs. */
+/**
+ * A set of configurations. A configuration is the model state plus the set of linearized
+ * operations, given as a bitset in two regions: determinate operations (positions in call
+ * order, `[0, determinateWords)` words) and indeterminate ones (the `indeterminateWords`
+ * words after them). In the just-in-time search every determinate operation before the
+ * first unplaced one (`low`) is always placed, so an entry stores only `low`, the words
+ * from `low` to the last placed determinate operation, and the indeterminate words: a few
+ * words however long the history.
+ */
 export class StateCache {
   /**
-   * Two words per slot: [hash, entry index + 1], 0 in the second meaning empty. Keeping the
+   * Two words per slot: [hash, arena offset + 1], 0 in the second meaning empty. Keeping the
    * hash here lets a probe skip non-matching slots without touching the arena, and lets
    * growth rehash without reading it. Load factor stays at most 1/2.
    */
-  private table: Int32Array;
-  /** Per entry: [state, bitset words...]. */
-  private arena: Uint32Array;
-  private readonly stride: number;
+  private table = new Int32Array(0);
+  /** Entries back to back: [state, low, window length, window words..., indeterminate words...]. */
+  private arena = new Uint32Array(0);
+  private arenaUsed = 0;
   private count = 0;
-  private capacity: number;
-  private reservedBytes = 0;
+  private capacity = 0;
+  private tableBytes = 0;
+  private arenaBytes = 0;
 
   constructor(
-    private readonly words: number,
+    private readonly determinateWords: number,
+    private readonly indeterminateWords: number,
     private readonly budget: MemoryBudget,
   ) {
-    invariant(words > 0, 'a cache needs at least one bitset word');
-    this.stride = words + 1;
-    this.capacity = 0;
-    this.table = new Int32Array(0);
-    this.arena = new Uint32Array(0);
+    invariant(determinateWords >= 0 && indeterminateWords >= 0, 'negative bitset size');
   }
 
   /** Entries stored. */
@@ -76,20 +84,20 @@ export class StateCache {
   }
 
   /**
-   * Adds (bits, state) unless present. `hash` must depend only on `bits`.
+   * Adds a configuration unless present. `hash` must depend only on the set of linearized
+   * operations; `low` is the first unplaced determinate position, and words
+   * `[wordStart, wordEnd)` of `bits` cover every placed determinate position from `low` on.
    * @returns CACHE_INSERTED, CACHE_PRESENT, or CACHE_FULL when the budget is exhausted
    */
-  insert(bits: Uint32Array, hash: number, state: number): number {
-    if (this.count >= this.capacity) {
-      if (!this.grow()) {
-        return CACHE_FULL;
-      }
+  insert(bits: Uint32Array, hash: number, state: number, low: number, wordStart: number, wordEnd: number): number {
+    const windowWords = wordEnd - wordStart;
+    const entryWords = 3 + windowWords + this.indeterminateWords;
+    if ((this.count >= this.capacity && !this.growTable()) || (this.arenaUsed + entryWords > this.arena.length && !this.growArena(entryWords))) {
+      return CACHE_FULL;
     }
     const h = hash ^ Math.imul(state + 1, 0x9e3779b1);
     const table = this.table;
     const arena = this.arena;
-    const stride = this.stride;
-    const words = this.words;
     const mask = (table.length >> 1) - 1;
     let slot = h & mask;
     for (;;) {
@@ -98,43 +106,70 @@ export class StateCache {
         break;
       }
       if (table[2 * slot] === h) {
-        const base = (stored - 1) * stride;
-        if (arena[base] === state && sameBits(arena, base + 1, bits, words)) {
+        const offset = stored - 1;
+        if (arena[offset] === state && arena[offset + 1] === low && arena[offset + 2] === windowWords && this.sameWords(offset + 3, bits, wordStart, windowWords)) {
           return CACHE_PRESENT;
         }
       }
       slot = (slot + 1) & mask;
     }
-    const base = this.count * stride;
-    arena[base] = state;
-    arena.set(bits, base + 1);
+    const offset = this.arenaUsed;
+    arena[offset] = state;
+    arena[offset + 1] = low;
+    arena[offset + 2] = windowWords;
+    // Plain loops: subarray() would allocate a view per insert.
+    for (let w = 0; w < windowWords; w++) {
+      arena[offset + 3 + w] = bits[wordStart + w] as number;
+    }
+    const first = this.determinateWords;
+    const base = offset + 3 + windowWords;
+    for (let w = 0; w < this.indeterminateWords; w++) {
+      arena[base + w] = bits[first + w] as number;
+    }
+    this.arenaUsed += entryWords;
     this.count++;
     table[2 * slot] = h;
-    table[2 * slot + 1] = this.count;
+    table[2 * slot + 1] = offset + 1;
     return CACHE_INSERTED;
   }
 
   /** Returns every byte to the budget. The cache must not be used afterwards. */
   dispose(): void {
-    this.budget.release(this.reservedBytes);
-    this.reservedBytes = 0;
+    this.budget.release(this.tableBytes + this.arenaBytes);
+    this.tableBytes = 0;
+    this.arenaBytes = 0;
     this.table = new Int32Array(0);
     this.arena = new Uint32Array(0);
+    this.arenaUsed = 0;
     this.count = 0;
     this.capacity = 0;
   }
 
-  private grow(): boolean {
+  private sameWords(offset: number, bits: Uint32Array, wordStart: number, windowWords: number): boolean {
+    const arena = this.arena;
+    for (let w = 0; w < windowWords; w++) {
+      if (arena[offset + w] !== bits[wordStart + w]) {
+        return false;
+      }
+    }
+    const base = offset + windowWords;
+    const first = this.determinateWords;
+    for (let w = 0; w < this.indeterminateWords; w++) {
+      if (arena[base + w] !== bits[first + w]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private growTable(): boolean {
     const oldSlots = this.table.length >> 1;
     const slots = oldSlots === 0 ? INITIAL_SLOTS : oldSlots * 2;
-    const capacity = slots / 2;
-    const bytes = slots * 8 + capacity * this.stride * 4;
+    const bytes = slots * 8;
     if (!this.budget.tryReserve(bytes)) {
       return false;
     }
     const table = new Int32Array(2 * slots);
-    const arena = new Uint32Array(capacity * this.stride);
-    arena.set(this.arena.subarray(0, this.count * this.stride));
     const mask = slots - 1;
     const old = this.table;
     for (let oldSlot = 0; oldSlot < oldSlots; oldSlot++) {
@@ -150,22 +185,27 @@ export class StateCache {
       table[2 * slot] = h;
       table[2 * slot + 1] = stored;
     }
-    this.budget.release(this.reservedBytes);
-    this.reservedBytes = bytes;
+    this.budget.release(this.tableBytes);
+    this.tableBytes = bytes;
     this.table = table;
-    this.arena = arena;
-    this.capacity = capacity;
+    this.capacity = slots / 2;
     return true;
   }
-}
 
-function sameBits(arena: Uint32Array, offset: number, bits: Uint32Array, words: number): boolean {
-  for (let w = 0; w < words; w++) {
-    if (arena[offset + w] !== bits[w]) {
+  private growArena(entryWords: number): boolean {
+    const words = Math.max(2 * this.arena.length, 1024, this.arenaUsed + entryWords);
+    invariant(words < 2 ** 31, 'cache arena beyond 2^31 words');
+    const bytes = words * 4;
+    if (!this.budget.tryReserve(bytes)) {
       return false;
     }
+    const arena = new Uint32Array(words);
+    arena.set(this.arena.subarray(0, this.arenaUsed));
+    this.budget.release(this.arenaBytes);
+    this.arenaBytes = bytes;
+    this.arena = arena;
+    return true;
   }
-  return true;
 }
 
 /** A fixed pseudo-random 32-bit value per operation index (splitmix32), for Zobrist hashing. */

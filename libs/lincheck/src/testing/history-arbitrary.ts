@@ -11,11 +11,15 @@ import type { Operation, OpStatus, Value } from '../history';
 
 /** Shape of the generated histories. */
 export interface HistoryShape {
+  /** Fewest operations (default 1). When set, lengths spread over the whole range. */
+  readonly minOps?: number;
   readonly maxOps: number;
   readonly keys: readonly string[];
   readonly withAppend?: boolean;
   /** The value of every key before the history (default null). */
   readonly initialValue?: Value;
+  /** Concurrent processes (default 3). */
+  readonly processes?: number;
   /** Whether to sometimes corrupt one output (default true). */
   readonly corrupt?: boolean;
 }
@@ -39,7 +43,7 @@ const VALUES: readonly Value[] = [null, '1', '2', '3'];
 function planArbitrary(shape: HistoryShape): fc.Arbitrary<Plan> {
   const kinds: Operation['f'][] = shape.withAppend === true ? ['get', 'put', 'delete', 'cas', 'append'] : ['get', 'put', 'delete', 'cas'];
   return fc.record({
-    process: fc.nat(2),
+    process: fc.nat((shape.processes ?? 3) - 1),
     kind: fc.constantFrom(...kinds),
     key: fc.nat(shape.keys.length - 1),
     a: fc.nat(VALUES.length - 1),
@@ -57,7 +61,7 @@ function planArbitrary(shape: HistoryShape): fc.Arbitrary<Plan> {
 export function historyArbitrary(shape: HistoryShape): fc.Arbitrary<Operation[]> {
   const corruptAt = shape.corrupt === false ? fc.constant(undefined) : fc.option(fc.nat(), { nil: undefined });
   return fc
-    .tuple(fc.array(planArbitrary(shape), { minLength: 1, maxLength: shape.maxOps }), corruptAt)
+    .tuple(fc.array(planArbitrary(shape), { minLength: shape.minOps ?? 1, maxLength: shape.maxOps, ...(shape.minOps === undefined ? {} : { size: 'max' as const }) }), corruptAt)
     .map(([plans, at]) => record(plans, shape, at));
 }
 
@@ -72,7 +76,7 @@ function record(plans: readonly Plan[], shape: HistoryShape, corruptAt: number |
   const retired = new Map<number, number>();
   const pending: Pending[] = [];
   for (const plan of plans) {
-    const process = plan.process + 3 * (retired.get(plan.process) ?? 0);
+    const process = plan.process + (shape.processes ?? 3) * (retired.get(plan.process) ?? 0);
     const callTime = (cursor.get(process) ?? 0) + plan.gap;
     const end = callTime + plan.duration;
     const status = plan.status;
