@@ -111,11 +111,6 @@ export class DurableLog implements LogShape {
     return out;
   }
 
-  /** The cached entry object at `index`, if any (identity is meaningful: see PendingView). */
-  cachedEntry(index: number): Entry | undefined {
-    return this.cache.get(index);
-  }
-
   /** Seq of the segment holding the first entry after the snapshot, if the log has one. */
   firstLiveSegment(): number | undefined {
     return this.table.size > 0 ? this.table.segment(this.table.base + 1) : undefined;

@@ -96,11 +96,14 @@ export class PendingView implements LogShape {
 
   /**
    * Called after a batch became durable while later writes are still pending: tail entries that
-   * the durable log now holds (the very same objects) move into the durable prefix, so the tail
-   * stays as short as the writes in flight.
+   * the durable log now holds with the same term move into the durable prefix, so the tail stays
+   * as short as the writes in flight. Terms are all this view answers, and they stay right: a
+   * pending write that changes the term at an index is already in the tail at that index (so
+   * the terms differ and the scan stops there).
    */
   settle(): void {
-    while (this.tailHead < this.tail.length && this.durable.cachedEntry(this.durableHi + 1) === this.tail[this.tailHead]) {
+    const durableLast = this.durable.lastIndex();
+    while (this.tailHead < this.tail.length && this.durableHi < durableLast && this.durable.term((this.durableHi + 1) as LogIndex) === (this.tail[this.tailHead] as Entry).term) {
       this.tailHead++;
       this.durableHi++;
     }

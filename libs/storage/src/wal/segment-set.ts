@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { invariant } from '@keyval/raft';
-import { DiskFullError, FsyncFailedError, LogWriteFailedError, errorCode, isNoSpaceError } from '../errors';
+import { DiskFullError, FsyncFailedError, LogWriteFailedError, StoreClosedError, errorCode, isNoSpaceError } from '../errors';
 import type { StorageLogger } from '../log-store';
 import type { SegmentHandle, SegmentLookup } from './durable-log';
 import { SEGMENT_TEMP_SUFFIX, encodeSegmentHeader, segmentFileName } from './segment-format';
@@ -23,6 +23,7 @@ export class SegmentSet implements SegmentLookup {
   private activeHandle: SegmentHandle | undefined;
   /** True when the active segment holds bytes written since its last fdatasync. */
   private unsynced = false;
+  private closed = false;
 
   constructor(
     private readonly fs: WalFileSystem,
@@ -45,6 +46,9 @@ export class SegmentSet implements SegmentLookup {
   }
 
   get(seq: number): SegmentHandle {
+    if (this.closed) {
+      throw new StoreClosedError();
+    }
     const handle = this.handles.get(seq);
     invariant(handle !== undefined, () => `segment ${seq} is not open`);
     return handle;
@@ -141,6 +145,7 @@ export class SegmentSet implements SegmentLookup {
   }
 
   async closeAll(): Promise<void> {
+    this.closed = true;
     const handles = [...this.handles.values()];
     this.handles.clear();
     this.activeHandle = undefined;

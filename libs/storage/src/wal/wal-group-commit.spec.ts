@@ -1,5 +1,5 @@
 import { logIndex } from '@keyval/raft';
-import { EntryTooLargeError, InvalidStoreOptionError, WriteBufferFullError } from '../errors';
+import { EntryTooLargeError, InvalidStoreOptionError, StoreClosedError, WriteBufferFullError } from '../errors';
 import { FaultyFileSystem } from '../testing/faulty-file-system';
 import { entries, entry, makeTempDir, removeDir } from '../testing/log-fixtures';
 import { WalLogStore } from './wal-log-store';
@@ -116,6 +116,9 @@ describe('WalLogStore group commit', () => {
     const read = store.entries(logIndex(1), logIndex(401), Number.MAX_SAFE_INTEGER);
     expect(read.map((e) => e.index)).toEqual(Array.from({ length: 400 }, (_, k) => k + 1));
     expect(read.map((e) => [...e.data])).toEqual(entries(1, 400, 2).map((e) => [...e.data]));
+    await store.close();
+    expect(store.entries(logIndex(400), logIndex(401), Number.MAX_SAFE_INTEGER)).toHaveLength(1);
+    expect(() => store.entries(logIndex(1), logIndex(2), Number.MAX_SAFE_INTEGER)).toThrow(StoreClosedError);
   });
 });
 
