@@ -202,9 +202,27 @@ function handleHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
     pr.ackedRound = m.round;
   }
   if (pr.match < r.log.lastIndex()) {
-    maybeSendAppend(r, m.from, true);
+    if (pr.state === ProgressState.Replicate && pr.inflights.full()) {
+      // The window may be full of Appends that were lost (or dropped by a restarted
+      // follower): nothing but their answers would free it. Probe at `next` without using the
+      // window; a follower that lacks the entries before it rejects, and the leader backs off.
+      sendWindowProbe(r, m.from, pr);
+    } else {
+      maybeSendAppend(r, m.from, true);
+    }
   }
   releaseConfirmedReads(r);
+}
+
+/** An empty Append at the follower's `next`, outside the in-flight window. */
+function sendWindowProbe(r: Raft, to: NodeId, pr: Progress): void {
+  const prevLogIndex = (pr.next - 1) as LogIndex;
+  const prevLogTerm = r.log.term(prevLogIndex);
+  if (prevLogTerm === undefined) {
+    return;
+  }
+  const commit = Math.min(r.log.committed, pr.match) as LogIndex;
+  r.send({ type: 'Append', from: r.id, to, term: r.term, prevLogIndex, prevLogTerm, entries: [], commit });
 }
 
 function handleAppendResponse(r: Raft, m: AppendResponse): void {
