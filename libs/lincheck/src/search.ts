@@ -14,6 +14,11 @@
  * with an empty stack.
  *
  * Entries: 0 is the head; the call of operation i is 2i+1 and its return 2i+2.
+ *
+ * The linearized set is a bitset over positions (determinate operations in call order, then
+ * indeterminate ones). A determinate operation is placed before the walk passes its return,
+ * so all positions below the first unplaced one (`low`) are placed and only the window from
+ * `low` to the last placed one (`high`) goes into a cache key (see state-cache.ts).
  */
 import { LincheckInvariantError, invariant } from './lincheck.error';
 import { OUT_OF_MEMORY, stepModel } from './model';
