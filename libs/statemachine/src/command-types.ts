@@ -24,7 +24,13 @@ export type WriteRequest =
   | { readonly type: 'put'; readonly request: PutRequest }
   | { readonly type: 'deleteRange'; readonly request: DeleteRangeRequest }
   | { readonly type: 'txn'; readonly request: TxnRequest }
-  | { readonly type: 'noop' };
+  | { readonly type: 'noop' }
+  /**
+   * A member publishes its name and client URLs (etcd's attribute update: bootstrap entries
+   * only know peer URLs). Changes the members table only; unknown ids change nothing. Like
+   * `noop`, it may not carry a session.
+   */
+  | { readonly type: 'memberAttributes'; readonly id: NodeId; readonly name: string; readonly clientUrls: readonly string[] };
 
 /** The payload of an EntryType.Normal entry (encoded with `encodeCommand`). */
 export interface Command {

@@ -9,6 +9,7 @@
  *     op body
  */
 import type { Command, SessionHeader, WriteRequest } from '../command-types';
+import type { NodeId } from '@keyval/raft';
 import { CommandLimitError, MalformedCommandError } from '../errors';
 import type { Compare, RangeRequest, RequestOp, TxnRequest } from '../kv-types';
 import { CompareResult, CompareTarget } from '../kv-types';
@@ -26,6 +27,7 @@ const enum OpTag {
   DeleteRange = 2,
   Txn = 3,
   Range = 4,
+  MemberAttributes = 5,
 }
 
 const FLAG_SESSION = 1;
@@ -40,12 +42,18 @@ export function encodeCommand(command: Command): Uint8Array {
   out.u8(command.session === undefined ? 0 : FLAG_SESSION);
   out.varint(command.timestampMs);
   if (command.session !== undefined) {
-    if (command.op.type === 'noop') {
-      throw new TypeError('a noop command cannot carry a session');
+    if (command.op.type === 'noop' || command.op.type === 'memberAttributes') {
+      throw new TypeError(`a ${command.op.type} command cannot carry a session`);
     }
     writeSession(out, command.session);
   }
-  if (command.op.type !== 'noop') {
+  if (command.op.type === 'memberAttributes') {
+    out.u64(command.op.id).string(command.op.name);
+    out.varint(command.op.clientUrls.length);
+    for (const url of command.op.clientUrls) {
+      out.string(url);
+    }
+  } else if (command.op.type !== 'noop') {
     writeOp(out, command.op, 1);
   }
   return out.finish();
@@ -55,6 +63,8 @@ function opTag(op: WriteRequest | RequestOp): OpTag {
   switch (op.type) {
     case 'noop':
       return OpTag.Noop;
+    case 'memberAttributes':
+      return OpTag.MemberAttributes;
     case 'put':
       return OpTag.Put;
     case 'deleteRange':
@@ -176,6 +186,11 @@ class CommandDecoder {
         throw new MalformedCommandError('a noop command cannot carry a session');
       }
       op = { type: 'noop' };
+    } else if (tag === OpTag.MemberAttributes) {
+      if (session !== undefined) {
+        throw new MalformedCommandError('a memberAttributes command cannot carry a session');
+      }
+      op = this.memberAttributes();
     } else {
       const decoded = this.op(tag, 1);
       if (decoded.type === 'range') {
@@ -205,6 +220,18 @@ class CommandDecoder {
       throw new MalformedCommandError('session sequence 0');
     }
     return { clientId, seq };
+  }
+
+  private memberAttributes(): WriteRequest {
+    const max = this.limits.maxMemberContextBytes;
+    const id = this.in.u64() as NodeId;
+    const name = this.in.string(max, 'member name');
+    const count = this.count('member client URLs');
+    const clientUrls: string[] = [];
+    for (let i = 0; i < count; i++) {
+      clientUrls.push(this.in.string(max, 'member client URL'));
+    }
+    return { type: 'memberAttributes', id, name, clientUrls };
   }
 
   private op(tag: number, depth: number): RequestOp {

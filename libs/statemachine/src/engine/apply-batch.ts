@@ -18,7 +18,7 @@ import type { RequestOp } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { isSingleKey } from './key-span';
 import type { KvBaseStore } from './kv-source';
-import { EMPTY_MEMBERSHIP, applyConfChange } from './membership';
+import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes } from './membership';
 import { OverlayView } from './overlay-view';
 import type { SessionTable } from './session-table';
 import { executeWrite } from './write-executor';
@@ -106,7 +106,7 @@ export function prefetchKeys(decoded: readonly DecodedEntry[]): Uint8Array[] {
     }
   };
   for (const { command } of decoded) {
-    if (command !== undefined && command.op.type !== 'noop') {
+    if (command !== undefined && command.op.type !== 'noop' && command.op.type !== 'memberAttributes') {
       visit(command.op);
     }
   }
@@ -161,6 +161,11 @@ export class ApplyBatch {
     if (op.type === 'noop') {
       return { kind: 'empty', index };
     }
+    if (op.type === 'memberAttributes') {
+      this.state.membership = setMemberAttributes(this.state.membership, op.id, op.name, op.clientUrls);
+      this.membershipChanged = true;
+      return { kind: 'empty', index };
+    }
     const session = command.session;
     if (session === undefined) {
       return this.toResult(index, await this.execute(op), false);
@@ -186,7 +191,7 @@ export class ApplyBatch {
     return this.toResult(index, outcome, false);
   }
 
-  private async execute(op: Exclude<Command['op'], { type: 'noop' }>): Promise<RememberedOutcome> {
+  private async execute(op: Exclude<Command['op'], { type: 'noop' | 'memberAttributes' }>): Promise<RememberedOutcome> {
     const { outcome, revision } = await executeWrite(this.view, op, this.state.revision, this.limits);
     invariant(revision === this.state.revision || revision === this.state.revision + 1, 'a command moved the revision by more than one');
     this.state.revision = revision;

@@ -103,6 +103,15 @@ export function applyConfChange(current: MembershipState, data: Uint8Array, maxC
   return contextError === undefined ? { entry, membership } : { entry, membership, contextError };
 }
 
+/** A member's published name and client URLs; an id not in the table changes nothing. */
+export function setMemberAttributes(current: MembershipState, id: NodeId, name: string, clientUrls: readonly string[]): MembershipState {
+  if (!current.members.some((m) => m.id === id)) {
+    return current;
+  }
+  const members = current.members.map((m) => (m.id === id ? { id, name, peerUrls: [...m.peerUrls], clientUrls: [...clientUrls] } : m));
+  return { config: copyConfig(current.config), members };
+}
+
 function copyConfig(config: MembershipConfig): MembershipConfig {
   return { voters: [...config.voters], learners: [...config.learners] };
 }

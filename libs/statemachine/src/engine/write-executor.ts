@@ -44,7 +44,7 @@ export interface WriteResult {
  * Runs one write command against the view at store revision `revision`. Never throws a
  * CommandRejectedError: a rejection is returned as the outcome, with nothing written.
  */
-export async function executeWrite(view: OverlayView, op: Exclude<WriteRequest, { type: 'noop' }>, revision: number, limits: StateMachineLimits): Promise<WriteResult> {
+export async function executeWrite(view: OverlayView, op: Exclude<WriteRequest, { type: 'noop' | 'memberAttributes' }>, revision: number, limits: StateMachineLimits): Promise<WriteResult> {
   const txn = new WriteTxn(view, revision, limits);
   view.pushLayer();
   try {
@@ -74,7 +74,7 @@ class WriteTxn {
     return this.changes > 0 ? this.beginRevision + 1 : this.beginRevision;
   }
 
-  async run(op: Exclude<WriteRequest, { type: 'noop' }>): Promise<WriteResponse> {
+  async run(op: Exclude<WriteRequest, { type: 'noop' | 'memberAttributes' }>): Promise<WriteResponse> {
     switch (op.type) {
       case 'put':
         return { type: 'put', response: await this.put(op.request) };

@@ -87,9 +87,21 @@ export class RocksDatabase {
     return promised((done) => this.db.getMany(keys, { asBuffer: true }, done));
   }
 
-  /** Applies `ops` atomically; with `sync` the RocksDB WAL is fsynced first (and everything before it). */
+  /**
+   * Applies `ops` atomically; with `sync` the RocksDB WAL is fsynced first (and everything
+   * before it). Uses a chained batch: about twice as fast as an array batch, whose conversion
+   * to a native WriteBatch runs on the event loop.
+   */
   write(ops: readonly RocksWrite[], sync: boolean): Promise<void> {
-    return promised<void>((done) => this.db.batch(ops as RocksWrite[], { sync }, done));
+    const batch = this.db.batch();
+    for (const op of ops) {
+      if (op.type === 'put') {
+        batch.put(op.key, op.value);
+      } else {
+        batch.del(op.key);
+      }
+    }
+    return promised<void>((done) => batch.write({ sync }, done));
   }
 
   /** An iterator over [gte, lt) at the current point in time (taken now, synchronously). */

@@ -34,14 +34,19 @@ declare module 'rocksdb' {
     end(callback: Callback): void;
   }
 
-  type RocksBatchOpRaw = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+  interface RocksChainedBatchRaw {
+    put(key: Buffer, value: Buffer): RocksChainedBatchRaw;
+    del(key: Buffer): RocksChainedBatchRaw;
+    write(options: { sync: boolean }, callback: Callback): void;
+  }
 
   interface RocksLevelDown {
     open(options: RocksOpenOptionsRaw, callback: Callback): void;
     close(callback: Callback): void;
     get(key: Buffer, options: { asBuffer: boolean; fillCache?: boolean }, callback: Callback<Buffer>): void;
     getMany(keys: Buffer[], options: { asBuffer: boolean }, callback: Callback<Array<Buffer | undefined>>): void;
-    batch(ops: RocksBatchOpRaw[], options: { sync: boolean }, callback: Callback): void;
+    /** A chained batch: each put is added to a native WriteBatch at once (cheaper than an array batch). */
+    batch(): RocksChainedBatchRaw;
     iterator(options: RocksIteratorOptionsRaw): RocksIteratorRaw;
   }
 
