@@ -23,7 +23,26 @@ async function verify(config: KeyvalConfig): Promise<number> {
 async function run(config: KeyvalConfig): Promise<void> {
   const logger = createLogger(config.name, config.logLevel);
   const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger), { logger: false, abortOnError: false });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // Graceful shutdown on SIGTERM/SIGINT: Nest's hooks run (stop accepting, drain, hand off
+  // leadership, close storage), then the process exits 0. A second signal exits at once.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    app
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.error({ error: String(error) }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   const fatal = (error: Error): void => {
     logger.fatal({ error: error.message, stack: error.stack }, 'fatal error; exiting');
     // A crashed member is safe, a corrupted one is not: exit at once, without cleanup.

@@ -17,6 +17,7 @@ import { RocksStateMachine, encodeCommand, encodeMemberContext } from '@keyval/s
 import type { ApplyResult, MembershipState, RangeRequest, RangeResponse, SessionHeader, StateMachine, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import { RaftDriver } from '../driver/raft-driver';
 import { GrpcPeerTransport } from '../transport/grpc-transport';
+import type { MemberAttributes } from '../transport/transport';
 import { discoverIdentity } from './member-discovery';
 import { computeClusterId, computeMemberId, readIdentity, writeIdentity } from './member-identity';
 import type { MemberIdentity } from './member-identity';
@@ -75,6 +76,12 @@ export class KvMember {
           }
           return receiver.driver.receiveSnapshot(offer, chunks, progress);
         },
+        publishAttributes: (attributes) => {
+          if (receiver.member === undefined) {
+            return Promise.reject(new Error('the member is still starting'));
+          }
+          return receiver.member.recordAttributes(attributes);
+        },
       },
     });
     const driver = new RaftDriver<ApplyResult>({
@@ -105,7 +112,42 @@ export class KvMember {
     transport.addService(etcd.ClusterService, { memberList: member.serveMemberList });
     await transport.listen(options.listenPeer);
     await driver.start();
+    member.startPublishing();
     return member;
+  }
+
+  private publishTimer: NodeJS.Timeout | undefined;
+
+  /** Publishes this member's name and client URLs until the members table shows them. */
+  private startPublishing(): void {
+    const attempt = async (): Promise<void> => {
+      const mine = this.membership().members.find((m) => m.id === this.id);
+      const wanted = { id: this.id, name: this.options.name, clientUrls: this.options.advertiseClientUrls };
+      if (mine !== undefined && mine.name === wanted.name && mine.clientUrls.join(',') === wanted.clientUrls.join(',')) {
+        return;
+      }
+      const leader = this.status().leader;
+      if (leader !== 0n) {
+        try {
+          if (leader === this.id) {
+            await this.recordAttributes(wanted);
+          } else {
+            await this.transport.publishAttributes(leader, wanted, 2_000);
+          }
+        } catch (error) {
+          this.options.logger.warn('publishing member attributes failed; will retry', { error: String(error) });
+        }
+      }
+      this.publishTimer = setTimeout(() => void attempt(), 200);
+      this.publishTimer.unref();
+    };
+    void attempt();
+  }
+
+  /** As leader: records a member's published attributes; resolves once applied. */
+  async recordAttributes(attributes: MemberAttributes): Promise<void> {
+    const data = encodeCommand({ timestampMs: Date.now(), op: { type: 'memberAttributes', id: attributes.id, name: attributes.name, clientUrls: attributes.clientUrls } });
+    await this.driver.propose(data, performance.now() + 2_000);
   }
 
   private onApplied(results: readonly ApplyResult[]): void {
@@ -201,6 +243,9 @@ export class KvMember {
    * it, stop the driver, then close transport and storage.
    */
   async shutdown(handoffMs = 2_000): Promise<void> {
+    if (this.publishTimer !== undefined) {
+      clearTimeout(this.publishTimer);
+    }
     if (this.driver.isLeader()) {
       await this.handOffLeadership(handoffMs).catch((error: unknown) => this.options.logger.warn('leadership hand-off failed', { error: String(error) }));
     }

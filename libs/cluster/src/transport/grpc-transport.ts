@@ -12,7 +12,7 @@ import { MalformedMessageError, messageFromWire, snapshotMetaFromWire, snapshotM
 import { DEFAULT_PEER_SENDER_LIMITS, PeerSender } from './peer-sender';
 import type { PeerSenderLimits } from './peer-sender';
 import { TransportClosedError, UnknownPeerError, peerTarget } from './transport';
-import type { PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from './transport';
+import type { MemberAttributes, PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from './transport';
 
 export interface GrpcTransportOptions {
   readonly clusterId: bigint;
@@ -49,6 +49,8 @@ export class GrpcPeerTransport implements PeerTransport {
     this.server.addService(raftpb.RaftTransportService, {
       messages: (call: MessagesCall) => this.serveMessages(call),
       installSnapshot: (call: SnapshotCall) => void this.serveSnapshot(call),
+      publishAttributes: (call: grpc.ServerUnaryCall<raftpb.PublishAttributesRequest, raftpb.PublishAttributesResponse>, callback: grpc.sendUnaryData<raftpb.PublishAttributesResponse>) =>
+        void this.servePublishAttributes(call.request, callback),
     });
   }
 
@@ -198,6 +200,41 @@ export class GrpcPeerTransport implements PeerTransport {
       call.end();
     } catch (error) {
       refuse(call, grpc.status.ABORTED, `snapshot transfer failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private async servePublishAttributes(request: raftpb.PublishAttributesRequest, callback: grpc.sendUnaryData<raftpb.PublishAttributesResponse>): Promise<void> {
+    const handler = this.options.receiver.publishAttributes;
+    if (request.clusterId !== this.options.clusterId) {
+      callback({ code: grpc.status.FAILED_PRECONDITION, details: 'cluster id mismatch' });
+      return;
+    }
+    if (handler === undefined) {
+      callback({ code: grpc.status.UNIMPLEMENTED, details: 'this member does not record attributes' });
+      return;
+    }
+    try {
+      await handler.call(this.options.receiver, { id: request.memberId as NodeId, name: request.name, clientUrls: request.clientUrls });
+      callback(null, {});
+    } catch (error) {
+      callback({ code: grpc.status.FAILED_PRECONDITION, details: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** Asks peer `to` (the leader) to record this member's attributes. */
+  async publishAttributes(to: NodeId, attributes: MemberAttributes, timeoutMs: number): Promise<void> {
+    const peer = this.peers.get(to);
+    if (peer === undefined) {
+      throw new UnknownPeerError(to);
+    }
+    const client = this.newClient(peer.url);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const request = { clusterId: this.options.clusterId, memberId: attributes.id, name: attributes.name, clientUrls: [...attributes.clientUrls] };
+        client.publishAttributes(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error) => (error === null ? resolve() : reject(error)));
+      });
+    } finally {
+      client.close();
     }
   }
 

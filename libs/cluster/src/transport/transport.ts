@@ -36,6 +36,17 @@ export interface TransportReceiver {
    * reports the bytes durably written, which paces the sender.
    */
   receiveSnapshot(offer: SnapshotOffer, chunks: AsyncIterable<SnapshotChunkIn>, progress: (receivedBytes: number) => void): Promise<void>;
+  /**
+   * A peer asks this member (as leader) to record its name and client URLs. Resolves once
+   * recorded; rejects (e.g. NotLeaderError) otherwise. Optional: members without it refuse.
+   */
+  publishAttributes?(attributes: MemberAttributes): Promise<void>;
+}
+
+export interface MemberAttributes {
+  readonly id: NodeId;
+  readonly name: string;
+  readonly clientUrls: readonly string[];
 }
 
 /** A snapshot to send: its size, whole-file checksum and data in chunks. */
