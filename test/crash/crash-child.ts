@@ -4,12 +4,15 @@
  * acknowledgement after it (`a <seq>`), until the parent kills it with SIGKILL. Writes to a
  * pipe are synchronous on Linux, so the parent sees every line printed before the kill.
  *
- * Usage: node -r ./test/crash/ts-register.js test/crash/crash-child.ts <dataDir> <seed> <segmentBytes>
+ * With `chunked`, every write system call writes at most a few hundred bytes (a short write,
+ * which the store continues), so a kill often lands in the middle of a batch: a torn tail.
+ *
+ * Usage: node -r ./test/crash/ts-register.js test/crash/crash-child.ts <dataDir> <seed> <segmentBytes> [chunked]
  */
 import { EntryType, logIndex, nodeId, term } from '@keyval/raft';
 import type { Entry, LogIndex } from '@keyval/raft';
-import { WalLogStore } from '@keyval/storage';
-import type { LogUpdate, StorageLogger } from '@keyval/storage';
+import { WalLogStore, nodeWalFileSystem } from '@keyval/storage';
+import type { LogUpdate, StorageLogger, WalFileSystem } from '@keyval/storage';
 import { CRASH_CONFIG, applyOpInPlace, crashPayload, formatOp, lastIndex, termAt } from './crash-model';
 import type { CrashOp, LogState } from './crash-model';
 import { SeededRandom } from './seeded-random';
@@ -19,6 +22,25 @@ const logger: StorageLogger = {
   warn: (message, fields) => process.stderr.write(`warn ${message} ${JSON.stringify(fields)}\n`),
   error: (message, fields) => process.stderr.write(`error ${message} ${JSON.stringify(fields)}\n`),
 };
+
+/** The real file system, but each write call writes at most 1 to 512 bytes. */
+function chunkedFileSystem(random: SeededRandom): WalFileSystem {
+  const chunked = async (path: string, open: (path: string) => ReturnType<WalFileSystem['openForUpdate']>) => {
+    const file = await open(path);
+    return {
+      write: (buffer: Uint8Array, offset: number, length: number, position: number) => file.write(buffer, offset, Math.min(length, 1 + random.int(512)), position),
+      datasync: () => file.datasync(),
+      truncate: (length: number) => file.truncate(length),
+      readSync: (buffer: Uint8Array, offset: number, length: number, position: number) => file.readSync(buffer, offset, length, position),
+      close: () => file.close(),
+    };
+  };
+  return {
+    ...nodeWalFileSystem,
+    openForUpdate: (path) => chunked(path, nodeWalFileSystem.openForUpdate),
+    createExclusive: (path) => chunked(path, nodeWalFileSystem.createExclusive),
+  };
+}
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -85,9 +107,10 @@ function issue(store: WalLogStore, op: CrashOp, sync: boolean): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [dataDir, seedText, segmentText] = process.argv.slice(2);
+  const [dataDir, seedText, segmentText, mode] = process.argv.slice(2);
   const random = new SeededRandom(Number(seedText));
-  const store = await WalLogStore.open(dataDir as string, { segmentBytes: Number(segmentText), cacheBytesMax: 64 * 1024, logger });
+  const fileSystem = mode === 'chunked' ? chunkedFileSystem(new SeededRandom(Number(seedText) + 1)) : nodeWalFileSystem;
+  const store = await WalLogStore.open(dataDir as string, { segmentBytes: Number(segmentText), cacheBytesMax: 64 * 1024, logger, fileSystem });
   const state = stateOf(store);
   const currentTerm = { value: Math.max(1, state.hardTerm, state.snapshotTerm, termAt(state, lastIndex(state)) ?? 0) };
   out(`ready ${lastIndex(state)}`);

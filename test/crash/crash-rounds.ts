@@ -1,7 +1,8 @@
 /**
  * Crash rounds: start the child on a data dir, SIGKILL it at a random moment, recover the WAL in
  * this process and check it (crash-model.ts), then start the next child on the same dir. About
- * one round in ten kills the child before it has finished recovering.
+ * one round in ten kills the child before it has finished recovering; about one in three makes
+ * the child write in small pieces, so that kills tear writes in the middle.
  */
 import { spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
@@ -56,7 +57,8 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
       const where = `crash round ${round} (seed ${options.seed}, data dir ${dir})`;
       const killEarly = random.next() < 0.1;
       const delayMs = killEarly ? random.int(300) : 20 + random.int(400);
-      const output = await runChild(dir, random.int(2 ** 31), segmentBytes, killEarly, delayMs, where);
+      const child: ChildPlan = { seed: random.int(2 ** 31), segmentBytes, chunked: random.next() < 0.35, killEarly, delayMs };
+      const output = await runChild(dir, child, where);
       if (output.readyLastIndex !== undefined && output.readyLastIndex !== lastIndex(base)) {
         throw new Error(`${where}: the child recovered last index ${output.readyLastIndex}, this process ${lastIndex(base)}`);
       }
@@ -85,9 +87,21 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
   return { rounds: options.rounds, ...totals, lastIndex: lastIndex(base) };
 }
 
-/** Starts the child, collects its lines, SIGKILLs it after `delayMs` (from spawn or from ready). */
-async function runChild(dir: string, seed: number, segmentBytes: number, killEarly: boolean, delayMs: number, where: string): Promise<RoundOutput> {
-  const child = spawn(process.execPath, ['-r', REGISTER, CHILD, dir, String(seed), String(segmentBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+interface ChildPlan {
+  readonly seed: number;
+  readonly segmentBytes: number;
+  /** Write in small pieces (see crash-child.ts). */
+  readonly chunked: boolean;
+  /** Kill `delayMs` after spawning instead of after the child is ready. */
+  readonly killEarly: boolean;
+  readonly delayMs: number;
+}
+
+/** Starts the child, collects its lines, SIGKILLs it as planned. */
+async function runChild(dir: string, plan: ChildPlan, where: string): Promise<RoundOutput> {
+  const { killEarly, delayMs } = plan;
+  const args = [dir, String(plan.seed), String(plan.segmentBytes), ...(plan.chunked ? ['chunked'] : [])];
+  const child = spawn(process.execPath, ['-r', REGISTER, CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const ops: CrashOp[] = [];
   let ackedThrough = -1;
   let readyLastIndex: number | undefined;
