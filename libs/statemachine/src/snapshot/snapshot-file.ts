@@ -26,6 +26,8 @@ export interface SnapshotFileInfo {
   readonly sizeBytes: number;
 }
 
+let temporaryFiles = 0;
+
 /** Read size when streaming a file. */
 export const SNAPSHOT_READ_BYTES = 1024 * 1024;
 
@@ -47,12 +49,13 @@ export async function snapshotInfo(file: string, header: SnapshotHeader): Promis
 }
 
 /**
- * Writes a snapshot into `dir`: to `<name>.tmp`, fsynced, renamed to its final name (from the
- * header's index and term), directory fsynced. Records must come in snapshot order.
+ * Writes a snapshot into `dir`: to `<name>.<pid>-<n>.tmp`, fsynced, renamed to its final name
+ * (from the header's index and term), directory fsynced. Records must come in snapshot order.
  */
 export async function writeSnapshotFile(dir: string, header: SnapshotHeader, records: AsyncIterable<SnapshotRecord>, chunkBytes: number): Promise<SnapshotFileInfo> {
   const final = path.join(dir, snapshotFileName(header.lastIndex, header.lastTerm));
-  const tmp = `${final}.tmp`;
+  // Unique, so two snapshots of the same index written at once cannot share a temporary file.
+  const tmp = `${final}.${process.pid}-${temporaryFiles++}.tmp`;
   const handle = await fs.open(tmp, 'w');
   let size = 0;
   let fileCrc = 0;
