@@ -14,6 +14,7 @@ import type { MembershipConfig } from '@keyval/raft';
 /** Every snapshot the child writes carries this configuration. */
 export const CRASH_CONFIG: MembershipConfig = { voters: [nodeId(1), nodeId(2), nodeId(3)], learners: [] };
 
+/** A write the child makes, as announced on its stdout. */
 export type CrashOp =
   | { readonly kind: 'append'; readonly from: number; readonly count: number; readonly term: number; readonly commit?: number }
   | { readonly kind: 'hardState'; readonly term: number; readonly commit: number }
@@ -34,6 +35,7 @@ export function formatOp(op: CrashOp): string {
   }
 }
 
+/** Parses what formatOp printed (split on spaces). */
 export function parseOp(fields: readonly string[]): CrashOp {
   const n = fields.slice(1).map(Number);
   switch (fields[0]) {
@@ -60,12 +62,15 @@ export interface LogState {
   terms: number[];
 }
 
+/** The log of an empty data dir. */
 export const EMPTY_STATE: LogState = { snapshotIndex: 0, snapshotTerm: 0, hardTerm: 0, hardCommit: 0, terms: [] };
 
+/** The last index (the snapshot index when no entry follows it). */
 export function lastIndex(state: LogState): number {
   return state.snapshotIndex + state.terms.length;
 }
 
+/** The term at `index` (the snapshot's at its index), or undefined outside the log. */
 export function termAt(state: LogState, index: number): number | undefined {
   return index === state.snapshotIndex ? state.snapshotTerm : state.terms[index - state.snapshotIndex - 1];
 }
@@ -139,6 +144,7 @@ function sameState(a: LogState, b: LogState): boolean {
   return a.terms.length === b.terms.length && a.terms.every((t, k) => t === b.terms[k]);
 }
 
+/** One line about a log, for progress and failure messages. */
 export function describeState(state: LogState): string {
   const last = lastIndex(state);
   return `snapshot ${state.snapshotIndex}/${state.snapshotTerm}, hard state term ${state.hardTerm} commit ${state.hardCommit}, entries ${state.snapshotIndex + 1}..${last} (last term ${termAt(state, last)})`;

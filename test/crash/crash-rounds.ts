@@ -19,6 +19,7 @@ import { SeededRandom } from './seeded-random';
 const REGISTER = path.join(__dirname, 'ts-register.js');
 const CHILD = path.join(__dirname, 'crash-child.ts');
 
+/** What to run. */
 export interface CrashRoundsOptions {
   readonly rounds: number;
   readonly seed: number;
@@ -30,6 +31,7 @@ export interface CrashRoundsOptions {
   readonly keep?: boolean;
 }
 
+/** What the rounds did (all of it checked). */
 export interface CrashRoundsSummary {
   readonly rounds: number;
   readonly writesIssued: number;

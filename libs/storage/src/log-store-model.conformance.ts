@@ -111,6 +111,7 @@ function issue(op: Op, model: MemoryLogStore, store: LogStore, term: { current: 
   }
 }
 
+/** Declares the model check (a jest `it`); `open` gives a fresh store for each generated run. */
 export function describeLogStoreModelCheck(open: () => Promise<ModelCheckTarget>): void {
   it('reads and refuses like raft MemoryStorage over random, pipelined operation sequences (fast-check)', async () => {
     await fc.assert(

@@ -14,6 +14,7 @@ import type { LogStore } from './log-store';
 import { describeLogStoreModelCheck } from './log-store-model.conformance';
 import { entries, entry, hardState, plain, snapshotMeta } from './testing/log-fixtures';
 
+/** How the conformance suite gets at an implementation. */
 export interface LogStoreHarness {
   /** True when the store keeps its data across close() and open(). */
   readonly durable: boolean;
@@ -57,6 +58,10 @@ export function readAll(store: LogStore): unknown {
   };
 }
 
+/**
+ * Declares the conformance tests (a jest `describe`) for the LogStore that `makeHarness` opens.
+ * Each test gets a fresh harness and calls `cleanup` afterwards.
+ */
 export function describeLogStoreConformance(name: string, makeHarness: () => Promise<LogStoreHarness>): void {
   describe(`LogStore conformance: ${name}`, () => {
     let ctx: ConformanceContext;

@@ -28,6 +28,7 @@ export interface LogUpdate {
   readonly hardState?: HardState;
 }
 
+/** How a save is made durable. */
 export interface SaveOptions {
   /**
    * When true (the default) the promise resolves only after the update is on stable storage
@@ -48,6 +49,7 @@ export type LogStoreState =
   | 'failed'
   | 'closed';
 
+/** What a store reports about itself (for a member's health endpoint). */
 export interface LogStoreHealth {
   readonly state: LogStoreState;
   /** True only in state `ok`. */

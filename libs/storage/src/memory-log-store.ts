@@ -9,6 +9,7 @@ import { StoreClosedError } from './errors';
 import type { LogStore, LogStoreHealth, LogUpdate, SaveOptions } from './log-store';
 import { planCompact, planUpdate } from './log-update-plan';
 
+/** A LogStore in memory: writes apply and resolve at once; `health()` is always `ok` until closed. */
 export class MemoryLogStore implements LogStore {
   private readonly storage = new MemoryStorage();
   private closed = false;

@@ -19,6 +19,7 @@ import type { WalListing } from './wal/wal-recovery';
 /** Snapshot markers listed in a report at most (the newest ones); all are counted. */
 const REPORTED_MARKERS_MAX = 100;
 
+/** One segment file as the verifier found it. */
 export interface SegmentReport {
   readonly file: string;
   readonly seq: number;
@@ -28,6 +29,7 @@ export interface SegmentReport {
   readonly entries: number;
 }
 
+/** What `verifyDataDir` found in a data dir. */
 export interface DataDirReport {
   readonly dataDir: string;
   readonly walDir: string;

@@ -34,6 +34,7 @@ export interface SegmentLookup {
   get(seq: number): SegmentHandle;
 }
 
+/** The durable log and the core's synchronous reads of it (see the file comment). */
 export class DurableLog implements LogShape {
   private snapshot: SnapshotMeta;
   private hard: HardState;

@@ -9,6 +9,7 @@ import type { Entry } from '@keyval/raft';
 /** Slots freed at the front before the array is compacted. */
 const COMPACT_AFTER_SLOTS = 4096;
 
+/** A byte-bounded suffix of the log, as entry objects. */
 export class EntryCache {
   /** Slots before `head` are evicted (undefined, so they hold no memory). */
   private items: (Entry | undefined)[] = [];

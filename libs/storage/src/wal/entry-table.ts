@@ -10,6 +10,7 @@ import { invariant } from '@keyval/raft';
 
 const INITIAL_CAPACITY = 1024;
 
+/** Term and record location of each entry in (base, lastIndex]. */
 export class EntryTable {
   private terms: Float64Array;
   private segments: Uint32Array;

@@ -16,6 +16,7 @@ import type { HardState, SnapshotMeta } from '@keyval/raft';
 import { EntryTable } from './entry-table';
 import type { SnapshotMarker } from './record-codec';
 
+/** The log being rebuilt from records, in order (see the file comment). */
 export class LogReplay {
   snapshot: SnapshotMeta = EMPTY_SNAPSHOT;
   hardState: HardState = EMPTY_HARD_STATE;

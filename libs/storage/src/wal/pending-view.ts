@@ -17,6 +17,7 @@ import type { DurableLog } from './durable-log';
 /** Consumed tail slots before the tail array is compacted. */
 const COMPACT_AFTER_SLOTS = 1024;
 
+/** The durable log plus every accepted write (see the file comment). */
 export class PendingView implements LogShape {
   private snapshot!: SnapshotMeta;
   private durableHi = 0;

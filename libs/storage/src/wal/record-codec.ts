@@ -21,6 +21,7 @@ import { crc32c } from '@node-rs/crc32';
 import { EntryType, invariant } from '@keyval/raft';
 import type { Entry, HardState, LogIndex, MembershipConfig, NodeId, SnapshotMeta, Term } from '@keyval/raft';
 
+/** crc32c u32, length u32, type u8, 3 reserved bytes. */
 export const FRAME_HEADER_BYTES = 12;
 export const ENTRY_PAYLOAD_HEADER_BYTES = 17;
 export const HARD_STATE_PAYLOAD_BYTES = 24;
@@ -31,6 +32,7 @@ export const RECORD_PAYLOAD_BYTES_LIMIT = 64 * 1024 * 1024;
 const CONFIG_MEMBERS_MAX = 1 << 16;
 const TWO_POW_32 = 2 ** 32;
 
+/** The kinds of records (frame byte 8). */
 export enum RecordType {
   Entry = 1,
   HardState = 2,
@@ -47,6 +49,7 @@ export enum SnapshotMarkerKind {
   SegmentStart = 3,
 }
 
+/** A snapshot marker record's content. */
 export interface SnapshotMarker {
   readonly kind: SnapshotMarkerKind;
   /** True: drop entries up to meta.index and keep the rest. False: drop the whole log. */
@@ -59,8 +62,10 @@ export function entryRecordBytes(entry: Entry): number {
   return FRAME_HEADER_BYTES + ENTRY_PAYLOAD_HEADER_BYTES + entry.data.byteLength;
 }
 
+/** Bytes of a hard-state frame. */
 export const HARD_STATE_RECORD_BYTES = FRAME_HEADER_BYTES + HARD_STATE_PAYLOAD_BYTES;
 
+/** Bytes of the frame of a snapshot marker for `meta`. */
 export function snapshotRecordBytes(meta: SnapshotMeta): number {
   return FRAME_HEADER_BYTES + SNAPSHOT_PAYLOAD_FIXED_BYTES + 8 * (meta.config.voters.length + meta.config.learners.length);
 }
@@ -213,10 +218,12 @@ export function checkFrame(buf: Buffer, offset: number, end: number): FrameCheck
   return { ok: true, type: type as RecordType, payloadBytes, frameBytes };
 }
 
+/** The index of the (checked) entry frame at `frameOffset`. */
 export function entryIndexAt(buf: Buffer, frameOffset: number): number {
   return readU64(buf, frameOffset + FRAME_HEADER_BYTES);
 }
 
+/** The term of the (checked) entry frame at `frameOffset`. */
 export function entryTermAt(buf: Buffer, frameOffset: number): number {
   return readU64(buf, frameOffset + FRAME_HEADER_BYTES + 8);
 }
@@ -247,6 +254,7 @@ export function decodeEntry(buf: Buffer, frameOffset: number, payloadBytes: numb
   };
 }
 
+/** Decodes the (checked) hard-state frame at `frameOffset`. */
 export function decodeHardState(buf: Buffer, frameOffset: number): HardState {
   const p = frameOffset + FRAME_HEADER_BYTES;
   return {
@@ -278,6 +286,7 @@ export function decodeSnapshotMarker(buf: Buffer, frameOffset: number, payloadBy
   return { kind: kind as SnapshotMarkerKind, keepSuffix: keep === 1, meta };
 }
 
+/** Writes a non-negative safe integer as a little-endian u64 (throws RaftInvariantError otherwise). */
 export function writeU64(buf: Buffer, offset: number, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     invariant(false, `${value} is not a u64 below 2^53`);

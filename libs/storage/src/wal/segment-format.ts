@@ -18,7 +18,9 @@
 import { crc32c } from '@node-rs/crc32';
 import { readU64, writeU64 } from './record-codec';
 
+/** First 8 bytes of every segment. */
 export const SEGMENT_MAGIC = 'KEYVALWL';
+/** Bumped on any incompatible change of the format. */
 export const SEGMENT_FORMAT_VERSION = 1;
 export const SEGMENT_HEADER_BYTES = 32;
 export const SEGMENT_SUFFIX = '.wal';
@@ -27,6 +29,7 @@ export const SEGMENT_TEMP_SUFFIX = '.wal.tmp';
 
 const NAME_PATTERN = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
+/** What a segment's name and header say about it. */
 export interface SegmentId {
   /** Position of the segment in the log: 1, 2, 3... */
   readonly seq: number;
@@ -34,6 +37,7 @@ export interface SegmentId {
   readonly firstIndex: number;
 }
 
+/** `<seq>-<firstIndex>.wal`, 16 hex digits each. */
 export function segmentFileName(id: SegmentId): string {
   return `${hex16(id.seq)}-${hex16(id.firstIndex)}${SEGMENT_SUFFIX}`;
 }
@@ -49,6 +53,7 @@ export function parseSegmentFileName(name: string): SegmentId | undefined {
   return Number.isSafeInteger(seq) && Number.isSafeInteger(firstIndex) ? { seq, firstIndex } : undefined;
 }
 
+/** The 32-byte header of segment `id`. */
 export function encodeSegmentHeader(id: SegmentId): Buffer {
   const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
   header.write(SEGMENT_MAGIC, 0, 'latin1');

@@ -37,6 +37,7 @@ export interface FoundSnapshotMarker {
   readonly keepSuffix: boolean;
 }
 
+/** What scanning one segment found. */
 export interface SegmentScan {
   readonly id: SegmentId;
   readonly path: string;

@@ -17,6 +17,7 @@ import type { WalFile, WalFileSystem } from './wal-file-system';
 /** Segment offsets are stored as u32 in the entry index. */
 const SEGMENT_OFFSET_LIMIT = 2 ** 32;
 
+/** The open segment files; the newest is the active one, where batches are appended. */
 export class SegmentSet implements SegmentLookup {
   /** Open segments by seq, oldest first (Map keeps insertion order). */
   private readonly handles = new Map<number, SegmentHandle>();

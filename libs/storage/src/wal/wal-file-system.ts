@@ -19,6 +19,7 @@ export interface WalFile {
   close(): Promise<void>;
 }
 
+/** The directory and file operations the WAL needs. */
 export interface WalFileSystem {
   /** Opens an existing file for reading and writing. */
   openForUpdate(path: string): Promise<WalFile>;

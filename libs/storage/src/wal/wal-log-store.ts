@@ -28,6 +28,10 @@ import type { ResolvedWalOptions, WalLogStoreOptions } from './wal-options';
 const PROBE_FILE_NAME = '.space-probe';
 const PROBE_BYTES_MIN = 64 * 1024;
 
+/**
+ * The durable LogStore. Open with `WalLogStore.open(dataDir, options)`; see the file comment for
+ * the write path and README.md for the format, the recovery rules and the failure handling.
+ */
 export class WalLogStore implements LogStore {
   private readonly view: PendingView;
   private pending: WriteBatch;

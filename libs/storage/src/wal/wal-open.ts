@@ -15,6 +15,7 @@ import { recoverWal } from './wal-recovery';
 /** The directory under a member's data dir that holds the WAL segments. */
 export const WAL_DIR_NAME = 'wal';
 
+/** The parts of a recovered WAL the store runs on. */
 export interface OpenedWal {
   readonly walDir: string;
   readonly segments: SegmentSet;

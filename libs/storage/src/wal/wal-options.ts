@@ -12,6 +12,7 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 const GIB = 1024 * MIB;
 
+/** Options of `WalLogStore.open`; every one has a default and a range (resolveWalOptions). */
 export interface WalLogStoreOptions {
   /** A new segment is started when the next batch would pass this size. Default 64 MiB. */
   readonly segmentBytes?: number;
@@ -28,6 +29,7 @@ export interface WalLogStoreOptions {
   readonly logger?: StorageLogger;
 }
 
+/** Options with their defaults applied, checked. */
 export interface ResolvedWalOptions {
   readonly segmentBytes: number;
   readonly maxRecordBytes: number;
@@ -40,6 +42,7 @@ export interface ResolvedWalOptions {
   readonly logger: StorageLogger;
 }
 
+/** Segment size unless configured: 64 MiB. */
 export const DEFAULT_SEGMENT_BYTES = 64 * MIB;
 
 /** Applies defaults and checks every option against its limits. */

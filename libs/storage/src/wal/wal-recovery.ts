@@ -16,6 +16,7 @@ import { scanSegment } from './segment-scan';
 import type { SegmentScan } from './segment-scan';
 import type { WalFileSystem } from './wal-file-system';
 
+/** A WAL directory read back and replayed. */
 export interface WalRecovery {
   readonly walDir: string;
   /** The log rebuilt from the run (empty when there are no segments). */
@@ -36,6 +37,7 @@ export interface WalListing {
   readonly temporary: readonly string[];
 }
 
+/** A segment file found in the directory. */
 export interface ListedSegment extends SegmentId {
   readonly path: string;
 }

@@ -51,6 +51,7 @@ export function measureWrite(parts: WriteParts, maxRecordBytes: number): number 
   return bytes;
 }
 
+/** Accepted writes encoded into one buffer, with the promises to settle when it is done. */
 export class WriteBatch {
   private readonly frames: FrameWriter;
   readonly writes: PendingWrite[] = [];
