@@ -1,14 +1,15 @@
 /**
  * The crash test's child: opens a WAL, then writes to it from several concurrent writers as
  * fast as it can, announcing each write on stdout before issuing it (`o <seq> <op>`) and each
- * acknowledgement after it (`a <seq>`), until the parent kills it with SIGKILL. Writes to a
- * pipe are synchronous on Linux, so the parent sees every line printed before the kill.
+ * acknowledgement after it (`a <seq>`), until the parent kills it with SIGKILL. Lines are written
+ * with synchronous system calls, so the parent sees every line printed before the kill.
  *
  * With `chunked`, every write system call writes at most a few hundred bytes (a short write,
  * which the store continues), so a kill often lands in the middle of a batch: a torn tail.
  *
  * Usage: node -r ./test/crash/ts-register.js test/crash/crash-child.ts <dataDir> <seed> <segmentBytes> [chunked]
  */
+import * as fs from 'node:fs';
 import { EntryType, logIndex, nodeId, term } from '@keyval/raft';
 import type { Entry, LogIndex } from '@keyval/raft';
 import { WalLogStore, nodeWalFileSystem } from '@keyval/storage';
@@ -42,8 +43,26 @@ function chunkedFileSystem(random: SeededRandom): WalFileSystem {
   };
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes a line straight to fd 1 and returns only once the kernel has it, so the parent sees it
+ * even if this process is killed right after. (process.stdout buffers in user space when the
+ * pipe is full, and that buffer dies with the process.)
+ */
 function out(line: string): void {
-  process.stdout.write(`${line}\n`);
+  const bytes = Buffer.from(`${line}\n`);
+  let written = 0;
+  while (written < bytes.byteLength) {
+    try {
+      written += fs.writeSync(1, bytes, written);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EAGAIN') {
+        throw err;
+      }
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
 }
 
 function stateOf(store: WalLogStore): LogState {
