@@ -31,6 +31,7 @@ export default [
             { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage'] },
             { sourceTag: 'scope:cluster', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage', 'scope:statemachine', 'scope:proto', 'scope:grpc', 'scope:cluster'] },
             { sourceTag: 'scope:api', onlyDependOnLibsWithTags: ['scope:raft', 'scope:proto', 'scope:statemachine', 'scope:grpc', 'scope:cluster', 'scope:api'] },
+            { sourceTag: 'scope:loadgen', onlyDependOnLibsWithTags: ['scope:proto', 'scope:grpc', 'scope:loadgen'] },
             { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
           ],

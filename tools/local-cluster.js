@@ -55,7 +55,8 @@ const children = members.map((m, k) => {
     `--initial-cluster=${initialCluster}`,
     '--initial-cluster-state=new',
   ];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = (process.env.KEYVAL_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {
     readline.createInterface({ input: stream }).on('line', (line) => pretty(m.name, colors[k % colors.length], line));
   }

@@ -171,7 +171,9 @@ export class GrpcChannel {
       slot.lastError = new Error(`no connection to ${this.authority} within ${this.options.connectTimeoutMs} ms`);
       session.destroy();
     }, this.options.connectTimeoutMs).unref();
-    session.once('connect', () => {
+    session.once('connect', (_session: http2.ClientHttp2Session, socket: import('node:net').Socket) => {
+      // No Nagle delay for small requests (see GrpcServer).
+      socket.setNoDelay(true);
       clearTimeout(connectTimer);
       slot.lastError = undefined;
       if (!session.destroyed) {

@@ -98,6 +98,9 @@ export class GrpcServer implements CallHost {
       },
     });
     this.http2Server.maxConnections = this.options.maxConnections;
+    // Small unary answers must leave at once: Nagle's algorithm with delayed ACKs would hold
+    // them for up to 40 ms.
+    this.http2Server.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
     this.http2Server.on('session', this.onSession);
     this.http2Server.on('stream', this.onStream);
   }

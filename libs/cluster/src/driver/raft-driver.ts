@@ -71,6 +71,9 @@ export interface DriverOptions<R> {
   readonly onFatal: (error: Error) => void;
 }
 
+/** Committed entries waiting to apply beyond which the Ready loop waits for the state machine. */
+const MAX_APPLY_BACKLOG_ENTRIES = 50_000;
+
 const NOOP_LOGGER: DriverLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export class RaftDriver<R> implements TransportReceiver {
@@ -92,6 +95,10 @@ export class RaftDriver<R> implements TransportReceiver {
   private stopped: Error | undefined;
   private leader: NodeId = 0n as NodeId;
   private readonly sendingSnapshots = new Set<NodeId>();
+  private readonly applyQueue: (readonly Entry[])[] = [];
+  private applyBacklog = 0;
+  private applyRunning = false;
+  private readonly applyWaiters: (() => void)[] = [];
   /** An incoming snapshot stored and stepped into the core, awaiting its Ready. */
   private incomingSnapshot: SnapshotMeta | undefined;
 
@@ -280,11 +287,11 @@ export class RaftDriver<R> implements TransportReceiver {
     }
     this.sendMessages(ready.messages);
     if (ready.committedEntries.length > 0) {
-      const results = await this.options.stateMachine.apply(ready.committedEntries);
-      const last = ready.committedEntries[ready.committedEntries.length - 1] as Entry;
-      this.applied = last.index;
-      this.proposals.applied(ready.committedEntries, results);
-      this.options.onApplied?.(ready.committedEntries, results);
+      // Applied in the background, in order, overlapping the next Ready's disk write.
+      this.enqueueApply(ready.committedEntries);
+      if (this.applyBacklog > MAX_APPLY_BACKLOG_ENTRIES) {
+        await this.applyDrained();
+      }
     }
     for (const rs of ready.readStates) {
       this.reads.confirmed(rs.context, rs.index, this.applied);
@@ -293,11 +300,48 @@ export class RaftDriver<R> implements TransportReceiver {
       this.reads.failed(context, new ReadNotConfirmedError());
     }
     this.node.advance(ready);
-    this.reads.appliedTo(this.applied);
     if (ready.softState !== undefined) {
       this.onSoftState(ready.softState.leader, ready.softState.role);
     }
-    this.maybeSnapshot();
+  }
+
+  private enqueueApply(entries: readonly Entry[]): void {
+    this.applyQueue.push(entries);
+    this.applyBacklog += entries.length;
+    if (!this.applyRunning) {
+      this.applyRunning = true;
+      void this.applyLoop();
+    }
+  }
+
+  /** Applies queued batches in order; resolves proposals and reads as the index moves. */
+  private async applyLoop(): Promise<void> {
+    try {
+      for (let batch = this.applyQueue.shift(); batch !== undefined && this.stopped === undefined; batch = this.applyQueue.shift()) {
+        const results = await this.options.stateMachine.apply(batch);
+        this.applyBacklog -= batch.length;
+        this.applied = (batch[batch.length - 1] as Entry).index;
+        this.proposals.applied(batch, results);
+        this.options.onApplied?.(batch, results);
+        this.reads.appliedTo(this.applied);
+        this.maybeSnapshot();
+      }
+    } catch (error) {
+      this.fatal(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.applyRunning = false;
+      for (const waiter of this.applyWaiters.splice(0)) {
+        waiter();
+      }
+    }
+  }
+
+  /** Resolves once every queued batch has been applied. */
+  private applyDrained(): Promise<void> {
+    if (!this.applyRunning && this.applyQueue.length === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.applyWaiters.push(resolve));
   }
 
   /** Persists entries and hard state; on a full disk, waits for space (nothing is lost). */
@@ -377,6 +421,7 @@ export class RaftDriver<R> implements TransportReceiver {
 
   /** Installs a leader's snapshot: log first (durably), then the state machine (see start()). */
   private async installSnapshot(meta: SnapshotMeta): Promise<void> {
+    await this.applyDrained();
     const snapshots = this.options.snapshots;
     if (snapshots === undefined || this.incomingSnapshot?.index !== meta.index) {
       throw new Error(`the core asked to install snapshot ${meta.index} but no such snapshot was received`);
@@ -490,10 +535,11 @@ export class RaftDriver<R> implements TransportReceiver {
     this.options.onFatal(error);
   }
 
-  /** Waits until the in-flight Ready (if any) has been handled. */
+  /** Waits until the in-flight Ready (if any) has been handled and applied. */
   async drain(): Promise<void> {
     while (this.processing) {
       await new Promise((resolve) => setImmediate(resolve));
     }
+    await this.applyDrained();
   }
 }

@@ -1,0 +1,179 @@
+/**
+ * `npm run bench`: starts a 3-member cluster on loopback (KeyVal, and etcd with --target
+ * etcd or both, when `etcd` is installed), then drives Puts of 256-byte values at the leader
+ * with 1, 16, 64 and 256 concurrent clients and prints writes/s and latency percentiles.
+ * `--endpoints` measures an existing cluster instead.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GrpcChannel, createClient } from '@keyval/grpc';
+import { etcd } from '@keyval/proto';
+import { runLoad } from './load';
+import type { LoadResult, Workload } from './load';
+
+interface BenchArgs {
+  targets: ('keyval' | 'etcd')[];
+  clients: number[];
+  operations: number;
+  durationMs: number;
+  valueBytes: number;
+  endpoints: string[] | undefined;
+  workload: Workload;
+  leaseReads: boolean;
+}
+
+function parseArgs(argv: readonly string[]): BenchArgs {
+  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--target':
+        args.targets = value() === 'both' ? ['keyval', 'etcd'] : [argv[i] as 'keyval' | 'etcd'];
+        break;
+      case '--clients':
+        args.clients = value().split(',').map(Number);
+        break;
+      case '--ops':
+        args.operations = Number(value());
+        break;
+      case '--duration':
+        args.durationMs = Number(value()) * 1000;
+        break;
+      case '--value-bytes':
+        args.valueBytes = Number(value());
+        break;
+      case '--endpoints':
+        args.endpoints = value().split(',');
+        break;
+      case '--workload':
+        args.workload = value() as Workload;
+        break;
+      case '--lease-reads':
+        args.leaseReads = true;
+        break;
+      default:
+        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads)`);
+    }
+  }
+  return args;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+interface RunningCluster {
+  endpoints: string[];
+  stop(): Promise<void>;
+}
+
+async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promise<RunningCluster> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `bench-${kind}-`));
+  const members = await Promise.all(['b1', 'b2', 'b3'].map(async (name) => ({ name, client: await freePort(), peer: await freePort(), metrics: await freePort() })));
+  const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const children: ChildProcess[] = members.map((m) => {
+    const common = [
+      `--name=${m.name}`,
+      `--data-dir=${path.join(dir, m.name)}`,
+      `--listen-client-urls=http://127.0.0.1:${m.client}`,
+      `--advertise-client-urls=http://127.0.0.1:${m.client}`,
+      `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
+      `--initial-cluster=${initial}`,
+      '--initial-cluster-state=new',
+      `--listen-metrics-urls=http://127.0.0.1:${m.metrics}`,
+    ];
+    const child =
+      kind === 'keyval'
+        ? spawn(process.execPath, [path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(leaseReads ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
+        : spawn('etcd', [...common, '--heartbeat-interval=50', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'ignore'] });
+    return child;
+  });
+  const endpoints = members.map((m) => `127.0.0.1:${m.client}`);
+  return {
+    endpoints,
+    stop: async () => {
+      await Promise.all(children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))));
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The endpoint whose member leads (Maintenance.Status), waiting up to 20 s for one. */
+async function findLeader(endpoints: readonly string[]): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    for (const endpoint of endpoints) {
+      const channel = new GrpcChannel(endpoint, { connectTimeoutMs: 500 });
+      try {
+        const st = await createClient(etcd.MaintenanceDefinition, channel).status({}, { timeoutMs: 500 });
+        if (st.leader !== 0n && st.leader === st.header?.memberId) {
+          return endpoint;
+        }
+      } catch {
+        // not up yet
+      } finally {
+        channel.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no leader among ${endpoints.join(', ')} within 20 s`);
+}
+
+function row(label: string, clients: number, r: LoadResult): string {
+  const f = (n: number): string => n.toFixed(2).padStart(8);
+  return `${label.padEnd(7)} ${String(clients).padStart(7)} ${Math.round(r.opsPerSecond).toString().padStart(9)} ${f(r.p50Ms)} ${f(r.p90Ms)} ${f(r.p99Ms)} ${f(r.maxMs)} ${String(r.errors).padStart(6)}`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  process.stdout.write(`workload ${args.workload}, ${args.valueBytes}-byte values, up to ${args.operations} ops or ${args.durationMs / 1000} s per level; ${os.cpus().length} cores, Node ${process.version}\n`);
+  process.stdout.write('target   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n');
+  for (const target of args.endpoints === undefined ? args.targets : ['keyval' as const]) {
+    const cluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads) : { endpoints: args.endpoints, stop: async () => undefined };
+    try {
+      const leader = await findLeader(cluster.endpoints);
+      for (const clients of args.clients) {
+        const result = await runLoad({
+          endpoints: [leader],
+          workload: args.workload,
+          clients,
+          operations: args.operations,
+          durationMs: args.durationMs,
+          valueBytes: args.valueBytes,
+          keySpace: 10_000,
+          readRatio: 0.5,
+          serializable: false,
+          timeoutMs: 10_000,
+          connections: Math.min(4, clients),
+        });
+        process.stdout.write(`${row(target, clients, result)}${result.firstError === undefined ? '' : `  first error: ${result.firstError}`}\n`);
+      }
+    } finally {
+      await cluster.stop();
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

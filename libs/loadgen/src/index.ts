@@ -1,0 +1,3 @@
+// Public surface of @keyval/loadgen: the load generator behind `npm run bench` and `kvctl bench`.
+export * from './latency';
+export * from './load';
