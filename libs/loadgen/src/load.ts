@@ -58,7 +58,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const progress = setInterval(() => o.onProgress?.(done, o.operations), 250);
 
   const one = async (worker: number, seq: number): Promise<void> => {
-    const kv = clients[(worker + seq) % clients.length]!;
+    const kv = clients[(worker + seq) % clients.length] as (typeof clients)[number];
     const key = Buffer.from(`bench-${(seq * 7919 + worker) % o.keySpace}`);
     const read = o.workload === 'get' || (o.workload === 'mixed' && (seq * 2654435761) % 1000 < o.readRatio * 1000);
     const began = performance.now();
