@@ -167,7 +167,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   }
 
   write(message: unknown): Promise<void> {
-    if (!this.open) {
+    if (!this.open || this.streamGone()) {
       return Promise.reject(this.abortReason ?? new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} has ended`));
     }
     let frame: Buffer;
@@ -230,7 +230,10 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     if (!this.open) {
       return;
     }
-    if (this.decoder.midMessage) {
+    if (this.stream.aborted || this.stream.destroyed) {
+      // Node ends the readable side of a stream it tears down too: that is no half-close.
+      this.handleCloseOnce();
+    } else if (this.decoder.midMessage) {
       this.finish(GrpcStatus.INTERNAL, 'the request ended in the middle of a message');
     } else if (this.queue !== undefined) {
       this.queue.end();
@@ -249,18 +252,37 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   }
 
   handleClose(): void {
+    this.handleCloseOnce();
+    this.host.callClosed(this);
+  }
+
+  private handleCloseOnce(): void {
     this.clearTimer();
     if (this.open) {
       this.open = false;
       this.abort(new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} was cancelled by the client`));
+      this.queue?.fail(this.abortReason);
     }
-    this.host.callClosed(this);
   }
 
   handleWantTrailers(): void {
     const trailers = this.pendingTrailers ?? statusTrailers(GrpcStatus.INTERNAL, 'no status was decided', this.trailers, undefined);
     this.pendingTrailers = undefined;
-    this.stream.sendTrailers(trailers);
+    if (!this.stream.destroyed) {
+      this.stream.sendTrailers(trailers);
+    }
+  }
+
+  /**
+   * True when the client reset the stream and Node has not yet emitted 'close': the call
+   * counts as cancelled now (nothing can be sent on a destroyed stream).
+   */
+  private streamGone(): boolean {
+    if (!this.stream.destroyed && !this.stream.closed) {
+      return false;
+    }
+    this.handleCloseOnce();
+    return true;
   }
 
   /** Runs the handler and ends the call from its outcome: a response, or nothing for streams. */
@@ -273,10 +295,12 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
       return;
     }
     if (isThenable(result)) {
-      result.then(
-        (value) => this.succeed(value),
-        (error: unknown) => this.fail(error),
-      );
+      result
+        .then(
+          (value) => this.succeed(value),
+          (error: unknown) => this.fail(error),
+        )
+        .then(undefined, (bug: unknown) => this.host.reportError(bug, this.path));
     } else {
       this.succeed(result);
     }
@@ -301,7 +325,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
 
   /** Sends a single response and the OK status. */
   private respond(response: unknown): void {
-    if (!this.open) {
+    if (!this.open || this.streamGone()) {
       return;
     }
     let frame: Buffer;

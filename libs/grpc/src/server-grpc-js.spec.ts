@@ -195,6 +195,22 @@ describe('GrpcServer with @grpc/grpc-js clients', () => {
     expect(error.details).toBe('cluster id 8 is not 7');
   });
 
+  it('ends the request stream of a call the client cancels, so the handler stops reading', async () => {
+    const transport = new raftpb.RaftTransportClient(test.address, grpc.credentials.createInsecure());
+    const stream = transport.messages();
+    stream.on('error', () => undefined);
+    const acked = new Promise((resolve) => stream.once('data', resolve));
+    stream.write(raftpb.MessageBatch.fromPartial({ clusterId: 7n, sequence: 1n }));
+    await acked;
+    const exitsBefore = test.messageStreamExits.length;
+    stream.cancel();
+    // grpc-js half-closes before it resets, so the handler may see a clean end: either way it
+    // must not hang.
+    await waitFor(() => test.messageStreamExits.length > exitsBefore);
+    await waitFor(() => test.server.activeCalls === 0);
+    transport.close();
+  });
+
   it('reads a request stream to its end', async () => {
     const transport = new raftpb.RaftTransportClient(test.address, grpc.credentials.createInsecure());
     const stream = transport.installSnapshot();

@@ -3,7 +3,7 @@
  * gRPC library never produces (bad prefixes, cut streams, bad headers) and exact framing.
  */
 import * as http2 from 'node:http2';
-import { etcd } from '@keyval/proto';
+import { etcd, raftpb } from '@keyval/proto';
 import { frameBytes } from './framing';
 import { GrpcStatus } from './status';
 import { startTestServer, type TestServer } from './testing/test-services';
@@ -140,6 +140,26 @@ describe('GrpcServer protocol handling', () => {
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
     stream.close();
     expect(headers[':status']).toBe(405);
+  });
+
+  it('fails the request stream of a call whose connection drops, so the handler stops reading', async () => {
+    const lost = http2.connect(`http://${test.address}`);
+    const stream = lost.request({
+      ':method': 'POST',
+      ':path': '/keyval.raft.v1.RaftTransport/Messages',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    stream.on('error', () => undefined);
+    const acked = new Promise((resolve) => stream.once('data', resolve));
+    stream.write(frameBytes(raftpb.MessageBatch.encode(raftpb.MessageBatch.fromPartial({ clusterId: 7n, sequence: 1n })).finish()));
+    await acked;
+    const exitsBefore = test.messageStreamExits.length;
+    lost.destroy();
+    for (let i = 0; i < 500 && test.messageStreamExits.length === exitsBefore; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(test.messageStreamExits.slice(exitsBefore)).toEqual([expect.stringMatching(/CANCELLED/)]);
   });
 
   it('still serves the connection after all of the above', async () => {

@@ -25,6 +25,8 @@ export interface TestServer {
   readonly aborts: string[];
   /** Handler errors reported to onHandlerError. */
   readonly handlerErrors: unknown[];
+  /** How each RaftTransport.Messages handler ended: "done" or the error it saw. */
+  readonly messageStreamExits: string[];
 }
 
 const header = (revision: bigint): etcd.ResponseHeader => ({
@@ -37,6 +39,7 @@ const header = (revision: bigint): etcd.ResponseHeader => ({
 export async function startTestServer(options: GrpcServerOptions = {}): Promise<TestServer> {
   const aborts: string[] = [];
   const handlerErrors: unknown[] = [];
+  const messageStreamExits: string[] = [];
   const server = new GrpcServer({ onHandlerError: (error) => handlerErrors.push(error), ...options });
   let revision = 0n;
   server.addService(etcd.KVDefinition, {
@@ -85,11 +88,17 @@ export async function startTestServer(options: GrpcServerOptions = {}): Promise<
   });
   server.addService(raftpb.RaftTransportDefinition, {
     messages: async (batches, call) => {
-      for await (const batch of batches) {
-        if (batch.clusterId !== 7n) {
-          throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `cluster id ${batch.clusterId} is not 7`);
+      try {
+        for await (const batch of batches) {
+          if (batch.clusterId !== 7n) {
+            throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `cluster id ${batch.clusterId} is not 7`);
+          }
+          await call.write({ sequence: batch.sequence });
         }
-        await call.write({ sequence: batch.sequence });
+        messageStreamExits.push('done');
+      } catch (error) {
+        messageStreamExits.push(String(error));
+        throw error;
       }
     },
     installSnapshot: async (parts, call) => {
@@ -104,5 +113,5 @@ export async function startTestServer(options: GrpcServerOptions = {}): Promise<
     },
   });
   const { port } = await server.listen(0, '127.0.0.1');
-  return { server, port, address: `127.0.0.1:${port}`, aborts, handlerErrors };
+  return { server, port, address: `127.0.0.1:${port}`, aborts, handlerErrors, messageStreamExits };
 }
