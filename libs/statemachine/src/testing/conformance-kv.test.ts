@@ -130,6 +130,35 @@ export function describeKvConformance(factory: StateMachineFactory): void {
       expect(sm.revision()).toBe(2);
     });
 
+    it('reads concurrent with applies see one point in time: the revision matches the data', async () => {
+      const sm = await factory.create();
+      const log = new LogBuilder();
+      let done = false;
+      const writer = (async () => {
+        for (let batch = 0; batch < 40; batch++) {
+          await sm.apply(Array.from({ length: 25 }, (_, i) => log.put(`c/${batch * 25 + i}`, 'v')));
+        }
+        done = true;
+      })();
+      const reads: Array<{ revision: number; count: number; maxMod: number }> = [];
+      while (!done) {
+        const batch = await Promise.all(
+          [0, 1, 2].map(() => sm.range({ key: b('c/'), rangeEnd: b('c0'), keysOnly: true })),
+        );
+        for (const res of batch) {
+          reads.push({ revision: res.header.revision, count: res.count, maxMod: Math.max(1, ...res.kvs.map((kv) => kv.modRevision)) });
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await writer;
+      expect(reads.length).toBeGreaterThanOrEqual(3);
+      for (const read of reads) {
+        // Every put made one key and one revision: a consistent read has count = revision - 1.
+        expect(read).toEqual({ revision: read.count + 1, count: read.count, maxMod: read.revision });
+      }
+      expect(sm.revision()).toBe(1001);
+    });
+
     it('sees the batch’s own earlier writes (prev_kv, versions) within one apply call', async () => {
       const sm = await factory.create();
       const log = new LogBuilder();
