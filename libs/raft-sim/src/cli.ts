@@ -1,95 +1,13 @@
 /**
- * `npm run sim`: runs seeds of the whole-cluster simulation and prints violations (each with
- * its seed, the replay command, the members' states and the last events of its trace), the
- * run summary with election-time distributions, and as the very last line
- * `sim: N seeds, V violations`. Exits 1 on any violation, 2 on bad usage.
+ * Entry point of `npm run sim` (see cli-main.ts for what it does and prints).
  */
-import { USAGE, UsageError, parseCli, replayCommand } from './cli-args';
-import type { CliOptions } from './cli-args';
-import { DEFAULT_TICK_MS } from './fault-profile';
-import { runSeed } from './run-seed';
-import type { SeedResult } from './run-seed';
-import { runSeeds } from './runner';
-import { RunSummary, formatSummary } from './summary';
+import { runCli } from './cli-main';
 
-function printViolation(v: RunSummary['violations'][number], o: CliOptions, full: boolean): void {
-  const r = v.report;
-  console.log(`VIOLATION seed ${v.seed} (${v.members} members) at ${r.atMs} ms: ${r.kind}: ${r.detail.split('\n')[0] ?? ''}`);
-  console.log(`  replay: ${replayCommand(v.seed, o)}`);
-  if (!full) {
-    return;
-  }
-  console.log(`  profile: ${v.profile}`);
-  for (const line of r.detail.split('\n').slice(1)) {
-    console.log(`  ${line}`);
-  }
-  console.log('  members at the failure:');
-  for (const line of r.members) {
-    console.log(`    ${line}`);
-  }
-  console.log(`  last ${r.trace.length} events (ms, event):`);
-  for (const line of r.trace) {
-    console.log(`    ${line}`);
-  }
-}
-
-async function main(argv: readonly string[]): Promise<number> {
-  let o: CliOptions;
-  try {
-    o = parseCli(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
-  const base = {
-    ...(o.members === undefined ? {} : { members: o.members }),
-    ...(o.safetyTicks === undefined ? {} : { safetyTicks: o.safetyTicks }),
-    ...(o.tickMs === undefined ? {} : { tickMs: o.tickMs }),
-    ...(o.traceTail === undefined ? {} : { traceTail: o.traceTail }),
-    ...(o.lincheckMaxSteps === undefined ? {} : { lincheckMaxSteps: o.lincheckMaxSteps }),
-    ...(o.skipLincheck ? { skipLincheck: true } : {}),
-  };
-  const summary = new RunSummary();
-  const startedMs = performance.now();
-  if (o.single) {
-    const result: SeedResult = runSeed({ ...base, seed: o.first, ...(o.verbose ? { onTrace: (line: string) => console.log(line) } : {}) });
-    summary.add(result);
-    console.log(`seed ${result.seed}: ${result.profile}`);
-    console.log(`seed ${result.seed}: trace hash ${result.traceHash}, ${result.events} events, simulated ${result.simulatedMs} ms, ops ok=${result.ops.ok} fail=${result.ops.fail} info=${result.ops.info}, lincheck ${result.lincheck} (${result.lincheckSteps} steps)`);
-  } else {
-    let done = 0;
-    let lastProgressMs = startedMs;
-    await runSeeds({
-      first: o.first,
-      count: o.count,
-      workers: o.workers,
-      base,
-      onResult: (result) => {
-        summary.add(result);
-        done++;
-        const now = performance.now();
-        if (now - lastProgressMs > 10_000) {
-          lastProgressMs = now;
-          process.stderr.write(`sim: ${done}/${o.count} seeds, ${summary.violations.length} violations, ${((now - startedMs) / 1000).toFixed(0)} s\n`);
-        }
-      },
-    });
-  }
-  const wallMs = performance.now() - startedMs;
-  summary.violations.sort((a, b) => a.seed - b.seed);
-  summary.violations.forEach((v, k) => printViolation(v, o, o.single || k < o.maxReports));
-  for (const line of formatSummary(summary, o.tickMs ?? DEFAULT_TICK_MS)) {
-    console.log(line);
-  }
-  console.log(`wall: ${(wallMs / 1000).toFixed(1)} s, ${(wallMs / summary.seeds).toFixed(1)} ms per seed on ${o.single ? 1 : Math.min(o.workers, o.count)} worker(s) (machine-dependent)`);
-  console.log(`sim: ${summary.seeds} seeds, ${summary.violations.length} violations`);
-  return summary.violations.length > 0 ? 1 : 0;
-}
-
-main(process.argv.slice(2)).then(
+runCli(
+  process.argv.slice(2),
+  (line) => console.log(line),
+  (line) => console.error(line),
+).then(
   (code) => {
     process.exitCode = code;
   },

@@ -15,6 +15,10 @@ import type { SimWorld } from './sim-world';
 
 /** A learner is promoted only when it is at most this many entries behind the leader. */
 export const PROMOTE_MAX_LAG = 10;
+/** Share of crash events that take down a majority or every member at once. */
+export const CORRELATED_CRASH_PROB = 0.15;
+/** Share of crash events that wait for a member to issue a write and strike then. */
+export const ARMED_CRASH_PROB = 0.5;
 /** A removal is refused by the driver when fewer voters than this would remain. */
 export const MIN_VOTERS_AFTER_REMOVAL = 2;
 
@@ -70,6 +74,7 @@ export class FaultInjector {
   /** No new faults; pending heals and restarts still run unless the liveness phase did them. */
   stop(): void {
     this.active = false;
+    this.world.armCrash(undefined);
   }
 
   private partition(): void {
@@ -96,16 +101,50 @@ export class FaultInjector {
     });
   }
 
+  /**
+   * Crashes: usually one member (the leader with crashLeaderProb; otherwise preferring a member
+   * with writes not yet durable, where a crash loses the most), sometimes a majority or the
+   * whole cluster at once (power loss). Each restarts after its own downtime.
+   */
   private crash(): void {
     if (!this.active) {
       return;
     }
     const w = this.world;
     const r = w.faultRandom;
-    const leader = w.currentLeader();
-    const candidates = w.upMembers().filter((m) => !m.removed);
-    const victim = leader !== undefined && r.chance(w.profile.crashLeaderProb) ? leader : candidates.length > 0 ? r.pick(candidates) : undefined;
-    if (victim !== undefined) {
+    const correlated = r.chance(CORRELATED_CRASH_PROB);
+    if (r.chance(ARMED_CRASH_PROB)) {
+      // Crash at the worst moment: when a member has just issued a write that is not durable
+      // yet — any write, or (half the time) one that records a new term or vote.
+      w.armCrash((writer) => this.crashNow(correlated, writer), r.chance(0.5));
+    } else {
+      this.crashNow(correlated, undefined);
+    }
+    w.schedule(r.exponential(w.profile.crashGapMs), () => this.crash());
+  }
+
+  private crashNow(correlated: boolean, writer: SimMember | undefined): void {
+    if (!this.active) {
+      return;
+    }
+    const w = this.world;
+    const r = w.faultRandom;
+    const up = w.upMembers().filter((m) => !m.removed);
+    let victims: SimMember[];
+    if (correlated && up.length > 0) {
+      const all = r.chance(0.5);
+      const rest = r.shuffled(up.filter((m) => m !== writer));
+      victims = all ? up : [...(writer === undefined ? [] : [writer]), ...rest].slice(0, Math.floor(up.length / 2) + 1);
+      w.log(`CORRELATED CRASH of ${all ? 'every member' : 'a majority'}${writer === undefined ? '' : ` as m${writer.num} writes`}`);
+    } else if (writer !== undefined) {
+      victims = [writer];
+    } else {
+      const leader = w.currentLeader();
+      const unsynced = up.filter((m) => m.disk.pendingCount > 0);
+      const victim = leader !== undefined && r.chance(w.profile.crashLeaderProb) ? leader : unsynced.length > 0 && r.chance(0.5) ? r.pick(unsynced) : up.length > 0 ? r.pick(up) : undefined;
+      victims = victim === undefined ? [] : [victim];
+    }
+    for (const victim of victims) {
       w.crash(victim);
       w.schedule(r.between(w.profile.downMinMs, w.profile.downMaxMs), () => {
         if (this.active && !victim.up && !victim.removed) {
@@ -113,7 +152,6 @@ export class FaultInjector {
         }
       });
     }
-    w.schedule(r.exponential(w.profile.crashGapMs), () => this.crash());
   }
 
   private membership(): void {

@@ -56,7 +56,12 @@ export function encodeCommand(command: KvCommand): Uint8Array {
 }
 
 export function decodeCommand(data: Uint8Array): KvCommand {
-  const parsed: unknown = JSON.parse(decoder.decode(data));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(data));
+  } catch (error) {
+    throw new CommandDecodeError(error instanceof Error ? error.message : String(error));
+  }
   if (typeof parsed !== 'object' || parsed === null) {
     throw new CommandDecodeError('not an object');
   }

@@ -14,14 +14,15 @@
  * A crash discards the RaftNode, the state machine and everything not durable; a restart
  * builds a new RaftNode from the durable copy and the newest durable image.
  */
-import { NotLeaderError, RaftError, RaftNode, ReadMode, Role, SeededRandom } from '@keyval/raft';
-import type { Entry, LogIndex, Message, NodeId, ProposalTicket, RaftConfig, Ready, SnapshotMeta } from '@keyval/raft';
+import { EMPTY_HARD_STATE, RaftNode, ReadMode, Role, SeededRandom } from '@keyval/raft';
+import type { Entry, HardState, LogIndex, Message, NodeId, RaftConfig, Ready, SnapshotMeta } from '@keyval/raft';
 import type { ClientReply, ClientRequest, ReplyOutcome } from './client-protocol';
 import { readContext } from './client-protocol';
 import { sampleDelay } from './fault-profile';
 import type { DelayModel, FaultProfile } from './fault-profile';
 import { KvStateMachine, encodeCommand } from './kv-state-machine';
-import type { ApplyResult, SmImage } from './kv-state-machine';
+import type { SmImage } from './kv-state-machine';
+import { MemberRequests, refusal } from './member-requests';
 import type { SafetyChecker } from './safety-checker';
 import { SimDisk } from './sim-disk';
 import { mixSeed } from './sim-random';
@@ -45,25 +46,25 @@ export interface MemberHost {
   reply(from: SimMember, reply: ClientReply): void;
   onLeader(member: SimMember, term: number): void;
   onApplied(member: SimMember, entry: Entry): void;
+  /**
+   * A Ready's writes went to disk and an fsync was issued (armed crashes strike here);
+   * `voteChanged` when the Ready changes the term or the vote.
+   */
+  onFsyncIssued(member: SimMember, voteChanged: boolean): void;
 }
 
 /**
  * Deliberate driver bugs, for testing that the checkers catch them (never used by the CLI):
- * - `ack-before-fsync`: messages and applies go out before the Ready's writes are durable;
- * - `drop-hard-state`: hard state (term, vote, commit) is never written.
+ * - `ack-before-fsync`: a Ready's `messages` (votes, append acknowledgements) leave before its
+ *   writes are durable (applying still waits for the fsync);
+ * - `drop-hard-state`: hard state (term, vote, commit) is never written;
+ * - `lying-fsync`: an fsync reports success without making anything durable.
  */
-export type DriverMutation = 'ack-before-fsync' | 'drop-hard-state';
+export type DriverMutation = 'ack-before-fsync' | 'drop-hard-state' | 'lying-fsync';
 
 /** Inputs a paused member queues at most. */
 export const MAX_DEFERRED_INPUTS = 200_000;
 
-/** Requests a member tracks at most (proposals and reads waiting); more are refused. */
-export const MAX_PENDING_REQUESTS = 10_000;
-
-interface PendingProposal {
-  readonly ticket: ProposalTicket;
-  readonly request: ClientRequest;
-}
 
 export class SimMember {
   readonly num: number;
@@ -76,10 +77,10 @@ export class SimMember {
   removed = false;
   private inFlight: Ready | undefined = undefined;
   private readonly receivedImages = new Map<LogIndex, SmImage>();
-  private readonly proposals = new Map<number, PendingProposal>();
-  private readonly reads = new Map<string, ClientRequest>();
-  private waitingReads: { index: LogIndex; request: ClientRequest }[] = [];
+  private readonly requests = new MemberRequests((request, outcome) => this.answer(request, outcome));
   private lastImageIndex = 0;
+  /** The hard state of the last Ready written (to tell vote changes apart). */
+  private lastHard: HardState = EMPTY_HARD_STATE;
   private pausedUntilMs = 0;
   private deferred: (() => void)[] = [];
   /** This member's clock rate (1 = exact); ticks come every tickMs * clockRate. */
@@ -114,6 +115,7 @@ export class SimMember {
     this.up = true;
     this.ledTerm = -1;
     this.leaderAtLastReady = -1;
+    this.lastHard = this.disk.volatile.hardState();
     this.node = new RaftNode(this.raftConfig(image?.index ?? (0 as LogIndex)), this.disk.volatile);
     this.scheduleTicks();
     this.host.log(`m${this.num} start (incarnation ${this.incarnation}, applied ${this.sm.appliedIndex}, log ${this.disk.volatile.firstIndex()}..${this.disk.volatile.lastIndex()})`);
@@ -188,9 +190,7 @@ export class SimMember {
     this.node = undefined;
     this.inFlight = undefined;
     this.receivedImages.clear();
-    this.proposals.clear();
-    this.reads.clear();
-    this.waitingReads = [];
+    this.requests.clear();
     this.completeness = undefined;
     this.deferred = [];
     this.pausedUntilMs = 0;
@@ -284,6 +284,8 @@ export class SimMember {
     }
     const lastBefore = this.disk.volatile.lastIndex();
     const hardState = this.host.mutation === 'drop-hard-state' ? undefined : rd.hardState;
+    const previousHard = this.lastHard;
+    this.lastHard = rd.hardState ?? this.lastHard;
     this.disk.write({ snapshot, entries: rd.entries, hardState });
     this.host.checker.onWrite(this.num, this.disk.volatile, rd.entries);
     if (leaderNow >= 0 && this.leaderAtLastReady === leaderNow) {
@@ -298,54 +300,41 @@ export class SimMember {
       this.finishReady(node, rd, snapshot?.image);
       return;
     }
-    if (this.host.mutation === 'ack-before-fsync') {
-      this.finishReady(node, rd, snapshot?.image);
-      return;
+    const early = this.host.mutation === 'ack-before-fsync';
+    if (early) {
+      this.host.send(this, rd.messages);
     }
     const incarnation = this.incarnation;
+    this.host.onFsyncIssued(this, rd.hardState !== undefined && (rd.hardState.term !== previousHard.term || rd.hardState.vote !== previousHard.vote));
     this.host.schedule(sampleDelay(this.host.diskRandom, this.host.fsyncModel), () => {
       if (this.up && this.incarnation === incarnation && this.inFlight === rd) {
-        this.disk.sync();
+        if (this.host.mutation !== 'lying-fsync') {
+          this.disk.sync();
+        }
         this.stats.fsyncs++;
-        this.input(() => this.finishReady(node, rd, snapshot?.image));
+        this.input(() => this.finishReady(node, rd, snapshot?.image, early));
       }
     });
   }
 
   /** Steps 3–5 of the Ready contract, once the Ready's writes are durable. */
-  private finishReady(node: RaftNode, rd: Ready, image: SmImage | undefined): void {
-    this.host.send(this, rd.messages);
+  private finishReady(node: RaftNode, rd: Ready, image: SmImage | undefined, messagesSent = false): void {
+    if (!messagesSent) {
+      this.host.send(this, rd.messages);
+    }
     if (image !== undefined) {
       this.sm.restore(image);
       this.lastImageIndex = image.index;
       this.stats.snapshotsInstalled++;
       this.host.checker.onRestore(this.num, image.index, image.term, image.chainDigest);
       this.host.log(`m${this.num} installed snapshot ${image.index}/t${image.term}`);
-      for (const [index, pending] of this.proposals) {
-        if (index <= image.index) {
-          this.proposals.delete(index);
-          this.answer(pending.request, { type: 'unknown', reason: `snapshot ${image.index} skipped past index ${index}` });
-        }
-      }
+      this.requests.skippedTo(image.index);
     }
     for (const entry of rd.committedEntries) {
       this.applyEntry(entry);
     }
-    for (const rs of rd.readStates) {
-      const request = this.reads.get(rs.context);
-      if (request !== undefined) {
-        this.reads.delete(rs.context);
-        this.waitingReads.push({ index: rs.index, request });
-      }
-    }
-    for (const context of rd.failedReads) {
-      const request = this.reads.get(context);
-      if (request !== undefined) {
-        this.reads.delete(context);
-        this.answer(request, { type: 'failed', reason: 'read could not be confirmed' });
-      }
-    }
-    this.serveReads();
+    this.requests.readStates(rd.readStates, rd.failedReads);
+    this.requests.serveReads(this.sm.appliedIndex, (key) => this.sm.get(key));
     this.inFlight = undefined;
     node.advance(rd);
     this.maybeSnapshot();
@@ -359,31 +348,7 @@ export class SimMember {
       throw new SimViolation(ViolationKind.DuplicateApply, `member ${this.num} applied client operation ${result.opId} a second time at ${entry.index}`);
     }
     this.host.onApplied(this, entry);
-    const pending = this.proposals.get(entry.index);
-    if (pending === undefined) {
-      return;
-    }
-    this.proposals.delete(entry.index);
-    if (entry.term === pending.ticket.term) {
-      this.answer(pending.request, okWrite(pending.request, result, entry));
-    } else {
-      this.answer(pending.request, { type: 'failed', reason: `index ${entry.index} holds a term-${entry.term} entry, not the proposal's term ${pending.ticket.term}` });
-    }
-  }
-
-  private serveReads(): void {
-    if (this.waitingReads.length === 0) {
-      return;
-    }
-    const still: { index: LogIndex; request: ClientRequest }[] = [];
-    for (const w of this.waitingReads) {
-      if (w.index <= this.sm.appliedIndex && w.request.kind === 'get') {
-        this.answer(w.request, { type: 'ok', value: this.sm.get(w.request.key) });
-      } else {
-        still.push(w);
-      }
-    }
-    this.waitingReads = still;
+    this.requests.applied(entry, result);
   }
 
   /** Every `snapshotEvery` applied entries: a durable image, and compaction keeping a trailing window. */
@@ -408,7 +373,7 @@ export class SimMember {
     if (!this.up) {
       return;
     }
-    if (this.proposals.size + this.reads.size >= MAX_PENDING_REQUESTS) {
+    if (this.requests.full) {
       this.answer(request, { type: 'rejected', reason: 'member overloaded' });
       return;
     }
@@ -417,10 +382,10 @@ export class SimMember {
         if (request.kind === 'get') {
           const context = readContext(request);
           this.core().readIndex(context, request.lease ? ReadMode.Lease : ReadMode.Safe);
-          this.reads.set(context, request);
+          this.requests.readRequested(context, request);
         } else {
           const ticket = this.core().propose(encodeCommand(request.command));
-          this.proposals.set(ticket.index, { ticket, request });
+          this.requests.proposed(ticket, request);
         }
       } catch (error) {
         this.answer(request, refusal(error));
@@ -432,29 +397,7 @@ export class SimMember {
     this.host.reply(this, { client: request.client, opId: request.opId, attempt: request.attempt, outcome });
   }
 
-  /** Applied, committed-entry-based view for the final checks. */
-  appliedIndex(): number {
-    return this.sm.appliedIndex;
-  }
-
   pendingProposalCount(): number {
-    return this.proposals.size;
+    return this.requests.pendingProposals;
   }
-}
-
-function okWrite(request: ClientRequest, result: ApplyResult | undefined, entry: Entry): ReplyOutcome {
-  if (result === undefined || request.kind !== 'write' || result.opId !== request.opId) {
-    throw new SimViolation(ViolationKind.StateMachineSafety, `the entry at ${entry.index}/t${entry.term} is not the proposal of ${request.opId}`);
-  }
-  return { type: 'ok', succeeded: result.succeeded };
-}
-
-function refusal(error: unknown): ReplyOutcome {
-  if (error instanceof NotLeaderError) {
-    return { type: 'redirect', leader: error.leaderHint === undefined ? undefined : Number(error.leaderHint) };
-  }
-  if (error instanceof RaftError) {
-    return { type: 'rejected', reason: error.message };
-  }
-  throw error;
 }

@@ -72,6 +72,8 @@ export class SimWorld implements MemberHost, ClientHost {
   /** The most recent crash of a member that was leading (re-election measurements). */
   lastLeaderCrash: { term: number; atMs: number; measured: boolean; probe: boolean } | undefined = undefined;
   nextMemberId: number;
+  private armedCrash: ((writer: SimMember) => void) | undefined = undefined;
+  private armedVotesOnly = false;
 
   constructor(
     readonly seed: number,
@@ -315,6 +317,24 @@ export class SimWorld implements MemberHost, ClientHost {
 
   upMembers(): SimMember[] {
     return [...this.members.values()].filter((m) => m.up);
+  }
+
+  /**
+   * Arms (or disarms) a crash that strikes when the next member issues an fsync (with
+   * `votesOnly`, an fsync of a Ready that changes the term or the vote).
+   */
+  armCrash(trigger: ((writer: SimMember) => void) | undefined, votesOnly = false): void {
+    this.armedCrash = trigger;
+    this.armedVotesOnly = votesOnly;
+  }
+
+  onFsyncIssued(member: SimMember, voteChanged: boolean): void {
+    const trigger = this.armedCrash;
+    if (trigger !== undefined && member.up && (voteChanged || !this.armedVotesOnly)) {
+      this.armedCrash = undefined;
+      // After the current input completes (the Ready's early messages are already out).
+      this.schedule(0, () => trigger(member));
+    }
   }
 
   /** Crashes a member; with `writebackProb`, some pending batches still reach the disk. */

@@ -1,11 +1,16 @@
 /**
  * The event trace of one run: a running hash of every event (so two runs of a seed can be
  * compared cheaply: same seed, same hash) and a ring of the most recent lines, printed when a
- * run fails. With `verbose`, every line is also handed to a sink as it happens.
+ * run fails. With `verbose`, every line is also handed to a sink as it happens. Lines are
+ * hashed in batches with SHA-1 (native, so cheap even under Jest's instrumentation).
  */
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 
 /** Lines kept for a failure report by default. */
 export const DEFAULT_TRACE_TAIL = 80;
+/** Lines hashed together in one native call. */
+const HASH_BATCH_LINES = 512;
 /** Hard cap on the ring, whatever the caller asks. */
 export const MAX_TRACE_TAIL = 100_000;
 
@@ -13,8 +18,8 @@ export class Trace {
   private readonly ring: string[];
   private head = 0;
   private count = 0;
-  private hashLo = 0x811c9dc5;
-  private hashHi = 0x01000193;
+  private readonly digest: Hash = createHash('sha1');
+  private batch: string[] = [];
   private lines = 0;
 
   constructor(
@@ -30,7 +35,10 @@ export class Trace {
   /** Records one event line, stamped with the simulated time in ms. */
   log(timeMs: number, line: string): void {
     const text = `${pad(timeMs)} ${line}`;
-    this.mix(text);
+    this.batch.push(text);
+    if (this.batch.length >= HASH_BATCH_LINES) {
+      this.flush();
+    }
     this.ring[this.head] = text;
     this.head = (this.head + 1) % this.tail;
     if (this.count < this.tail) {
@@ -42,27 +50,18 @@ export class Trace {
     }
   }
 
-  /** Folds a value into the hash without keeping a line (for high-volume, low-interest events). */
-  mixOnly(value: number): void {
-    this.hashLo = Math.imul(this.hashLo ^ (value & 0xffff), 0x01000193) >>> 0;
-    this.hashHi = Math.imul(this.hashHi ^ (value >>> 16) ^ (value & 0xffff), 0x01000193) >>> 0;
-  }
-
-  private mix(text: string): void {
-    let lo = this.hashLo;
-    let hi = this.hashHi;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      lo = Math.imul(lo ^ c, 0x01000193);
-      hi = Math.imul(hi ^ c ^ (lo >>> 24), 0x01000193);
+  private flush(): void {
+    if (this.batch.length > 0) {
+      this.digest.update(this.batch.join('\n'));
+      this.digest.update('\n');
+      this.batch = [];
     }
-    this.hashLo = lo >>> 0;
-    this.hashHi = hi >>> 0;
   }
 
   /** The hash of everything logged so far, as 16 hex digits. */
   hash(): string {
-    return this.hashHi.toString(16).padStart(8, '0') + this.hashLo.toString(16).padStart(8, '0');
+    this.flush();
+    return this.digest.copy().digest('hex').slice(0, 16);
   }
 
   /** How many lines were logged in total. */
