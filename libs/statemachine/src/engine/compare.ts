@@ -11,7 +11,7 @@ import { collectSpan } from './range-reader';
 
 /** Evaluates one compare against the source. */
 export async function compareHolds(source: KvSource, compare: Compare): Promise<boolean> {
-  const kvs = await collectSpan(source, compare, compare.target === CompareTarget.Value);
+  const kvs = await collectSpan(source, compare, compare.target === CompareTarget.Value ? 'values' : 'metadata');
   if (kvs.length === 0) {
     return compare.target === CompareTarget.Value ? false : compareOne(compare, undefined);
   }

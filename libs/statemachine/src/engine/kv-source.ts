@@ -10,9 +10,9 @@ export interface KvSource {
   get(key: Uint8Array): Promise<KeyValue | undefined>;
   /**
    * Records of the keys in `range`, ascending in byte order, from one consistent point in
-   * time. With `withValues` false the records' values are empty (keys-only and counting).
+   * time, shaped by `mode` (see ScanMode).
    */
-  scan(range: ScanRange, withValues: boolean): AsyncIterable<KeyValue>;
+  scan(range: ScanRange, mode: ScanMode): AsyncIterable<KeyValue>;
 }
 
 /** A committed store: a KvSource that can also read many keys in one round trip. */
@@ -21,7 +21,26 @@ export interface KvBaseStore extends KvSource {
   getMany(keys: readonly Uint8Array[]): Promise<Array<KeyValue | undefined>>;
 }
 
+/**
+ * How much of each record a scan needs:
+ * - `values`: whole records;
+ * - `metadata`: revisions and version, values empty (keys-only reads, version compares);
+ * - `keys`: only the keys are meaningful (counting, deleting); revisions may be 0, so a store
+ *   can skip reading the records at all.
+ */
+export type ScanMode = 'values' | 'metadata' | 'keys';
+
 export const EMPTY_VALUE = new Uint8Array(0);
+
+/** A record reduced to what `mode` needs. */
+export function shapeRecord(kv: KeyValue, mode: ScanMode): KeyValue {
+  return mode === 'values' ? kv : withoutValue(kv);
+}
+
+/** A key-only record (ScanMode `keys`). */
+export function keyOnlyRecord(key: Uint8Array): KeyValue {
+  return { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY_VALUE };
+}
 
 /** A copy of a record without its value (keys-only responses). */
 export function withoutValue(kv: KeyValue): KeyValue {

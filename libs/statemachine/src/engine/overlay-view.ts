@@ -15,8 +15,8 @@ import { invariant } from '../errors';
 import type { KeyValue } from '../kv-types';
 import type { ScanRange } from './key-span';
 import { inBounds, keyString, scanBounds } from './key-span';
-import type { KvBaseStore, KvSource } from './kv-source';
-import { withoutValue } from './kv-source';
+import type { KvBaseStore, KvSource, ScanMode } from './kv-source';
+import { shapeRecord } from './kv-source';
 
 /** A record or a deletion marker. */
 export type Slot = KeyValue | null;
@@ -94,7 +94,7 @@ export class OverlayView implements KvSource {
   }
 
   /** The merged view of `range`: base records overridden by every layer, in byte order. */
-  async *scan(range: ScanRange, withValues: boolean): AsyncIterable<KeyValue> {
+  async *scan(range: ScanRange, mode: ScanMode): AsyncIterable<KeyValue> {
     const bounds = scanBounds(range);
     const dirty = new Map<string, Slot>();
     for (const layer of this.layers) {
@@ -108,9 +108,9 @@ export class OverlayView implements KvSource {
     let next = 0;
     const emit = (key: string): KeyValue | undefined => {
       const slot = dirty.get(key);
-      return slot === null || slot === undefined ? undefined : withValues ? slot : withoutValue(slot);
+      return slot === null || slot === undefined ? undefined : shapeRecord(slot, mode);
     };
-    for await (const kv of this.base.scan(range, withValues)) {
+    for await (const kv of this.base.scan(range, mode)) {
       const name = keyString(kv.key);
       while (next < dirtyKeys.length && (dirtyKeys[next] as string) < name) {
         const record = emit(dirtyKeys[next++] as string);

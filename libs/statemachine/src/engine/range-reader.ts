@@ -8,8 +8,8 @@
 import { RangeTooLargeError } from '../errors';
 import type { KeyValue, RangeRequest, RangeResponse } from '../kv-types';
 import { isEmptyRange, isSingleKey, spanToScan } from './key-span';
-import type { KvSource } from './kv-source';
-import { withoutValue } from './kv-source';
+import type { KvSource, ScanMode } from './kv-source';
+import { shapeRecord } from './kv-source';
 
 /** Bytes a kv is charged against maxRangeResponseBytes. */
 export function kvResponseBytes(kv: KeyValue): number {
@@ -24,13 +24,13 @@ export async function readRange(source: KvSource, request: RangeRequest, revisio
   const header = { revision };
   const limit = request.limit ?? 0;
   const countOnly = request.countOnly === true;
-  const withValues = !countOnly && request.keysOnly !== true;
+  const mode: ScanMode = countOnly ? 'keys' : request.keysOnly === true ? 'metadata' : 'values';
   if (isSingleKey(request)) {
     const kv = await source.get(request.key);
     if (kv === undefined) {
       return { header, kvs: [], more: false, count: 0 };
     }
-    const kvs = countOnly ? [] : [withValues ? kv : withoutValue(kv)];
+    const kvs = countOnly ? [] : [shapeRecord(kv, mode)];
     checkSize(kvs, maxResponseBytes);
     return { header, kvs, more: false, count: 1 };
   }
@@ -42,7 +42,7 @@ export async function readRange(source: KvSource, request: RangeRequest, revisio
   let count = 0;
   let bytes = 0;
   const wantKvs = !countOnly;
-  for await (const kv of source.scan(range, withValues && wantKvs)) {
+  for await (const kv of source.scan(range, mode)) {
     count++;
     if (wantKvs && (limit === 0 || kvs.length < limit)) {
       bytes += kvResponseBytes(kv);
@@ -65,18 +65,18 @@ function checkSize(kvs: readonly KeyValue[], maxResponseBytes: number): void {
   }
 }
 
-/** Every record in a span (with values), for deletes and compares. */
-export async function collectSpan(source: KvSource, span: { key: Uint8Array; rangeEnd?: Uint8Array }, withValues: boolean): Promise<KeyValue[]> {
+/** Every record in a span, shaped by `mode`, for deletes and compares. */
+export async function collectSpan(source: KvSource, span: { key: Uint8Array; rangeEnd?: Uint8Array }, mode: ScanMode): Promise<KeyValue[]> {
   if (isSingleKey(span)) {
     const kv = await source.get(span.key);
-    return kv === undefined ? [] : [kv];
+    return kv === undefined ? [] : [shapeRecord(kv, mode)];
   }
   const range = spanToScan(span);
   if (isEmptyRange(range)) {
     return [];
   }
   const out: KeyValue[] = [];
-  for await (const kv of source.scan(range, withValues)) {
+  for await (const kv of source.scan(range, mode)) {
     out.push(kv);
   }
   return out;

@@ -113,7 +113,7 @@ class WriteTxn {
 
   private async deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse> {
     const wantPrev = request.prevKv === true;
-    const existing = await collectSpan(this.view, request, wantPrev);
+    const existing = await collectSpan(this.view, request, wantPrev ? 'values' : 'keys');
     if (wantPrev) {
       let bytes = 0;
       for (const kv of existing) {

@@ -5,8 +5,8 @@
 import type { KeyValue } from '../kv-types';
 import type { ScanRange } from '../engine/key-span';
 import { keyString } from '../engine/key-span';
-import type { KvBaseStore } from '../engine/kv-source';
-import { withoutValue } from '../engine/kv-source';
+import type { KvBaseStore, ScanMode } from '../engine/kv-source';
+import { shapeRecord } from '../engine/kv-source';
 import type { Slot } from '../engine/overlay-view';
 
 export class MemoryKvStore implements KvBaseStore {
@@ -26,8 +26,8 @@ export class MemoryKvStore implements KvBaseStore {
     return Promise.resolve(keys.map((key) => this.records.get(keyString(key))));
   }
 
-  scan(range: ScanRange, withValues: boolean): AsyncIterable<KeyValue> {
-    const found = this.collect(range, withValues);
+  scan(range: ScanRange, mode: ScanMode): AsyncIterable<KeyValue> {
+    const found = this.collect(range, mode);
     return {
       async *[Symbol.asyncIterator]() {
         yield* found;
@@ -36,7 +36,7 @@ export class MemoryKvStore implements KvBaseStore {
   }
 
   /** Records in `range`, ascending, captured now. */
-  collect(range: ScanRange, withValues: boolean): KeyValue[] {
+  collect(range: ScanRange, mode: ScanMode): KeyValue[] {
     const start = keyString(range.start);
     const end = range.end === null ? null : keyString(range.end);
     const out: KeyValue[] = [];
@@ -46,7 +46,7 @@ export class MemoryKvStore implements KvBaseStore {
         break;
       }
       const kv = this.records.get(key) as KeyValue;
-      out.push(withValues ? kv : withoutValue(kv));
+      out.push(shapeRecord(kv, mode));
     }
     return out;
   }

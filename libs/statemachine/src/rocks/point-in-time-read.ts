@@ -5,13 +5,13 @@
  * readRange makes for that request.
  */
 import type { ScanRange } from '../engine/key-span';
-import { compareBytes, isEmptyRange, spanToScan } from '../engine/key-span';
-import type { KvSource } from '../engine/kv-source';
-import { withoutValue } from '../engine/kv-source';
+import { compareBytes, isEmptyRange, isSingleKey, spanToScan } from '../engine/key-span';
+import type { KvSource, ScanMode } from '../engine/kv-source';
 import { invariant } from '../errors';
-import type { KeySpan, KeyValue } from '../kv-types';
+import type { KeyValue, RangeRequest } from '../kv-types';
 import { PREFIX_KV, decodeKvValue, kvKey } from './key-layout';
 import type { RocksDatabase, RocksIterator } from './rocks-database';
+import { scanRecords } from './rocks-kv-store';
 
 const KV_END = Buffer.of(PREFIX_KV + 1);
 
@@ -21,11 +21,14 @@ export class PointInTimeRead implements KvSource {
 
   constructor(
     db: RocksDatabase,
-    span: KeySpan,
+    request: RangeRequest,
     readonly revision: number,
   ) {
-    this.range = spanToScan(span);
-    this.iterator = isEmptyRange(this.range) ? undefined : db.iterator({ gte: kvKey(this.range.start), lt: this.range.end === null ? KV_END : kvKey(this.range.end) });
+    this.range = spanToScan(request);
+    // Counting a range needs only the keys: skip reading the records.
+    const values = request.countOnly !== true || isSingleKey(request);
+    const bounds = { gte: kvKey(this.range.start), lt: this.range.end === null ? KV_END : kvKey(this.range.end), values };
+    this.iterator = isEmptyRange(this.range) ? undefined : db.iterator(bounds);
   }
 
   async get(key: Uint8Array): Promise<KeyValue | undefined> {
@@ -34,12 +37,9 @@ export class PointInTimeRead implements KvSource {
     return entry === undefined ? undefined : decodeKvValue(key, entry.value);
   }
 
-  async *scan(range: ScanRange, withValues: boolean): AsyncIterable<KeyValue> {
+  scan(range: ScanRange, mode: ScanMode): AsyncIterable<KeyValue> {
     invariant(this.iterator !== undefined && compareBytes(range.start, this.range.start) === 0, 'point-in-time scan outside its range');
-    for await (const entry of this.iterator.entries()) {
-      const kv = decodeKvValue(entry.key.subarray(1), entry.value);
-      yield withValues ? kv : withoutValue(kv);
-    }
+    return scanRecords(this.iterator, mode);
   }
 
   /** Releases the iterator (idempotent). */

@@ -4,8 +4,8 @@
  * in time each).
  */
 import type { ScanRange } from '../engine/key-span';
-import type { KvBaseStore } from '../engine/kv-source';
-import { withoutValue } from '../engine/kv-source';
+import type { KvBaseStore, ScanMode } from '../engine/kv-source';
+import { keyOnlyRecord, shapeRecord } from '../engine/kv-source';
 import type { KeyValue } from '../kv-types';
 import { PREFIX_KV, decodeKvValue, kvKey } from './key-layout';
 import type { RocksDatabase, RocksIterator } from './rocks-database';
@@ -26,15 +26,16 @@ export class RocksKvStore implements KvBaseStore {
   }
 
   /** Opens the iterator now (fixing the point in time) and yields records lazily. */
-  scan(range: ScanRange, withValues: boolean): AsyncIterable<KeyValue> {
-    const iterator = this.db.iterator({ gte: kvKey(range.start), lt: range.end === null ? KV_END : kvKey(range.end) });
-    return records(iterator, withValues);
+  scan(range: ScanRange, mode: ScanMode): AsyncIterable<KeyValue> {
+    const iterator = this.db.iterator({ gte: kvKey(range.start), lt: range.end === null ? KV_END : kvKey(range.end), values: mode !== 'keys' });
+    return scanRecords(iterator, mode);
   }
 }
 
-async function* records(iterator: RocksIterator, withValues: boolean): AsyncGenerator<KeyValue> {
+/** Records from an iterator over key-value records (opened without values in `keys` mode). */
+export async function* scanRecords(iterator: RocksIterator, mode: ScanMode): AsyncGenerator<KeyValue> {
   for await (const entry of iterator.entries()) {
-    const kv = decodeKvValue(entry.key.subarray(1), entry.value);
-    yield withValues ? kv : withoutValue(kv);
+    const key = entry.key.subarray(1);
+    yield mode === 'keys' ? keyOnlyRecord(key) : shapeRecord(decodeKvValue(key, entry.value), mode);
   }
 }
