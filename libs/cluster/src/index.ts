@@ -11,3 +11,4 @@ export * from './member/member-options';
 export * from './member/member-identity';
 export * from './member/state-machine-adapters';
 export * from './member/kv-member';
+export * from './member/membership-manager';

@@ -34,6 +34,8 @@ export interface FollowerStatus {
   readonly next: LogIndex;
   readonly state: ProgressState;
   readonly recentActive: boolean;
+  /** Ticks since the leader last heard from the member (Infinity: not in this term). */
+  readonly ticksSinceActive: number;
   readonly isLearner: boolean;
   readonly pendingSnapshot: LogIndex;
 }
@@ -52,6 +54,8 @@ export interface RaftStatus {
   readonly leadTransferee: NodeId | undefined;
   /** On the leader: every member's replication progress. */
   readonly progress: ReadonlyMap<NodeId, FollowerStatus> | undefined;
+  /** Election timeout in ticks (T), for judging ticksSinceActive. */
+  readonly electionTimeoutTicks: number;
 }
 
 export class RaftNode {
@@ -247,7 +251,8 @@ export class RaftNode {
     if (r.role === Role.Leader) {
       progress = new Map();
       for (const [id, pr] of r.tracker.progress) {
-        progress.set(id, { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive, isLearner: pr.isLearner, pendingSnapshot: pr.pendingSnapshot });
+        const ticksSinceActive = id === r.id ? 0 : pr.lastActiveTick < 0 ? Number.POSITIVE_INFINITY : r.now - pr.lastActiveTick;
+        progress.set(id, { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive, ticksSinceActive, isLearner: pr.isLearner, pendingSnapshot: pr.pendingSnapshot });
       }
     }
     return {
@@ -263,6 +268,7 @@ export class RaftNode {
       config: r.currentConfig(),
       leadTransferee: r.leadTransferee,
       progress,
+      electionTimeoutTicks: r.cfg.electionTimeoutTicks,
     };
   }
 }

@@ -33,6 +33,8 @@ export class Progress {
   pendingSnapshot: LogIndex = 0 as LogIndex;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's tick when it last heard from the follower (-1: never in this term). */
+  lastActiveTick = -1;
   /** Highest heartbeat round the follower has echoed. */
   ackedRound = 0;
   /** Commit index last sent to this follower. */

@@ -197,6 +197,7 @@ function handleHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
     return;
   }
   pr.recentActive = true;
+  pr.lastActiveTick = r.now;
   pr.probeSent = false;
   if (m.round > pr.ackedRound && m.round <= r.heartbeatRound) {
     pr.ackedRound = m.round;
@@ -231,6 +232,7 @@ function handleAppendResponse(r: Raft, m: AppendResponse): void {
     return;
   }
   pr.recentActive = true;
+  pr.lastActiveTick = r.now;
   if (m.reject) {
     // Skip a whole term per round trip using the follower's hint (§5.3, dissertation §5.3.2).
     const hint = m.hintTerm > 0 ? r.log.findConflictByTerm(m.hintIndex, m.hintTerm) : m.hintIndex;

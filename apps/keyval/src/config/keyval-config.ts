@@ -38,6 +38,8 @@ export interface KeyvalConfig {
   readonly snapshotCatchupEntries: number;
   readonly leaseReads: boolean;
   readonly requestTimeoutMs: number;
+  readonly learnerPromoteLag: number;
+  readonly autoPromoteLearners: boolean;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --verify-data: check the data dir offline, print a report, exit. */
   readonly verifyData: boolean;
@@ -126,6 +128,8 @@ function program(): Command {
     .addOption(opt('--snapshot-catchup-entries <n>', 'entries kept behind a snapshot for slow followers', '5000'))
     .addOption(opt('--lease-reads', 'serve linearizable reads under the leader lease (no heartbeat round per read)'))
     .addOption(opt('--request-timeout <ms>', 'deadline of a client request that brings none, ms', '5000'))
+    .addOption(opt('--learner-promote-lag <entries>', 'a learner within this many entries of the leader counts as caught up', '1000'))
+    .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
     .exitOverride()
@@ -204,6 +208,8 @@ function resolve(raw: Raw): KeyvalConfig {
     snapshotCatchupEntries: positiveInt(s('snapshotCatchupEntries'), '--snapshot-catchup-entries'),
     leaseReads: raw['leaseReads'] === true || raw['leaseReads'] === 'true' || raw['leaseReads'] === '1',
     requestTimeoutMs: positiveInt(s('requestTimeout'), '--request-timeout'),
+    learnerPromoteLag: positiveInt(s('learnerPromoteLag'), '--learner-promote-lag'),
+    autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
   };

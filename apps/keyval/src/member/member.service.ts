@@ -41,6 +41,12 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
       leaseReads: c.leaseReads,
       snapshotEveryEntries: c.snapshotCount,
       compactionTrailingEntries: c.snapshotCatchupEntries,
+      promoteLagEntries: c.learnerPromoteLag,
+      autoPromoteLearners: c.autoPromoteLearners,
+      onRemoved: () => {
+        this.logger.warn('this member was removed from the cluster; stopping');
+        process.kill(process.pid, 'SIGTERM');
+      },
       logger: libLogger(this.logger),
       onFatal,
     });

@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { etcd } from '@keyval/proto';
-import { ConfChangeType, ReadMode, SeededRandom, bootstrapEntries } from '@keyval/raft';
+import { ConfChangeType, NotLeaderError, ReadMode, SeededRandom, bootstrapEntries } from '@keyval/raft';
 import type { LogIndex, NodeId, RaftStatus } from '@keyval/raft';
 import { WalLogStore } from '@keyval/storage';
 import type { LogStore } from '@keyval/storage';
@@ -22,12 +22,16 @@ import { discoverIdentity } from './member-discovery';
 import { computeClusterId, computeMemberId, readIdentity, writeIdentity } from './member-identity';
 import type { MemberIdentity } from './member-identity';
 import { MemberConfigError } from './member-options';
+import { MembershipManager, MembershipRefusedError } from './membership-manager';
 import type { KvMemberOptions } from './member-options';
 import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
 
 export type ReadConsistency = 'linearizable' | 'serializable';
 
 export class KvMember {
+  readonly membershipOps: MembershipManager;
+  private promoteTimer: NodeJS.Timeout | undefined;
+
   private constructor(
     readonly identity: MemberIdentity,
     private readonly options: KvMemberOptions,
@@ -37,7 +41,12 @@ export class KvMember {
     readonly driver: RaftDriver<ApplyResult>,
     /** The commit index known when the member started: it is ready once applied past it. */
     private readonly startupCommit: LogIndex,
-  ) {}
+  ) {
+    this.membershipOps = new MembershipManager(
+      { id: identity.memberId, driver, membership: () => stateMachine.membership(), clusterToken: options.initialClusterToken },
+      { promoteLagEntries: options.promoteLagEntries, autoPromote: options.autoPromoteLearners },
+    );
+  }
 
   get id(): NodeId {
     return this.identity.memberId;
@@ -113,6 +122,15 @@ export class KvMember {
     await transport.listen(options.listenPeer);
     await driver.start();
     member.startPublishing();
+    member.promoteTimer = setInterval(() => {
+      if (driver.isLeader()) {
+        member.membershipOps.autoPromote(performance.now() + 2_000).then(
+          (id) => id !== undefined && options.logger.info('promoted a caught-up learner', { member: id.toString(16) }),
+          (error: unknown) => options.logger.warn('automatic promotion failed', { error: String(error) }),
+        );
+      }
+    }, 1_000);
+    member.promoteTimer.unref();
     return member;
   }
 
@@ -154,8 +172,29 @@ export class KvMember {
     for (const r of results) {
       if (r.kind === 'confChange') {
         this.updatePeers(r.membership);
+        if (r.change.type === ConfChangeType.RemoveMember && r.change.nodeId === this.id) {
+          this.options.logger.warn('this member was removed from the cluster');
+          this.options.onRemoved?.();
+        }
       }
     }
+  }
+
+  /**
+   * Removes a member. Removing the leader moves leadership first (to the most caught-up
+   * voter) and then answers NotLeaderError naming the new leader, to which the caller
+   * forwards the request.
+   */
+  async removeMember(id: NodeId, force: boolean, deadlineMs: number): Promise<void> {
+    if (id === this.id && this.driver.isLeader()) {
+      await this.handOffLeadership(Math.max(0, deadlineMs - performance.now()));
+      const leader = this.status().leader;
+      if (this.driver.isLeader() || leader === 0n) {
+        throw new MembershipRefusedError('could not move leadership away from the member being removed; try again');
+      }
+      throw new NotLeaderError(leader);
+    }
+    await this.membershipOps.remove(id, force, deadlineMs);
   }
 
   /** Points the transport at every member's first peer URL, dropping removed members. */
@@ -246,6 +285,9 @@ export class KvMember {
     if (this.publishTimer !== undefined) {
       clearTimeout(this.publishTimer);
     }
+    if (this.promoteTimer !== undefined) {
+      clearInterval(this.promoteTimer);
+    }
     if (this.driver.isLeader()) {
       await this.handOffLeadership(handoffMs).catch((error: unknown) => this.options.logger.warn('leadership hand-off failed', { error: String(error) }));
     }
@@ -256,7 +298,8 @@ export class KvMember {
     await this.stateMachine.close();
   }
 
-  private async handOffLeadership(timeoutMs: number): Promise<void> {
+  /** Moves leadership to the most caught-up voter and waits (bounded) for it to take over. */
+  async handOffLeadership(timeoutMs: number): Promise<void> {
     const st = this.driver.status();
     let best: { id: NodeId; match: number } | undefined;
     for (const [id, pr] of st.progress ?? []) {
@@ -312,4 +355,3 @@ async function bootstrap(logStore: LogStore, options: KvMemberOptions): Promise<
   await logStore.save({ entries: boot.entries, hardState: boot.hardState }, { sync: true });
 }
 
-export { ConfChangeType };

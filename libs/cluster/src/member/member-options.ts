@@ -29,7 +29,13 @@ export interface KvMemberOptions {
   readonly leaseReads: boolean;
   readonly snapshotEveryEntries: number;
   readonly compactionTrailingEntries: number;
+  /** A learner within this many entries of the leader counts as caught up. */
+  readonly promoteLagEntries: number;
+  /** The leader promotes caught-up learners by itself. */
+  readonly autoPromoteLearners: boolean;
   readonly logger: DriverLogger;
+  /** Called once this member has been removed from the cluster (the process should exit). */
+  readonly onRemoved?: () => void;
   /** Called on a fatal error; the process must exit. */
   readonly onFatal: (error: Error) => void;
 }

@@ -1,0 +1,147 @@
+/**
+ * Membership changes, safely (issue: "refuse a change that would leave the cluster without a
+ * live quorum unless forced; refuse to promote a learner that is behind; each refusal names
+ * why"). Runs on the leader; the core refuses a second change while one is pending.
+ *
+ *     add (learner by default) ──▶ catches up (entries or a snapshot) ──▶ promote (by hand, or
+ *     automatically once within `promoteLagEntries`) ──▶ voter ──▶ remove
+ */
+import { ConfChangeType, NotLeaderError, Role } from '@keyval/raft';
+import type { FollowerStatus, NodeId, RaftStatus } from '@keyval/raft';
+import { encodeMemberContext } from '@keyval/statemachine';
+import type { ApplyResult, MemberRecord, MembershipState } from '@keyval/statemachine';
+import type { RaftDriver } from '../driver/raft-driver';
+import { computeMemberId } from './member-identity';
+
+/** A change the member will not make; `reason` says why (FAILED_PRECONDITION at the edge). */
+export class MembershipRefusedError extends Error {
+  readonly code = 'MEMBERSHIP_REFUSED';
+  constructor(readonly reason: string) {
+    super(`membership change refused: ${reason}`);
+    this.name = 'MembershipRefusedError';
+  }
+}
+
+export interface MembershipHost {
+  readonly id: NodeId;
+  readonly driver: RaftDriver<ApplyResult>;
+  membership(): MembershipState;
+  readonly clusterToken: string;
+}
+
+export interface MembershipOptions {
+  /** A learner within this many entries of the leader's log is caught up (0: never auto-promote). */
+  readonly promoteLagEntries: number;
+  /** Promote caught-up learners automatically. */
+  readonly autoPromote: boolean;
+}
+
+const sameUrls = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join(',') === [...b].sort().join(',');
+
+export class MembershipManager {
+  constructor(
+    private readonly host: MembershipHost,
+    private readonly options: MembershipOptions,
+  ) {}
+
+  private leaderStatus(): RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> } {
+    const st = this.host.driver.status();
+    if (st.role !== Role.Leader || st.progress === undefined) {
+      throw new NotLeaderError(st.leader === 0n ? undefined : st.leader);
+    }
+    return st as RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> };
+  }
+
+  /** Whether the leader heard from `id` within an election timeout (itself: always). */
+  private isLive(st: RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> }, id: NodeId): boolean {
+    if (id === this.host.id) return true;
+    const pr = st.progress.get(id);
+    return pr !== undefined && pr.ticksSinceActive <= st.electionTimeoutTicks;
+  }
+
+  /** The reason `voters` would have no live quorum, or undefined when it would. */
+  private quorumProblem(st: RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> }, voters: readonly NodeId[], what: string): string | undefined {
+    const live = voters.filter((v) => this.isLive(st, v));
+    const quorum = Math.floor(voters.length / 2) + 1;
+    if (live.length >= quorum) return undefined;
+    const down = voters.filter((v) => !this.isLive(st, v)).map((v) => v.toString(16));
+    return `${what} would leave ${voters.length} voters of which only ${live.length} are reachable (members down: ${down.join(', ') || 'none'}); a quorum needs ${quorum}. Pass --force to do it anyway`;
+  }
+
+  /** Adds a member (a learner unless `voter`); resolves with its record once the change applied. */
+  async add(name: string, peerUrls: readonly string[], voter: boolean, force: boolean, deadlineMs: number): Promise<MemberRecord> {
+    const st = this.leaderStatus();
+    if (peerUrls.length === 0) throw new MembershipRefusedError('a member needs at least one peer URL');
+    const membership = this.host.membership();
+    const clash = membership.members.find((m) => m.peerUrls.some((u) => peerUrls.includes(u)));
+    if (clash !== undefined) {
+      throw new MembershipRefusedError(`peer URL ${peerUrls.join(',')} is already used by member ${clash.name || clash.id.toString(16)}`);
+    }
+    if (name.length > 0 && membership.members.some((m) => m.name === name)) {
+      throw new MembershipRefusedError(`a member named ${name} already exists`);
+    }
+    if (voter && !force) {
+      const problem = this.quorumProblem(st, [...st.config.voters, 0n as NodeId], `adding voter ${name || peerUrls[0]} (not running yet)`);
+      if (problem !== undefined) throw new MembershipRefusedError(problem);
+    }
+    const id = computeMemberId(peerUrls, this.host.clusterToken, Date.now());
+    const context = encodeMemberContext({ name, peerUrls, clientUrls: [] });
+    await this.host.driver.proposeConfChange({ type: voter ? ConfChangeType.AddVoter : ConfChangeType.AddLearner, nodeId: id, context }, deadlineMs);
+    return { id, name, peerUrls: [...peerUrls], clientUrls: [] };
+  }
+
+  /** Promotes a learner that has caught up (within promoteLagEntries) unless forced. */
+  async promote(id: NodeId, force: boolean, deadlineMs: number): Promise<void> {
+    const st = this.leaderStatus();
+    if (!st.config.learners.includes(id)) {
+      throw new MembershipRefusedError(`${id.toString(16)} is not a learner${st.config.voters.includes(id) ? ' (it is already a voter)' : ''}`);
+    }
+    const lag = st.lastIndex - (st.progress.get(id)?.match ?? 0);
+    const allowed = Math.max(this.options.promoteLagEntries, 1);
+    if (!force && (lag > allowed || !this.isLive(st, id))) {
+      throw new MembershipRefusedError(
+        this.isLive(st, id) ? `learner ${id.toString(16)} is ${lag} entries behind the leader (at most ${allowed} allowed); wait for it to catch up` : `learner ${id.toString(16)} is not reachable`,
+      );
+    }
+    await this.host.driver.proposeConfChange({ type: ConfChangeType.PromoteLearner, nodeId: id, context: new Uint8Array(0) }, deadlineMs);
+  }
+
+  /** Removes a member. The leader itself is removed by the caller after moving leadership. */
+  async remove(id: NodeId, force: boolean, deadlineMs: number): Promise<void> {
+    const st = this.leaderStatus();
+    const isVoter = st.config.voters.includes(id);
+    if (!isVoter && !st.config.learners.includes(id)) {
+      throw new MembershipRefusedError(`${id.toString(16)} is not a member`);
+    }
+    if (isVoter && !force) {
+      const problem = this.quorumProblem(st, st.config.voters.filter((v) => v !== id), `removing ${id.toString(16)}`);
+      if (problem !== undefined) throw new MembershipRefusedError(problem);
+    }
+    await this.host.driver.proposeConfChange({ type: ConfChangeType.RemoveMember, nodeId: id, context: new Uint8Array(0) }, deadlineMs);
+  }
+
+  /** The member added with exactly these peer URLs, if any. */
+  findByPeerUrls(peerUrls: readonly string[]): MemberRecord | undefined {
+    return this.host.membership().members.find((m) => sameUrls(m.peerUrls, peerUrls));
+  }
+
+  /** On the leader: promotes one caught-up, reachable learner (called periodically). */
+  async autoPromote(deadlineMs: number): Promise<NodeId | undefined> {
+    if (!this.options.autoPromote || this.options.promoteLagEntries <= 0) return undefined;
+    let st;
+    try {
+      st = this.leaderStatus();
+    } catch {
+      return undefined;
+    }
+    if (st.config.learners.length === 0) return undefined;
+    for (const learner of st.config.learners) {
+      const lag = st.lastIndex - (st.progress.get(learner)?.match ?? 0);
+      if (lag <= this.options.promoteLagEntries && this.isLive(st, learner)) {
+        await this.promote(learner, false, deadlineMs);
+        return learner;
+      }
+    }
+    return undefined;
+  }
+}
