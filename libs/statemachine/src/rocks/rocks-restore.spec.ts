@@ -76,7 +76,7 @@ describe('RocksStateMachine restore', () => {
     await reopened.close();
   });
 
-  it('rejects a corrupt snapshot without touching the live database, and stays usable', async () => {
+  it('rejects a corrupt, truncated or missing snapshot without touching the live database, and stays usable', async () => {
     const { sm, old, dataDir } = await oldMachine();
     const bytes = await fs.readFile(snapshotFile);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
@@ -87,6 +87,7 @@ describe('RocksStateMachine restore', () => {
     expect((await fs.readdir(dataDir)).filter((name) => name.startsWith('db-'))).toEqual(['db-1']);
     await fs.writeFile(corrupt, bytes.subarray(0, 1000));
     await expect(sm.restore(corrupt)).rejects.toBeInstanceOf(SnapshotCorruptError);
+    await expect(sm.restore(path.join(root, 'missing.snap'))).rejects.toThrow(/ENOENT/);
     const log = new LogBuilder(sm.appliedIndex() + 1);
     await sm.apply([log.put('still', 'works')]);
     await sm.restore(snapshotFile);

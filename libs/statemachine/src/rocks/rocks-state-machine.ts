@@ -15,12 +15,13 @@ import type { DecodedEntry, MachineState } from '../engine/apply-batch';
 import { ApplyBatch, decodeEntries, prefetchKeys } from '../engine/apply-batch';
 import { readRange } from '../engine/range-reader';
 import { SessionTable } from '../engine/session-table';
-import { SnapshotCorruptError, StateMachineClosedError, StateMachineFailedError } from '../errors';
+import { StateMachineClosedError, StateMachineFailedError } from '../errors';
 import type { RangeRequest, RangeResponse } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { resolveLimits } from '../limits';
 import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
 import { snapshotInfo } from '../snapshot/snapshot-file';
+import type { SnapshotHeader } from '../snapshot/snapshot-format';
 import { SnapshotStore } from '../snapshot/snapshot-store';
 import type { StateMachine } from '../state-machine';
 import { AsyncMutex } from '../util/async-mutex';
@@ -191,15 +192,13 @@ export class RocksStateMachine implements StateMachine {
       const next = this.generation + 1;
       const location = databasePath(this.options.dataDir, next);
       await removePath(location);
-      let header;
+      let header: SnapshotHeader;
       try {
         header = await buildDatabase(file, location, this.limits);
       } catch (error) {
-        if (error instanceof SnapshotCorruptError) {
-          await removePath(location); // the live database was never touched
-          throw error;
-        }
-        this.failure = error;
+        // Before the commit point the live database is untouched: a corrupt, truncated or
+        // missing file (or a full disk) fails this restore only.
+        await removePath(location);
         throw error;
       }
       await this.fatalOnError(async () => {
