@@ -11,6 +11,7 @@ import { DEFAULT_TICK_MS } from './fault-profile';
 import { runSeed } from './run-seed';
 import type { SeedResult } from './run-seed';
 import { runSeeds } from './runner';
+import type { DriverMutation } from './sim-member';
 import { RunSummary, formatSummary } from './summary';
 
 function printViolation(print: Print, v: RunSummary['violations'][number], o: CliOptions, full: boolean): void {
@@ -37,7 +38,13 @@ function printViolation(print: Print, v: RunSummary['violations'][number], o: Cl
 /** Where the command writes its lines. */
 export type Print = (line: string) => void;
 
-export async function runCli(argv: readonly string[], print: Print, printError: Print): Promise<number> {
+/** Test-only knobs, never reachable from the command line. */
+export interface CliTestHooks {
+  /** A deliberate driver bug, to exercise the failure report. */
+  readonly mutation?: DriverMutation;
+}
+
+export async function runCli(argv: readonly string[], print: Print, printError: Print, hooks: CliTestHooks = {}): Promise<number> {
   let o: CliOptions;
   try {
     o = parseCli(argv);
@@ -55,6 +62,7 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
     ...(o.traceTail === undefined ? {} : { traceTail: o.traceTail }),
     ...(o.lincheckMaxSteps === undefined ? {} : { lincheckMaxSteps: o.lincheckMaxSteps }),
     ...(o.skipLincheck ? { skipLincheck: true } : {}),
+    ...(hooks.mutation === undefined ? {} : { mutation: hooks.mutation }),
   };
   const summary = new RunSummary();
   const startedMs = performance.now();

@@ -2,7 +2,8 @@
  * The safety phase's faults, each a seeded process with exponential gaps: partitions (and
  * their healing), crashes (and restarts), membership changes (add a learner, promote it,
  * remove a member — the leader included), leader transfers and process pauses. Membership changes and
- * transfers go through the member that believes it leads, like an operator's request would;
+ * transfers go through the member that believes it leads, like an operator's request would
+ * (a new member is added as a learner and promoted later, or now and then directly as a voter);
  * a driver-level policy refuses unsafe ones (promoting a learner that has not caught up,
  * removing a voter when the rest would not form an active quorum), and the core refuses
  * invalid ones (ConfChangeRefusedError); both are counted, neither is a violation.
@@ -162,13 +163,17 @@ export class FaultInjector {
     const leader = w.currentLeader();
     if (leader !== undefined) {
       const st = leader.core().status();
-      const action = w.faultRandom.weighted<'add' | 'promote' | 'remove'>([
-        ['add', this.added < w.profile.maxAddedMembers && w.nextMemberId <= MAX_MEMBER_ID ? 2 : 0],
+      const canAdd = this.added < w.profile.maxAddedMembers && w.nextMemberId <= MAX_MEMBER_ID;
+      const action = w.faultRandom.weighted<'add' | 'add-voter' | 'promote' | 'remove'>([
+        ['add', canAdd ? 2 : 0],
+        ['add-voter', canAdd ? 0.5 : 0],
         ['promote', st.config.learners.length > 0 ? 3 : 0],
         ['remove', 1],
       ]);
       if (action === 'add') {
         this.addLearner(leader);
+      } else if (action === 'add-voter') {
+        this.addVoter(leader, st);
       } else if (action === 'promote') {
         this.promote(leader, st);
       } else {
@@ -189,6 +194,26 @@ export class FaultInjector {
     this.added++;
     if (this.propose(leader, { type: ConfChangeType.AddLearner, nodeId: id, context: new Uint8Array(0) })) {
       this.world.startNewMember(id);
+    }
+  }
+
+  /**
+   * Adds a brand-new, empty member directly as a voter. The driver refuses when the voters
+   * already active could not form a quorum of the larger configuration (the new member is
+   * not active until it catches up): etcd's strict reconfiguration check.
+   */
+  private addVoter(leader: SimMember, st: RaftStatus): void {
+    const w = this.world;
+    const active = st.config.voters.filter((v) => v === leader.id || st.progress?.get(v)?.recentActive === true).length;
+    if (active < quorumSize(st.config.voters.length + 1)) {
+      w.counters.confChangesRefusedByDriver++;
+      w.log(`driver refuses to add a voter: ${active} of ${st.config.voters.length} voters active`);
+      return;
+    }
+    const id = nodeId(w.nextMemberId++);
+    this.added++;
+    if (this.propose(leader, { type: ConfChangeType.AddVoter, nodeId: id, context: new Uint8Array(0) })) {
+      w.startNewMember(id);
     }
   }
 

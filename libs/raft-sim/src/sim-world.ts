@@ -249,7 +249,7 @@ export class SimWorld implements MemberHost, ClientHost {
     }
     const { change, config } = decodeConfChangeEntry(entry.data);
     const target = Number(change.nodeId);
-    if (change.type === ConfChangeType.AddLearner && !this.members.has(target)) {
+    if ((change.type === ConfChangeType.AddLearner || change.type === ConfChangeType.AddVoter) && !this.members.has(target)) {
       this.startNewMember(change.nodeId);
     }
     if (change.type === ConfChangeType.RemoveMember && !this.removalSeen.has(target)) {
