@@ -167,7 +167,8 @@ export class Raft {
     const self = this.tracker.progress.get(this.id);
     if (self !== undefined) {
       // The leader's own match counts only what is durable; advance() moves it forward.
-      self.match = Math.min(this.log.lastIndex(), this.log.storage.lastIndex()) as LogIndex;
+      // Only the stored prefix that the unstable part does not replace matches our log.
+      self.match = Math.min(this.log.lastIndex(), this.log.storage.lastIndex(), this.log.unstable.offset - 1) as LogIndex;
       self.next = (this.log.lastIndex() + 1) as LogIndex;
       self.recentActive = true;
     }

@@ -99,8 +99,8 @@ export class RaftDriver<R> implements TransportReceiver {
   private applyBacklog = 0;
   private applyRunning = false;
   private readonly applyWaiters: (() => void)[] = [];
-  /** An incoming snapshot stored and stepped into the core, awaiting its Ready. */
-  private incomingSnapshot: SnapshotMeta | undefined;
+  /** Incoming snapshots stored and stepped into the core, by index, awaiting their Ready. */
+  private readonly incomingSnapshots = new Map<number, SnapshotMeta>();
 
   constructor(private readonly options: DriverOptions<R>) {
     this.id = options.raft.id;
@@ -415,7 +415,7 @@ export class RaftDriver<R> implements TransportReceiver {
       throw new Error('this member does not accept snapshots');
     }
     await snapshots.receive(offer, chunks, progress);
-    this.incomingSnapshot = offer.meta;
+    this.incomingSnapshots.set(offer.meta.index, offer.meta);
     this.deliver([{ type: 'Snapshot', from: offer.from, to: this.id, term: offer.term, snapshot: offer.meta }]);
   }
 
@@ -423,14 +423,15 @@ export class RaftDriver<R> implements TransportReceiver {
   private async installSnapshot(meta: SnapshotMeta): Promise<void> {
     await this.applyDrained();
     const snapshots = this.options.snapshots;
-    if (snapshots === undefined || this.incomingSnapshot?.index !== meta.index) {
-      throw new Error(`the core asked to install snapshot ${meta.index} but no such snapshot was received`);
+    const received = this.incomingSnapshots.get(meta.index);
+    if (snapshots === undefined || received === undefined || received.term !== meta.term) {
+      throw new Error(`the core asked to install snapshot ${meta.index}/${meta.term} but no such snapshot was received`);
     }
     await this.options.logStore.save({ snapshot: meta }, { sync: true });
     await snapshots.restore(meta);
     this.applied = meta.index;
     this.lastSnapshotIndex = meta.index;
-    this.incomingSnapshot = undefined;
+    this.incomingSnapshots.clear();
     this.logger.info('installed a snapshot from the leader', { index: meta.index, term: meta.term });
   }
 
