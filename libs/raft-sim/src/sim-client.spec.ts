@@ -33,7 +33,11 @@ class FakeHost implements ClientHost {
     return [1, 2, 3];
   }
 
-  log(): void {}
+  readonly lines: string[] = [];
+
+  log(line: string): void {
+    this.lines.push(line);
+  }
 
   runUntil(ms: number): void {
     while ((this.queue.peekTime() ?? Infinity) <= ms) {
