@@ -23,6 +23,23 @@ export const ETCD_MESSAGES = {
   noSpace: 'etcdserver: mvcc: database space exceeded',
 } as const;
 
+/**
+ * A follower could not reach the leader it forwards to, and the request certainly never left
+ * (the connection was refused or never established, or the leader refused the stream). The
+ * request may be sent again: typically the leader just died and an election is under way.
+ */
+export class LeaderUnreachableError extends Error {
+  constructor(
+    /** Hex id of the leader the follower believed in. */
+    readonly leader: string,
+    readonly url: string,
+    cause: unknown,
+  ) {
+    super(`leader ${leader} at ${url} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'LeaderUnreachableError';
+  }
+}
+
 export function invalidArgument(message: string): GrpcStatusError {
   return new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, message);
 }

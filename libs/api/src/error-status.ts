@@ -23,7 +23,7 @@ import {
   StaleSequenceError,
 } from '@keyval/statemachine';
 import { DeadlineExceededError, MemberStoppedError, ProposalLostError, ReadNotConfirmedError, ResourceExhaustedError } from '@keyval/cluster';
-import { ETCD_MESSAGES } from './api.errors';
+import { ETCD_MESSAGES, LeaderUnreachableError } from './api.errors';
 
 /** Trailer naming the leader (hex member id) on a not-leader answer. */
 export const LEADER_HINT_TRAILER = 'keyval-leader';
@@ -51,6 +51,7 @@ export function toStatusError(error: unknown): GrpcStatusError {
       ? status(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.noLeader, error)
       : status(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.notLeader, error, { [LEADER_HINT_TRAILER]: error.leaderHint.toString(16) });
   }
+  if (error instanceof LeaderUnreachableError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.noLeader}: ${error.message}`, error);
   if (error instanceof ProposalTooLargeError) return status(GrpcStatus.INVALID_ARGUMENT, `${ETCD_MESSAGES.requestTooLarge}: ${error.message}`, error);
   if (error instanceof LeaderTransferInProgressError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error);
   if (error instanceof ProposalDroppedError) return status(GrpcStatus.UNAVAILABLE, error.message, error);

@@ -14,7 +14,7 @@ import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import { ProposalLostError, ReadNotConfirmedError } from '@keyval/cluster';
 import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
-import { ETCD_MESSAGES, invalidArgument } from './api.errors';
+import { ETCD_MESSAGES, LeaderUnreachableError, invalidArgument } from './api.errors';
 import { checkRequestSize, deleteFromWire, planRange, putFromWire, txnFromWire } from './etcd-request';
 import type { ApiLimits } from './etcd-request';
 import { deleteToWire, finishRange, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
@@ -63,7 +63,7 @@ export function sessionFrom(metadata: Metadata): SessionHeader | undefined {
 
 /** Errors after which nothing was applied, so the request may be sent again. */
 function definitelyNotApplied(error: unknown): boolean {
-  if (error instanceof NotLeaderError || error instanceof ProposalLostError || error instanceof ReadNotConfirmedError) {
+  if (error instanceof NotLeaderError || error instanceof ProposalLostError || error instanceof ReadNotConfirmedError || error instanceof LeaderUnreachableError) {
     return true;
   }
   return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && /^etcdserver: (not leader|no leader|leader changed)/.test(error.details);
