@@ -87,6 +87,8 @@ export class RaftDriver<R> implements TransportReceiver {
   private applied: LogIndex = 0 as LogIndex;
   private lastSnapshotIndex = 0;
   private snapshotting = false;
+  /** The snapshot being taken, if any (takeSnapshot runs one at a time). */
+  private snapshotInFlight: Promise<SnapshotMeta> | undefined;
   private readSequence = 0;
   private lastTickAt = 0;
   private timer: { cancel(): void } | undefined;
@@ -347,6 +349,16 @@ export class RaftDriver<R> implements TransportReceiver {
   /** Persists entries and hard state; on a full disk, waits for space (nothing is lost). */
   private async persist(ready: Ready): Promise<void> {
     const update = { entries: ready.entries, hardState: ready.hardState };
+    if (ready.entries.length === 0 && !ready.mustSync) {
+      // Only the commit index moved: it is persisted lazily (losing it is safe, §5.3), so do
+      // not hold the Ready loop for the write. Writes stay in call order in the store.
+      this.options.logStore.save(update, { sync: false }).catch((error: unknown) => {
+        if (!(error instanceof Error) || error.name !== 'DiskFullError') {
+          this.fatal(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+      return;
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         await this.options.logStore.save(update, { sync: ready.mustSync });
@@ -450,8 +462,27 @@ export class RaftDriver<R> implements TransportReceiver {
       });
   }
 
-  /** Takes a snapshot now and compacts the log behind it; resolves with its metadata. */
+  /**
+   * Takes a snapshot now and compacts the log behind it; resolves with its metadata. One at a
+   * time: a call while another snapshot is being taken waits for it, then takes its own (so
+   * the result covers at least what was applied when it was called).
+   */
   async takeSnapshot(): Promise<SnapshotMeta> {
+    while (this.snapshotInFlight !== undefined) {
+      await this.snapshotInFlight.catch(() => undefined);
+    }
+    const taking = this.snapshotAndCompact();
+    this.snapshotInFlight = taking;
+    try {
+      return await taking;
+    } finally {
+      if (this.snapshotInFlight === taking) {
+        this.snapshotInFlight = undefined;
+      }
+    }
+  }
+
+  private async snapshotAndCompact(): Promise<SnapshotMeta> {
     const snapshots = this.options.snapshots;
     if (snapshots === undefined) {
       throw new Error('this member keeps no snapshots');
