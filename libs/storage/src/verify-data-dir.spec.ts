@@ -6,6 +6,9 @@ import { formatDataDirReport, verifyDataDir } from './verify-data-dir';
 import { WalLogStore } from './wal/wal-log-store';
 import { flipByte, recordOffsets, segmentFiles } from './testing/wal-files';
 
+// Real fsyncs on a disk shared with other work can take tens of milliseconds each.
+jest.setTimeout(60_000);
+
 describe('verifyDataDir', () => {
   let dir: string;
 

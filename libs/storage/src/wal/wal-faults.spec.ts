@@ -7,6 +7,9 @@ import { entries, entry, hardState, makeTempDir, plain, removeDir } from '../tes
 import { verifyDataDir } from '../verify-data-dir';
 import { WalLogStore } from './wal-log-store';
 
+// Real fsyncs on a disk shared with other work can take tens of milliseconds each.
+jest.setTimeout(60_000);
+
 describe('WalLogStore under injected faults', () => {
   let dir: string;
   let fs: FaultyFileSystem;

@@ -4,6 +4,9 @@ import { FaultyFileSystem } from '../testing/faulty-file-system';
 import { entries, entry, makeTempDir, removeDir } from '../testing/log-fixtures';
 import { WalLogStore } from './wal-log-store';
 
+// Real fsyncs on a disk shared with other work can take tens of milliseconds each.
+jest.setTimeout(60_000);
+
 describe('WalLogStore group commit', () => {
   let dir: string;
   let fs: FaultyFileSystem;

@@ -3,6 +3,9 @@ import { makeTempDir, removeDir } from '../testing/log-fixtures';
 import { WalLogStore } from './wal-log-store';
 import type { WalLogStoreOptions } from './wal-options';
 
+// Real fsyncs on a disk shared with other work can take tens of milliseconds each.
+jest.setTimeout(60_000);
+
 function walHarness(options: WalLogStoreOptions) {
   return async () => {
     const dir = await makeTempDir('wal-conformance');

@@ -6,6 +6,9 @@ import { entries, hardState, makeTempDir, plain, removeDir, snapshotMeta } from 
 import { flipByte, recordOffsets, recordingLogger, segmentFiles } from '../testing/wal-files';
 import { WalLogStore } from './wal-log-store';
 
+// Real fsyncs on a disk shared with other work can take tens of milliseconds each.
+jest.setTimeout(60_000);
+
 const ALL = Number.MAX_SAFE_INTEGER;
 
 describe('WalLogStore recovery', () => {
