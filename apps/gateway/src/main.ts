@@ -1,12 +1,62 @@
-// Entry point of the gateway app. A runnable shell until its issue lands.
-export {};
-function main(argv: readonly string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: gateway [--help]\n\nNot yet implemented beyond this shell.\n');
-    return 0;
-  }
-  process.stderr.write('gateway: not yet implemented; see the open issues\n');
-  return 1;
+/**
+ * keyval-gateway: one stable etcd v3 endpoint in front of a KeyVal cluster. Parses its flags
+ * (and KEYVAL_GATEWAY_* variables), then runs a Nest application context holding the gateway
+ * and its health endpoints. Exit codes: 0 clean stop, 1 failure, 2 bad usage.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { UsageError, parseGatewayConfig } from './config/gateway-config';
+import type { GatewayConfig } from './config/gateway-config';
+import { GatewayModule } from './app.module';
+import { GatewayService } from './gateway/gateway.service';
+import { createLogger } from './logger';
+import { HealthServerService } from './servers/health-server.service';
+
+async function run(config: GatewayConfig): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger), { logger: false, abortOnError: false });
+  // Graceful shutdown on SIGTERM/SIGINT: stop taking calls, drain those in flight, close the
+  // member connections, exit 0. A second signal exits at once.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    app
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.error({ error: String(error) }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  await app.get(GatewayService).start();
+  await app.get(HealthServerService).start();
 }
 
-process.exitCode = main(process.argv.slice(2));
+async function main(argv: readonly string[]): Promise<void> {
+  let config: GatewayConfig | undefined;
+  try {
+    config = parseGatewayConfig(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`keyval-gateway: ${error.message}\nRun 'keyval-gateway --help' for the flags.\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (config === undefined) {
+    return;
+  }
+  await run(config);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`keyval-gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

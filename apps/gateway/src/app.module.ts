@@ -1,0 +1,18 @@
+/** The gateway app: the gateway (lib) and its health endpoints, under Nest's lifecycle. */
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import type { GatewayConfig } from './config/gateway-config';
+import { GatewayService } from './gateway/gateway.service';
+import type { AppLogger } from './logger';
+import { HealthServerService } from './servers/health-server.service';
+import { GATEWAY_CONFIG, GATEWAY_LOGGER } from './tokens';
+
+@Module({})
+export class GatewayModule {
+  static forConfig(config: GatewayConfig, logger: AppLogger): DynamicModule {
+    return {
+      module: GatewayModule,
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: GATEWAY_LOGGER, useValue: logger }, GatewayService, HealthServerService],
+    };
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Owns the Gateway (from @keyval/gateway-core): starts it when the app starts and drains it
+ * when the app stops (refuse new calls, let those in flight finish within --shutdown-grace).
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { BeforeApplicationShutdown } from '@nestjs/common';
+import { Gateway } from '@keyval/gateway-core';
+import type { GatewayConfig } from '../config/gateway-config';
+import { libLogger } from '../logger';
+import type { AppLogger } from '../logger';
+import { GATEWAY_CONFIG, GATEWAY_LOGGER } from '../tokens';
+
+@Injectable()
+export class GatewayService implements BeforeApplicationShutdown {
+  private started: Gateway | undefined;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_LOGGER) private readonly logger: AppLogger,
+  ) {}
+
+  async start(): Promise<Gateway> {
+    const c = this.config;
+    this.started = await Gateway.start({
+      endpoints: c.endpoints,
+      listen: c.listenClientUrls.map((u) => ({ host: u.host, port: u.port })),
+      serializableReads: c.serializableReads,
+      requestTimeoutMs: c.requestTimeoutMs,
+      inflightMax: c.maxInflight,
+      sessionsMax: c.maxSessions,
+      statusIntervalMs: c.statusIntervalMs,
+      memberListIntervalMs: c.memberListIntervalMs,
+      connectionsPerMember: c.connectionsPerMember,
+      maxRequestBytes: c.maxRequestBytes,
+      logger: libLogger(this.logger),
+    });
+    this.logger.info({ endpoints: c.endpoints, clients: c.listenClientUrls.map((u) => u.url) }, 'gateway started');
+    return this.started;
+  }
+
+  /** The running gateway, or undefined before start() finished. */
+  get gateway(): Gateway | undefined {
+    return this.started;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.started !== undefined) {
+      const inflight = this.started.stats().inflight;
+      this.logger.info({ inflight, graceMs: this.config.shutdownGraceMs }, 'draining');
+      await this.started.shutdown(this.config.shutdownGraceMs);
+      this.logger.info('drained');
+    }
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Sends each client call to the right member and, when an attempt fails in a way that allows
+ * it, again — within the client's deadline:
+ *
+ *     call ─► route kind ─► write without a session? ─► lease a gateway session, take seq n
+ *                  │                                          │
+ *                  ▼                                          ▼
+ *            pick target (leader / spread / leader-or-any) ─► raw call ─► answer ─► client
+ *                  ▲                                             │ failure
+ *                  └── wait for a leader change or back off ◄── classify: retry allowed and time left?
+ *                                                                │ no
+ *                                       final answer, or "may or may not have applied" for writes
+ *
+ * Every write the gateway sends carries a session (the client's, or one of the gateway's), so
+ * a retry after an unknown outcome applies at most once: the state machine replays the first
+ * answer. Calls of kind `once` (membership changes and other admin actions) are never sent
+ * again after an unknown outcome. When the directory sees leadership move, attempts still in
+ * flight to the old leader are cancelled and sent to the new one at once.
+ */
+import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
+import type { ServerCall } from '@keyval/grpc';
+import { IndeterminateWriteError, NoLeaderError, GatewayDeadlineError } from './gateway.errors';
+import type { MemberDirectory, Upstream } from './member-directory';
+import { rangeIsSerializable } from './raw-codec';
+import { backoffMs, classifyFailure, mayRetry } from './retry-policy';
+import type { FailureClass } from './retry-policy';
+import type { Route } from './routes';
+import type { SessionPool, WriteSession } from './session-pool';
+import type { UpstreamPool } from './upstream-pool';
+import { CLIENT_ID_KEY, HOP_METADATA_KEYS, NOT_APPLIED_PATTERN, SEQUENCE_KEY } from './wire';
+
+export interface ForwarderOptions {
+  readonly directory: MemberDirectory;
+  readonly pool: UpstreamPool;
+  readonly sessions: SessionPool;
+  /** Deadline of a call that brings none, ms. */
+  readonly defaultTimeoutMs: number;
+  /** Serializable Range requests: spread over the members, or all to the leader. */
+  readonly serializableReads: 'spread' | 'leader';
+  /** Most attempts per call (default 64). */
+  readonly attemptsMax?: number;
+}
+
+/** Counters for metrics and tests. */
+export interface ForwarderStats {
+  calls: number;
+  attempts: number;
+  retries: number;
+  /** Attempts cancelled because leadership moved away from their member. */
+  leaderMoveCancels: number;
+  /** Writes answered "may or may not have applied". */
+  indeterminateWrites: number;
+  /** Gateway sessions renewed after the state machine refused them. */
+  sessionRenewals: number;
+  /** Calls sent with one of the gateway's own sessions. */
+  gatewaySessionWrites: number;
+}
+
+type TargetMode = 'leader' | 'spread' | 'leader-or-any';
+
+/** How a series of attempts ended. */
+type Outcome =
+  | { readonly ok: true; readonly response: Buffer }
+  | { readonly ok: false; readonly error: Error; readonly failure: FailureClass; readonly mayHaveApplied: boolean; readonly attempts: number };
+
+/** Times a write may renew its gateway session after refusals (a limit on everything). */
+const SESSION_RENEWALS_MAX = 3;
+/** Share of a call's time (at most ANSWER_MARGIN_MAX_MS) kept to answer before the client gives up. */
+const ANSWER_MARGIN_FRACTION = 0.05;
+const ANSWER_MARGIN_MAX_MS = 250;
+const LEADER_MOVED = 'leader changed: the gateway sends this call to the new leader';
+
+export class Forwarder {
+  readonly stats: ForwarderStats = { calls: 0, attempts: 0, retries: 0, leaderMoveCancels: 0, indeterminateWrites: 0, sessionRenewals: 0, gatewaySessionWrites: 0 };
+  private readonly attemptsMax: number;
+  private spreadNext = 0;
+  private lastLeader: Upstream | undefined;
+
+  constructor(private readonly options: ForwarderOptions) {
+    this.attemptsMax = options.attemptsMax ?? 64;
+    options.directory.onLeaderChange((_previous, next) => this.leaderChanged(next));
+  }
+
+  /** Forwards one unary call; resolves with the member's raw answer, rejects with the error to answer. */
+  async unary(route: Route, request: Buffer, call: ServerCall): Promise<Buffer> {
+    this.stats.calls += 1;
+    const deadline = this.answerBy(call);
+    if (route.kind === 'write') {
+      return this.write(route, request, call, deadline);
+    }
+    const spread = route.kind === 'read' && this.options.serializableReads === 'spread' && serializable(request);
+    const outcome = await this.attempt(route, request, call, deadline, outgoing(call.metadata), spread ? 'spread' : route.kind === 'idempotent' ? 'leader-or-any' : 'leader');
+    if (outcome.ok) {
+      return outcome.response;
+    }
+    throw outcome.error;
+  }
+
+  /** A write: with the client's session as it is, else under one of the gateway's sessions. */
+  private async write(route: Route, request: Buffer, call: ServerCall, deadline: number): Promise<Buffer> {
+    const metadata = outgoing(call.metadata);
+    if (metadata.get(CLIENT_ID_KEY) !== undefined || metadata.get(SEQUENCE_KEY) !== undefined) {
+      return this.settleWrite(await this.attempt(route, request, call, deadline, metadata, 'leader'));
+    }
+    this.stats.gatewaySessionWrites += 1;
+    const leased = this.options.sessions.acquire(deadline);
+    const session: WriteSession = leased instanceof Promise ? await leased : leased;
+    try {
+      for (let renewals = 0; ; renewals++) {
+        metadata.set(CLIENT_ID_KEY, session.clientId);
+        metadata.set(SEQUENCE_KEY, String(session.takeSeq()));
+        const outcome = await this.attempt(route, request, call, deadline, metadata, 'leader');
+        // The state machine refused the session (evicted, expired) and no attempt may have
+        // applied: nothing happened, so the write may go again under a fresh session.
+        if (!outcome.ok && outcome.failure === 'session-refused' && !outcome.mayHaveApplied && renewals < SESSION_RENEWALS_MAX) {
+          this.options.sessions.renew(session);
+          this.stats.sessionRenewals += 1;
+          continue;
+        }
+        return this.settleWrite(outcome);
+      }
+    } finally {
+      this.options.sessions.release(session);
+    }
+  }
+
+  private settleWrite(outcome: Outcome): Buffer {
+    if (outcome.ok) {
+      return outcome.response;
+    }
+    if (outcome.mayHaveApplied && outcome.failure !== 'final') {
+      this.stats.indeterminateWrites += 1;
+      throw new IndeterminateWriteError(outcome.attempts, outcome.error.message);
+    }
+    throw outcome.error;
+  }
+
+  /** Attempts until an answer, a failure that may not be retried, or the deadline. */
+  private async attempt(route: Route, request: Buffer, call: ServerCall, deadline: number, metadata: Metadata, mode: TargetMode): Promise<Outcome> {
+    let mayHaveApplied = false;
+    let lastFailed: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const epoch = this.options.directory.epoch;
+      let target: string;
+      try {
+        target = await this.pick(mode, deadline, lastFailed);
+      } catch (error) {
+        if (!(error instanceof NoLeaderError)) throw error;
+        return { ok: false, error, failure: 'not-applied', mayHaveApplied, attempts: attempt - 1 };
+      }
+      this.stats.attempts += 1;
+      try {
+        const leaderBound = mode === 'leader' && route.kind !== 'once';
+        const response = await this.options.pool.unary(target, route.path, request, { deadline, metadata, signal: call.signal }, leaderBound);
+        return { ok: true, response };
+      } catch (error) {
+        if (!(error instanceof GrpcStatusError)) throw error;
+        const failure = classifyFailure(error);
+        mayHaveApplied ||= failure === 'maybe-applied';
+        lastFailed = target;
+        this.hint(target, error, failure);
+        const timeLeft = deadline - Date.now();
+        if (call.signal.aborted || !mayRetry(route.kind, failure) || timeLeft <= 1 || attempt >= this.attemptsMax) {
+          return { ok: false, error, failure, mayHaveApplied, attempts: attempt };
+        }
+        this.stats.retries += 1;
+        if (this.options.directory.epoch === epoch) {
+          await this.options.directory.waitForChange(epoch, Math.min(deadline, Date.now() + backoffMs(attempt)));
+        }
+      }
+    }
+  }
+
+  /** Tells the directory what a failure says about the member that answered it. */
+  private hint(target: string, error: GrpcStatusError, failure: FailureClass): void {
+    if (failure === 'not-applied' && NOT_APPLIED_PATTERN.test(error.details)) {
+      this.options.directory.reportNotLeader(target);
+    } else if (error.code === GrpcStatus.UNAVAILABLE) {
+      this.options.directory.reportUnreachable(target);
+    }
+  }
+
+  private async pick(mode: TargetMode, deadline: number, avoid: string | undefined): Promise<string> {
+    const directory = this.options.directory;
+    if (mode === 'spread') {
+      const targets = directory.readTargets();
+      for (let i = 0; i < targets.length; i++) {
+        this.spreadNext = (this.spreadNext + 1) % targets.length;
+        const target = targets[this.spreadNext] as string;
+        if (target !== avoid || targets.length === 1) return target;
+      }
+    } else if (mode === 'leader-or-any') {
+      const leader = directory.leader()?.authority;
+      if (leader !== undefined && leader !== avoid) return leader;
+      const any = directory.readTargets().find((t) => t !== avoid);
+      if (any !== undefined) return any;
+    }
+    const leader = directory.leader() ?? (await directory.waitForLeader(deadline));
+    return leader.authority;
+  }
+
+  /** Leadership moved to `next`: attempts waiting on the previous leader are sent again. */
+  private leaderChanged(next: Upstream | undefined): void {
+    if (next === undefined) {
+      return; // none known for now: calls to the old leader may still succeed
+    }
+    const previous = this.lastLeader;
+    this.lastLeader = next;
+    if (previous !== undefined && previous.authority !== next.authority) {
+      this.stats.leaderMoveCancels += this.options.pool.cancelInFlight(previous.authority, LEADER_MOVED);
+    }
+  }
+
+  /**
+   * When the gateway must have its answer (ms since the epoch): a little before the client's
+   * deadline (or the default one), so that the client receives the gateway's own verdict —
+   * "may or may not have applied" — rather than only its own timer's.
+   */
+  private answerBy(call: ServerCall): number {
+    const now = Date.now();
+    const deadline = call.deadline ?? now + this.options.defaultTimeoutMs;
+    const left = deadline - now;
+    if (left <= 0) {
+      throw new GatewayDeadlineError('the deadline passed before the gateway could send the call');
+    }
+    return deadline - Math.min(ANSWER_MARGIN_MAX_MS, Math.max(1, Math.floor(left * ANSWER_MARGIN_FRACTION)));
+  }
+}
+
+/** The client's metadata minus what belongs to one hop. */
+export function outgoing(incoming: Metadata): Metadata {
+  const out = new Metadata();
+  for (const key of incoming.keys()) {
+    if (!HOP_METADATA_KEYS.has(key)) {
+      for (const value of incoming.getAll(key)) out.add(key, value);
+    }
+  }
+  return out;
+}
+
+/** Whether a Range request asks for a serializable read (false for bytes that do not parse). */
+function serializable(request: Buffer): boolean {
+  try {
+    return rangeIsSerializable(request);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The gateway: one gRPC endpoint serving etcd's KV, Cluster and Maintenance services (and
+ * KeyVal's Admin service) by passing every call through to the right member.
+ *
+ *     clients ──h2c──► GrpcServer (raw services) ──► in-flight bound ──► Forwarder ──► UpstreamPool ──h2c──► members
+ *                                                                            ▲
+ *                                                       MemberDirectory (Status / MemberList probes)
+ *
+ * Lifecycle: `Gateway.start` probes the seeds and listens; `shutdown` stops taking calls,
+ * lets those in flight finish (within a grace period), then stops probing and closes the
+ * member connections.
+ */
+import { GrpcServer } from '@keyval/grpc';
+import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplementation } from '@keyval/grpc';
+import { Forwarder, outgoing } from './forwarder';
+import type { ForwarderStats } from './forwarder';
+import { GatewayOverloadedError, GatewayStoppingError, toGatewayStatus } from './gateway.errors';
+import { MemberDirectory } from './member-directory';
+import type { GatewayLogger } from './member-directory';
+import { rawService } from './raw-codec';
+import type { RawService } from './raw-codec';
+import { PASSTHROUGH_SERVICES, routeOf } from './routes';
+import type { Route } from './routes';
+import { SessionPool } from './session-pool';
+import { UpstreamPool } from './upstream-pool';
+
+export interface GatewayOptions {
+  /** Members to start from: host:port or http:// URLs. */
+  readonly endpoints: readonly string[];
+  /** Where to serve clients. */
+  readonly listen: readonly { readonly host: string; readonly port: number }[];
+  /** Serializable Range requests: spread over the members (default) or sent to the leader. */
+  readonly serializableReads?: 'spread' | 'leader';
+  /** Deadline of a call that brings none, ms (default 5000). */
+  readonly requestTimeoutMs?: number;
+  /** Calls in flight beyond which new ones are refused RESOURCE_EXHAUSTED (default 10,000). */
+  readonly inflightMax?: number;
+  /** The gateway's own exactly-once sessions (default 1024). */
+  readonly sessionsMax?: number;
+  /** A session idle this long gets a new client id, ms (default 30 min). */
+  readonly sessionIdleRenewMs?: number;
+  /** Status probe period, ms (default 150). */
+  readonly statusIntervalMs?: number;
+  /** Member list refresh period, ms (default 1000). */
+  readonly memberListIntervalMs?: number;
+  /** Deadline of a probe, ms (default 1000). */
+  readonly probeTimeoutMs?: number;
+  /** HTTP/2 connections to each member (default 2). */
+  readonly connectionsPerMember?: number;
+  /** Largest request message accepted, bytes (default 2 MiB: a member's limit plus headroom). */
+  readonly maxRequestBytes?: number;
+  /** Largest response message relayed, bytes (default 64 MiB). */
+  readonly maxResponseBytes?: number;
+  readonly logger?: GatewayLogger;
+}
+
+/** What /metrics and the tests read. */
+export interface GatewayStats extends ForwarderStats {
+  inflight: number;
+  refusedOverloaded: number;
+  sessions: number;
+  sessionsBusy: number;
+  leaderChanges: number;
+  upstreamInFlight: Record<string, number>;
+}
+
+const MiB = 1 << 20;
+type RawUnaryHandler = (request: Buffer, call: ServerCall) => Promise<Buffer>;
+type RawStreamHandler = (request: Buffer, call: ServerWritableCall<Buffer>) => Promise<void>;
+
+export class Gateway {
+  private inflight = 0;
+  private refusedOverloaded = 0;
+  private state: 'serving' | 'draining' | 'stopped' = 'serving';
+  private readonly inflightMax: number;
+
+  private constructor(
+    private readonly server: GrpcServer,
+    readonly directory: MemberDirectory,
+    private readonly pool: UpstreamPool,
+    private readonly sessions: SessionPool,
+    private readonly forwarder: Forwarder,
+    options: GatewayOptions,
+    /** The addresses it listens on (port 0 resolved). */
+    readonly addresses: { host: string; port: number }[],
+  ) {
+    this.inflightMax = options.inflightMax ?? 10_000;
+  }
+
+  /** Starts probing the members and listening for clients; throws if a listener cannot bind. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const maxRequestBytes = options.maxRequestBytes ?? 2 * MiB;
+    const maxResponseBytes = options.maxResponseBytes ?? 64 * MiB;
+    const pool = new UpstreamPool({
+      connectionsPerMember: options.connectionsPerMember ?? 2,
+      maxSendMessageBytes: maxRequestBytes,
+      maxReceiveMessageBytes: maxResponseBytes,
+      connectTimeoutMs: 1_000,
+    });
+    const directory = new MemberDirectory({
+      seeds: options.endpoints,
+      pool,
+      statusIntervalMs: options.statusIntervalMs ?? 150,
+      memberListIntervalMs: options.memberListIntervalMs ?? 1_000,
+      probeTimeoutMs: options.probeTimeoutMs ?? 1_000,
+      logger: options.logger,
+    });
+    const sessions = new SessionPool({ sessionsMax: options.sessionsMax ?? 1024, idleRenewMs: options.sessionIdleRenewMs ?? 30 * 60_000 });
+    const forwarder = new Forwarder({
+      directory,
+      pool,
+      sessions,
+      defaultTimeoutMs: options.requestTimeoutMs ?? 5_000,
+      serializableReads: options.serializableReads ?? 'spread',
+    });
+    const server = new GrpcServer({
+      maxReceiveMessageBytes: maxRequestBytes,
+      maxSendMessageBytes: maxResponseBytes,
+      onHandlerError: (error, path) => options.logger?.warn('handler failed', { path, error: String(error) }),
+    });
+    const addresses: { host: string; port: number }[] = [];
+    const gateway = new Gateway(server, directory, pool, sessions, forwarder, options, addresses);
+    for (const service of PASSTHROUGH_SERVICES) {
+      // The handlers match the raw methods one by one; TypeScript cannot follow that through
+      // a service definition only known as ServiceDefinition.
+      server.addService(rawService(service), gateway.handlers(service) as unknown as ServiceImplementation<RawService<ServiceDefinition>>);
+    }
+    directory.start();
+    try {
+      for (const at of options.listen) {
+        addresses.push(await server.listen(at.port, at.host));
+        options.logger?.info('serving clients', { address: `${at.host}:${addresses[addresses.length - 1]?.port}` });
+      }
+    } catch (error) {
+      await gateway.shutdown(0);
+      throw error;
+    }
+    return gateway;
+  }
+
+  /** Ready when serving and a leader is known. */
+  ready(): { ready: boolean; reason?: string; leader?: string } {
+    if (this.state !== 'serving') {
+      return { ready: false, reason: `the gateway is ${this.state}` };
+    }
+    const leader = this.directory.leader();
+    if (leader === undefined) {
+      return { ready: false, reason: 'no leader known yet' };
+    }
+    return { ready: true, leader: `${leader.id.toString(16)}@${leader.authority}` };
+  }
+
+  /** Healthy while it serves (draining counts: calls in flight are still being answered). */
+  health(): { healthy: boolean; reason?: string } {
+    return this.state === 'stopped' ? { healthy: false, reason: 'the gateway has stopped' } : { healthy: true };
+  }
+
+  stats(): GatewayStats {
+    return {
+      ...this.forwarder.stats,
+      inflight: this.inflight,
+      refusedOverloaded: this.refusedOverloaded,
+      sessions: this.sessions.size,
+      sessionsBusy: this.sessions.busyCount,
+      leaderChanges: this.directory.leaderChanges,
+      upstreamInFlight: Object.fromEntries(this.pool.inFlightCounts()),
+    };
+  }
+
+  /**
+   * Graceful stop: not ready at once; new calls are refused (UNAVAILABLE) and the calls in
+   * flight finish within `graceMs` (the rest are cancelled); then probing stops and the
+   * member connections close. Idempotent.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    if (this.state !== 'serving') {
+      return;
+    }
+    this.state = 'draining';
+    await this.server.shutdown(graceMs);
+    this.state = 'stopped';
+    this.directory.stop();
+    this.sessions.close();
+    this.pool.close();
+  }
+
+  /** One handler per method of `service`: unary calls go through the forwarder, server streams to the leader. */
+  private handlers(service: ServiceDefinition): Record<string, RawUnaryHandler | RawStreamHandler> {
+    const handlers: Record<string, RawUnaryHandler | RawStreamHandler> = {};
+    for (const [key, method] of Object.entries(service.methods)) {
+      const route = routeOf(service, method.name);
+      if (method.requestStream) {
+        continue; // the lean client cannot send request streams: these answer UNIMPLEMENTED
+      }
+      handlers[key] = method.responseStream ? this.streamHandler(route) : this.unaryHandler(route);
+    }
+    return handlers;
+  }
+
+  private unaryHandler(route: Route): RawUnaryHandler {
+    return async (request, call) => {
+      this.admit();
+      try {
+        return await this.forwarder.unary(route, request, call);
+      } catch (error) {
+        throw toGatewayStatus(error);
+      } finally {
+        this.inflight -= 1;
+      }
+    };
+  }
+
+  /** Server streams (snapshots) go to the leader once: a stream is never replayed. */
+  private streamHandler(route: Route): RawStreamHandler {
+    return async (request, call) => {
+      this.admit();
+      try {
+        const leader = this.directory.leader() ?? (await this.directory.waitForLeader(call.deadline ?? Date.now() + 5_000));
+        const stream = this.pool.serverStreaming(leader.authority, route.path, request, { deadline: call.deadline, metadata: outgoing(call.metadata), signal: call.signal });
+        for await (const message of stream) {
+          await call.write(message);
+        }
+      } catch (error) {
+        throw toGatewayStatus(error);
+      } finally {
+        this.inflight -= 1;
+      }
+    };
+  }
+
+  /** Counts a call in, or refuses it (overloaded, stopping). */
+  private admit(): void {
+    if (this.state !== 'serving') {
+      throw toGatewayStatus(new GatewayStoppingError());
+    }
+    if (this.inflight >= this.inflightMax) {
+      this.refusedOverloaded += 1;
+      throw toGatewayStatus(new GatewayOverloadedError(this.inflightMax));
+    }
+    this.inflight += 1;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Where each method goes and when it may be sent again. Every method of the services the
+ * gateway passes through has exactly one route kind:
+ *
+ * | kind            | sent to                                   | sent again after…                          |
+ * |-----------------|-------------------------------------------|--------------------------------------------|
+ * | `write`         | the leader, under an exactly-once session | any failure that may or may not have applied |
+ * | `read`          | linearizable: the leader; serializable: spread over members (configurable) | any failure |
+ * | `idempotent`    | the leader, else any member that answers   | any failure                                |
+ * | `once`          | the leader                                 | only a definite "not applied" answer       |
+ */
+import type { ServiceDefinition } from '@keyval/grpc';
+import { admin, etcd } from '@keyval/proto';
+
+export type RouteKind = 'write' | 'read' | 'idempotent' | 'once';
+
+/** How the gateway handles one method. */
+export interface Route {
+  /** `/etcdserverpb.KV/Put` */
+  readonly path: string;
+  readonly kind: RouteKind;
+}
+
+/** Methods by kind, keyed by the service's full name; methods not listed are `once`. */
+const KINDS: Readonly<Record<string, Readonly<Record<string, RouteKind>>>> = {
+  [etcd.KVDefinition.fullName]: { Range: 'read', Put: 'write', DeleteRange: 'write', Txn: 'write', Compact: 'idempotent' },
+  [etcd.ClusterDefinition.fullName]: { MemberList: 'idempotent' },
+  [etcd.MaintenanceDefinition.fullName]: { Status: 'idempotent', Hash: 'idempotent', HashKV: 'idempotent' },
+  [admin.AdminDefinition.fullName]: { Status: 'idempotent', MemberList: 'idempotent' },
+};
+
+/** The services the gateway serves, passing each call through to a member. */
+export const PASSTHROUGH_SERVICES: readonly ServiceDefinition[] = [etcd.KVDefinition, etcd.ClusterDefinition, etcd.MaintenanceDefinition, admin.AdminDefinition];
+
+/** The route of `method` of `service`. */
+export function routeOf(service: ServiceDefinition, methodName: string): Route {
+  return { path: `/${service.fullName}/${methodName}`, kind: KINDS[service.fullName]?.[methodName] ?? 'once' };
+}

@@ -1,0 +1,169 @@
+/**
+ * Connections to the members: one GrpcChannel per member address, each a small pool of
+ * HTTP/2 connections on which any number of calls are multiplexed. Calls are raw: request
+ * bytes go out as they came in, response bytes come back undecoded.
+ *
+ * Calls in flight are tracked per address, so that when leadership moves the forwarder can
+ * cancel the attempts still waiting on the old leader and send them again to the new one
+ * (`cancelInFlight`) instead of waiting for them to fail.
+ */
+import { GrpcChannel, GrpcStatusError, serverStreamingCall } from '@keyval/grpc';
+import type { CallOptions, MethodDefinition } from '@keyval/grpc';
+import { RAW_CODEC } from './raw-codec';
+
+export interface UpstreamPoolOptions {
+  /** HTTP/2 connections per member. */
+  readonly connectionsPerMember: number;
+  /** Largest request and response message, bytes. */
+  readonly maxSendMessageBytes: number;
+  readonly maxReceiveMessageBytes: number;
+  /** A connection not established within this fails its calls UNAVAILABLE, ms. */
+  readonly connectTimeoutMs: number;
+}
+
+/** One call in flight to a member; `cancel` ends it with CANCELLED and `reason`. */
+export interface UpstreamCall {
+  readonly authority: string;
+  /** True when leadership moving away from `authority` should cancel it. */
+  readonly leaderBound: boolean;
+  cancel(reason: string): void;
+}
+
+const RAW_STREAMING_METHOD: MethodDefinition<Buffer, Buffer, false, true> = {
+  name: 'raw',
+  requestType: RAW_CODEC,
+  responseType: RAW_CODEC,
+  requestStream: false,
+  responseStream: true,
+};
+
+/** Most member addresses the pool holds channels for (a limit on everything). */
+export const UPSTREAMS_MAX = 256;
+
+export class UpstreamPool {
+  private readonly channels = new Map<string, GrpcChannel>();
+  private readonly inFlight = new Map<string, Set<UpstreamCall>>();
+  private closed = false;
+
+  constructor(private readonly options: UpstreamPoolOptions) {}
+
+  /** The channel to `authority` (host:port), created on first use. */
+  channel(authority: string): GrpcChannel {
+    let channel = this.channels.get(authority);
+    if (channel === undefined) {
+      if (this.closed) {
+        throw new Error('UpstreamPool: closed');
+      }
+      if (this.channels.size >= UPSTREAMS_MAX) {
+        throw new RangeError(`UpstreamPool: more than ${UPSTREAMS_MAX} member addresses`);
+      }
+      channel = new GrpcChannel(authority, {
+        sessions: this.options.connectionsPerMember,
+        maxSendMessageBytes: this.options.maxSendMessageBytes,
+        maxReceiveMessageBytes: this.options.maxReceiveMessageBytes,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+      });
+      this.channels.set(authority, channel);
+    }
+    return channel;
+  }
+
+  /**
+   * Sends one unary call of raw `request` bytes to `authority` and resolves with the raw
+   * response bytes; rejects with GrpcStatusError. `leaderBound` calls are cancelled by
+   * `cancelInFlight(authority)`.
+   */
+  unary(authority: string, path: string, request: Buffer, options: CallOptions, leaderBound: boolean): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      let response: Buffer | undefined;
+      let tracked: UpstreamCall | undefined;
+      let ended = false;
+      const sink = {
+        responseStream: false,
+        onMessage: (message: Buffer): void => {
+          response = message;
+        },
+        onEnd: (error: GrpcStatusError | undefined): void => {
+          ended = true;
+          if (tracked !== undefined) {
+            this.untrack(tracked);
+          }
+          if (error === undefined) {
+            resolve(response as Buffer);
+          } else {
+            reject(error);
+          }
+        },
+      };
+      try {
+        const call = this.channel(authority).startCall(path, RAW_CODEC, RAW_CODEC, request, options, sink);
+        // A call may end inside startCall (its deadline had passed): then there is nothing to track.
+        if (!ended) {
+          tracked = { authority, leaderBound, cancel: (reason) => call.cancel(reason) };
+          this.track(tracked);
+        }
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  /** Sends one server-streaming call of raw bytes (no retries: a stream is not replayed). */
+  serverStreaming(authority: string, path: string, request: Buffer, options: CallOptions): AsyncIterable<Buffer> {
+    return serverStreamingCall(this.channel(authority), path, RAW_STREAMING_METHOD, request, options);
+  }
+
+  /** Cancels the leader-bound calls in flight to `authority`; returns how many. */
+  cancelInFlight(authority: string, reason: string): number {
+    const calls = this.inFlight.get(authority);
+    let cancelled = 0;
+    for (const call of [...(calls ?? [])]) {
+      if (call.leaderBound) {
+        call.cancel(reason);
+        cancelled += 1;
+      }
+    }
+    return cancelled;
+  }
+
+  /** Closes (gracefully) the channels of addresses not in `keep`. */
+  retain(keep: ReadonlySet<string>): void {
+    for (const [authority, channel] of this.channels) {
+      if (!keep.has(authority)) {
+        channel.close();
+        this.channels.delete(authority);
+      }
+    }
+  }
+
+  /** Calls in flight, per member address. */
+  inFlightCounts(): Map<string, number> {
+    return new Map([...this.inFlight].map(([authority, calls]) => [authority, calls.size]));
+  }
+
+  /** Closes every channel; calls in flight finish. */
+  close(): void {
+    this.closed = true;
+    for (const channel of this.channels.values()) {
+      channel.close();
+    }
+    this.channels.clear();
+  }
+
+  private track(call: UpstreamCall): void {
+    let calls = this.inFlight.get(call.authority);
+    if (calls === undefined) {
+      calls = new Set();
+      this.inFlight.set(call.authority, calls);
+    }
+    calls.add(call);
+  }
+
+  private untrack(call: UpstreamCall): void {
+    const calls = this.inFlight.get(call.authority);
+    calls?.delete(call);
+    if (calls !== undefined && calls.size === 0) {
+      this.inFlight.delete(call.authority);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The wire protocol the gateway shares with the members: metadata keys of the exactly-once
+ * protocol, the leader hint trailer and etcd's error texts. They are defined by `@keyval/api`
+ * (`kv-service.ts`, `error-status.ts`, `api.errors.ts`); the gateway keeps its own copy so it
+ * does not load the member's code (Raft, RocksDB), and
+ * `test/integration/gateway/gateway-wire.spec.ts` checks that both copies agree.
+ */
+
+/** Request metadata: the client id of an exactly-once session. */
+export const CLIENT_ID_KEY = 'keyval-client-id';
+/** Request metadata: the session's sequence number (a positive integer). */
+export const SEQUENCE_KEY = 'keyval-seq';
+/** Request metadata set by a member forwarding a write to its leader. Never sent by the gateway. */
+export const FORWARDED_KEY = 'keyval-forwarded';
+/** Trailer of a not-leader answer: the leader's member id in hex. */
+export const LEADER_HINT_TRAILER = 'keyval-leader';
+
+/** etcd's error texts (etcdserver/api/v3rpc/rpctypes) the gateway reads or answers with. */
+export const ETCD_TEXT = {
+  notLeader: 'etcdserver: not leader',
+  noLeader: 'etcdserver: no leader',
+  leaderChanged: 'etcdserver: leader changed',
+  timeout: 'etcdserver: request timed out',
+  tooManyRequests: 'etcdserver: too many requests',
+  stopped: 'etcdserver: server stopped',
+} as const;
+
+/** UNAVAILABLE answers after which the member did not apply the request (it may be sent again). */
+export const NOT_APPLIED_PATTERN = /^etcdserver: (not leader|no leader|leader changed)/;
+
+/**
+ * UNAVAILABLE answers of a member's gRPC server that refused a call before running it (it is
+ * shutting down, or refused the HTTP/2 stream after GOAWAY).
+ */
+export const REFUSED_PATTERN = /(the server is shutting down|refused the call)/;
+
+/** The state machine's refusals of a session write, which applied nothing (FAILED_PRECONDITION). */
+export const SESSION_REFUSED_PATTERN = /(session of client .* is unknown or expired|stale sequence number)/;
+
+/**
+ * Metadata that belongs to one HTTP/2 hop and is not copied upstream. `grpc-*`,
+ * `content-type` and `te` are reserved and never metadata in the first place.
+ */
+export const HOP_METADATA_KEYS: ReadonlySet<string> = new Set(['user-agent', FORWARDED_KEY]);
