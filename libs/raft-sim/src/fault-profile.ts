@@ -107,10 +107,16 @@ export const ELECTION_TIMEOUT_TICKS = 15;
 export const HEARTBEAT_TICKS = 5;
 export const ALLOWED_MEMBER_COUNTS: readonly number[] = [3, 5, 7];
 
+type Families = Record<'partitions' | 'crashes' | 'membership' | 'transfers' | 'snapshots' | 'lossy' | 'slowDisk' | 'lateMessages' | 'pauses' | 'drift', boolean>;
+
+/**
+ * The profile of `seed`. Draws happen in a fixed order (the helpers below are called in
+ * sequence), so a seed's profile only changes when this function does.
+ */
 export function chooseProfile(seed: number, overrides: ProfileOverrides = {}): FaultProfile {
   const r = SimRandom.stream(seed, Stream.Profile);
   const members = overrides.members ?? r.weighted([[3, 3], [5, 2], [7, 1]]);
-  const on = {
+  const on: Families = {
     partitions: r.chance(0.6),
     crashes: r.chance(0.6),
     membership: r.chance(0.4),
@@ -124,7 +130,38 @@ export function chooseProfile(seed: number, overrides: ProfileOverrides = {}): F
   };
   const checkQuorum = r.chance(0.85);
   const tight = r.chance(0.25);
-  const raft: RaftOptions = {
+  const raft = chooseRaftOptions(r, checkQuorum, tight);
+  const snapshotEvery = on.snapshots ? r.between(3, 60) : 0;
+  const mix = Object.entries(on)
+    .filter(([, enabled]) => enabled)
+    .map(([name]) => name)
+    .concat(tight ? ['tight-limits'] : [])
+    .join('+');
+  const safetyTicks = overrides.safetyTicks ?? r.between(300, 1200);
+  const network = chooseNetwork(r, on);
+  const disk = chooseDisk(r, on);
+  const timings = chooseFaultTimings(r, on);
+  return {
+    mix: mix === '' ? 'calm' : mix,
+    members,
+    tickMs: overrides.tickMs ?? DEFAULT_TICK_MS,
+    electionTimeoutTicks: ELECTION_TIMEOUT_TICKS,
+    heartbeatTicks: HEARTBEAT_TICKS,
+    safetyTicks,
+    raft,
+    network,
+    disk,
+    ...timings,
+    snapshotEvery,
+    snapshotTrailing: snapshotEvery === 0 ? 0 : r.between(0, 2 * snapshotEvery),
+    snapshotTransferMs: { baseMs: r.between(2, 20), jitterMs: r.between(1, 40), tailProb: 0.05, tailMeanMs: 100 },
+    snapshotFailProb: on.lossy ? r.pick([0, 0.1, 0.3]) : 0,
+    clients: chooseClients(r, raft),
+  };
+}
+
+function chooseRaftOptions(r: SimRandom, checkQuorum: boolean, tight: boolean): RaftOptions {
+  return {
     preVote: r.chance(0.85),
     checkQuorum,
     leaseReads: checkQuorum && r.chance(0.5),
@@ -132,35 +169,37 @@ export function chooseProfile(seed: number, overrides: ProfileOverrides = {}): F
     maxMessageBytes: tight ? r.between(100, 1000) : undefined,
     maxUncommittedBytes: tight ? r.between(1000, 8000) : undefined,
   };
-  const snapshotEvery = on.snapshots ? r.between(3, 60) : 0;
-  const mix = Object.entries(on)
-    .filter(([, enabled]) => enabled)
-    .map(([name]) => name)
-    .concat(tight ? ['tight-limits'] : [])
-    .join('+');
+}
+
+function chooseNetwork(r: SimRandom, on: Families): FaultProfile['network'] {
   return {
-    mix: mix === '' ? 'calm' : mix,
-    members,
-    tickMs: overrides.tickMs ?? DEFAULT_TICK_MS,
-    electionTimeoutTicks: ELECTION_TIMEOUT_TICKS,
-    heartbeatTicks: HEARTBEAT_TICKS,
-    safetyTicks: overrides.safetyTicks ?? r.between(300, 1200),
-    raft,
-    network: {
-      dropProb: on.lossy ? r.pick([0.01, 0.03, 0.05, 0.1, 0.2]) : 0,
-      dupProb: on.lossy ? r.pick([0, 0.01, 0.05]) : 0,
-      delay: on.lateMessages
-        ? { baseMs: r.between(0, 2), jitterMs: r.between(1, 15), tailProb: r.pick([0.005, 0.02, 0.05]), tailMeanMs: r.between(100, 1000) }
-        : { baseMs: r.between(0, 2), jitterMs: r.between(1, 15), tailProb: on.lossy ? r.pick([0, 0.01, 0.05]) : 0, tailMeanMs: r.between(10, 80) },
-      clientDelay: { baseMs: 0, jitterMs: r.between(1, 5), tailProb: 0.01, tailMeanMs: 20 },
-      clientDropProb: on.lossy ? r.pick([0, 0.01, 0.03]) : 0,
-    },
-    disk: {
-      fsync: on.slowDisk
-        ? { baseMs: r.between(1, 5), jitterMs: r.between(1, 20), tailProb: r.pick([0.01, 0.05]), tailMeanMs: r.between(20, 100) }
-        : { baseMs: 0, jitterMs: r.between(1, 3), tailProb: 0, tailMeanMs: 0 },
-      writebackProb: r.pick([0, 0.3, 0.7]),
-    },
+    dropProb: on.lossy ? r.pick([0.01, 0.03, 0.05, 0.1, 0.2]) : 0,
+    dupProb: on.lossy ? r.pick([0, 0.01, 0.05]) : 0,
+    delay: on.lateMessages
+      ? { baseMs: r.between(0, 2), jitterMs: r.between(1, 15), tailProb: r.pick([0.005, 0.02, 0.05]), tailMeanMs: r.between(100, 1000) }
+      : { baseMs: r.between(0, 2), jitterMs: r.between(1, 15), tailProb: on.lossy ? r.pick([0, 0.01, 0.05]) : 0, tailMeanMs: r.between(10, 80) },
+    clientDelay: { baseMs: 0, jitterMs: r.between(1, 5), tailProb: 0.01, tailMeanMs: 20 },
+    clientDropProb: on.lossy ? r.pick([0, 0.01, 0.03]) : 0,
+  };
+}
+
+function chooseDisk(r: SimRandom, on: Families): FaultProfile['disk'] {
+  return {
+    fsync: on.slowDisk
+      ? { baseMs: r.between(1, 5), jitterMs: r.between(1, 20), tailProb: r.pick([0.01, 0.05]), tailMeanMs: r.between(20, 100) }
+      : { baseMs: 0, jitterMs: r.between(1, 3), tailProb: 0, tailMeanMs: 0 },
+    writebackProb: r.pick([0, 0.3, 0.7]),
+  };
+}
+
+type FaultTimings = Pick<
+  FaultProfile,
+  | 'faultStartMs' | 'partitionGapMs' | 'partitionMinMs' | 'partitionMaxMs' | 'partitionKinds' | 'crashGapMs' | 'crashLeaderProb'
+  | 'downMinMs' | 'downMaxMs' | 'membershipGapMs' | 'maxAddedMembers' | 'pauseGapMs' | 'pauseMaxMs' | 'clockDrift' | 'transferGapMs'
+>;
+
+function chooseFaultTimings(r: SimRandom, on: Families): FaultTimings {
+  return {
     faultStartMs: r.between(300, 1500),
     partitionGapMs: on.partitions ? r.between(300, 3000) : 0,
     partitionMinMs: 50,
@@ -176,19 +215,18 @@ export function chooseProfile(seed: number, overrides: ProfileOverrides = {}): F
     pauseMaxMs: r.between(50, 1500),
     clockDrift: on.drift ? r.pick([0.01, 0.03, 0.05]) : 0,
     transferGapMs: on.transfers ? r.between(500, 3000) : 0,
-    snapshotEvery,
-    snapshotTrailing: snapshotEvery === 0 ? 0 : r.between(0, 2 * snapshotEvery),
-    snapshotTransferMs: { baseMs: r.between(2, 20), jitterMs: r.between(1, 40), tailProb: 0.05, tailMeanMs: 100 },
-    snapshotFailProb: on.lossy ? r.pick([0, 0.1, 0.3]) : 0,
-    clients: {
-      count: r.between(2, 5),
-      keys: r.between(3, 5),
-      thinkMaxMs: r.between(0, 40),
-      attemptTimeoutMs: r.between(200, 800),
-      opDeadlineMs: r.between(1000, 3000),
-      randomMemberProb: r.pick([0, 0.1, 0.3]),
-      leaseReadProb: raft.leaseReads ? 0.5 : 0,
-    },
+  };
+}
+
+function chooseClients(r: SimRandom, raft: RaftOptions): ClientProfile {
+  return {
+    count: r.between(2, 5),
+    keys: r.between(3, 5),
+    thinkMaxMs: r.between(0, 40),
+    attemptTimeoutMs: r.between(200, 800),
+    opDeadlineMs: r.between(1000, 3000),
+    randomMemberProb: r.pick([0, 0.1, 0.3]),
+    leaseReadProb: raft.leaseReads ? 0.5 : 0,
   };
 }
 
