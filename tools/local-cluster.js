@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Starts a local KeyVal cluster on loopback in the foreground: three members with their data
-// under ./data (restarting on the same data when run again), their logs interleaved and
-// readable. Ctrl-C stops them cleanly. Run `npm run build` first (the README command does).
+// under ./data (restarting on the same data when run again) and the gateway in front of them
+// on 127.0.0.1:2378, the one address clients need; their logs interleaved and readable.
+// Ctrl-C stops them cleanly. Run `npm run build` first (the README command does).
 'use strict';
 const { spawn } = require('node:child_process');
 const path = require('node:path');
@@ -15,13 +16,16 @@ const members = [
   { name: 'n3', client: 32379, peer: 32380, metrics: 32381 },
 ];
 const host = '127.0.0.1';
+/** The gateway: clients connect here; health and metrics on the second port. */
+const gateway = { name: 'gw', client: 2378, metrics: 23780 };
 const initialCluster = members.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
 const colors = ['\x1b[36m', '\x1b[35m', '\x1b[33m', '\x1b[32m'];
 const reset = process.stdout.isTTY ? '\x1b[0m' : '';
 const levels = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
 
 const main = path.join(root, 'apps', 'keyval', 'dist', 'main.js');
-if (!fs.existsSync(main)) {
+const gatewayMain = path.join(root, 'apps', 'gateway', 'dist', 'main.js');
+if (!fs.existsSync(main) || !fs.existsSync(gatewayMain)) {
   process.stderr.write('local-cluster: not built yet; run `npm run build` first\n');
   process.exit(1);
 }
@@ -65,8 +69,27 @@ const children = members.map((m, k) => {
 });
 
 const endpoints = members.map((m) => `${host}:${m.client}`).join(',');
-process.stdout.write(`KeyVal local cluster: 3 members, data under ${path.join(root, 'data')}\n`);
-process.stdout.write(`  clients: ${endpoints}\n  try: etcdctl --endpoints=${endpoints} put hello world\n  Ctrl-C stops the cluster.\n`);
+// The gateway starts with the members: it finds the leader itself once they have elected one.
+const gatewayArgs = [
+  gatewayMain,
+  `--endpoints=${endpoints}`,
+  `--listen-client-urls=http://${host}:${gateway.client}`,
+  `--listen-metrics-urls=http://${host}:${gateway.metrics}`,
+];
+{
+  const color = colors[members.length % colors.length];
+  const child = spawn(process.execPath, gatewayArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) {
+    readline.createInterface({ input: stream }).on('line', (line) => pretty(gateway.name, color, line));
+  }
+  child.on('exit', (code, signal) => pretty(gateway.name, color, `exited (${signal ?? code})`));
+  children.push(child);
+}
+const address = `${host}:${gateway.client}`;
+process.stdout.write(`KeyVal local cluster: 3 members, data under ${path.join(root, 'data')}, and the gateway\n`);
+process.stdout.write(`  clients use: ${address}   (the gateway; it sends every request to the right member)\n`);
+process.stdout.write(`  try: etcdctl --endpoints=${address} put hello world\n`);
+process.stdout.write(`  members: ${endpoints}; gateway health: http://${host}:${gateway.metrics}/readyz\n  Ctrl-C stops the cluster.\n`);
 
 let stopping = false;
 function stop(signal) {
