@@ -100,15 +100,21 @@ export class KvService {
     const session = sessionFrom(call.metadata);
     const forwarded = call.metadata.get(FORWARDED_KEY) !== undefined;
     for (let attempt = 0; ; attempt++) {
+      let forwarding = false;
       try {
         if (forwarded || this.backend.isLeader()) {
           return toWire(await this.backend.write(op, session, deadline));
         }
         const known = this.backend.leaderId();
         const leader = known !== 0n ? known : await this.backend.waitForLeader(deadline);
+        forwarding = true;
         return (await this.forwarder.forward(method, request, call.metadata, leader, deadline)) as Res;
       } catch (error) {
-        if (!forwarded && definitelyNotApplied(error) && performance.now() < deadline) {
+        // A forward that failed in transit (e.g. the leader died with the request on the wire)
+        // may have been applied; with a client session the retry is still safe: the leader
+        // applies a (client id, seq) once and answers a repeat with the original response.
+        const sessionRetry = forwarding && session !== undefined && error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE;
+        if (!forwarded && (definitelyNotApplied(error) || sessionRetry) && performance.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
           continue;
         }
