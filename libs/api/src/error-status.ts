@@ -22,8 +22,50 @@ import {
   SessionExpiredError,
   StaleSequenceError,
 } from '@keyval/statemachine';
-import { DeadlineExceededError, MemberStoppedError, ProposalLostError, ReadNotConfirmedError, ResourceExhaustedError } from '@keyval/cluster';
+import {
+  DeadlineExceededError,
+  LeaderTransferTimeoutError,
+  MemberStoppedError,
+  MembershipRefusedError,
+  ProposalLostError,
+  ReadNotConfirmedError,
+  ResourceExhaustedError,
+} from '@keyval/cluster';
+import type { MembershipRefusal } from '@keyval/cluster';
 import { ETCD_MESSAGES, LeaderUnreachableError } from './api.errors';
+
+/**
+ * etcd's texts for refused cluster changes (etcdserver/api/v3rpc/rpctypes), so etcd clients
+ * recognise them. Our reason follows the text after ": ".
+ */
+export const ETCD_CLUSTER_MESSAGES = {
+  peerUrlExists: 'etcdserver: Peer URLs already exists',
+  memberNotFound: 'etcdserver: member not found',
+  memberNotLearner: 'etcdserver: can only promote a learner member',
+  learnerNotReady: 'etcdserver: can only promote a learner member which is in sync with leader',
+  notEnoughStarted: 'etcdserver: re-configuration failed due to not enough started members',
+  badMemberUrls: 'etcdserver: given member URLs are invalid',
+  badLeaderTransferee: 'etcdserver: bad leader transferee',
+  leaderTransferTimeout: 'etcdserver: request timed out, leader transfer took too long',
+} as const;
+
+/** Each refusal's status and etcd text (etcd's codes for the same conditions; none for names). */
+const REFUSAL_STATUS: Readonly<Record<MembershipRefusal, readonly [GrpcStatus, string | undefined]>> = {
+  'peer-urls-exist': [GrpcStatus.FAILED_PRECONDITION, ETCD_CLUSTER_MESSAGES.peerUrlExists],
+  'name-exists': [GrpcStatus.FAILED_PRECONDITION, undefined],
+  'member-not-found': [GrpcStatus.NOT_FOUND, ETCD_CLUSTER_MESSAGES.memberNotFound],
+  'not-learner': [GrpcStatus.FAILED_PRECONDITION, ETCD_CLUSTER_MESSAGES.memberNotLearner],
+  'learner-not-ready': [GrpcStatus.FAILED_PRECONDITION, ETCD_CLUSTER_MESSAGES.learnerNotReady],
+  'not-enough-started': [GrpcStatus.FAILED_PRECONDITION, ETCD_CLUSTER_MESSAGES.notEnoughStarted],
+  'bad-request': [GrpcStatus.INVALID_ARGUMENT, ETCD_CLUSTER_MESSAGES.badMemberUrls],
+  'leader-handoff': [GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.leaderChanged],
+};
+
+/** A refused membership change: etcd's text for the condition (if it has one), then our reason. */
+function refusalStatus(error: MembershipRefusedError): GrpcStatusError {
+  const [code, text] = REFUSAL_STATUS[error.kind];
+  return status(code, text === undefined ? error.message : `${text}: ${error.reason}`, error);
+}
 
 /** Trailer naming the leader (hex member id) on a not-leader answer. */
 export const LEADER_HINT_TRAILER = 'keyval-leader';
@@ -55,7 +97,10 @@ export function toStatusError(error: unknown): GrpcStatusError {
   if (error instanceof ProposalTooLargeError) return status(GrpcStatus.INVALID_ARGUMENT, `${ETCD_MESSAGES.requestTooLarge}: ${error.message}`, error);
   if (error instanceof LeaderTransferInProgressError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error);
   if (error instanceof ProposalDroppedError) return status(GrpcStatus.UNAVAILABLE, error.message, error);
-  if (error instanceof ConfChangeRefusedError || error instanceof TransferRefusedError) return status(GrpcStatus.FAILED_PRECONDITION, error.message, error);
+  if (error instanceof MembershipRefusedError) return refusalStatus(error);
+  if (error instanceof ConfChangeRefusedError) return status(GrpcStatus.FAILED_PRECONDITION, error.message, error);
+  if (error instanceof TransferRefusedError) return status(GrpcStatus.FAILED_PRECONDITION, `${ETCD_CLUSTER_MESSAGES.badLeaderTransferee}: ${error.reason}`, error);
+  if (error instanceof LeaderTransferTimeoutError) return status(GrpcStatus.DEADLINE_EXCEEDED, `${ETCD_CLUSTER_MESSAGES.leaderTransferTimeout}: ${error.message}`, error);
   if (error instanceof ProposalLostError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error);
   if (error instanceof ReadNotConfirmedError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error);
   if (error instanceof DeadlineExceededError) return status(GrpcStatus.DEADLINE_EXCEEDED, `${ETCD_MESSAGES.timeout}: ${error.message}`, error);

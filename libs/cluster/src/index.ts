@@ -12,3 +12,8 @@ export * from './member/member-identity';
 export * from './member/state-machine-adapters';
 export * from './member/kv-member';
 export * from './member/membership-manager';
+export * from './member/disk-usage';
+export * from './member/member-status';
+export * from './member/member-admin';
+export * from './member/restore';
+export * from './member/data-dir-lock';

@@ -9,17 +9,21 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { etcd } from '@keyval/proto';
-import { ConfChangeType, NotLeaderError, ReadMode, SeededRandom, bootstrapEntries } from '@keyval/raft';
+import { ConfChangeType, NotLeaderError, ReadMode, SeededRandom, nodeId } from '@keyval/raft';
 import type { LogIndex, NodeId, RaftStatus } from '@keyval/raft';
 import { WalLogStore } from '@keyval/storage';
 import type { LogStore } from '@keyval/storage';
-import { RocksStateMachine, encodeCommand, encodeMemberContext } from '@keyval/statemachine';
+import { RocksStateMachine, encodeCommand } from '@keyval/statemachine';
 import type { ApplyResult, MembershipState, RangeRequest, RangeResponse, SessionHeader, StateMachine, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import { RaftDriver } from '../driver/raft-driver';
 import { GrpcPeerTransport } from '../transport/grpc-transport';
 import type { MemberAttributes } from '../transport/transport';
-import { discoverIdentity } from './member-discovery';
-import { computeClusterId, computeMemberId, readIdentity, writeIdentity } from './member-identity';
+import { lockDataDir } from './data-dir-lock';
+import type { DataDirLock } from './data-dir-lock';
+import { bootstrap, newIdentity } from './member-bootstrap';
+import { fetchClusterMembers, peerMemberList } from './member-discovery';
+import { RemovalWatch } from './removal-watch';
+import { computeMemberId, readIdentity, writeIdentity } from './member-identity';
 import type { MemberIdentity } from './member-identity';
 import { MemberConfigError } from './member-options';
 import { MembershipManager, MembershipRefusedError } from './membership-manager';
@@ -31,6 +35,7 @@ export type ReadConsistency = 'linearizable' | 'serializable';
 export class KvMember {
   readonly membershipOps: MembershipManager;
   private promoteTimer: NodeJS.Timeout | undefined;
+  private lock: DataDirLock | undefined;
 
   private constructor(
     readonly identity: MemberIdentity,
@@ -56,9 +61,24 @@ export class KvMember {
     return this.identity.clusterId;
   }
 
+  /** How this member was started: its name, data dir and advertised URLs. */
+  get settings(): Pick<KvMemberOptions, 'name' | 'dataDir' | 'advertisePeerUrls' | 'advertiseClientUrls' | 'promoteLagEntries'> {
+    return this.options;
+  }
+
   /** Opens (or creates) the member's data, joins the cluster and starts the driver. */
   static async open(options: KvMemberOptions): Promise<KvMember> {
     await fs.mkdir(options.dataDir, { recursive: true });
+    const lock = await lockDataDir(options.dataDir);
+    try {
+      return await KvMember.openLocked(options, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private static async openLocked(options: KvMemberOptions, lock: DataDirLock): Promise<KvMember> {
     const existing = await readIdentity(options.dataDir);
     const identity = existing ?? (await newIdentity(options));
     if (existing !== undefined && existing.name !== options.name) {
@@ -116,8 +136,12 @@ export class KvMember {
     });
     receiver.driver = driver;
     const member = new KvMember(identity, options, logStore, stateMachine, transport, driver, startupCommit);
+    member.lock = lock;
     receiver.member = member;
     member.updatePeers(stateMachine.membership());
+    if (stateMachine.membership().members.length === 0 && options.initialClusterState === 'existing') {
+      await member.seedPeersFromCluster();
+    }
     transport.addService(etcd.ClusterService, { memberList: member.serveMemberList });
     await transport.listen(options.listenPeer);
     await driver.start();
@@ -131,10 +155,33 @@ export class KvMember {
       }
     }, 1_000);
     member.promoteTimer.unref();
+    member.removalWatch = new RemovalWatch({
+      id: identity.memberId,
+      clusterId: identity.clusterId,
+      leaderKnown: () => driver.status().leader !== 0n,
+      peers: () => member.membership().members.flatMap((m) => (m.peerUrls[0] === undefined ? [] : [{ id: m.id, url: m.peerUrls[0] }])),
+      memberList: async (url, timeoutMs) => {
+        const r = await peerMemberList(url, timeoutMs);
+        return { clusterId: r.header?.clusterId ?? 0n, memberIds: r.members.map((m) => m.ID) };
+      },
+      onRemoved: () => member.notifyRemoved(),
+      logger: options.logger,
+    });
+    member.removalWatch.start();
     return member;
   }
 
   private publishTimer: NodeJS.Timeout | undefined;
+  private removalWatch: RemovalWatch | undefined;
+  private removedNotified = false;
+
+  /** Tells the owner (once) that this member is no longer part of the cluster. */
+  private notifyRemoved(): void {
+    if (!this.removedNotified) {
+      this.removedNotified = true;
+      this.options.onRemoved?.();
+    }
+  }
 
   /** Publishes this member's name and client URLs until the members table shows them. */
   private startPublishing(): void {
@@ -174,7 +221,7 @@ export class KvMember {
         this.updatePeers(r.membership);
         if (r.change.type === ConfChangeType.RemoveMember && r.change.nodeId === this.id) {
           this.options.logger.warn('this member was removed from the cluster');
-          this.options.onRemoved?.();
+          this.notifyRemoved();
         }
       }
     }
@@ -187,14 +234,41 @@ export class KvMember {
    */
   async removeMember(id: NodeId, force: boolean, deadlineMs: number): Promise<void> {
     if (id === this.id && this.driver.isLeader()) {
+      // Refuse an unsafe removal before leadership moves, not after.
+      await this.membershipOps.ensureRemovable(id, force, deadlineMs);
       await this.handOffLeadership(Math.max(0, deadlineMs - performance.now()));
       const leader = this.status().leader;
       if (this.driver.isLeader() || leader === 0n) {
-        throw new MembershipRefusedError('could not move leadership away from the member being removed; try again');
+        throw new MembershipRefusedError('could not move leadership away from the member being removed; try again', 'leader-handoff');
       }
       throw new NotLeaderError(leader);
     }
     await this.membershipOps.remove(id, force, deadlineMs);
+  }
+
+  /**
+   * A member joining with nothing applied yet knows no peer: it could hear the leader but not
+   * answer it. It asks the running members of --initial-cluster for the member list (as on
+   * its first start, to learn its id) and points the transport at them; the membership it
+   * applies from the log (or a snapshot) takes over from there. Best effort: without an
+   * answer it still waits for the leader, and says so.
+   */
+  private async seedPeersFromCluster(): Promise<void> {
+    try {
+      const cluster = await fetchClusterMembers(this.options);
+      if (cluster.clusterId !== this.clusterId) {
+        this.options.logger.warn('the members of --initial-cluster belong to another cluster; not using their member list', { theirs: cluster.clusterId.toString(16) });
+        return;
+      }
+      for (const m of cluster.members) {
+        const url = m.peerURLs[0];
+        if (url !== undefined && m.ID !== this.id) {
+          this.transport.setPeer(nodeId(m.ID), url);
+        }
+      }
+    } catch (error) {
+      this.options.logger.warn('could not learn the peers from --initial-cluster; waiting for the leader', { error: String(error) });
+    }
   }
 
   /** Points the transport at every member's first peer URL, dropping removed members. */
@@ -285,6 +359,7 @@ export class KvMember {
     if (this.publishTimer !== undefined) {
       clearTimeout(this.publishTimer);
     }
+    this.removalWatch?.stop();
     if (this.promoteTimer !== undefined) {
       clearInterval(this.promoteTimer);
     }
@@ -296,6 +371,7 @@ export class KvMember {
     await this.transport.close();
     await this.logStore.close();
     await this.stateMachine.close();
+    await this.lock?.release();
   }
 
   /** Moves leadership to the most caught-up voter and waits (bounded) for it to take over. */
@@ -317,41 +393,3 @@ export class KvMember {
     }
   }
 }
-
-async function newIdentity(options: KvMemberOptions): Promise<MemberIdentity> {
-  if (options.initialClusterState === 'existing') {
-    return discoverIdentity(options);
-  }
-  const self = options.initialCluster.find((m) => m.name === options.name);
-  if (self === undefined) {
-    throw new MemberConfigError(`--name ${options.name} is not in --initial-cluster (${options.initialCluster.map((m) => m.name).join(', ')})`);
-  }
-  const advertised = [...options.advertisePeerUrls].sort().join(',');
-  if ([...self.peerUrls].sort().join(',') !== advertised) {
-    throw new MemberConfigError(`--initial-cluster gives ${options.name} the peer URLs ${self.peerUrls.join(',')}, but --initial-advertise-peer-urls is ${options.advertisePeerUrls.join(',')}`);
-  }
-  const ids = options.initialCluster.map((m) => computeMemberId(m.peerUrls, options.initialClusterToken));
-  if (new Set(ids).size !== ids.length) {
-    throw new MemberConfigError('two members of --initial-cluster share peer URLs');
-  }
-  return {
-    name: options.name,
-    memberId: computeMemberId(self.peerUrls, options.initialClusterToken),
-    clusterId: computeClusterId(ids),
-    createdAtMs: Date.now(),
-  };
-}
-
-/** Writes the identical first entries every initial member starts with. */
-async function bootstrap(logStore: LogStore, options: KvMemberOptions): Promise<void> {
-  const contexts = new Map<NodeId, Uint8Array>();
-  const ids: NodeId[] = [];
-  for (const m of options.initialCluster) {
-    const id = computeMemberId(m.peerUrls, options.initialClusterToken);
-    ids.push(id);
-    contexts.set(id, encodeMemberContext({ name: m.name, peerUrls: m.peerUrls, clientUrls: [] }));
-  }
-  const boot = bootstrapEntries(ids, contexts);
-  await logStore.save({ entries: boot.entries, hardState: boot.hardState }, { sync: true });
-}
-

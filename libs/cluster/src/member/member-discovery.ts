@@ -1,7 +1,8 @@
 /**
  * How a member started with `--initial-cluster-state existing` and an empty data dir learns
  * who it is: it asks the other members of --initial-cluster (over their peer URLs) for the
- * member list, and finds the entry an operator added for its advertised peer URLs.
+ * member list, and finds the entry an operator added for its advertised peer URLs. The same
+ * list tells it where its peers are until it has applied the membership from the log.
  */
 import * as grpc from '@grpc/grpc-js';
 import { etcd } from '@keyval/proto';
@@ -13,7 +14,8 @@ import type { KvMemberOptions } from './member-options';
 
 const sameUrls = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join(',') === [...b].sort().join(',');
 
-function memberList(url: string, timeoutMs: number): Promise<etcd.MemberListResponse> {
+/** Cluster.MemberList on a member's peer port (which every member serves). */
+export function peerMemberList(url: string, timeoutMs: number): Promise<etcd.MemberListResponse> {
   const client = new etcd.ClusterClient(peerTarget(url), grpc.credentials.createInsecure());
   return new Promise<etcd.MemberListResponse>((resolve, reject) => {
     client.memberList({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
@@ -27,7 +29,17 @@ function memberList(url: string, timeoutMs: number): Promise<etcd.MemberListResp
   });
 }
 
-export async function discoverIdentity(options: KvMemberOptions, timeoutMs = 5_000): Promise<MemberIdentity> {
+/** The cluster as a running member of --initial-cluster lists it. */
+export interface DiscoveredCluster {
+  readonly clusterId: bigint;
+  readonly members: readonly etcd.Member[];
+}
+
+/**
+ * Asks the other members of --initial-cluster (over their peer URLs, in order) for the member
+ * list; the first answer wins. Throws MemberConfigError when none answers.
+ */
+export async function fetchClusterMembers(options: KvMemberOptions, timeoutMs = 5_000): Promise<DiscoveredCluster> {
   const others = options.initialCluster.filter((m) => m.name !== options.name);
   if (others.length === 0) {
     throw new MemberConfigError('--initial-cluster-state existing needs --initial-cluster to name at least one running member');
@@ -36,21 +48,27 @@ export async function discoverIdentity(options: KvMemberOptions, timeoutMs = 5_0
   for (const other of others) {
     for (const url of other.peerUrls) {
       try {
-        const response = await memberList(url, timeoutMs);
-        const self = response.members.find((m) => sameUrls(m.peerURLs, options.advertisePeerUrls));
-        if (self === undefined) {
-          throw new MemberConfigError(
-            `the cluster has no member with peer URLs ${options.advertisePeerUrls.join(',')}: add it first (kvctl member add ${options.name} --peer-urls ${options.advertisePeerUrls.join(',')})`,
-          );
-        }
-        return { name: options.name, memberId: nodeId(self.ID), clusterId: response.header?.clusterId ?? 0n, createdAtMs: Date.now() };
+        const response = await peerMemberList(url, timeoutMs);
+        return { clusterId: response.header?.clusterId ?? 0n, members: response.members };
       } catch (error) {
-        if (error instanceof MemberConfigError) {
-          throw error;
-        }
         failures.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
   }
   throw new MemberConfigError(`could not reach any member of --initial-cluster to join it (${failures.join('; ')})`);
+}
+
+/** Finds this member's id in the cluster it joins (an operator added it for its peer URLs). */
+export function identityIn(cluster: DiscoveredCluster, options: KvMemberOptions): MemberIdentity {
+  const self = cluster.members.find((m) => sameUrls(m.peerURLs, options.advertisePeerUrls));
+  if (self === undefined) {
+    throw new MemberConfigError(
+      `the cluster has no member with peer URLs ${options.advertisePeerUrls.join(',')}: add it first (kvctl member add ${options.name} --peer-urls ${options.advertisePeerUrls.join(',')})`,
+    );
+  }
+  return { name: options.name, memberId: nodeId(self.ID), clusterId: cluster.clusterId, createdAtMs: Date.now() };
+}
+
+export async function discoverIdentity(options: KvMemberOptions, timeoutMs = 5_000): Promise<MemberIdentity> {
+  return identityIn(await fetchClusterMembers(options, timeoutMs), options);
 }
