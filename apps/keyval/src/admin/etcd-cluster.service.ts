@@ -1,0 +1,97 @@
+/**
+ * etcd's Cluster service (member list, add, remove, promote) and Maintenance.Status /
+ * Maintenance.MoveLeader, wire-compatible so `etcdctl member …`, `etcdctl endpoint status`
+ * and `etcdctl move-leader` work. Changes run on the leader through the Admin API's path
+ * (AdminService.onLeader: forwarded as Admin calls); refusals carry etcd's texts
+ * (libs/api error-status.ts).
+ *
+ * Differences from etcd: `member add` without --learner adds a voter only when the cluster
+ * keeps a live quorum counting the new (not yet running) member, as etcd's strict reconfig
+ * check does; MemberUpdate is not supported (a member's id derives from its peer URLs).
+ */
+import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import type { ServerCall, ServiceImplementation } from '@keyval/grpc';
+import { etcd } from '@keyval/proto';
+import { ETCD_CLUSTER_MESSAGES, header } from '@keyval/api';
+import type { MemberService } from '../member/member.service';
+import type { AdminService } from './admin.service';
+import { adminMembers, etcdMember } from './admin-convert';
+
+export class EtcdClusterService {
+  constructor(
+    private readonly members: MemberService,
+    private readonly adminService: AdminService,
+    private readonly version: string,
+  ) {}
+
+  private header(): etcd.ResponseHeader {
+    return header(this.members.member.stateMachine.revision(), this.members.headerContext());
+  }
+
+  /** The members as this member knows them now, as etcd lists them. */
+  private membersNow(): etcd.Member[] {
+    return adminMembers(this.members.member.membership()).map(etcdMember);
+  }
+
+  readonly cluster: ServiceImplementation<typeof etcd.ClusterDefinition> = {
+    memberList: async () => ({ header: this.header(), members: this.members.member.memberList() }),
+    memberAdd: (req, call) => this.memberAdd(req, call),
+    memberRemove: async (req, call) => {
+      const done = await this.adminService.onLeader('memberRemove', { id: memberId(req.ID), force: false }, call);
+      return { header: this.header(), members: done.members.map(etcdMember) };
+    },
+    memberPromote: async (req, call) => {
+      const done = await this.adminService.onLeader('memberPromote', { id: memberId(req.ID), force: false }, call);
+      return { header: this.header(), members: done.members.map(etcdMember) };
+    },
+    memberUpdate: async () => {
+      throw new GrpcStatusError(
+        GrpcStatus.UNIMPLEMENTED,
+        'member update is not supported by KeyVal: a member id derives from its peer URLs; remove the member and add it again with the new URLs',
+      );
+    },
+  };
+
+  private async memberAdd(req: etcd.MemberAddRequest, call: ServerCall): Promise<etcd.MemberAddResponse> {
+    const added = await this.adminService.onLeader('memberAdd', { name: '', peerUrls: [...req.peerURLs], voter: !req.isLearner, force: false }, call);
+    return {
+      header: this.header(),
+      member: added.member === undefined ? undefined : etcdMember(added.member),
+      members: added.members.length > 0 ? added.members.map(etcdMember) : this.membersNow(),
+    };
+  }
+
+  readonly maintenance: ServiceImplementation<typeof etcd.MaintenanceDefinition> = {
+    status: async () => {
+      const m = this.members.member;
+      const st = m.status();
+      const health = m.health();
+      const disk = await this.adminService.diskUsage().measure();
+      return {
+        header: this.header(),
+        version: this.version,
+        dbSize: BigInt(disk.dbBytes),
+        leader: st.leader,
+        raftIndex: BigInt(st.commit),
+        raftTerm: BigInt(st.term),
+        raftAppliedIndex: BigInt(st.applied),
+        errors: health.healthy ? [] : [health.reason ?? 'unhealthy'],
+        dbSizeInUse: BigInt(disk.dbBytes),
+        isLearner: st.config.learners.includes(m.id),
+      };
+    },
+    moveLeader: async (req, call) => {
+      if (req.targetID === 0n) {
+        throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `${ETCD_CLUSTER_MESSAGES.badLeaderTransferee}: no target member id given`);
+      }
+      await this.adminService.onLeader('transferLeadership', { targetId: req.targetID }, call);
+      return { header: this.header() };
+    },
+  };
+}
+
+/** etcd answers "member not found" for id 0. */
+function memberId(id: bigint): bigint {
+  if (id === 0n) throw new GrpcStatusError(GrpcStatus.NOT_FOUND, `${ETCD_CLUSTER_MESSAGES.memberNotFound}: 0 is not a member id`);
+  return id;
+}
