@@ -1,12 +1,15 @@
-// Entry point of the kvctl app. A runnable shell until its issue lands.
-export {};
-function main(argv: readonly string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: kvctl [--help]\n\nNot yet implemented beyond this shell.\n');
-    return 0;
-  }
-  process.stderr.write('kvctl: not yet implemented; see the open issues\n');
-  return 1;
-}
+/**
+ * kvctl: the KeyVal operator's command line (see apps/kvctl/README.md). Exit codes: 0 ok,
+ * 1 failure, 2 usage.
+ */
+import { runKvctl } from './cli/program';
 
-process.exitCode = main(process.argv.slice(2));
+runKvctl(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`kvctl: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
