@@ -25,6 +25,11 @@ export interface GrpcTransportOptions {
   readonly snapshotWindowBytes?: number;
 }
 
+/** Batches received before an acknowledgement is sent at once. */
+const ACK_EVERY_BATCHES = 16n;
+/** Longest an acknowledgement waits for more batches, ms. */
+const ACK_DELAY_MS = 5;
+
 type MessagesCall = grpc.ServerDuplexStream<raftpb.MessageBatch, raftpb.MessageBatchAck>;
 type SnapshotCall = grpc.ServerDuplexStream<raftpb.InstallSnapshotRequest, raftpb.InstallSnapshotResponse>;
 
@@ -118,8 +123,22 @@ export class GrpcPeerTransport implements PeerTransport {
   }
 
   private serveMessages(call: MessagesCall): void {
-    let ackScheduled = false;
+    // Acknowledge in bulk: at least every ACK_EVERY_BATCHES batches, and within ACK_DELAY_MS
+    // of the first unacknowledged one, so the sender's window (maxInflightBatches) keeps
+    // moving without an ack write per batch.
+    let acked = 0n;
     let lastSequence = 0n;
+    let timer: NodeJS.Timeout | undefined;
+    const ack = (): void => {
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      if (lastSequence > acked && !call.destroyed && call.writable) {
+        acked = lastSequence;
+        call.write({ sequence: lastSequence });
+      }
+    };
     call.on('data', (batch: raftpb.MessageBatch) => {
       if (batch.clusterId !== this.options.clusterId) {
         refuse(call, grpc.status.FAILED_PRECONDITION, `cluster id mismatch: this member is in cluster ${this.options.clusterId.toString(16)}, the sender in ${batch.clusterId.toString(16)}`);
@@ -138,18 +157,19 @@ export class GrpcPeerTransport implements PeerTransport {
       }
       this.options.receiver.deliver(messages);
       lastSequence = batch.sequence;
-      if (!ackScheduled) {
-        ackScheduled = true;
-        setImmediate(() => {
-          ackScheduled = false;
-          if (!call.destroyed && call.writable) {
-            call.write({ sequence: lastSequence });
-          }
-        });
+      if (lastSequence - acked >= ACK_EVERY_BATCHES) {
+        ack();
+      } else if (timer === undefined) {
+        timer = setTimeout(ack, ACK_DELAY_MS);
       }
     });
-    call.on('end', () => call.end());
-    call.on('error', () => undefined);
+    call.on('end', () => {
+      ack();
+      call.end();
+    });
+    call.on('error', () => {
+      if (timer !== undefined) clearTimeout(timer);
+    });
   }
 
   private async serveSnapshot(call: SnapshotCall): Promise<void> {
