@@ -17,8 +17,8 @@
  * again after an unknown outcome. When the directory sees leadership move, attempts still in
  * flight to the old leader are cancelled and sent to the new one at once.
  */
-import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
-import type { ServerCall } from '@keyval/grpc';
+import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import type { Metadata, ServerCall } from '@keyval/grpc';
 import { IndeterminateWriteError, NoLeaderError, GatewayDeadlineError } from './gateway.errors';
 import type { MemberDirectory, Upstream } from './member-directory';
 import { rangeIsSerializable } from './raw-codec';
@@ -27,7 +27,7 @@ import type { FailureClass } from './retry-policy';
 import type { Route } from './routes';
 import type { SessionPool, WriteSession } from './session-pool';
 import type { UpstreamPool } from './upstream-pool';
-import { CLIENT_ID_KEY, HOP_METADATA_KEYS, NOT_APPLIED_PATTERN, SEQUENCE_KEY } from './wire';
+import { CLIENT_ID_KEY, HOP_METADATA_KEYS, LEADER_HINT_TRAILER, NOT_APPLIED_PATTERN, SEQUENCE_KEY } from './wire';
 
 export interface ForwarderOptions {
   readonly directory: MemberDirectory;
@@ -65,6 +65,8 @@ type Outcome =
 
 /** Times a write may renew its gateway session after refusals (a limit on everything). */
 const SESSION_RENEWALS_MAX = 3;
+/** Not-leader hints followed without a pause before backing off. */
+const HINTS_FOLLOWED_AT_ONCE = 3;
 /** Share of a call's time (at most ANSWER_MARGIN_MAX_MS) kept to answer before the client gives up. */
 const ANSWER_MARGIN_FRACTION = 0.05;
 const ANSWER_MARGIN_MAX_MS = 250;
@@ -139,11 +141,12 @@ export class Forwarder {
   private async attempt(route: Route, request: Buffer, call: ServerCall, deadline: number, metadata: Metadata, mode: TargetMode): Promise<Outcome> {
     let mayHaveApplied = false;
     let lastFailed: string | undefined;
+    let hinted: string | undefined;
     for (let attempt = 1; ; attempt++) {
       const epoch = this.options.directory.epoch;
       let target: string;
       try {
-        target = await this.pick(mode, deadline, lastFailed);
+        target = hinted ?? (await this.pick(mode, deadline, lastFailed));
       } catch (error) {
         if (!(error instanceof NoLeaderError)) throw error;
         return { ok: false, error, failure: 'not-applied', mayHaveApplied, attempts: attempt - 1 };
@@ -151,33 +154,46 @@ export class Forwarder {
       this.stats.attempts += 1;
       try {
         const leaderBound = mode === 'leader' && route.kind !== 'once';
-        const response = await this.options.pool.unary(target, route.path, request, { deadline, metadata, signal: call.signal }, leaderBound);
+        // No abort signal per call (it costs an AbortController each): a call the client
+        // cancelled ends at its deadline at the latest, and is not sent again (below).
+        const response = await this.options.pool.unary(target, route.path, request, { deadline, metadata }, leaderBound);
         return { ok: true, response };
       } catch (error) {
         if (!(error instanceof GrpcStatusError)) throw error;
         const failure = classifyFailure(error);
         mayHaveApplied ||= failure === 'maybe-applied';
         lastFailed = target;
-        this.hint(target, error, failure);
+        hinted = mode === 'leader' ? this.hint(target, error, failure) : undefined;
         const timeLeft = deadline - Date.now();
-        if (call.signal.aborted || !mayRetry(route.kind, failure) || timeLeft <= 1 || attempt >= this.attemptsMax) {
+        if (!mayRetry(route.kind, failure) || timeLeft <= 1 || attempt >= this.attemptsMax || call.signal.aborted) {
           return { ok: false, error, failure, mayHaveApplied, attempts: attempt };
         }
         this.stats.retries += 1;
-        if (this.options.directory.epoch === epoch) {
+        // Follow a leader hint at once, a few times; after that (members pointing at each
+        // other during an election) back off like any retry.
+        if ((hinted === undefined || attempt > HINTS_FOLLOWED_AT_ONCE) && this.options.directory.epoch === epoch) {
           await this.options.directory.waitForChange(epoch, Math.min(deadline, Date.now() + backoffMs(attempt)));
         }
       }
     }
   }
 
-  /** Tells the directory what a failure says about the member that answered it. */
-  private hint(target: string, error: GrpcStatusError, failure: FailureClass): void {
+  /**
+   * Tells the directory what a failure says about the member that answered it. Returns the
+   * address of the leader a not-leader answer named (its `keyval-leader` trailer), if that is
+   * a member the directory knows, and not `target` itself: the next attempt goes straight there.
+   */
+  private hint(target: string, error: GrpcStatusError, failure: FailureClass): string | undefined {
     if (failure === 'not-applied' && NOT_APPLIED_PATTERN.test(error.details)) {
       this.options.directory.reportNotLeader(target);
-    } else if (error.code === GrpcStatus.UNAVAILABLE) {
+      const hint = error.metadata[LEADER_HINT_TRAILER];
+      const address = typeof hint === 'string' && /^[0-9a-f]{1,16}$/.test(hint) ? this.options.directory.addressOf(BigInt(`0x${hint}`)) : undefined;
+      return address === target ? undefined : address;
+    }
+    if (error.code === GrpcStatus.UNAVAILABLE) {
       this.options.directory.reportUnreachable(target);
     }
+    return undefined;
   }
 
   private async pick(mode: TargetMode, deadline: number, avoid: string | undefined): Promise<string> {
@@ -227,15 +243,16 @@ export class Forwarder {
   }
 }
 
-/** The client's metadata minus what belongs to one hop. */
+/**
+ * The metadata to send upstream: the client's own (the call's object, which the gateway may
+ * change: nothing else reads it), minus what belongs to one hop. The client's user-agent goes
+ * along; the forwarded mark is a member's, never a client's.
+ */
 export function outgoing(incoming: Metadata): Metadata {
-  const out = new Metadata();
-  for (const key of incoming.keys()) {
-    if (!HOP_METADATA_KEYS.has(key)) {
-      for (const value of incoming.getAll(key)) out.add(key, value);
-    }
+  for (const key of HOP_METADATA_KEYS) {
+    incoming.remove(key);
   }
-  return out;
+  return incoming;
 }
 
 /** Whether a Range request asks for a serializable read (false for bytes that do not parse). */

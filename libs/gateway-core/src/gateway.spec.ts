@@ -148,17 +148,18 @@ describe('Gateway (fake members)', () => {
     cluster.setLeader(undefined);
     await waitFor('no leader', () => gateway.directory.leader() === undefined);
     const started = Date.now();
-    const error = await kv.put(etcd.PutRequest.fromPartial({ key: key('f'), value: key('1') }), { timeoutMs: 400 }).catch((e: unknown) => e);
+    // The gateway answers a little before the deadline (5% of the time, at most 250 ms).
+    const error = await kv.put(etcd.PutRequest.fromPartial({ key: key('f'), value: key('1') }), { timeoutMs: 2_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GrpcStatusError);
     expect((error as GrpcStatusError).code).toBe(GrpcStatus.UNAVAILABLE);
     expect((error as GrpcStatusError).details).toMatch(/^etcdserver: no leader/);
-    expect(Date.now() - started).toBeLessThan(400);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('answers DEADLINE_EXCEEDED "may or may not have been applied" when every answer is lost', async () => {
     await startGateway();
     member(0).faults.loseAnswers = 1_000;
-    const error = (await kv.put(etcd.PutRequest.fromPartial({ key: key('g'), value: key('1') }), { timeoutMs: 500 }).catch((e: unknown) => e)) as GrpcStatusError;
+    const error = (await kv.put(etcd.PutRequest.fromPartial({ key: key('g'), value: key('1') }), { timeoutMs: 2_000 }).catch((e: unknown) => e)) as GrpcStatusError;
     expect(error.code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
     expect(error.details).toMatch(/^etcdserver: request timed out: the write may or may not have been applied \(at most once\)/);
     expect(cluster.applied).toHaveLength(1);

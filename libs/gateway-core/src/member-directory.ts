@@ -364,7 +364,7 @@ export class MemberDirectory {
   }
 
   /** The address of member `id`: its listed client URL, else the address that answered as `id`. */
-  private addressOf(id: bigint): string | undefined {
+  addressOf(id: bigint): string | undefined {
     const listed = this.members.get(id)?.authority;
     if (listed !== undefined) {
       return listed;

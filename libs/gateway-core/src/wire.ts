@@ -38,7 +38,7 @@ export const REFUSED_PATTERN = /(the server is shutting down|refused the call)/;
 export const SESSION_REFUSED_PATTERN = /(session of client .* is unknown or expired|stale sequence number)/;
 
 /**
- * Metadata that belongs to one HTTP/2 hop and is not copied upstream. `grpc-*`,
- * `content-type` and `te` are reserved and never metadata in the first place.
+ * Metadata a client's call must not carry upstream: the forwarded mark belongs to members
+ * (`grpc-*`, `content-type` and `te` are reserved and never metadata in the first place).
  */
-export const HOP_METADATA_KEYS: ReadonlySet<string> = new Set(['user-agent', FORWARDED_KEY]);
+export const HOP_METADATA_KEYS: readonly string[] = [FORWARDED_KEY];

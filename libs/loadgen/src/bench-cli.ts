@@ -2,7 +2,9 @@
  * `npm run bench`: starts a 3-member cluster on loopback (KeyVal, and etcd with --target
  * etcd or both, when `etcd` is installed), then drives Puts of 256-byte values at the leader
  * with 1, 16, 64 and 256 concurrent clients and prints writes/s and latency percentiles.
- * `--endpoints` measures an existing cluster instead.
+ * `--endpoints` measures an existing cluster instead. `--gateway` also starts the gateway
+ * (`apps/gateway`) in front of the KeyVal cluster and runs every level twice, direct to the
+ * leader and through the gateway, printing the gateway's share of the direct throughput.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -24,10 +26,11 @@ interface BenchArgs {
   endpoints: string[] | undefined;
   workload: Workload;
   leaseReads: boolean;
+  gateway: boolean;
 }
 
 function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false };
+  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false, gateway: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -60,8 +63,11 @@ function parseArgs(argv: readonly string[]): BenchArgs {
       case '--lease-reads':
         args.leaseReads = true;
         break;
+      case '--gateway':
+        args.gateway = true;
+        break;
       default:
-        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads)`);
+        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads --gateway)`);
     }
   }
   return args;
@@ -116,6 +122,24 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promi
   };
 }
 
+/**
+ * Starts the gateway in front of `endpoints`; its endpoint is ready once its Status (passed
+ * through to the leader) names the leader, which findLeader waits for.
+ */
+async function startGateway(endpoints: readonly string[]): Promise<RunningCluster> {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const [client, metrics] = [await freePort(), await freePort()];
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'apps', 'gateway', 'dist', 'main.js'), `--endpoints=${endpoints.join(',')}`, `--listen-client-urls=http://127.0.0.1:${client}`, `--listen-metrics-urls=http://127.0.0.1:${metrics}`, '--log-level=warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return {
+    endpoints: [`127.0.0.1:${client}`],
+    stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
+  };
+}
+
 /** The endpoint whose member leads (Maintenance.Status), waiting up to 20 s for one. */
 async function findLeader(endpoints: readonly string[]): Promise<string> {
   const deadline = Date.now() + 20_000;
@@ -149,11 +173,13 @@ async function main(): Promise<void> {
   process.stdout.write('target   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n');
   for (const target of args.endpoints === undefined ? args.targets : ['keyval' as const]) {
     const cluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads) : { endpoints: args.endpoints, stop: async () => undefined };
+    const gateway = args.gateway && target === 'keyval' ? await startGateway(cluster.endpoints) : undefined;
     try {
       const leader = await findLeader(cluster.endpoints);
-      for (const clients of args.clients) {
+      const through = gateway === undefined ? undefined : await findLeader(gateway.endpoints);
+      const measure = async (label: string, endpoint: string, clients: number): Promise<LoadResult> => {
         const result = await runLoad({
-          endpoints: [leader],
+          endpoints: [endpoint],
           workload: args.workload,
           clients,
           operations: args.operations,
@@ -165,9 +191,19 @@ async function main(): Promise<void> {
           timeoutMs: 10_000,
           connections: Math.min(4, clients),
         });
-        process.stdout.write(`${row(target, clients, result)}${result.firstError === undefined ? '' : `  first error: ${result.firstError}`}\n`);
+        process.stdout.write(`${row(label, clients, result)}${result.firstError === undefined ? '' : `  first error: ${result.firstError}`}\n`);
+        return result;
+      };
+      for (const clients of args.clients) {
+        const direct = await measure(target, leader, clients);
+        if (through !== undefined) {
+          const viaGateway = await measure('gateway', through, clients);
+          const p99 = viaGateway.p99Ms - direct.p99Ms;
+          process.stdout.write(`        gateway/direct: ${((100 * viaGateway.opsPerSecond) / direct.opsPerSecond).toFixed(0)}% of the throughput, p99 ${p99 >= 0 ? '+' : ''}${p99.toFixed(2)} ms\n`);
+        }
       }
     } finally {
+      await gateway?.stop();
       await cluster.stop();
     }
   }
