@@ -245,6 +245,21 @@ export class RaftNode {
     return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
   }
 
+  /** The current role (cheap; status() builds the whole picture). */
+  get role(): Role {
+    return this.raft.role;
+  }
+
+  /** The current term (cheap). */
+  get term(): Term {
+    return this.raft.term;
+  }
+
+  /** The leader this member knows, NO_NODE for none (cheap). */
+  get leader(): NodeId {
+    return this.raft.leader;
+  }
+
   status(): RaftStatus {
     const r = this.raft;
     let progress: Map<NodeId, FollowerStatus> | undefined;

@@ -70,7 +70,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
   }
 
   headerContext(): HeaderContext {
-    return { clusterId: this.member.clusterId, memberId: this.member.id, raftTerm: this.member.status().term };
+    return { clusterId: this.member.clusterId, memberId: this.member.id, raftTerm: this.member.driver.currentTerm() };
   }
 
   isLeader(): boolean {
@@ -78,7 +78,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
   }
 
   leaderId(): NodeId {
-    return this.member.status().leader;
+    return this.member.driver.currentLeader();
   }
 
   waitForLeader(deadlineMs: number): Promise<NodeId> {

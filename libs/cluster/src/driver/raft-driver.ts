@@ -400,7 +400,7 @@ export class RaftDriver<R> implements TransportReceiver {
       return;
     }
     this.sendingSnapshots.add(to);
-    const term = this.node.status().term;
+    const term = this.node.term;
     void (async () => {
       let ok = false;
       try {
@@ -502,9 +502,9 @@ export class RaftDriver<R> implements TransportReceiver {
   private onSoftState(leader: NodeId, role: Role): void {
     if (leader !== this.leader) {
       this.leader = leader;
-      this.logger.info(leader === 0n ? 'no leader' : `leader is ${leader.toString(16)}`, { role, term: this.node.status().term });
+      this.logger.info(leader === 0n ? 'no leader' : `leader is ${leader.toString(16)}`, { role, term: this.node.term });
       for (const listener of this.leaderListeners) {
-        listener(leader, this.node.status().term);
+        listener(leader, this.node.term);
       }
     }
   }
@@ -543,8 +543,18 @@ export class RaftDriver<R> implements TransportReceiver {
     return { ...this.node.status(), applied: this.applied };
   }
 
+  /** The current term (cheap, for response headers). */
+  currentTerm(): number {
+    return this.node.term;
+  }
+
+  /** The leader this member knows, 0n for none (cheap). */
+  currentLeader(): NodeId {
+    return this.node.leader;
+  }
+
   isLeader(): boolean {
-    return this.node.status().role === Role.Leader;
+    return this.node.role === Role.Leader;
   }
 
   /** Stops ticking and fails every waiter. The log store and state machine stay open. */
