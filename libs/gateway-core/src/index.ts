@@ -5,7 +5,8 @@
 export { Gateway, type GatewayOptions, type GatewayStats } from './gateway';
 export * from './gateway.errors';
 export { Forwarder, type ForwarderOptions, type ForwarderStats } from './forwarder';
-export { MemberDirectory, authorityOf, type GatewayLogger, type MemberDirectoryOptions, type MemberInfo, type Upstream } from './member-directory';
+export { MemberDirectory, type GatewayLogger, type MemberDirectoryOptions, type Upstream } from './member-directory';
+export { authorityOf, diffMembers, membersFromList, type MemberInfo } from './member-list';
 export { chooseLeader, type LeaderChoice, type Observation } from './leader-choice';
 export { SessionPool, WriteSession, type SessionPoolOptions } from './session-pool';
 export { UpstreamPool, type UpstreamPoolOptions } from './upstream-pool';

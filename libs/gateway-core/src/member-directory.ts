@@ -13,6 +13,8 @@
  */
 import { parseTarget } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
+import { describeMember, diffMembers, membersFromList } from './member-list';
+import type { MemberInfo } from './member-list';
 import { NoLeaderError } from './gateway.errors';
 import { chooseLeader } from './leader-choice';
 import type { LeaderChoice, Observation } from './leader-choice';
@@ -41,15 +43,6 @@ export interface MemberDirectoryOptions {
   readonly now?: () => number;
 }
 
-/** A member as the last member list gave it. */
-export interface MemberInfo {
-  readonly id: bigint;
-  readonly name: string;
-  /** host:port of its first client URL; undefined until it published one. */
-  readonly authority: string | undefined;
-  readonly isLearner: boolean;
-}
-
 /** Where to send: a member id and its client address. */
 export interface Upstream {
   readonly id: bigint;
@@ -76,15 +69,6 @@ const EMPTY = Buffer.alloc(0);
 export const MEMBERS_MAX = 64;
 /** Least time between two probe rounds started by hints, ms. */
 const HINTED_ROUND_GAP_MS = 10;
-
-/** `host:port` of a target, or undefined when it is not a usable h2c address. */
-export function authorityOf(target: string): string | undefined {
-  try {
-    return parseTarget(target).authority;
-  } catch {
-    return undefined;
-  }
-}
 
 export class MemberDirectory {
   private readonly seeds: readonly string[];
@@ -341,19 +325,11 @@ export class MemberDirectory {
       this.options.logger?.warn('ignoring a member list of unexpected size', { members: list.length, max: MEMBERS_MAX });
       return;
     }
-    const next = new Map<bigint, MemberInfo>();
-    for (const m of list) {
-      const authority = m.clientURLs.map(authorityOf).find((a) => a !== undefined);
-      next.set(m.ID, { id: m.ID, name: m.name, authority, isLearner: m.isLearner });
-    }
-    const added = [...next.values()].filter((m) => !sameMember(this.members.get(m.id), m));
-    const removed = [...this.members.values()].filter((m) => !next.has(m.id));
+    const next = membersFromList(list);
+    const { added, removed } = diffMembers(this.members, next);
     this.members = next;
     if (added.length > 0 || removed.length > 0) {
-      this.options.logger?.info('members changed', {
-        added: added.map((m) => `${m.name}(${m.id.toString(16)})@${m.authority ?? '-'}`),
-        removed: removed.map((m) => `${m.name}(${m.id.toString(16)})`),
-      });
+      this.options.logger?.info('members changed', { added: added.map(describeMember), removed: removed.map(describeMember) });
       const keep = new Set(this.targets());
       for (const authority of [...this.observations.keys()]) {
         if (!keep.has(authority)) this.observations.delete(authority);
@@ -416,8 +392,4 @@ export class MemberDirectory {
       waiter();
     }
   }
-}
-
-function sameMember(a: MemberInfo | undefined, b: MemberInfo): boolean {
-  return a !== undefined && a.name === b.name && a.authority === b.authority && a.isLearner === b.isLearner;
 }
