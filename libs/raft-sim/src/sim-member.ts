@@ -224,10 +224,11 @@ export class SimMember {
 
   /** Election detection right after the input that caused it (election safety, completeness). */
   private observe(): void {
-    const st = this.core().status();
-    if (st.role !== Role.Leader) {
+    const node = this.core();
+    if (node.role !== Role.Leader) {
       return;
     }
+    const st = node.status();
     if (st.term !== this.ledTerm) {
       this.ledTerm = st.term;
       this.completeness = { term: st.term };
@@ -242,8 +243,7 @@ export class SimMember {
     if (this.node === undefined) {
       return undefined;
     }
-    const st = this.node.status();
-    return st.role === Role.Leader ? st.term : undefined;
+    return this.node.role === Role.Leader ? this.node.term : undefined;
   }
 
   /** A message arrived from the network. */
@@ -270,8 +270,7 @@ export class SimMember {
   private handleReady(node: RaftNode, rd: Ready): void {
     this.inFlight = rd;
     this.stats.readies++;
-    const st = node.status();
-    const leaderNow = st.role === Role.Leader ? st.term : -1;
+    const leaderNow = node.role === Role.Leader ? node.term : -1;
     this.host.send(this, rd.earlyMessages);
     let snapshot: { meta: SnapshotMeta; image: SmImage } | undefined;
     if (rd.snapshot !== undefined) {
