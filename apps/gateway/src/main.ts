@@ -5,6 +5,7 @@
  */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { installLeanAsyncResourceBind } from '@keyval/gateway-core';
 import { UsageError, parseGatewayConfig } from './config/gateway-config';
 import type { GatewayConfig } from './config/gateway-config';
 import { GatewayModule } from './app.module';
@@ -13,6 +14,7 @@ import { createLogger } from './logger';
 import { HealthServerService } from './servers/health-server.service';
 
 async function run(config: GatewayConfig): Promise<void> {
+  installLeanAsyncResourceBind(); // see @keyval/gateway-core lean-async-bind.ts: a per-call cost of Node's HTTP/2 client
   const logger = createLogger(config.logLevel);
   const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: stop taking calls, drain those in flight, close the

@@ -11,12 +11,14 @@
  * the calls. The upstream answers at once, so what is measured is the gateway's own cost:
  * two HTTP/2 hops, framing, routing, sessions. `--sessions client` sends each Put with a client
  * id and sequence number (passed through); `gateway` sends none (the gateway adds its own).
+ * `--node-bind` keeps Node's own AsyncResource.bind (the app replaces it: lean-async-bind.ts).
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { GrpcChannel, GrpcServer, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { Gateway } from '../gateway';
+import { installLeanAsyncResourceBind } from '../lean-async-bind';
 
 interface Args {
   calls: number;
@@ -24,18 +26,22 @@ interface Args {
   valueBytes: number;
   rounds: number;
   sessions: 'client' | 'gateway';
+  nodeBind: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { calls: 40_000, concurrency: 64, valueBytes: 256, rounds: 3, sessions: 'client' };
+  const args: Args = { calls: 40_000, concurrency: 64, valueBytes: 256, rounds: 3, sessions: 'client', nodeBind: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1] ?? ''];
-    if (flag === '--calls') args.calls = Number(value);
+    if (flag === '--node-bind') {
+      args.nodeBind = true;
+      i -= 1;
+    } else if (flag === '--calls') args.calls = Number(value);
     else if (flag === '--concurrency') args.concurrency = Number(value);
     else if (flag === '--value-bytes') args.valueBytes = Number(value);
     else if (flag === '--rounds') args.rounds = Number(value);
     else if (flag === '--sessions' && (value === 'client' || value === 'gateway')) args.sessions = value;
-    else throw new Error(`unknown flag ${String(flag)} (flags: --calls N --concurrency N --value-bytes N --rounds N --sessions client|gateway)`);
+    else throw new Error(`unknown flag ${String(flag)} (flags: --calls N --concurrency N --value-bytes N --rounds N --sessions client|gateway --node-bind)`);
   }
   return args;
 }
@@ -83,6 +89,9 @@ function child(args: string[]): { process: ChildProcess; message: Promise<Record
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (!args.nodeBind) {
+    installLeanAsyncResourceBind(); // as the app does; the load and upstream processes keep Node's
+  }
   const up = child(['--role', 'upstream']);
   const { port } = (await up.message) as { port: number };
   const gateway = await Gateway.start({ endpoints: [`127.0.0.1:${port}`], listen: [{ host: '127.0.0.1', port: 0 }] });
@@ -94,7 +103,9 @@ async function main(): Promise<void> {
     l.process.kill();
     return result;
   };
-  process.stdout.write(`gateway CPU per forwarded Put: ${args.calls} calls × ${args.rounds} rounds, ${args.concurrency} in flight, ${args.valueBytes}-byte values, ${args.sessions} sessions\n`);
+  process.stdout.write(
+    `gateway CPU per forwarded Put: ${args.calls} calls × ${args.rounds} rounds, ${args.concurrency} in flight, ${args.valueBytes}-byte values, ${args.sessions} sessions, ${args.nodeBind ? "Node's" : 'lean'} AsyncResource.bind\n`,
+  );
   await run(target, Math.max(2_000, Math.floor(args.calls / 10))); // warm-up
   for (let round = 1; round <= args.rounds; round++) {
     const cpu = process.cpuUsage();
