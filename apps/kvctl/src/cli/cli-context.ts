@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_ENDPOINTS, parseEndpoints } from '../client/endpoints';
-import { KeyvalClient } from '../client/keyval-client';
+import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { KeyvalClient, NoLeaderError } from '../client/keyval-client';
 import { OUTPUT_FORMATS, renderJson, renderTable } from '../output/format';
 import type { OutputFormat } from '../output/format';
 import { UsageError } from './cli-errors';
@@ -83,6 +84,19 @@ export class CliContext {
   /** Prints `value` as JSON, or `rows` under `header` as a table, as -o says. */
   print(cmd: Command, value: unknown, header: readonly string[], rows: readonly (readonly string[])[]): void {
     this.out(this.globals(cmd).output === 'json' ? renderJson(value) : renderTable(header, rows));
+  }
+
+  /**
+   * A clearer error for a failed command: a timeout or unavailability while the members that
+   * answer know no leader becomes NoLeaderError.
+   */
+  async explain(error: unknown): Promise<unknown> {
+    const client = this.clientInstance;
+    const vague = error instanceof GrpcStatusError && (error.code === GrpcStatus.DEADLINE_EXCEEDED || (error.code === GrpcStatus.UNAVAILABLE && !/^etcdserver: no leader/.test(error.details)));
+    if (client !== undefined && vague && (await client.noLeader())) {
+      return new NoLeaderError(error);
+    }
+    return error;
   }
 
   close(): void {

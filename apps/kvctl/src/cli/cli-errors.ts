@@ -4,7 +4,7 @@
  * a plain sentence; other gRPC failures show their status and the server's message.
  */
 import { GrpcStatus, GrpcStatusError, statusName } from '@keyval/grpc';
-import { ClusterUnreachableError } from '../client/keyval-client';
+import { ClusterUnreachableError, NoLeaderError } from '../client/keyval-client';
 import { EndpointsError } from '../client/endpoints';
 
 /** Bad command-line input: exit code 2. */
@@ -35,6 +35,7 @@ export function exitCodeOf(error: unknown): number {
 /** One line describing `error` for the operator (no stack). */
 export function describeError(error: unknown): string {
   if (error instanceof ClusterUnreachableError) return error.message;
+  if (error instanceof NoLeaderError) return `${error.message}: ${describeError(error.cause)}`;
   if (error instanceof GrpcStatusError) {
     const details = error.details;
     if (error.code === GrpcStatus.UNAVAILABLE && /^etcdserver: no leader/.test(details)) {

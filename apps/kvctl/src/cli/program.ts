@@ -69,8 +69,9 @@ export async function runKvctl(argv: readonly string[], io: CliIo): Promise<numb
       io.stderr.write(`Run 'kvctl --help' (or 'kvctl <command> --help') for usage.\n`);
       return EXIT_USAGE;
     }
-    io.stderr.write(`kvctl: ${describeError(error)}\n`);
-    return exitCodeOf(error) === EXIT_USAGE ? EXIT_USAGE : EXIT_FAILURE;
+    const explained = await ctx.explain(error);
+    io.stderr.write(`kvctl: ${describeError(explained)}\n`);
+    return exitCodeOf(explained) === EXIT_USAGE ? EXIT_USAGE : EXIT_FAILURE;
   } finally {
     ctx.close();
   }

@@ -48,6 +48,17 @@ export class ClusterUnreachableError extends Error {
   }
 }
 
+/** Time left to a member to answer before the client's own deadline, ms. */
+const ANSWER_MARGIN_MS = 250;
+
+/** The members that answered know no leader (found by KeyvalClient.noLeader after a failure). */
+export class NoLeaderError extends Error {
+  constructor(cause: unknown) {
+    super('the cluster has no leader (is a quorum of its members running?)', { cause });
+    this.name = 'NoLeaderError';
+  }
+}
+
 /** etcd texts of answers after which nothing was applied. */
 const NOT_APPLIED = /^etcdserver: (not leader|no leader|leader changed|server stopped)/;
 /** Transport failures before the request was sent. */
@@ -119,9 +130,12 @@ export class KeyvalClient {
       const index = (this.preferred + attempt) % endpoints.length;
       const endpoint = endpoints[index] as string;
       const remaining = Math.floor(deadline - performance.now());
-      if (remaining <= 0) break;
+      // A retry needs time for an answer; without it, the last answer is the better report.
+      if (remaining <= 0 || (attempt > 0 && remaining <= ANSWER_MARGIN_MS)) break;
       try {
-        const result = await fn(endpoint, remaining);
+        // Leave the member a moment to answer with its own status (e.g. "no leader") before
+        // our deadline passes: a plain DEADLINE_EXCEEDED says less.
+        const result = await fn(endpoint, remaining > 2 * ANSWER_MARGIN_MS ? remaining - ANSWER_MARGIN_MS : remaining);
         this.preferred = index;
         return result;
       } catch (error) {
@@ -137,6 +151,25 @@ export class KeyvalClient {
       throw new ClusterUnreachableError(endpoints, (lastError as GrpcStatusError).details);
     }
     throw lastError ?? new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, `no answer within ${this.options.timeoutMs} ms`);
+  }
+
+  /**
+   * After a call timed out or found no leader: asks every endpoint (briefly) whether it knows
+   * a leader. True when some answered and none knows one.
+   */
+  async noLeader(timeoutMs = 1_000): Promise<boolean> {
+    const answers = await Promise.all(
+      this.options.endpoints.map((e) =>
+        this.admin(e)
+          .status({}, { timeoutMs })
+          .then(
+            (s) => s.leaderId,
+            () => undefined,
+          ),
+      ),
+    );
+    const known = answers.filter((a): a is bigint => a !== undefined);
+    return known.length > 0 && known.every((leader) => leader === 0n);
   }
 
   /** A linearizable (or serializable) range read, with failover. */

@@ -74,7 +74,9 @@ export async function gatherStatus(client: KeyvalClient): Promise<MemberStatusRo
     if (answer instanceof Error) {
       return { ...base, role: 'unreachable', term: undefined, commit: undefined, applied: undefined, lag: undefined, dbBytes: undefined, walBytes: undefined, health: 'unreachable', problems: [answer.message] };
     }
-    const lag = leader === undefined ? undefined : leader.memberId === m.id ? 0 : leader.followers.find((f) => f.memberId === m.id)?.lag;
+    // A leader that has not yet heard from a follower in its term knows no match index for it.
+    const progress = leader?.followers.find((f) => f.memberId === m.id);
+    const lag = leader === undefined ? undefined : leader.memberId === m.id ? 0n : progress === undefined || progress.matchIndex === 0n ? undefined : progress.lag;
     return {
       ...base,
       role: answer.role === admin.Role.ROLE_FOLLOWER && answer.isLearner ? 'learner' : (ROLE_NAMES[answer.role] ?? 'unknown'),

@@ -1,0 +1,69 @@
+import { runKvctl } from './program';
+import { parseDurationMs } from './cli-context';
+import { UsageError } from './cli-errors';
+import { EndpointsError, parseEndpoints } from '../client/endpoints';
+import { ClusterUnreachableError, retryable } from '../client/keyval-client';
+import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+
+/** Runs kvctl in-process with captured output. */
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runKvctl(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  return { code, stdout, stderr };
+}
+
+describe('kvctl command line (no cluster needed)', () => {
+  it('exits 0 for --help and --version, 2 with one line for usage errors', async () => {
+    expect(await run('--help')).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: kvctl') });
+    expect((await run('--version')).code).toBe(0);
+    expect((await run('member', 'add', '--help')).stdout).toContain('--peer-urls <urls>');
+    for (const argv of [[], ['bogus'], ['get'], ['member'], ['member', 'add', 'n4'], ['-o', 'xml', 'get', 'k'], ['--endpoints', 'https://a:1', 'get', 'k'], ['--timeout', 'soon', 'get', 'k'], ['txn', '--if', 'k == v'], ['bench', 'sideways']]) {
+      const r = await run(...argv);
+      expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
+    }
+    const bad = await run('-o', 'xml', 'get', 'k');
+    expect(bad.stderr).toBe('kvctl: -o/--output: expected table, json, simple, got "xml"\n');
+    expect(bad.stdout).toBe('');
+  });
+
+  it('exits 1 with one line when no endpoint can be reached', async () => {
+    const r = await run('--endpoints', '127.0.0.1:1', '--timeout', '1s', 'get', 'k');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^kvctl: cannot reach the cluster at 127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)\n$/);
+  });
+
+  it('parses endpoints as etcdctl takes them', () => {
+    expect(parseEndpoints('127.0.0.1:2379, http://localhost:22379,127.0.0.1:2379')).toEqual(['127.0.0.1:2379', 'localhost:22379']);
+    expect(parseEndpoints('[::1]:2379')).toEqual(['[::1]:2379']);
+    expect(() => parseEndpoints('')).toThrow(EndpointsError);
+    expect(() => parseEndpoints('127.0.0.1')).toThrow(/explicit port/);
+    expect(() => parseEndpoints('https://a:1')).toThrow(/only http/);
+  });
+
+  it('parses durations', () => {
+    expect(parseDurationMs('5000', '--timeout')).toBe(5000);
+    expect(parseDurationMs('5s', '--timeout')).toBe(5000);
+    expect(parseDurationMs('2m', '--timeout')).toBe(120_000);
+    expect(() => parseDurationMs('0', '--timeout')).toThrow(UsageError);
+    expect(() => parseDurationMs('5h', '--timeout')).toThrow(UsageError);
+  });
+
+  it('retries only what is safe to retry', () => {
+    const unavailable = (details: string): GrpcStatusError => new GrpcStatusError(GrpcStatus.UNAVAILABLE, details);
+    const lost = unavailable('127.0.0.1:2379: the connection closed');
+    for (const kind of ['read', 'write', 'change'] as const) {
+      expect(retryable(kind, unavailable('etcdserver: not leader'))).toBe(true);
+      expect(retryable(kind, unavailable('etcdserver: no leader'))).toBe(true);
+      expect(retryable(kind, unavailable('127.0.0.1:2379: connect ECONNREFUSED 127.0.0.1:2379'))).toBe(true);
+      expect(retryable(kind, new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'etcdserver: member not found'))).toBe(false);
+      expect(retryable(kind, new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, 'too slow'))).toBe(false);
+    }
+    // A connection lost mid-call: the request may have been applied. Reads and session writes
+    // (applied at most once) may go again; membership changes may not.
+    expect(retryable('read', lost)).toBe(true);
+    expect(retryable('write', lost)).toBe(true);
+    expect(retryable('change', lost)).toBe(false);
+    expect(new ClusterUnreachableError(['a:1', 'b:2'], 'refused').message).toBe('cannot reach the cluster at a:1, b:2 (refused)');
+  });
+});
