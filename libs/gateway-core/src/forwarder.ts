@@ -77,10 +77,21 @@ export class Forwarder {
   private readonly attemptsMax: number;
   private spreadNext = 0;
   private lastLeader: Upstream | undefined;
+  private winding = false;
 
   constructor(private readonly options: ForwarderOptions) {
     this.attemptsMax = options.attemptsMax ?? 64;
     options.directory.onLeaderChange((_previous, next) => this.leaderChanged(next));
+  }
+
+  /**
+   * The end of a shutdown's grace period: calls still waiting on members are cancelled and
+   * answered now, with what is known (a write that may have applied: "may or may not have
+   * been applied"), rather than cut off without an answer; nothing is sent again.
+   */
+  windDown(): void {
+    this.winding = true;
+    this.options.pool.cancelAll('the gateway is shutting down');
   }
 
   /** Forwards one unary call; resolves with the member's raw answer, rejects with the error to answer. */
@@ -165,7 +176,7 @@ export class Forwarder {
         lastFailed = target;
         hinted = mode === 'leader' ? this.hint(target, error, failure) : undefined;
         const timeLeft = deadline - Date.now();
-        if (!mayRetry(route.kind, failure) || timeLeft <= 1 || attempt >= this.attemptsMax || call.signal.aborted) {
+        if (!mayRetry(route.kind, failure) || timeLeft <= 1 || attempt >= this.attemptsMax || this.winding || call.signal.aborted) {
           return { ok: false, error, failure, mayHaveApplied, attempts: attempt };
         }
         this.stats.retries += 1;

@@ -237,3 +237,26 @@ describe('Gateway (fake members)', () => {
     expect(cluster.applied).toHaveLength(1);
   });
 });
+
+describe('Gateway shutdown at the end of its grace period', () => {
+  it('answers a write still waiting on a member "may or may not have been applied", not with a cut-off', async () => {
+    const cluster = await FakeCluster.start(1);
+    const gateway = await Gateway.start({ endpoints: [cluster.members[0]?.endpoint as string], listen: [{ host: '127.0.0.1', port: 0 }], statusIntervalMs: 20 });
+    const channel = new GrpcChannel(`127.0.0.1:${gateway.addresses[0]?.port}`);
+    try {
+      await waitFor('a leader', () => gateway.directory.leader() !== undefined);
+      (cluster.members[0] as FakeMember).faults.hold = true;
+      const write = createClient(etcd.KVDefinition, channel)
+        .put(etcd.PutRequest.fromPartial({ key: key('m'), value: key('1') }), { timeoutMs: 10_000 })
+        .catch((e: unknown) => e);
+      await waitFor('the held call', () => (cluster.members[0] as FakeMember).count('Put') === 1);
+      await gateway.shutdown(500);
+      const error = (await write) as GrpcStatusError;
+      expect(error.code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+      expect(error.details).toMatch(/may or may not have been applied/);
+    } finally {
+      channel.close();
+      await cluster.close();
+    }
+  });
+});

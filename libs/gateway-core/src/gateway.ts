@@ -65,6 +65,8 @@ export interface GatewayStats extends ForwarderStats {
 }
 
 const MiB = 1 << 20;
+/** How long before the end of the shutdown grace period the calls in flight are answered, ms. */
+const WIND_DOWN_BEFORE_MS = 200;
 type RawUnaryHandler = (request: Buffer, call: ServerCall) => Promise<Buffer>;
 type RawStreamHandler = (request: Buffer, call: ServerWritableCall<Buffer>) => Promise<void>;
 
@@ -177,11 +179,22 @@ export class Gateway {
       return;
     }
     this.state = 'draining';
+    // Shortly before the server cancels what is left, the forwarder answers it itself, so
+    // that a write cut short says "may or may not have been applied" instead of nothing.
+    const windDown = setTimeout(() => this.windDown(), Math.max(0, graceMs - WIND_DOWN_BEFORE_MS));
     await this.server.shutdown(graceMs);
+    clearTimeout(windDown);
     this.state = 'stopped';
     this.directory.stop();
     this.sessions.close();
     this.pool.close();
+  }
+
+  /** Answers every call still in flight now: no more attempts, probes or waiting for sessions. */
+  private windDown(): void {
+    this.directory.stop(); // wakes calls waiting for a leader: they answer with what they know
+    this.sessions.close(); // fails writes waiting for a session (they sent nothing)
+    this.forwarder.windDown(); // cancels the attempts in flight and stops retries
   }
 
   /** One handler per method of `service`: unary calls go through the forwarder, server streams to the leader. */

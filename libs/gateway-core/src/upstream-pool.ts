@@ -126,6 +126,18 @@ export class UpstreamPool {
     return cancelled;
   }
 
+  /** Cancels every call in flight (the end of a shutdown's grace period); returns how many. */
+  cancelAll(reason: string): number {
+    let cancelled = 0;
+    for (const calls of [...this.inFlight.values()]) {
+      for (const call of [...calls]) {
+        call.cancel(reason);
+        cancelled += 1;
+      }
+    }
+    return cancelled;
+  }
+
   /** Closes (gracefully) the channels of addresses not in `keep`. */
   retain(keep: ReadonlySet<string>): void {
     for (const [authority, channel] of this.channels) {
