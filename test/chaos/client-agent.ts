@@ -1,0 +1,172 @@
+/**
+ * Child process in the client namespace: the only process that talks to the members. It runs
+ * the workload's clients, records the history (times in ms since the run's start), and asks
+ * members for their status and for membership changes and leader transfers on the harness's
+ * behalf. Served over IPC (agent-protocol.ts); exits when the harness goes away.
+ */
+import * as http from 'node:http';
+import { GrpcChannel, createClient } from '@keyval/grpc';
+import { etcd } from '@keyval/proto';
+import { HistoryRecorder } from '@keyval/lincheck';
+import { SeededRandom } from '../crash/seeded-random';
+import type { AgentMember, AgentMethods, ListedMember, MemberView, WorkloadParams, WorkloadResult } from './agent-protocol';
+import { delay } from './command';
+import { serveIpc } from './ipc-child';
+import { KvSessionClient } from './kv-session-client';
+import type { KvEndpoint, OpResult } from './kv-session-client';
+import { createWorkload } from './workloads';
+import type { OpRecorder, Worker, Workload } from './workloads';
+
+/** Process ids of the final reads start here (far above the workers' ids). */
+const FINAL_PROCESS_BASE = 100_000_000;
+
+interface Connected {
+  readonly member: AgentMember;
+  readonly channel: GrpcChannel;
+}
+
+let connected: Connected[] = [];
+
+function byName(name: string): Connected {
+  const found = connected.find((c) => c.member.name === name);
+  if (found === undefined) throw new Error(`unknown member ${name}`);
+  return found;
+}
+
+function readyz(metricsUrl: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${metricsUrl}/readyz`, { timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+async function viewOf(c: Connected, timeoutMs: number): Promise<MemberView> {
+  const maintenance = createClient(etcd.MaintenanceDefinition, c.channel);
+  const [status, ready] = await Promise.all([
+    maintenance.status({}, { timeoutMs }).then(
+      (s) => ({ s, error: undefined }),
+      (error: unknown) => ({ s: undefined, error: error instanceof Error ? error.message : String(error) }),
+    ),
+    readyz(c.member.metrics, timeoutMs),
+  ]);
+  if (status.s === undefined) return { name: c.member.name, reachable: false, ready, error: status.error };
+  const s = status.s;
+  return {
+    name: c.member.name,
+    reachable: true,
+    ready,
+    id: (s.header?.memberId ?? 0n).toString(16),
+    leader: s.leader.toString(16),
+    term: Number(s.raftTerm),
+    raftIndex: Number(s.raftIndex),
+    appliedIndex: Number(s.raftAppliedIndex),
+    isLearner: s.isLearner,
+  };
+}
+
+function listed(members: readonly etcd.Member[]): ListedMember[] {
+  return members.map((m) => ({ id: m.ID.toString(16), name: m.name, peerUrls: [...m.peerURLs], clientUrls: [...m.clientURLs], isLearner: m.isLearner }));
+}
+
+/** The running workload, if any. */
+interface Run {
+  readonly params: WorkloadParams;
+  readonly workload: Workload;
+  readonly history: HistoryRecorder;
+  readonly recorder: OpRecorder;
+  readonly errors: Map<string, number>;
+  /** Per operation (by id): the members tried and the last error. */
+  readonly notes: string[];
+  readonly endpoints: KvEndpoint[];
+  running: boolean;
+  readonly loops: Promise<void>[];
+}
+
+let run: Run | undefined;
+
+function makeRecorder(history: HistoryRecorder, errors: Map<string, number>, notes: string[], t0EpochMs: number): OpRecorder {
+  const now = (): number => Math.round((performance.timeOrigin + performance.now() - t0EpochMs) * 1000) / 1000;
+  return {
+    invoke: (invocation) => history.invoke(invocation, now()),
+    complete: (id: number, result: OpResult) => {
+      history.complete(id, now(), result.outcome);
+      notes[id] = `${result.via.join('>')}${result.lastError === undefined ? '' : ` ${result.lastError}`}`;
+      if (result.lastError !== undefined) {
+        const text = result.lastError.replace(/\d+(\.\d+)*(:\d+)?/g, 'N').slice(0, 200);
+        errors.set(text, (errors.get(text) ?? 0) + 1);
+      }
+    },
+  };
+}
+
+async function workerLoop(r: Run, worker: Worker): Promise<void> {
+  const intervalMs = (r.params.clients * 1000) / r.params.rate;
+  while (r.running) {
+    const started = performance.now();
+    await r.workload.step(worker, r.recorder);
+    const wait = intervalMs * (0.5 + worker.random.next()) - (performance.now() - started);
+    if (wait > 0 && r.running) await delay(wait);
+  }
+}
+
+function sessionClient(p: WorkloadParams, endpoints: KvEndpoint[], home: number, tag: string): KvSessionClient {
+  return new KvSessionClient(endpoints, home, { opTimeoutMs: p.opTimeoutMs, attemptTimeoutMs: p.attemptTimeoutMs, clientIdPrefix: `chaos-${p.runTag}-${tag}` });
+}
+
+function startWorkload(p: WorkloadParams): null {
+  if (run !== undefined) throw new Error('a workload is already running');
+  const history = new HistoryRecorder();
+  const errors = new Map<string, number>();
+  const notes: string[] = [];
+  const endpoints = connected.map((c) => ({ name: c.member.name, channel: c.channel }));
+  const recorder = makeRecorder(history, errors, notes, p.t0EpochMs);
+  const r: Run = { params: p, workload: createWorkload(p.workload), history, recorder, errors, notes, endpoints, running: true, loops: [] };
+  const seeds = new SeededRandom(p.seed);
+  for (let k = 0; k < p.clients; k++) {
+    const worker: Worker = { index: k, process: k, client: sessionClient(p, endpoints, k, `c${k}`), random: new SeededRandom(seeds.int(2 ** 31)), count: 0, seen: new Map() };
+    r.loops.push(workerLoop(r, worker));
+  }
+  run = r;
+  return null;
+}
+
+async function finishWorkload(finalReadTimeoutMs: number): Promise<WorkloadResult> {
+  const r = run;
+  if (r === undefined) throw new Error('no workload is running');
+  r.running = false;
+  await Promise.all(r.loops);
+  const reader = sessionClient(r.params, r.endpoints, 0, 'final');
+  const final = await r.workload.finish(reader, r.recorder, FINAL_PROCESS_BASE, finalReadTimeoutMs);
+  run = undefined;
+  const ops = r.history.operations();
+  return { ops, notes: ops.map((_, k) => r.notes[k] ?? ''), errors: Object.fromEntries(r.errors), final };
+}
+
+serveIpc<AgentMethods>({
+  members: async ({ members }) => {
+    const keep = connected.filter((c) => members.some((m) => m.name === c.member.name && m.client === c.member.client));
+    for (const c of connected) if (!keep.includes(c)) c.channel.close();
+    connected = members.map((m) => keep.find((c) => c.member.name === m.name) ?? { member: m, channel: new GrpcChannel(m.client, { connectTimeoutMs: 2_000 }) });
+    return null;
+  },
+  status: async ({ timeoutMs }) => Promise.all(connected.map((c) => viewOf(c, timeoutMs))),
+  memberList: async ({ via, timeoutMs }) => listed((await createClient(etcd.ClusterDefinition, byName(via).channel).memberList({}, { timeoutMs })).members),
+  moveLeader: async ({ via, targetId, timeoutMs }) => {
+    await createClient(etcd.MaintenanceDefinition, byName(via).channel).moveLeader({ targetID: BigInt(`0x${targetId}`) }, { timeoutMs });
+    return null;
+  },
+  memberRemove: async ({ via, id, timeoutMs }) => {
+    await createClient(etcd.ClusterDefinition, byName(via).channel).memberRemove({ ID: BigInt(`0x${id}`) }, { timeoutMs });
+    return null;
+  },
+  memberAdd: async ({ via, peerUrl, learner, timeoutMs }) => {
+    const res = await createClient(etcd.ClusterDefinition, byName(via).channel).memberAdd({ peerURLs: [peerUrl], isLearner: learner }, { timeoutMs });
+    return (res.member?.ID ?? 0n).toString(16);
+  },
+  startWorkload: async (params) => startWorkload(params),
+  finishWorkload: ({ finalReadTimeoutMs }) => finishWorkload(finalReadTimeoutMs),
+});
