@@ -39,6 +39,11 @@ export interface ForwarderOptions {
   readonly serializableReads: 'spread' | 'leader';
   /** Most attempts per call (default 64). */
   readonly attemptsMax?: number;
+  /**
+   * How long attempts may still wait on a deposed leader that does not answer probes before
+   * they are sent to the new one, ms (default 500; four times that if it answers probes).
+   */
+  readonly leaderMoveGraceMs?: number;
 }
 
 /** Counters for metrics and tests. */
@@ -46,7 +51,7 @@ export interface ForwarderStats {
   calls: number;
   attempts: number;
   retries: number;
-  /** Attempts cancelled because leadership moved away from their member. */
+  /** Attempts cancelled because leadership had moved away from their member (and they still waited). */
   leaderMoveCancels: number;
   /** Writes answered "may or may not have applied". */
   indeterminateWrites: number;
@@ -65,6 +70,8 @@ type Outcome =
 
 /** Times a write may renew its gateway session after refusals (a limit on everything). */
 const SESSION_RENEWALS_MAX = 3;
+/** A deposed leader that still answers probes keeps its attempts this many grace periods. */
+const LINGER_FACTOR = 4;
 /** Not-leader hints followed without a pause before backing off. */
 const HINTS_FOLLOWED_AT_ONCE = 3;
 /** Share of a call's time (at most ANSWER_MARGIN_MAX_MS) kept to answer before the client gives up. */
@@ -75,12 +82,14 @@ const LEADER_MOVED = 'leader changed: the gateway sends this call to the new lea
 export class Forwarder {
   readonly stats: ForwarderStats = { calls: 0, attempts: 0, retries: 0, leaderMoveCancels: 0, indeterminateWrites: 0, sessionRenewals: 0, gatewaySessionWrites: 0 };
   private readonly attemptsMax: number;
+  private readonly leaderMoveGraceMs: number;
   private spreadNext = 0;
   private lastLeader: Upstream | undefined;
   private winding = false;
 
   constructor(private readonly options: ForwarderOptions) {
     this.attemptsMax = options.attemptsMax ?? 64;
+    this.leaderMoveGraceMs = options.leaderMoveGraceMs ?? 500;
     options.directory.onLeaderChange((_previous, next) => this.leaderChanged(next));
   }
 
@@ -226,16 +235,39 @@ export class Forwarder {
     return leader.authority;
   }
 
-  /** Leadership moved to `next`: attempts waiting on the previous leader are sent again. */
+  /**
+   * Leadership moved to `next`. Attempts still waiting on the previous leader are cancelled and
+   * sent again to the new one — `leaderMoveGraceMs` later if the old leader does not answer
+   * probes (paused, cut off, dead), `LINGER_FACTOR` times that if it does. Not at once: a
+   * deposed leader that is alive answers its pending writes (applied, or "leader changed"), and
+   * cancelling them all would hand the new leader a duplicate of each to replay — under an
+   * election storm, a retry storm.
+   */
   private leaderChanged(next: Upstream | undefined): void {
     if (next === undefined) {
       return; // none known for now: calls to the old leader may still succeed
     }
     const previous = this.lastLeader;
     this.lastLeader = next;
-    if (previous !== undefined && previous.authority !== next.authority) {
-      this.stats.leaderMoveCancels += this.options.pool.cancelInFlight(previous.authority, LEADER_MOVED);
+    if (previous === undefined || previous.authority === next.authority) {
+      return;
     }
+    const waiting = this.options.pool.leaderBoundCalls(previous.authority);
+    if (waiting.length === 0) {
+      return;
+    }
+    const cancel = (): void => {
+      for (const call of waiting) {
+        if (call.cancel(LEADER_MOVED)) this.stats.leaderMoveCancels += 1;
+      }
+    };
+    setTimeout(() => {
+      if (this.options.directory.isAnswering(previous.authority)) {
+        setTimeout(cancel, (LINGER_FACTOR - 1) * this.leaderMoveGraceMs).unref();
+      } else {
+        cancel();
+      }
+    }, this.leaderMoveGraceMs).unref();
   }
 
   /**

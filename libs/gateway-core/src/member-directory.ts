@@ -134,6 +134,11 @@ export class MemberDirectory {
     return this.readTargetCache;
   }
 
+  /** Whether the member at `authority` answered its last probe, recently. */
+  isAnswering(authority: string): boolean {
+    return this.isFresh(this.observations.get(authority));
+  }
+
   /** The members of the last member list. */
   memberList(): readonly MemberInfo[] {
     return [...this.members.values()];

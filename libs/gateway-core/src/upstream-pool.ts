@@ -5,7 +5,7 @@
  *
  * Calls in flight are tracked per address, so that when leadership moves the forwarder can
  * cancel the attempts still waiting on the old leader and send them again to the new one
- * (`cancelInFlight`) instead of waiting for them to fail.
+ * (`leaderBoundCalls`) instead of waiting for their deadline.
  */
 import { GrpcChannel, GrpcStatusError, serverStreamingCall } from '@keyval/grpc';
 import type { CallOptions, MethodDefinition } from '@keyval/grpc';
@@ -21,12 +21,13 @@ export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
 }
 
-/** One call in flight to a member; `cancel` ends it with CANCELLED and `reason`. */
+/** One call in flight to a member. */
 export interface UpstreamCall {
   readonly authority: string;
   /** True when leadership moving away from `authority` should cancel it. */
   readonly leaderBound: boolean;
-  cancel(reason: string): void;
+  /** Ends it with CANCELLED and `reason`; false when it had already ended. */
+  cancel(reason: string): boolean;
 }
 
 const RAW_STREAMING_METHOD: MethodDefinition<Buffer, Buffer, false, true> = {
@@ -70,8 +71,8 @@ export class UpstreamPool {
 
   /**
    * Sends one unary call of raw `request` bytes to `authority` and resolves with the raw
-   * response bytes; rejects with GrpcStatusError. `leaderBound` calls are cancelled by
-   * `cancelInFlight(authority)`.
+   * response bytes; rejects with GrpcStatusError. `leaderBound` calls are listed by
+   * `leaderBoundCalls(authority)`.
    */
   unary(authority: string, path: string, request: Buffer, options: CallOptions, leaderBound: boolean): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
@@ -99,7 +100,15 @@ export class UpstreamPool {
         const call = this.channel(authority).startCall(path, RAW_CODEC, RAW_CODEC, request, options, sink);
         // A call may end inside startCall (its deadline had passed): then there is nothing to track.
         if (!ended) {
-          tracked = { authority, leaderBound, cancel: (reason) => call.cancel(reason) };
+          tracked = {
+            authority,
+            leaderBound,
+            cancel: (reason) => {
+              if (ended) return false;
+              call.cancel(reason);
+              return true;
+            },
+          };
           this.track(tracked);
         }
       } catch (error) {
@@ -113,17 +122,9 @@ export class UpstreamPool {
     return serverStreamingCall(this.channel(authority), path, RAW_STREAMING_METHOD, request, options);
   }
 
-  /** Cancels the leader-bound calls in flight to `authority`; returns how many. */
-  cancelInFlight(authority: string, reason: string): number {
-    const calls = this.inFlight.get(authority);
-    let cancelled = 0;
-    for (const call of [...(calls ?? [])]) {
-      if (call.leaderBound) {
-        call.cancel(reason);
-        cancelled += 1;
-      }
-    }
-    return cancelled;
+  /** The leader-bound calls in flight to `authority` now (to cancel later if they linger). */
+  leaderBoundCalls(authority: string): UpstreamCall[] {
+    return [...(this.inFlight.get(authority) ?? [])].filter((call) => call.leaderBound);
   }
 
   /** Cancels every call in flight (the end of a shutdown's grace period); returns how many. */
@@ -131,8 +132,7 @@ export class UpstreamPool {
     let cancelled = 0;
     for (const calls of [...this.inFlight.values()]) {
       for (const call of [...calls]) {
-        call.cancel(reason);
-        cancelled += 1;
+        if (call.cancel(reason)) cancelled += 1;
       }
     }
     return cancelled;
