@@ -4,20 +4,11 @@
 import { ProposalDroppedError, ProposalTooLargeError } from './errors';
 import type { AppendRequest } from './messages';
 import { ProgressState } from './progress';
-import { appendResponse, drain, handle, id, makeLeader } from './testing/paper-helpers';
-
-function steadyLeader(config = {}) {
-  const made = makeLeader(1, [1, 2, 3], { config });
-  drain(made.node, made.storage);
-  made.node.step(appendResponse(2, 1, 1, 1));
-  made.node.step(appendResponse(3, 1, 1, 1));
-  drain(made.node, made.storage);
-  return made;
-}
+import { appendResponse, drain, handle, id, steadyLeader } from './testing/paper-helpers';
 
 describe('limits', () => {
   it('drops a proposal over the entry limit with a named error, appending nothing', () => {
-    const { node } = steadyLeader({ maxEntryBytes: 100 });
+    const { node } = steadyLeader({ config: { maxEntryBytes: 100 } });
     expect(() => node.propose(new Uint8Array(101))).toThrow(ProposalTooLargeError);
     expect(() => node.propose(new Uint8Array(101))).toThrow(/101 bytes exceeds the entry limit of 100 bytes/);
     expect(node.status().lastIndex).toBe(1);
@@ -26,7 +17,7 @@ describe('limits', () => {
   });
 
   it('drops proposals once uncommitted bytes pass the limit, and accepts again after commit', () => {
-    const { node, storage } = steadyLeader({ maxUncommittedBytes: 1000 });
+    const { node, storage } = steadyLeader({ config: { maxUncommittedBytes: 1000 } });
     node.propose(new Uint8Array(600));
     expect(() => node.propose(new Uint8Array(600))).toThrow(ProposalDroppedError);
     expect(() => node.propose(new Uint8Array(600))).toThrow(/too many uncommitted bytes/);
@@ -37,7 +28,7 @@ describe('limits', () => {
   });
 
   it('fills Append messages up to the message byte limit', () => {
-    const { node, storage } = steadyLeader({ maxMessageBytes: 250 });
+    const { node, storage } = steadyLeader({ config: { maxMessageBytes: 250 } });
     node.proposeBatch(Array.from({ length: 10 }, () => new Uint8Array(100)));
     const appends = handle(node, storage)!.earlyMessages.filter((m) => m.type === 'Append' && m.to === id(2)) as AppendRequest[];
     // 100 bytes + 24 of overhead each: two entries per message.
@@ -45,7 +36,7 @@ describe('limits', () => {
   });
 
   it('stops sending to a follower whose in-flight window is full, resuming as it acknowledges', () => {
-    const { node, storage } = steadyLeader({ maxMessageBytes: 200, maxInflightMessages: 2 });
+    const { node, storage } = steadyLeader({ config: { maxMessageBytes: 200, maxInflightMessages: 2 } });
     node.proposeBatch(Array.from({ length: 8 }, () => new Uint8Array(100)));
     const toTwo = () => drain(node, storage).filter((m) => m.type === 'Append' && m.to === id(2)) as AppendRequest[];
     const first = toTwo();

@@ -6,22 +6,10 @@ import { decodeConfChangeEntry } from './conf-change-codec';
 import { ConfChangeRefusedError, NotLeaderError } from './errors';
 import { Role } from './ready';
 import { TestCluster, bytes, text } from './testing/test-cluster';
-import { I, T, appendResponse, drain, handle, id, makeLeader, newNode } from './testing/paper-helpers';
+import { I, T, appendResponse, drain, handle, id, newNode, steadyLeader } from './testing/paper-helpers';
 import { ConfChangeType, EntryType, nodeId } from './types';
 
 const change = (type: ConfChangeType, who: number) => ({ type, nodeId: id(who), context: bytes(`member ${who}`) });
-
-function steadyLeader(voters = [1, 2, 3], learners: number[] = []) {
-  const made = makeLeader(1, voters, { learners });
-  drain(made.node, made.storage);
-  for (const v of [...voters, ...learners]) {
-    if (v !== 1) {
-      made.node.step(appendResponse(v, 1, 1, 1));
-    }
-  }
-  drain(made.node, made.storage);
-  return made;
-}
 
 describe('single-server membership changes (§4.1)', () => {
   it('the entry carries the change and the whole resulting configuration, in effect once appended', () => {
@@ -55,7 +43,7 @@ describe('single-server membership changes (§4.1)', () => {
   });
 
   it('refuses to remove the last voter, and followers refuse changes (not leader)', () => {
-    const solo = steadyLeader([1]);
+    const solo = steadyLeader({ voters: [1] });
     expect(() => solo.node.proposeConfChange(change(ConfChangeType.RemoveMember, 1))).toThrow(/last voter/);
     const { node } = newNode(2, [1, 2, 3]);
     expect(() => node.proposeConfChange(change(ConfChangeType.AddLearner, 4))).toThrow(NotLeaderError);
@@ -86,7 +74,7 @@ describe('single-server membership changes (§4.1)', () => {
 
 describe('learners (§4.2.1)', () => {
   it('a learner receives the log but never votes, never campaigns and never counts toward commit', () => {
-    const { node, storage } = steadyLeader([1, 2, 3], [4]);
+    const { node, storage } = steadyLeader({ learners: [4] });
     node.propose(bytes('x'));
     const ready = handle(node, storage)!;
     expect(ready.earlyMessages.map((m) => m.to)).toEqual([id(2), id(3), id(4)]);

@@ -5,16 +5,7 @@ import { NotLeaderError } from './errors';
 import { ReadMode } from './node';
 import { Role } from './ready';
 import { TestCluster, bytes } from './testing/test-cluster';
-import { I, T, appendResponse, drain, handle, id, makeLeader, newNode } from './testing/paper-helpers';
-
-function steadyLeader(config = {}) {
-  const made = makeLeader(1, [1, 2, 3], { config });
-  drain(made.node, made.storage);
-  made.node.step(appendResponse(2, 1, 1, 1));
-  made.node.step(appendResponse(3, 1, 1, 1));
-  drain(made.node, made.storage);
-  return made;
-}
+import { I, T, appendResponse, drain, handle, id, makeLeader, newNode, steadyLeader } from './testing/paper-helpers';
 
 describe('ReadIndex (§6.4)', () => {
   it('records the commit index and confirms leadership with one heartbeat round before answering', () => {
@@ -105,7 +96,7 @@ describe('lease reads (§6.4.1)', () => {
   });
 
   it('hold from the send time of the acknowledged round for T minus the drift margin, then lapse', () => {
-    const { node, storage } = steadyLeader({ checkQuorum: true, leaseReads: true, leaseDriftMarginTicks: 2 });
+    const { node, storage } = steadyLeader({ config: { checkQuorum: true, leaseReads: true, leaseDriftMarginTicks: 2 } });
     expect(node.hasValidLease()).toBe(false);
     node.tick(); // round 1 sent at tick 1
     drain(node, storage);
@@ -125,7 +116,7 @@ describe('lease reads (§6.4.1)', () => {
   });
 
   it('fall back to a heartbeat round when the lease has lapsed', () => {
-    const { node, storage } = steadyLeader({ checkQuorum: true, leaseReads: true });
+    const { node, storage } = steadyLeader({ config: { checkQuorum: true, leaseReads: true } });
     node.readIndex('slow', ReadMode.Lease);
     const ready = handle(node, storage)!;
     expect(ready.readStates).toEqual([]);

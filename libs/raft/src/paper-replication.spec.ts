@@ -6,19 +6,10 @@ import type { AppendRequest } from './messages';
 import { ProgressState } from './progress';
 import { Role } from './ready';
 import { TestCluster, bytes, text } from './testing/test-cluster';
-import { I, T, appendResponse, drain, drainCommitted, entry, handle, id, makeLeader, newNode } from './testing/paper-helpers';
+import { I, T, appendResponse, drain, drainCommitted, entry, handle, id, makeLeader, newNode, steadyLeader } from './testing/paper-helpers';
 
 
 /** A leader of term 1 for [1,2,3] whose followers have acknowledged its no-op. */
-function steadyLeader() {
-  const made = makeLeader(1, [1, 2, 3]);
-  drain(made.node, made.storage);
-  made.node.step(appendResponse(2, 1, 1, 1));
-  made.node.step(appendResponse(3, 1, 1, 1));
-  drain(made.node, made.storage);
-  return made;
-}
-
 describe('§5.3 log replication', () => {
   it('a leader appends a proposal to its log and sends it to every follower after the previous entry', () => {
     const { node, storage } = steadyLeader();

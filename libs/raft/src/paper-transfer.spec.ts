@@ -4,27 +4,20 @@
 import { LeaderTransferInProgressError, NotLeaderError, TransferRefusedError } from './errors';
 import { Role } from './ready';
 import { TestCluster, bytes } from './testing/test-cluster';
-import { I, T, appendResponse, drain, handle, id, makeLeader, newNode } from './testing/paper-helpers';
+import { I, T, appendResponse, drain, handle, id, newNode, steadyLeader } from './testing/paper-helpers';
 import { nodeId } from './types';
 
-function steadyLeader() {
-  const made = makeLeader(1, [1, 2, 3], { learners: [4], config: { checkQuorum: true } });
-  drain(made.node, made.storage);
-  made.node.step(appendResponse(2, 1, 1, 1));
-  made.node.step(appendResponse(3, 1, 1, 1));
-  drain(made.node, made.storage);
-  return made;
-}
+const TRANSFER_SETUP = { learners: [4], config: { checkQuorum: true } };
 
 describe('leader transfer (§3.10)', () => {
   it('sends TimeoutNow at once to an up-to-date target', () => {
-    const { node, storage } = steadyLeader();
+    const { node, storage } = steadyLeader(TRANSFER_SETUP);
     node.transferLeadership(id(2));
     expect(handle(node, storage)!.earlyMessages).toEqual([{ type: 'TimeoutNow', from: id(1), to: id(2), term: T(1) }]);
   });
 
   it('first brings a lagging target up to date, then sends TimeoutNow', () => {
-    const { node, storage } = steadyLeader();
+    const { node, storage } = steadyLeader(TRANSFER_SETUP);
     node.propose(bytes('x'));
     drain(node, storage);
     node.transferLeadership(id(3));
@@ -34,7 +27,7 @@ describe('leader transfer (§3.10)', () => {
   });
 
   it('refuses proposals while a transfer is in progress, and aborts it after an election timeout', () => {
-    const { node, storage } = steadyLeader();
+    const { node, storage } = steadyLeader(TRANSFER_SETUP);
     node.propose(bytes('x'));
     drain(node, storage);
     node.transferLeadership(id(3));
@@ -52,7 +45,7 @@ describe('leader transfer (§3.10)', () => {
   });
 
   it('refuses a target that is not a voter, and followers refuse transfers', () => {
-    const { node } = steadyLeader();
+    const { node } = steadyLeader(TRANSFER_SETUP);
     expect(() => node.transferLeadership(id(4))).toThrow(TransferRefusedError);
     expect(() => node.transferLeadership(id(9))).toThrow(/9 is not a voter/);
     const follower = newNode(2, [1, 2, 3]);

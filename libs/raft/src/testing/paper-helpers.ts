@@ -99,3 +99,20 @@ export function makeLeader(self: number, voters: readonly number[], setup: NodeS
 export function appendResponse(from: number, to: number, term: number, index: number): Message {
   return { type: 'AppendResponse', from: id(from), to: id(to), term: T(term), index: I(index), reject: false, hintIndex: I(0), hintTerm: T(0) };
 }
+
+/**
+ * A leader of term 1 (member 1 of `voters`, plus `learners`) whose no-op every other member
+ * has acknowledged, with everything drained: the usual starting point of leader-side tests.
+ */
+export function steadyLeader(setup: NodeSetup & { voters?: readonly number[] } = {}): { node: RaftNode; storage: MemoryStorage } {
+  const voters = setup.voters ?? [1, 2, 3];
+  const made = makeLeader(1, voters, setup);
+  drain(made.node, made.storage);
+  for (const v of [...voters, ...(setup.learners ?? [])]) {
+    if (v !== 1) {
+      made.node.step(appendResponse(v, 1, 1, 1));
+    }
+  }
+  drain(made.node, made.storage);
+  return made;
+}
