@@ -37,23 +37,34 @@ export interface DiscoveredCluster {
 
 /**
  * Asks the other members of --initial-cluster (over their peer URLs, in order) for the member
- * list; the first answer wins. Throws MemberConfigError when none answers.
+ * list, and returns the first answer that satisfies `wanted` — or, when none does, the first
+ * answer. A member add is acknowledged once the leader applied it; a follower that lags (or
+ * just restarted) still answers with the list from before, so one answer without the entry
+ * proves nothing. Throws MemberConfigError when no member answers.
  */
-export async function fetchClusterMembers(options: KvMemberOptions, timeoutMs = 5_000): Promise<DiscoveredCluster> {
+export async function fetchClusterMembers(options: KvMemberOptions, timeoutMs = 5_000, wanted: (cluster: DiscoveredCluster) => boolean = () => true): Promise<DiscoveredCluster> {
   const others = options.initialCluster.filter((m) => m.name !== options.name);
   if (others.length === 0) {
     throw new MemberConfigError('--initial-cluster-state existing needs --initial-cluster to name at least one running member');
   }
   const failures: string[] = [];
+  let first: DiscoveredCluster | undefined;
   for (const other of others) {
     for (const url of other.peerUrls) {
       try {
         const response = await peerMemberList(url, timeoutMs);
-        return { clusterId: response.header?.clusterId ?? 0n, members: response.members };
+        const cluster = { clusterId: response.header?.clusterId ?? 0n, members: response.members };
+        if (wanted(cluster)) {
+          return cluster;
+        }
+        first ??= cluster;
       } catch (error) {
         failures.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
+  }
+  if (first !== undefined) {
+    return first;
   }
   throw new MemberConfigError(`could not reach any member of --initial-cluster to join it (${failures.join('; ')})`);
 }
@@ -69,6 +80,8 @@ export function identityIn(cluster: DiscoveredCluster, options: KvMemberOptions)
   return { name: options.name, memberId: nodeId(self.ID), clusterId: cluster.clusterId, createdAtMs: Date.now() };
 }
 
+/** This member's identity, from the first member that lists it (see fetchClusterMembers). */
 export async function discoverIdentity(options: KvMemberOptions, timeoutMs = 5_000): Promise<MemberIdentity> {
-  return identityIn(await fetchClusterMembers(options, timeoutMs), options);
+  const listsUs = (cluster: DiscoveredCluster): boolean => cluster.members.some((m) => sameUrls(m.peerURLs, options.advertisePeerUrls));
+  return identityIn(await fetchClusterMembers(options, timeoutMs, listsUs), options);
 }
