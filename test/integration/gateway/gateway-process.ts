@@ -17,6 +17,8 @@ import { WaitTimeoutError, waitFor } from '../harness/wait-for';
 
 /** The built gateway app. */
 export const GATEWAY_MAIN = path.join(REPO_ROOT, 'apps', 'gateway', 'dist', 'main.js');
+/** The built admin CLI. */
+const KVCTL = path.join(REPO_ROOT, 'apps', 'kvctl', 'dist', 'main.js');
 
 /** Every gateway process started and not yet exited, killed if the test process exits. */
 const LIVE = new Set<ChildProcess>();
@@ -38,7 +40,18 @@ function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** Runs the gateway with `args` until it exits (flag tests): exit code and output. */
 export function runGateway(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const main = requireBuiltGateway();
+  return runBuilt(requireBuiltGateway(), args, env, timeoutMs);
+}
+
+/** Runs the built kvctl with `--endpoints=<endpoints>` and `args` until it exits. */
+export function runKvctl(endpoints: readonly string[], args: readonly string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  if (!fs.existsSync(KVCTL)) {
+    throw new Error(`${KVCTL} does not exist: run \`npm run build\` first`);
+  }
+  return runBuilt(KVCTL, [`--endpoints=${endpoints.join(',')}`, ...args], {}, timeoutMs);
+}
+
+function runBuilt(main: string, args: readonly string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [main, ...args], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     LIVE.add(child);
@@ -48,7 +61,7 @@ export function runGateway(args: readonly string[], env: Record<string, string> 
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`keyval-gateway ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
+      reject(new Error(`${path.basename(path.dirname(path.dirname(main)))} ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
     }, timeoutMs);
     child.once('error', reject);
     child.once('close', (code) => {
