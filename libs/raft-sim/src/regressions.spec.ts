@@ -127,8 +127,9 @@ describe('regressions found by the simulation', () => {
   });
 
   /**
-   * BUG (open): sim seed 3722 (`npm run sim -- --seed 3722 --no-lincheck`, found with
-   * --seeds 10000 after the fix above). The window probe of that fix needs the term of the
+   * BUG (open): sim seeds 13687 and 38285 (`npm run sim -- --seed 13687 --no-lincheck`; first
+   * found as seed 3722 with --seeds 10000 after the fix above, which a later core change steers
+   * around). The window probe of that fix needs the term of the
    * entry before the follower's `next`; when the leader has compacted that entry,
    * sendWindowProbe returns without sending anything, and because the window is full
    * maybeSendAppend (which would fall back to a snapshot) is never called either. The follower
