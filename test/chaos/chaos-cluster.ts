@@ -109,9 +109,9 @@ export class ChaosCluster {
     if (proxy !== undefined) await proxy.call('delay', { delayMs, jitterMs }, AGENT_CALL_MS);
   }
 
-  /** Restarts `m` on its data (joining as it did before). */
+  /** Restarts `m` on its data, with the flags of its last start (a member that joined stays joining). */
   restart(m: ChaosMember): void {
-    m.start({ initialCluster: this.initialCluster(), state: 'new' });
+    m.start(m.lastLaunch ?? { initialCluster: this.initialCluster(), state: 'new' });
   }
 
   /**
@@ -177,7 +177,11 @@ export class ChaosCluster {
     m.wipeData();
   }
 
-  /** Adds `m` back as a learner (through the leader) and starts it on an empty data dir. */
+  /**
+   * Adds `m` back as a learner (through the leader), starts it on an empty data dir and waits
+   * until it serves. Safe to call again after a failure (an add already done is recognised).
+   * @throws when there is no leader, the add is refused, or the member exits or stays silent
+   */
   async rejoin(m: ChaosMember): Promise<void> {
     const leader = await this.leader();
     if (leader === undefined) throw new ChaosTimeoutError(`no leader to add ${m.name} back through`);
@@ -187,8 +191,15 @@ export class ChaosCluster {
       const now = await this.memberList(leader).catch(() => undefined);
       if (now === undefined || !now.some((l) => l.peerUrls.includes(m.peerUrl))) throw error;
     }
+    const names = this.members.filter((x) => x === m || !this.outOfCluster.has(x.name)).map((x) => x.name);
+    if (!m.running) m.start({ initialCluster: this.initialCluster(names), state: 'existing' });
+    const outcome = await waitUntil(
+      async () => (!m.running ? 'exited' : (await this.status()).find((v) => v.name === m.name)?.reachable === true ? 'serving' : undefined),
+      30_000,
+      () => new ChaosTimeoutError(`${m.name} did not answer within 30 s of joining`),
+    );
+    if (outcome === 'exited') throw new ChaosTimeoutError(`${m.name} exited after joining (${m.exited ?? '?'}); see its log`);
     this.outOfCluster.delete(m.name);
-    m.start({ initialCluster: this.initialCluster(), state: 'existing' });
   }
 
   /** Adds back every member a membership fault left out, retrying until `timeoutMs`. */

@@ -60,6 +60,8 @@ export class ChaosMember {
   private pausedNow = false;
   /** Every start of this slot, for the report. */
   starts = 0;
+  /** The flags of the last start (a restart repeats them). */
+  lastLaunch: MemberLaunch | undefined;
 
   constructor(
     address: MemberAddress,
@@ -170,6 +172,7 @@ export class ChaosMember {
       this.exitInfo = undefined;
       this.pausedNow = false;
       this.starts++;
+      this.lastLaunch = launch;
       child.on('exit', (code, signal) => {
         if (this.child === child) this.exitInfo = signal ?? `exit ${code}`;
       });
