@@ -220,6 +220,10 @@ function sendWindowProbe(r: Raft, to: NodeId, pr: Progress): void {
   const prevLogIndex = (pr.next - 1) as LogIndex;
   const prevLogTerm = r.log.term(prevLogIndex);
   if (prevLogTerm === undefined) {
+    // The entries the follower lacks are compacted: it needs a snapshot. Leave the stuck
+    // window and let the probe path send one (sim seeds 13687, 38285).
+    pr.becomeProbe();
+    maybeSendAppend(r, to, true);
     return;
   }
   const commit = Math.min(r.log.committed, pr.match) as LogIndex;
