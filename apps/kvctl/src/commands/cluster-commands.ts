@@ -42,6 +42,15 @@ async function change<T>(client: KeyvalClient, fn: (endpoint: string, timeoutMs:
 }
 
 export function registerClusterCommands(program: Command, ctx: CliContext): void {
+  registerStatus(program, ctx);
+  const member = program.command('member').description('list, add, promote and remove members');
+  registerMemberList(member, ctx);
+  registerMemberAdd(member, ctx);
+  registerMemberChanges(member, ctx);
+  registerLeaderTransfer(program, ctx);
+}
+
+function registerStatus(program: Command, ctx: CliContext): void {
   program
     .command('status')
     .description('every member: role, term, commit and applied index, lag behind the leader, disk use and health (the leader is marked *)')
@@ -50,8 +59,9 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
       const table = statusTable(rows);
       ctx.print(cmd, rows, table.header, table.rows);
     });
+}
 
-  const member = program.command('member').description('list, add, promote and remove members');
+function registerMemberList(member: Command, ctx: CliContext): void {
   member
     .command('list')
     .description('the members, voters and learners, with their URLs')
@@ -68,7 +78,9 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
       ]);
       ctx.print(cmd, { leader: hexId(list.leaderId), members: list.members.map((m) => memberJson(m, list.leaderId)) }, ['NAME', 'ID', 'ROLE', 'STATUS', 'PEER URLS', 'CLIENT URLS'], rows);
     });
+}
 
+function registerMemberAdd(member: Command, ctx: CliContext): void {
   member
     .command('add')
     .description('register a new member (a learner unless --voter) and print the flags to start it with')
@@ -96,7 +108,9 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
           (added.isLearner ? 'It is promoted to voter once it has caught up (or run: kvctl member promote ' + name + ').\n' : ''),
       );
     });
+}
 
+function registerMemberChanges(member: Command, ctx: CliContext): void {
   for (const verb of ['promote', 'remove'] as const) {
     member
       .command(verb)
@@ -115,7 +129,9 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
         ctx.print(cmd, { [verb === 'promote' ? 'promoted' : 'removed']: memberJson(target), members: response.members.map((m) => memberJson(m)) }, [what, 'ID'], [[target.name || '(unnamed)', hexId(target.id)]]);
       });
   }
+}
 
+function registerLeaderTransfer(program: Command, ctx: CliContext): void {
   program
     .command('leader')
     .description('leadership')

@@ -43,6 +43,12 @@ function printKvs(ctx: CliContext, cmd: Command, kvs: readonly mvcc.KeyValue[], 
 }
 
 export function registerDataCommands(program: Command, ctx: CliContext): void {
+  registerGet(program, ctx);
+  registerPutDel(program, ctx);
+  registerTxn(program, ctx);
+}
+
+function registerGet(program: Command, ctx: CliContext): void {
   program
     .command('get')
     .description('read a key, a range [key, range_end), or every key with a prefix')
@@ -73,7 +79,9 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
       }
       printKvs(ctx, cmd, response.kvs, extra, o['printValueOnly'] === true);
     });
+}
 
+function registerPutDel(program: Command, ctx: CliContext): void {
   program
     .command('put')
     .description('write a value (exactly once, however often it is retried)')
@@ -104,8 +112,6 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
       if (ctx.globals(cmd).output === 'json') ctx.print(cmd, { revision: Number(response.header?.revision ?? 0), deleted, prevKvs: response.prevKvs.map(kvJson) }, [], []);
       else ctx.out(`${deleted}\n${response.prevKvs.map((kv) => `${text(kv.key)}\n${text(kv.value)}\n`).join('')}`);
     });
-
-  registerTxn(program, ctx);
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

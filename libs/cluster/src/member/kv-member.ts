@@ -155,25 +155,30 @@ export class KvMember {
       }
     }, 1_000);
     member.promoteTimer.unref();
-    member.removalWatch = new RemovalWatch({
-      id: identity.memberId,
-      clusterId: identity.clusterId,
-      leaderKnown: () => driver.status().leader !== 0n,
-      peers: () => member.membership().members.flatMap((m) => (m.peerUrls[0] === undefined ? [] : [{ id: m.id, url: m.peerUrls[0] }])),
-      memberList: async (url, timeoutMs) => {
-        const r = await peerMemberList(url, timeoutMs);
-        return { clusterId: r.header?.clusterId ?? 0n, memberIds: r.members.map((m) => m.ID) };
-      },
-      onRemoved: () => member.notifyRemoved(),
-      logger: options.logger,
-    });
-    member.removalWatch.start();
+    member.startRemovalWatch();
     return member;
   }
 
   private publishTimer: NodeJS.Timeout | undefined;
   private removalWatch: RemovalWatch | undefined;
   private removedNotified = false;
+
+  /** Watches (while there is no leader) whether the other members still list this one. */
+  private startRemovalWatch(): void {
+    this.removalWatch = new RemovalWatch({
+      id: this.id,
+      clusterId: this.clusterId,
+      leaderKnown: () => this.driver.status().leader !== 0n,
+      peers: () => this.membership().members.flatMap((m) => (m.peerUrls[0] === undefined ? [] : [{ id: m.id, url: m.peerUrls[0] }])),
+      memberList: async (url, timeoutMs) => {
+        const r = await peerMemberList(url, timeoutMs);
+        return { clusterId: r.header?.clusterId ?? 0n, memberIds: r.members.map((m) => m.ID) };
+      },
+      onRemoved: () => this.notifyRemoved(),
+      logger: this.options.logger,
+    });
+    this.removalWatch.start();
+  }
 
   /** Tells the owner (once) that this member is no longer part of the cluster. */
   private notifyRemoved(): void {
