@@ -29,6 +29,7 @@ import type { SessionPool, WriteSession } from './session-pool';
 import type { UpstreamPool } from './upstream-pool';
 import { CLIENT_ID_KEY, HOP_METADATA_KEYS, LEADER_HINT_TRAILER, NOT_APPLIED_PATTERN, SEQUENCE_KEY } from './wire';
 
+/** What the forwarder works with, and its tuning. */
 export interface ForwarderOptions {
   readonly directory: MemberDirectory;
   readonly pool: UpstreamPool;
@@ -79,6 +80,10 @@ const ANSWER_MARGIN_FRACTION = 0.05;
 const ANSWER_MARGIN_MAX_MS = 250;
 const LEADER_MOVED = 'leader changed: the gateway sends this call to the new leader';
 
+/**
+ * Forwards calls with retries (see the file comment). One per gateway; its `stats` count what
+ * it did. Never throws anything but the error to answer the client with.
+ */
 export class Forwarder {
   readonly stats: ForwarderStats = { calls: 0, attempts: 0, retries: 0, leaderMoveCancels: 0, indeterminateWrites: 0, sessionRenewals: 0, gatewaySessionWrites: 0 };
   private readonly attemptsMax: number;

@@ -24,6 +24,7 @@ import type { Route } from './routes';
 import { SessionPool } from './session-pool';
 import { UpstreamPool } from './upstream-pool';
 
+/** The gateway's configuration (the app maps its flags onto it); every field but the first two has a default. */
 export interface GatewayOptions {
   /** Members to start from: host:port or http:// URLs. */
   readonly endpoints: readonly string[];
@@ -70,6 +71,7 @@ const WIND_DOWN_BEFORE_MS = 200;
 type RawUnaryHandler = (request: Buffer, call: ServerCall) => Promise<Buffer>;
 type RawStreamHandler = (request: Buffer, call: ServerWritableCall<Buffer>) => Promise<void>;
 
+/** A running gateway: `Gateway.start`, then `ready()`/`health()`/`stats()`, and `shutdown()` once. */
 export class Gateway {
   private inflight = 0;
   private refusedOverloaded = 0;

@@ -26,6 +26,7 @@ export interface Observation {
   readonly unhealthy: boolean;
 }
 
+/** The outcome of chooseLeader. */
 export interface LeaderChoice {
   /** The leader's member id, 0n for none. */
   readonly leader: bigint;
@@ -34,6 +35,7 @@ export interface LeaderChoice {
   readonly basis: 'claim' | 'reported' | 'none';
 }
 
+/** No leader known. */
 export const NO_LEADER: LeaderChoice = { leader: 0n, term: 0n, basis: 'none' };
 
 /**

@@ -26,6 +26,7 @@ export interface GatewayLogger {
   warn(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** Where the directory starts, how it reaches members, and how often it asks them. */
 export interface MemberDirectoryOptions {
   /** Addresses to start from (host:port or http:// URLs). */
   readonly seeds: readonly string[];
@@ -70,6 +71,10 @@ export const MEMBERS_MAX = 64;
 /** Least time between two probe rounds started by hints, ms. */
 const HINTED_ROUND_GAP_MS = 10;
 
+/**
+ * The gateway's view of the cluster (see the file comment). Its leader and member list change
+ * only on probe answers and hints; listeners hear of leader changes synchronously.
+ */
 export class MemberDirectory {
   private readonly seeds: readonly string[];
   private readonly now: () => number;

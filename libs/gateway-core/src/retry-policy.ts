@@ -26,6 +26,7 @@ import { NOT_APPLIED_PATTERN, REFUSED_PATTERN, SESSION_REFUSED_PATTERN } from '.
  */
 export type FailureClass = 'not-applied' | 'maybe-applied' | 'session-refused' | 'final';
 
+/** The class of a failed attempt, from its status code and etcd's message text. */
 export function classifyFailure(error: GrpcStatusError): FailureClass {
   switch (error.code) {
     case GrpcStatus.UNAVAILABLE:

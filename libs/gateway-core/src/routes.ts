@@ -12,6 +12,7 @@
 import type { ServiceDefinition } from '@keyval/grpc';
 import { admin, etcd } from '@keyval/proto';
 
+/** How a method is routed and retried (see the table above). */
 export type RouteKind = 'write' | 'read' | 'idempotent' | 'once';
 
 /** How the gateway handles one method. */

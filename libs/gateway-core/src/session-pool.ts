@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { SessionsExhaustedError } from './gateway.errors';
 
+/** Bounds and clock of a session pool. */
 export interface SessionPoolOptions {
   /** Most sessions (= most gateway-sequenced writes in flight at once). */
   readonly sessionsMax: number;
@@ -64,6 +65,10 @@ interface Waiter {
   readonly timer: NodeJS.Timeout;
 }
 
+/**
+ * The pool (see the file comment). Invariants: a session is either idle or lent, never both;
+ * idle + lent ≤ sessionsMax; waiters exist only while every session is lent.
+ */
 export class SessionPool {
   private readonly idle: WriteSession[] = [];
   private readonly waiters: Waiter[] = [];
@@ -128,6 +133,7 @@ export class SessionPool {
       waiter.resolve(this.lend(session));
     } else {
       this.idle.push(session);
+      this.assertInvariants();
     }
   }
 
@@ -154,7 +160,18 @@ export class SessionPool {
       session.restart(this.newId());
     }
     this.busy.add(session);
+    this.assertInvariants();
     return session;
+  }
+
+  /** A broken pool could lend one session twice (stale sequence numbers): fail loudly instead. */
+  private assertInvariants(): void {
+    if (this.size > this.options.sessionsMax) {
+      throw new Error(`SessionPool invariant: ${this.size} sessions exceed the maximum of ${this.options.sessionsMax}`);
+    }
+    if (this.waiters.length > 0 && this.idle.length > 0) {
+      throw new Error('SessionPool invariant: writes wait while sessions are idle');
+    }
   }
 
   private newId(): string {

@@ -11,6 +11,7 @@ import { GrpcChannel, GrpcStatusError, serverStreamingCall } from '@keyval/grpc'
 import type { CallOptions, MethodDefinition } from '@keyval/grpc';
 import { RAW_CODEC } from './raw-codec';
 
+/** Connection settings shared by every member's channel. */
 export interface UpstreamPoolOptions {
   /** HTTP/2 connections per member. */
   readonly connectionsPerMember: number;
@@ -41,6 +42,7 @@ const RAW_STREAMING_METHOD: MethodDefinition<Buffer, Buffer, false, true> = {
 /** Most member addresses the pool holds channels for (a limit on everything). */
 export const UPSTREAMS_MAX = 256;
 
+/** The channels to the members, and the calls in flight on them. */
 export class UpstreamPool {
   private readonly channels = new Map<string, GrpcChannel>();
   private readonly inFlight = new Map<string, Set<UpstreamCall>>();
