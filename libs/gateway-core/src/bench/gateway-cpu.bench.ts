@@ -11,7 +11,8 @@
  * the calls. The upstream answers at once, so what is measured is the gateway's own cost:
  * two HTTP/2 hops, framing, routing, sessions. `--sessions client` sends each Put with a client
  * id and sequence number (passed through); `gateway` sends none (the gateway adds its own).
- * `--node-bind` keeps Node's own AsyncResource.bind (the app replaces it: lean-async-bind.ts).
+ * `--node-bind` keeps Node's own AsyncResource.bind (the app replaces it: lean-async-bind.ts);
+ * `--upstream-connections N` sets the HTTP/2 connections to the member (default 2, as the app).
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -27,10 +28,11 @@ interface Args {
   rounds: number;
   sessions: 'client' | 'gateway';
   nodeBind: boolean;
+  upstreamConnections: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { calls: 40_000, concurrency: 64, valueBytes: 256, rounds: 3, sessions: 'client', nodeBind: false };
+  const args: Args = { calls: 40_000, concurrency: 64, valueBytes: 256, rounds: 3, sessions: 'client', nodeBind: false, upstreamConnections: 2 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1] ?? ''];
     if (flag === '--node-bind') {
@@ -40,8 +42,9 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--concurrency') args.concurrency = Number(value);
     else if (flag === '--value-bytes') args.valueBytes = Number(value);
     else if (flag === '--rounds') args.rounds = Number(value);
+    else if (flag === '--upstream-connections') args.upstreamConnections = Number(value);
     else if (flag === '--sessions' && (value === 'client' || value === 'gateway')) args.sessions = value;
-    else throw new Error(`unknown flag ${String(flag)} (flags: --calls N --concurrency N --value-bytes N --rounds N --sessions client|gateway --node-bind)`);
+    else throw new Error(`unknown flag ${String(flag)} (flags: --calls N --concurrency N --value-bytes N --rounds N --sessions client|gateway --node-bind --upstream-connections N)`);
   }
   return args;
 }
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
   }
   const up = child(['--role', 'upstream']);
   const { port } = (await up.message) as { port: number };
-  const gateway = await Gateway.start({ endpoints: [`127.0.0.1:${port}`], listen: [{ host: '127.0.0.1', port: 0 }] });
+  const gateway = await Gateway.start({ endpoints: [`127.0.0.1:${port}`], listen: [{ host: '127.0.0.1', port: 0 }], connectionsPerMember: args.upstreamConnections });
   while (gateway.directory.leader() === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
   const target = `127.0.0.1:${gateway.addresses[0]?.port}`;
   const run = async (to: string, calls: number): Promise<{ seconds: number }> => {
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
     return result;
   };
   process.stdout.write(
-    `gateway CPU per forwarded Put: ${args.calls} calls × ${args.rounds} rounds, ${args.concurrency} in flight, ${args.valueBytes}-byte values, ${args.sessions} sessions, ${args.nodeBind ? "Node's" : 'lean'} AsyncResource.bind\n`,
+    `gateway CPU per forwarded Put: ${args.calls} calls × ${args.rounds} rounds, ${args.concurrency} in flight, ${args.valueBytes}-byte values, ${args.sessions} sessions, ${args.nodeBind ? "Node's" : 'lean'} AsyncResource.bind, ${args.upstreamConnections} upstream connection(s)\n`,
   );
   await run(target, Math.max(2_000, Math.floor(args.calls / 10))); // warm-up
   for (let round = 1; round <= args.rounds; round++) {
