@@ -71,7 +71,7 @@ async function runTimeline(options: ChaosOptions, injector: FaultInjector, now: 
 }
 
 /** Heals, waits for the cluster, lets the clients run a little on the healed cluster. */
-async function recover(cluster: ChaosCluster, options: ChaosOptions, timeline: TimelineEntry[], now: () => number, log: (line: string) => void): Promise<boolean> {
+async function recover(cluster: ChaosCluster, options: ChaosOptions, timeline: TimelineEntry[], now: () => number, logDir: string, log: (line: string) => void): Promise<boolean> {
   const entry: TimelineEntry = { kind: 'heal', variant: 'all', startMs: now(), endMs: now(), targets: [], description: 'heal every fault, restart stopped members, wait for a leader' };
   timeline.push(entry);
   let recovered = true;
@@ -85,6 +85,9 @@ async function recover(cluster: ChaosCluster, options: ChaosOptions, timeline: T
     recovered = false;
     entry.error = error instanceof Error ? error.message : String(error);
     log(`recovery failed: ${entry.error}`);
+    const diagnostics = cluster.members.map((m) => m.processDiagnostics()).join('\n');
+    fs.writeFileSync(path.join(logDir, 'not-recovered.txt'), `${entry.error}\n\n${diagnostics}\n`);
+    log(`member processes (logs/not-recovered.txt):\n${diagnostics}`);
   }
   entry.endMs = now();
   return recovered;
@@ -128,7 +131,7 @@ async function runInside(options: ChaosOptions, reportDir: string, log: (line: s
     const params = { workload: options.workload, clients: options.clients, rate: options.rate, seed: options.seed, t0EpochMs: t0, opTimeoutMs: 5_000, attemptTimeoutMs: 2_000, runTag: `${options.seed}` };
     await cluster.agent.call('startWorkload', params, 30_000);
     await runTimeline(options, injector, now);
-    const recovered = await recover(cluster, options, injector.timeline, now, log);
+    const recovered = await recover(cluster, options, injector.timeline, now, logDir, log);
     const result = await cluster.agent.call('finishWorkload', { finalReadTimeoutMs: options.recoverySeconds * 1000 }, options.recoverySeconds * 1000 + 120_000);
     log(`history: ${result.ops.length} operations; checking (up to ${options.checkTimeoutSeconds} s)`);
     const check = checkHistory(result.ops, { timeoutMs: options.checkTimeoutSeconds * 1000 });

@@ -61,12 +61,13 @@ export function latencySvg(ops: readonly Operation[], windows: readonly PlotWind
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
   parts.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="#fafafa" stroke="#999"/>`);
-  for (const w of windows) {
+  // Labels go on three staggered rows so that neighbouring windows stay readable.
+  windows.forEach((w, k) => {
     const x0 = x(w.startMs);
     const x1 = Math.max(x0 + 2, x(w.endMs));
     parts.push(`<rect x="${x0.toFixed(1)}" y="${top}" width="${(x1 - x0).toFixed(1)}" height="${plotH}" fill="${bandColor(w.label)}" fill-opacity="0.45"><title>${escapeXml(w.label)}</title></rect>`);
-    parts.push(`<text x="${(x0 + 2).toFixed(1)}" y="${top + 10}" font-size="9" fill="#333">${escapeXml(w.label.split(' ')[0] ?? '')}</text>`);
-  }
+    parts.push(`<text x="${(x0 + 2).toFixed(1)}" y="${top + 10 + (k % 3) * 10}" font-size="9" fill="#333">${escapeXml(w.label.split(' ')[0] ?? '')}</text>`);
+  });
   for (let decade = Math.ceil(logMin); decade <= Math.floor(logMax); decade++) {
     const yy = y(10 ** decade);
     parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy.toFixed(1)}" y2="${yy.toFixed(1)}" stroke="#ddd"/>`);

@@ -203,6 +203,36 @@ export class ChaosMember {
     await gone;
   }
 
+  /**
+   * What the kernel says about the running process, for a member that stopped answering:
+   * its state and, per thread, its name, state and wait channel (a thread pool blocked in
+   * the kernel shows here). Empty when not running.
+   */
+  processDiagnostics(): string {
+    const pid = this.pid;
+    if (pid === undefined) return `${this.name}: not running (${this.exited ?? 'never started'})`;
+    const read = (file: string): string => {
+      try {
+        return fs.readFileSync(file, 'utf8').trim();
+      } catch {
+        return '?';
+      }
+    };
+    const lines = [`${this.name} pid ${pid}: ${read(`/proc/${pid}/status`).split('\n').filter((l) => /^(State|Threads|VmRSS):/.test(l)).join(', ')}`];
+    let tasks: string[] = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      // gone
+    }
+    for (const tid of tasks) {
+      const stat = read(`/proc/${pid}/task/${tid}/stat`);
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
+      lines.push(`  ${tid} ${read(`/proc/${pid}/task/${tid}/comm`)} ${state} ${read(`/proc/${pid}/task/${tid}/wchan`)}`);
+    }
+    return lines.join('\n');
+  }
+
   /** Fills the member's tmpfs to the last byte. */
   async fillDisk(): Promise<void> {
     // fallocate of exactly the free space can fail on tmpfs; take all but 1 MiB at once, then
