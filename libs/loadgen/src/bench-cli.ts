@@ -109,7 +109,7 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promi
     const child =
       kind === 'keyval'
         ? spawn(process.execPath, [path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(leaseReads ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
-        : spawn('etcd', [...common, '--heartbeat-interval=50', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'ignore'] });
+        : spawn('etcd', [...common, '--heartbeat-interval=30', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'inherit'] });
     return child;
   });
   const endpoints = members.map((m) => `127.0.0.1:${m.client}`);

@@ -51,6 +51,17 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
       onFatal,
     });
     this.logger.info({ memberId: this.opened.id.toString(16), clusterId: this.opened.clusterId.toString(16) }, 'member started');
+    if (this.logger.isLevelEnabled('debug')) {
+      const member = this.opened;
+      let last = { ...member.driver.counters };
+      const timer = setInterval(() => {
+        const now = { ...member.driver.counters };
+        const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, Math.round((v - last[k as keyof typeof last]) * 10) / 10]));
+        last = now;
+        this.logger.debug(delta, 'driver counters (last 5 s)');
+      }, 5_000);
+      timer.unref();
+    }
     return this.opened;
   }
 

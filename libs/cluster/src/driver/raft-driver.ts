@@ -97,6 +97,8 @@ export class RaftDriver<R> implements TransportReceiver {
   private stopped: Error | undefined;
   private leader: NodeId = 0n as NodeId;
   private readonly sendingSnapshots = new Set<NodeId>();
+  /** Counters for metrics and diagnosis (monotonic since start). */
+  readonly counters = { readies: 0, entriesPersisted: 0, syncs: 0, persistMs: 0, entriesApplied: 0, applyBatches: 0, applyMs: 0, messagesSent: 0, proposals: 0, readBarriers: 0 };
   private readonly applyQueue: (readonly Entry[])[] = [];
   private applyBacklog = 0;
   private applyRunning = false;
@@ -155,8 +157,15 @@ export class RaftDriver<R> implements TransportReceiver {
     if (this.stopped !== undefined) {
       return;
     }
-    this.guard(() => this.catchUpTicks());
-    this.schedule();
+    // Tick after this turn's I/O: when the process was stalled (GC, a loaded machine), the
+    // heartbeats that arrived meanwhile are stepped first, so a follower does not campaign
+    // against a leader whose messages are already waiting in its socket.
+    setImmediate(() => {
+      if (this.stopped === undefined) {
+        this.guard(() => this.catchUpTicks());
+        this.schedule();
+      }
+    });
   }
 
   /** Runs `fn` against the core; a broken invariant stops the member. */
@@ -206,6 +215,7 @@ export class RaftDriver<R> implements TransportReceiver {
         throw new ResourceExhaustedError('the proposal queue');
       }
       const ticket = this.guard(propose);
+      this.counters.proposals++;
       this.schedule();
       return this.proposals.add(ticket.index, ticket.term, deadlineMs);
     } catch (error) {
@@ -280,12 +290,17 @@ export class RaftDriver<R> implements TransportReceiver {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
+    this.counters.readies++;
     this.sendMessages(ready.earlyMessages);
     if (ready.snapshot !== undefined) {
       await this.installSnapshot(ready.snapshot);
     }
     if (ready.entries.length > 0 || ready.hardState !== undefined) {
+      const began = performance.now();
       await this.persist(ready);
+      this.counters.entriesPersisted += ready.entries.length;
+      this.counters.syncs += ready.mustSync ? 1 : 0;
+      this.counters.persistMs += performance.now() - began;
     }
     this.sendMessages(ready.messages);
     if (ready.committedEntries.length > 0) {
@@ -320,7 +335,11 @@ export class RaftDriver<R> implements TransportReceiver {
   private async applyLoop(): Promise<void> {
     try {
       for (let batch = this.applyQueue.shift(); batch !== undefined && this.stopped === undefined; batch = this.applyQueue.shift()) {
+        const began = performance.now();
         const results = await this.options.stateMachine.apply(batch);
+        this.counters.applyMs += performance.now() - began;
+        this.counters.applyBatches++;
+        this.counters.entriesApplied += batch.length;
         this.applyBacklog -= batch.length;
         this.applied = (batch[batch.length - 1] as Entry).index;
         this.proposals.applied(batch, results);
@@ -388,6 +407,7 @@ export class RaftDriver<R> implements TransportReceiver {
         plain.push(m);
       }
     }
+    this.counters.messagesSent += plain.length;
     this.options.transport.send(plain);
   }
 
