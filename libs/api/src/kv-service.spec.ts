@@ -1,7 +1,7 @@
 import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
 import type { ServerCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { nodeId } from '@keyval/raft';
+import { NotLeaderError, nodeId } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import type { RangeRequest, RangeResponse, WriteResponse } from '@keyval/statemachine';
 import { LeaderUnreachableError } from './api.errors';
@@ -92,5 +92,36 @@ describe('KvService forwarding retries', () => {
     await expect(service.implementation.put!(put, call({ [CLIENT_ID_KEY]: 'c1', [SEQUENCE_KEY]: '1' }, 200))).rejects.toMatchObject({ code: GrpcStatus.UNAVAILABLE });
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(calls()).toBeGreaterThan(1);
+  });
+});
+
+describe('KvService read retries', () => {
+  // Chaos finding (docs/chaos.md): a leader whose disk filled up kept its Ready loop waiting
+  // for space while its core stepped down. The live view (leaderId) said "no leader", but
+  // waitForLeader — updated only when a Ready is handled — still named the old leader and
+  // resolved at once. The read retry loop then went round through resolved promises without
+  // yielding to the event loop until each call's deadline: the member sat at 100% CPU, its
+  // timers (ticks, the disk-space probe) and I/O starved, and it never recovered, leaving a
+  // two-voter cluster without a leader.
+  it('yield to the event loop between attempts, even when waitForLeader answers at once', async () => {
+    let attempts = 0;
+    const leaderless: KvBackend = {
+      ...follower,
+      leaderId: () => 0n as NodeId,
+      waitForLeader: async () => LEADER,
+      range: () => {
+        attempts++;
+        return Promise.reject(new NotLeaderError(undefined));
+      },
+    };
+    const service = new KvService(leaderless, scriptedForwarder([]).forwarder, { limits, defaultTimeoutMs: 2_000 });
+    const started = performance.now();
+    let timerRanAfterMs: number | undefined;
+    setTimeout(() => (timerRanAfterMs = performance.now() - started), 0);
+    const range = etcd.RangeRequest.fromPartial({ key: Buffer.from('k') });
+    await expect(service.implementation.range!(range, call({}, 300))).rejects.toMatchObject({ code: GrpcStatus.UNAVAILABLE });
+    expect(timerRanAfterMs).toBeDefined();
+    expect(timerRanAfterMs as number).toBeLessThan(150);
+    expect(attempts).toBeLessThan(100);
   });
 });

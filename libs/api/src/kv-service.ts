@@ -132,9 +132,11 @@ export class KvService {
         if (definitelyNotApplied(error) && performance.now() < deadline) {
           if (this.backend.leaderId() === 0n) {
             await this.backend.waitForLeader(deadline).catch(() => undefined);
-          } else {
-            await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
           }
+          // Always pause before the next attempt: waitForLeader can answer at once (with a
+          // leader the core has already dropped), and a loop of resolved promises never
+          // yields to the event loop — the member would spin until the deadline.
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
           continue;
         }
         throw toStatusError(error);
