@@ -13,8 +13,12 @@
  * id and sequence number (passed through); `gateway` sends none (the gateway adds its own).
  * `--node-bind` keeps Node's own AsyncResource.bind (the app replaces it: lean-async-bind.ts);
  * `--upstream-connections N` sets the HTTP/2 connections to the member (default 2, as the app).
+ * `--bare-proxy` measures, in place of the gateway, the floor of any Node HTTP/2 proxy: a
+ * pass-through of each stream's bytes to the upstream and back, with no gRPC library and no
+ * logic (what the gateway's extra hop cannot cost less than).
  */
 import { fork } from 'node:child_process';
+import * as http2 from 'node:http2';
 import type { ChildProcess } from 'node:child_process';
 import { GrpcChannel, GrpcServer, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
@@ -29,14 +33,16 @@ interface Args {
   sessions: 'client' | 'gateway';
   nodeBind: boolean;
   upstreamConnections: number;
+  bare: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { calls: 40_000, concurrency: 64, valueBytes: 256, rounds: 3, sessions: 'client', nodeBind: false, upstreamConnections: 2 };
+  const args: Args = { calls: 40_000, concurrency: 64, valueBytes: 256, rounds: 3, sessions: 'client', nodeBind: false, upstreamConnections: 2, bare: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1] ?? ''];
-    if (flag === '--node-bind') {
-      args.nodeBind = true;
+    if (flag === '--node-bind' || flag === '--bare-proxy') {
+      args.nodeBind ||= flag === '--node-bind';
+      args.bare ||= flag === '--bare-proxy';
       i -= 1;
     } else if (flag === '--calls') args.calls = Number(value);
     else if (flag === '--concurrency') args.concurrency = Number(value);
@@ -44,7 +50,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--rounds') args.rounds = Number(value);
     else if (flag === '--upstream-connections') args.upstreamConnections = Number(value);
     else if (flag === '--sessions' && (value === 'client' || value === 'gateway')) args.sessions = value;
-    else throw new Error(`unknown flag ${String(flag)} (flags: --calls N --concurrency N --value-bytes N --rounds N --sessions client|gateway --node-bind --upstream-connections N)`);
+    else throw new Error(`unknown flag ${String(flag)} (flags: --calls N --concurrency N --value-bytes N --rounds N --sessions client|gateway --node-bind --upstream-connections N --bare-proxy)`);
   }
   return args;
 }
@@ -97,9 +103,8 @@ async function main(): Promise<void> {
   }
   const up = child(['--role', 'upstream']);
   const { port } = (await up.message) as { port: number };
-  const gateway = await Gateway.start({ endpoints: [`127.0.0.1:${port}`], listen: [{ host: '127.0.0.1', port: 0 }], connectionsPerMember: args.upstreamConnections });
-  while (gateway.directory.leader() === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
-  const target = `127.0.0.1:${gateway.addresses[0]?.port}`;
+  const proxy = args.bare ? await bareProxy(port, args.upstreamConnections) : await gatewayProxy(port, args.upstreamConnections);
+  const target = proxy.target;
   const run = async (to: string, calls: number): Promise<{ seconds: number }> => {
     const l = child(['--role', 'load', to, String(calls), String(args.concurrency), String(args.valueBytes), args.sessions]);
     const result = (await l.message) as { seconds: number };
@@ -107,7 +112,7 @@ async function main(): Promise<void> {
     return result;
   };
   process.stdout.write(
-    `gateway CPU per forwarded Put: ${args.calls} calls × ${args.rounds} rounds, ${args.concurrency} in flight, ${args.valueBytes}-byte values, ${args.sessions} sessions, ${args.nodeBind ? "Node's" : 'lean'} AsyncResource.bind, ${args.upstreamConnections} upstream connection(s)\n`,
+    `${args.bare ? 'bare HTTP/2 proxy' : 'gateway'} CPU per forwarded Put: ${args.calls} calls × ${args.rounds} rounds, ${args.concurrency} in flight, ${args.valueBytes}-byte values, ${args.sessions} sessions, ${args.nodeBind ? "Node's" : 'lean'} AsyncResource.bind, ${args.upstreamConnections} upstream connection(s)\n`,
   );
   await run(target, Math.max(2_000, Math.floor(args.calls / 10))); // warm-up
   for (let round = 1; round <= args.rounds; round++) {
@@ -117,11 +122,53 @@ async function main(): Promise<void> {
     const direct = await run(`127.0.0.1:${port}`, args.calls);
     const micros = (used.user + used.system) / args.calls;
     process.stdout.write(
-      `round ${round}: gateway ${micros.toFixed(1)} µs CPU/call; ${Math.round(args.calls / through.seconds)} calls/s through the gateway, ${Math.round(args.calls / direct.seconds)} calls/s direct\n`,
+      `round ${round}: ${args.bare ? 'proxy' : 'gateway'} ${micros.toFixed(1)} µs CPU/call; ${Math.round(args.calls / through.seconds)} calls/s through it, ${Math.round(args.calls / direct.seconds)} calls/s direct\n`,
     );
   }
-  await gateway.shutdown(1_000);
+  await proxy.close();
   up.process.kill();
+}
+
+interface Proxy {
+  readonly target: string;
+  close(): Promise<void>;
+}
+
+async function gatewayProxy(port: number, connections: number): Promise<Proxy> {
+  const gateway = await Gateway.start({ endpoints: [`127.0.0.1:${port}`], listen: [{ host: '127.0.0.1', port: 0 }], connectionsPerMember: connections });
+  while (gateway.directory.leader() === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  return { target: `127.0.0.1:${gateway.addresses[0]?.port}`, close: () => gateway.shutdown(1_000) };
+}
+
+/** Each stream's request bytes to the upstream, its answer and status back: nothing else. */
+async function bareProxy(port: number, connections: number): Promise<Proxy> {
+  const upstream = Array.from({ length: connections }, () => http2.connect(`http://127.0.0.1:${port}`));
+  let next = 0;
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    const request: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => request.push(chunk));
+    stream.on('end', () => {
+      const session = upstream[next++ % upstream.length] as http2.ClientHttp2Session;
+      const call = session.request({ ':method': 'POST', ':path': headers[':path'], 'content-type': 'application/grpc', te: 'trailers' });
+      const response: Buffer[] = [];
+      call.on('data', (chunk: Buffer) => response.push(chunk));
+      call.on('trailers', (trailers) => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(trailers['grpc-status'] ?? '0') }));
+        stream.end(Buffer.concat(response));
+      });
+      call.end(Buffer.concat(request));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    target: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: async () => {
+      for (const s of upstream) s.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const role = process.argv[2] === '--role' ? process.argv[3] : undefined;
