@@ -80,6 +80,25 @@ describe('RaftDriver (three in-memory members, real timers)', () => {
     expect(lagging.store.snapshotMeta().index).toBeGreaterThan(0);
   });
 
+  it('restarts an interrupted snapshot transfer cleanly, one transfer at a time', async () => {
+    let net: MemoryNetwork;
+    ({ net, members } = await cluster({ snapshotEveryEntries: 20, trailing: 5 }));
+    const leader = await leaderOf(members);
+    const lagging = members.find((m) => m !== leader)!;
+    net.isolate(lagging.id);
+    for (let i = 0; i < 100; i++) {
+      await leader.driver.propose(put(`k${i}`, 'x'.repeat(200)), soon());
+    }
+    await waitUntil('compaction', () => leader.store.firstIndex() > 50);
+    net.failSnapshotTransfers = 2;
+    net.heal();
+    await waitUntil('the lagging member to catch up', () => lagging.sm.data.get('k99') !== undefined, 10_000);
+    expect(lagging.sm.data.size).toBe(100);
+    // Two broken transfers, then one that got through; no storm of parallel ones.
+    expect(net.snapshotTransfersStarted).toBeGreaterThanOrEqual(3);
+    expect(net.snapshotTransfersStarted).toBeLessThan(10);
+  });
+
   it('hands leadership to another member on request', async () => {
     ({ members } = await cluster());
     const leader = await leaderOf(members);

@@ -38,6 +38,11 @@ export class MemoryNetwork {
     this.cut.clear();
   }
 
+  /** Snapshot transfers to fail mid-stream before one gets through (tests of retries). */
+  failSnapshotTransfers = 0;
+  /** Snapshot transfers started, for assertions. */
+  snapshotTransfersStarted = 0;
+
   /** The receiver for a message from `from` to `to`, or undefined when it cannot get through. */
   route(from: NodeId, to: NodeId): TransportReceiver | undefined {
     return this.cut.has(`${from}>${to}`) ? undefined : this.receivers.get(to);
@@ -87,8 +92,17 @@ export class MemoryTransport implements PeerTransport {
       throw new UnknownPeerError(to);
     }
     const offset = { value: 0 };
+    const network = this.network;
+    network.snapshotTransfersStarted++;
+    const interrupt = network.failSnapshotTransfers > 0;
+    if (interrupt) {
+      network.failSnapshotTransfers--;
+    }
     async function* chunks(): AsyncIterable<SnapshotChunkIn> {
       for await (const data of source.chunks()) {
+        if (interrupt && offset.value > 0) {
+          throw new Error('the connection broke in the middle of the snapshot');
+        }
         yield { offset: offset.value, data, crc32c: crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength)) };
         offset.value += data.byteLength;
       }
