@@ -70,6 +70,8 @@ const EMPTY = Buffer.alloc(0);
 export const MEMBERS_MAX = 64;
 /** Least time between two probe rounds started by hints, ms. */
 const HINTED_ROUND_GAP_MS = 10;
+/** Least time between two member-list requests (a member naming an unknown leader asks for one), ms. */
+const MEMBER_LIST_GAP_MS = 100;
 
 /**
  * The gateway's view of the cluster (see the file comment). Its leader and member list change
@@ -85,6 +87,7 @@ export class MemberDirectory {
   private readonly probing = new Set<string>();
   private listedAtMs = -Infinity;
   private listing = false;
+  private listAskedAtMs = -Infinity;
   private lastHintedRoundMs = -Infinity;
   private lastAnswerMs: number;
   private current: Upstream | undefined;
@@ -312,7 +315,7 @@ export class MemberDirectory {
   }
 
   private refreshMembers(): void {
-    if (this.listing || this.stopped) {
+    if (this.listing || this.stopped || this.now() - this.listAskedAtMs < MEMBER_LIST_GAP_MS) {
       return;
     }
     const from = this.current?.authority ?? [...this.observations].find(([, o]) => this.isFresh(o))?.[0] ?? this.targets()[0];
@@ -320,6 +323,7 @@ export class MemberDirectory {
       return;
     }
     this.listing = true;
+    this.listAskedAtMs = this.now();
     this.options.pool
       .unary(from, MEMBER_LIST_PATH, EMPTY, { timeoutMs: this.options.probeTimeoutMs }, false)
       .then((bytes) => this.adoptMembers(etcd.MemberListResponse.decode(bytes).members))
