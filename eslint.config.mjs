@@ -33,6 +33,7 @@ export default [
             { sourceTag: 'scope:api', onlyDependOnLibsWithTags: ['scope:raft', 'scope:proto', 'scope:statemachine', 'scope:grpc', 'scope:cluster', 'scope:api'] },
             { sourceTag: 'scope:loadgen', onlyDependOnLibsWithTags: ['scope:proto', 'scope:grpc', 'scope:loadgen'] },
             { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:proto', 'scope:grpc', 'scope:gateway'] },
+            { sourceTag: 'scope:ops', onlyDependOnLibsWithTags: ['scope:ops'] },
             { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
           ],

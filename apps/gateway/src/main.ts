@@ -6,7 +6,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { installLeanAsyncResourceBind } from '@keyval/gateway-core';
-import { UsageError, parseGatewayConfig } from './config/gateway-config';
+import { UsageError, installGracefulShutdown } from '@keyval/ops';
+import { parseGatewayConfig } from './config/gateway-config';
 import type { GatewayConfig } from './config/gateway-config';
 import { GatewayModule } from './app.module';
 import { GatewayService } from './gateway/gateway.service';
@@ -19,24 +20,7 @@ async function run(config: GatewayConfig): Promise<void> {
   const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: stop taking calls, drain those in flight, close the
   // member connections, exit 0. A second signal exits at once.
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    app
-      .close()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logger.error({ error: String(error) }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  installGracefulShutdown(logger, () => app.close());
   await app.get(GatewayService).start();
   await app.get(HealthServerService).start();
 }

@@ -6,7 +6,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { formatDataDirReport, verifyDataDir } from '@keyval/storage';
-import { UsageError, parseKeyvalConfig } from './config/keyval-config';
+import { UsageError, installGracefulShutdown } from '@keyval/ops';
+import { parseKeyvalConfig } from './config/keyval-config';
 import type { KeyvalConfig } from './config/keyval-config';
 import { KeyvalModule } from './app.module';
 import { createLogger } from './logger';
@@ -25,24 +26,7 @@ async function run(config: KeyvalConfig): Promise<void> {
   const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: Nest's hooks run (stop accepting, drain, hand off
   // leadership, close storage), then the process exits 0. A second signal exits at once.
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    app
-      .close()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logger.error({ error: String(error) }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  installGracefulShutdown(logger, () => app.close());
   const fatal = (error: Error): void => {
     logger.fatal({ error: error.message, stack: error.stack }, 'fatal error; exiting');
     // A crashed member is safe, a corrupted one is not: exit at once, without cleanup.

@@ -5,20 +5,12 @@
  * main() prints it and exits 2.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { UsageError, commaList, parseListenUrl, positiveInt } from '@keyval/ops';
+import type { ListenUrl } from '@keyval/ops';
+
+export { UsageError };
+export type { ListenUrl };
 import { authorityOf } from '@keyval/gateway-core';
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-export interface ListenUrl {
-  readonly url: string;
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface GatewayConfig {
   /** Member client addresses to start from (host:port). */
@@ -42,34 +34,8 @@ export function envName(flag: string): string {
   return `KEYVAL_GATEWAY_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
 }
 
-function parseListenUrl(value: string, flag: string): ListenUrl {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a URL (expected e.g. http://127.0.0.1:2378)`);
-  }
-  if (parsed.protocol !== 'http:') {
-    throw new UsageError(`${flag}: ${value}: only http:// is supported (no TLS yet)`);
-  }
-  if (parsed.port === '' || (parsed.pathname !== '/' && parsed.pathname !== '')) {
-    throw new UsageError(`${flag}: ${value} must be http://host:port`);
-  }
-  return { url: value, host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port) };
-}
+const list = commaList;
 
-const list = (value: string): string[] =>
-  value
-    .split(',')
-    .map((v) => v.trim())
-    .filter((v) => v.length > 0);
-
-function positiveInt(value: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0 || Number(value) > max) {
-    throw new UsageError(`${flag}: expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return Number(value);
-}
 
 function program(): Command {
   const opt = (flags: string, description: string, defaultValue?: string): Option => {

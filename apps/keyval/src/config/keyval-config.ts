@@ -4,19 +4,13 @@
  * prints it and exits 2.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { UsageError, parseListenUrl, parseListenUrls, positiveInt } from '@keyval/ops';
+import type { ListenUrl } from '@keyval/ops';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
-export interface UrlHostPort {
-  readonly url: string;
-  readonly host: string;
-  readonly port: number;
-}
+/** A listen URL split for listening (see @keyval/ops). */
+export type UrlHostPort = ListenUrl;
 
 export interface KeyvalConfig {
   readonly name: string;
@@ -45,36 +39,6 @@ export interface KeyvalConfig {
   readonly verifyData: boolean;
 }
 
-function parseUrl(value: string, flag: string): UrlHostPort {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a URL (expected e.g. http://127.0.0.1:2379)`);
-  }
-  if (parsed.protocol !== 'http:') {
-    throw new UsageError(`${flag}: ${value}: only http:// is supported (no TLS yet)`);
-  }
-  if (parsed.port === '') {
-    throw new UsageError(`${flag}: ${value} has no port`);
-  }
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  return { url: value, host, port: Number(parsed.port) };
-}
-
-const urlList = (value: string, flag: string): UrlHostPort[] =>
-  value
-    .split(',')
-    .map((v) => v.trim())
-    .filter((v) => v.length > 0)
-    .map((v) => parseUrl(v, flag));
-
-function positiveInt(value: string, flag: string): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${flag}: expected a positive whole number, got ${JSON.stringify(value)}`);
-  }
-  return Number(value);
-}
 
 function parseInitialCluster(value: string): { name: string; peerUrls: string[] }[] {
   const byName = new Map<string, string[]>();
@@ -84,7 +48,7 @@ function parseInitialCluster(value: string): { name: string; peerUrls: string[] 
       throw new UsageError(`--initial-cluster: ${JSON.stringify(part)} is not name=url`);
     }
     const name = part.slice(0, eq);
-    const url = parseUrl(part.slice(eq + 1), '--initial-cluster').url;
+    const url = parseListenUrl(part.slice(eq + 1), '--initial-cluster').url;
     byName.set(name, [...(byName.get(name) ?? []), url]);
   }
   if (byName.size === 0) {
@@ -163,15 +127,15 @@ function resolve(raw: Raw): KeyvalConfig {
   if (!/^[A-Za-z0-9._-]{1,63}$/.test(name)) {
     throw new UsageError(`--name: ${JSON.stringify(name)} must be 1-63 letters, digits, dots, dashes or underscores`);
   }
-  const listenPeers = urlList(s('listenPeerUrls'), '--listen-peer-urls');
+  const listenPeers = parseListenUrls(s('listenPeerUrls'), '--listen-peer-urls');
   const listenPeer = listenPeers[0];
   if (listenPeer === undefined || listenPeers.length !== 1) {
     throw new UsageError('--listen-peer-urls: give exactly one URL');
   }
-  const listenClient = urlList(s('listenClientUrls'), '--listen-client-urls');
+  const listenClient = parseListenUrls(s('listenClientUrls'), '--listen-client-urls');
   if (listenClient.length === 0) throw new UsageError('--listen-client-urls: give at least one URL');
-  const advertisePeer = raw['initialAdvertisePeerUrls'] === undefined ? [listenPeer.url] : urlList(s('initialAdvertisePeerUrls'), '--initial-advertise-peer-urls').map((u) => u.url);
-  const advertiseClient = raw['advertiseClientUrls'] === undefined ? listenClient.map((u) => u.url) : urlList(s('advertiseClientUrls'), '--advertise-client-urls').map((u) => u.url);
+  const advertisePeer = raw['initialAdvertisePeerUrls'] === undefined ? [listenPeer.url] : parseListenUrls(s('initialAdvertisePeerUrls'), '--initial-advertise-peer-urls').map((u) => u.url);
+  const advertiseClient = raw['advertiseClientUrls'] === undefined ? listenClient.map((u) => u.url) : parseListenUrls(s('advertiseClientUrls'), '--advertise-client-urls').map((u) => u.url);
   const state = s('initialClusterState');
   if (state !== 'new' && state !== 'existing') {
     throw new UsageError(`--initial-cluster-state: expected "new" or "existing", got ${JSON.stringify(state)}`);
@@ -201,7 +165,7 @@ function resolve(raw: Raw): KeyvalConfig {
     heartbeatMs,
     electionMs,
     tickMs: tickFor(heartbeatMs),
-    listenMetricsUrls: urlList(s('listenMetricsUrls'), '--listen-metrics-urls'),
+    listenMetricsUrls: parseListenUrls(s('listenMetricsUrls'), '--listen-metrics-urls'),
     maxRequestBytes,
     maxTxnOps: positiveInt(s('maxTxnOps'), '--max-txn-ops'),
     snapshotCount: positiveInt(s('snapshotCount'), '--snapshot-count'),

@@ -1,19 +1,23 @@
 /**
  * HTTP endpoints for supervisors: /healthz (the member runs and its log accepts writes),
  * /readyz (it knows a leader and has applied what was committed when it started) and
- * /metrics (Prometheus). One server per --listen-metrics-urls entry.
+ * /metrics (Prometheus text: role, term, indexes, driver counters). One server per
+ * --listen-metrics-urls entry.
  */
-import * as http from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationShutdown } from '@nestjs/common';
+import { startHealthServer } from '@keyval/ops';
+import type { HealthServer, HttpAnswer } from '@keyval/ops';
+import type { KvMember } from '@keyval/cluster';
 import type { KeyvalConfig } from '../config/keyval-config';
 import type { AppLogger } from '../logger';
 import { MemberService } from '../member/member.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
+import { formatMemberMetrics } from './member-metrics';
 
 @Injectable()
 export class HealthServerService implements OnApplicationShutdown {
-  private readonly servers: http.Server[] = [];
+  private server: HealthServer | undefined;
 
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
@@ -21,53 +25,39 @@ export class HealthServerService implements OnApplicationShutdown {
     private readonly members: MemberService,
   ) {}
 
-  async start(): Promise<void> {
-    for (const url of this.config.listenMetricsUrls) {
-      const server = http.createServer((req, res) => this.handle(req, res));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(url.port, url.host, () => resolve());
-      });
-      this.servers.push(server);
-      this.logger.info({ url: url.url }, 'serving health and metrics');
-    }
+  private withMember(fn: (member: KvMember) => HttpAnswer): () => HttpAnswer {
+    return () => {
+      let member: KvMember;
+      try {
+        member = this.members.member;
+      } catch {
+        return { status: 503, body: { status: 'starting' } };
+      }
+      return fn(member);
+    };
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const send = (code: number, body: unknown): void => {
-      res.writeHead(code, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(body)}\n`);
-    };
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') {
-      send(405, { error: 'only GET' });
-      return;
-    }
-    let member;
-    try {
-      member = this.members.member;
-    } catch {
-      send(503, { status: 'starting' });
-      return;
-    }
-    switch (path) {
-      case '/healthz':
-      case '/health': {
-        const h = member.health();
-        send(h.healthy ? 200 : 503, h.healthy ? { health: 'true' } : { health: 'false', reason: h.reason });
-        return;
-      }
-      case '/readyz': {
-        const r = member.ready();
-        send(r.ready ? 200 : 503, r.ready ? { ready: true } : { ready: false, reason: r.reason });
-        return;
-      }
-      default:
-        send(404, { error: `no such endpoint ${path}; try /healthz, /readyz` });
-    }
+  async start(): Promise<void> {
+    const health = this.withMember((m) => {
+      const h = m.health();
+      return { status: h.healthy ? 200 : 503, body: h.healthy ? { health: 'true' } : { health: 'false', reason: h.reason } };
+    });
+    this.server = await startHealthServer(
+      this.config.listenMetricsUrls,
+      {
+        '/healthz': health,
+        '/health': health,
+        '/readyz': this.withMember((m) => {
+          const r = m.ready();
+          return { status: r.ready ? 200 : 503, body: r.ready ? { ready: true } : { ready: false, reason: r.reason } };
+        }),
+        '/metrics': this.withMember((m) => ({ status: 200, body: formatMemberMetrics(m), contentType: 'text/plain; version=0.0.4' })),
+      },
+      (url) => this.logger.info({ url }, 'serving health and metrics'),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await this.server?.close();
   }
 }
