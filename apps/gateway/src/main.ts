@@ -15,7 +15,7 @@ import { createLogger } from './logger';
 import { HealthServerService } from './servers/health-server.service';
 
 async function run(config: GatewayConfig): Promise<void> {
-  installLeanAsyncResourceBind(); // see @keyval/gateway-core lean-async-bind.ts: a per-call cost of Node's HTTP/2 client
+  installLeanAsyncResourceBind(); // see @keyval/grpc lean-async-bind.ts: a per-call cost of Node's HTTP/2 client
   const logger = createLogger(config.logLevel);
   const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: stop taking calls, drain those in flight, close the

@@ -14,4 +14,4 @@ export { classifyFailure, mayRetry, backoffMs, type FailureClass } from './retry
 export { routeOf, PASSTHROUGH_SERVICES, type Route, type RouteKind } from './routes';
 export { RAW_CODEC, rawService, rangeIsSerializable } from './raw-codec';
 export * from './wire';
-export { installLeanAsyncResourceBind } from './lean-async-bind';
+export { installLeanAsyncResourceBind } from '@keyval/grpc';

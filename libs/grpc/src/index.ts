@@ -22,3 +22,4 @@ export {
   type ServerStreamingClientMethod,
 } from './client';
 export { MessageQueue } from './message-queue';
+export { installLeanAsyncResourceBind } from './lean-async-bind';

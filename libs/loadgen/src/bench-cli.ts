@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GrpcChannel, createClient } from '@keyval/grpc';
+import { GrpcChannel, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { runLoad } from './load';
 import type { LoadResult, Workload } from './load';
@@ -168,6 +168,7 @@ function row(label: string, clients: number, r: LoadResult): string {
 }
 
 async function main(): Promise<void> {
+  installLeanAsyncResourceBind();
   const args = parseArgs(process.argv.slice(2));
   process.stdout.write(`workload ${args.workload}, ${args.valueBytes}-byte values, up to ${args.operations} ops or ${args.durationMs / 1000} s per level; ${os.cpus().length} cores, Node ${process.version}\n`);
   process.stdout.write('target   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n');

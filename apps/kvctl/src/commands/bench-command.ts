@@ -3,6 +3,7 @@
  * progress bar on a terminal and a summary: operations, errors, ops/s, p50/p90/p99/max latency.
  */
 import type { Command } from 'commander';
+import { installLeanAsyncResourceBind } from '@keyval/grpc';
 import { runLoad } from '@keyval/loadgen';
 import type { Workload } from '@keyval/loadgen';
 import type { CliContext } from '../cli/cli-context';
@@ -41,6 +42,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
       const g = ctx.globals(cmd);
       const operations = parseIntFlag(o.ops, '--ops', 1, 100_000_000);
       const progress = new ProgressBar(`bench ${workload}`, operations);
+      installLeanAsyncResourceBind(); // Node's HTTP/2 client per-call cost: @keyval/grpc lean-async-bind.ts
       const result = await runLoad({
         endpoints: g.endpoints,
         workload: workload as Workload,

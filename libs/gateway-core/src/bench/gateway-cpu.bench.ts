@@ -11,7 +11,7 @@
  * the calls. The upstream answers at once, so what is measured is the gateway's own cost:
  * two HTTP/2 hops, framing, routing, sessions. `--sessions client` sends each Put with a client
  * id and sequence number (passed through); `gateway` sends none (the gateway adds its own).
- * `--node-bind` keeps Node's own AsyncResource.bind (the app replaces it: lean-async-bind.ts);
+ * `--node-bind` keeps Node's own AsyncResource.bind (the app replaces it: @keyval/grpc lean-async-bind.ts);
  * `--upstream-connections N` sets the HTTP/2 connections to the member (default 2, as the app).
  * `--bare-proxy` measures, in place of the gateway, the floor of any Node HTTP/2 proxy: a
  * pass-through of each stream's bytes to the upstream and back, with no gRPC library and no
@@ -23,7 +23,7 @@ import type { ChildProcess } from 'node:child_process';
 import { GrpcChannel, GrpcServer, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { Gateway } from '../gateway';
-import { installLeanAsyncResourceBind } from '../lean-async-bind';
+import { installLeanAsyncResourceBind } from '@keyval/grpc';
 
 interface Args {
   calls: number;

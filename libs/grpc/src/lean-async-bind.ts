@@ -1,5 +1,6 @@
 /**
- * A per-call cost of Node 20's HTTP/2 client, removed in the gateway process.
+ * A per-call cost of Node 20's HTTP/2 client, removed in processes that make many calls
+ * (the gateway, members forwarding writes, kvctl bench and the load generator).
  *
  * `ClientHttp2Session.request()` wraps every request in `AsyncResource.prototype.bind`, which
  * defines a deprecated `asyncResource` accessor pair (DEP0172) made by `util.deprecate` — and
