@@ -270,7 +270,7 @@ function handleAppendResponse(r: Raft, m: AppendResponse): void {
     // keep filling the pipeline
   }
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
-    r.send({ type: 'TimeoutNow', from: r.id, to: m.from, term: r.term });
+    sendTimeoutNow(r, m.from);
   }
 }
 
@@ -375,13 +375,28 @@ export function transferLeadership(r: Raft, target: NodeId): void {
     return;
   }
   r.leadTransferee = target;
+  r.timeoutNowSent = false;
   r.electionElapsed = 0;
   const pr = r.tracker.progress.get(target) as Progress;
   if (pr.match === r.log.lastIndex()) {
-    r.send({ type: 'TimeoutNow', from: r.id, to: target, term: r.term });
+    sendTimeoutNow(r, target);
   } else {
     maybeSendAppend(r, target, true);
   }
+}
+
+/**
+ * Tells the transferee to campaign. The first time, the transfer's clock restarts: proposals
+ * stay refused for a whole election timeout after TimeoutNow left, so the target campaigns
+ * with a log as long as ours and can win (aborting sooner let new entries make its log
+ * shorter than the voters'; chaos --faults transfer, seed 12).
+ */
+function sendTimeoutNow(r: Raft, to: NodeId): void {
+  if (!r.timeoutNowSent) {
+    r.timeoutNowSent = true;
+    r.electionElapsed = 0;
+  }
+  r.send({ type: 'TimeoutNow', from: r.id, to, term: r.term });
 }
 
 /** Work deferred to the next Ready so it batches: appends for new proposals and commits, read rounds. */

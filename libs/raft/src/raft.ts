@@ -62,6 +62,8 @@ export class Raft {
   voteGuardUntil = 0;
 
   leadTransferee: NodeId | undefined = undefined;
+  /** TimeoutNow went to the transferee (the transfer's clock restarted then). */
+  timeoutNowSent = false;
   /** Bytes of entries appended by this leader and not yet handed out as committed. */
   uncommittedBytes = 0;
 

@@ -537,8 +537,10 @@ export class RaftDriver<R> implements TransportReceiver {
 
   /** Resolves with the leader once one is known; rejects at the deadline. */
   waitForLeader(deadlineMs: number): Promise<NodeId> {
-    if (this.leader !== 0n) {
-      return Promise.resolve(this.leader);
+    // The core's view, not the last Ready's: that one lags and may name a deposed leader.
+    const live = this.node.leader;
+    if (live !== 0n) {
+      return Promise.resolve(live);
     }
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
