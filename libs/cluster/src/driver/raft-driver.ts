@@ -71,6 +71,9 @@ export interface DriverOptions<R> {
   readonly onFatal: (error: Error) => void;
 }
 
+/** Most entries merged into one apply call. */
+const MAX_APPLY_BATCH_ENTRIES = 4_096;
+
 /** Committed entries waiting to apply beyond which the Ready loop waits for the state machine. */
 const MAX_APPLY_BACKLOG_ENTRIES = 50_000;
 
@@ -334,7 +337,7 @@ export class RaftDriver<R> implements TransportReceiver {
   /** Applies queued batches in order; resolves proposals and reads as the index moves. */
   private async applyLoop(): Promise<void> {
     try {
-      for (let batch = this.applyQueue.shift(); batch !== undefined && this.stopped === undefined; batch = this.applyQueue.shift()) {
+      for (let batch = this.nextApplyBatch(); batch !== undefined && this.stopped === undefined; batch = this.nextApplyBatch()) {
         const began = performance.now();
         const results = await this.options.stateMachine.apply(batch);
         this.counters.applyMs += performance.now() - began;
@@ -355,6 +358,19 @@ export class RaftDriver<R> implements TransportReceiver {
         waiter();
       }
     }
+  }
+
+  /** The queued committed entries, merged into one batch (bounded): fewer, larger state-machine writes. */
+  private nextApplyBatch(): readonly Entry[] | undefined {
+    const first = this.applyQueue.shift();
+    if (first === undefined || this.applyQueue.length === 0) {
+      return first;
+    }
+    const merged = [...first];
+    while (this.applyQueue.length > 0 && merged.length + (this.applyQueue[0] as readonly Entry[]).length <= MAX_APPLY_BATCH_ENTRIES) {
+      merged.push(...(this.applyQueue.shift() as readonly Entry[]));
+    }
+    return merged;
   }
 
   /** Resolves once every queued batch has been applied. */
