@@ -5,3 +5,4 @@ export * from './etcd-response';
 export * from './error-status';
 export * from './kv-service';
 export * from './leader-forwarder';
+export * from './kv-batch-service';

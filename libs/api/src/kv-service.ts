@@ -8,7 +8,7 @@
  *                          └─ follower: forward to the leader (retry on a definite not-leader)
  */
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
-import type { Metadata, ServerCall, ServiceImplementation } from '@keyval/grpc';
+import type { HandlerFor, Metadata, ServerCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
@@ -144,7 +144,8 @@ export class KvService {
     }
   }
 
-  readonly implementation: ServiceImplementation<typeof etcd.KVDefinition> = {
+  /** Every method of etcd's KV service (the batch service calls them too). */
+  readonly implementation: { readonly [K in keyof typeof etcd.KVDefinition.methods]: HandlerFor<(typeof etcd.KVDefinition.methods)[K]> } = {
     range: async (req, call) => {
       const plan = planRange(req);
       const response = finishRange(plan, await this.read(plan.request, req.serializable, call));

@@ -134,6 +134,62 @@ describe('Gateway (fake members)', () => {
     }
   });
 
+  it('sends concurrent writes to the leader together in KVBatch calls, each applied once with its own answer', async () => {
+    await startGateway();
+    const writes = Array.from({ length: 300 }, (_, i) => kv.put(etcd.PutRequest.fromPartial({ key: key(`b${i}`), value: key(String(i)) }), { metadata: { 'keyval-client-id': `c${i}`, 'keyval-seq': '1' } }));
+    const answers = await Promise.all(writes);
+    expect(answers.every((a) => a.header?.memberId === member(0).id)).toBe(true);
+    expect(cluster.applied).toHaveLength(300);
+    expect(cluster.store.get('b299')?.toString()).toBe('299');
+    expect(member(0).count('Put')).toBe(300);
+    const batches = member(0).count('Execute');
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThan(300 / 4); // concurrent writes went together
+    expect(gateway.stats().batchedWrites).toBe(300);
+    expect(gateway.stats().writeBatches).toBe(batches);
+  });
+
+  it('answers each write of a batch on its own: a refused session fails alone', async () => {
+    await startGateway();
+    const ok = kv.put(etcd.PutRequest.fromPartial({ key: key('x'), value: key('1') }), { metadata: { 'keyval-client-id': 'fresh', 'keyval-seq': '1' } });
+    const refused = kv.put(etcd.PutRequest.fromPartial({ key: key('y'), value: key('1') }), { metadata: { 'keyval-client-id': 'unknown', 'keyval-seq': '7' } });
+    const [okResult, refusedResult] = await Promise.allSettled([ok, refused]);
+    expect(okResult.status).toBe('fulfilled');
+    expect(refusedResult).toMatchObject({ status: 'rejected', reason: { code: GrpcStatus.FAILED_PRECONDITION, details: expect.stringMatching(/unknown or expired/) } });
+    expect(cluster.store.get('x')?.toString()).toBe('1');
+    expect(cluster.store.has('y')).toBe(false);
+  });
+
+  it('follows a not-leader answer inside a batch to the hinted leader', async () => {
+    await startGateway({ statusIntervalMs: 60_000 });
+    cluster.setLeader(member(2)); // the gateway still believes member 0 leads
+    await kv.put(etcd.PutRequest.fromPartial({ key: key('h'), value: key('1') }));
+    expect(member(0).count('Execute')).toBeGreaterThan(0);
+    expect(member(2).count('Put')).toBe(1);
+    expect(cluster.applied).toHaveLength(1);
+  });
+
+  it('falls back to one call per write when the members do not serve KVBatch', async () => {
+    cluster.batching = false;
+    await startGateway();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => kv.put(etcd.PutRequest.fromPartial({ key: key(`f${i}`), value: key('1') }))));
+    expect(cluster.applied).toHaveLength(20);
+    expect(member(0).count('Put')).toBe(20);
+    expect(member(0).count('Execute')).toBe(0);
+    const tried = gateway.stats().writeBatches;
+    expect(tried).toBeGreaterThan(0);
+    await kv.put(etcd.PutRequest.fromPartial({ key: key('f-later'), value: key('1') }));
+    expect(gateway.stats().writeBatches).toBe(tried); // once refused, the member gets unary calls
+  });
+
+  it('sends every write as its own call with batching off', async () => {
+    await startGateway({ writeBatching: null });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => kv.put(etcd.PutRequest.fromPartial({ key: key(`u${i}`), value: key('1') }))));
+    expect(member(0).count('Put')).toBe(20);
+    expect(member(0).count('Execute')).toBe(0);
+    expect(gateway.stats().writeBatches).toBe(0);
+  });
+
   it('renews a gateway session the state machine no longer knows', async () => {
     await startGateway({ sessionsMax: 1 });
     await kv.put(etcd.PutRequest.fromPartial({ key: key('e'), value: key('1') }));

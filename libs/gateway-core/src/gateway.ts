@@ -23,6 +23,8 @@ import { PASSTHROUGH_SERVICES, routeOf } from './routes';
 import type { Route } from './routes';
 import { SessionPool } from './session-pool';
 import { UpstreamPool } from './upstream-pool';
+import { DEFAULT_WRITE_BATCHING } from './write-batcher';
+import type { WriteBatchingOptions } from './write-batcher';
 
 /** The gateway's configuration (the app maps its flags onto it); every field but the first two has a default. */
 export interface GatewayOptions {
@@ -48,6 +50,8 @@ export interface GatewayOptions {
   readonly probeTimeoutMs?: number;
   /** HTTP/2 connections to each member (default 2). */
   readonly connectionsPerMember?: number;
+  /** Writes in flight to the leader sent together (KVBatch); null: one call each. Default DEFAULT_WRITE_BATCHING. */
+  readonly writeBatching?: WriteBatchingOptions | null;
   /** Largest request message accepted, bytes (default 2 MiB: a member's limit plus headroom). */
   readonly maxRequestBytes?: number;
   /** Largest response message relayed, bytes (default 64 MiB). */
@@ -63,6 +67,9 @@ export interface GatewayStats extends ForwarderStats {
   sessionsBusy: number;
   leaderChanges: number;
   upstreamInFlight: Record<string, number>;
+  /** KVBatch calls sent, and the writes they carried. */
+  writeBatches: number;
+  batchedWrites: number;
 }
 
 const MiB = 1 << 20;
@@ -100,6 +107,7 @@ export class Gateway {
       maxSendMessageBytes: maxRequestBytes,
       maxReceiveMessageBytes: maxResponseBytes,
       connectTimeoutMs: 1_000,
+      writeBatching: options.writeBatching === null ? undefined : (options.writeBatching ?? DEFAULT_WRITE_BATCHING),
     });
     const directory = new MemberDirectory({
       seeds: options.endpoints,
@@ -168,6 +176,8 @@ export class Gateway {
       sessionsBusy: this.sessions.busyCount,
       leaderChanges: this.directory.leaderChanges,
       upstreamInFlight: Object.fromEntries(this.pool.inFlightCounts()),
+      writeBatches: this.pool.batchStats().batches,
+      batchedWrites: this.pool.batchStats().writes,
     };
   }
 

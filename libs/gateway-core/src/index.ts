@@ -10,6 +10,7 @@ export { authorityOf, diffMembers, membersFromList, type MemberInfo } from './me
 export { chooseLeader, type LeaderChoice, type Observation } from './leader-choice';
 export { SessionPool, WriteSession, type SessionPoolOptions } from './session-pool';
 export { UpstreamPool, type UpstreamPoolOptions } from './upstream-pool';
+export { WriteBatcher, DEFAULT_WRITE_BATCHING, batchedMethod, type WriteBatchingOptions, type BatchedWrite, type BatchedWriteSink } from './write-batcher';
 export { classifyFailure, mayRetry, backoffMs, type FailureClass } from './retry-policy';
 export { routeOf, PASSTHROUGH_SERVICES, type Route, type RouteKind } from './routes';
 export { RAW_CODEC, rawService, rangeIsSerializable } from './raw-codec';

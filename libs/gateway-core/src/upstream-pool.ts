@@ -7,9 +7,11 @@
  * cancel the attempts still waiting on the old leader and send them again to the new one
  * (`leaderBoundCalls`) instead of waiting for their deadline.
  */
-import { GrpcChannel, GrpcStatusError, serverStreamingCall } from '@keyval/grpc';
-import type { CallOptions, MethodDefinition } from '@keyval/grpc';
+import { GrpcChannel, Metadata, serverStreamingCall } from '@keyval/grpc';
+import type { CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
 import { RAW_CODEC } from './raw-codec';
+import { WriteBatcher, batchedMethod } from './write-batcher';
+import type { BatchedWrite, WriteBatchingOptions } from './write-batcher';
 
 /** Connection settings shared by every member's channel. */
 export interface UpstreamPoolOptions {
@@ -20,6 +22,8 @@ export interface UpstreamPoolOptions {
   readonly maxReceiveMessageBytes: number;
   /** A connection not established within this fails its calls UNAVAILABLE, ms. */
   readonly connectTimeoutMs: number;
+  /** Writes (Put, DeleteRange, Txn) in flight to a member sent together (KVBatch); undefined: one call each. */
+  readonly writeBatching?: WriteBatchingOptions;
 }
 
 /** One call in flight to a member. */
@@ -46,6 +50,7 @@ export const UPSTREAMS_MAX = 256;
 export class UpstreamPool {
   private readonly channels = new Map<string, GrpcChannel>();
   private readonly inFlight = new Map<string, Set<UpstreamCall>>();
+  private readonly batchers = new Map<string, WriteBatcher>();
   private closed = false;
 
   constructor(private readonly options: UpstreamPoolOptions) {}
@@ -78,45 +83,78 @@ export class UpstreamPool {
    */
   unary(authority: string, path: string, request: Buffer, options: CallOptions, leaderBound: boolean): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
-      let response: Buffer | undefined;
       let tracked: UpstreamCall | undefined;
       let ended = false;
-      const sink = {
-        responseStream: false,
-        onMessage: (message: Buffer): void => {
-          response = message;
-        },
-        onEnd: (error: GrpcStatusError | undefined): void => {
-          ended = true;
-          if (tracked !== undefined) {
-            this.untrack(tracked);
-          }
-          if (error === undefined) {
-            resolve(response as Buffer);
-          } else {
-            reject(error);
-          }
-        },
+      const onEnd = (error: GrpcStatusError | undefined, response: Buffer | undefined): void => {
+        ended = true;
+        if (tracked !== undefined) {
+          this.untrack(tracked);
+        }
+        if (error === undefined) {
+          resolve(response as Buffer);
+        } else {
+          reject(error);
+        }
       };
       try {
-        const call = this.channel(authority).startCall(path, RAW_CODEC, RAW_CODEC, request, options, sink);
+        const batching = this.options.writeBatching !== undefined && batchedMethod(path) !== undefined && options.deadline !== undefined && options.signal === undefined && (options.metadata === undefined || options.metadata instanceof Metadata);
+        const call = batching
+          ? this.batcher(authority).submit(path, request, options.deadline as number, options.metadata as Metadata | undefined, { onEnd })
+          : this.startUnary(authority, path, request, options, onEnd);
         // A call may end inside startCall (its deadline had passed): then there is nothing to track.
         if (!ended) {
-          tracked = {
-            authority,
-            leaderBound,
-            cancel: (reason) => {
-              if (ended) return false;
-              call.cancel(reason);
-              return true;
-            },
-          };
+          tracked = { authority, leaderBound, cancel: (reason) => call.cancel(reason) };
           this.track(tracked);
         }
       } catch (error) {
         reject(error);
       }
     });
+  }
+
+  /** Writes sent in batches so far, and the batches (metrics). */
+  batchStats(): { batches: number; writes: number } {
+    let batches = 0;
+    let writes = 0;
+    for (const batcher of this.batchers.values()) {
+      batches += batcher.stats.batches;
+      writes += batcher.stats.writes;
+    }
+    return { batches, writes };
+  }
+
+  private startUnary(authority: string, path: string, request: Buffer, options: CallOptions, onEnd: (error: GrpcStatusError | undefined, response: Buffer | undefined) => void): BatchedWrite {
+    let response: Buffer | undefined;
+    let ended = false;
+    const sink = {
+      responseStream: false,
+      onMessage: (message: Buffer): void => {
+        response = message;
+      },
+      onEnd: (error: GrpcStatusError | undefined): void => {
+        ended = true;
+        onEnd(error, response);
+      },
+    };
+    const call = this.channel(authority).startCall(path, RAW_CODEC, RAW_CODEC, request, options, sink);
+    return {
+      cancel: (reason) => {
+        if (ended) return false;
+        call.cancel(reason);
+        return true;
+      },
+    };
+  }
+
+  private batcher(authority: string): WriteBatcher {
+    let batcher = this.batchers.get(authority);
+    if (batcher === undefined) {
+      batcher = new WriteBatcher(() => this.channel(authority), this.options.writeBatching as WriteBatchingOptions, (path, request, deadline, metadata, sink) =>
+        this.startUnary(authority, path, request, { deadline, metadata }, (error, response) => sink.onEnd(error, response)),
+      );
+      this.batchers.set(authority, batcher);
+    }
+    return batcher;
   }
 
   /** Sends one server-streaming call of raw bytes (no retries: a stream is not replayed). */
@@ -146,6 +184,8 @@ export class UpstreamPool {
       if (!keep.has(authority)) {
         channel.close();
         this.channels.delete(authority);
+        this.batchers.get(authority)?.close();
+        this.batchers.delete(authority);
       }
     }
   }
@@ -162,6 +202,8 @@ export class UpstreamPool {
       channel.close();
     }
     this.channels.clear();
+    for (const batcher of this.batchers.values()) batcher.close();
+    this.batchers.clear();
   }
 
   private track(call: UpstreamCall): void {

@@ -12,4 +12,5 @@ export * as etcd from './gen/etcdserverpb/rpc';
 export * as mvcc from './gen/mvccpb/kv';
 export * as raftpb from './gen/keyval/raft/v1/raft';
 export * as admin from './gen/keyval/admin/v1/admin';
+export * as kvbatch from './gen/keyval/kvbatch/v1/kvbatch';
 export { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';

@@ -24,6 +24,9 @@ export interface GatewayConfig {
   readonly statusIntervalMs: number;
   readonly memberListIntervalMs: number;
   readonly connectionsPerMember: number;
+  /** Batches of writes in flight to a member at once; 0: every write is its own call. */
+  readonly writeBatches: number;
+  readonly writeBatchMax: number;
   readonly maxRequestBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -55,6 +58,8 @@ function program(): Command {
     .addOption(opt('--status-interval <ms>', 'how often every member is asked who leads, ms', '150'))
     .addOption(opt('--member-list-interval <ms>', 'how often the member list is refreshed, ms', '1000'))
     .addOption(opt('--upstream-connections <n>', 'HTTP/2 connections to each member', '2'))
+    .addOption(opt('--write-batches <n>', 'batches of writes in flight to the leader at once (writes arriving meanwhile go together in the next); 0 sends every write as its own call', '2'))
+    .addOption(opt('--write-batch-max <n>', 'most writes in one batch', '256'))
     .addOption(opt('--max-request-bytes <bytes>', 'largest client request accepted', String(2 * 1024 * 1024)))
     .addOption(opt('--shutdown-grace <ms>', 'on SIGTERM, how long requests in flight may take to finish, ms', '10000'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
@@ -116,6 +121,8 @@ function resolve(raw: Raw): GatewayConfig {
     statusIntervalMs: positiveInt(s('statusInterval'), '--status-interval', 60_000),
     memberListIntervalMs: positiveInt(s('memberListInterval'), '--member-list-interval', 600_000),
     connectionsPerMember: positiveInt(s('upstreamConnections'), '--upstream-connections', 64),
+    writeBatches: s('writeBatches') === '0' ? 0 : positiveInt(s('writeBatches'), '--write-batches', 64),
+    writeBatchMax: positiveInt(s('writeBatchMax'), '--write-batch-max', 4_096),
     maxRequestBytes: positiveInt(s('maxRequestBytes'), '--max-request-bytes', 64 * 1024 * 1024),
     shutdownGraceMs: positiveInt(s('shutdownGrace'), '--shutdown-grace', 600_000),
     logLevel: logLevel as GatewayConfig['logLevel'],

@@ -31,6 +31,7 @@ export class GatewayService implements BeforeApplicationShutdown {
       statusIntervalMs: c.statusIntervalMs,
       memberListIntervalMs: c.memberListIntervalMs,
       connectionsPerMember: c.connectionsPerMember,
+      writeBatching: c.writeBatches === 0 ? null : { maxBatchesInFlight: c.writeBatches, maxCallsPerBatch: c.writeBatchMax, maxBatchBytes: 1024 * 1024 },
       maxRequestBytes: c.maxRequestBytes,
       logger: libLogger(this.logger),
     });

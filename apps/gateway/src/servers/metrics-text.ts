@@ -11,6 +11,8 @@ const HELP: Readonly<Record<string, readonly [type: 'counter' | 'gauge', help: s
   gatewaySessionWrites: ['counter', 'writes sent under one of the gateway\'s own sessions'],
   refusedOverloaded: ['counter', 'calls refused RESOURCE_EXHAUSTED (too many in flight)'],
   leaderChanges: ['counter', 'leader changes the gateway saw'],
+  writeBatches: ['counter', 'KVBatch calls sent to members'],
+  batchedWrites: ['counter', 'writes sent inside KVBatch calls'],
   inflight: ['gauge', 'client calls in flight'],
   sessions: ['gauge', 'exactly-once sessions the gateway holds'],
   sessionsBusy: ['gauge', 'sessions with a write in flight'],

@@ -6,8 +6,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { GrpcServer } from '@keyval/grpc';
-import { admin, etcd } from '@keyval/proto';
-import { KvService, LeaderForwarder } from '@keyval/api';
+import { admin, etcd, kvbatch } from '@keyval/proto';
+import { KvBatchService, KvService, LeaderForwarder } from '@keyval/api';
 import { AdminService } from '../admin/admin.service';
 import { EtcdClusterService } from '../admin/etcd-cluster.service';
 import { LeaderRouter } from '../admin/leader-router';
@@ -37,6 +37,8 @@ export class ClientServerService implements BeforeApplicationShutdown {
       limits: { maxRequestBytes: this.config.maxRequestBytes, maxTxnOps: this.config.maxTxnOps },
       defaultTimeoutMs: this.config.requestTimeoutMs,
     });
+    const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
+    const batch = new KvBatchService(kv, { onHandlerError });
     this.router = new LeaderRouter(this.members);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
@@ -44,9 +46,10 @@ export class ClientServerService implements BeforeApplicationShutdown {
       const server = new GrpcServer({
         maxReceiveMessageBytes: grpcMax,
         maxSendMessageBytes: 64 * 1024 * 1024,
-        onHandlerError: (error, path) => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed'),
+        onHandlerError,
       });
       server.addService(etcd.KVDefinition, kv.implementation);
+      server.addService(kvbatch.KVBatchDefinition, batch.implementation);
       server.addService(etcd.ClusterDefinition, etcdCluster.cluster);
       server.addService(etcd.MaintenanceDefinition, etcdCluster.maintenance);
       server.addService(admin.AdminDefinition, adminService.implementation);

@@ -8,10 +8,14 @@
  *     FakeCluster ── members[i]: GrpcServer ── Status {leader: cluster.leaderOf(i)} / MemberList
  *          │                                 └─ KV: not leader? UNAVAILABLE + hint : apply to the store
  *          └── store: key → value, sessions: client → { lastSeq, answer }
+ *
+ * Members also serve KVBatch (each call of a batch handled as the unary call it carries)
+ * unless the cluster's `batching` is false: then they answer it UNIMPLEMENTED, as a member of
+ * an older version would.
  */
-import { GrpcServer, GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { GrpcServer, GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
 import type { ServerCall } from '@keyval/grpc';
-import { etcd } from '@keyval/proto';
+import { etcd, kvbatch } from '@keyval/proto';
 
 interface SessionRecord {
   lastSeq: number;
@@ -99,12 +103,53 @@ export class FakeMember {
         throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the connection broke (fake)');
       },
     });
+    server.addService(kvbatch.KVBatchDefinition, {
+      execute: async (req, call) => {
+        if (!this.cluster.batching) {
+          throw new GrpcStatusError(GrpcStatus.UNIMPLEMENTED, 'unknown service keyval.kvbatch.v1.KVBatch (fake: an older member)');
+        }
+        this.bump('Execute');
+        return { results: await Promise.all(req.calls.map((one) => this.batchCall(one, call))) };
+      },
+    });
     server.addService(etcd.KVDefinition, {
       put: (req, call) => this.kv('Put', call, () => this.cluster.put(req)),
       range: (req, call) => this.kv('Range', call, () => this.cluster.range(req), req.serializable),
       txn: (req, call) => this.kv('Txn', call, () => this.cluster.txn(req)),
     });
     return server;
+  }
+
+  /** One call of a KVBatch, as the unary call it carries. */
+  private async batchCall(one: kvbatch.BatchCall, batch: ServerCall): Promise<kvbatch.BatchResult> {
+    const metadata = new Metadata();
+    for (const entry of one.metadata) metadata.add(entry.key, entry.value);
+    const call: ServerCall = {
+      path: `/etcdserverpb.KV/${one.method}`,
+      peer: batch.peer,
+      metadata,
+      deadline: Date.now() + one.timeoutMs,
+      signal: batch.signal,
+      setHeader: () => undefined,
+      setTrailer: () => undefined,
+    };
+    try {
+      let response: Uint8Array;
+      if (one.method === 'Put') {
+        const req = etcd.PutRequest.decode(one.request);
+        response = etcd.PutResponse.encode(await this.kv('Put', call, () => this.cluster.put(req))).finish();
+      } else if (one.method === 'Txn') {
+        const req = etcd.TxnRequest.decode(one.request);
+        response = etcd.TxnResponse.encode(await this.kv('Txn', call, () => this.cluster.txn(req))).finish();
+      } else {
+        throw new GrpcStatusError(GrpcStatus.UNIMPLEMENTED, `fake: no ${one.method} in batches`);
+      }
+      return { code: GrpcStatus.OK, message: '', response: Buffer.from(response), trailers: [] };
+    } catch (error) {
+      if (!(error instanceof GrpcStatusError)) throw error;
+      const trailers = Object.entries(error.metadata).flatMap(([key, value]) => (typeof value === 'string' ? [{ key, value }] : []));
+      return { code: error.code, message: error.details, response: Buffer.alloc(0), trailers };
+    }
   }
 
   private header(): etcd.ResponseHeader {
@@ -156,6 +201,8 @@ export class FakeCluster {
   readonly applied: AppliedWrite[] = [];
   /** What a member reports as leader, when it differs from `leader` (a lagging view). */
   readonly views = new Map<bigint, bigint>();
+  /** Members serve KVBatch; false: they answer it UNIMPLEMENTED (an older member). */
+  batching = true;
 
   /** Starts `size` members; the first leads. */
   static async start(size: number): Promise<FakeCluster> {
