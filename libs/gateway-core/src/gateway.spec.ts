@@ -233,6 +233,23 @@ describe('Gateway (fake members)', () => {
     expect(gateway.stats().leaderMoveCancels).toBe(1);
   });
 
+  it('frees the batch slot of a batch whose writes were all cancelled, so a hung batch does not hold later writes', async () => {
+    await startGateway({ writeBatching: { maxBatchesInFlight: 1, maxCallsPerBatch: 256, maxBatchBytes: 1 << 20 } });
+    member(0).faults.hold = true;
+    const write = kv.put(etcd.PutRequest.fromPartial({ key: key('h'), value: key('1') }), { timeoutMs: 20_000 });
+    await waitFor('the held call', () => member(0).count('Put') === 1);
+    cluster.setLeader(member(2));
+    await write; // cancelled at member 0 (still held there), then answered by member 2
+    expect(gateway.stats().leaderMoveCancels).toBe(1);
+    cluster.setLeader(member(0));
+    member(0).faults.hold = false;
+    await waitFor('member 0 to lead again', () => leaderIs(member(0)));
+    const started = Date.now();
+    await kv.put(etcd.PutRequest.fromPartial({ key: key('next'), value: key('1') }), { timeoutMs: 20_000 });
+    expect(Date.now() - started).toBeLessThan(1_000); // not behind the held batch's 20 s deadline
+    expect(cluster.store.get('next')?.toString()).toBe('1');
+  });
+
   it('retries at the new leader after the leader is killed mid-request', async () => {
     await startGateway();
     member(0).faults.hold = true;

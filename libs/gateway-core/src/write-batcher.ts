@@ -13,13 +13,13 @@
  * member gone) fails each write with that status, which the forwarder classifies as it would a
  * unary call's. A member that does not serve KVBatch (UNIMPLEMENTED) gets unary calls from then on.
  */
-import { GrpcStatus, GrpcStatusError, Metadata, unaryCall } from '@keyval/grpc';
+import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
 import type { GrpcChannel } from '@keyval/grpc';
 import { kvbatch } from '@keyval/proto';
 
 /** How writes are grouped. */
 export interface WriteBatchingOptions {
-  /** Batches in flight to one member at most (default 2). */
+  /** Batches in flight to one member at most (default 1: measured best, see docs/benchmarks.md). */
   readonly maxBatchesInFlight: number;
   /** Writes in one batch at most (default 256). */
   readonly maxCallsPerBatch: number;
@@ -27,7 +27,7 @@ export interface WriteBatchingOptions {
   readonly maxBatchBytes: number;
 }
 
-export const DEFAULT_WRITE_BATCHING: WriteBatchingOptions = { maxBatchesInFlight: 2, maxCallsPerBatch: 256, maxBatchBytes: 1 << 20 };
+export const DEFAULT_WRITE_BATCHING: WriteBatchingOptions = { maxBatchesInFlight: 1, maxCallsPerBatch: 256, maxBatchBytes: 1 << 20 };
 
 /** The KV methods that may be batched, by path. */
 const BATCHED_METHODS: ReadonlyMap<string, string> = new Map([
@@ -60,6 +60,17 @@ interface PendingWrite {
   ended: boolean;
   /** The unary call that took over the write (its member does not batch). */
   replacement: BatchedWrite | undefined;
+  /** The batch call carrying it, once sent. */
+  flight: Flight | undefined;
+}
+
+/** One Execute call in flight. */
+interface Flight {
+  /** Its writes that have not ended yet: at 0 before the answer, the call is cancelled. */
+  open: number;
+  /** True once it no longer counts against maxBatchesInFlight. */
+  released: boolean;
+  cancel: ((reason: string) => void) | undefined;
 }
 
 /** A batched write in flight; `cancel` ends it with CANCELLED (false if it had ended). */
@@ -126,6 +137,7 @@ export class WriteBatcher {
       timer: undefined,
       ended: false,
       replacement: undefined,
+      flight: undefined,
     };
     write.timer = setTimeout(() => this.end(write, new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, `deadline of ${Math.round(timeLeft)} ms exceeded`), undefined), timeLeft);
     this.queue.push(write);
@@ -175,22 +187,42 @@ export class WriteBatcher {
       deadline = Math.max(deadline, write.deadline);
       return { ...write.call, timeoutMs: Math.max(1, Math.ceil(write.deadline - now)) };
     });
+    const flight: Flight = { open: batch.length, released: false, cancel: undefined };
+    for (const write of batch) write.flight = flight;
     this.inFlight += 1;
     this.stats.batches += 1;
     this.stats.writes += batch.length;
-    let call: Promise<kvbatch.ExecuteResponse>;
+    let response: kvbatch.ExecuteResponse | undefined;
+    const sink = {
+      responseStream: false,
+      onMessage: (message: kvbatch.ExecuteResponse): void => {
+        response = message;
+      },
+      onEnd: (error: GrpcStatusError | undefined): void => {
+        this.release(flight);
+        if (error === undefined) {
+          this.settle(batch, response ?? { results: [] });
+        } else {
+          this.failed(batch, error);
+        }
+      },
+    };
     try {
-      call = unaryCall(this.channel(), EXECUTE_PATH, kvbatch.KVBatchDefinition.methods.execute, { calls }, { deadline });
+      const call = this.channel().startCall(EXECUTE_PATH, kvbatch.ExecuteRequest, kvbatch.ExecuteResponse, { calls }, { deadline }, sink);
+      flight.cancel = (reason) => call.cancel(reason);
     } catch (error) {
-      call = Promise.reject(error);
+      this.release(flight);
+      this.failed(batch, error);
     }
-    call.then(
-      (response) => this.settle(batch, response),
-      (error: unknown) => this.failed(batch, error),
-    ).finally(() => {
+  }
+
+  /** The batch no longer holds a slot: the next one may go. */
+  private release(flight: Flight): void {
+    if (!flight.released) {
+      flight.released = true;
       this.inFlight -= 1;
       this.schedule();
-    });
+    }
   }
 
   private settle(batch: readonly PendingWrite[], response: kvbatch.ExecuteResponse): void {
@@ -228,6 +260,13 @@ export class WriteBatcher {
     if (write.ended) return false;
     write.ended = true;
     this.clearTimer(write);
+    const flight = write.flight;
+    if (flight !== undefined && !flight.released && --flight.open === 0) {
+      // Every write of the batch ended here (deadlines, cancellations) before the member
+      // answered: a hung batch must not hold the slot the next writes need.
+      this.release(flight);
+      flight.cancel?.('every call of the batch ended before the member answered');
+    }
     write.sink.onEnd(error, response);
     return true;
   }

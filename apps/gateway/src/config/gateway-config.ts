@@ -58,7 +58,7 @@ function program(): Command {
     .addOption(opt('--status-interval <ms>', 'how often every member is asked who leads, ms', '150'))
     .addOption(opt('--member-list-interval <ms>', 'how often the member list is refreshed, ms', '1000'))
     .addOption(opt('--upstream-connections <n>', 'HTTP/2 connections to each member', '2'))
-    .addOption(opt('--write-batches <n>', 'batches of writes in flight to the leader at once (writes arriving meanwhile go together in the next); 0 sends every write as its own call', '2'))
+    .addOption(opt('--write-batches <n>', 'batches of writes in flight to the leader at once (writes arriving meanwhile go together in the next); 0 sends every write as its own call', '1'))
     .addOption(opt('--write-batch-max <n>', 'most writes in one batch', '256'))
     .addOption(opt('--max-request-bytes <bytes>', 'largest client request accepted', String(2 * 1024 * 1024)))
     .addOption(opt('--shutdown-grace <ms>', 'on SIGTERM, how long requests in flight may take to finish, ms', '10000'))
