@@ -159,7 +159,8 @@ describe('kvctl against a real cluster', () => {
     explain(c, async () => {
       const added = await etcdctl(eps(), ['member', 'add', 'n9', '--learner', '--peer-urls=http://127.0.0.1:9']);
       expect(added.code).toBe(0);
-      const id = /Member ([0-9a-f]+) added to cluster/.exec(added.stdout)?.[1] as string;
+      // etcdctl prints ids with %16x: padded with spaces when shorter than 16 hex digits.
+      const id = /Member +([0-9a-f]+) added to cluster/.exec(added.stdout)?.[1] as string;
       expect(added.stdout).toContain('ETCD_INITIAL_CLUSTER_STATE="existing"');
       const list = await kvctlJson<{ members: { id: string; isLearner: boolean; peerUrls: string[] }[] }>(eps(), ['member', 'list']);
       expect(list.members.find((m) => m.id === id)).toMatchObject({ isLearner: true, peerUrls: ['http://127.0.0.1:9'] });
@@ -170,7 +171,7 @@ describe('kvctl against a real cluster', () => {
       expect(duplicate.stderr).toContain('etcdserver: Peer URLs already exists');
       const removed = await etcdctl(eps(), ['member', 'remove', id]);
       expect(removed.code).toBe(0);
-      expect(removed.stdout).toMatch(new RegExp(`Member ${id} removed from cluster`));
+      expect(removed.stdout).toMatch(new RegExp(`Member +${id} removed from cluster`));
       const missing = await etcdctl(eps(), ['member', 'remove', id]);
       expect(missing.stderr).toContain('etcdserver: member not found');
       expect((await kvctlJson<{ members: unknown[] }>(eps(), ['member', 'list'])).members).toHaveLength(3);
