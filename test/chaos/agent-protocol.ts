@@ -52,6 +52,10 @@ export interface WorkloadParams {
   readonly attemptTimeoutMs: number;
   /** Distinguishes this run's session ids. */
   readonly runTag: string;
+  /** The clients talk to the members, or to a gateway the agent starts in front of them. */
+  readonly via: 'members' | 'gateway';
+  /** The gateway's log file (via gateway). */
+  readonly gatewayLog: string;
 }
 
 /** What the workload produced. */

@@ -25,11 +25,16 @@ interface MatrixRun {
   readonly args: readonly string[];
 }
 
-/** Every workload under all faults; members and seeds vary; plus ReadIndex under a monotonic clock that jumps. */
+/**
+ * Every workload under all faults; members and seeds vary; one through the gateway (its
+ * retries and write batches under the same faults); plus ReadIndex under a monotonic clock
+ * that jumps.
+ */
 const RUNS: readonly MatrixRun[] = [
   { name: 'register, all faults, 3 members', args: ['--workload', 'register', '--faults', 'all', '--members', '3', '--time', '50', '--seed', '101'] },
   { name: 'set, all faults, 5 members', args: ['--workload', 'set', '--faults', 'all', '--members', '5', '--time', '50', '--seed', '202'] },
   { name: 'counter, all faults, 3 members', args: ['--workload', 'counter', '--faults', 'all', '--members', '3', '--time', '50', '--seed', '303'] },
+  { name: 'counter through the gateway (write batching), all faults, 3 members', args: ['--workload', 'counter', '--via', 'gateway', '--faults', 'all', '--members', '3', '--time', '40', '--seed', '505'] },
   {
     name: 'register, monotonic clock jumps with lease reads off (ReadIndex needs no clock)',
     args: ['--workload', 'register', '--faults', 'clock-monotonic,kill', '--lease-reads', 'off', '--members', '3', '--time', '30', '--seed', '404'],

@@ -18,6 +18,10 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export const ALL_FAULTS: readonly FaultKind[] = FAULT_KINDS.filter((kind) => kind !== 'clock-monotonic');
 
 export const WORKLOAD_KINDS = ['register', 'set', 'counter'] as const;
+
+/** Where the clients send their calls: to the members directly, or through a gateway (`apps/gateway`) in the client namespace. */
+export const VIA_KINDS = ['members', 'gateway'] as const;
+export type ViaKind = (typeof VIA_KINDS)[number];
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 /** One chaos run. Times are seconds unless the name says otherwise. */
@@ -27,6 +31,8 @@ export interface ChaosOptions {
   /** How the faults were given (`all` or the list), for the summary line. */
   readonly faultsLabel: string;
   readonly workload: WorkloadKind;
+  /** The clients talk to the members, or to one gateway in front of them. */
+  readonly via: ViaKind;
   readonly members: 3 | 5;
   readonly seed: number;
   /** Logical clients (Jepsen processes) running the workload concurrently. */
@@ -54,6 +60,7 @@ export const DEFAULT_OPTIONS: ChaosOptions = {
   faults: ALL_FAULTS,
   faultsLabel: 'all',
   workload: 'register',
+  via: 'members',
   members: 3,
   seed: 1,
   clients: 8,
@@ -112,6 +119,7 @@ function program(): Command {
     .addOption(new Option('--time <seconds>', 'how long faults run').default(String(d.timeSeconds)))
     .addOption(new Option('--faults <list>', `all, none, or a comma list of: ${FAULT_KINDS.join(', ')}`).default('all'))
     .addOption(new Option('--workload <kind>', WORKLOAD_KINDS.join(', ')).default(d.workload))
+    .addOption(new Option('--via <where>', 'clients talk to the `members`, or to a `gateway` in front of them').default(d.via))
     .addOption(new Option('--members <n>', '3 or 5').default(String(d.members)))
     .addOption(new Option('--seed <n>', 'seed of the fault schedule and the workload (default: from the clock)'))
     .addOption(new Option('--clients <n>', 'concurrent clients').default(String(d.clients)))
@@ -146,6 +154,10 @@ export function parseChaosArgs(argv: readonly string[], now = Date.now()): Chaos
   if (!(WORKLOAD_KINDS as readonly string[]).includes(workload)) {
     throw new ChaosUsageError(`--workload: expected one of ${WORKLOAD_KINDS.join(', ')}, got ${JSON.stringify(workload)}`);
   }
+  const via = s('via');
+  if (!(VIA_KINDS as readonly string[]).includes(via)) {
+    throw new ChaosUsageError(`--via: expected one of ${VIA_KINDS.join(', ')}, got ${JSON.stringify(via)}`);
+  }
   const members = bounded('--members', s('members'), 3, 5);
   if (members !== 3 && members !== 5) throw new ChaosUsageError(`--members: expected 3 or 5, got ${members}`);
   const lease = s('leaseReads');
@@ -156,6 +168,7 @@ export function parseChaosArgs(argv: readonly string[], now = Date.now()): Chaos
     faults,
     faultsLabel: label,
     workload: workload as WorkloadKind,
+    via: via as ViaKind,
     members,
     seed: raw['seed'] === undefined ? now % 2_147_483_647 : bounded('--seed', s('seed'), 0, 2 ** 32 - 1),
     clients: bounded('--clients', s('clients'), 1, 64),

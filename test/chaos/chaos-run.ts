@@ -124,12 +124,23 @@ async function runInside(options: ChaosOptions, reportDir: string, log: (line: s
   try {
     await cluster.start();
     const leader = await cluster.waitHealthy(180_000);
-    log(`cluster healthy, leader ${leader}; running ${options.workload} for ${options.timeSeconds} s with faults ${options.faultsLabel} (seed ${options.seed})`);
+    log(`cluster healthy, leader ${leader}; running ${options.workload}${options.via === 'gateway' ? ' through a gateway' : ''} for ${options.timeSeconds} s with faults ${options.faultsLabel} (seed ${options.seed})`);
     const t0 = epochNow();
     const now = (): number => epochNow() - t0;
     const injector = new FaultInjector(cluster, now, log);
-    const params = { workload: options.workload, clients: options.clients, rate: options.rate, seed: options.seed, t0EpochMs: t0, opTimeoutMs: 5_000, attemptTimeoutMs: 2_000, runTag: `${options.seed}` };
-    await cluster.agent.call('startWorkload', params, 30_000);
+    const params = {
+      workload: options.workload,
+      clients: options.clients,
+      rate: options.rate,
+      seed: options.seed,
+      t0EpochMs: t0,
+      opTimeoutMs: 5_000,
+      attemptTimeoutMs: 2_000,
+      runTag: `${options.seed}`,
+      via: options.via,
+      gatewayLog: path.join(logDir, 'gateway.log'),
+    };
+    await cluster.agent.call('startWorkload', params, 90_000);
     await runTimeline(options, injector, now);
     const recovered = await recover(cluster, options, injector.timeline, now, logDir, log);
     const result = await cluster.agent.call('finishWorkload', { finalReadTimeoutMs: options.recoverySeconds * 1000 }, options.recoverySeconds * 1000 + 120_000);

@@ -4,14 +4,18 @@
  * members for their status and for membership changes and leader transfers on the harness's
  * behalf. Served over IPC (agent-protocol.ts); exits when the harness goes away.
  */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { GrpcChannel, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { HistoryRecorder } from '@keyval/lincheck';
 import { SeededRandom } from '../crash/seeded-random';
 import type { AgentMember, AgentMethods, ListedMember, MemberView, WorkloadParams, WorkloadResult } from './agent-protocol';
 import { delay } from './command';
-import { serveIpc } from './ipc-child';
+import { REPO_ROOT, serveIpc } from './ipc-child';
 import { KvSessionClient } from './kv-session-client';
 import type { KvEndpoint, OpResult } from './kv-session-client';
 import { createWorkload } from './workloads';
@@ -19,6 +23,54 @@ import type { OpRecorder, Worker, Workload } from './workloads';
 
 /** Process ids of the final reads start here (far above the workers' ids). */
 const FINAL_PROCESS_BASE = 100_000_000;
+
+/** Where the gateway listens, on the client namespace's loopback (via gateway). */
+const GATEWAY_CLIENT = '127.0.0.1:23790';
+const GATEWAY_METRICS = 'http://127.0.0.1:23791';
+const GATEWAY_MAIN = path.join(REPO_ROOT, 'apps', 'gateway', 'dist', 'main.js');
+
+/** The gateway the agent started for this workload, if any. */
+let gateway: { child: ChildProcess; channel: GrpcChannel } | undefined;
+
+/**
+ * Starts the built gateway in front of the members (it finds the rest, and follows membership
+ * changes, through their member list) and waits until it knows a leader.
+ */
+async function startGateway(logFile: string): Promise<GrpcChannel> {
+  if (!fs.existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: --via gateway runs the BUILT gateway (npm run build)`);
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [GATEWAY_MAIN, `--endpoints=${connected.map((c) => c.member.client).join(',')}`, `--listen-client-urls=http://${GATEWAY_CLIENT}`, `--listen-metrics-urls=${GATEWAY_METRICS}`, '--log-level=info'],
+    { stdio: ['ignore', log, log] },
+  );
+  fs.closeSync(log);
+  const channel = new GrpcChannel(GATEWAY_CLIENT, { connectTimeoutMs: 2_000 });
+  gateway = { child, channel };
+  const deadline = performance.now() + 60_000;
+  while (!(await readyz(GATEWAY_METRICS, 1_000))) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the gateway exited (${child.exitCode ?? child.signalCode}) before it was ready; see ${logFile}`);
+    if (performance.now() > deadline) throw new Error(`the gateway knew no leader within 60 s; see ${logFile}`);
+    await delay(200);
+  }
+  return channel;
+}
+
+/** Stops the gateway (SIGTERM: it drains), SIGKILL after 15 s. */
+async function stopGateway(): Promise<void> {
+  const g = gateway;
+  if (g === undefined) return;
+  gateway = undefined;
+  g.channel.close();
+  if (g.child.exitCode !== null || g.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => g.child.once('exit', () => resolve()));
+  g.child.kill('SIGTERM');
+  const timer = setTimeout(() => g.child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+process.on('exit', () => gateway?.child.kill('SIGKILL'));
 
 interface Connected {
   readonly member: AgentMember;
@@ -117,12 +169,12 @@ function sessionClient(p: WorkloadParams, endpoints: KvEndpoint[], home: number,
   return new KvSessionClient(endpoints, home, { opTimeoutMs: p.opTimeoutMs, attemptTimeoutMs: p.attemptTimeoutMs, clientIdPrefix: `chaos-${p.runTag}-${tag}` });
 }
 
-function startWorkload(p: WorkloadParams): null {
+async function startWorkload(p: WorkloadParams): Promise<null> {
   if (run !== undefined) throw new Error('a workload is already running');
   const history = new HistoryRecorder();
   const errors = new Map<string, number>();
   const notes: string[] = [];
-  const endpoints = connected.map((c) => ({ name: c.member.name, channel: c.channel }));
+  const endpoints = p.via === 'gateway' ? [{ name: 'gw', channel: await startGateway(p.gatewayLog) }] : connected.map((c) => ({ name: c.member.name, channel: c.channel }));
   const recorder = makeRecorder(history, errors, notes, p.t0EpochMs);
   const r: Run = { params: p, workload: createWorkload(p.workload), history, recorder, errors, notes, endpoints, running: true, loops: [] };
   const seeds = new SeededRandom(p.seed);
@@ -141,6 +193,7 @@ async function finishWorkload(finalReadTimeoutMs: number): Promise<WorkloadResul
   await Promise.all(r.loops);
   const reader = sessionClient(r.params, r.endpoints, 0, 'final');
   const final = await r.workload.finish(reader, r.recorder, FINAL_PROCESS_BASE, finalReadTimeoutMs);
+  await stopGateway();
   run = undefined;
   const ops = r.history.operations();
   return { ops, notes: ops.map((_, k) => r.notes[k] ?? ''), errors: Object.fromEntries(r.errors), final };
@@ -167,6 +220,6 @@ serveIpc<AgentMethods>({
     const res = await createClient(etcd.ClusterDefinition, byName(via).channel).memberAdd({ peerURLs: [peerUrl], isLearner: learner }, { timeoutMs });
     return (res.member?.ID ?? 0n).toString(16);
   },
-  startWorkload: async (params) => startWorkload(params),
+  startWorkload: (params) => startWorkload(params),
   finishWorkload: ({ finalReadTimeoutMs }) => finishWorkload(finalReadTimeoutMs),
 });
