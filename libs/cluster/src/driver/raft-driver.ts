@@ -18,6 +18,7 @@ import type { PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, Tra
 import type { Clock } from './clock';
 import { MONOTONIC_CLOCK } from './clock';
 import { MemberStoppedError, ReadNotConfirmedError, ResourceExhaustedError } from './driver.errors';
+import { ApplyQueue } from './apply-queue';
 import { ProposalWaiters, ReadWaiters } from './waiters';
 
 /** The state machine as the driver sees it. */
@@ -71,9 +72,6 @@ export interface DriverOptions<R> {
   readonly onFatal: (error: Error) => void;
 }
 
-/** Most entries merged into one apply call. */
-const MAX_APPLY_BATCH_ENTRIES = 4_096;
-
 /** Committed entries waiting to apply beyond which the Ready loop waits for the state machine. */
 const MAX_APPLY_BACKLOG_ENTRIES = 50_000;
 
@@ -102,10 +100,7 @@ export class RaftDriver<R> implements TransportReceiver {
   private readonly sendingSnapshots = new Set<NodeId>();
   /** Counters for metrics and diagnosis (monotonic since start). */
   readonly counters = { readies: 0, entriesPersisted: 0, syncs: 0, persistMs: 0, entriesApplied: 0, applyBatches: 0, applyMs: 0, messagesSent: 0, proposals: 0, readBarriers: 0 };
-  private readonly applyQueue: (readonly Entry[])[] = [];
-  private applyBacklog = 0;
-  private applyRunning = false;
-  private readonly applyWaiters: (() => void)[] = [];
+  private readonly applyQueue: ApplyQueue<R>;
   /** Incoming snapshots stored and stepped into the core, by index, awaiting their Ready. */
   private readonly incomingSnapshots = new Map<number, SnapshotMeta>();
 
@@ -115,6 +110,12 @@ export class RaftDriver<R> implements TransportReceiver {
     this.logger = options.logger ?? NOOP_LOGGER;
     this.proposals = new ProposalWaiters<R>(this.clock);
     this.reads = new ReadWaiters(this.clock);
+    this.applyQueue = new ApplyQueue<R>({
+      apply: (entries) => this.options.stateMachine.apply(entries),
+      applied: (entries, results, elapsedMs) => this.onApplied(entries, results, elapsedMs),
+      failed: (error) => this.fatal(error),
+      stopped: () => this.stopped !== undefined,
+    });
   }
 
   /** Recovers (restoring the state machine from a snapshot the log relies on) and starts ticking. */
@@ -308,9 +309,9 @@ export class RaftDriver<R> implements TransportReceiver {
     this.sendMessages(ready.messages);
     if (ready.committedEntries.length > 0) {
       // Applied in the background, in order, overlapping the next Ready's disk write.
-      this.enqueueApply(ready.committedEntries);
-      if (this.applyBacklog > MAX_APPLY_BACKLOG_ENTRIES) {
-        await this.applyDrained();
+      this.applyQueue.enqueue(ready.committedEntries);
+      if (this.applyQueue.backlog > MAX_APPLY_BACKLOG_ENTRIES) {
+        await this.applyQueue.drained();
       }
     }
     for (const rs of ready.readStates) {
@@ -325,60 +326,16 @@ export class RaftDriver<R> implements TransportReceiver {
     }
   }
 
-  private enqueueApply(entries: readonly Entry[]): void {
-    this.applyQueue.push(entries);
-    this.applyBacklog += entries.length;
-    if (!this.applyRunning) {
-      this.applyRunning = true;
-      void this.applyLoop();
-    }
-  }
-
-  /** Applies queued batches in order; resolves proposals and reads as the index moves. */
-  private async applyLoop(): Promise<void> {
-    try {
-      for (let batch = this.nextApplyBatch(); batch !== undefined && this.stopped === undefined; batch = this.nextApplyBatch()) {
-        const began = performance.now();
-        const results = await this.options.stateMachine.apply(batch);
-        this.counters.applyMs += performance.now() - began;
-        this.counters.applyBatches++;
-        this.counters.entriesApplied += batch.length;
-        this.applyBacklog -= batch.length;
-        this.applied = (batch[batch.length - 1] as Entry).index;
-        this.proposals.applied(batch, results);
-        this.options.onApplied?.(batch, results);
-        this.reads.appliedTo(this.applied);
-        this.maybeSnapshot();
-      }
-    } catch (error) {
-      this.fatal(error instanceof Error ? error : new Error(String(error)));
-    } finally {
-      this.applyRunning = false;
-      for (const waiter of this.applyWaiters.splice(0)) {
-        waiter();
-      }
-    }
-  }
-
-  /** The queued committed entries, merged into one batch (bounded): fewer, larger state-machine writes. */
-  private nextApplyBatch(): readonly Entry[] | undefined {
-    const first = this.applyQueue.shift();
-    if (first === undefined || this.applyQueue.length === 0) {
-      return first;
-    }
-    const merged = [...first];
-    while (this.applyQueue.length > 0 && merged.length + (this.applyQueue[0] as readonly Entry[]).length <= MAX_APPLY_BATCH_ENTRIES) {
-      merged.push(...(this.applyQueue.shift() as readonly Entry[]));
-    }
-    return merged;
-  }
-
-  /** Resolves once every queued batch has been applied. */
-  private applyDrained(): Promise<void> {
-    if (!this.applyRunning && this.applyQueue.length === 0) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.applyWaiters.push(resolve));
+  /** After each applied batch: resolves proposals and reads as the index moves. */
+  private onApplied(batch: readonly Entry[], results: readonly R[], elapsedMs: number): void {
+    this.counters.applyMs += elapsedMs;
+    this.counters.applyBatches++;
+    this.counters.entriesApplied += batch.length;
+    this.applied = (batch[batch.length - 1] as Entry).index;
+    this.proposals.applied(batch, results);
+    this.options.onApplied?.(batch, results);
+    this.reads.appliedTo(this.applied);
+    this.maybeSnapshot();
   }
 
   /** Persists entries and hard state; on a full disk, waits for space (nothing is lost). */
@@ -469,7 +426,7 @@ export class RaftDriver<R> implements TransportReceiver {
 
   /** Installs a leader's snapshot: log first (durably), then the state machine (see start()). */
   private async installSnapshot(meta: SnapshotMeta): Promise<void> {
-    await this.applyDrained();
+    await this.applyQueue.drained();
     const snapshots = this.options.snapshots;
     const received = this.incomingSnapshots.get(meta.index);
     if (snapshots === undefined || received === undefined || received.term !== meta.term) {
@@ -620,6 +577,6 @@ export class RaftDriver<R> implements TransportReceiver {
     while (this.processing) {
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await this.applyDrained();
+    await this.applyQueue.drained();
   }
 }
