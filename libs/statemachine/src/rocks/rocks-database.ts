@@ -26,6 +26,10 @@ export interface RocksIteratorOptions {
   readonly lt?: Buffer;
   /** Read values (default true); false returns empty values. */
   readonly values?: boolean;
+  /** Bytes fetched per native call (default 256 KiB); the caller handles each batch without yielding. */
+  readonly batchBytes?: number;
+  /** Keep what it reads in RocksDB's block cache (default true; false for one-off full scans). */
+  readonly fillCache?: boolean;
 }
 
 type RawDb = ReturnType<typeof rocksdb>;
@@ -113,7 +117,8 @@ export class RocksDatabase {
       values: options.values ?? true,
       keyAsBuffer: true,
       valueAsBuffer: true,
-      highWaterMark: 256 * 1024,
+      highWaterMark: options.batchBytes ?? 256 * 1024,
+      fillCache: options.fillCache ?? true,
     });
     return new RocksIterator(raw);
   }
