@@ -3,8 +3,9 @@
  *
  * 1. apply: 256-byte puts to distinct keys, in apply calls of 1, 16, 256 and 4096 entries
  *    (each call is one RocksDB write batch), with and without client sessions;
- * 2. snapshot: a state of N keys (1 M by default) written as a snapshot file, then restored
- *    into a fresh state machine (MB/s and seconds).
+ * 2. snapshot: a state of N keys (1 M by default) written as a snapshot file (with the longest
+ *    time the event loop was held meanwhile), then restored into a fresh state machine (MB/s
+ *    and seconds).
  *
  * Options: --only apply,sessions,snapshot (parts to run), --keys N (snapshot state size),
  * --puts N (per apply configuration),
@@ -13,7 +14,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Entry, LogIndex, Term } from '@keyval/raft';
 import { EntryType } from '@keyval/raft';
 import type { Command } from '../command-types';
@@ -112,11 +113,17 @@ async function benchSnapshot(options: BenchOptions): Promise<void> {
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     console.log(`load   ${options.keys} keys of ${options.valueBytes} B in ${loadSeconds.toFixed(1)} s (${(options.keys / loadSeconds).toFixed(0)} puts/s)`);
 
+    // The export runs on the event loop while a member keeps serving: how long it holds the
+    // loop at a time matters as much as its speed (a member's replication waits meanwhile).
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const snapStarted = performance.now();
     const info = await source.createSnapshot();
     const snapSeconds = (performance.now() - snapStarted) / 1000;
+    loopDelay.disable();
     const mb = info.sizeBytes / 1e6;
     console.log(`snapshot write    ${options.keys} keys  ${mb.toFixed(1)} MB  ${snapSeconds.toFixed(2)} s  ${(mb / snapSeconds).toFixed(1)} MB/s`);
+    console.log(`  event loop held during the write: max ${(loopDelay.max / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms`);
 
     const restoreStarted = performance.now();
     await target.restore(info.path);
