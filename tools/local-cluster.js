@@ -3,6 +3,9 @@
 // under ./data (restarting on the same data when run again) and the gateway in front of them
 // on 127.0.0.1:2378, the one address clients need; their logs interleaved and readable.
 // Ctrl-C stops them cleanly. Run `npm run build` first (the README command does).
+//
+// For tests: KEYVAL_LOCAL_DATA_DIR puts the data elsewhere, and KEYVAL_LOCAL_PORT_BASE=B moves
+// every port (gateway B and B+1; member k at B+10+10k, +1 peer, +2 metrics).
 'use strict';
 const { spawn } = require('node:child_process');
 const path = require('node:path');
@@ -10,14 +13,23 @@ const fs = require('node:fs');
 const readline = require('node:readline');
 
 const root = path.join(__dirname, '..');
-const members = [
-  { name: 'n1', client: 2379, peer: 2380, metrics: 2381 },
-  { name: 'n2', client: 22379, peer: 22380, metrics: 22381 },
-  { name: 'n3', client: 32379, peer: 32380, metrics: 32381 },
-];
+const dataRoot = process.env.KEYVAL_LOCAL_DATA_DIR || path.join(root, 'data');
+const portBase = process.env.KEYVAL_LOCAL_PORT_BASE ? Number(process.env.KEYVAL_LOCAL_PORT_BASE) : undefined;
+if (portBase !== undefined && !(Number.isInteger(portBase) && portBase >= 1024 && portBase <= 65_000)) {
+  process.stderr.write(`local-cluster: KEYVAL_LOCAL_PORT_BASE must be a whole number in [1024, 65000], got ${JSON.stringify(process.env.KEYVAL_LOCAL_PORT_BASE)}\n`);
+  process.exit(2);
+}
+const members =
+  portBase === undefined
+    ? [
+        { name: 'n1', client: 2379, peer: 2380, metrics: 2381 },
+        { name: 'n2', client: 22379, peer: 22380, metrics: 22381 },
+        { name: 'n3', client: 32379, peer: 32380, metrics: 32381 },
+      ]
+    : [0, 1, 2].map((k) => ({ name: `n${k + 1}`, client: portBase + 10 + 10 * k, peer: portBase + 11 + 10 * k, metrics: portBase + 12 + 10 * k }));
 const host = '127.0.0.1';
 /** The gateway: clients connect here; health and metrics on the second port. */
-const gateway = { name: 'gw', client: 2378, metrics: 23780 };
+const gateway = portBase === undefined ? { name: 'gw', client: 2378, metrics: 23780 } : { name: 'gw', client: portBase, metrics: portBase + 1 };
 const initialCluster = members.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
 const colors = ['\x1b[36m', '\x1b[35m', '\x1b[33m', '\x1b[32m'];
 const reset = process.stdout.isTTY ? '\x1b[0m' : '';
@@ -46,7 +58,7 @@ function pretty(name, color, line) {
 }
 
 const children = members.map((m, k) => {
-  const dataDir = path.join(root, 'data', m.name);
+  const dataDir = path.join(dataRoot, m.name);
   const args = [
     main,
     `--name=${m.name}`,
@@ -60,7 +72,10 @@ const children = members.map((m, k) => {
     '--initial-cluster-state=new',
   ];
   const nodeArgs = (process.env.KEYVAL_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // detached: a process group of its own, so Ctrl-C (SIGINT to the terminal's foreground group)
+  // reaches only this script, which then asks each child once (SIGTERM) to stop gracefully; a
+  // child signalled twice would exit at once, mid-drain.
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   for (const stream of [child.stdout, child.stderr]) {
     readline.createInterface({ input: stream }).on('line', (line) => pretty(m.name, colors[k % colors.length], line));
   }
@@ -78,7 +93,7 @@ const gatewayArgs = [
 ];
 {
   const color = colors[members.length % colors.length];
-  const child = spawn(process.execPath, gatewayArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, gatewayArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   for (const stream of [child.stdout, child.stderr]) {
     readline.createInterface({ input: stream }).on('line', (line) => pretty(gateway.name, color, line));
   }
@@ -86,7 +101,7 @@ const gatewayArgs = [
   children.push(child);
 }
 const address = `${host}:${gateway.client}`;
-process.stdout.write(`KeyVal local cluster: 3 members, data under ${path.join(root, 'data')}, and the gateway\n`);
+process.stdout.write(`KeyVal local cluster: 3 members, data under ${dataRoot}, and the gateway\n`);
 process.stdout.write(`  clients use: ${address}   (the gateway; it sends every request to the right member)\n`);
 process.stdout.write(`  try: etcdctl --endpoints=${address} put hello world\n`);
 process.stdout.write(`  members: ${endpoints}; gateway health: http://${host}:${gateway.metrics}/readyz\n  Ctrl-C stops the cluster.\n`);
@@ -107,6 +122,11 @@ function stop(signal) {
 }
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGHUP', () => stop('SIGHUP'));
+// The children are not in this script's process group: never leave them behind.
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
 Promise.all(children.map((c) => new Promise((resolve) => c.on('exit', (code) => resolve(code))))).then((codes) => {
   process.exit(codes.every((c) => c === 0) ? 0 : 1);
 });
