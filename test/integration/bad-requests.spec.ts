@@ -6,7 +6,7 @@
  */
 import type { CallOptions } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import { bytes, grpcFailure } from './harness/kv-helpers';
 import type { CallFailure } from './harness/kv-helpers';
 import type { TestMember } from './harness/member-process';
@@ -33,19 +33,7 @@ function expectFailure(f: CallFailure, codeName: string, details: string | RegEx
 }
 
 describe('deadlines, size limits and bad requests (real processes)', () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3, memberFlags: () => [`--max-request-bytes=${MAX_REQUEST_BYTES}`, `--request-timeout=${REQUEST_TIMEOUT_MS}`] });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const c = clusterForSuite({ size: 3, memberFlags: () => [`--max-request-bytes=${MAX_REQUEST_BYTES}`, `--request-timeout=${REQUEST_TIMEOUT_MS}`] });
 
   describe('with a quorum', () => {
     it(

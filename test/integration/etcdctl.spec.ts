@@ -4,7 +4,7 @@
  * del and txn against the leader and against a follower (which forwards writes), plus
  * `endpoint status`, `endpoint health` and `member list`.
  */
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import { etcdctl, etcdctlOk, parseEtcdctlJson } from './harness/etcdctl';
 import type { TestMember } from './harness/member-process';
 
@@ -21,22 +21,10 @@ interface MemberListJson {
 }
 
 describe('etcdctl against a real cluster', () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
+  const c = clusterForSuite({ size: 3 });
   // Looked up afresh by each test: a loaded machine may move leadership between tests.
   const leader = (): Promise<TestMember> => c().leader();
   const follower = async (): Promise<TestMember> => c().followersOf(await leader())[0] as TestMember;
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3 });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
 
   describe.each([
     ['the leader', leader],

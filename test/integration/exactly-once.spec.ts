@@ -7,7 +7,7 @@
 import type { CallOptions } from '@keyval/grpc';
 import { CLIENT_ID_KEY, SEQUENCE_KEY } from '@keyval/api';
 import { etcd } from '@keyval/proto';
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import { bytes, grpcFailure } from './harness/kv-helpers';
 import type { TestMember } from './harness/member-process';
 
@@ -31,21 +31,9 @@ async function read(m: TestMember, key: string): Promise<{ value: string | undef
 }
 
 describe('exactly-once retries with client sessions (real processes)', () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
+  const c = clusterForSuite({ size: 3 });
   const leader = (): Promise<TestMember> => c().leader();
   const follower = async (): Promise<TestMember> => c().followersOf(await leader())[0] as TestMember;
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3 });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
 
   it(
     'a put retried with the same client id and seq applies once and returns the original revision',

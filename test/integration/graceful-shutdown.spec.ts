@@ -3,7 +3,7 @@
  * exits 0, leadership moves to another member quickly (it hands leadership to a caught-up
  * follower rather than leaving the others to time out), and no acknowledged write is lost.
  */
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import { missingWrites, readPrefix } from './harness/kv-helpers';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
@@ -17,19 +17,7 @@ const HANDOFF_BOUND_MS = 3_000;
 const EXIT_BOUND_MS = 10_000;
 
 describe('graceful shutdown (real processes)', () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3 });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const c = clusterForSuite({ size: 3 });
 
   it(
     'SIGTERM of the leader under write load: exit 0, leadership moves quickly, no acknowledged write lost',

@@ -4,7 +4,7 @@
  * 50,000 writes catches up through a snapshot plus the trailing log, and holds every key.
  * The default suite runs a scaled-down version (snapshot.spec.ts).
  */
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
 import { adminOf, logged, putMany, readAll } from './ops-helpers';
@@ -14,19 +14,7 @@ jest.setTimeout(900_000);
 const MISSED_WRITES = 50_000;
 
 describe('a member down for 50,000 writes (default snapshot settings)', () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3 });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const c = clusterForSuite({ size: 3 });
 
   it(
     'catches up through a snapshot and holds every key',

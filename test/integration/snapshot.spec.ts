@@ -6,7 +6,7 @@
  * new cluster id and membership. (The 50,000-write version runs in `npm run test:long`.)
  */
 import * as path from 'node:path';
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
 import { adminOf, extraMember, extraMemberSpec, kvctlJson, kvctlOk, logged, putMany, readAll } from './ops-helpers';
@@ -18,19 +18,7 @@ const MISSED_WRITES = Number(process.env['KEYVAL_IT_MISSED_WRITES'] ?? 5_000);
 const FLAGS = ['--snapshot-count=1000', '--snapshot-catchup-entries=200'];
 
 describe('snapshots (real processes)', () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3, memberFlags: () => FLAGS });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const c = clusterForSuite({ size: 3, memberFlags: () => FLAGS });
 
   it(
     `a member that was down for ${MISSED_WRITES} writes catches up through a snapshot`,

@@ -7,7 +7,7 @@
  * log would hold without compaction.
  */
 import { runLoad } from '@keyval/loadgen';
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import { adminOf } from './ops-helpers';
 
 jest.setTimeout(3_600_000);
@@ -28,19 +28,7 @@ const ENTRY_BYTES_MAX = VALUE_BYTES + 256;
 const WAL_BOUND_BYTES = 2 * SEGMENT_BYTES + 2 * (SNAPSHOT_COUNT + CATCHUP_ENTRIES) * ENTRY_BYTES_MAX;
 
 describe(`the WAL stays bounded during ${WRITES} writes`, () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3 });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const c = clusterForSuite({ size: 3 });
 
   it(
     'WAL bytes on every member stay under the bound',

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { TestCluster, explain } from '../harness/cluster';
+import { TestCluster, clusterForSuite, explain } from '../harness/cluster';
 import { etcdctl, etcdctlOk, parseEtcdctlJson } from '../harness/etcdctl';
 import { waitFor } from '../harness/wait-for';
 import { GatewayProcess, runGateway, runKvctl } from './gateway-process';
@@ -143,19 +143,7 @@ describe('clients through the gateway', () => {
 });
 
 describe('graceful stop', () => {
-  let cluster: TestCluster | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3 });
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const c = clusterForSuite({ size: 3 });
 
   it(
     'SIGTERM under load: calls in flight are answered, later ones refused UNAVAILABLE, exit 0',

@@ -227,3 +227,21 @@ export function explain(cluster: () => TestCluster | undefined, body: () => Prom
     }
   };
 }
+
+/**
+ * One cluster for the enclosing describe block: started in beforeAll, closed in afterAll.
+ * Returns its getter, which throws if the cluster did not start (pass it to `explain`).
+ */
+export function clusterForSuite(options: ClusterOptions = {}): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    cluster = await TestCluster.start(options);
+  });
+  afterAll(async () => {
+    await cluster?.close();
+  });
+  return () => {
+    if (cluster === undefined) throw new Error('the cluster did not start');
+    return cluster;
+  };
+}
