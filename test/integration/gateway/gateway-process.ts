@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { GrpcChannel, createClient } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
@@ -14,6 +13,7 @@ import { etcd } from '@keyval/proto';
 import { freePorts } from '../harness/free-ports';
 import { REPO_ROOT } from '../harness/member-process';
 import { WaitTimeoutError, waitFor } from '../harness/wait-for';
+import { httpGet } from '../harness/http-get';
 
 /** The built gateway app. */
 export const GATEWAY_MAIN = path.join(REPO_ROOT, 'apps', 'gateway', 'dist', 'main.js');
@@ -132,16 +132,7 @@ export class GatewayProcess {
   }
 
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
-    return new Promise((resolve) => {
-      const req = http.get(`http://127.0.0.1:${this.metricsPort}${urlPath}`, { timeout: timeoutMs }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (s: string) => (body += s));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', () => resolve({ status: 0, body }));
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (error) => resolve({ status: 0, body: String(error) }));
-    });
+    return httpGet(`http://127.0.0.1:${this.metricsPort}${urlPath}`, timeoutMs);
   }
 
   async waitReady(timeoutMs: number): Promise<void> {

@@ -7,12 +7,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { GrpcChannel, createClient } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { WaitTimeoutError, waitFor } from './wait-for';
+import { httpGet } from './http-get';
 
 /** The repository root (test/integration/harness → ../../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -222,16 +222,7 @@ export class TestMember {
 
   /** GET a path of the metrics/health listener: its HTTP status and body (status 0 if unreachable). */
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
-    return new Promise((resolve) => {
-      const req = http.get(`${this.metricsUrl}${urlPath}`, { timeout: timeoutMs }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (s: string) => (body += s));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', () => resolve({ status: 0, body }));
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (error) => resolve({ status: 0, body: String(error) }));
-    });
+    return httpGet(`${this.metricsUrl}${urlPath}`, timeoutMs);
   }
 
   /** Waits until /readyz answers 200 (a leader known, startup commit applied). */
