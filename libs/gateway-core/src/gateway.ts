@@ -168,6 +168,7 @@ export class Gateway {
   }
 
   stats(): GatewayStats {
+    const batching = this.pool.batchStats();
     return {
       ...this.forwarder.stats,
       inflight: this.inflight,
@@ -176,8 +177,8 @@ export class Gateway {
       sessionsBusy: this.sessions.busyCount,
       leaderChanges: this.directory.leaderChanges,
       upstreamInFlight: Object.fromEntries(this.pool.inFlightCounts()),
-      writeBatches: this.pool.batchStats().batches,
-      batchedWrites: this.pool.batchStats().writes,
+      writeBatches: batching.batches,
+      batchedWrites: batching.writes,
     };
   }
 

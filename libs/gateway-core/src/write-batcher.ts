@@ -115,13 +115,13 @@ export class WriteBatcher {
    * it is too large for one or the member does not batch.
    */
   submit(path: string, request: Buffer, deadline: number, metadata: Metadata | undefined, sink: BatchedWriteSink): BatchedWrite {
-    const method = BATCHED_METHODS.get(path);
-    const entries = batchMetadata(metadata);
     if (this.closed) {
-      sink.onEnd(new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the gateway refused the call to a member it no longer sends to'), undefined);
+      sink.onEnd(refusedAfterClose(), undefined);
       return { cancel: () => false };
     }
-    if (!this.supported || method === undefined || entries === undefined || request.byteLength > this.options.maxBatchBytes / 2) {
+    const method = BATCHED_METHODS.get(path);
+    const entries = this.supported && method !== undefined && request.byteLength <= this.options.maxBatchBytes / 2 ? batchMetadata(metadata) : undefined;
+    if (method === undefined || entries === undefined) {
       return this.unary(path, request, deadline, metadata, sink);
     }
     const timeLeft = deadline - Date.now();
@@ -152,7 +152,7 @@ export class WriteBatcher {
   close(): void {
     this.closed = true;
     for (const write of this.queue.splice(0)) {
-      this.end(write, new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the gateway refused the call to a member it no longer sends to'), undefined);
+      this.end(write, refusedAfterClose(), undefined);
     }
   }
 
@@ -277,6 +277,11 @@ export class WriteBatcher {
       write.timer = undefined;
     }
   }
+}
+
+/** A write the gateway did not send: its member left (REFUSED_PATTERN: not applied, may go elsewhere). */
+function refusedAfterClose(): GrpcStatusError {
+  return new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the gateway refused the call to a member it no longer sends to');
 }
 
 const BATCH_PATHS: ReadonlyMap<string, string> = new Map([...BATCHED_METHODS].map(([path, method]) => [method, path]));
