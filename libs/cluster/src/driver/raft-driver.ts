@@ -87,7 +87,6 @@ export class RaftDriver<R> implements TransportReceiver {
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private applied: LogIndex = 0 as LogIndex;
   private lastSnapshotIndex = 0;
-  private snapshotting = false;
   /** The snapshot being taken, if any (takeSnapshot runs one at a time). */
   private snapshotInFlight: Promise<SnapshotMeta> | undefined;
   private readSequence = 0;
@@ -444,15 +443,11 @@ export class RaftDriver<R> implements TransportReceiver {
   private maybeSnapshot(): void {
     const every = this.options.snapshotEveryEntries ?? 10_000;
     const snapshots = this.options.snapshots;
-    if (snapshots === undefined || every <= 0 || this.snapshotting || this.applied - this.lastSnapshotIndex < every) {
+    // One at a time: while any snapshot is being taken (this one or one asked for), none starts.
+    if (snapshots === undefined || every <= 0 || this.snapshotInFlight !== undefined || this.applied - this.lastSnapshotIndex < every) {
       return;
     }
-    this.snapshotting = true;
-    void this.takeSnapshot()
-      .catch((error: unknown) => this.logger.error('taking a snapshot failed', { error: String(error) }))
-      .finally(() => {
-        this.snapshotting = false;
-      });
+    void this.takeSnapshot().catch((error: unknown) => this.logger.error('taking a snapshot failed', { error: String(error) }));
   }
 
   /**
