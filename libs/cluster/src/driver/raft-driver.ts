@@ -87,6 +87,8 @@ export class RaftDriver<R> implements TransportReceiver {
   private readonly leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   private applied: LogIndex = 0 as LogIndex;
   private lastSnapshotIndex = 0;
+  /** When the transport last reported each peer unreachable (its stream broke), monotonic ms. */
+  private readonly unreachableAtMs = new Map<NodeId, number>();
   /** The snapshot being taken, if any (takeSnapshot runs one at a time). */
   private snapshotInFlight: Promise<SnapshotMeta> | undefined;
   private readSequence = 0;
@@ -134,6 +136,7 @@ export class RaftDriver<R> implements TransportReceiver {
     this.lastSnapshotIndex = snapshots?.latest()?.index ?? 0;
     this.node = new RaftNode({ ...this.options.raft, applied: this.applied }, logStore);
     this.options.transport.onUnreachable((peer) => {
+      this.unreachableAtMs.set(peer, this.clock.nowMs());
       this.node.reportUnreachable(peer);
       this.schedule();
     });
@@ -565,6 +568,21 @@ export class RaftDriver<R> implements TransportReceiver {
     this.logger.error('fatal error: the member must stop', { error: error.message, stack: error.stack });
     this.stop(`fatal: ${error.message}`);
     this.options.onFatal(error);
+  }
+
+  /**
+   * Milliseconds since the transport last reported `peer` unreachable (Infinity: never). A
+   * crashed member's connection closes at once, well before the leader stops counting it as
+   * recently heard from (an election timeout).
+   */
+  msSinceUnreachable(peer: NodeId): number {
+    const at = this.unreachableAtMs.get(peer);
+    return at === undefined ? Infinity : this.clock.nowMs() - at;
+  }
+
+  /** Milliseconds per tick. */
+  get tickMs(): number {
+    return this.options.tickMs;
   }
 
   /** Waits until the in-flight Ready (if any) has been handled and applied. */

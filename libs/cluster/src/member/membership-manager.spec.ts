@@ -18,6 +18,13 @@ class FakeDriver {
   lastIndex = 1_000;
   voters: NodeId[] = [A, B, C];
   learners: NodeId[] = [];
+  readonly tickMs = 10;
+  /** Per peer: ms since its connection broke (absent: never). */
+  readonly unreachable = new Map<NodeId, number>();
+
+  msSinceUnreachable(id: NodeId): number {
+    return this.unreachable.get(id) ?? Infinity;
+  }
 
   follower(id: NodeId, match: number, ticksSinceActive: number, isLearner = false): void {
     this.progress.set(id, { match: match as LogIndex, next: (match + 1) as LogIndex, state: ProgressState.Replicate, recentActive: ticksSinceActive <= T, ticksSinceActive, isLearner, pendingSnapshot: 0 as LogIndex });
@@ -77,6 +84,19 @@ describe('MembershipManager safety checks (fake driver, no timers)', () => {
     expect(driver.proposed).toEqual([]);
     await m.remove(B, true, soon());
     expect(driver.proposed).toEqual([{ type: ConfChangeType.RemoveMember, nodeId: B, context: new Uint8Array(0) }]);
+  });
+
+  it('counts a member whose connection broke after it was last heard from as down, before an election timeout passes', async () => {
+    const driver = new FakeDriver();
+    driver.follower(B, 1_000, 0);
+    driver.follower(C, 1_000, 3); // heard from 30 ms ago: recent
+    driver.unreachable.set(C, 10); // ...but its stream broke 10 ms ago: killed since
+    const m = manager(driver);
+    const refused = await refusal(m.remove(B, false, soon()));
+    expect(refused.reason).toMatch(/members down: c\)/);
+    driver.unreachable.set(C, 50); // it broke before it was last heard from: reconnected, live
+    await m.remove(B, false, soon());
+    expect(driver.proposed.map((c) => c.nodeId)).toEqual([B]);
   });
 
   it('allows removing the member that is down (the rest still form a quorum)', async () => {

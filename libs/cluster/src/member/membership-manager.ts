@@ -72,11 +72,18 @@ export class MembershipManager {
     return st as RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> };
   }
 
-  /** Whether the leader heard from `id` within an election timeout (itself: always). */
+  /**
+   * Whether the leader heard from `id` within an election timeout and its connection has not
+   * broken since (itself: always). Without the second part, a member killed a moment ago
+   * still counts as live for up to an election timeout, and a change that needs it could be
+   * let through and leave the cluster without a quorum.
+   */
   private isLive(st: RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> }, id: NodeId): boolean {
     if (id === this.host.id) return true;
     const pr = st.progress.get(id);
-    return pr !== undefined && pr.ticksSinceActive <= st.electionTimeoutTicks;
+    if (pr === undefined || pr.ticksSinceActive > st.electionTimeoutTicks) return false;
+    const driver = this.host.driver;
+    return driver.msSinceUnreachable(id) > pr.ticksSinceActive * driver.tickMs;
   }
 
   /** The reason `voters` would have no live quorum, or undefined when it would. */
