@@ -44,6 +44,8 @@ export interface StateMachineLimits {
   readonly maxSnapshotHeaderBytes: number;
   /** Snapshot files kept in the snapshot directory (older ones are deleted). */
   readonly snapshotsRetained: number;
+  /** Memory for committed records kept to spare apply RocksDB reads (RecordCache), bytes. */
+  readonly recordCacheBytes: number;
 }
 
 export const DEFAULT_LIMITS: StateMachineLimits = {
@@ -63,6 +65,7 @@ export const DEFAULT_LIMITS: StateMachineLimits = {
   maxSnapshotChunkBytes: 64 * 1024 * 1024,
   maxSnapshotHeaderBytes: 16 * 1024 * 1024,
   snapshotsRetained: 2,
+  recordCacheBytes: 64 * 1024 * 1024,
 };
 
 /** Fills in defaults and checks every limit is a positive safe integer. Throws RangeError. */

@@ -69,7 +69,7 @@ export class RocksStateMachine implements StateMachine {
     private readonly limits: StateMachineLimits,
     private readonly options: RocksStateMachineOptions,
   ) {
-    this.kvStore = new RocksKvStore(db);
+    this.kvStore = new RocksKvStore(db, limits.recordCacheBytes);
   }
 
   /** Opens (creating) a state machine in `options.dataDir`, finishing or undoing an interrupted restore. */
@@ -153,6 +153,7 @@ export class RocksStateMachine implements StateMachine {
     try {
       await this.db.write(ops, this.options.syncWrites === true);
       this.state = batch.state;
+      this.kvStore.committed(batch.view.writes());
     } finally {
       this.gate.endWrite();
     }
@@ -228,7 +229,7 @@ export class RocksStateMachine implements StateMachine {
       this.db = await RocksDatabase.open(databasePath(this.options.dataDir, next));
       this.dbOpen = true;
       this.generation = next;
-      this.kvStore = new RocksKvStore(this.db);
+      this.kvStore = new RocksKvStore(this.db, this.limits.recordCacheBytes);
       const { state, sessions } = await loadMachine(this.db);
       const table = new SessionTable(this.limits);
       table.load(sessions);

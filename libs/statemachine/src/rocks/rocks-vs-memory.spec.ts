@@ -2,8 +2,9 @@
  * Property test (STYLE.md layer 3): the RocksDB state machine against the in-memory one over
  * random command sequences: random writes and txns, client sessions with retries, stale and
  * skipped sequence numbers, log time moving (sessions expiring, being evicted), apply batches
- * of random sizes, reopening the RocksDB machine, and snapshots restored into both. After every
- * step the results, the data, the sessions and the metadata must be identical.
+ * of random sizes, a record cache small enough to evict, reopening the RocksDB machine, and
+ * snapshots restored into both. After every step the results, the data, the sessions and the
+ * metadata must be identical.
  */
 import fc from 'fast-check';
 import * as path from 'node:path';
@@ -16,7 +17,8 @@ import { dump, rangeText } from '../testing/conformance-harness.test';
 import { LogBuilder, removeDir, tempDir } from '../testing/log-builder.test';
 import { RocksStateMachine } from './rocks-state-machine';
 
-const LIMITS: Partial<StateMachineLimits> = { maxSessions: 2, sessionTtlMs: 60, maxRememberedResponseBytes: 160, maxApplyBatchEntries: 4 };
+// A record cache of a few entries: apply meets hits, misses and evictions (RecordCache).
+const LIMITS: Partial<StateMachineLimits> = { maxSessions: 2, sessionTtlMs: 60, maxRememberedResponseBytes: 160, maxApplyBatchEntries: 4, recordCacheBytes: 600 };
 const CLIENTS: ClientId[] = ['alice', 'bob', 7n];
 
 type SeqIntent = 'next' | 'retry' | 'stale' | 'skip';
