@@ -172,17 +172,16 @@ export class ApplyBatch {
     }
     const key = clientKey(session.clientId);
     const known = this.sessions.get(key);
-    const client = describeClientId(session.clientId);
     if (known === undefined && session.seq !== 1) {
-      return { kind: 'rejected', index, error: SessionExpiredError.of(client, session.seq), replayed: false };
+      return { kind: 'rejected', index, error: SessionExpiredError.of(describeClientId(session.clientId), session.seq), replayed: false };
     }
     if (known !== undefined && session.seq < known.lastSeq) {
-      return { kind: 'rejected', index, error: StaleSequenceError.of(client, session.seq, known.lastSeq), replayed: false };
+      return { kind: 'rejected', index, error: StaleSequenceError.of(describeClientId(session.clientId), session.seq, known.lastSeq), replayed: false };
     }
     if (known !== undefined && session.seq === known.lastSeq) {
       this.sessions.touch(key, index, this.state.logTimeMs);
       if (known.outcome === null) {
-        return { kind: 'rejected', index, error: ResponseNotRetainedError.of(client, session.seq), replayed: true };
+        return { kind: 'rejected', index, error: ResponseNotRetainedError.of(describeClientId(session.clientId), session.seq), replayed: true };
       }
       return this.toResult(index, decodeOutcome(known.outcome, corruptOutcome), true);
     }
