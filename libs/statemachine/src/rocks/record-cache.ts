@@ -11,16 +11,28 @@
  * entries least recently written or read from RocksDB go first (hits do not reorder, which
  * keeps a hit to one map lookup; a key still in use is written again soon and moves back).
  *
- * Records are copied in (key and value in one allocation) so an entry never pins the larger
- * buffer its bytes were decoded from (an entry's payload, a network read).
+ * An entry holds the revisions and the value as a latin1 string: two heap objects, no
+ * ArrayBuffer, and never a view of the larger buffer the bytes were decoded from (an entry's
+ * payload, a network read). Entries live for seconds and are replaced on every write, so they
+ * are the leader's largest source of promoted garbage; a Buffer per entry (a malloc, a backing
+ * store to track and sweep, views) cost more. A lookup rebuilds the record around the
+ * caller's key bytes.
  */
 import type { KeyValue } from '../kv-types';
 
-/** Bytes an entry is charged besides its key and value (map slot, record object, views). */
-const ENTRY_OVERHEAD_BYTES = 160;
+/** Bytes an entry is charged besides its key and value (map slot, entry object, string header). */
+const ENTRY_OVERHEAD_BYTES = 120;
+
+interface CachedRecord {
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  /** The value's bytes as latin1 characters. */
+  readonly value: string;
+}
 
 export class RecordCache {
-  private readonly entries = new Map<string, KeyValue | null>();
+  private readonly entries = new Map<string, CachedRecord | null>();
   private bytes = 0;
   /** Lookups answered and not answered (metrics and tests). */
   hits = 0;
@@ -28,15 +40,18 @@ export class RecordCache {
 
   constructor(private readonly maxBytes: number) {}
 
-  /** The key's committed record, null when it is known to be absent, undefined when not cached. */
-  get(name: string): KeyValue | null | undefined {
+  /**
+   * The committed record of `key` (whose keyString is `name`), null when it is known to be
+   * absent, undefined when not cached.
+   */
+  get(name: string, key: Uint8Array): KeyValue | null | undefined {
     const slot = this.entries.get(name);
     if (slot === undefined) {
       this.misses++;
-    } else {
-      this.hits++;
+      return undefined;
     }
-    return slot;
+    this.hits++;
+    return slot === null ? null : { key, createRevision: slot.createRevision, modRevision: slot.modRevision, version: slot.version, value: Buffer.from(slot.value, 'latin1') };
   }
 
   /** Records the key's committed state (null: absent), as the most recent entry. */
@@ -46,7 +61,15 @@ export class RecordCache {
       this.bytes -= charge(name, old);
       this.entries.delete(name);
     }
-    const entry = slot === null ? null : compactCopy(slot);
+    const entry: CachedRecord | null =
+      slot === null
+        ? null
+        : {
+            createRevision: slot.createRevision,
+            modRevision: slot.modRevision,
+            version: slot.version,
+            value: Buffer.from(slot.value.buffer, slot.value.byteOffset, slot.value.byteLength).toString('latin1'),
+          };
     const cost = charge(name, entry);
     if (cost > this.maxBytes) {
       return;
@@ -77,14 +100,6 @@ export class RecordCache {
   }
 }
 
-function charge(name: string, slot: KeyValue | null): number {
-  return ENTRY_OVERHEAD_BYTES + name.length + (slot === null ? 0 : slot.value.byteLength);
-}
-
-function compactCopy(kv: KeyValue): KeyValue {
-  const keyBytes = kv.key.byteLength;
-  const bytes = Buffer.allocUnsafeSlow(keyBytes + kv.value.byteLength);
-  bytes.set(kv.key, 0);
-  bytes.set(kv.value, keyBytes);
-  return { key: bytes.subarray(0, keyBytes), createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, value: bytes.subarray(keyBytes) };
+function charge(name: string, slot: CachedRecord | null): number {
+  return ENTRY_OVERHEAD_BYTES + name.length + (slot === null ? 0 : slot.value.length);
 }

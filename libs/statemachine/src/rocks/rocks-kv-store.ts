@@ -27,7 +27,7 @@ export class RocksKvStore implements KvBaseStore {
 
   async get(key: Uint8Array): Promise<KeyValue | undefined> {
     const name = keyString(key);
-    const cached = this.cache.get(name);
+    const cached = this.cache.get(name, key);
     if (cached !== undefined) {
       return cached ?? undefined;
     }
@@ -43,7 +43,7 @@ export class RocksKvStore implements KvBaseStore {
     const names: string[] = [];
     for (let i = 0; i < keys.length; i++) {
       const name = keyString(keys[i] as Uint8Array);
-      const cached = this.cache.get(name);
+      const cached = this.cache.get(name, keys[i] as Uint8Array);
       if (cached === undefined) {
         missing.push(i);
         names.push(name);
