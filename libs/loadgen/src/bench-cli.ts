@@ -111,7 +111,7 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promi
     ];
     const child =
       kind === 'keyval'
-        ? spawn(process.execPath, ['--max-semi-space-size=64', path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(leaseReads ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
+        ? spawn(process.execPath, ['--max-semi-space-size=64', '--initial-old-space-size=96', path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(leaseReads ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
         : spawn('etcd', [...common, '--heartbeat-interval=30', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'inherit'] });
     return child;
   });
