@@ -16,7 +16,7 @@ import { RecordCache } from './record-cache';
 const KV_END = Buffer.of(PREFIX_KV + 1);
 
 export class RocksKvStore implements KvBaseStore {
-  readonly cache: RecordCache;
+  private readonly cache: RecordCache;
 
   constructor(
     private readonly db: RocksDatabase,
