@@ -3,7 +3,7 @@
  * caught up, when the members do not promote learners themselves (--no-auto-promote-learners);
  * until then it stays a learner that receives the log but does not vote.
  */
-import { TestCluster, explain } from './harness/cluster';
+import { clusterForSuite, explain } from './harness/cluster';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
 import { adminOf, extraMemberSpec, kvctlJson, putMany, readAll, runKvctl, startExtraMember } from './ops-helpers';
@@ -14,21 +14,12 @@ jest.setTimeout(120_000);
 const FLAGS = ['--no-auto-promote-learners'];
 
 describe('manual promotion of a learner (real processes, kvctl)', () => {
-  let cluster: TestCluster | undefined;
+  const c = clusterForSuite({ size: 3, memberFlags: () => FLAGS });
   let learner: TestMember | undefined;
-  const c = (): TestCluster => {
-    if (cluster === undefined) throw new Error('the cluster did not start');
-    return cluster;
-  };
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ size: 3, memberFlags: () => FLAGS });
-  });
 
   afterAll(async () => {
     await learner?.stop('SIGKILL').catch(() => undefined);
     learner?.closeChannel();
-    await cluster?.close();
   });
 
   it(
