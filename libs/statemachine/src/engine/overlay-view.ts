@@ -31,12 +31,20 @@ export class OverlayView implements KvSource {
 
   /** Reads many committed keys in one round trip so later gets need no I/O. */
   async prefetch(keys: readonly Uint8Array[]): Promise<void> {
-    const wanted = keys.filter((key) => !this.clean.has(keyString(key)));
+    const wanted: Uint8Array[] = [];
+    const names: string[] = [];
+    for (const key of keys) {
+      const name = keyString(key);
+      if (!this.clean.has(name)) {
+        wanted.push(key);
+        names.push(name);
+      }
+    }
     if (wanted.length === 0) {
       return;
     }
     const records = await this.base.getMany(wanted);
-    wanted.forEach((key, i) => this.clean.set(keyString(key), records[i] ?? null));
+    names.forEach((name, i) => this.clean.set(name, records[i] ?? null));
   }
 
   async get(key: Uint8Array): Promise<KeyValue | undefined> {
