@@ -1,5 +1,5 @@
 /**
- * Public surface of @keyval/grpc: a lean gRPC server and client on `node:http2`, for the
+ * Public surface of @keyval/grpc: a lean gRPC server (on our own HTTP/2, `./h2`) and client, for the
  * client hot path (etcd KV API) and the admin tools. Messages are encoded with the codecs
  * ts-proto generates (@keyval/proto); services are its generic definitions.
  */

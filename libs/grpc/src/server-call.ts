@@ -13,7 +13,8 @@
  * module functions that find their call through a symbol on the stream (no closures per
  * call), the AbortController and the metadata are made only when a handler asks for them.
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import type { H2ServerStream } from './h2/server-stream';
 import { encodeFrame, FrameDecoder, type FrameSink } from './framing';
 import { GrpcStatusError, type StatusMetadata } from './grpc-status.error';
 import { Metadata } from './metadata';
@@ -54,7 +55,7 @@ export interface CallHost {
 }
 
 const CALL = Symbol('grpc-call');
-type CallStream = http2.ServerHttp2Stream & { [CALL]?: ServerCallImpl };
+type CallStream = H2ServerStream & { [CALL]?: ServerCallImpl };
 
 const RESOLVED = Promise.resolve();
 
@@ -104,8 +105,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   }
 
   get peer(): string {
-    const socket = this.stream.session?.socket;
-    return socket === undefined ? 'unknown' : `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    return this.stream.remoteAddress;
   }
 
   get metadata(): Metadata {

@@ -2,12 +2,13 @@
  * What the server sends besides messages: the fixed response headers, status trailers, and
  * the handling of a client that keeps sending after its call has ended.
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { H2Error } from './h2/frame';
+import type { H2ServerStream } from './h2/server-stream';
 import type { StatusMetadata } from './grpc-status.error';
 import { encodeGrpcMessage, Metadata } from './metadata';
 import type { GrpcStatus } from './status';
 
-const { NGHTTP2_NO_ERROR } = http2.constants;
 
 export const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({
   ':status': 200,
@@ -51,11 +52,11 @@ export function statusTrailers(
  * After the status, a client still sending is read and ignored (so flow control does not
  * stall it before it sees the status) and, if it has not stopped after a while, reset.
  */
-export function discardRestOfRequest(stream: http2.ServerHttp2Stream): void {
+export function discardRestOfRequest(stream: H2ServerStream): void {
   stream.resume();
   const timer = setTimeout(() => {
     if (!stream.closed && !stream.destroyed) {
-      stream.close(NGHTTP2_NO_ERROR);
+      stream.close(H2Error.NO_ERROR);
     }
   }, RESET_AFTER_STATUS_MS).unref();
   stream.once('close', () => clearTimeout(timer));

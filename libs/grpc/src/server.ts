@@ -1,8 +1,9 @@
 /**
- * A lean gRPC server on `node:http2` (h2c, plaintext): routes `/package.Service/Method` to
- * handlers, frames messages itself and answers with gRPC statuses in trailers.
+ * A lean gRPC server on our own HTTP/2 connection (`./h2`, h2c, plaintext): routes
+ * `/package.Service/Method` to handlers, frames messages itself and answers with gRPC
+ * statuses in trailers.
  *
- *     TCP ─► http2 session ─► 'stream' ─► checks (POST, content-type, route, shutdown)
+ *     TCP ─► H2ServerConnection ─► stream ─► checks (POST, content-type, route, shutdown)
  *                                             │ ok                     │ refused
  *                                             ▼                        ▼
  *                                      ServerCallImpl            trailers-only status
@@ -11,9 +12,11 @@
  * It does what the etcd clients need and no more: no compression (compressed messages are
  * refused with UNIMPLEMENTED), no TLS, no reflection.
  */
-import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http2';
+import * as net from 'node:net';
 import { GrpcStatusError } from './grpc-status.error';
+import { H2ServerConnection } from './h2/server-connection';
+import type { H2ServerStream } from './h2/server-stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
 import { type CallHost, type Route, ServerCallImpl } from './server-call';
@@ -69,9 +72,9 @@ export class GrpcServer implements CallHost {
   private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError'>>;
   private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
   private readonly routes = new Map<string, Route>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<H2ServerConnection>();
   private readonly calls = new Set<ServerCallImpl>();
-  private readonly http2Server: http2.Http2Server;
+  private readonly netServer: net.Server;
   private state: ServerState = 'new';
   private drained: (() => void) | undefined;
   private readonly shutdownController = new AbortController();
@@ -88,21 +91,8 @@ export class GrpcServer implements CallHost {
     this.requestQueueMessagesMax = Math.max(1, this.options.requestQueueMessagesMax);
     this.exposeInternalErrors = this.options.exposeInternalErrors;
     this.onHandlerError = options.onHandlerError;
-    this.http2Server = http2.createServer({
-      maxSessionMemory: 64,
-      maxHeaderListPairs: 256,
-      settings: {
-        maxConcurrentStreams: this.options.maxConcurrentStreams,
-        initialWindowSize: this.options.streamWindowBytes,
-        maxHeaderListSize: this.options.maxHeaderListBytes,
-      },
-    });
-    this.http2Server.maxConnections = this.options.maxConnections;
-    // Small unary answers must leave at once: Nagle's algorithm with delayed ACKs would hold
-    // them for up to 40 ms.
-    this.http2Server.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
-    this.http2Server.on('session', this.onSession);
-    this.http2Server.on('stream', this.onStream);
+    this.netServer = net.createServer({ noDelay: true }, this.onConnection);
+    this.netServer.maxConnections = this.options.maxConnections;
   }
 
   /** Aborted when shutdown starts: long-lived streaming handlers should wind down on it. */
@@ -150,13 +140,13 @@ export class GrpcServer implements CallHost {
         this.state = 'closed';
         reject(error);
       };
-      this.http2Server.once('error', onError);
-      this.http2Server.listen(port, host, () => {
-        this.http2Server.off('error', onError);
+      this.netServer.once('error', onError);
+      this.netServer.listen(port, host, () => {
+        this.netServer.off('error', onError);
         resolve();
       });
     });
-    const address = this.http2Server.address() as AddressInfo;
+    const address = this.netServer.address() as net.AddressInfo;
     return { host: address.address, port: address.port };
   }
 
@@ -173,9 +163,9 @@ export class GrpcServer implements CallHost {
     if (this.state === 'listening') {
       this.state = 'draining';
       this.shutdownController.abort(new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the server is shutting down'));
-      const listenerClosed = new Promise<void>((resolve) => this.http2Server.close(() => resolve()));
-      for (const session of this.sessions) {
-        session.close();
+      const listenerClosed = new Promise<void>((resolve) => this.netServer.close(() => resolve()));
+      for (const connection of this.connections) {
+        connection.close();
       }
       const graceTimer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
       if ((await Promise.race([this.whenDrained(), graceTimer])) === 'timeout') {
@@ -191,10 +181,10 @@ export class GrpcServer implements CallHost {
     for (const call of this.calls) {
       call.cancel(GrpcStatus.UNAVAILABLE, 'the server is shutting down');
     }
-    for (const session of this.sessions) {
-      session.destroy();
+    for (const connection of this.connections) {
+      connection.destroy();
     }
-    this.http2Server.close();
+    this.netServer.close();
   }
 
   callClosed(call: ServerCallImpl): void {
@@ -214,36 +204,38 @@ export class GrpcServer implements CallHost {
   }
 
   private checkDrained(): void {
-    if (this.drained !== undefined && this.calls.size === 0 && this.sessions.size === 0) {
+    if (this.drained !== undefined && this.calls.size === 0 && this.connections.size === 0) {
       const resolve = this.drained;
       this.drained = undefined;
       resolve();
     }
   }
 
-  private readonly onSession = (session: http2.ServerHttp2Session): void => {
+  private readonly onConnection = (socket: net.Socket): void => {
     if (this.state !== 'listening') {
-      session.destroy();
+      socket.destroy();
       return;
     }
-    this.sessions.add(session);
-    session.on('error', ignoreSessionError);
-    session.once('close', () => {
-      this.sessions.delete(session);
+    const connection = new H2ServerConnection(
+      socket,
+      {
+        maxConcurrentStreams: this.options.maxConcurrentStreams,
+        streamWindowBytes: this.options.streamWindowBytes,
+        connectionWindowBytes: this.options.connectionWindowBytes,
+        maxHeaderListBytes: this.options.maxHeaderListBytes,
+        idleTimeoutMs: this.options.idleConnectionTimeoutMs,
+      },
+      this.onStream,
+    );
+    this.connections.add(connection);
+    connection.onClose(() => {
+      this.connections.delete(connection);
       this.checkDrained();
     });
-    session.once('connect', () => {
-      if (!session.destroyed) {
-        session.setLocalWindowSize(this.options.connectionWindowBytes);
-      }
-    });
-    if (this.options.idleConnectionTimeoutMs > 0) {
-      session.setTimeout(this.options.idleConnectionTimeoutMs, () => session.close());
-    }
   };
 
-  private readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
-    const refusal = this.refusal(headers);
+  private readonly onStream = (stream: H2ServerStream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
+    const refusal = headersTooLarge ? this.headersTooLarge() : this.refusal(headers);
     if (refusal !== undefined) {
       refuse(stream, refusal);
       return;
@@ -253,8 +245,16 @@ export class GrpcServer implements CallHost {
     call.start();
   };
 
+  private headersTooLarge(): Refusal {
+    return {
+      httpStatus: 431,
+      code: GrpcStatus.RESOURCE_EXHAUSTED,
+      details: `request headers are over the limit of ${this.options.maxHeaderListBytes} bytes`,
+    };
+  }
+
   /** Why a new stream is not served, or undefined when it is. */
-  private refusal(headers: http2.IncomingHttpHeaders): Refusal | undefined {
+  private refusal(headers: IncomingHttpHeaders): Refusal | undefined {
     if (headers[':method'] !== 'POST') {
       return {
         httpStatus: 405,
@@ -284,7 +284,7 @@ interface Refusal {
 }
 
 /** Answers with a status and nothing else (a trailers-only response), ignoring the request. */
-function refuse(stream: http2.ServerHttp2Stream, refusal: Refusal): void {
+function refuse(stream: H2ServerStream, refusal: Refusal): void {
   stream.on('error', ignoreSessionError);
   stream.respond(
     {
