@@ -40,6 +40,10 @@ describe('Gateway (fake members)', () => {
     channel = new GrpcChannel(`127.0.0.1:${gateway.addresses[0]?.port}`);
     kv = createClient(etcd.KVDefinition, channel);
     await waitFor('a leader', () => gateway.directory.leader() !== undefined && gateway.directory.memberList().length === cluster.members.length);
+    // Every member's first status answer must have landed before a test moves the leader:
+    // a late one would otherwise tell the gateway of the move (the tests below rely on a stale view).
+    await waitFor('first probes', () => cluster.members.every((m) => m.count('Status') >= 1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
   const leaderIs = (m: FakeMember): boolean => gateway.directory.leader()?.id === m.id;

@@ -1,17 +1,18 @@
 /**
- * A client connection to one server address: a small pool of HTTP/2 sessions (connections),
- * opened lazily, replaced when they close or the server sends GOAWAY. Calls are spread over
- * the sessions round-robin; HTTP/2 multiplexes the calls of one session.
+ * A client connection to one server address: a small pool of HTTP/2 connections (our own,
+ * `./h2`), opened lazily, replaced when they close or the server sends GOAWAY. Calls are
+ * spread over the connections round-robin; HTTP/2 multiplexes the calls of one connection.
  *
- *     call ──► pick session (round-robin) ──► absent / closed / going away? ──► connect
+ *     call ──► pick connection (round-robin) ──► absent / closed / going away? ──► connect
  *                                                   │ usable
  *                                                   ▼
- *                                          session.request(headers)
+ *                                          connection.request(headers)
  */
-import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { ClientCall, type CallOptions } from './client-call';
 import type { MessageCodec } from './framing';
 import { GrpcStatusError } from './grpc-status.error';
+import { H2ClientConnection } from './h2/client-connection';
 import { GrpcStatus } from './status';
 
 export interface GrpcChannelOptions {
@@ -45,10 +46,13 @@ const SESSIONS_MAX = 64;
 
 /** One connection. */
 interface Connection {
-  readonly session: http2.ClientHttp2Session;
-  /** Calls in flight on `session` (>= 0); the session keeps the process alive only while > 0. */
+  readonly h2: H2ClientConnection;
+  /** Calls in flight on `h2` (>= 0); the connection keeps the process alive only while > 0. */
   active: number;
 }
+
+/** Largest header list we accept in responses. */
+const MAX_HEADER_LIST_BYTES = 64 * 1024;
 
 /** A place in the pool: the current connection, replaced when it closes or goes away. */
 interface Slot {
@@ -61,7 +65,7 @@ interface Slot {
  * Parses `host:port`, `[v6]:port` or `http://host:port` into an HTTP/2 authority.
  * Throws TypeError for anything else (https is refused: this client speaks h2c only).
  */
-export function parseTarget(target: string): { authority: string; url: string } {
+export function parseTarget(target: string): { authority: string; url: string; host: string; port: number } {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `http://${target}`;
   let url: URL;
   try {
@@ -75,19 +79,20 @@ export function parseTarget(target: string): { authority: string; url: string } 
   if (url.port === '' || url.pathname !== '/' || url.search !== '' || url.username !== '') {
     throw new TypeError(`endpoint ${JSON.stringify(target)} must be host:port with an explicit port and nothing else`);
   }
-  return { authority: url.host, url: `http://${url.host}` };
+  return { authority: url.host, url: `http://${url.host}`, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
 }
 
 export class GrpcChannel {
   readonly authority: string;
-  private readonly url: string;
+  private readonly host: string;
+  private readonly port: number;
   private readonly options: Required<GrpcChannelOptions>;
   private readonly slots: Slot[];
   private next = 0;
   private closed = false;
 
   constructor(target: string, options: GrpcChannelOptions = {}) {
-    ({ authority: this.authority, url: this.url } = parseTarget(target));
+    ({ authority: this.authority, host: this.host, port: this.port } = parseTarget(target));
     const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as GrpcChannelOptions;
     this.options = { ...DEFAULTS, ...given };
     for (const [key, value] of Object.entries(this.options)) {
@@ -120,19 +125,19 @@ export class GrpcChannel {
     const connection = this.connectionOf(slot);
     connection.active += 1;
     if (connection.active === 1) {
-      connection.session.ref();
+      connection.h2.ref();
     }
     const call = new ClientCall<Req, Res>(
       { path, authority: this.authority, requestType, responseType, ...this.options, connectError: () => slot.lastError },
       sink,
       () => {
         connection.active -= 1;
-        if (connection.active === 0 && !connection.session.destroyed) {
-          connection.session.unref();
+        if (connection.active === 0 && !connection.h2.isClosed) {
+          connection.h2.unref();
         }
       },
     );
-    call.start(connection.session, request, options);
+    call.start(connection.h2, request, options);
     return call;
   }
 
@@ -140,7 +145,7 @@ export class GrpcChannel {
   close(): void {
     this.closed = true;
     for (const slot of this.slots) {
-      slot.connection?.session.close();
+      slot.connection?.h2.close();
       slot.connection = undefined;
     }
   }
@@ -153,45 +158,44 @@ export class GrpcChannel {
 
   private connectionOf(slot: Slot): Connection {
     const current = slot.connection;
-    if (current !== undefined && !current.session.closed && !current.session.destroyed) {
+    if (current !== undefined && current.h2.usable) {
       return current;
     }
     return this.connect(slot);
   }
 
   private connect(slot: Slot): Connection {
-    const session = http2.connect(this.url, {
-      maxSessionMemory: 64,
-      settings: { enablePush: false, initialWindowSize: this.options.streamWindowBytes },
+    const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
+    const h2 = new H2ClientConnection(socket, {
+      streamWindowBytes: this.options.streamWindowBytes,
+      connectionWindowBytes: this.options.connectionWindowBytes,
+      maxHeaderListBytes: MAX_HEADER_LIST_BYTES,
     });
-    const connection: Connection = { session, active: 0 };
+    const connection: Connection = { h2, active: 0 };
     slot.connection = connection;
-    session.unref();
+    h2.unref();
     const connectTimer = setTimeout(() => {
       slot.lastError = new Error(`no connection to ${this.authority} within ${this.options.connectTimeoutMs} ms`);
-      session.destroy();
+      h2.destroy(slot.lastError);
     }, this.options.connectTimeoutMs).unref();
-    session.once('connect', (_session: http2.ClientHttp2Session, socket: import('node:net').Socket) => {
-      // No Nagle delay for small requests (see GrpcServer).
-      socket.setNoDelay(true);
+    socket.once('connect', () => {
       clearTimeout(connectTimer);
       slot.lastError = undefined;
-      if (!session.destroyed) {
-        session.setLocalWindowSize(this.options.connectionWindowBytes);
-      }
     });
-    session.on('error', (error: Error) => {
-      slot.lastError = error;
-    });
-    // After GOAWAY the session finishes its calls but takes no new ones: connect afresh.
+    // After GOAWAY the connection finishes its calls but takes no new ones: connect afresh.
     const forget = (): void => {
       clearTimeout(connectTimer);
       if (slot.connection === connection) {
         slot.connection = undefined;
       }
     };
-    session.once('goaway', forget);
-    session.once('close', forget);
+    h2.onGoaway(forget);
+    h2.onClose(() => {
+      if (h2.lastError !== undefined) {
+        slot.lastError = h2.lastError;
+      }
+      forget();
+    });
     return connection;
   }
 }

@@ -11,15 +11,18 @@
  * in headers or trailers, or derived from the HTTP status or the reset code), the deadline,
  * the abort signal, or a local error (oversized or malformed response).
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import type { H2ClientConnection } from './h2/client-connection';
+import { H2Error } from './h2/frame';
+import type { H2Stream } from './h2/stream';
 import { encodeFrame, FrameDecoder, type MessageCodec } from './framing';
 import { GrpcStatusError } from './grpc-status.error';
 import { decodeGrpcMessage, Metadata } from './metadata';
 import { GrpcStatus, parseStatusCode } from './status';
 import { formatGrpcTimeout } from './timeout';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
 const TIMER_MS_MAX = 2 ** 31 - 1;
+const USER_AGENT = 'keyval-grpc/0.2';
 
 /** Per-call options. */
 export interface CallOptions {
@@ -75,13 +78,13 @@ export function statusFromHttp(httpStatus: number): GrpcStatus {
 
 function statusFromResetCode(code: number): GrpcStatus {
   switch (code) {
-    case NGHTTP2_REFUSED_STREAM:
+    case H2Error.REFUSED_STREAM:
       return GrpcStatus.UNAVAILABLE;
-    case NGHTTP2_CANCEL:
+    case H2Error.CANCEL:
       return GrpcStatus.CANCELLED;
-    case NGHTTP2_ENHANCE_YOUR_CALM:
+    case H2Error.ENHANCE_YOUR_CALM:
       return GrpcStatus.RESOURCE_EXHAUSTED;
-    case NGHTTP2_INADEQUATE_SECURITY:
+    case H2Error.INADEQUATE_SECURITY:
       return GrpcStatus.PERMISSION_DENIED;
     default:
       return GrpcStatus.INTERNAL;
@@ -89,8 +92,8 @@ function statusFromResetCode(code: number): GrpcStatus {
 }
 
 export class ClientCall<Req, Res> {
-  private stream: http2.ClientHttp2Stream | undefined;
-  private session: http2.ClientHttp2Session | undefined;
+  private stream: H2Stream | undefined;
+  private connection: H2ClientConnection | undefined;
   private readonly decoder: FrameDecoder;
   private ended = false;
   private timer: NodeJS.Timeout | undefined;
@@ -110,9 +113,9 @@ export class ClientCall<Req, Res> {
   }
 
   /** Sends the request. Never throws: every failure reaches `sink.onEnd`. */
-  start(session: http2.ClientHttp2Session, request: Req, options: CallOptions): void {
+  start(connection: H2ClientConnection, request: Req, options: CallOptions): void {
     let frame: Buffer;
-    let headers: http2.OutgoingHttpHeaders;
+    let headers: string[];
     try {
       frame = encodeFrame(this.setup.requestType, request, this.setup.maxSendMessageBytes);
       headers = this.headers(options);
@@ -125,15 +128,15 @@ export class ClientCall<Req, Res> {
     if (this.ended) {
       return;
     }
-    let stream: http2.ClientHttp2Stream;
+    let stream: H2Stream;
     try {
-      stream = session.request(headers);
+      stream = connection.request(headers);
     } catch (error) {
       this.end(new GrpcStatusError(GrpcStatus.UNAVAILABLE, `cannot start a call to ${this.setup.authority}: ${String(error)}`));
       return;
     }
     this.stream = stream;
-    this.session = session;
+    this.connection = connection;
     stream.on('response', this.onResponse);
     stream.on('data', this.onData);
     stream.on('trailers', this.onTrailers);
@@ -163,16 +166,24 @@ export class ClientCall<Req, Res> {
     this.fail(new GrpcStatusError(GrpcStatus.CANCELLED, details));
   }
 
-  private headers(options: CallOptions): http2.OutgoingHttpHeaders {
-    const headers: http2.OutgoingHttpHeaders = {
-      ':method': 'POST',
-      ':path': this.setup.path,
-      ':authority': this.setup.authority,
-      ':scheme': 'http',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'user-agent': 'keyval-grpc/0.1',
-    };
+  /** The request header list, flat: [name, value, …]. */
+  private headers(options: CallOptions): string[] {
+    const headers = [
+      ':method',
+      'POST',
+      ':scheme',
+      'http',
+      ':path',
+      this.setup.path,
+      ':authority',
+      this.setup.authority,
+      'content-type',
+      'application/grpc',
+      'te',
+      'trailers',
+      'user-agent',
+      USER_AGENT,
+    ];
     const deadline = Math.min(options.deadline ?? Infinity, options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs);
     if (deadline !== Infinity) {
       this.timeoutMs = deadline - Date.now();
@@ -180,7 +191,7 @@ export class ClientCall<Req, Res> {
         this.end(new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, 'the deadline had passed before the call started'));
         return headers;
       }
-      headers['grpc-timeout'] = formatGrpcTimeout(this.timeoutMs);
+      headers.push('grpc-timeout', formatGrpcTimeout(this.timeoutMs));
     }
     if (options.signal?.aborted === true) {
       this.end(new GrpcStatusError(GrpcStatus.CANCELLED, 'the call was cancelled before it started'));
@@ -188,7 +199,7 @@ export class ClientCall<Req, Res> {
     }
     const metadata = options.metadata;
     if (metadata !== undefined) {
-      (metadata instanceof Metadata ? metadata : Metadata.from(metadata)).writeTo(headers);
+      (metadata instanceof Metadata ? metadata : Metadata.from(metadata)).writeToFields(headers);
     }
     return headers;
   }
@@ -279,7 +290,7 @@ export class ClientCall<Req, Res> {
   private statusWithoutTrailers(): GrpcStatusError {
     const rstCode = this.stream?.rstCode;
     const connectError = this.setup.connectError();
-    if (this.session?.destroyed === true || this.session?.closed === true || connectError !== undefined || rstCode === undefined) {
+    if (this.connection?.isClosed === true || connectError !== undefined || rstCode === undefined) {
       const cause = (this.streamError as { cause?: unknown } | undefined)?.cause;
       const reason =
         connectError?.message ??
@@ -288,7 +299,7 @@ export class ClientCall<Req, Res> {
         'the connection closed';
       return new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${this.setup.authority}: ${reason}`);
     }
-    if (rstCode === NGHTTP2_REFUSED_STREAM) {
+    if (rstCode === H2Error.REFUSED_STREAM) {
       return new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${this.setup.authority} refused the call (it may be shutting down)`);
     }
     return new GrpcStatusError(
@@ -314,7 +325,7 @@ export class ClientCall<Req, Res> {
     this.end(error);
     const stream = this.stream;
     if (stream !== undefined && !stream.closed && !stream.destroyed) {
-      stream.close(NGHTTP2_CANCEL);
+      stream.close(H2Error.CANCEL);
     }
   }
 

@@ -122,6 +122,14 @@ export class Metadata {
     return headers;
   }
 
+  /** Appends the entries to a flat header list [name, value, …], as `writeTo` writes them. */
+  writeToFields(fields: string[]): string[] {
+    for (const [key, values] of this.entries) {
+      fields.push(key, values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))).join(','));
+    }
+    return fields;
+  }
+
   private push(key: string, value: string | Buffer): void {
     const list = this.entries.get(key);
     if (list === undefined) {

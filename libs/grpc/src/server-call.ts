@@ -14,7 +14,7 @@
  * call), the AbortController and the metadata are made only when a handler asks for them.
  */
 import type * as http2 from 'node:http2';
-import type { H2ServerStream } from './h2/server-stream';
+import type { H2Stream } from './h2/stream';
 import { encodeFrame, FrameDecoder, type FrameSink } from './framing';
 import { GrpcStatusError, type StatusMetadata } from './grpc-status.error';
 import { Metadata } from './metadata';
@@ -55,7 +55,7 @@ export interface CallHost {
 }
 
 const CALL = Symbol('grpc-call');
-type CallStream = H2ServerStream & { [CALL]?: ServerCallImpl };
+type CallStream = H2Stream & { [CALL]?: ServerCallImpl };
 
 const RESOLVED = Promise.resolve();
 

@@ -4,7 +4,7 @@
  */
 import type * as http2 from 'node:http2';
 import { H2Error } from './h2/frame';
-import type { H2ServerStream } from './h2/server-stream';
+import type { H2Stream } from './h2/stream';
 import type { StatusMetadata } from './grpc-status.error';
 import { encodeGrpcMessage, Metadata } from './metadata';
 import type { GrpcStatus } from './status';
@@ -52,7 +52,7 @@ export function statusTrailers(
  * After the status, a client still sending is read and ignored (so flow control does not
  * stall it before it sees the status) and, if it has not stopped after a while, reset.
  */
-export function discardRestOfRequest(stream: H2ServerStream): void {
+export function discardRestOfRequest(stream: H2Stream): void {
   stream.resume();
   const timer = setTimeout(() => {
     if (!stream.closed && !stream.destroyed) {

@@ -16,7 +16,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import * as net from 'node:net';
 import { GrpcStatusError } from './grpc-status.error';
 import { H2ServerConnection } from './h2/server-connection';
-import type { H2ServerStream } from './h2/server-stream';
+import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
 import { type CallHost, type Route, ServerCallImpl } from './server-call';
@@ -234,7 +234,7 @@ export class GrpcServer implements CallHost {
     });
   };
 
-  private readonly onStream = (stream: H2ServerStream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
+  private readonly onStream = (stream: H2Stream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
     const refusal = headersTooLarge ? this.headersTooLarge() : this.refusal(headers);
     if (refusal !== undefined) {
       refuse(stream, refusal);
@@ -284,7 +284,7 @@ interface Refusal {
 }
 
 /** Answers with a status and nothing else (a trailers-only response), ignoring the request. */
-function refuse(stream: H2ServerStream, refusal: Refusal): void {
+function refuse(stream: H2Stream, refusal: Refusal): void {
   stream.on('error', ignoreSessionError);
   stream.respond(
     {

@@ -123,6 +123,14 @@ export class FrameWriter {
     this.pendingBytes += FRAME_HEADER_BYTES + length;
   }
 
+  /** Bytes that are not a frame (the client's connection preface). */
+  raw(bytes: Buffer): void {
+    this.reserve(bytes.length);
+    bytes.copy(this.scratch, this.pos);
+    this.pos += bytes.length;
+    this.pendingBytes += bytes.length;
+  }
+
   /** A frame whose payload is written by `fill` into `length` bytes at `offset` of `buffer`. */
   frameWith(type: FrameType, flags: number, streamId: number, length: number, fill: (buffer: Buffer, offset: number) => void): void {
     this.reserve(FRAME_HEADER_BYTES + length);

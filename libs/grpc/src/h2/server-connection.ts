@@ -1,435 +1,78 @@
 /**
- * The server side of one HTTP/2 connection over cleartext TCP (h2c with prior knowledge, as
- * gRPC uses it), in JavaScript: frames parsed straight from the socket's chunks, HPACK in
- * `./hpack`, flow control both ways, and every frame of one event-loop turn written with one
- * socket write. Node's own `http2` costs about three times as much CPU per unary call, most
- * of it in per-stream objects and callbacks between C++ and JavaScript.
+ * The server role of an HTTP/2 connection: the client's preface, streams the client opens
+ * with HEADERS (odd ids, increasing), our limit on concurrent streams, and the request's
+ * header list checked and handed over as Node presents it.
  *
- *     socket ─► preface ─► frames ─┬─ HEADERS(+CONTINUATION) ─► HPACK ─► new H2ServerStream ─► onStream
- *                                  ├─ DATA ─► flow control ─► stream 'data' / 'end'
- *                                  ├─ RST_STREAM ─► stream closed (aborted)
- *                                  └─ SETTINGS, PING, WINDOW_UPDATE, GOAWAY ─► connection state
- *     streams ─► FrameWriter ─(next tick)─► socket
- *
- * Errors follow RFC 9113 §5.4: a stream error resets that stream; a connection error sends
- * GOAWAY with the code and a reason, and closes the connection.
+ *     preface ─► SETTINGS ─► HEADERS(id) ─► over the limit / going away? ─► RST_STREAM(REFUSED_STREAM)
+ *                                 │ no
+ *                                 ▼
+ *                         new H2Stream ─► onStream(stream, headers, tooLarge)
  */
-import type { Socket } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http2';
-import {
-  applySettings,
-  CONNECTION_PREFACE,
-  DEFAULT_FRAME_BYTES,
-  DEFAULT_WINDOW,
-  defaultSettings,
-  Flag,
-  FRAME_HEADER_BYTES,
-  FrameType,
-  FrameWriter,
-  H2Error,
-  H2ProtocolError,
-  type H2Settings,
-  Setting,
-  unpad,
-  WINDOW_MAX,
-  writeGoaway,
-  writeRstStream,
-  writeSettings,
-  writeWindowUpdate,
-} from './frame';
-import { HpackDecoder, HpackEncoder, HpackError } from './hpack';
-import { H2ServerStream, type StreamHost } from './server-stream';
+import type { Socket } from 'node:net';
+import { H2Connection, type H2ConnectionOptions } from './connection';
+import { CONNECTION_PREFACE, H2Error, H2ProtocolError, Setting, writeRstStream } from './frame';
+import { H2Stream } from './stream';
 
-export interface H2ServerOptions {
+export interface H2ServerOptions extends H2ConnectionOptions {
   readonly maxConcurrentStreams: number;
-  /** Receive window we give each stream, and the connection as a whole. */
-  readonly streamWindowBytes: number;
-  readonly connectionWindowBytes: number;
-  readonly maxHeaderListBytes: number;
   /** A connection with no stream open for this long is closed (GOAWAY); 0 never. */
   readonly idleTimeoutMs: number;
 }
 
 /** A new stream; `headersTooLarge` when its header list was over the limit (headers then empty). */
-export type StreamListener = (stream: H2ServerStream, headers: IncomingHttpHeaders, headersTooLarge: boolean) => void;
+export type StreamListener = (stream: H2Stream, headers: IncomingHttpHeaders, headersTooLarge: boolean) => void;
 
-/** Unsent socket bytes above which streams are asked to wait, and the peer is suspected of not reading. */
-const CONGESTED_BYTES = 1 << 20;
-/** Unsent control-frame bytes (PING and SETTINGS answers) a peer may make us queue before we give up on it. */
-const UNREAD_BYTES_MAX = 16 << 20;
-/** A header block, across CONTINUATION frames, may be at most this many times the header list limit. */
-const HEADER_BLOCK_FACTOR = 2;
-const ACK = Flag.END_STREAM;
 const PSEUDO_REQUEST_HEADERS = new Set([':method', ':scheme', ':path', ':authority']);
 
-type Phase = 'preface' | 'settings' | 'frames' | 'closed';
-
-export class H2ServerConnection implements StreamHost {
-  readonly remoteAddress: string;
-  private readonly out = new FrameWriter();
-  private readonly decoder: HpackDecoder;
-  private readonly encoder = new HpackEncoder();
-  private readonly peerSettings: H2Settings = defaultSettings();
-  private readonly streams = new Map<number, H2ServerStream>();
-  /** Streams with DATA queued and no window left to send it. */
-  private readonly blocked = new Set<H2ServerStream>();
-  private phase: Phase = 'preface';
-  private pending: Buffer | undefined;
+export class H2ServerConnection extends H2Connection {
   private lastStreamId = 0;
-  /** Window the peer has left on the connection for DATA to us, and what we consumed and have not yet credited. */
-  private receiveWindow = DEFAULT_WINDOW;
-  private uncredited = 0;
-  private sendWindow = DEFAULT_WINDOW;
-  /** A header block being collected across CONTINUATION frames. */
-  private headerBlock: { streamId: number; endStream: boolean; fragments: Buffer[]; bytes: number } | undefined;
-  private flushScheduled = false;
-  private goingAway = false;
-  private peerGoingAway = false;
-  private readonly closeListeners: (() => void)[] = [];
 
   constructor(
-    private readonly socket: Socket,
-    private readonly options: H2ServerOptions,
+    socket: Socket,
+    private readonly serverOptions: H2ServerOptions,
     private readonly onStream: StreamListener,
   ) {
-    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.decoder = new HpackDecoder(4096, options.maxHeaderListBytes);
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => this.destroy());
-    socket.on('close', () => this.destroy());
-    socket.on('drain', () => this.onSocketDrain());
-    if (options.idleTimeoutMs > 0) {
-      socket.setTimeout(options.idleTimeoutMs, () => {
+    super(socket, serverOptions, 'preface', [
+      [Setting.MAX_CONCURRENT_STREAMS, serverOptions.maxConcurrentStreams],
+      [Setting.INITIAL_WINDOW_SIZE, serverOptions.streamWindowBytes],
+      [Setting.MAX_HEADER_LIST_SIZE, serverOptions.maxHeaderListBytes],
+      [Setting.ENABLE_PUSH, 0],
+    ]);
+    if (serverOptions.idleTimeoutMs > 0) {
+      socket.setTimeout(serverOptions.idleTimeoutMs, () => {
         if (this.streams.size === 0) {
           this.close();
         }
       });
     }
-    writeSettings(this.out, [
-      [Setting.MAX_CONCURRENT_STREAMS, options.maxConcurrentStreams],
-      [Setting.INITIAL_WINDOW_SIZE, options.streamWindowBytes],
-      [Setting.MAX_HEADER_LIST_SIZE, options.maxHeaderListBytes],
-      [Setting.ENABLE_PUSH, 0],
-    ]);
-    if (options.connectionWindowBytes > DEFAULT_WINDOW) {
-      writeWindowUpdate(this.out, 0, options.connectionWindowBytes - DEFAULT_WINDOW);
-      this.receiveWindow = options.connectionWindowBytes;
-    }
-    this.scheduleFlush();
   }
 
-  get congested(): boolean {
-    return this.socket.writableLength > CONGESTED_BYTES;
+  protected override readPreface(data: Buffer): number {
+    const length = CONNECTION_PREFACE.length;
+    if (!CONNECTION_PREFACE.subarray(0, Math.min(length, data.length)).equals(data.subarray(0, length))) {
+      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'the client did not start with the HTTP/2 connection preface');
+    }
+    if (data.length < length) {
+      return 0;
+    }
+    this.phase = 'settings';
+    return length;
   }
 
-  get openStreams(): number {
-    return this.streams.size;
+  protected streamWasOpened(streamId: number): boolean {
+    return streamId <= this.lastStreamId;
   }
 
-  get isClosed(): boolean {
-    return this.phase === 'closed';
+  protected lastPeerStreamId(): number {
+    return this.lastStreamId;
   }
 
-  onClose(listener: () => void): void {
-    this.closeListeners.push(listener);
+  protected handleGoaway(): void {
+    // The client opens no more streams; those open finish, then the connection ends.
   }
 
-  /** Graceful close: GOAWAY now, no new streams; the socket ends once open streams finish. */
-  close(): void {
-    if (this.phase === 'closed' || this.goingAway) {
-      return;
-    }
-    this.goingAway = true;
-    writeGoaway(this.out, this.lastStreamId, H2Error.NO_ERROR, 'server shutting down');
-    this.scheduleFlush();
-    this.maybeEnd();
-  }
-
-  /** Closes at once: every open stream ends aborted. */
-  destroy(): void {
-    if (this.phase === 'closed') {
-      return;
-    }
-    this.phase = 'closed';
-    for (const stream of this.streams.values()) {
-      stream.markClosed(true);
-    }
-    this.streams.clear();
-    this.blocked.clear();
-    this.socket.destroy();
-    for (const listener of this.closeListeners) {
-      listener();
-    }
-  }
-
-  // ---- StreamHost ----
-
-  sendHeaders(stream: H2ServerStream, fields: readonly string[], endStream: boolean): void {
-    if (this.phase === 'closed') {
-      return;
-    }
-    if (endStream && stream.queuedBytes > 0) {
-      throw new Error(`stream ${stream.id}: END_STREAM before its queued DATA`);
-    }
-    const block = this.encoder.encode(fields);
-    const flags = endStream ? Flag.END_STREAM : 0;
-    const frameMax = this.peerSettings.maxFrameBytes;
-    if (block.length <= frameMax) {
-      this.out.frame(FrameType.HEADERS, flags | Flag.END_HEADERS, stream.id, block);
-    } else {
-      this.out.frame(FrameType.HEADERS, flags, stream.id, block.subarray(0, frameMax));
-      for (let at = frameMax; at < block.length; at += frameMax) {
-        const last = at + frameMax >= block.length;
-        this.out.frame(FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, stream.id, block.subarray(at, at + frameMax));
-      }
-    }
-    this.scheduleFlush();
-  }
-
-  pump(stream: H2ServerStream): void {
-    if (this.phase === 'closed' || stream.closed) {
-      return;
-    }
-    const frameMax = this.peerSettings.maxFrameBytes;
-    const queue = stream.queue;
-    while (queue.length > 0) {
-      const chunk = queue[0] as Buffer;
-      const bytes = Math.min(chunk.length, stream.sendWindow, this.sendWindow, frameMax);
-      if (bytes <= 0) {
-        this.blocked.add(stream);
-        this.scheduleFlush();
-        return;
-      }
-      if (bytes === chunk.length) {
-        queue.shift();
-        this.out.frame(FrameType.DATA, 0, stream.id, chunk);
-      } else {
-        queue[0] = chunk.subarray(bytes);
-        this.out.frame(FrameType.DATA, 0, stream.id, chunk.subarray(0, bytes));
-      }
-      stream.queuedBytes -= bytes;
-      stream.sendWindow -= bytes;
-      this.sendWindow -= bytes;
-    }
-    this.blocked.delete(stream);
-    this.scheduleFlush();
-    if (stream.endRequested && !stream.localEnded) {
-      stream.finishSending();
-    }
-    stream.maybeEmitDrain();
-  }
-
-  consumed(stream: H2ServerStream, bytes: number): void {
-    this.creditStream(stream, bytes);
-  }
-
-  reset(stream: H2ServerStream, code: H2Error): void {
-    this.streams.delete(stream.id);
-    this.blocked.delete(stream);
-    if (this.phase !== 'closed') {
-      writeRstStream(this.out, stream.id, code);
-      this.scheduleFlush();
-    }
-    this.maybeEnd();
-  }
-
-  // ---- reading ----
-
-  private onData(chunk: Buffer): void {
-    if (this.phase === 'closed') {
-      return;
-    }
-    let data = chunk;
-    if (this.pending !== undefined) {
-      data = Buffer.concat([this.pending, chunk]);
-      this.pending = undefined;
-    }
-    try {
-      const used = this.parse(data);
-      if (used < data.length && (this.phase as Phase) !== 'closed') {
-        // Keep the rest in a copy of its own: a slice would pin the whole socket chunk.
-        this.pending = Buffer.from(data.subarray(used));
-      }
-    } catch (error) {
-      this.fail(error);
-    }
-  }
-
-  /** Parses whole frames from `data`; returns the bytes used. */
-  private parse(data: Buffer): number {
-    let at = 0;
-    if (this.phase === 'preface') {
-      if (data.length < CONNECTION_PREFACE.length) {
-        if (!CONNECTION_PREFACE.subarray(0, data.length).equals(data)) {
-          throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'the client did not start with the HTTP/2 connection preface');
-        }
-        return 0;
-      }
-      if (!data.subarray(0, CONNECTION_PREFACE.length).equals(CONNECTION_PREFACE)) {
-        throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'the client did not start with the HTTP/2 connection preface');
-      }
-      at = CONNECTION_PREFACE.length;
-      this.phase = 'settings';
-    }
-    while (data.length - at >= FRAME_HEADER_BYTES && this.phase !== 'closed') {
-      const length = data.readUIntBE(at, 3);
-      if (length > DEFAULT_FRAME_BYTES) {
-        throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, `frame of ${length} bytes is over SETTINGS_MAX_FRAME_SIZE 16384`);
-      }
-      if (data.length - at < FRAME_HEADER_BYTES + length) {
-        break;
-      }
-      const type = data.readUInt8(at + 3);
-      const flags = data.readUInt8(at + 4);
-      const streamId = data.readUInt32BE(at + 5) & WINDOW_MAX;
-      const payload = data.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
-      at += FRAME_HEADER_BYTES + length;
-      try {
-        this.handleFrame(type, flags, streamId, payload);
-      } catch (error) {
-        if (error instanceof H2ProtocolError && error.streamId !== 0) {
-          this.resetById(error.streamId, error.code);
-        } else {
-          throw error;
-        }
-      }
-    }
-    return at;
-  }
-
-  private handleFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    if (this.phase === 'settings' && (type !== FrameType.SETTINGS || (flags & ACK) !== 0)) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'the first frame from the client was not SETTINGS');
-    }
-    if (this.headerBlock !== undefined && (type !== FrameType.CONTINUATION || streamId !== this.headerBlock.streamId)) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `a header block on stream ${this.headerBlock.streamId} was interrupted by another frame`);
-    }
-    switch (type) {
-      case FrameType.DATA:
-        this.handleDataFrame(flags, streamId, payload);
-        break;
-      case FrameType.HEADERS:
-        this.handleHeadersFrame(flags, streamId, payload);
-        break;
-      case FrameType.CONTINUATION:
-        this.handleContinuation(flags, streamId, payload);
-        break;
-      case FrameType.PRIORITY:
-        if (streamId === 0) {
-          throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
-        }
-        if (payload.length !== 5) {
-          throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'PRIORITY frame is not 5 bytes', streamId);
-        }
-        break;
-      case FrameType.RST_STREAM:
-        this.handleRstStream(streamId, payload);
-        break;
-      case FrameType.SETTINGS:
-        this.handleSettings(flags, streamId, payload);
-        break;
-      case FrameType.PUSH_PROMISE:
-        throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'a client must not send PUSH_PROMISE');
-      case FrameType.PING:
-        this.handlePing(flags, streamId, payload);
-        break;
-      case FrameType.GOAWAY:
-        if (streamId !== 0) {
-          throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'GOAWAY on a stream');
-        }
-        this.peerGoingAway = true;
-        this.maybeEnd();
-        break;
-      case FrameType.WINDOW_UPDATE:
-        this.handleWindowUpdate(streamId, payload);
-        break;
-      default:
-        break; // Unknown frame types are ignored (RFC 9113 §4.1).
-    }
-  }
-
-  private handleDataFrame(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'DATA on stream 0');
-    }
-    // Flow control counts the whole payload, padding included, whatever becomes of the stream.
-    this.receiveWindow -= payload.length;
-    if (this.receiveWindow < 0) {
-      throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, 'the client sent more DATA than the connection window allows');
-    }
-    this.creditConnection(payload.length);
-    const data = unpad(flags, payload, streamId);
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (streamId > this.lastStreamId) {
-        throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `DATA on stream ${streamId}, which was never opened`);
-      }
-      return; // A stream we have closed or reset: the peer may not know yet.
-    }
-    if (stream.remoteEnded) {
-      throw new H2ProtocolError(H2Error.STREAM_CLOSED, `DATA on stream ${streamId} after its END_STREAM`, streamId);
-    }
-    stream.receiveWindow -= payload.length;
-    if (stream.receiveWindow < 0) {
-      throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, `the client sent more DATA than stream ${streamId}'s window allows`, streamId);
-    }
-    // Padding is never delivered, so it is credited back now.
-    this.creditStream(stream, payload.length - data.length);
-    if (data.length > 0) {
-      stream.receiveData(data);
-    }
-    if ((flags & Flag.END_STREAM) !== 0 && !stream.closed) {
-      stream.receiveEnd();
-    }
-  }
-
-  private handleHeadersFrame(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0 || streamId % 2 === 0) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, which a client cannot open`);
-    }
-    let fragment = unpad(flags, payload, streamId);
-    if ((flags & Flag.PRIORITY) !== 0) {
-      if (fragment.length < 5) {
-        throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'HEADERS with PRIORITY is too short');
-      }
-      fragment = fragment.subarray(5);
-    }
-    const endStream = (flags & Flag.END_STREAM) !== 0;
-    if ((flags & Flag.END_HEADERS) !== 0) {
-      this.handleHeaderBlock(streamId, endStream, fragment);
-    } else {
-      this.headerBlock = { streamId, endStream, fragments: [Buffer.from(fragment)], bytes: fragment.length };
-    }
-  }
-
-  private handleContinuation(flags: number, streamId: number, payload: Buffer): void {
-    const block = this.headerBlock;
-    if (block === undefined) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `CONTINUATION on stream ${streamId} without HEADERS before it`);
-    }
-    block.bytes += payload.length;
-    if (block.bytes > HEADER_BLOCK_FACTOR * this.options.maxHeaderListBytes + 16_384) {
-      throw new H2ProtocolError(H2Error.ENHANCE_YOUR_CALM, `header block on stream ${streamId} is over ${block.bytes} bytes`);
-    }
-    block.fragments.push(Buffer.from(payload));
-    if ((flags & Flag.END_HEADERS) !== 0) {
-      this.headerBlock = undefined;
-      this.handleHeaderBlock(block.streamId, block.endStream, Buffer.concat(block.fragments, block.bytes));
-    }
-  }
-
-  private handleHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
-    let fields: string[];
-    try {
-      fields = this.decoder.decode(block);
-    } catch (error) {
-      if (error instanceof HpackError) {
-        throw new H2ProtocolError(H2Error.COMPRESSION_ERROR, `header block on stream ${streamId}: ${error.message}`);
-      }
-      throw error;
-    }
-    const tooLarge = this.decoder.lastBlockTooLarge;
+  protected handleHeaderBlock(streamId: number, endStream: boolean, fields: string[], tooLarge: boolean): void {
     const existing = this.streams.get(streamId);
     if (existing !== undefined) {
       // Trailers from the client: gRPC has no use for them, but they end the request.
@@ -439,222 +82,26 @@ export class H2ServerConnection implements StreamHost {
       existing.receiveEnd();
       return;
     }
+    if (streamId % 2 === 0) {
+      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, which a client cannot open`);
+    }
     if (streamId <= this.lastStreamId) {
       throw new H2ProtocolError(H2Error.STREAM_CLOSED, `HEADERS on stream ${streamId}, which is closed`);
     }
     this.lastStreamId = streamId;
-    if (this.goingAway || this.streams.size >= this.options.maxConcurrentStreams) {
+    if (this.goingAway || this.streams.size >= this.serverOptions.maxConcurrentStreams) {
       writeRstStream(this.out, streamId, H2Error.REFUSED_STREAM);
       this.scheduleFlush();
       return;
     }
     const headers = tooLarge ? {} : requestHeaders(fields, streamId);
-    const stream = new H2ServerStream(this, streamId, headers, this.options.streamWindowBytes, this.peerSettings.initialWindowBytes);
+    const stream = new H2Stream(this, streamId, headers, this.options.streamWindowBytes, this.peerSettings.initialWindowBytes);
     this.streams.set(streamId, stream);
     this.onStream(stream, headers, tooLarge);
     if (endStream && !stream.closed) {
       stream.receiveEnd();
     }
   }
-
-  private handleRstStream(streamId: number, payload: Buffer): void {
-    if (streamId === 0) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
-    }
-    if (payload.length !== 4) {
-      throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'RST_STREAM frame is not 4 bytes');
-    }
-    if (streamId > this.lastStreamId) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `RST_STREAM on stream ${streamId}, which was never opened`);
-    }
-    const stream = this.streams.get(streamId);
-    if (stream !== undefined) {
-      this.streams.delete(streamId);
-      this.blocked.delete(stream);
-      stream.markClosed(true);
-      this.maybeEnd();
-    }
-  }
-
-  private handleSettings(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId !== 0) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'SETTINGS on a stream');
-    }
-    if ((flags & ACK) !== 0) {
-      if (payload.length !== 0) {
-        throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
-      }
-      return;
-    }
-    this.phase = 'frames';
-    const windowDelta = applySettings(this.peerSettings, payload);
-    this.encoder.setMaxTableBytes(this.peerSettings.headerTableBytes);
-    if (windowDelta !== 0) {
-      for (const stream of this.streams.values()) {
-        stream.sendWindow += windowDelta;
-        if (stream.sendWindow > WINDOW_MAX) {
-          throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE pushes a stream window over 2^31-1');
-        }
-      }
-    }
-    this.out.frame(FrameType.SETTINGS, ACK, 0);
-    this.checkUnread();
-    this.scheduleFlush();
-    if (windowDelta > 0) {
-      this.pumpBlocked();
-    }
-  }
-
-  private handlePing(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId !== 0) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'PING on a stream');
-    }
-    if (payload.length !== 8) {
-      throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'PING frame is not 8 bytes');
-    }
-    if ((flags & ACK) === 0) {
-      this.out.frame(FrameType.PING, ACK, 0, payload);
-      this.checkUnread();
-      this.scheduleFlush();
-    }
-  }
-
-  private handleWindowUpdate(streamId: number, payload: Buffer): void {
-    if (payload.length !== 4) {
-      throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'WINDOW_UPDATE frame is not 4 bytes');
-    }
-    const increment = payload.readUInt32BE(0) & WINDOW_MAX;
-    if (increment === 0) {
-      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE with an increment of 0', streamId);
-    }
-    if (streamId === 0) {
-      this.sendWindow += increment;
-      if (this.sendWindow > WINDOW_MAX) {
-        throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, 'WINDOW_UPDATE pushes the connection window over 2^31-1');
-      }
-      this.pumpBlocked();
-      return;
-    }
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (streamId > this.lastStreamId) {
-        throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `WINDOW_UPDATE on stream ${streamId}, which was never opened`);
-      }
-      return;
-    }
-    stream.sendWindow += increment;
-    if (stream.sendWindow > WINDOW_MAX) {
-      throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, `WINDOW_UPDATE pushes stream ${streamId}'s window over 2^31-1`, streamId);
-    }
-    this.pump(stream);
-  }
-
-  // ---- flow control ----
-
-  private creditConnection(bytes: number): void {
-    this.uncredited += bytes;
-    if (this.uncredited >= this.options.connectionWindowBytes / 2) {
-      writeWindowUpdate(this.out, 0, this.uncredited);
-      this.receiveWindow += this.uncredited;
-      this.uncredited = 0;
-      this.scheduleFlush();
-    }
-  }
-
-  private creditStream(stream: H2ServerStream, bytes: number): void {
-    if (bytes <= 0 || stream.remoteEnded) {
-      return;
-    }
-    stream.uncredited += bytes;
-    if (stream.uncredited >= this.options.streamWindowBytes / 2) {
-      writeWindowUpdate(this.out, stream.id, stream.uncredited);
-      stream.receiveWindow += stream.uncredited;
-      stream.uncredited = 0;
-      this.scheduleFlush();
-    }
-  }
-
-  private pumpBlocked(): void {
-    for (const stream of [...this.blocked]) {
-      this.pump(stream);
-    }
-  }
-
-  // ---- writing and ending ----
-
-  private scheduleFlush(): void {
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushConnection, this);
-    }
-  }
-
-  /** Writes what the frames of this turn gathered. */
-  flush(): void {
-    this.flushScheduled = false;
-    if (this.phase !== 'closed' && this.out.pendingBytes > 0) {
-      this.out.flush(this.socket);
-    }
-  }
-
-  private onSocketDrain(): void {
-    for (const stream of this.streams.values()) {
-      if (stream.wantsDrain) {
-        stream.maybeEmitDrain();
-      }
-    }
-  }
-
-  /** A peer that sends PINGs or SETTINGS and never reads the answers is cut off. */
-  private checkUnread(): void {
-    if (this.socket.writableLength + this.out.pendingBytes > UNREAD_BYTES_MAX) {
-      throw new H2ProtocolError(H2Error.ENHANCE_YOUR_CALM, 'the client does not read what it asks for');
-    }
-  }
-
-  private resetById(streamId: number, code: H2Error): void {
-    const stream = this.streams.get(streamId);
-    if (stream !== undefined) {
-      stream.close(code);
-    } else {
-      writeRstStream(this.out, streamId, code);
-      this.scheduleFlush();
-    }
-  }
-
-  /** Ends the socket once a graceful close has no stream left. */
-  private maybeEnd(): void {
-    if ((this.goingAway || this.peerGoingAway) && this.streams.size === 0 && this.phase !== 'closed') {
-      this.flush();
-      this.phase = 'closed';
-      this.socket.end();
-      for (const listener of this.closeListeners) {
-        listener();
-      }
-      this.closeListeners.length = 0;
-    }
-  }
-
-  /** A connection error: GOAWAY with its code and reason, then the connection closes. */
-  private fail(error: unknown): void {
-    const code = error instanceof H2ProtocolError ? error.code : H2Error.INTERNAL_ERROR;
-    const reason = error instanceof Error ? error.message : String(error);
-    writeGoaway(this.out, this.lastStreamId, code, reason);
-    this.flush();
-    this.socket.end();
-    this.destroy();
-  }
-
-  /** Called when a stream finished both ways. */
-  streamClosed(stream: H2ServerStream): void {
-    this.streams.delete(stream.id);
-    this.blocked.delete(stream);
-    this.maybeEnd();
-  }
-}
-
-function flushConnection(connection: H2ServerConnection): void {
-  connection.flush();
 }
 
 /**
@@ -687,7 +134,7 @@ function requestHeaders(fields: readonly string[], streamId: number): IncomingHt
 const lowerCaseNames = new Set<string>();
 const LOWER_CASE_NAMES_MAX = 1024;
 
-function isLowerCase(name: string): boolean {
+export function isLowerCase(name: string): boolean {
   if (lowerCaseNames.has(name)) {
     return true;
   }

@@ -1,7 +1,8 @@
 /**
- * One request stream on an H2ServerConnection, with the part of `http2.ServerHttp2Stream`'s
- * surface a gRPC call uses: 'data', 'end', 'drain', 'wantTrailers' and 'close' events,
- * `respond`, `write`, `end`, `sendTrailers`, `pause`/`resume` and `close(code)`.
+ * One stream of an H2Connection, with the part of Node's `Http2Stream` surface a gRPC call
+ * uses: 'data', 'end', 'drain' and 'close' events, `write`, `end`, `pause`/`resume` and
+ * `close(code)`; on a server also 'wantTrailers', `respond` and `sendTrailers`; on a client
+ * 'response' and 'trailers' (the header blocks the server sent) and `rstCode`.
  *
  *                   HEADERS                 END_STREAM in             our END_STREAM
  *     (idle) ──────────────────► open ──────────────────► half-closed ─────────────────► closed
@@ -17,14 +18,16 @@ import { H2Error } from './frame';
 /** What a stream needs of its connection. */
 export interface StreamHost {
   readonly remoteAddress: string;
-  sendHeaders(stream: H2ServerStream, fields: readonly string[], endStream: boolean): void;
+  sendHeaders(stream: H2Stream, fields: readonly string[], endStream: boolean): void;
+  /** Ends the stream's side with an empty DATA frame carrying END_STREAM. */
+  endWithData(stream: H2Stream): void;
   /** Sends what the stream has queued as far as flow control allows. */
-  pump(stream: H2ServerStream): void;
+  pump(stream: H2Stream): void;
   /** Credits `bytes` the application consumed back to the peer's stream window. */
-  consumed(stream: H2ServerStream, bytes: number): void;
-  reset(stream: H2ServerStream, code: H2Error): void;
+  consumed(stream: H2Stream, bytes: number): void;
+  reset(stream: H2Stream, code: H2Error): void;
   /** The stream is over (both sides ended, or reset, or the connection ended). */
-  streamClosed(stream: H2ServerStream): void;
+  streamClosed(stream: H2Stream): void;
   /** True while the socket holds more unsent bytes than it should. */
   readonly congested: boolean;
 }
@@ -62,7 +65,7 @@ export function flattenHeaders(headers: OutgoingHttpHeaders): string[] {
   return fields;
 }
 
-export class H2ServerStream extends EventEmitter {
+export class H2Stream extends EventEmitter {
   /** Bytes the peer may still send on this stream before we credit more. */
   receiveWindow: number;
   /** Bytes delivered to the application and not yet credited back with WINDOW_UPDATE. */
@@ -86,6 +89,8 @@ export class H2ServerStream extends EventEmitter {
   headersSent = false;
   waitForTrailers = false;
   wantsDrain = false;
+  /** The RST_STREAM code that ended the stream, sent or received; undefined if none did. */
+  rstCode: number | undefined;
   private paused = false;
   /** Data that arrived while paused, delivered on resume. */
   private inbox: Buffer[] = [];
@@ -93,7 +98,8 @@ export class H2ServerStream extends EventEmitter {
 
   constructor(
     private readonly host: StreamHost,
-    readonly id: number,
+    /** 0 until a client stream is opened (ids are given in the order streams open). */
+    public id: number,
     readonly headers: IncomingHttpHeaders,
     receiveWindow: number,
     sendWindow: number,
@@ -151,13 +157,15 @@ export class H2ServerStream extends EventEmitter {
 
   /** Queues a last `chunk`, then ends our side: trailers if waitForTrailers, else END_STREAM. */
   end(chunk?: Buffer): void {
-    if (chunk !== undefined) {
-      this.write(chunk);
-    }
     if (this.closed || this.endRequested) {
       return;
     }
+    // The end is requested before the last chunk is framed, so that chunk can carry END_STREAM.
     this.endRequested = true;
+    if (chunk !== undefined && chunk.length > 0) {
+      this.queue.push(chunk);
+      this.queuedBytes += chunk.length;
+    }
     this.host.pump(this);
   }
 
@@ -173,6 +181,7 @@ export class H2ServerStream extends EventEmitter {
   /** Resets the stream with `code` (RST_STREAM). */
   close(code: H2Error = H2Error.NO_ERROR): void {
     if (!this.closed) {
+      this.rstCode = code;
       this.host.reset(this, code);
       this.markClosed(true);
     }
@@ -234,7 +243,7 @@ export class H2ServerStream extends EventEmitter {
       }
     } else {
       this.localEnded = true;
-      this.host.sendHeaders(this, [], true);
+      this.host.endWithData(this);
       this.maybeClose();
     }
   }
@@ -283,6 +292,6 @@ export class H2ServerStream extends EventEmitter {
   }
 }
 
-function emitClose(stream: H2ServerStream): void {
+function emitClose(stream: H2Stream): void {
   stream.emit('close');
 }
