@@ -72,7 +72,7 @@ const children = members.map((m, k) => {
     '--initial-cluster-state=new',
   ];
   // The members' heap settings (docs/operations.md, "Node.js heap"), then any extra node flags.
-  const nodeArgs = ['--max-semi-space-size=64', '--initial-old-space-size=96', ...(process.env.KEYVAL_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0)];
+  const nodeArgs = ['--max-semi-space-size=16', '--initial-old-space-size=96', ...(process.env.KEYVAL_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0)];
   // detached: a process group of its own, so Ctrl-C (SIGINT to the terminal's foreground group)
   // reaches only this script, which then asks each child once (SIGTERM) to stop gracefully; a
   // child signalled twice would exit at once, mid-drain.

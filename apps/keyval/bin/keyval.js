@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64 --initial-old-space-size=96
+#!/usr/bin/env -S node --max-semi-space-size=16 --initial-old-space-size=96
 'use strict';
 // Heap settings measured under load (docs/operations.md, "Node.js heap"): a 64 MiB young
 // generation (fewer scavenges) and a first full-GC limit of 96 MiB (fewer mark-compacts).

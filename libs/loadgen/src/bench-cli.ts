@@ -5,6 +5,11 @@
  * `--endpoints` measures an existing cluster instead. `--gateway` also starts the gateway
  * (`apps/gateway`) in front of the KeyVal cluster and runs every level twice, direct to the
  * leader and through the gateway, printing the gateway's share of the direct throughput.
+ *
+ * Before the first level each target gets a warm-up it is not measured on (`--warmup N`
+ * operations at 64 clients, 20,000 by default, 0 for none): KeyVal's code is compiled by the
+ * JIT as it runs, and both systems' caches fill, so the figures are of a running system, not
+ * of its first seconds. The warm-up is the same for both targets and is printed.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -27,10 +32,20 @@ interface BenchArgs {
   workload: Workload;
   leaseReads: boolean;
   gateway: boolean;
+  warmupOperations: number;
+}
+
+/** Parses a whole number of at least `min`, or throws naming the flag. */
+function wholeNumber(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) {
+    throw new Error(`${flag} takes a whole number of at least ${min}, not ${JSON.stringify(text)}`);
+  }
+  return n;
 }
 
 function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false, gateway: false };
+  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false, gateway: false, warmupOperations: 20_000 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -43,16 +58,18 @@ function parseArgs(argv: readonly string[]): BenchArgs {
         args.targets = value() === 'both' ? ['keyval', 'etcd'] : [argv[i] as 'keyval' | 'etcd'];
         break;
       case '--clients':
-        args.clients = value().split(',').map(Number);
+        args.clients = value()
+          .split(',')
+          .map((c) => wholeNumber('--clients', c, 1));
         break;
       case '--ops':
-        args.operations = Number(value());
+        args.operations = wholeNumber('--ops', value(), 1);
         break;
       case '--duration':
-        args.durationMs = Number(value()) * 1000;
+        args.durationMs = wholeNumber('--duration', value(), 1) * 1000;
         break;
       case '--value-bytes':
-        args.valueBytes = Number(value());
+        args.valueBytes = wholeNumber('--value-bytes', value(), 0);
         break;
       case '--endpoints':
         args.endpoints = value().split(',');
@@ -66,8 +83,11 @@ function parseArgs(argv: readonly string[]): BenchArgs {
       case '--gateway':
         args.gateway = true;
         break;
+      case '--warmup':
+        args.warmupOperations = wholeNumber('--warmup', value(), 0);
+        break;
       default:
-        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads --gateway)`);
+        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads --gateway --warmup N)`);
     }
   }
   return args;
@@ -111,7 +131,7 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promi
     ];
     const child =
       kind === 'keyval'
-        ? spawn(process.execPath, ['--max-semi-space-size=64', '--initial-old-space-size=96', path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(leaseReads ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
+        ? spawn(process.execPath, ['--max-semi-space-size=16', '--initial-old-space-size=96', path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(leaseReads ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
         : spawn('etcd', [...common, '--heartbeat-interval=30', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'inherit'] });
     return child;
   });
@@ -181,12 +201,12 @@ async function main(): Promise<void> {
     try {
       const leader = await findLeader(cluster.endpoints);
       const through = gateway === undefined ? undefined : await findLeader(gateway.endpoints);
-      const measure = async (label: string, endpoint: string, clients: number): Promise<LoadResult> => {
-        const result = await runLoad({
+      const load = (endpoint: string, clients: number, operations: number): Promise<LoadResult> =>
+        runLoad({
           endpoints: [endpoint],
           workload: args.workload,
           clients,
-          operations: args.operations,
+          operations,
           durationMs: args.durationMs,
           valueBytes: args.valueBytes,
           keySpace: 10_000,
@@ -195,9 +215,15 @@ async function main(): Promise<void> {
           timeoutMs: 10_000,
           connections: Math.min(4, clients),
         });
+      const measure = async (label: string, endpoint: string, clients: number): Promise<LoadResult> => {
+        const result = await load(endpoint, clients, args.operations);
         process.stdout.write(`${row(label, clients, result)}${result.firstError === undefined ? '' : `  first error: ${result.firstError}`}\n`);
         return result;
       };
+      if (args.warmupOperations > 0) {
+        const warm = await load(leader, 64, args.warmupOperations);
+        process.stdout.write(`# ${target} warm-up, not measured: ${args.warmupOperations} ops at 64 clients, ${Math.round(warm.opsPerSecond)} ops/s, ${warm.errors} errors\n`);
+      }
       for (const clients of args.clients) {
         const direct = await measure(target, leader, clients);
         if (through !== undefined) {
