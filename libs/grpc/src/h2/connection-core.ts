@@ -1,0 +1,326 @@
+/**
+ * The state and sending half of an HTTP/2 connection (see `./connection` for the whole and
+ * the reading half): settings, streams, send-side flow control (`pump` frames queued DATA as
+ * far as the stream's and the connection's windows allow), the FrameWriter flushed once per
+ * event-loop turn, and the connection's end (graceful GOAWAY, destroy, connection errors).
+ *
+ *     stream.write / end ─► queue ─► pump ─(both windows allow)─► DATA ─┐
+ *     respond / sendTrailers ─► HEADERS(+CONTINUATION) ───────────────────┼─► FrameWriter ─(next tick)─► socket
+ *     WINDOW_UPDATE in ─► pump the blocked streams ─────────────────────────┘
+ *
+ * Errors follow RFC 9113 §5.4: a connection error sends GOAWAY with the code and a reason and
+ * closes the connection; every open stream then ends aborted.
+ */
+import type { Socket } from 'node:net';
+import {
+  DEFAULT_WINDOW,
+  defaultSettings,
+  Flag,
+  FrameType,
+  FrameWriter,
+  H2Error,
+  H2ProtocolError,
+  type H2Settings,
+  type Setting,
+  writeGoaway,
+  writeRstStream,
+  writeSettings,
+} from './frame';
+import { HeaderBlockReader } from './header-block-reader';
+import { HpackEncoder } from './hpack';
+import { ReceiveCredit } from './receive-credit';
+import type { H2Stream, StreamHost } from './stream';
+
+export interface H2ConnectionOptions {
+  /** Receive window we give each stream, and the connection as a whole. */
+  readonly streamWindowBytes: number;
+  readonly connectionWindowBytes: number;
+  readonly maxHeaderListBytes: number;
+}
+
+/** Unsent socket bytes above which streams are asked to wait. */
+const CONGESTED_BYTES = 1 << 20;
+/** Unsent control-frame bytes (PING and SETTINGS answers) a peer may make us queue before we give up on it. */
+const UNREAD_BYTES_MAX = 16 << 20;
+export const ACK = Flag.END_STREAM;
+
+/** Where the connection is: reading the client preface (servers), waiting for the peer's first SETTINGS, running, closed. */
+export type Phase = 'preface' | 'settings' | 'frames' | 'closed';
+
+export abstract class H2ConnectionCore implements StreamHost {
+  readonly remoteAddress: string;
+  protected readonly out = new FrameWriter();
+  protected readonly peerSettings: H2Settings = defaultSettings();
+  protected readonly streams = new Map<number, H2Stream>();
+  protected phase: Phase;
+  /** Set when a GOAWAY was sent (no new streams from the peer) or received (none to the peer). */
+  protected goingAway = false;
+  protected peerGoingAway = false;
+  protected readonly headerBlocks: HeaderBlockReader;
+  protected readonly encoder = new HpackEncoder();
+  /** Streams with DATA queued and no window left to send it. */
+  protected readonly blocked = new Set<H2Stream>();
+  protected pending: Buffer | undefined;
+  protected readonly credit: ReceiveCredit;
+  protected sendWindow = DEFAULT_WINDOW;
+  private flushScheduled = false;
+  private readonly closeListeners: (() => void)[] = [];
+
+  protected constructor(
+    protected readonly socket: Socket,
+    protected readonly options: H2ConnectionOptions,
+    firstPhase: Phase,
+    settings: readonly (readonly [Setting, number])[],
+    preface?: Buffer,
+  ) {
+    this.phase = firstPhase;
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.headerBlocks = new HeaderBlockReader(options.maxHeaderListBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error: Error) => this.destroy(error));
+    socket.on('close', () => this.destroy());
+    socket.on('drain', () => this.onSocketDrain());
+    if (preface !== undefined) {
+      this.out.raw(preface);
+    }
+    writeSettings(this.out, settings);
+    // Built here, after SETTINGS, because it writes the WINDOW_UPDATE that grows the connection window.
+    this.credit = new ReceiveCredit(this.out, options.connectionWindowBytes, options.streamWindowBytes);
+    this.scheduleFlush();
+  }
+
+  get congested(): boolean {
+    return this.socket.writableLength > CONGESTED_BYTES;
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  get isClosed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** Graceful close: GOAWAY now, no new streams; the socket ends once open streams finish. */
+  close(): void {
+    if (this.phase === 'closed' || this.goingAway) {
+      return;
+    }
+    this.goingAway = true;
+    writeGoaway(this.out, this.lastPeerStreamId(), H2Error.NO_ERROR, 'shutting down');
+    this.scheduleFlush();
+    this.maybeEnd();
+  }
+
+  /** Closes at once: every open stream ends aborted. `error` is why, when something failed. */
+  destroy(error?: Error): void {
+    if (this.phase === 'closed') {
+      return;
+    }
+    this.phase = 'closed';
+    this.connectionLost(error);
+    for (const stream of this.streams.values()) {
+      stream.markClosed(true);
+    }
+    this.streams.clear();
+    this.blocked.clear();
+    this.socket.destroy();
+    this.notifyClosed();
+  }
+
+  /** Writes what the frames of this turn gathered. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.phase !== 'closed' && this.out.pendingBytes > 0) {
+      this.out.flush(this.socket);
+    }
+  }
+
+  // ---- what the reading half and the roles add ----
+
+  /** Bytes arrived from the socket. */
+  protected abstract onData(chunk: Buffer): void;
+
+  /** The last stream the peer opened that we take, as GOAWAY states it. */
+  protected abstract lastPeerStreamId(): number;
+  /** The connection is going down (before its streams are closed); `error` is why, if it failed. */
+  protected connectionLost(error: Error | undefined): void {
+    void error;
+  }
+  // ---- StreamHost ----
+
+  sendHeaders(stream: H2Stream, fields: readonly string[], endStream: boolean): void {
+    if (this.phase === 'closed') {
+      return;
+    }
+    if (endStream && stream.queuedBytes > 0) {
+      throw new Error(`stream ${stream.id}: END_STREAM before its queued DATA`);
+    }
+    const block = this.encoder.encode(fields);
+    const flags = endStream ? Flag.END_STREAM : 0;
+    const frameMax = this.peerSettings.maxFrameBytes;
+    if (block.length <= frameMax) {
+      this.out.frame(FrameType.HEADERS, flags | Flag.END_HEADERS, stream.id, block);
+    } else {
+      this.out.frame(FrameType.HEADERS, flags, stream.id, block.subarray(0, frameMax));
+      for (let at = frameMax; at < block.length; at += frameMax) {
+        const last = at + frameMax >= block.length;
+        this.out.frame(FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, stream.id, block.subarray(at, at + frameMax));
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  /**
+   * Frames what `stream` has queued as far as both windows allow. When the stream's end is
+   * due and no trailers follow, the last DATA frame carries END_STREAM.
+   */
+  pump(stream: H2Stream): void {
+    if (this.phase === 'closed' || stream.closed || stream.id === 0) {
+      return; // id 0: a client stream waiting to open; it is pumped when it opens.
+    }
+    const frameMax = this.peerSettings.maxFrameBytes;
+    const queue = stream.queue;
+    while (queue.length > 0) {
+      const chunk = queue[0] as Buffer;
+      const bytes = Math.min(chunk.length, stream.sendWindow, this.sendWindow, frameMax);
+      if (bytes <= 0) {
+        this.blocked.add(stream);
+        this.scheduleFlush();
+        return;
+      }
+      const whole = bytes === chunk.length;
+      const endsStream = whole && queue.length === 1 && stream.endRequested && !stream.waitForTrailers;
+      if (whole) {
+        queue.shift();
+      } else {
+        queue[0] = chunk.subarray(bytes);
+      }
+      this.out.frame(FrameType.DATA, endsStream ? Flag.END_STREAM : 0, stream.id, whole ? chunk : chunk.subarray(0, bytes));
+      stream.queuedBytes -= bytes;
+      stream.sendWindow -= bytes;
+      this.sendWindow -= bytes;
+      if (endsStream) {
+        stream.localEnded = true;
+      }
+    }
+    this.blocked.delete(stream);
+    this.scheduleFlush();
+    if (stream.endRequested && !stream.localEnded) {
+      stream.finishSending();
+    } else if (stream.localEnded) {
+      stream.maybeClose();
+    }
+    stream.maybeEmitDrain();
+  }
+
+  /** Ends `stream`'s side with an empty DATA frame carrying END_STREAM. */
+  endWithData(stream: H2Stream): void {
+    if (this.phase !== 'closed') {
+      this.out.frame(FrameType.DATA, Flag.END_STREAM, stream.id);
+      this.scheduleFlush();
+    }
+  }
+
+  consumed(stream: H2Stream, bytes: number): void {
+    if (this.credit.creditStream(stream, bytes)) {
+      this.scheduleFlush();
+    }
+  }
+
+  reset(stream: H2Stream, code: H2Error): void {
+    this.streams.delete(stream.id);
+    this.blocked.delete(stream);
+    if (this.phase !== 'closed' && stream.id !== 0) {
+      writeRstStream(this.out, stream.id, code);
+      this.scheduleFlush();
+    }
+    this.maybeEnd();
+  }
+
+  /** Called when a stream finished both ways. */
+  streamClosed(stream: H2Stream): void {
+    this.streams.delete(stream.id);
+    this.blocked.delete(stream);
+    this.maybeEnd();
+  }
+
+  // ---- flow control ----
+
+  protected pumpBlocked(): void {
+    for (const stream of [...this.blocked]) {
+      this.pump(stream);
+    }
+  }
+
+  // ---- writing and ending ----
+
+  protected scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushConnection, this);
+    }
+  }
+
+  private onSocketDrain(): void {
+    for (const stream of this.streams.values()) {
+      if (stream.wantsDrain) {
+        stream.maybeEmitDrain();
+      }
+    }
+  }
+
+  /** A peer that sends PINGs or SETTINGS and never reads the answers is cut off. */
+  protected checkUnread(): void {
+    if (this.socket.writableLength + this.out.pendingBytes > UNREAD_BYTES_MAX) {
+      throw new H2ProtocolError(H2Error.ENHANCE_YOUR_CALM, 'the peer does not read what it asks for');
+    }
+  }
+
+  protected resetById(streamId: number, code: H2Error): void {
+    const stream = this.streams.get(streamId);
+    if (stream !== undefined) {
+      stream.close(code);
+    } else {
+      writeRstStream(this.out, streamId, code);
+      this.scheduleFlush();
+    }
+  }
+
+  /** Ends the socket once a graceful close has no stream left. */
+  protected maybeEnd(): void {
+    if ((this.goingAway || this.peerGoingAway) && this.streams.size === 0 && this.phase !== 'closed') {
+      this.flush();
+      this.phase = 'closed';
+      this.connectionLost(undefined);
+      this.socket.end();
+      this.notifyClosed();
+    }
+  }
+
+  /** A connection error: GOAWAY with its code and reason, then the connection closes. */
+  protected fail(error: unknown): void {
+    const code = error instanceof H2ProtocolError ? error.code : H2Error.INTERNAL_ERROR;
+    const reason = error instanceof Error ? error.message : String(error);
+    writeGoaway(this.out, this.lastPeerStreamId(), code, reason);
+    this.flush();
+    this.socket.end();
+    this.destroy(error instanceof Error ? error : new Error(reason));
+  }
+
+  private notifyClosed(): void {
+    const listeners = this.closeListeners.splice(0);
+    for (const listener of listeners) {
+      listener();
+    }
+  }
+}
+
+function flushConnection(connection: H2ConnectionCore): void {
+  connection.flush();
+}
