@@ -10,6 +10,10 @@
  * operations at 64 clients, 20,000 by default, 0 for none): KeyVal's code is compiled by the
  * JIT as it runs, and both systems' caches fill, so the figures are of a running system, not
  * of its first seconds. The warm-up is the same for both targets and is printed.
+ *
+ * The clients share one HTTP/2 connection per endpoint (`--connections N` for more), as an
+ * etcd client (clientv3, the etcd3 npm package) and etcd's own benchmark tool (`--conns 1`)
+ * do by default.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -33,6 +37,7 @@ interface BenchArgs {
   leaseReads: boolean;
   gateway: boolean;
   warmupOperations: number;
+  connections: number;
 }
 
 /** Parses a whole number of at least `min`, or throws naming the flag. */
@@ -45,7 +50,7 @@ function wholeNumber(flag: string, text: string, min: number): number {
 }
 
 function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false, gateway: false, warmupOperations: 20_000 };
+  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false, gateway: false, warmupOperations: 20_000, connections: 1 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -86,8 +91,11 @@ function parseArgs(argv: readonly string[]): BenchArgs {
       case '--warmup':
         args.warmupOperations = wholeNumber('--warmup', value(), 0);
         break;
+      case '--connections':
+        args.connections = wholeNumber('--connections', value(), 1);
+        break;
       default:
-        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads --gateway --warmup N)`);
+        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads --gateway --warmup N --connections N)`);
     }
   }
   return args;
@@ -213,7 +221,7 @@ async function main(): Promise<void> {
           readRatio: 0.5,
           serializable: false,
           timeoutMs: 10_000,
-          connections: Math.min(4, clients),
+          connections: Math.min(args.connections, clients),
         });
       const measure = async (label: string, endpoint: string, clients: number): Promise<LoadResult> => {
         const result = await load(endpoint, clients, args.operations);
