@@ -4,11 +4,10 @@
  */
 import type * as http2 from 'node:http2';
 import { H2Error } from './h2/frame';
-import type { H2Stream } from './h2/stream';
+import type { H2Stream, RespondOptions } from './h2/stream';
 import type { StatusMetadata } from './grpc-status.error';
 import { encodeGrpcMessage, Metadata } from './metadata';
 import type { GrpcStatus } from './status';
-
 
 export const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({
   ':status': 200,
@@ -22,13 +21,9 @@ export const OK_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze({ 'grpc-stat
  * before we reset it. Not at once: a reset sent right behind the status can overtake it.
  */
 const RESET_AFTER_STATUS_MS = 1_000;
-/**
- * gRPC needs no `date` header; not sending it saves work and bytes. Node's `respond` honours
- * `sendDate` (as its compatibility API does) though its type definitions leave it out.
- */
-export type RespondOptions = http2.ServerStreamResponseOptions & { readonly sendDate?: boolean };
-export const RESPOND_OPTIONS: RespondOptions = Object.freeze({ waitForTrailers: true, sendDate: false });
-export const RESPOND_END_OPTIONS: RespondOptions = Object.freeze({ endStream: true, sendDate: false });
+/** Response headers with trailers to follow, and a headers-only (trailers-only) answer. */
+export const RESPOND_OPTIONS: RespondOptions = Object.freeze({ waitForTrailers: true });
+export const RESPOND_END_OPTIONS: RespondOptions = Object.freeze({ endStream: true });
 
 /** The status trailers (or trailers-only headers): code, percent-encoded message, metadata. */
 export function statusTrailers(
