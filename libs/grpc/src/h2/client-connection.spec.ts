@@ -3,45 +3,33 @@
  * concurrency limit, GOAWAY, trailers-only and informational responses, protocol errors.
  */
 import * as net from 'node:net';
+import { type Frame, FrameCollector } from '../testing/h2-frames';
 import { H2ClientConnection } from './client-connection';
 import { CONNECTION_PREFACE, Flag, FrameType, FrameWriter, H2Error, Setting, writeGoaway, writeSettings } from './frame';
 import { HpackDecoder, HpackEncoder } from './hpack';
 import type { H2Stream } from './stream';
 
-interface Frame {
-  readonly type: number;
-  readonly flags: number;
-  readonly streamId: number;
-  readonly payload: Buffer;
-}
-
 /** One accepted connection on the raw server: frames read, and a way to write frames. */
 class RawPeer {
-  readonly frames: Frame[] = [];
+  private readonly collector = new FrameCollector();
+  readonly frames: Frame[] = this.collector.frames;
   readonly encoder = new HpackEncoder();
   readonly decoder = new HpackDecoder();
-  private buffer = Buffer.alloc(0);
-  private prefaceSeen = false;
+  private preface = Buffer.alloc(0);
 
   constructor(readonly socket: net.Socket) {
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      if (!this.prefaceSeen && this.buffer.length >= CONNECTION_PREFACE.length) {
-        expect(this.buffer.subarray(0, CONNECTION_PREFACE.length)).toEqual(CONNECTION_PREFACE);
-        this.buffer = this.buffer.subarray(CONNECTION_PREFACE.length);
-        this.prefaceSeen = true;
+      // The client's preface comes first; everything after it is frames.
+      const missing = CONNECTION_PREFACE.length - this.preface.length;
+      if (missing > 0) {
+        this.preface = Buffer.concat([this.preface, chunk.subarray(0, missing)]);
+        chunk = chunk.subarray(missing);
+        if (this.preface.length === CONNECTION_PREFACE.length) {
+          expect(this.preface).toEqual(CONNECTION_PREFACE);
+        }
       }
-      while (this.prefaceSeen && this.buffer.length >= 9 && this.buffer.length >= 9 + this.buffer.readUIntBE(0, 3)) {
-        const length = this.buffer.readUIntBE(0, 3);
-        this.frames.push({
-          type: this.buffer[3] as number,
-          flags: this.buffer[4] as number,
-          streamId: this.buffer.readUInt32BE(5),
-          payload: this.buffer.subarray(9, 9 + length),
-        });
-        this.buffer = this.buffer.subarray(9 + length);
-      }
+      this.collector.push(chunk);
     });
   }
 

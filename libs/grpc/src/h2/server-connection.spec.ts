@@ -7,42 +7,23 @@ import * as net from 'node:net';
 import { etcd } from '@keyval/proto';
 import { frameBytes } from '../framing';
 import { GrpcStatus } from '../status';
+import { type Frame, FrameCollector } from '../testing/h2-frames';
 import { startTestServer, type TestServer } from '../testing/test-services';
 import { CONNECTION_PREFACE, Flag, FrameType, FrameWriter, H2Error, Setting, writeSettings, writeWindowUpdate } from './frame';
 import { HpackDecoder, HpackEncoder } from './hpack';
 
-interface Frame {
-  readonly type: number;
-  readonly flags: number;
-  readonly streamId: number;
-  readonly payload: Buffer;
-}
-
 /** A client that speaks frames: it writes what it is told and records every frame it reads. */
 class RawClient {
-  readonly frames: Frame[] = [];
+  private readonly collector = new FrameCollector();
+  readonly frames: Frame[] = this.collector.frames;
   readonly encoder = new HpackEncoder();
   readonly decoder = new HpackDecoder();
   closed = false;
-  private buffer = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      while (this.buffer.length >= 9) {
-        const length = this.buffer.readUIntBE(0, 3);
-        if (this.buffer.length < 9 + length) {
-          break;
-        }
-        this.frames.push({
-          type: this.buffer[3] as number,
-          flags: this.buffer[4] as number,
-          streamId: this.buffer.readUInt32BE(5) & 0x7fff_ffff,
-          payload: this.buffer.subarray(9, 9 + length),
-        });
-        this.buffer = this.buffer.subarray(9 + length);
-      }
+      this.collector.push(chunk);
       this.wake();
     });
     socket.on('close', () => {
