@@ -26,7 +26,6 @@ import {
   writeRstStream,
   writeSettings,
 } from './frame';
-import { HeaderBlockReader } from './header-block-reader';
 import { HpackEncoder } from './hpack';
 import { ReceiveCredit } from './receive-credit';
 import type { H2Stream, StreamHost } from './stream';
@@ -56,11 +55,9 @@ export abstract class H2ConnectionCore implements StreamHost {
   /** Set when a GOAWAY was sent (no new streams from the peer) or received (none to the peer). */
   protected goingAway = false;
   protected peerGoingAway = false;
-  protected readonly headerBlocks: HeaderBlockReader;
   protected readonly encoder = new HpackEncoder();
   /** Streams with DATA queued and no window left to send it. */
   protected readonly blocked = new Set<H2Stream>();
-  protected pending: Buffer | undefined;
   protected readonly credit: ReceiveCredit;
   protected sendWindow = DEFAULT_WINDOW;
   private flushScheduled = false;
@@ -75,7 +72,6 @@ export abstract class H2ConnectionCore implements StreamHost {
   ) {
     this.phase = firstPhase;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.headerBlocks = new HeaderBlockReader(options.maxHeaderListBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: Error) => this.destroy(error));
@@ -92,10 +88,6 @@ export abstract class H2ConnectionCore implements StreamHost {
 
   get congested(): boolean {
     return this.socket.writableLength > CONGESTED_BYTES;
-  }
-
-  get openStreams(): number {
-    return this.streams.size;
   }
 
   get isClosed(): boolean {
@@ -148,10 +140,12 @@ export abstract class H2ConnectionCore implements StreamHost {
 
   /** The last stream the peer opened that we take, as GOAWAY states it. */
   protected abstract lastPeerStreamId(): number;
+
   /** The connection is going down (before its streams are closed); `error` is why, if it failed. */
   protected connectionLost(error: Error | undefined): void {
     void error;
   }
+
   // ---- StreamHost ----
 
   sendHeaders(stream: H2Stream, fields: readonly string[], endStream: boolean): void {
@@ -233,17 +227,15 @@ export abstract class H2ConnectionCore implements StreamHost {
     }
   }
 
+  /** Sends RST_STREAM for `stream`; the stream then closes itself (see `streamClosed`). */
   reset(stream: H2Stream, code: H2Error): void {
-    this.streams.delete(stream.id);
-    this.blocked.delete(stream);
     if (this.phase !== 'closed' && stream.id !== 0) {
       writeRstStream(this.out, stream.id, code);
       this.scheduleFlush();
     }
-    this.maybeEnd();
   }
 
-  /** Called when a stream finished both ways. */
+  /** Every stream comes here once, however it ended: finished both ways, reset, or the connection ended. */
   streamClosed(stream: H2Stream): void {
     this.streams.delete(stream.id);
     this.blocked.delete(stream);

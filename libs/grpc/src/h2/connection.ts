@@ -30,12 +30,16 @@ import {
   unpad,
   WINDOW_MAX,
 } from './frame';
-import type { HeaderBlock } from './header-block-reader';
+import { type HeaderBlock, HeaderBlockReader } from './header-block-reader';
 
 export { ACK, type H2ConnectionOptions, type Phase } from './connection-core';
 
 /** An HTTP/2 connection: H2ConnectionCore's state and sending, plus reading frames from the socket. */
 export abstract class H2Connection extends H2ConnectionCore {
+  private readonly headerBlocks: HeaderBlockReader;
+  /** The start of a frame whose rest has not arrived yet. */
+  private pending: Buffer | undefined;
+
   protected constructor(
     socket: Socket,
     options: H2ConnectionOptions,
@@ -44,6 +48,7 @@ export abstract class H2Connection extends H2ConnectionCore {
     preface?: Buffer,
   ) {
     super(socket, options, firstPhase, settings, preface);
+    this.headerBlocks = new HeaderBlockReader(options.maxHeaderListBytes);
   }
 
   // ---- what the roles add ----
@@ -220,10 +225,7 @@ export abstract class H2Connection extends H2ConnectionCore {
     const stream = this.streams.get(streamId);
     if (stream !== undefined) {
       stream.rstCode = payload.readUInt32BE(0);
-      this.streams.delete(streamId);
-      this.blocked.delete(stream);
       stream.markClosed(true);
-      this.maybeEnd();
     }
   }
 
@@ -317,5 +319,4 @@ export abstract class H2Connection extends H2ConnectionCore {
     }
     this.pump(stream);
   }
-
 }

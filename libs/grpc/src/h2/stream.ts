@@ -144,8 +144,7 @@ export class H2Stream extends EventEmitter {
       return false;
     }
     if (chunk.length > 0) {
-      this.queue.push(chunk);
-      this.queuedBytes += chunk.length;
+      this.enqueue(chunk);
       this.host.pump(this);
     }
     const ok = this.queuedBytes < QUEUED_BYTES_HIGH && !this.host.congested;
@@ -163,8 +162,7 @@ export class H2Stream extends EventEmitter {
     // The end is requested before the last chunk is framed, so that chunk can carry END_STREAM.
     this.endRequested = true;
     if (chunk !== undefined && chunk.length > 0) {
-      this.queue.push(chunk);
-      this.queuedBytes += chunk.length;
+      this.enqueue(chunk);
     }
     this.host.pump(this);
   }
@@ -275,6 +273,11 @@ export class H2Stream extends EventEmitter {
     if (this.localEnded && this.remoteEnded && !this.closed) {
       this.markClosed(false);
     }
+  }
+
+  private enqueue(chunk: Buffer): void {
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
   }
 
   private deliver(chunk: Buffer): void {
