@@ -165,7 +165,7 @@ export class GrpcChannel {
   }
 
   private connect(slot: Slot): Connection {
-    const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
+    const socket = net.connect({ host: this.host, port: this.port });
     const h2 = new H2ClientConnection(socket, {
       streamWindowBytes: this.options.streamWindowBytes,
       connectionWindowBytes: this.options.connectionWindowBytes,

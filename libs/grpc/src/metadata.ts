@@ -117,7 +117,7 @@ export class Metadata {
   /** Adds the entries to outgoing headers: repeated text values joined by commas, bytes as base64. */
   writeTo(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
     for (const [key, values] of this.entries) {
-      headers[key] = values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))).join(',');
+      headers[key] = wireValue(values);
     }
     return headers;
   }
@@ -125,7 +125,7 @@ export class Metadata {
   /** Appends the entries to a flat header list [name, value, …], as `writeTo` writes them. */
   writeToFields(fields: string[]): string[] {
     for (const [key, values] of this.entries) {
-      fields.push(key, values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))).join(','));
+      fields.push(key, wireValue(values));
     }
     return fields;
   }
@@ -139,6 +139,11 @@ export class Metadata {
     }
     this.count += 1;
   }
+}
+
+/** The header value of an entry's values: text as it is, bytes as base64, repeats joined by commas. */
+function wireValue(values: readonly (string | Buffer)[]): string {
+  return values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))).join(',');
 }
 
 /**

@@ -91,7 +91,7 @@ export class GrpcServer implements CallHost {
     this.requestQueueMessagesMax = Math.max(1, this.options.requestQueueMessagesMax);
     this.exposeInternalErrors = this.options.exposeInternalErrors;
     this.onHandlerError = options.onHandlerError;
-    this.netServer = net.createServer({ noDelay: true }, this.onConnection);
+    this.netServer = net.createServer(this.onConnection); // H2Connection turns Nagle's algorithm off
     this.netServer.maxConnections = this.options.maxConnections;
   }
 
