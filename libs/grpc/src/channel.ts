@@ -65,7 +65,7 @@ interface Slot {
  * Parses `host:port`, `[v6]:port` or `http://host:port` into an HTTP/2 authority.
  * Throws TypeError for anything else (https is refused: this client speaks h2c only).
  */
-export function parseTarget(target: string): { authority: string; url: string; host: string; port: number } {
+export function parseTarget(target: string): { authority: string; host: string; port: number } {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `http://${target}`;
   let url: URL;
   try {
@@ -79,7 +79,7 @@ export function parseTarget(target: string): { authority: string; url: string; h
   if (url.port === '' || url.pathname !== '/' || url.search !== '' || url.username !== '') {
     throw new TypeError(`endpoint ${JSON.stringify(target)} must be host:port with an explicit port and nothing else`);
   }
-  return { authority: url.host, url: `http://${url.host}`, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
+  return { authority: url.host, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
 }
 
 export class GrpcChannel {
