@@ -40,6 +40,14 @@ interface BenchArgs {
   connections: number;
 }
 
+/** `text` if it is one of `choices`, or throws naming the flag. */
+function oneOf<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new Error(`${flag} takes ${choices.join(', ')}, not ${JSON.stringify(text)}`);
+  }
+  return text as T;
+}
+
 /** Parses a whole number of at least `min`, or throws naming the flag. */
 function wholeNumber(flag: string, text: string, min: number): number {
   const n = Number(text);
@@ -60,7 +68,7 @@ function parseArgs(argv: readonly string[]): BenchArgs {
     };
     switch (flag) {
       case '--target':
-        args.targets = value() === 'both' ? ['keyval', 'etcd'] : [argv[i] as 'keyval' | 'etcd'];
+        args.targets = oneOf('--target', value(), ['keyval', 'etcd', 'both'] as const) === 'both' ? ['keyval', 'etcd'] : [argv[i] as 'keyval' | 'etcd'];
         break;
       case '--clients':
         args.clients = value()
@@ -80,7 +88,7 @@ function parseArgs(argv: readonly string[]): BenchArgs {
         args.endpoints = value().split(',');
         break;
       case '--workload':
-        args.workload = value() as Workload;
+        args.workload = oneOf('--workload', value(), ['put', 'get', 'mixed'] as const);
         break;
       case '--lease-reads':
         args.leaseReads = true;
