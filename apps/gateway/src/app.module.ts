@@ -5,6 +5,7 @@ import type { GatewayConfig } from './config/gateway-config';
 import { GatewayService } from './gateway/gateway.service';
 import type { AppLogger } from './logger';
 import { HealthServerService } from './servers/health-server.service';
+import { MetricsService } from './metrics/metrics.service';
 import { GATEWAY_CONFIG, GATEWAY_LOGGER } from './tokens';
 
 @Module({})
@@ -12,7 +13,7 @@ export class GatewayModule {
   static forConfig(config: GatewayConfig, logger: AppLogger): DynamicModule {
     return {
       module: GatewayModule,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: GATEWAY_LOGGER, useValue: logger }, GatewayService, HealthServerService],
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: GATEWAY_LOGGER, useValue: logger }, MetricsService, GatewayService, HealthServerService],
     };
   }
 }

@@ -4,6 +4,7 @@ import type { DynamicModule } from '@nestjs/common';
 import type { KeyvalConfig } from './config/keyval-config';
 import type { AppLogger } from './logger';
 import { MemberService } from './member/member.service';
+import { MetricsService } from './metrics/metrics.service';
 import { ClientServerService } from './servers/client-server.service';
 import { HealthServerService } from './servers/health-server.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER } from './tokens';
@@ -13,7 +14,7 @@ export class KeyvalModule {
   static forMember(config: KeyvalConfig, logger: AppLogger): DynamicModule {
     return {
       module: KeyvalModule,
-      providers: [{ provide: KEYVAL_CONFIG, useValue: config }, { provide: KEYVAL_LOGGER, useValue: logger }, MemberService, ClientServerService, HealthServerService],
+      providers: [{ provide: KEYVAL_CONFIG, useValue: config }, { provide: KEYVAL_LOGGER, useValue: logger }, MetricsService, MemberService, ClientServerService, HealthServerService],
     };
   }
 }

@@ -9,6 +9,7 @@
  */
 import { GrpcChannel, Metadata, serverStreamingCall } from '@keyval/grpc';
 import type { CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
+import type { GatewayObserver, UpstreamObserver } from './gateway-observer';
 import { RAW_CODEC } from './raw-codec';
 import { WriteBatcher, batchedMethod } from './write-batcher';
 import type { BatchedWrite, WriteBatchingOptions } from './write-batcher';
@@ -24,6 +25,8 @@ export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
   /** Writes (Put, DeleteRange, Txn) in flight to a member sent together (KVBatch); undefined: one call each. */
   readonly writeBatching?: WriteBatchingOptions;
+  /** Hears how long calls to each member take and how large batches are (metrics). Default: none. */
+  readonly observer?: GatewayObserver;
 }
 
 /** One call in flight to a member. */
@@ -51,6 +54,8 @@ export class UpstreamPool {
   private readonly channels = new Map<string, GrpcChannel>();
   private readonly inFlight = new Map<string, Set<UpstreamCall>>();
   private readonly batchers = new Map<string, WriteBatcher>();
+  /** With an observer: each member address's, asked once. */
+  private readonly upstreamObservers = new Map<string, UpstreamObserver>();
   private closed = false;
 
   constructor(private readonly options: UpstreamPoolOptions) {}
@@ -82,11 +87,14 @@ export class UpstreamPool {
    * `leaderBoundCalls(authority)`.
    */
   unary(authority: string, path: string, request: Buffer, options: CallOptions, leaderBound: boolean): Promise<Buffer> {
+    const observer = this.upstreamObserver(authority);
+    const began = observer === undefined ? 0 : performance.now();
     return new Promise<Buffer>((resolve, reject) => {
       let tracked: UpstreamCall | undefined;
       let ended = false;
       const onEnd = (error: GrpcStatusError | undefined, response: Buffer | undefined): void => {
         ended = true;
+        observer?.answered(performance.now() - began);
         if (tracked !== undefined) {
           this.untrack(tracked);
         }
@@ -110,6 +118,19 @@ export class UpstreamPool {
         reject(error);
       }
     });
+  }
+
+  private upstreamObserver(authority: string): UpstreamObserver | undefined {
+    const gatewayObserver = this.options.observer;
+    if (gatewayObserver === undefined) {
+      return undefined;
+    }
+    let observer = this.upstreamObservers.get(authority);
+    if (observer === undefined && this.upstreamObservers.size < UPSTREAMS_MAX) {
+      observer = gatewayObserver.upstream(authority);
+      this.upstreamObservers.set(authority, observer);
+    }
+    return observer;
   }
 
   /** Writes sent in batches so far, and the batches (metrics). */
@@ -149,8 +170,11 @@ export class UpstreamPool {
   private batcher(authority: string): WriteBatcher {
     let batcher = this.batchers.get(authority);
     if (batcher === undefined) {
-      batcher = new WriteBatcher(() => this.channel(authority), this.options.writeBatching as WriteBatchingOptions, (path, request, deadline, metadata, sink) =>
-        this.startUnary(authority, path, request, { deadline, metadata }, (error, response) => sink.onEnd(error, response)),
+      batcher = new WriteBatcher(
+        () => this.channel(authority),
+        this.options.writeBatching as WriteBatchingOptions,
+        (path, request, deadline, metadata, sink) => this.startUnary(authority, path, request, { deadline, metadata }, (error, response) => sink.onEnd(error, response)),
+        this.options.observer,
       );
       this.batchers.set(authority, batcher);
     }

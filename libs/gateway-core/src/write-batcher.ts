@@ -13,6 +13,7 @@
  * member gone) fails each write with that status, which the forwarder classifies as it would a
  * unary call's. A member that does not serve KVBatch (UNIMPLEMENTED) gets unary calls from then on.
  */
+import type { GatewayObserver } from './gateway-observer';
 import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
 import type { GrpcChannel } from '@keyval/grpc';
 import { kvbatch } from '@keyval/proto';
@@ -108,6 +109,8 @@ export class WriteBatcher {
     private readonly options: WriteBatchingOptions,
     /** Sends one write as a unary call (large writes, and members without KVBatch). */
     private readonly unary: (path: string, request: Buffer, deadline: number, metadata: Metadata | undefined, sink: BatchedWriteSink) => BatchedWrite,
+    /** Hears the size of every batch sent (metrics). */
+    private readonly observer?: Pick<GatewayObserver, 'batchSent'>,
   ) {}
 
   /**
@@ -192,6 +195,7 @@ export class WriteBatcher {
     this.inFlight += 1;
     this.stats.batches += 1;
     this.stats.writes += batch.length;
+    this.observer?.batchSent(batch.length);
     let response: kvbatch.ExecuteResponse | undefined;
     const sink = {
       responseStream: false,

@@ -20,6 +20,7 @@ import { GrpcStatusError, type StatusMetadata } from './grpc-status.error';
 import { Metadata } from './metadata';
 import type { AnyHandler, MethodDefinition, ServerWritableCall } from './method';
 import { MessageQueue } from './message-queue';
+import type { GrpcMethodObserver } from './server-observer';
 import {
   discardRestOfRequest,
   OK_TRAILERS,
@@ -38,6 +39,8 @@ export interface Route {
   readonly path: string;
   readonly method: MethodDefinition;
   readonly handler: AnyHandler | undefined;
+  /** Hears about every call of this method (metrics), if the server has an observer. */
+  readonly observer: GrpcMethodObserver | undefined;
 }
 
 /** What a call needs from its server. */
@@ -84,6 +87,8 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   private requestCount = 0;
   /** Client-streaming and bidi calls: the requests, for the handler to iterate. */
   private queue: MessageQueue<unknown> | undefined;
+  /** When the call started (performance.now()), for the observer; 0 without one. */
+  private readonly startedAt: number;
 
   constructor(
     private readonly host: CallHost,
@@ -93,6 +98,12 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   ) {
     this.path = route.path;
     this.decoder = new FrameDecoder(host.maxReceiveMessageBytes);
+    if (route.observer !== undefined) {
+      this.startedAt = performance.now();
+      route.observer.started();
+    } else {
+      this.startedAt = 0;
+    }
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
       try {
@@ -260,6 +271,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     this.clearTimer();
     if (this.open) {
       this.open = false;
+      this.settled(GrpcStatus.CANCELLED);
       this.abort(new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} was cancelled by the client`));
       this.queue?.fail(this.abortReason);
     }
@@ -336,6 +348,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
       return;
     }
     this.open = false;
+    this.settled(GrpcStatus.OK);
     this.clearTimer();
     this.sendHeaders();
     this.pendingTrailers = this.trailers === undefined ? OK_TRAILERS : statusTrailers(GrpcStatus.OK, '', this.trailers, undefined);
@@ -364,6 +377,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
       return;
     }
     this.open = false;
+    this.settled(code);
     this.clearTimer();
     if (code !== GrpcStatus.OK) {
       const error = new GrpcStatusError(code, details);
@@ -385,6 +399,14 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     }
     if (!stream.readableEnded) {
       discardRestOfRequest(stream);
+    }
+  }
+
+  /** The status is decided (every path that sets `open` to false calls this once). */
+  private settled(code: GrpcStatus): void {
+    const observer = this.route.observer;
+    if (observer !== undefined) {
+      observer.handled(code, performance.now() - this.startedAt);
     }
   }
 

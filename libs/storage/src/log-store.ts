@@ -11,7 +11,7 @@
  *     send ready.messages, apply ...
  *     node.advance(ready)            ──►   the core reads back through RaftStorage
  */
-import type { Entry, HardState, RaftStorage, SnapshotMeta } from '@keyval/raft';
+import type { Entry, HardState, LogIndex, RaftStorage, SnapshotMeta } from '@keyval/raft';
 
 /**
  * One atomic-in-order unit of writes, as a Ready carries them. Applied in the order a driver
@@ -93,6 +93,12 @@ export interface LogStore extends RaftStorage {
   /** Resolves once everything written before it is durable. */
   sync(): Promise<void>;
   health(): LogStoreHealth;
+  /**
+   * Bytes the entries in (after, through] take in the log, for metrics (a follower's lag in
+   * bytes). Only entries the store holds count: indexes compacted away or past the last index
+   * add nothing. O(through - after); never blocks.
+   */
+  logBytes(after: LogIndex, through: LogIndex): number;
   /** Waits for buffered writes, then releases files. Later writes reject with StoreClosedError. */
   close(): Promise<void>;
 }

@@ -32,6 +32,11 @@ export interface ClusterOptions {
   readonly waitReady?: boolean;
   /** How long start() waits for readiness, ms (default 30 s: a loaded CI machine is slow). */
   readonly startTimeoutMs?: number;
+  /**
+   * Also pass `--listen-metrics-urls` (the member's metrics port) — default false: the client
+   * URL serves the same endpoints, as etcd's does.
+   */
+  readonly metricsListener?: boolean;
 }
 
 /** Most members one test cluster may have. */
@@ -78,7 +83,7 @@ export class TestCluster {
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerUrl}`,
       `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--listen-metrics-urls=${m.metricsUrl}`,
+      ...(options.metricsListener === true ? [`--listen-metrics-urls=${m.metricsUrl}`] : []),
       `--initial-cluster=${initialCluster}`,
       '--initial-cluster-state=new',
       `--initial-cluster-token=${token}`,

@@ -220,9 +220,12 @@ export class TestMember {
     return this.waitExit(timeoutMs);
   }
 
-  /** GET a path of the metrics/health listener: its HTTP status and body (status 0 if unreachable). */
+  /**
+   * GET a path of the member's HTTP endpoints (/readyz, /metrics...) on its client URL, which
+   * serves HTTP/1.1 beside gRPC: its HTTP status and body (status 0 if unreachable).
+   */
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
-    return httpGet(`${this.metricsUrl}${urlPath}`, timeoutMs);
+    return httpGet(`${this.clientUrl}${urlPath}`, timeoutMs);
   }
 
   /** Waits until /readyz answers 200 (a leader known, startup commit applied). */

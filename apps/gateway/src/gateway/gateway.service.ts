@@ -5,6 +5,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { Gateway } from '@keyval/gateway-core';
+import { routesHandler } from '@keyval/ops';
+import { MetricsService } from '../metrics/metrics.service';
+import { gatewayRoutes } from '../servers/http-endpoints';
 import type { GatewayConfig } from '../config/gateway-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
@@ -17,6 +20,7 @@ export class GatewayService implements BeforeApplicationShutdown {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(GATEWAY_LOGGER) private readonly logger: AppLogger,
+    private readonly metrics: MetricsService,
   ) {}
 
   async start(): Promise<Gateway> {
@@ -34,7 +38,12 @@ export class GatewayService implements BeforeApplicationShutdown {
       writeBatching: c.writeBatches === 0 ? null : { maxBatchesInFlight: c.writeBatches, maxCallsPerBatch: c.writeBatchMax, maxBatchBytes: 1024 * 1024 },
       maxRequestBytes: c.maxRequestBytes,
       logger: libLogger(this.logger),
+      observer: this.metrics.gateway,
+      serverObserver: this.metrics.grpc,
+      // /metrics, /health, /readyz... on the client port too, as on a member.
+      http1: routesHandler(gatewayRoutes(this, this.metrics)),
     });
+    this.metrics.gateway.attach(this.started);
     this.logger.info({ endpoints: c.endpoints, clients: c.listenClientUrls.map((u) => u.url) }, 'gateway started');
     return this.started;
   }

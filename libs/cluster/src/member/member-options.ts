@@ -3,6 +3,7 @@
  * environment variables, already validated.
  */
 import type { DriverLogger } from '../driver/raft-driver';
+import type { MemberObserver } from './member-observer';
 
 export interface InitialMember {
   readonly name: string;
@@ -38,6 +39,8 @@ export interface KvMemberOptions {
   readonly onRemoved?: () => void;
   /** Called on a fatal error; the process must exit. */
   readonly onFatal: (error: Error) => void;
+  /** Hears what the member does (metrics; see member-observer.ts). Default: none. */
+  readonly observer?: MemberObserver;
 }
 
 export class MemberConfigError extends Error {

@@ -152,6 +152,10 @@ export class WalLogStore implements LogStore {
     }
   }
 
+  logBytes(after: LogIndex, through: LogIndex): number {
+    return this.durable.logBytes(after, through);
+  }
+
   health(): LogStoreHealth {
     switch (this.state) {
       case 'ok':
@@ -275,9 +279,12 @@ export class WalLogStore implements LogStore {
           await this.segments.roll(this.durable.lastIndex() + 1, encodeSegmentStart(this.durable.snapshotMeta(), this.durable.hardState()));
         }
         position = await this.segments.write(batch.view());
+        this.options.observer?.written(batch.bytes);
       }
       if (batch.needsSync && this.segments.hasUnsyncedWrites) {
+        const began = performance.now();
         await this.segments.datasync();
+        this.options.observer?.synced(performance.now() - began);
       }
     } catch (err) {
       this.failBatch(batch, err);
