@@ -17,6 +17,7 @@ import type { ForwarderStats } from './forwarder';
 import { GatewayOverloadedError, GatewayStoppingError, toGatewayStatus } from './gateway.errors';
 import type { GatewayObserver } from './gateway-observer';
 import type { GrpcServerObserver, Http1Handler } from '@keyval/grpc';
+import type { Tracer } from '@opentelemetry/api';
 import { MemberDirectory } from './member-directory';
 import type { GatewayLogger } from './member-directory';
 import { rawService } from './raw-codec';
@@ -65,6 +66,12 @@ export interface GatewayOptions {
   readonly serverObserver?: GrpcServerObserver;
   /** Serves HTTP/1.1 (/metrics, /health...) on the client port too (see @keyval/grpc connection-dispatch). */
   readonly http1?: Http1Handler;
+  /**
+   * Traces every client call (a SERVER span, parent from the client's traceparent), each
+   * attempt to a member (a CLIENT span whose context goes upstream) and each KVBatch call.
+   * Default: none.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** What /metrics and the tests read. */
@@ -117,6 +124,7 @@ export class Gateway {
       connectTimeoutMs: 1_000,
       writeBatching: options.writeBatching === null ? undefined : (options.writeBatching ?? DEFAULT_WRITE_BATCHING),
       observer: options.observer,
+      tracer: options.tracer,
     });
     const directory = new MemberDirectory({
       seeds: options.endpoints,
@@ -141,6 +149,7 @@ export class Gateway {
       onHandlerError: (error, path) => options.logger?.warn('handler failed', { path, error: String(error) }),
       observer: options.serverObserver,
       http1: options.http1,
+      tracer: options.tracer,
     });
     const addresses: { host: string; port: number }[] = [];
     const gateway = new Gateway(server, directory, pool, sessions, forwarder, options, addresses);

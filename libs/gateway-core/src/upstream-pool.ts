@@ -7,7 +7,8 @@
  * cancel the attempts still waiting on the old leader and send them again to the new one
  * (`leaderBoundCalls`) instead of waiting for their deadline.
  */
-import { GrpcChannel, Metadata, serverStreamingCall } from '@keyval/grpc';
+import { GrpcChannel, GrpcStatus, Metadata, endRpcSpan, serverStreamingCall, startClientSpan } from '@keyval/grpc';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
 import type { GatewayObserver, UpstreamObserver } from './gateway-observer';
 import { RAW_CODEC } from './raw-codec';
@@ -27,6 +28,12 @@ export interface UpstreamPoolOptions {
   readonly writeBatching?: WriteBatchingOptions;
   /** Hears how long calls to each member take and how large batches are (metrics). Default: none. */
   readonly observer?: GatewayObserver;
+  /**
+   * Traces every attempt as a CLIENT span (child of the active span: the client's call), its
+   * context written into the attempt's metadata; a KVBatch call gets its own span, linked to
+   * the attempts it carries. Default: none.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** One call in flight to a member. */
@@ -89,12 +96,15 @@ export class UpstreamPool {
   unary(authority: string, path: string, request: Buffer, options: CallOptions, leaderBound: boolean): Promise<Buffer> {
     const observer = this.upstreamObserver(authority);
     const began = observer === undefined ? 0 : performance.now();
+    const tracer = this.options.tracer;
+    const span: Span | undefined = tracer !== undefined && options.metadata instanceof Metadata ? startClientSpan(tracer, path, options.metadata, { 'server.address': authority }) : undefined;
     return new Promise<Buffer>((resolve, reject) => {
       let tracked: UpstreamCall | undefined;
       let ended = false;
       const onEnd = (error: GrpcStatusError | undefined, response: Buffer | undefined): void => {
         ended = true;
         observer?.answered(performance.now() - began);
+        if (span !== undefined) endRpcSpan(span, error === undefined ? GrpcStatus.OK : error.code, error?.details);
         if (tracked !== undefined) {
           this.untrack(tracked);
         }
@@ -107,7 +117,7 @@ export class UpstreamPool {
       try {
         const batching = this.options.writeBatching !== undefined && batchedMethod(path) !== undefined && options.deadline !== undefined && options.signal === undefined && (options.metadata === undefined || options.metadata instanceof Metadata);
         const call = batching
-          ? this.batcher(authority).submit(path, request, options.deadline as number, options.metadata as Metadata | undefined, { onEnd })
+          ? this.batcher(authority).submit(path, request, options.deadline as number, options.metadata as Metadata | undefined, { onEnd }, span)
           : this.startUnary(authority, path, request, options, onEnd);
         // A call may end inside startCall (its deadline had passed): then there is nothing to track.
         if (!ended) {
@@ -175,6 +185,7 @@ export class UpstreamPool {
         this.options.writeBatching as WriteBatchingOptions,
         (path, request, deadline, metadata, sink) => this.startUnary(authority, path, request, { deadline, metadata }, (error, response) => sink.onEnd(error, response)),
         this.options.observer,
+        this.options.tracer,
       );
       this.batchers.set(authority, batcher);
     }

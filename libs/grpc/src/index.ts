@@ -32,4 +32,5 @@ export {
   type ServerStreamingClientMethod,
 } from './client';
 export { MessageQueue } from './message-queue';
+export { contextFromHeaders, contextFromMetadata, injectContext, startClientSpan, startServerSpan, endRpcSpan, rpcSpanInfo } from './tracing';
 export { installLeanAsyncResourceBind } from './lean-async-bind';

@@ -22,7 +22,9 @@ import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
 import { type CallHost, type Route, ServerCallImpl } from './server-call';
+import type { Tracer } from '@opentelemetry/api';
 import type { GrpcServerObserver } from './server-observer';
+import { rpcSpanInfo } from './tracing';
 import { discardRestOfRequest, RESPOND_END_OPTIONS } from './server-response';
 import { GrpcStatus } from './status';
 
@@ -50,6 +52,11 @@ export interface GrpcServerOptions {
   readonly onHandlerError?: (error: unknown, path: string) => void;
   /** Hears about every call (metrics): asked once per method in addService. Default: none. */
   readonly observer?: GrpcServerObserver;
+  /**
+   * Traces every call: a SERVER span whose parent is the request's W3C `traceparent`, with the
+   * handler run inside it. Default: none (no tracing code runs).
+   */
+  readonly tracer?: Tracer;
   /**
    * Serves HTTP/1.1 on the same port (`/metrics`, `/health`...): connections that do not start
    * with the HTTP/2 preface go to this request listener (see connection-dispatch.ts). Without
@@ -98,7 +105,8 @@ export class GrpcServer implements CallHost {
   readonly maxSendMessageBytes: number;
   readonly requestQueueMessagesMax: number;
   readonly exposeInternalErrors: boolean;
-  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError' | 'observer' | 'http1'>>;
+  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError' | 'observer' | 'http1' | 'tracer'>>;
+  readonly tracer: Tracer | undefined;
   private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
   private readonly observer: GrpcServerObserver | undefined;
   /** The HTTP/1.1 side of the port (never listens itself: the dispatcher hands it sockets). */
@@ -124,6 +132,7 @@ export class GrpcServer implements CallHost {
     this.exposeInternalErrors = this.options.exposeInternalErrors;
     this.onHandlerError = options.onHandlerError;
     this.observer = options.observer;
+    this.tracer = options.tracer;
     if (options.http1 !== undefined) {
       this.http1Server = http.createServer(HTTP1_LIMITS, options.http1);
       this.http1Server.on('clientError', (_error: Error, socket: net.Socket) => socket.destroy());
@@ -161,7 +170,8 @@ export class GrpcServer implements CallHost {
       if (this.routes.has(path)) {
         throw new Error(`method ${path} is already served`);
       }
-      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method) });
+      const span = rpcSpanInfo(path);
+      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes });
     }
     return this;
   }
@@ -368,5 +378,5 @@ function ignoreSessionError(): void {
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function')) as Partial<T>;
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean')) as Partial<T>;
 }

@@ -39,6 +39,12 @@ export interface SaveOptions {
   readonly sync?: boolean;
 }
 
+/** When one fdatasync started and ended (performance.now() ms). */
+export interface SyncTiming {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
 /** Whether a store accepts writes. */
 export type LogStoreState =
   /** Healthy. */
@@ -99,6 +105,11 @@ export interface LogStore extends RaftStorage {
    * add nothing. O(through - after); never blocks.
    */
   logBytes(after: LogIndex, through: LogIndex): number;
+  /**
+   * When the most recent fdatasync ran (performance.now() ms), for tracing: read right after a
+   * synced save resolves, it is the sync that covered it. Stores that do not sync leave it out.
+   */
+  lastSyncTiming?(): SyncTiming | undefined;
   /** Waits for buffered writes, then releases files. Later writes reject with StoreClosedError. */
   close(): Promise<void>;
 }

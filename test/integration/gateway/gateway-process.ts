@@ -35,7 +35,7 @@ function requireBuiltGateway(): string {
 
 /** The environment without KEYVAL_* variables, plus `env`. */
 function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYVAL_'))), ...env };
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYVAL_') && !key.startsWith('OTEL_'))), ...env };
 }
 
 /** Runs the gateway with `args` until it exits (flag tests): exit code and output. */
@@ -93,7 +93,7 @@ export class GatewayProcess {
   }
 
   /** Starts a gateway in front of `endpoints`, logging to `<dir>/gateway.log`, and waits until it is ready. */
-  static async start(options: { endpoints: readonly string[]; dir: string; flags?: readonly string[]; readyTimeoutMs?: number; metricsListener?: boolean }): Promise<GatewayProcess> {
+  static async start(options: { endpoints: readonly string[]; dir: string; flags?: readonly string[]; readyTimeoutMs?: number; metricsListener?: boolean; env?: Record<string, string> }): Promise<GatewayProcess> {
     const main = requireBuiltGateway();
     const [clientPort, metricsPort] = (await freePorts(2)) as [number, number];
     const logFile = path.join(options.dir, 'gateway.log');
@@ -107,7 +107,7 @@ export class GatewayProcess {
     const fd = fs.openSync(logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: cleanEnv(), stdio: ['ignore', fd, fd] });
+      child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: cleanEnv(options.env), stdio: ['ignore', fd, fd] });
     } finally {
       fs.closeSync(fd);
     }

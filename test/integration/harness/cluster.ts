@@ -37,6 +37,8 @@ export interface ClusterOptions {
    * URL serves the same endpoints, as etcd's does.
    */
   readonly metricsListener?: boolean;
+  /** Environment variables for every member (e.g. OTEL_* to trace them). */
+  readonly env?: Record<string, string>;
 }
 
 /** Most members one test cluster may have. */
@@ -93,6 +95,7 @@ export class TestCluster {
     const members = specs.map((spec, i) => {
       const member = new TestMember(spec, base);
       member.extraFlags = options.memberFlags?.(spec.name, i) ?? [];
+      member.extraEnv = { ...options.env };
       return member;
     });
     const spawnedAtMs = performance.now();

@@ -11,7 +11,8 @@ import { gatewayRoutes } from '../servers/http-endpoints';
 import type { GatewayConfig } from '../config/gateway-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
-import { GATEWAY_CONFIG, GATEWAY_LOGGER } from '../tokens';
+import { GATEWAY_CONFIG, GATEWAY_LOGGER, GATEWAY_TRACING } from '../tokens';
+import type { Tracing } from '../tracing';
 
 @Injectable()
 export class GatewayService implements BeforeApplicationShutdown {
@@ -21,6 +22,7 @@ export class GatewayService implements BeforeApplicationShutdown {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(GATEWAY_LOGGER) private readonly logger: AppLogger,
     private readonly metrics: MetricsService,
+    @Inject(GATEWAY_TRACING) private readonly tracing: Tracing,
   ) {}
 
   async start(): Promise<Gateway> {
@@ -40,6 +42,7 @@ export class GatewayService implements BeforeApplicationShutdown {
       logger: libLogger(this.logger),
       observer: this.metrics.gateway,
       serverObserver: this.metrics.grpc,
+      tracer: this.tracing.tracer,
       // /metrics, /health, /readyz... on the client port too, as on a member.
       http1: routesHandler(gatewayRoutes(this, this.metrics)),
     });

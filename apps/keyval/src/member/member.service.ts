@@ -13,7 +13,8 @@ import type { KeyvalConfig } from '../config/keyval-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
 import { MetricsService } from '../metrics/metrics.service';
-import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
+import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
+import type { Tracing } from '../tracing';
 
 @Injectable()
 export class MemberService implements KvBackend, LeaderLocator, OnApplicationShutdown {
@@ -23,6 +24,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
     private readonly metrics: MetricsService,
+    @Inject(KEYVAL_TRACING) private readonly tracing: Tracing,
   ) {}
 
   /** The member once open (undefined while starting and after shutdown). */
@@ -57,6 +59,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
       logger: libLogger(this.logger),
       onFatal,
       observer: this.metrics.member,
+      tracer: this.tracing.tracer,
     });
     this.metrics.member.attach(this.current);
     this.logger.info({ memberId: this.current.id.toString(16), clusterId: this.current.clusterId.toString(16) }, 'member started');

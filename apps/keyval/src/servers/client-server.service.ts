@@ -16,7 +16,8 @@ import type { KeyvalConfig } from '../config/keyval-config';
 import type { AppLogger } from '../logger';
 import { MemberService } from '../member/member.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
+import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
+import type { Tracing } from '../tracing';
 import { KEYVAL_VERSION } from '../version';
 import { memberRoutes } from './http-endpoints';
 
@@ -31,17 +32,19 @@ export class ClientServerService implements BeforeApplicationShutdown {
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
     private readonly members: MemberService,
     private readonly metrics: MetricsService,
+    @Inject(KEYVAL_TRACING) private readonly tracing: Tracing,
   ) {}
 
   async start(): Promise<void> {
     const grpcMax = this.config.maxRequestBytes + 512 * 1024;
-    this.forwarder = new LeaderForwarder(this.members, grpcMax);
+    const tracer = this.tracing.tracer;
+    this.forwarder = new LeaderForwarder(this.members, grpcMax, tracer);
     const kv = new KvService(this.members, this.forwarder, {
       limits: { maxRequestBytes: this.config.maxRequestBytes, maxTxnOps: this.config.maxTxnOps },
       defaultTimeoutMs: this.config.requestTimeoutMs,
     });
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
-    const batch = new KvBatchService(kv, { onHandlerError });
+    const batch = new KvBatchService(kv, { onHandlerError, tracer });
     this.router = new LeaderRouter(this.members);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
@@ -55,6 +58,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
         onHandlerError,
         observer: this.metrics.grpc,
         http1,
+        tracer,
       });
       server.addService(etcd.KVDefinition, kv.implementation);
       server.addService(kvbatch.KVBatchDefinition, batch.implementation);

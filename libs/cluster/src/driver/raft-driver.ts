@@ -21,6 +21,8 @@ import { MONOTONIC_CLOCK } from './clock';
 import { MemberStoppedError, ReadNotConfirmedError, ResourceExhaustedError } from './driver.errors';
 import { ApplyQueue } from './apply-queue';
 import { ProposalWaiters, ReadWaiters } from './waiters';
+import { RaftTracing } from './raft-tracing';
+import type { Tracer } from '@opentelemetry/api';
 
 /** The state machine as the driver sees it. */
 export interface DriverStateMachine<R> {
@@ -73,6 +75,8 @@ export interface DriverOptions<R> {
   readonly onFatal: (error: Error) => void;
   /** Hears about proposals, applies, reads, heartbeats and snapshot transfers (metrics). Default: none. */
   readonly observer?: DriverObserver;
+  /** Traces proposals made inside a span, and their persist, replication and apply (raft-tracing.ts). Default: none. */
+  readonly tracer?: Tracer;
 }
 
 /** Committed entries waiting to apply beyond which the Ready loop waits for the state machine. */
@@ -107,6 +111,7 @@ export class RaftDriver<R> implements TransportReceiver {
   private readonly heartbeatSentAtMs = new Map<NodeId, number>();
   /** True while a leader's snapshot is being installed (etcd_server_snapshot_apply_in_progress_total). */
   private installing = false;
+  private readonly tracing: RaftTracing | undefined;
   /** Counters for metrics and diagnosis (monotonic since start). */
   readonly counters = { readies: 0, entriesPersisted: 0, syncs: 0, persistMs: 0, entriesApplied: 0, applyBatches: 0, applyMs: 0, messagesSent: 0, proposals: 0, readBarriers: 0 };
   private readonly applyQueue: ApplyQueue<R>;
@@ -118,6 +123,7 @@ export class RaftDriver<R> implements TransportReceiver {
     this.clock = options.clock ?? MONOTONIC_CLOCK;
     this.logger = options.logger ?? NOOP_LOGGER;
     this.observer = options.observer;
+    this.tracing = options.tracer === undefined ? undefined : new RaftTracing(options.tracer);
     const observer = options.observer;
     this.proposals = new ProposalWaiters<R>(this.clock, observer === undefined ? undefined : (count) => observer.proposalsFailed(count));
     this.reads = new ReadWaiters(this.clock);
@@ -244,7 +250,12 @@ export class RaftDriver<R> implements TransportReceiver {
     const ticket = this.guard(propose);
     this.counters.proposals++;
     this.schedule();
-    return this.proposals.add(ticket.index, ticket.term, deadlineMs);
+    const tracing = this.tracing;
+    if (tracing === undefined) {
+      return this.proposals.add(ticket.index, ticket.term, deadlineMs);
+    }
+    tracing.proposed(ticket.index, ticket.term, this.clock.nowMs());
+    return tracing.watch(ticket.index, this.proposals.add(ticket.index, ticket.term, deadlineMs));
   }
 
   /** Starts handing leadership to `target` (§3.10); see waitForLeader to know when it moved. */
@@ -271,7 +282,8 @@ export class RaftDriver<R> implements TransportReceiver {
       this.catchUpTicks();
     }
     const context = `${this.id.toString(16)}:${++this.readSequence}`;
-    const promise = this.reads.add(context, deadlineMs);
+    const added = this.reads.add(context, deadlineMs);
+    const promise = this.tracing === undefined ? added : this.tracing.readBarrier(mode, added);
     try {
       this.guard(() => this.node.readIndex(context, mode));
     } catch (error) {
@@ -323,14 +335,21 @@ export class RaftDriver<R> implements TransportReceiver {
     if (ready.entries.length > 0 || ready.hardState !== undefined) {
       const began = performance.now();
       await this.persist(ready);
+      const ended = performance.now();
       this.counters.entriesPersisted += ready.entries.length;
       this.counters.syncs += ready.mustSync ? 1 : 0;
-      this.counters.persistMs += performance.now() - began;
+      this.counters.persistMs += ended - began;
+      if (this.tracing !== undefined && ready.entries.length > 0) {
+        this.tracing.persisted(ready.entries, began, ended, ready.mustSync ? this.options.logStore.lastSyncTiming?.() : undefined);
+      }
     }
     this.sendMessages(ready.messages);
     if (ready.committedEntries.length > 0) {
       if (this.observer !== undefined && this.proposals.size > 0) {
         this.observeCommits(ready.committedEntries, this.observer);
+      }
+      if (this.tracing !== undefined) {
+        this.tracing.committed(ready.committedEntries, (ready.committedEntries[ready.committedEntries.length - 1] as Entry).index, this.clock.nowMs());
       }
       // Applied in the background, in order, overlapping the next Ready's disk write.
       this.applyQueue.enqueue(ready.committedEntries);
@@ -373,6 +392,10 @@ export class RaftDriver<R> implements TransportReceiver {
   /** After each applied batch: resolves proposals and reads as the index moves. */
   private onApplied(batch: readonly Entry[], results: readonly R[], elapsedMs: number): void {
     this.observer?.applied(batch.length, elapsedMs);
+    if (this.tracing !== undefined) {
+      const now = this.clock.nowMs();
+      this.tracing.applied(batch, now - elapsedMs, now);
+    }
     this.counters.applyMs += elapsedMs;
     this.counters.applyBatches++;
     this.counters.entriesApplied += batch.length;
@@ -614,6 +637,7 @@ export class RaftDriver<R> implements TransportReceiver {
     this.stopped = new MemberStoppedError(reason);
     this.timer?.cancel();
     this.proposals.failAll(this.stopped);
+    this.tracing?.failedAll(this.stopped);
     this.reads.failAll(this.stopped);
   }
 

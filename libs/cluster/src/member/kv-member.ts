@@ -136,6 +136,7 @@ export class KvMember {
       onApplied: (_entries, results) => receiver.member?.onApplied(results),
       onFatal: options.onFatal,
       observer: observer?.driver,
+      tracer: options.tracer,
     });
     receiver.driver = driver;
     const member = new KvMember(identity, options, logStore, stateMachine, transport, driver, startupCommit);
