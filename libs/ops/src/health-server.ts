@@ -53,6 +53,43 @@ export function routesHandler(routes: HttpRoutes): (req: http.IncomingMessage, r
   };
 }
 
+/** What a process tells its etcd-style HTTP endpoints. */
+export interface EtcdEndpointSource {
+  /** The Prometheus exposition and its Content-Type. */
+  metrics(): Promise<{ readonly text: string; readonly contentType: string }>;
+  /** Whether it serves (undefined while it is starting). */
+  health(): { readonly healthy: boolean; readonly reason?: string } | undefined;
+  /** Its /readyz answer (undefined while it is starting). */
+  ready(): HttpAnswer | undefined;
+  /** /version's JSON: `etcdserver`, `etcdcluster`... */
+  readonly version: Readonly<Record<string, string>>;
+}
+
+const STARTING: HttpAnswer = { status: 503, body: { health: 'false', reason: 'starting' } };
+
+/**
+ * etcd's endpoints: /metrics, /health and /healthz (`{"health":"true"}`, 503 with a reason
+ * otherwise), /readyz, /livez and /version.
+ */
+export function etcdHttpRoutes(source: EtcdEndpointSource): HttpRoutes {
+  const health = (): HttpAnswer => {
+    const h = source.health();
+    if (h === undefined) return STARTING;
+    return { status: h.healthy ? 200 : 503, body: h.healthy ? { health: 'true' } : { health: 'false', reason: h.reason } };
+  };
+  return {
+    '/metrics': async () => {
+      const m = await source.metrics();
+      return { status: 200, body: m.text, contentType: m.contentType };
+    },
+    '/health': health,
+    '/healthz': health,
+    '/readyz': () => source.ready() ?? STARTING,
+    '/livez': () => ({ status: 200, body: { live: true } }),
+    '/version': () => ({ status: 200, body: source.version }),
+  };
+}
+
 /** Serves `routes` on every URL; resolves once all listen. */
 export async function startHealthServer(urls: readonly ListenUrl[], routes: HttpRoutes, onListening: (url: string) => void): Promise<HealthServer> {
   const servers: http.Server[] = [];

@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { findOnPath } from './etcdctl';
 import { freePorts } from './free-ports';
 import { httpGet } from './http-get';
 import { waitFor } from './wait-for';
@@ -21,13 +22,6 @@ export class EtcdMissingError extends Error {
   }
 }
 
-export function findEtcd(): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'etcd');
-    if (dir !== '' && fs.existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 export interface EtcdMember {
   readonly name: string;
@@ -44,7 +38,7 @@ export class EtcdCluster {
 
   /** Starts `size` members and waits until each answers /health with a leader. */
   static async start(size = 3): Promise<EtcdCluster> {
-    const bin = findEtcd();
+    const bin = findOnPath('etcd');
     if (bin === undefined) throw new EtcdMissingError();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyval-etcd-'));
     const ports = await freePorts(2 * size);

@@ -36,25 +36,16 @@ type RaftTransportClientClass = typeof raftpb.RaftTransportClient;
  */
 function countingClientClass(peer: PeerObserver): RaftTransportClientClass {
   const base = raftpb.RaftTransportService;
-  const service = {
-    ...base,
-    messages: {
-      ...base.messages,
-      requestSerialize: (value: raftpb.MessageBatch): Buffer => {
-        const bytes = base.messages.requestSerialize(value);
-        peer.sent(bytes.length);
-        return bytes;
-      },
-    },
-    installSnapshot: {
-      ...base.installSnapshot,
-      requestSerialize: (value: raftpb.InstallSnapshotRequest): Buffer => {
-        const bytes = base.installSnapshot.requestSerialize(value);
-        peer.sent(bytes.length);
-        return bytes;
-      },
-    },
+  const counted = <M extends { readonly requestSerialize: (value: never) => Buffer }>(method: M): M => {
+    const serialize = method.requestSerialize as (value: unknown) => Buffer;
+    const requestSerialize = (value: unknown): Buffer => {
+      const bytes = serialize(value);
+      peer.sent(bytes.length);
+      return bytes;
+    };
+    return { ...method, requestSerialize };
   };
+  const service = { ...base, messages: counted(base.messages), installSnapshot: counted(base.installSnapshot) };
   return grpc.makeGenericClientConstructor(service, 'keyval.raft.v1.RaftTransport') as unknown as RaftTransportClientClass;
 }
 
