@@ -19,7 +19,7 @@ import { startTracing } from './tracing';
 async function run(config: GatewayConfig): Promise<void> {
   installLeanAsyncResourceBind(); // see @keyval/grpc lean-async-bind.ts: a per-call cost of Node's HTTP/2 client
   // Before anything else: the SDK (when OTEL_* asks for it) must own the context manager first.
-  const tracing = startTracing('keyval-gateway', `gateway-${config.listenClientUrls[0]?.port ?? 0}`, GATEWAY_VERSION);
+  const tracing = await startTracing('keyval-gateway', `gateway-${config.listenClientUrls[0]?.port ?? 0}`, GATEWAY_VERSION);
   const logger = createLogger(config.logLevel, tracing.tracer !== undefined);
   const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger, tracing), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: stop taking calls, drain those in flight, close the

@@ -9,8 +9,6 @@
  */
 import { trace } from '@opentelemetry/api';
 import type { Tracer } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import { tracesRequested } from '@keyval/ops';
 
 export interface Tracing {
@@ -22,11 +20,18 @@ export interface Tracing {
 
 export const TRACING_OFF: Tracing = { tracer: undefined, shutdown: () => Promise.resolve() };
 
-/** Starts the SDK if the environment asks for traces; `service` unless OTEL_SERVICE_NAME says otherwise. */
-export function startTracing(service: string, instance: string, version: string, env: NodeJS.ProcessEnv = process.env): Tracing {
+/**
+ * Starts the SDK if the environment asks for traces; `service` unless OTEL_SERVICE_NAME says
+ * otherwise. The SDK's modules are loaded only then: they take a second or two to load on a
+ * busy machine, which a member started without tracing (or only to print a usage error) must
+ * not pay.
+ */
+export async function startTracing(service: string, instance: string, version: string, env: NodeJS.ProcessEnv = process.env): Promise<Tracing> {
   if (!tracesRequested(env)) {
     return TRACING_OFF;
   }
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  const { resourceFromAttributes } = await import('@opentelemetry/resources');
   const sdk = new NodeSDK({
     serviceName: (env['OTEL_SERVICE_NAME'] ?? '').trim() === '' ? service : undefined,
     resource: resourceFromAttributes({ 'service.instance.id': instance, 'service.version': version }),

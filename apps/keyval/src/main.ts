@@ -27,7 +27,7 @@ async function verify(config: KeyvalConfig): Promise<number> {
 async function run(config: KeyvalConfig): Promise<void> {
   installLeanAsyncResourceBind(); // a per-call cost of Node's HTTP/2 client (forwarded writes): @keyval/grpc
   // Before anything else: the SDK (when OTEL_* asks for it) must own the context manager first.
-  const tracing = startTracing('keyval', config.name, KEYVAL_PRODUCT_VERSION);
+  const tracing = await startTracing('keyval', config.name, KEYVAL_PRODUCT_VERSION);
   const logger = createLogger(config.name, config.logLevel, tracing.tracer !== undefined);
   if (tracing.tracer !== undefined) {
     logger.info({ exporter: process.env['OTEL_TRACES_EXPORTER'] ?? 'otlp', sampler: process.env['OTEL_TRACES_SAMPLER'] ?? 'parentbased_always_on' }, 'tracing on');
