@@ -2,6 +2,8 @@
  * A toy member for driver tests: a RaftDriver over an in-memory log store, a Map state
  * machine (payload: JSON {key, value}) and in-memory snapshots, on a MemoryNetwork.
  */
+import type { Tracer } from '@opentelemetry/api';
+import type { DriverObserver } from '../member/member-observer';
 import { EntryType, SeededRandom, bootstrapEntries, decodeConfChangeEntry } from '@keyval/raft';
 import type { Entry, LogIndex, MembershipConfig, NodeId, SnapshotMeta, Term } from '@keyval/raft';
 import { MemoryLogStore } from '@keyval/storage';
@@ -92,7 +94,7 @@ export interface ToyMember {
   readonly fatal: Error[];
 }
 
-export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: readonly NodeId[], options: { snapshotEveryEntries?: number; trailing?: number; bootstrap?: boolean } = {}): Promise<ToyMember> {
+export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: readonly NodeId[], options: { snapshotEveryEntries?: number; trailing?: number; bootstrap?: boolean; observer?: DriverObserver; tracer?: Tracer } = {}): Promise<ToyMember> {
   const store = new MemoryLogStore();
   if (options.bootstrap !== false) {
     const boot = bootstrapEntries(peers);
@@ -113,6 +115,8 @@ export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: 
     snapshotEveryEntries: options.snapshotEveryEntries ?? 0,
     compactionTrailingEntries: options.trailing ?? 5,
     onFatal: (e) => fatal.push(e),
+    observer: options.observer,
+    tracer: options.tracer,
   });
   receiver.driver = driver;
   await driver.start();
