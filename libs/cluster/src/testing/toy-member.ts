@@ -106,8 +106,10 @@ export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: 
   const transport = network.transport(id, { deliver: (m) => receiver.driver!.deliver(m), receiveSnapshot: (o, c, p) => receiver.driver!.receiveSnapshot(o, c, p) });
   for (const peer of peers) transport.setPeer(peer, 'memory');
   const driver = new RaftDriver<string | null>({
-    raft: { id, electionTimeoutTicks: 10, heartbeatTicks: 2, random: new SeededRandom(Number(id)) },
-    tickMs: 5,
+    // A member's production settings (pre-vote, check-quorum), with an election timeout of
+    // 200-400 ms: long enough that a loaded test machine does not depose leaders mid-test.
+    raft: { id, electionTimeoutTicks: 20, heartbeatTicks: 2, preVote: true, checkQuorum: true, random: new SeededRandom(Number(id)) },
+    tickMs: 10,
     logStore: store,
     stateMachine: sm,
     snapshots: new ToySnapshots(sm),
