@@ -13,6 +13,7 @@ import type { KeyvalConfig } from './config/keyval-config';
 import { KeyvalModule } from './app.module';
 import { createLogger } from './logger';
 import { MemberService } from './member/member.service';
+import { podStart } from './member/pod-start';
 import { ClientServerService } from './servers/client-server.service';
 import { HealthServerService } from './servers/health-server.service';
 
@@ -22,9 +23,14 @@ async function verify(config: KeyvalConfig): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-async function run(config: KeyvalConfig): Promise<void> {
+async function run(given: KeyvalConfig): Promise<void> {
   installLeanAsyncResourceBind(); // a per-call cost of Node's HTTP/2 client (forwarded writes): @keyval/grpc
-  const logger = createLogger(config.name, config.logLevel);
+  const logger = createLogger(given.name, given.logLevel);
+  // In a StatefulSet pod (--pod-name): bootstrap, resume or join, decided with the other pods.
+  const config = await podStart(given, logger);
+  if (config === undefined) {
+    return; // removed from the cluster: idle until SIGTERM
+  }
   const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: Nest's hooks run (stop accepting, drain, hand off
   // leadership, close storage), then the process exits 0. A second signal exits at once.
