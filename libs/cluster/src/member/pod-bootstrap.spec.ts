@@ -12,7 +12,7 @@ const CLUSTER = 0xc1n;
 
 /** Member k as the bootstrap created it (id from its peer URL), started (named) or not. */
 function initial(k: number, isStarted = true): ListedMember {
-  return { id: computeMemberId([peer(k)], TOKEN), name: isStarted ? `kv-${k}` : '', peerUrls: [peer(k)], clientUrls: isStarted ? [`http://kv-${k}:2379`] : [], isLearner: false };
+  return { id: computeMemberId([peer(k)], TOKEN), name: `kv-${k}`, peerUrls: [peer(k)], clientUrls: isStarted ? [`http://kv-${k}:2379`] : [], isLearner: false };
 }
 const view = (from: number, members: ListedMember[], clusterId = CLUSTER): ClusterView => ({ from: `kv-${from}`, clusterId, members });
 
@@ -40,7 +40,7 @@ describe('planBootstrap: a pod with an empty data dir', () => {
   });
 
   it('joins once a member lists it as added but not started, even if a lagging member does not', () => {
-    const learner: ListedMember = { id: 0x44n, name: '', peerUrls: [pod(3).peerUrl], clientUrls: [], isLearner: true };
+    const learner: ListedMember = { id: 0x44n, name: 'kv-3', peerUrls: [pod(3).peerUrl], clientUrls: [], isLearner: true };
     const lagging = [initial(0), initial(1), initial(2)];
     const plan = planBootstrap({ identity: pod(3), clusterToken: TOKEN, views: [view(0, lagging), view(1, [...lagging, learner])] });
     expect(plan).toEqual({ kind: 'join', members: [...lagging, learner] });
@@ -48,7 +48,7 @@ describe('planBootstrap: a pod with an empty data dir', () => {
   });
 
   it('joins (not bootstraps) as an initial ordinal that was re-added under a new id', () => {
-    const readded: ListedMember = { id: 0x99n, name: '', peerUrls: [peer(1)], clientUrls: [], isLearner: true };
+    const readded: ListedMember = { id: 0x99n, name: 'kv-1', peerUrls: [peer(1)], clientUrls: [], isLearner: true };
     expect(planBootstrap({ identity: pod(1), clusterToken: TOKEN, views: [view(0, [initial(0), readded, initial(2)])] }).kind).toBe('join');
   });
 
@@ -102,7 +102,7 @@ describe('runPodBootstrap', () => {
       memberAdd: async (url, name, peerUrl) => {
         calls.push(`add ${name} via ${url}`);
         if (calls.filter((c) => c.startsWith('add')).length === 1) throw new Error('etcdserver: one change at a time');
-        members.push({ id: 0x3n, name: '', peerUrls: [peerUrl], clientUrls: [], isLearner: true });
+        members.push({ id: 0x3n, name, peerUrls: [peerUrl], clientUrls: [], isLearner: true });
       },
       memberRemove: async (url, id) => {
         calls.push(`remove ${id.toString(16)} via ${url}`);
@@ -115,7 +115,7 @@ describe('runPodBootstrap', () => {
     const io = cluster([initial(0), initial(1), initial(2)]);
     const start = await runPodBootstrap({ identity: pod(3), clusterToken: TOKEN, io, logger, retryMs: 1 });
     expect(io.calls).toEqual(['add kv-3 via http://kv-0:2379', 'add kv-3 via http://kv-1:2379']);
-    expect(start).toEqual({ kind: 'join', initialCluster: joinCluster(pod(3), [initial(0), initial(1), initial(2), { id: 0x3n, name: '', peerUrls: [pod(3).peerUrl], clientUrls: [], isLearner: true }]) });
+    expect(start).toEqual({ kind: 'join', initialCluster: joinCluster(pod(3), [initial(0), initial(1), initial(2), { id: 0x3n, name: 'kv-3', peerUrls: [pod(3).peerUrl], clientUrls: [], isLearner: true }]) });
   });
 
   it('replaces a member whose data dir was lost, then adds the pod again', async () => {

@@ -16,7 +16,7 @@
  *                    └─▶ not listed .................................... add as a learner, then join
  *
  * "Started" is etcd's test (`isMemberBootstrapped`): a member that ever ran has published its
- * name and client URLs. An empty data dir under a started member's URLs must not rejoin with
+ * client URLs (its name is known from the start: bootstrap entries and MemberAdd carry it). An empty data dir under a started member's URLs must not rejoin with
  * that member's id (it would vote having forgotten its log), so it is replaced by a new member.
  * A learner is promoted by the leader once caught up (MembershipManager.autoPromote).
  *
@@ -67,7 +67,8 @@ export interface PlanInput {
 }
 
 const hex = (id: bigint): string => id.toString(16);
-const started = (m: ListedMember): boolean => m.name.length > 0 || m.clientUrls.length > 0;
+/** A member that ever ran has published its client URLs (names are recorded when it is added). */
+const started = (m: ListedMember): boolean => m.clientUrls.length > 0;
 
 /** The views of the cluster most pods answered for (a view with no members has not applied its bootstrap yet). */
 function mainCluster(views: readonly ClusterView[]): ClusterView[] {
