@@ -136,7 +136,8 @@ export class PodSimulation {
   readonly pods = new Map<string, SimPod>();
   /** DNS names published (name → addresses), as the cluster DNS would serve them. */
   private readonly records = new Map<string, string[]>();
-  private readonly commands = imageCommands();
+  /** The image's commands, by name (imageCommands). */
+  readonly commands = imageCommands();
 
   private constructor(
     readonly objects: readonly K8sObject[],
@@ -146,7 +147,7 @@ export class PodSimulation {
   /** Takes the lock, removes what an earlier run left, builds the switch and the client namespace. */
   static async start(objects: readonly K8sObject[], options: SimOptions): Promise<PodSimulation> {
     const log = options.log ?? (() => undefined);
-    await acquireChaosLock(300, log, POD_LOCK);
+    await acquireChaosLock(900, log, POD_LOCK);
     const sim = new PodSimulation(objects, options);
     try {
       await teardownLayout(POD_LAYOUT, log);

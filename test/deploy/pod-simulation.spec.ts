@@ -5,10 +5,8 @@
  * while it is gone, a scale-down that would leave no live quorum is refused); a rolling
  * restart of every pod, one at a time as the StatefulSet controller does it (SIGTERM, the next
  * pod only once the previous one is ready and minReadySeconds passed), under a write load
- * through the gateway, fails no write and loses none. Scaling 3 → 5 → 3 is in
- * pod-scaling.long.ts (`npm run test:deploy`). Needs root and `ip netns`; run it alone:
- *
- *   npm run build && npx jest test/deploy/pod-simulation.spec.ts
+ * through the gateway, fails no write and loses none. Scaling 3 → 5 → 3 is pod-scaling.spec.ts.
+ * Both need root and `ip netns`, and the built apps (`npm run build`, as `npm test` does).
  */
 import * as path from 'node:path';
 import { chaosUnsupportedReason } from '../chaos/netns-network';
@@ -17,7 +15,7 @@ import { PodSimulation } from './pod-sim';
 import type { SimPod } from './pod-sim';
 import { clientEndpoints, memberList, startGateway, startMembers } from './pod-scenarios';
 
-jest.setTimeout(300_000);
+jest.setTimeout(900_000); // beforeAll may wait for the simulation lock held by pod-scaling.spec.ts
 
 
 describe('the keyval StatefulSet (dev overlay) on a pod simulation', () => {
