@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseKeyvalConfig } from '../../apps/keyval/src/config/keyval-config';
 import { parseGatewayConfig } from '../../apps/gateway/src/config/gateway-config';
-import { KUBERNETES_DIR, containerLaunch, findObject, podTemplate, renderKustomization } from './manifests';
+import { KUBERNETES_DIR, containerLaunch, findObject, modelModule, podTemplate, renderKustomization, typeProblems } from './manifests';
 import type { ContainerLaunch, K8sObject } from './manifests';
 
 interface Validatable {
@@ -20,8 +20,7 @@ type ModelClass = new (data: unknown) => Validatable;
 
 /** The kubernetes-models class of an object's apiVersion and kind. */
 function modelOf(o: K8sObject): ModelClass {
-  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
-  const module = group === 'monitoring.coreos.com' ? `@kubernetes-models/prometheus-operator/${group}/${version}/${o.kind}` : `kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${o.kind}`;
+  const module = modelModule(o);
   const exported = require(module) as Record<string, ModelClass>;
   const model = exported[o.kind];
   if (model === undefined) throw new Error(`${module} exports no ${o.kind}`);
@@ -76,6 +75,10 @@ describe.each([
     for (const o of objects) {
       expect(() => new (modelOf(o))(o).validate()).not.toThrow();
     }
+  });
+
+  it('has no field the Kubernetes types do not know, and no value of the wrong type', () => {
+    expect(typeProblems(objects)).toEqual([]);
   });
 
   it('creates the cluster with as many members as replicas, all pods at once, each with its own volume', () => {
@@ -155,6 +158,7 @@ describe('overlays compared, and the optional components', () => {
     for (const o of objects) {
       expect(() => new (modelOf(o))(o).validate()).not.toThrow();
     }
+    expect(typeProblems(objects)).toEqual([]);
     expect(objects.filter((o) => o.kind === 'ServiceMonitor')).toHaveLength(2);
     const cron = findObject(objects, 'CronJob', 'keyval-backup');
     expect(JSON.stringify(cron)).toMatch(/kvctl --endpoints=keyval-client:2379 [^"]*snapshot save/);
@@ -166,5 +170,14 @@ describe('overlays compared, and the optional components', () => {
     const broken = JSON.parse(JSON.stringify(sts)) as { spec: { replicas: unknown } };
     broken.spec.replicas = 'three';
     expect(() => new (modelOf(sts))(broken).validate()).toThrow(/replicas/);
+  });
+
+  it('catches an unknown field deep inside an object (the type check is not a no-op)', () => {
+    const sts = findObject(renderKustomization(path.join(KUBERNETES_DIR, 'overlays', 'dev')), 'StatefulSet', 'keyval');
+    const typo = JSON.parse(JSON.stringify(sts)) as { spec: { template: { spec: { containers: { readinessProbe: { httpGet: Record<string, unknown> } }[] } } } };
+    (typo.spec.template.spec.containers[0] as { readinessProbe: { httpGet: Record<string, unknown> } }).readinessProbe.httpGet['prot'] = 2381;
+    const problems = typeProblems([typo as unknown as K8sObject]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`'"prot"' does not exist in type 'IHTTPGetAction'`);
   });
 });

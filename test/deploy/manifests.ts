@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
+import ts from 'typescript';
 import YAML from 'yaml';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -138,4 +139,34 @@ export function containerLaunch(objects: readonly K8sObject[], workload: K8sObje
     mounts: Object.fromEntries((container.volumeMounts ?? []).map((m) => [m.name, m.mountPath])),
     ports: Object.fromEntries((container.ports ?? []).flatMap((p) => (p.name === undefined ? [] : [[p.name, p.containerPort]]))),
   };
+}
+
+/** The module declaring an object's Kubernetes type: kubernetes-models, or its Prometheus Operator models. */
+export function modelModule(o: Pick<K8sObject, 'apiVersion' | 'kind'>): string {
+  const [group, version] = o.apiVersion.includes('/') ? (o.apiVersion.split('/') as [string, string]) : ['', o.apiVersion];
+  return group === 'monitoring.coreos.com' ? `@kubernetes-models/prometheus-operator/${group}/${version}/${o.kind}` : `kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${o.kind}`;
+}
+
+/**
+ * Fields the Kubernetes types do not have, and values of the wrong type: each object is written
+ * as an object literal of its kubernetes-models interface (`I<Kind>`) and type-checked, so
+ * TypeScript's excess-property check names every unknown field at any depth (the API server's
+ * strict field validation), which the models' JSON-schema validation lets through.
+ */
+export function typeProblems(objects: readonly K8sObject[]): string[] {
+  const file = path.join(REPO_ROOT, 'test', 'deploy', '__rendered-manifests__.ts');
+  const source = objects.map((o, k) => `import type { I${o.kind} as T${k} } from ${JSON.stringify(modelModule(o))};\nexport const o${k}: T${k} = ${JSON.stringify(o, null, 1)};\n`).join('\n');
+  const options: ts.CompilerOptions = { strict: true, noEmit: true, skipLibCheck: true, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, target: ts.ScriptTarget.ES2022, types: [] };
+  const host = ts.createCompilerHost(options);
+  const readFile = host.readFile.bind(host);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.readFile = (name) => (name === file ? source : readFile(name));
+  host.fileExists = ((exists) => (name: string) => name === file || exists(name))(host.fileExists.bind(host));
+  host.getSourceFile = (name, version, onError, create) => (name === file ? ts.createSourceFile(name, source, version, true) : getSourceFile(name, version, onError, create));
+  const program = ts.createProgram([file], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file !== undefined && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
+    const line = where === undefined ? '' : (source.split('\n')[where.line] ?? '').trim();
+    return `${ts.flattenDiagnosticMessageText(d.messageText, ' ')} (at ${line})`;
+  });
 }
