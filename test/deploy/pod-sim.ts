@@ -206,9 +206,8 @@ export class PodSimulation {
     if (this.pods.has(name)) throw new Error(`pod ${name} exists`);
     const ns = `${POD_LAYOUT.prefix}-${name}`;
     const launch = containerLaunch(this.objects, workload, podTemplate(workload).spec.containers[0]?.name as string, { name, namespace: this.options.namespace });
-    const claims = (workload['spec'] as { volumeClaimTemplates?: { metadata: { name: string } }[] }).volumeClaimTemplates ?? [];
-    const claim = claims[0]?.metadata.name;
-    const volumeDir = claim === undefined ? undefined : path.join(POD_LAYOUT.workRoot, 'volumes', `${claim}-${name}`);
+    const claim = PodSimulation.claimOf(workload);
+    const volumeDir = this.volumeDirOf(workload, name);
     if (volumeDir !== undefined) fs.mkdirSync(volumeDir, { recursive: true });
     const pod = new SimPod(name, ns, ip, workload, claim === undefined ? launch : { ...launch, mounts: { [claim]: launch.mounts[claim] as string } }, volumeDir, path.join(this.logDir, `${name}.log`));
     pod.dnsPublished = options.dns !== 'later';
@@ -218,6 +217,29 @@ export class PodSimulation {
     this.refreshDns();
     pod.start(this.commands);
     return pod;
+  }
+
+  /** The first volumeClaimTemplate's name, if the workload has one. */
+  private static claimOf(workload: K8sObject): string | undefined {
+    return ((workload['spec'] as { volumeClaimTemplates?: { metadata: { name: string } }[] }).volumeClaimTemplates ?? [])[0]?.metadata.name;
+  }
+
+  /** The directory standing for pod `name`'s PersistentVolumeClaim (`<claim>-<pod>`), if it has one. */
+  volumeDirOf(workload: K8sObject, name: string): string | undefined {
+    const claim = PodSimulation.claimOf(workload);
+    return claim === undefined ? undefined : path.join(POD_LAYOUT.workRoot, 'volumes', `${claim}-${name}`);
+  }
+
+  /**
+   * Runs an image command in the client namespace with `volumeDir` mounted at `mountPath`, as
+   * a one-off pod mounting a claim would (e.g. `kvctl snapshot restore` into a member's volume).
+   */
+  async runWithVolume(volumeDir: string, mountPath: string, command: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const file = this.commands[command];
+    if (file === undefined) throw new Error(`the image has no command ${command}`);
+    fs.mkdirSync(volumeDir, { recursive: true });
+    const script = `mount -t tmpfs kvpod "${path.dirname(mountPath)}" && mkdir -p "${mountPath}" && mount --bind "$0" "${mountPath}" && exec "$@"`;
+    return runCommand('ip', ['netns', 'exec', CLIENT_NS, 'sh', '-c', script, volumeDir, file, ...args], { allowFail: true, timeoutMs: 60_000 });
   }
 
   /** Publishes a pod's DNS record (for pods created with `dns: 'later'`). */

@@ -5,7 +5,8 @@
  * while it is gone, a scale-down that would leave no live quorum is refused); a rolling
  * restart of every pod, one at a time as the StatefulSet controller does it (SIGTERM, the next
  * pod only once the previous one is ready and minReadySeconds passed), under a write load
- * through the gateway, fails no write and loses none. Scaling 3 → 5 → 3 is pod-scaling.spec.ts.
+ * through the gateway, fails no write and loses none. Scaling 3 → 5 → 3 is pod-scaling.spec.ts,
+ * backup and restore pod-restore.spec.ts.
  * Both need root and `ip netns`, and the built apps (`npm run build`, as `npm test` does).
  */
 import * as path from 'node:path';
