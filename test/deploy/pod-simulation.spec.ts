@@ -5,8 +5,8 @@
  * while it is gone, a scale-down that would leave no live quorum is refused); a rolling
  * restart of every pod, one at a time as the StatefulSet controller does it (SIGTERM, the next
  * pod only once the previous one is ready and minReadySeconds passed), under a write load
- * through the gateway, fails no write and loses none. Scaling 3 → 5 → 3 is pod-scaling.spec.ts,
- * backup and restore pod-restore.spec.ts.
+ * through the gateway, fails no write and loses none. Scaling 3 → 5 → 3 (pod-scaling.long.ts)
+ * and backup and restore (pod-restore.long.ts) run with `npm run test:deploy`.
  * Both need root and `ip netns`, and the built apps (`npm run build`, as `npm test` does).
  */
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ import { PodSimulation } from './pod-sim';
 import type { SimPod } from './pod-sim';
 import { clientEndpoints, memberList, startGateway, startMembers } from './pod-scenarios';
 
-jest.setTimeout(900_000); // beforeAll may wait for the simulation lock held by pod-scaling.spec.ts
+jest.setTimeout(900_000); // beforeAll may wait for the simulation lock (another run of a pod suite)
 
 
 describe('the keyval StatefulSet (dev overlay) on a pod simulation', () => {

@@ -4,8 +4,8 @@
  * promoted once caught up) → 3 (`kvctl member scale-down 3`, the removed pods stop and, when
  * restarted by the kubelet, stay idle until `kubectl scale` deletes them and their volumes) →
  * 4 again on a fresh volume; then a pod whose volume was lost is replaced by a new member.
- * No acknowledged write is lost, none fails. About a minute; waits for the simulation's lock
- * while pod-simulation.spec.ts runs. Needs root and `ip netns`.
+ * No acknowledged write is lost, none fails. About 1.5 minutes (`npm run test:deploy`; CI runs
+ * it). Needs root and `ip netns`.
  */
 import * as path from 'node:path';
 import { chaosUnsupportedReason } from '../chaos/netns-network';
@@ -15,7 +15,7 @@ import { PodSimulation } from './pod-sim';
 import type { SimPod } from './pod-sim';
 import { clientEndpoints, memberList, startGateway, startMembers } from './pod-scenarios';
 
-jest.setTimeout(900_000); // beforeAll may wait for the simulation lock held by pod-simulation.spec.ts
+jest.setTimeout(900_000); // beforeAll may wait for the simulation lock (another run of a pod suite)
 
 describe('scaling the keyval StatefulSet (dev overlay) on a pod simulation', () => {
   let sim: PodSimulation;

@@ -4,7 +4,8 @@
  * volumes each restored with `kvctl snapshot restore` (the pod's name, the pods' peer URLs,
  * the ConfigMap's token) by a one-off pod mounting the claim; the pods then start in parallel,
  * each resumes the member restore wrote, and the cluster serves exactly what was acknowledged
- * before the backup (nothing written after it). Needs root and `ip netns`.
+ * before the backup (nothing written after it). `npm run test:deploy` (CI runs it); needs root
+ * and `ip netns`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +14,7 @@ import { KUBERNETES_DIR, renderKustomization } from './manifests';
 import { POD_LAYOUT, PodSimulation } from './pod-sim';
 import { clientEndpoints, memberList, startMembers } from './pod-scenarios';
 
-jest.setTimeout(900_000); // beforeAll may wait for the simulation lock held by the other pod suites
+jest.setTimeout(900_000); // beforeAll may wait for the simulation lock (another run of a pod suite)
 
 describe('backing up and restoring the keyval StatefulSet (dev overlay) on a pod simulation', () => {
   let sim: PodSimulation;
