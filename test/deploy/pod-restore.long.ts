@@ -9,27 +9,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chaosUnsupportedReason } from '../chaos/netns-network';
-import { KUBERNETES_DIR, renderKustomization } from './manifests';
 import { POD_LAYOUT, PodSimulation } from './pod-sim';
-import { clientEndpoints, memberList, startMembers } from './pod-scenarios';
+import { clientEndpoints, memberList, explained, simulateOverlay, startMembers } from './pod-scenarios';
 
 jest.setTimeout(900_000); // beforeAll may wait for the simulation lock (another run of a pod suite)
 
 describe('backing up and restoring the keyval StatefulSet (dev overlay) on a pod simulation', () => {
   let sim: PodSimulation;
-  const explain = (body: () => Promise<void>) => async (): Promise<void> => {
-    try {
-      await body();
-    } catch (error) {
-      throw new Error(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n${sim.logTails()}`);
-    }
-  };
+  const explain = (body: () => Promise<void>): (() => Promise<void>) => explained(() => sim, body);
 
   beforeAll(async () => {
-    const unsupported = await chaosUnsupportedReason();
-    if (unsupported !== undefined) throw new Error(`the pod simulation cannot run here: ${unsupported}`);
-    sim = await PodSimulation.start(renderKustomization(path.join(KUBERNETES_DIR, 'overlays', 'dev')), { namespace: 'kv-sim' });
+    sim = await simulateOverlay('dev');
   });
 
   afterAll(async () => {

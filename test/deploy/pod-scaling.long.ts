@@ -7,26 +7,17 @@
  * No acknowledged write is lost, none fails. About 1.5 minutes (`npm run test:deploy`; CI runs
  * it). Needs root and `ip netns`.
  */
-import * as path from 'node:path';
-import { chaosUnsupportedReason } from '../chaos/netns-network';
 import { waitFor } from '../integration/harness/wait-for';
-import { KUBERNETES_DIR, renderKustomization } from './manifests';
 import { PodSimulation } from './pod-sim';
 import type { SimPod } from './pod-sim';
-import { clientEndpoints, memberList, startGateway, startMembers } from './pod-scenarios';
+import { clientEndpoints, memberList, explained, simulateOverlay, startGateway, startMembers } from './pod-scenarios';
 
 jest.setTimeout(900_000); // beforeAll may wait for the simulation lock (another run of a pod suite)
 
 describe('scaling the keyval StatefulSet (dev overlay) on a pod simulation', () => {
   let sim: PodSimulation;
   const gateway = (): string => sim.serviceTarget('keyval-gateway', 2379);
-  const explain = (body: () => Promise<void>) => async (): Promise<void> => {
-    try {
-      await body();
-    } catch (error) {
-      throw new Error(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n${sim.logTails()}`);
-    }
-  };
+  const explain = (body: () => Promise<void>): (() => Promise<void>) => explained(() => sim, body);
 
   /** Waits until the member list shows exactly `names` as voters, no learner. */
   async function waitVoters(names: readonly string[]): Promise<void> {
@@ -41,9 +32,7 @@ describe('scaling the keyval StatefulSet (dev overlay) on a pod simulation', () 
   }
 
   beforeAll(async () => {
-    const unsupported = await chaosUnsupportedReason();
-    if (unsupported !== undefined) throw new Error(`the pod simulation cannot run here: ${unsupported}`);
-    sim = await PodSimulation.start(renderKustomization(path.join(KUBERNETES_DIR, 'overlays', 'dev')), { namespace: 'kv-sim' });
+    sim = await simulateOverlay('dev');
     await startMembers(sim, 3);
     await startGateway(sim);
   });

@@ -3,8 +3,29 @@
  * controller does with `podManagementPolicy: Parallel` (all at once), start the gateway's
  * pod, and read the member list with kvctl from the client namespace.
  */
+import * as path from 'node:path';
+import { chaosUnsupportedReason } from '../chaos/netns-network';
+import { KUBERNETES_DIR, renderKustomization } from './manifests';
 import { PodSimulation } from './pod-sim';
 import type { SimPod } from './pod-sim';
+
+/** The simulation of an overlay (rendered now), in Kubernetes namespace kv-sim; throws when it cannot run here. */
+export async function simulateOverlay(overlay: string): Promise<PodSimulation> {
+  const unsupported = await chaosUnsupportedReason();
+  if (unsupported !== undefined) throw new Error(`the pod simulation cannot run here: ${unsupported}`);
+  return PodSimulation.start(renderKustomization(path.join(KUBERNETES_DIR, 'overlays', overlay)), { namespace: 'kv-sim' });
+}
+
+/** Wraps a test body so that a failure's message carries every pod's log tail. */
+export function explained(sim: () => PodSimulation, body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n${sim().logTails()}`);
+    }
+  };
+}
 
 /** A member as `kvctl member list -o json` prints it. */
 export interface ListedMember {

@@ -9,12 +9,9 @@
  * and backup and restore (pod-restore.long.ts) run with `npm run test:deploy`.
  * Both need root and `ip netns`, and the built apps (`npm run build`, as `npm test` does).
  */
-import * as path from 'node:path';
-import { chaosUnsupportedReason } from '../chaos/netns-network';
-import { KUBERNETES_DIR, renderKustomization } from './manifests';
 import { PodSimulation } from './pod-sim';
 import type { SimPod } from './pod-sim';
-import { clientEndpoints, memberList, startGateway, startMembers } from './pod-scenarios';
+import { clientEndpoints, memberList, explained, simulateOverlay, startGateway, startMembers } from './pod-scenarios';
 
 jest.setTimeout(900_000); // beforeAll may wait for the simulation lock (another run of a pod suite)
 
@@ -26,22 +23,14 @@ describe('the keyval StatefulSet (dev overlay) on a pod simulation', () => {
   const gateway = (): string => sim.serviceTarget('keyval-gateway', 2379);
 
   beforeAll(async () => {
-    const unsupported = await chaosUnsupportedReason();
-    if (unsupported !== undefined) throw new Error(`the pod simulation cannot run here: ${unsupported}`);
-    sim = await PodSimulation.start(renderKustomization(path.join(KUBERNETES_DIR, 'overlays', 'dev')), { namespace: 'kv-sim' });
+    sim = await simulateOverlay('dev');
   });
 
   afterAll(async () => {
     await sim?.close();
   });
 
-  const explain = (body: () => Promise<void>) => async (): Promise<void> => {
-    try {
-      await body();
-    } catch (error) {
-      throw new Error(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n${sim.logTails()}`);
-    }
-  };
+  const explain = (body: () => Promise<void>): (() => Promise<void>) => explained(() => sim, body);
 
   it('starts three pods in parallel, before their DNS names resolve, and they form one cluster', explain(async () => {
     pods = await startMembers(sim, 3);
