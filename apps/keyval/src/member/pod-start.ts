@@ -49,6 +49,7 @@ async function stayIdle(config: KeyvalConfig, logger: AppLogger, reason: string)
       '/healthz': () => ({ status: 200, body: { health: 'true', idle: why } }),
       '/health': () => ({ status: 200, body: { health: 'true', idle: why } }),
       '/readyz': () => ({ status: 503, body: { ready: false, reason: why } }),
+      '/livez': () => ({ status: 200, body: { live: true } }),
     },
     (url) => logger.info({ url }, 'serving health while idle'),
   );
