@@ -10,7 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseKeyvalConfig } from '../../apps/keyval/src/config/keyval-config';
 import { parseGatewayConfig } from '../../apps/gateway/src/config/gateway-config';
-import { KUBERNETES_DIR, containerLaunch, findObject, modelModule, podTemplate, renderKustomization, typeProblems } from './manifests';
+import YAML from 'yaml';
+import { KUBERNETES_DIR, REPO_ROOT, containerLaunch, findObject, modelModule, podTemplate, renderKustomization, typeProblems } from './manifests';
 import type { ContainerLaunch, K8sObject } from './manifests';
 
 interface Validatable {
@@ -50,6 +51,19 @@ function withEnv<T>(launch: ContainerLaunch, parse: (argv: string[]) => T): T {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
   }
+}
+
+/** The pod-discovery jobs of deployments/prometheus/prometheus-kubernetes.yml: which pod names and port names each keeps. */
+function prometheusPodJobs(): { job: string; podName: RegExp; portName: RegExp }[] {
+  const config = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'deployments', 'prometheus', 'prometheus-kubernetes.yml'), 'utf8')) as {
+    scrape_configs: { job_name: string; relabel_configs: { source_labels?: string[]; regex?: string; action?: string }[] }[];
+  };
+  const keep = (rules: { source_labels?: string[]; regex?: string; action?: string }[], label: string): RegExp => {
+    const rule = rules.find((r) => r.action === 'keep' && r.source_labels?.[0] === label);
+    if (rule?.regex === undefined) throw new Error(`no keep rule on ${label}`);
+    return new RegExp(`^(?:${rule.regex})$`);
+  };
+  return config.scrape_configs.map((c) => ({ job: c.job_name, podName: keep(c.relabel_configs, '__meta_kubernetes_pod_label_app_kubernetes_io_name'), portName: keep(c.relabel_configs, '__meta_kubernetes_pod_container_port_name') }));
 }
 
 const spec = (o: K8sObject): Record<string, unknown> => o['spec'] as Record<string, unknown>;
@@ -110,7 +124,7 @@ describe.each([
     expect(config?.name).toBe('keyval-0');
     expect(config?.initialAdvertisePeerUrls).toEqual(['http://keyval-0.keyval-peer.keyval.svc.cluster.local:2380']);
     expect(config?.initialCluster).toHaveLength(replicas);
-    expect(config?.listenMetricsUrls.map((u) => u.port)).toEqual([member.ports['metrics']]);
+    expect(config?.listenMetricsUrls.map((u) => u.port)).toEqual([member.ports['health']]);
     expect(config?.listenClientUrls.map((u) => u.port)).toEqual([member.ports['client']]);
     expect(config?.listenPeerUrl.port).toBe(member.ports['peer']);
   });
@@ -118,9 +132,9 @@ describe.each([
   it('probes the member health endpoints on the port the member serves them on', () => {
     const c = podTemplate(sts).spec.containers[0] as unknown as Record<string, { httpGet: { path: string; port: string } }>;
     expect([c['startupProbe']?.httpGet, c['readinessProbe']?.httpGet, c['livenessProbe']?.httpGet]).toEqual([
-      { path: '/healthz', port: 'metrics' },
-      { path: '/readyz', port: 'metrics' },
-      { path: '/healthz', port: 'metrics' },
+      { path: '/healthz', port: 'health' },
+      { path: '/readyz', port: 'health' },
+      { path: '/healthz', port: 'health' },
     ]);
   });
 
@@ -143,6 +157,19 @@ describe.each([
     const labels = podTemplate(deployment).metadata.labels;
     expect(labels).toMatchObject(spec(findObject(objects, 'Service', 'keyval-gateway'))['selector'] as Record<string, string>);
     expect(spec(findObject(objects, 'PodDisruptionBudget', 'keyval-gateway'))['maxUnavailable']).toBe(1);
+    expect(config?.listenMetricsUrls.map((u) => u.port)).toEqual([gateway.ports['health']]);
+    const probe = (podTemplate(deployment).spec.containers[0] as unknown as Record<string, { httpGet: { path: string; port: string } }>)['readinessProbe'];
+    expect(probe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+  });
+
+  it('is found once per pod, under the job names the alert rules expect, by deployments/prometheus/prometheus-kubernetes.yml', () => {
+    const jobs = prometheusPodJobs();
+    for (const [workload, job] of [[sts, 'keyval'], [findObject(objects, 'Deployment', 'keyval-gateway'), 'keyval-gateway']] as const) {
+      const labels = podTemplate(workload).metadata.labels;
+      const ports = podTemplate(workload).spec.containers.flatMap((c) => c.ports ?? []).map((p) => p.name ?? '');
+      const scraped = jobs.flatMap((j) => (j.podName.test(labels['app.kubernetes.io/name'] ?? '') ? ports.filter((p) => j.portName.test(p)).map((p) => `${j.job}:${p}`) : []));
+      expect(scraped).toEqual([`${job}:client`]);
+    }
   });
 });
 
@@ -159,6 +186,15 @@ describe('overlays compared, and the optional components', () => {
       expect(() => new (modelOf(o))(o).validate()).not.toThrow();
     }
     expect(typeProblems(objects)).toEqual([]);
+    // Each ServiceMonitor selects one Service (each pod scraped once), named for the rules' job.
+    for (const monitor of objects.filter((o) => o.kind === 'ServiceMonitor')) {
+      const selector = (spec(monitor)['selector'] as { matchLabels: Record<string, string> }).matchLabels;
+      const services = objects.filter((o) => o.kind === 'Service' && Object.entries(selector).every(([k, v]) => o.metadata.labels?.[k] === v));
+      expect(services).toHaveLength(1);
+      expect(spec(monitor)['jobLabel']).toBe('app.kubernetes.io/name');
+      expect(['keyval', 'keyval-gateway']).toContain(services[0]?.metadata.labels?.['app.kubernetes.io/name']);
+      expect(spec(monitor)['endpoints']).toEqual([expect.objectContaining({ port: 'client', path: '/metrics' })]);
+    }
     expect(objects.filter((o) => o.kind === 'ServiceMonitor')).toHaveLength(2);
     const cron = findObject(objects, 'CronJob', 'keyval-backup');
     expect(JSON.stringify(cron)).toMatch(/kvctl --endpoints=keyval-client:2379 [^"]*snapshot save/);

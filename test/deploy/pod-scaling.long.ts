@@ -65,7 +65,7 @@ describe('scaling the keyval StatefulSet (dev overlay) on a pod simulation', () 
       p.start(sim.commands);
     }
     for (const p of removed) {
-      await waitFor(async () => ((await sim.httpStatus(p.ip, p.launch.ports['metrics'] as number, '/healthz')) === 200 ? true : undefined), { timeoutMs: 30_000, what: `${p.name} idle` });
+      await waitFor(async () => ((await sim.httpStatus(p.ip, p.launch.ports['health'] as number, '/healthz')) === 200 ? true : undefined), { timeoutMs: 30_000, what: `${p.name} idle` });
       expect(await sim.isReady(p)).toBe(false);
       expect(p.logTail(5)).toContain('staying idle until the StatefulSet is scaled down');
     }
