@@ -33,26 +33,50 @@ export interface RunningCluster {
   stop(): Promise<void>;
 }
 
+/** A local cluster this process started: its members can be restarted and new ones added. */
+export interface LocalCluster extends RunningCluster {
+  readonly kind: 'keyval' | 'etcd';
+  /** Stops member `name` (SIGTERM, waiting for it to exit) and starts it again on its data. */
+  restart(name: string): Promise<void>;
+  /** Adds member `name` (etcd's MemberAdd at `via`, then starts it with the existing cluster's flags); returns its endpoint. */
+  addMember(name: string, via: string): Promise<string>;
+  /** The member's pid (undefined once it stopped). */
+  pidOf(name: string): number | undefined;
+  /** The /metrics URL of the member serving clients at `endpoint`. */
+  metricsUrlOf(endpoint: string): string | undefined;
+}
+
 export interface ClusterOptions {
   /** Members, 1 or more (3 by default). */
   readonly members?: number;
   /** KeyVal's --lease-reads. */
   readonly leaseReads?: boolean;
+  /** --snapshot-count for both systems (100,000 by default: etcd 3.4's). */
+  readonly snapshotCount?: number;
 }
 
 const stopChild = (c: ChildProcess): Promise<void> => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))));
 
-export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOptions = {}): Promise<RunningCluster> {
+interface MemberSpec {
+  readonly name: string;
+  readonly client: number;
+  readonly peer: number;
+  readonly metrics: number;
+}
+
+const newSpec = async (name: string): Promise<MemberSpec> => ({ name, client: await freePort(), peer: await freePort(), metrics: await freePort() });
+
+export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOptions = {}): Promise<LocalCluster> {
   const size = options.members ?? 3;
   if (!Number.isSafeInteger(size) || size < 1) {
     throw new Error(`a cluster has at least one member, not ${size}`);
   }
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `bench-${kind}-`));
-  const names = Array.from({ length: size }, (_, i) => `b${i + 1}`);
-  const members = await Promise.all(names.map(async (name) => ({ name, client: await freePort(), peer: await freePort(), metrics: await freePort() })));
-  const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const specs = await Promise.all(Array.from({ length: size }, (_, i) => newSpec(`b${i + 1}`)));
   const root = path.resolve(__dirname, '..', '..', '..');
-  const children: ChildProcess[] = members.map((m) => {
+  const children = new Map<string, ChildProcess>();
+  const flags = new Map<string, string[]>();
+  const spawnMember = (m: MemberSpec, initial: string, state: 'new' | 'existing'): ChildProcess => {
     const common = [
       `--name=${m.name}`,
       `--data-dir=${path.join(dir, m.name)}`,
@@ -61,28 +85,69 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
       `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
       `--initial-cluster=${initial}`,
-      '--initial-cluster-state=new',
+      `--initial-cluster-state=${state}`,
       `--listen-metrics-urls=http://127.0.0.1:${m.metrics}`,
       // etcd 3.4's default, set for both: the systems snapshot equally often (KeyVal's own
       // default is 10,000; docs/benchmarks.md measures both).
-      '--snapshot-count=100000',
+      `--snapshot-count=${options.snapshotCount ?? 100_000}`,
     ];
-    return kind === 'keyval'
-      ? spawn(process.execPath, ['--max-semi-space-size=16', '--initial-old-space-size=96', path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(options.leaseReads === true ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
-      : spawn('etcd', [...common, '--heartbeat-interval=30', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  });
-  const failed = children.find((c) => c.pid === undefined);
-  if (failed !== undefined) {
-    await Promise.all(children.map(stopChild));
+    const child =
+      kind === 'keyval'
+        ? spawn(process.execPath, ['--max-semi-space-size=16', '--initial-old-space-size=96', path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(options.leaseReads === true ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
+        : spawn('etcd', [...common, '--heartbeat-interval=30', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.set(m.name, child);
+    flags.set(m.name, [initial, state]);
+    return child;
+  };
+  const initial = specs.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const started = specs.map((m) => spawnMember(m, initial, 'new'));
+  if (started.some((c) => c.pid === undefined)) {
+    await Promise.all(started.map(stopChild));
     throw new Error(`could not start ${kind === 'keyval' ? 'a KeyVal member' : 'etcd (is etcd-server installed?)'}`);
   }
-  const endpoints = members.map((m) => `127.0.0.1:${m.client}`);
+  const endpoints = specs.map((m) => `127.0.0.1:${m.client}`);
+  const specOf = (name: string): MemberSpec => {
+    const spec = specs.find((m) => m.name === name);
+    if (spec === undefined) throw new Error(`no member named ${name}`);
+    return spec;
+  };
   return {
+    kind,
     endpoints,
-    processes: members.map((m, i) => ({ name: m.name, pid: children[i]?.pid as number })),
-    names: new Map(members.map((m) => [`127.0.0.1:${m.client}`, m.name])),
+    processes: specs.map((m) => ({ name: m.name, pid: children.get(m.name)?.pid as number })),
+    names: new Map(specs.map((m) => [`127.0.0.1:${m.client}`, m.name])),
+    metricsUrlOf: (endpoint) => {
+      const spec = specs.find((m) => `127.0.0.1:${m.client}` === endpoint);
+      return spec === undefined ? undefined : `http://127.0.0.1:${spec.metrics}/metrics`;
+    },
+    pidOf: (name) => {
+      const c = children.get(name);
+      return c === undefined || c.exitCode !== null || c.signalCode !== null ? undefined : c.pid;
+    },
+    restart: async (name) => {
+      const spec = specOf(name);
+      const child = children.get(name);
+      if (child !== undefined) await stopChild(child);
+      const [init, state] = flags.get(name) as [string, 'new' | 'existing'];
+      spawnMember(spec, init, state);
+    },
+    addMember: async (name, via) => {
+      const spec = await newSpec(name);
+      const peerUrl = `http://127.0.0.1:${spec.peer}`;
+      const channel = new GrpcChannel(via);
+      try {
+        const added = await createClient(etcd.ClusterDefinition, channel).memberAdd({ peerURLs: [peerUrl], isLearner: false }, { timeoutMs: 10_000 });
+        const all = added.members.map((m) => `${m.name === '' ? name : m.name}=${m.peerURLs[0] ?? ''}`).join(',');
+        specs.push(spec);
+        endpoints.push(`127.0.0.1:${spec.client}`);
+        spawnMember(spec, all, 'existing');
+        return `127.0.0.1:${spec.client}`;
+      } finally {
+        channel.close();
+      }
+    },
     stop: async () => {
-      await Promise.all(children.map(stopChild));
+      await Promise.all([...children.values()].map(stopChild));
       await fs.rm(dir, { recursive: true, force: true });
     },
   };

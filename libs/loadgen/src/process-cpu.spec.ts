@@ -21,15 +21,16 @@ describe('process CPU accounting', () => {
     // machine may be loaded), says "done" and waits to be killed.
     const burn = `process.stdin.once('data', () => { const t = process.cpuUsage(); while ((process.cpuUsage(t).user + process.cpuUsage(t).system) < 300000) {} process.stdout.write('done'); }); process.stdout.write('ready');`;
     const busy = spawn(process.execPath, ['-e', burn], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const idle = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
-    const said = (what: string): Promise<void> => new Promise((resolve) => busy.stdout?.on('data', (b: Buffer) => b.toString().includes(what) && resolve()));
+    const idle = spawn(process.execPath, ['-e', "setTimeout(() => {}, 60000); process.stdout.write('ready')"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const said = (child: typeof busy, what: string): Promise<void> => new Promise((resolve) => child.stdout?.on('data', (b: Buffer) => b.toString().includes(what) && resolve()));
     try {
-      await said('ready');
+      // Both have booted (Node's start-up is CPU too).
+      await Promise.all([said(busy, 'ready'), said(idle, 'ready')]);
       const window = await startCpuWindow([
         { name: 'busy', pid: busy.pid as number },
         { name: 'idle', pid: idle.pid as number },
       ]);
-      const done = said('done');
+      const done = said(busy, 'done');
       busy.stdin?.write('go');
       await done;
       const spent = await window.stop();
