@@ -14,6 +14,9 @@
  *   --json FILE / --charts DIR            every figure as JSON; SVG charts (ops/s and p99 by
  *                                         clients, KeyVal beside etcd) per workload and size
  *   --gateway                             every level also through the gateway
+ *   --rate N                              paced: N ops/s in all per level (the CPU per operation
+ *                                         of a lightly loaded cluster)
+ *   --idle S                              first, each process's CPU over S s without load (% of a core)
  *
  * Before the first level each target gets a warm-up it is not measured on (`--warmup N` Puts
  * at 64 clients, 20,000 by default): KeyVal's code is compiled by the JIT as it runs, and both
@@ -54,6 +57,8 @@ interface BenchArgs {
   connections: number;
   json: string | undefined;
   charts: string | undefined;
+  rate: number | undefined;
+  idleSeconds: number;
 }
 
 /** One measured level. */
@@ -79,7 +84,7 @@ export interface LevelResult {
 }
 
 const USAGE =
-  'flags: --target keyval|etcd|both --clients 1,16,64,256 --workload put,get,serializable-get,mixed --members 3,5,7 --repeat N --ops N --duration S --value-bytes N --endpoints a,b,c --lease-reads --gateway --warmup N --connections N --json FILE --charts DIR';
+  'flags: --target keyval|etcd|both --clients 1,16,64,256 --workload put,get,serializable-get,mixed --members 3,5,7 --repeat N --ops N --duration S --value-bytes N --endpoints a,b,c --lease-reads --gateway --warmup N --connections N --json FILE --charts DIR --rate N --idle S';
 
 /** `text` if it is one of `choices`, or throws naming the flag. */
 function oneOf<T extends string>(flag: string, text: string, choices: readonly T[]): T {
@@ -115,6 +120,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     connections: 1,
     json: undefined,
     charts: undefined,
+    rate: undefined,
+    idleSeconds: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
@@ -176,6 +183,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--charts':
         args.charts = value();
+        break;
+      case '--rate':
+        args.rate = wholeNumber('--rate', value(), 1);
+        break;
+      case '--idle':
+        args.idleSeconds = wholeNumber('--idle', value(), 1);
         break;
       default:
         throw new Error(`unknown flag ${flag} (${USAGE})`);
@@ -276,7 +289,14 @@ async function runTarget(args: BenchArgs, target: Target, members: number, repet
     const through = gateway === undefined ? undefined : await findLeader(gateway.endpoints);
     const watched = [...cluster.processes, ...(gateway?.processes ?? [])];
     process.stdout.write(`\n# ${target}, ${members} members${args.repeat > 1 ? `, repetition ${repetition}` : ''}\n`);
-    const load = (endpoint: string, workload: BenchWorkload, clients: number, operations: number): Promise<LoadResult> =>
+    if (args.idleSeconds > 0) {
+      const idle = await startCpuWindow(watched);
+      await new Promise((r) => setTimeout(r, args.idleSeconds * 1000));
+      const spent = await idle.stop();
+      spent.delete('load generator');
+      process.stdout.write(`idle for ${args.idleSeconds} s, % of a core: ${[...spent].map(([name, seconds]) => `${name === leaderName ? 'leader' : name} ${((100 * seconds) / args.idleSeconds).toFixed(1)}`).join(', ')}\n`);
+    }
+    const load = (endpoint: string, workload: BenchWorkload, clients: number, operations: number, paced: boolean): Promise<LoadResult> =>
       runLoad({
         endpoints: [endpoint],
         workload: workload === 'serializable-get' ? 'get' : workload,
@@ -289,18 +309,19 @@ async function runTarget(args: BenchArgs, target: Target, members: number, repet
         readRatio: 0.5,
         timeoutMs: 10_000,
         connections: Math.min(args.connections, clients),
+        ...(args.rate === undefined || !paced ? {} : { ratePerSecond: args.rate }),
       });
     if (args.warmupOperations > 0) {
-      const warm = await load(leader, 'put', 64, args.warmupOperations);
+      const warm = await load(leader, 'put', 64, args.warmupOperations, false);
       process.stdout.write(`warm-up, not measured: ${args.warmupOperations} Puts at 64 clients, ${Math.round(warm.opsPerSecond)} ops/s, ${warm.errors} errors\n`);
     }
     for (const workload of args.workloads) {
-      process.stdout.write(`${workload}\ntarget   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n`);
+      process.stdout.write(`${workload}${args.rate === undefined ? '' : `, paced at ${args.rate} ops/s`}\ntarget   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n`);
       for (const clients of args.clients) {
         const measure = async (via: 'direct' | 'gateway', endpoint: string): Promise<LevelResult> => {
           const cpu = await startCpuWindow(watched);
           const from = disk?.now() ?? 0;
-          const r = await load(endpoint, workload, clients, args.operations);
+          const r = await load(endpoint, workload, clients, args.operations, true);
           const spent = await cpu.stop();
           const window = disk?.window(from, disk.now()) ?? { samples: 0, p50Ms: Number.NaN, p99Ms: Number.NaN, maxMs: Number.NaN, spikes: 0 };
           const micros = Object.fromEntries([...spent].map(([name, seconds]) => [name === leaderName ? 'leader' : name, Math.round((seconds * 1e6) / Math.max(1, r.operations))]));
