@@ -117,7 +117,8 @@ export class FaultInjector {
     if (r.chance(ARMED_CRASH_PROB)) {
       // Crash at the worst moment: when a member has just issued a write that is not durable
       // yet — any write, or (half the time) one that records a new term or vote.
-      w.armCrash((writer) => this.crashNow(correlated, writer), r.chance(0.5));
+      const votesOnly = r.chance(0.5);
+      w.armCrash((writer) => this.crashNow(correlated, writer), (_writer, fsync) => fsync.voteChanged || !votesOnly);
     } else {
       this.crashNow(correlated, undefined);
     }
