@@ -46,7 +46,8 @@ export class UsageError extends Error {
 
 export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck] [--scenario NAME|all] [--classic-checks]';
 
-function int(name: string, raw: string | undefined, lo: number, hi: number): number | undefined {
+/** An integer option in [lo, hi], or undefined when absent; anything else is a UsageError naming the flag. */
+export function int(name: string, raw: string | undefined, lo: number, hi: number): number | undefined {
   if (raw === undefined) {
     return undefined;
   }
@@ -55,6 +56,19 @@ function int(name: string, raw: string | undefined, lo: number, hi: number): num
     throw new UsageError(`--${name} must be an integer in [${lo}, ${hi}], got "${raw}"`);
   }
   return value;
+}
+
+/** Parses with `parse`; on a UsageError prints it with `usage` and returns undefined (exit code 2). */
+export function parseOrExplain<T>(parse: (argv: readonly string[]) => T, argv: readonly string[], usage: string, printError: (line: string) => void): T | undefined {
+  try {
+    return parse(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      printError(`${error.message}\n${usage}`);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 export function parseCli(argv: readonly string[]): CliOptions {

@@ -5,7 +5,8 @@
  * election-time distributions, and as the very last line `sim: N seeds, V violations`.
  * Returns the exit code: 0, 1 on any violation, 2 on bad usage.
  */
-import { USAGE, UsageError, parseCli, replayCommand } from './cli-args';
+import { USAGE, parseCli, parseOrExplain, replayCommand } from './cli-args';
+import type { Print } from './entry';
 import type { CliOptions } from './cli-args';
 import { DEFAULT_TICK_MS } from './fault-profile';
 import { runSeed } from './run-seed';
@@ -36,8 +37,6 @@ function printViolation(print: Print, v: RunSummary['violations'][number], o: Cl
   }
 }
 
-/** Where the command writes its lines. */
-export type Print = (line: string) => void;
 
 /** Test-only knobs, never reachable from the command line. */
 export interface CliTestHooks {
@@ -46,15 +45,9 @@ export interface CliTestHooks {
 }
 
 export async function runCli(argv: readonly string[], print: Print, printError: Print, hooks: CliTestHooks = {}): Promise<number> {
-  let o: CliOptions;
-  try {
-    o = parseCli(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      printError(`${error.message}\n${USAGE}`);
-      return 2;
-    }
-    throw error;
+  const o = parseOrExplain(parseCli, argv, USAGE, printError);
+  if (o === undefined) {
+    return 2;
   }
   const base = {
     ...(o.members === undefined ? {} : { members: o.members }),

@@ -20,14 +20,14 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError, int, parseOrExplain } from '../cli-args';
+import type { Print } from '../entry';
 import { SCENARIO_NAMES } from '../scenarios';
 import { MUTANTS, findMutant, patchFile } from './catalog';
 import type { MutantSpec } from './catalog';
 import { hunt, scheduleName } from './hunt';
 import type { Finding, HuntResult } from './hunt';
 import { MutantBuildError, buildMutant } from './mutant-build';
-
-type Print = (line: string) => void;
 
 export const MUTANTS_USAGE =
   'usage: npm run sim:mutants -- [--only NAMES] [--per-schedule] [--seeds N] [--schedules random,SCENARIO,...] [--workers W] [--run-timeout-ms MS] [--no-lincheck] [--classic-checks] [--keep]';
@@ -42,19 +42,6 @@ interface MutantsOptions {
   readonly skipLincheck: boolean;
   readonly classicChecks: boolean;
   readonly keep: boolean;
-}
-
-class MutantsUsageError extends Error {}
-
-function positive(name: string, raw: string | undefined, hi: number): number | undefined {
-  if (raw === undefined) {
-    return undefined;
-  }
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < 1 || value > hi) {
-    throw new MutantsUsageError(`--${name} must be an integer in [1, ${hi}], got "${raw}"`);
-  }
-  return value;
 }
 
 export function parseMutantsCli(argv: readonly string[]): MutantsOptions {
@@ -77,12 +64,12 @@ export function parseMutantsCli(argv: readonly string[]): MutantsOptions {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new MutantsUsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const mutants = values.only === undefined ? MUTANTS : values.only.split(',').map((name) => {
     const m = findMutant(name.trim());
     if (m === undefined) {
-      throw new MutantsUsageError(`unknown mutant "${name}"; known: ${MUTANTS.map((x) => x.name).join(', ')}`);
+      throw new UsageError(`unknown mutant "${name}"; known: ${MUTANTS.map((x) => x.name).join(', ')}`);
     }
     return m;
   });
@@ -93,7 +80,7 @@ export function parseMutantsCli(argv: readonly string[]): MutantsOptions {
       return undefined;
     }
     if (!SCENARIO_NAMES.includes(trimmed)) {
-      throw new MutantsUsageError(`unknown schedule "${trimmed}"; known: random, ${SCENARIO_NAMES.join(', ')}`);
+      throw new UsageError(`unknown schedule "${trimmed}"; known: random, ${SCENARIO_NAMES.join(', ')}`);
     }
     return trimmed;
   });
@@ -101,9 +88,9 @@ export function parseMutantsCli(argv: readonly string[]): MutantsOptions {
     mutants,
     schedules,
     perSchedule: values['per-schedule'] === true,
-    seeds: positive('seeds', values.seeds, 100_000),
-    workers: positive('workers', values.workers, 64) ?? Math.max(1, availableParallelism()),
-    runTimeoutMs: positive('run-timeout-ms', values['run-timeout-ms'], 3_600_000) ?? 120_000,
+    seeds: int('seeds', values.seeds, 1, 100_000),
+    workers: int('workers', values.workers, 1, 64) ?? Math.max(1, availableParallelism()),
+    runTimeoutMs: int('run-timeout-ms', values['run-timeout-ms'], 1, 3_600_000) ?? 120_000,
     skipLincheck: values['no-lincheck'] === true,
     classicChecks: values['classic-checks'] === true,
     keep: values.keep === true,
@@ -114,15 +101,9 @@ export function parseMutantsCli(argv: readonly string[]): MutantsOptions {
 export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
 
 export async function runMutantsCli(argv: readonly string[], print: Print, printError: Print, repoRoot = REPO_ROOT): Promise<number> {
-  let o: MutantsOptions;
-  try {
-    o = parseMutantsCli(argv);
-  } catch (error) {
-    if (error instanceof MutantsUsageError) {
-      printError(`${error.message}\n${MUTANTS_USAGE}`);
-      return 2;
-    }
-    throw error;
+  const o = parseOrExplain(parseMutantsCli, argv, MUTANTS_USAGE, printError);
+  if (o === undefined) {
+    return 2;
   }
   const started = performance.now();
   let missed = 0;

@@ -8,7 +8,8 @@
  */
 import type { FaultProfile } from '../fault-profile';
 import type { SimRandom } from '../sim-random';
-import { calmProfile, scenarioRaft, transfer } from './scenario';
+import { requestTransfer } from '../operator-requests';
+import { calmProfile, scenarioRaft } from './scenario';
 import type { Scenario } from './scenario';
 import type { ScenarioContext, Script } from './script';
 
@@ -54,7 +55,7 @@ function* run(s: ScenarioContext): Script {
     if (how === 'transfer') {
       const voters = (s.status(leader)?.config.voters ?? []).filter((v) => v !== leader.id);
       if (voters.length > 0) {
-        transfer(s, leader, s.r.pick(voters));
+        requestTransfer(s.world, leader, s.r.pick(voters));
       }
     } else if (how === 'crash') {
       s.crash(leader);

@@ -24,7 +24,8 @@ import { Role } from '@keyval/raft';
 import type { FaultProfile } from '../fault-profile';
 import type { SimRandom } from '../sim-random';
 import type { SimMember } from '../sim-member';
-import { calmProfile, extremeClocks, scenarioRaft, transfer } from './scenario';
+import { requestTransfer } from '../operator-requests';
+import { calmProfile, extremeClocks, scenarioRaft } from './scenario';
 import type { Scenario } from './scenario';
 import type { ScenarioContext, Script, Wait } from './script';
 
@@ -115,7 +116,7 @@ function* slowLeader(s: ScenarioContext): Generator<Wait, SimMember | undefined,
     return leader;
   }
   const target = s.member(s.r.pick(voters));
-  transfer(s, leader, target.id);
+  requestTransfer(s.world, leader, target.id);
   yield s.until(() => s.isLeader(target), 1000);
   return yield* s.leader(2000);
 }

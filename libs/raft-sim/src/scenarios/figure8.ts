@@ -42,13 +42,9 @@ export const figure8: Scenario = {
 };
 
 function* run(s: ScenarioContext): Script {
-  const l1 = yield* s.leader(3000);
+  const l1 = yield* s.steadyLeader('figure 8', 100, 400);
   if (l1 === undefined) {
-    return s.log('figure 8: no first leader');
-  }
-  yield s.sleep(s.r.between(100, 400));
-  if (!s.isLeader(l1)) {
-    return s.log('figure 8: the first leader lost its leadership');
+    return;
   }
   const t1 = l1.core().term;
   const [a, b, c, d] = s.r.shuffled(s.allIds().filter((n) => n !== l1.num)) as [number, number, number, number];

@@ -35,11 +35,10 @@ export const lostVote: Scenario = {
 };
 
 function* run(s: ScenarioContext): Script {
-  const leader = yield* s.leader(3000);
+  const leader = yield* s.steadyLeader('lost vote', 100, 300);
   if (leader === undefined) {
-    return s.log('lost vote: no leader');
+    return;
   }
-  yield s.sleep(s.r.between(100, 300));
   // The first member to fsync a vote for another member crashes before the fsync completes.
   let voter: SimMember | undefined;
   let candidate = NO_NODE;

@@ -12,7 +12,8 @@ import type { FaultProfile } from '../fault-profile';
 import type { SimMember } from '../sim-member';
 import { MAX_MEMBER_ID } from '../sim-network';
 import type { SimRandom } from '../sim-random';
-import { calmProfile, proposeChange, scenarioRaft } from './scenario';
+import { requestConfChange } from '../operator-requests';
+import { calmProfile, scenarioRaft } from './scenario';
 import type { Scenario } from './scenario';
 import type { ScenarioContext, Script } from './script';
 
@@ -58,13 +59,13 @@ function* addVoter(s: ScenarioContext, leader: SimMember): Generator<ReturnType<
   const id = nodeId(s.world.nextMemberId++);
   const empty = new Uint8Array(0);
   if (s.r.chance(0.3)) {
-    if (proposeChange(s, leader, { type: ConfChangeType.AddVoter, nodeId: id, context: empty }) === undefined) {
+    if (requestConfChange(s.world, leader, { type: ConfChangeType.AddVoter, nodeId: id, context: empty }) === undefined) {
       return false;
     }
     s.world.startNewMember(id);
     return true;
   }
-  if (proposeChange(s, leader, { type: ConfChangeType.AddLearner, nodeId: id, context: empty }) === undefined) {
+  if (requestConfChange(s.world, leader, { type: ConfChangeType.AddLearner, nodeId: id, context: empty }) === undefined) {
     return false;
   }
   s.world.startNewMember(id);
@@ -76,7 +77,7 @@ function* addVoter(s: ScenarioContext, leader: SimMember): Generator<ReturnType<
   if (!caughtUp || !s.isLeader(leader)) {
     return false;
   }
-  return proposeChange(s, leader, { type: ConfChangeType.PromoteLearner, nodeId: id, context: empty }) !== undefined;
+  return requestConfChange(s.world, leader, { type: ConfChangeType.PromoteLearner, nodeId: id, context: empty }) !== undefined;
 }
 
 /** Removes a voter other than the leader (or, now and then, the leader itself). */
@@ -87,7 +88,7 @@ function* removeVoter(s: ScenarioContext, leader: SimMember): Generator<ReturnTy
   }
   const victim = s.r.chance(0.2) ? leader.id : s.r.pick(st.config.voters.filter((v) => v !== leader.id));
   yield s.sleep(0);
-  return proposeChange(s, leader, { type: ConfChangeType.RemoveMember, nodeId: victim, context: new Uint8Array(0) }) !== undefined;
+  return requestConfChange(s.world, leader, { type: ConfChangeType.RemoveMember, nodeId: victim, context: new Uint8Array(0) }) !== undefined;
 }
 
 /** Splits the voters of the leader's latest configuration into two even halves (or isolates one). */

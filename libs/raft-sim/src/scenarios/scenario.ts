@@ -4,10 +4,7 @@
  * the safety phase instead of the random fault injector. The liveness phase and the end checks
  * are the same as for random seeds.
  */
-import { ConfChangeType, RaftError } from '@keyval/raft';
-import type { ConfChange, NodeId, ProposalTicket } from '@keyval/raft';
 import type { FaultProfile, RaftOptions } from '../fault-profile';
-import type { SimMember } from '../sim-member';
 import type { SimRandom } from '../sim-random';
 import type { ScenarioContext, Script } from './script';
 
@@ -63,46 +60,6 @@ export function scenarioRaft(r: SimRandom, o: { preVote?: boolean; checkQuorum?:
   const checkQuorum = o.checkQuorum ?? r.chance(0.7);
   const leaseReads = checkQuorum && (o.leaseReads ?? r.chance(0.5));
   return { preVote, checkQuorum, leaseReads };
-}
-
-/**
- * Proposes a membership change through `leader` as an operator would. Returns the ticket, or
- * undefined when the core refused it (logged, not a violation).
- */
-export function proposeChange(s: ScenarioContext, leader: SimMember, change: ConfChange): ProposalTicket | undefined {
-  const what = `${ConfChangeType[change.type]} ${change.nodeId}`;
-  let ticket: ProposalTicket | undefined;
-  s.world.counters.confChangesProposed++;
-  leader.input(() => {
-    try {
-      ticket = leader.core().proposeConfChange(change);
-      s.log(`m${leader.num} proposes ${what} at ${ticket.index}/t${ticket.term}`);
-    } catch (error) {
-      if (!(error instanceof RaftError)) {
-        throw error;
-      }
-      s.world.counters.confChangesRefused++;
-      s.log(`m${leader.num} refuses ${what}: ${error.message}`);
-    }
-  });
-  return ticket;
-}
-
-/** Asks `leader` to hand leadership to `target`; refusals are logged. */
-export function transfer(s: ScenarioContext, leader: SimMember, target: NodeId): void {
-  s.world.counters.transfers++;
-  leader.input(() => {
-    try {
-      leader.core().transferLeadership(target);
-      s.log(`m${leader.num} transfers leadership to ${target}`);
-    } catch (error) {
-      if (!(error instanceof RaftError)) {
-        throw error;
-      }
-      s.world.counters.transfersRefused++;
-      s.log(`m${leader.num} refuses transfer to ${target}: ${error.message}`);
-    }
-  });
 }
 
 /** Clock rates for members 1..n, each at 1 - drift or 1 + drift (the extremes the lease allows for). */

@@ -21,7 +21,6 @@ import { RaftError, Role } from '@keyval/raft';
 import { encodeCommand } from '../kv-state-machine';
 import type { RaftStatus } from '@keyval/raft';
 import type { SimMember } from '../sim-member';
-import { planPartition } from '../sim-network';
 import type { SimRandom } from '../sim-random';
 import type { SimWorld } from '../sim-world';
 
@@ -74,17 +73,30 @@ export class ScenarioContext {
     return ok ? found() : undefined;
   }
 
+  /**
+   * Waits up to 3 s for a leader, lets it lead a seeded while (minMs..maxMs), and returns it if
+   * it still leads; otherwise logs why (prefixed with `label`) and returns undefined.
+   */
+  *steadyLeader(label: string, minMs: number, maxMs: number): Generator<Wait, SimMember | undefined, boolean> {
+    const leader = yield* this.leader(3000);
+    if (leader === undefined) {
+      this.log(`${label}: no leader`);
+      return undefined;
+    }
+    yield this.sleep(this.r.between(minMs, maxMs));
+    if (!this.isLeader(leader)) {
+      this.log(`${label}: m${leader.num} lost its leadership`);
+      return undefined;
+    }
+    return leader;
+  }
+
   member(num: number): SimMember {
     const m = this.world.members.get(num);
     if (m === undefined) {
       throw new RangeError(`scenario: no member ${num}`);
     }
     return m;
-  }
-
-  /** Running, non-removed members' ids. */
-  upIds(): number[] {
-    return this.world.upMembers().filter((m) => !m.removed).map((m) => m.num);
   }
 
   status(m: SimMember): RaftStatus | undefined {
@@ -110,12 +122,8 @@ export class ScenarioContext {
         }
       }
     }
-    this.cut(cuts, groups.map((g) => `{${g.join(',')}}`).join(' | '));
-  }
-
-  /** Cuts the given directed links (on top of those already cut). */
-  cut(links: readonly (readonly [number, number])[], description: string): void {
-    this.world.network.apply({ kind: 'halves', description, cuts: links });
+    const description = groups.map((g) => `{${g.join(',')}}`).join(' | ');
+    this.world.network.apply({ kind: 'halves', description, cuts });
     this.world.counters.partitions++;
     this.world.log(`PARTITION ${description} (scenario)`);
   }
@@ -129,14 +137,6 @@ export class ScenarioContext {
   isolate(num: number): void {
     const others = this.allIds().filter((n) => n !== num);
     this.partition([[num], others]);
-  }
-
-  /** A partition of a kind the random schedule also uses. */
-  randomPartition(kind: 'halves' | 'majority-minority' | 'isolate-leader' | 'one-way' | 'bridge'): void {
-    const plan = planPartition(kind, this.upIds(), this.world.currentLeader()?.num, this.r);
-    this.world.network.apply(plan);
-    this.world.counters.partitions++;
-    this.world.log(`PARTITION ${plan.description} (scenario)`);
   }
 
   heal(): void {

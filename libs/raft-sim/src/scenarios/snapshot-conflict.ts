@@ -40,11 +40,10 @@ export const snapshotConflict: Scenario = {
 };
 
 function* run(s: ScenarioContext): Script {
-  const l1 = yield* s.leader(3000);
+  const l1 = yield* s.steadyLeader('snapshot conflict', 100, 300);
   if (l1 === undefined) {
-    return s.log('snapshot conflict: no leader');
+    return;
   }
-  yield s.sleep(s.r.between(100, 300));
   const [f, ...rest] = s.r.shuffled(s.allIds().filter((n) => n !== l1.num)) as [number, ...number[]];
   const follower = s.member(f);
   const diverge = Math.max(...rest.map((n) => s.member(n).disk.volatile.lastIndex())) + 1;
