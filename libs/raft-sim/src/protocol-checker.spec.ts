@@ -126,6 +126,13 @@ describe('ProtocolChecker', () => {
       expect(kindOf(() => c.messageSent(2, ack, durable({ term: 3 as Term }, 7), log()))).toBe(ViolationKind.UndurablePromise);
       expect(kindOf(() => c.messageSent(2, ack, durable({ term: 4 as Term }, 7), log()))).toBeUndefined();
     });
+
+    it('does not blame an acknowledgement overtaken by a later term in the same Ready (seed 1558)', () => {
+      const c = new ProtocolChecker();
+      c.started(2, hard(3, 0, 0));
+      const ack: Message = { type: 'AppendResponse', from: n(2), to: n(1), term: 3 as Term, index: 9 as LogIndex, reject: false, hintIndex: 0 as LogIndex, hintTerm: 0 as Term };
+      expect(kindOf(() => c.messageSent(2, ack, durable({ term: 4 as Term }, 7), log()))).toBeUndefined();
+    });
   });
 
   describe('acknowledgements stand (§5.3)', () => {

@@ -259,10 +259,18 @@ export class ProtocolChecker {
     }
   }
 
+  /**
+   * An acknowledgement of term t promises the entries up to its index, durably — unless the
+   * member has durably moved to a later term in the meantime: then a leader of that later term
+   * exists that lacked the entries (it made the member drop them), so no quorum of term-t
+   * acknowledgements can ever commit them (one of its members would have had to vote for that
+   * leader while holding them). Seed 1558: acks of 8 and 9 queued in term 3, a term-4 leader's
+   * Append truncating the log to 7 in the same Ready, the acks leaving after its fsync.
+   */
   private checkAppendDurable(member: number, message: Extract<Message, { type: 'AppendResponse' }>, durable: DurableLogView): void {
     const hard = durable.hardState();
     const last = durable.lastIndex();
-    if (hard.term >= message.term && last >= message.index) {
+    if (hard.term > message.term || (hard.term === message.term && last >= message.index)) {
       return;
     }
     throw new SimViolation(

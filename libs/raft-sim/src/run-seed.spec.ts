@@ -29,6 +29,11 @@ describe('runSeed', () => {
     expect(createHash('sha256').update(again.join('\n')).digest('hex')).toBe(createHash('sha256').update(lines.join('\n')).digest('hex'));
   });
 
+  it('runs seed 1558 clean: acknowledgements of term 3 leaving after a term-4 leader truncated the log in the same Ready are harmless', () => {
+    const r = runSeed({ seed: 1558, skipLincheck: true });
+    expect(r.violation).toBeUndefined();
+  });
+
   it('gives different seeds different runs', () => {
     const hashes = new Set([1, 2, 3, 4, 5].map((seed) => runSeed({ seed, safetyTicks: 100, skipLincheck: true }).traceHash));
     expect(hashes.size).toBe(5);
