@@ -12,14 +12,19 @@
  * It does what the etcd clients need and no more: no compression (compressed messages are
  * refused with UNIMPLEMENTED), no TLS, no reflection.
  */
+import * as http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http2';
 import * as net from 'node:net';
+import { dispatchConnection, FIRST_BYTES_TIMEOUT_MS } from './connection-dispatch';
 import { GrpcStatusError } from './grpc-status.error';
 import { H2ServerConnection } from './h2/server-connection';
 import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
 import { type CallHost, type Route, ServerCallImpl } from './server-call';
+import type { Tracer } from '@opentelemetry/api';
+import type { GrpcServerObserver } from './server-observer';
+import { rpcSpanInfo } from './tracing';
 import { discardRestOfRequest, RESPOND_END_OPTIONS } from './server-response';
 import { GrpcStatus } from './status';
 
@@ -45,7 +50,37 @@ export interface GrpcServerOptions {
   readonly exposeInternalErrors?: boolean;
   /** Told of handler errors that are not GrpcStatusError. Default: none (they answer INTERNAL). */
   readonly onHandlerError?: (error: unknown, path: string) => void;
+  /** Hears about every call (metrics): asked once per method in addService. Default: none. */
+  readonly observer?: GrpcServerObserver;
+  /**
+   * Traces every call: a SERVER span whose parent is the request's W3C `traceparent`, with the
+   * handler run inside it. Default: none (no tracing code runs).
+   */
+  readonly tracer?: Tracer;
+  /**
+   * Serves HTTP/1.1 on the same port (`/metrics`, `/health`...): connections that do not start
+   * with the HTTP/2 preface go to this request listener (see connection-dispatch.ts). Without
+   * it every connection is taken as HTTP/2 (an HTTP/1.1 client is answered GOAWAY).
+   */
+  readonly http1?: Http1Handler;
+  /** A connection that sends too few bytes to tell its protocol within this time is closed, ms. Default 10 s. */
+  readonly firstBytesTimeoutMs?: number;
 }
+
+/** A request listener for the HTTP/1.1 side of the port (as `http.createServer` takes). */
+export type Http1Handler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
+
+/**
+ * Limits of the HTTP/1.1 side: it answers small GETs, so requests are small and quick. The
+ * connection limit (`maxConnections`) counts both protocols.
+ */
+const HTTP1_LIMITS = {
+  maxHeaderSize: 16 * 1024,
+  headersTimeout: 10_000,
+  requestTimeout: 10_000,
+  keepAliveTimeout: 5_000,
+  maxRequestsPerSocket: 1_000,
+} as const;
 
 const MiB = 1 << 20;
 const DEFAULTS = {
@@ -59,6 +94,7 @@ const DEFAULTS = {
   streamWindowBytes: MiB,
   connectionWindowBytes: 16 * MiB,
   exposeInternalErrors: false,
+  firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS,
 } as const;
 
 /** The server's life: routes are added while `new`; `listening` until shutdown starts. */
@@ -69,8 +105,12 @@ export class GrpcServer implements CallHost {
   readonly maxSendMessageBytes: number;
   readonly requestQueueMessagesMax: number;
   readonly exposeInternalErrors: boolean;
-  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError'>>;
+  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError' | 'observer' | 'http1' | 'tracer'>>;
+  readonly tracer: Tracer | undefined;
   private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
+  private readonly observer: GrpcServerObserver | undefined;
+  /** The HTTP/1.1 side of the port (never listens itself: the dispatcher hands it sockets). */
+  private readonly http1Server: http.Server | undefined;
   private readonly routes = new Map<string, Route>();
   private readonly connections = new Set<H2ServerConnection>();
   private readonly calls = new Set<ServerCallImpl>();
@@ -91,6 +131,12 @@ export class GrpcServer implements CallHost {
     this.requestQueueMessagesMax = Math.max(1, this.options.requestQueueMessagesMax);
     this.exposeInternalErrors = this.options.exposeInternalErrors;
     this.onHandlerError = options.onHandlerError;
+    this.observer = options.observer;
+    this.tracer = options.tracer;
+    if (options.http1 !== undefined) {
+      this.http1Server = http.createServer(HTTP1_LIMITS, options.http1);
+      this.http1Server.on('clientError', (_error: Error, socket: net.Socket) => socket.destroy());
+    }
     this.netServer = net.createServer(this.onConnection); // H2Connection turns Nagle's algorithm off
     this.netServer.maxConnections = this.options.maxConnections;
   }
@@ -124,7 +170,8 @@ export class GrpcServer implements CallHost {
       if (this.routes.has(path)) {
         throw new Error(`method ${path} is already served`);
       }
-      this.routes.set(path, { path, method, handler: handlers[key] });
+      const span = rpcSpanInfo(path);
+      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes });
     }
     return this;
   }
@@ -167,6 +214,7 @@ export class GrpcServer implements CallHost {
       for (const connection of this.connections) {
         connection.close();
       }
+      this.http1Server?.closeIdleConnections();
       const graceTimer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
       if ((await Promise.race([this.whenDrained(), graceTimer])) === 'timeout') {
         this.forceClose();
@@ -184,6 +232,7 @@ export class GrpcServer implements CallHost {
     for (const connection of this.connections) {
       connection.destroy();
     }
+    this.http1Server?.closeAllConnections();
     this.netServer.close();
   }
 
@@ -216,6 +265,22 @@ export class GrpcServer implements CallHost {
       socket.destroy();
       return;
     }
+    if (this.http1Server === undefined) {
+      this.acceptHttp2(socket);
+      return;
+    }
+    dispatchConnection(socket, { http2: this.acceptHttp2, http1: this.acceptHttp1 }, { firstBytesTimeoutMs: this.options.firstBytesTimeoutMs });
+  };
+
+  /**
+   * Serves an accepted connection as HTTP/2 (gRPC). Public so that a listener of another kind
+   * (TLS with ALPN "h2") can hand its sockets over; see also `acceptHttp1`.
+   */
+  readonly acceptHttp2 = (socket: net.Socket): void => {
+    if (this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
     const connection = new H2ServerConnection(
       socket,
       {
@@ -232,6 +297,15 @@ export class GrpcServer implements CallHost {
       this.connections.delete(connection);
       this.checkDrained();
     });
+  };
+
+  /** Serves an accepted connection as HTTP/1.1 with the `http1` listener (destroyed without one). */
+  readonly acceptHttp1 = (socket: net.Socket): void => {
+    if (this.http1Server === undefined || this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    this.http1Server.emit('connection', socket);
   };
 
   private readonly onStream = (stream: H2Stream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
@@ -304,5 +378,5 @@ function ignoreSessionError(): void {
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function')) as Partial<T>;
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean')) as Partial<T>;
 }
