@@ -5,9 +5,14 @@
  *
  *   1. leader    — a leader is elected;
  *   2. clients   — every client completes a new operation;
- *   3. read-only — clients switch to reads only and finish the writes they have in flight;
- *   4. probe     — the leader is crashed once (when at least 3 voters remain) and a new leader
- *                  is elected: the clean re-election time; the crashed member restarts;
+ *   3. read-only — clients switch to reads only and finish the writes they have in flight,
+ *                  and the leader is a voter of its configuration (a leader removing itself
+ *                  steps down once the removal commits; the next one is awaited);
+ *   4. probe     — the leader is crashed once and a leader of a higher term is elected. With
+ *                  at least 3 voters the others elect it (the clean re-election time) and the
+ *                  crashed member restarts afterwards; with 1 or 2 voters no quorum remains
+ *                  without it, so it restarts PROBE_RESTART_MS after the crash and the new
+ *                  term's leader is elected with it. Every seed thus checks step 5;
  *   5. own-term  — with no client writes, the new leader commits an entry of its own term
  *                  within OWN_TERM_COMMIT_MS of its election (seen in its Ready stream: §8's
  *                  no-op; without it nothing of the new term commits and reads wait forever),
@@ -29,6 +34,8 @@ import { SimViolation, ViolationKind } from './sim.errors';
 export const LIVENESS_BOUNDS_MS = { leader: 10_000, clients: 10_000, 'read-only': 10_000, probe: 10_000, 'own-term': 10_000, settle: 20_000, converge: 15_000 } as const;
 /** A new leader commits an entry of its term within this long of its election (no client writes). */
 export const OWN_TERM_COMMIT_MS = 2_000;
+/** With fewer than 3 voters, the probe's crashed leader restarts this long after the crash. */
+export const PROBE_RESTART_MS = 100;
 /** The whole phase never runs longer than this (the sum of the bounds plus slack). */
 export const LIVENESS_MAX_MS = 100_000;
 const POLL_MS = 10;
@@ -41,8 +48,12 @@ export class LivenessPhase {
   private startMs = 0;
   /** Time from healing to the first leader, in ms. */
   recoveryMs: number | undefined = undefined;
-  /** The probe: the crashed leader and its term, and the measured re-election time. */
-  private probe: { member: SimMember; term: number; atMs: number } | undefined = undefined;
+  /**
+   * The probe: the crashed leader, its term, when it crashed, whether the other voters form a
+   * quorum without it (then the re-election time is measured), and the term that followed.
+   */
+  private probe: { member: SimMember; term: number; atMs: number; quorumWithout: boolean; newTerm: number | undefined } | undefined = undefined;
+  /** Clean re-election after the probe's crash (only when at least 3 voters: the others elect). */
   probeReelectionMs: number | undefined = undefined;
   /** Time from the probe's new leader's election to its first commit of its own term. */
   ownTermCommitMs: number | undefined = undefined;
@@ -121,6 +132,9 @@ export class LivenessPhase {
         }
         if (w.classicChecks) {
           // The classic phase: the probe with clients still writing, no own-term check.
+          if (!this.leaderIsVoter()) {
+            return false;
+          }
           this.startProbe();
           return true;
         }
@@ -130,19 +144,19 @@ export class LivenessPhase {
         this.enter('read-only');
         return true;
       case 'read-only':
-        if (!w.clients.every((c) => c.readingOrIdle)) {
+        if (!w.clients.every((c) => c.readingOrIdle) || !this.leaderIsVoter()) {
           return false;
         }
         this.startProbe();
         return true;
       case 'probe':
-        if (this.probe !== undefined && this.probeReelectionMs === undefined) {
+        if (this.probe?.newTerm === undefined) {
           return false;
         }
-        if (this.probe !== undefined && !this.probe.member.up && !this.probe.member.removed) {
+        if (!this.probe.member.up && !this.probe.member.removed) {
           this.probe.member.start();
         }
-        this.enter(this.probe === undefined || w.classicChecks ? 'settle' : 'own-term');
+        this.enter(w.classicChecks ? 'settle' : 'own-term');
         return true;
       case 'own-term':
         if (!this.ownTermCommitted() || !this.clientsSucceededSince(this.stepStartMs)) {
@@ -195,24 +209,41 @@ export class LivenessPhase {
     return false;
   }
 
+  /** Whether there is a leader and it is a voter of its configuration (probe-able). */
+  private leaderIsVoter(): boolean {
+    const leader = this.world.currentLeader();
+    const st = leader?.node?.status();
+    return leader !== undefined && st !== undefined && st.config.voters.includes(leader.id);
+  }
+
   private startProbe(): void {
     const w = this.world;
-    const leader = w.currentLeader();
-    const st = leader?.node?.status();
-    if (leader === undefined || st === undefined || st.config.voters.length < 3 || !st.config.voters.includes(leader.id)) {
-      w.log('liveness: re-election probe skipped (fewer than 3 voters)');
-      this.enter('settle');
-      return;
-    }
-    this.probe = { member: leader, term: st.term, atMs: w.now };
-    w.log(`liveness: probe crashes leader m${leader.num} of term ${st.term}`);
+    const leader = w.currentLeader() as SimMember;
+    const st = leader.core().status();
+    const quorumWithout = st.config.voters.length >= 3;
+    this.probe = { member: leader, term: st.term, atMs: w.now, quorumWithout, newTerm: undefined };
+    w.log(`liveness: probe crashes leader m${leader.num} of term ${st.term} (${st.config.voters.length} voters)`);
     w.crash(leader, true);
+    if (!quorumWithout) {
+      // No quorum without it: it comes back, and the new term's leader is elected with it.
+      w.schedule(PROBE_RESTART_MS, () => {
+        if (!leader.up && !leader.removed) {
+          w.log(`liveness: probe restarts m${leader.num}`);
+          leader.start();
+        }
+      });
+    }
     this.enter('probe');
   }
 
   private onLeader(_member: SimMember, term: number): void {
-    if (this.probe !== undefined && this.probeReelectionMs === undefined && term > this.probe.term) {
-      this.probeReelectionMs = this.world.now - this.probe.atMs;
+    const probe = this.probe;
+    if (probe === undefined || probe.newTerm !== undefined || term <= probe.term) {
+      return;
+    }
+    probe.newTerm = term;
+    if (probe.quorumWithout) {
+      this.probeReelectionMs = this.world.now - probe.atMs;
     }
   }
 
@@ -268,10 +299,12 @@ export class LivenessPhase {
         const stuck = this.world.clients.filter((c) => c.lastOkCallMs < this.stepStartMs).map((c) => `c${c.index}`);
         return `clients ${stuck.join(',') || '(none)'} did not complete an operation, ${this.stillPending(this.settling)} proposals from the step's start pending,`;
       }
-      case 'read-only':
-        return `clients ${this.world.clients.filter((c) => !c.readingOrIdle).map((c) => `c${c.index}`).join(',')} did not finish their writes`;
+      case 'read-only': {
+        const writing = this.world.clients.filter((c) => !c.readingOrIdle).map((c) => `c${c.index}`);
+        return writing.length > 0 ? `clients ${writing.join(',')} did not finish their writes` : 'no leader that is a voter of its configuration';
+      }
       case 'probe':
-        return `no new leader after crashing leader m${this.probe?.member.num ?? '?'}`;
+        return `no leader of a term above ${this.probe?.term ?? '?'} after crashing leader m${this.probe?.member.num ?? '?'}`;
       case 'converge':
         return `not converged (${this.divergence() ?? 'clients busy'})`;
     }

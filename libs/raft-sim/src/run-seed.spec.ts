@@ -57,6 +57,18 @@ describe('runSeed', () => {
     expect(r.lost).toBe(0);
   });
 
+  it.each([1, 2, 3])('probes a re-election in the liveness phase with %i voters, so the own-term commit is always checked', (members) => {
+    const lines: string[] = [];
+    const r = runSeed({ seed: 4, members, safetyTicks: 100, skipLincheck: true, onTrace: (line) => lines.push(line) });
+    expect(r.violation).toBeUndefined();
+    expect(lines.some((line) => line.includes('liveness: probe crashes leader'))).toBe(true);
+    expect(r.ownTermCommitMs).toBeDefined();
+    // Only with a quorum left without the crashed leader is the re-election time a clean one.
+    const voters = /probe crashes leader m\d+ of term \d+ \((\d+) voters\)/.exec(lines.join('\n'));
+    expect(voters).not.toBeNull();
+    expect(r.reelectionMs === undefined).toBe(Number(voters![1]) < 3);
+  });
+
   it.each([
     // Seen where it happens: the vote leaves while the disk does not hold it.
     ['drop-hard-state' as const, 1, 6, {}, ViolationKind.UndurablePromise, 6],

@@ -24,7 +24,7 @@ describe('targeted scenarios on the production core', () => {
     }, 120_000);
 
     it('runs clean: no violation, a linearizable history', () => {
-      expect(results.filter((r) => r.violation !== undefined).map((r) => `seed ${r.seed}: ${r.violation?.kind}: ${r.violation?.detail.split('\n')[0] ?? ''}`)).toEqual([]);
+      expect(results.filter((r) => r.violation !== undefined).map((r) => `seed ${r.seed}: ${r.violation?.kind}: ${r.violation?.detail.split('\n')[0] ?? ''}\n  replay: npm run sim -- --seed ${r.seed} --scenario ${name} --verbose`)).toEqual([]);
       expect(results.every((r) => r.schedule === name && r.profile.includes(`mix=scenario:${name}`))).toBe(true);
       expect(results.every((r) => r.lincheck === 'linearizable' || r.lincheck === 'unknown')).toBe(true);
     });
