@@ -11,9 +11,13 @@
  *     --lincheck-steps N     linearizability search budget per seed (default 5,000,000)
  *     --max-reports N        violations reported in full (default 3; the rest in one line)
  *     --no-lincheck          skip the linearizability check (faster; safety checkers still run)
+ *     --scenario NAME        a targeted scenario instead of the random schedule (`all`: each in turn)
+ *     --classic-checks       only the checks of consequences (no protocol-checker rules, no read-only
+ *                            liveness probe): to measure what checking faults where they happen adds
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { SCENARIO_NAMES } from './scenarios';
 
 export interface CliOptions {
   readonly first: number;
@@ -28,6 +32,9 @@ export interface CliOptions {
   readonly lincheckMaxSteps: number | undefined;
   readonly maxReports: number;
   readonly skipLincheck: boolean;
+  /** Schedules each seed runs: undefined is the random schedule, a name a scenario. */
+  readonly schedules: readonly (string | undefined)[];
+  readonly classicChecks: boolean;
 }
 
 export class UsageError extends Error {
@@ -37,9 +44,10 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck]';
+export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck] [--scenario NAME|all] [--classic-checks]';
 
-function int(name: string, raw: string | undefined, lo: number, hi: number): number | undefined {
+/** An integer option in [lo, hi], or undefined when absent; anything else is a UsageError naming the flag. */
+export function int(name: string, raw: string | undefined, lo: number, hi: number): number | undefined {
   if (raw === undefined) {
     return undefined;
   }
@@ -48,6 +56,19 @@ function int(name: string, raw: string | undefined, lo: number, hi: number): num
     throw new UsageError(`--${name} must be an integer in [${lo}, ${hi}], got "${raw}"`);
   }
   return value;
+}
+
+/** Parses with `parse`; on a UsageError prints it with `usage` and returns undefined (exit code 2). */
+export function parseOrExplain<T>(parse: (argv: readonly string[]) => T, argv: readonly string[], usage: string, printError: (line: string) => void): T | undefined {
+  try {
+    return parse(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      printError(`${error.message}\n${usage}`);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 export function parseCli(argv: readonly string[]): CliOptions {
@@ -68,6 +89,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'lincheck-steps': { type: 'string' },
         'max-reports': { type: 'string' },
         'no-lincheck': { type: 'boolean', default: false },
+        scenario: { type: 'string' },
+        'classic-checks': { type: 'boolean', default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -85,6 +108,10 @@ export function parseCli(argv: readonly string[]): CliOptions {
     throw new UsageError('--first goes with --seeds, not --seed');
   }
   const first = seed ?? int('first', v.first, 0, 0xffff_ffff) ?? 1;
+  const schedules = parseSchedules(v.scenario, seed !== undefined);
+  if (v.scenario !== undefined && v.members !== undefined) {
+    throw new UsageError('--members does not go with --scenario (each scenario chooses its cluster)');
+  }
   return {
     first,
     count: seeds ?? 1,
@@ -98,16 +125,36 @@ export function parseCli(argv: readonly string[]): CliOptions {
     lincheckMaxSteps: int('lincheck-steps', v['lincheck-steps'], 1, 1_000_000_000),
     maxReports: int('max-reports', v['max-reports'], 0, 1_000_000) ?? 3,
     skipLincheck: v['no-lincheck'] === true,
+    schedules,
+    classicChecks: v['classic-checks'] === true,
   };
 }
 
+function parseSchedules(raw: string | undefined, single: boolean): readonly (string | undefined)[] {
+  if (raw === undefined) {
+    return [undefined];
+  }
+  if (raw === 'all') {
+    if (single) {
+      throw new UsageError('--scenario all goes with --seeds; replay one scenario with --seed S --scenario NAME');
+    }
+    return SCENARIO_NAMES;
+  }
+  if (!SCENARIO_NAMES.includes(raw)) {
+    throw new UsageError(`--scenario must be one of ${SCENARIO_NAMES.join(', ')} or all, got "${raw}"`);
+  }
+  return [raw];
+}
+
 /** The command that replays `seed` with the same overrides. */
-export function replayCommand(seed: number, o: Pick<CliOptions, 'members' | 'safetyTicks' | 'tickMs' | 'skipLincheck'>): string {
+export function replayCommand(seed: number, o: Pick<CliOptions, 'members' | 'safetyTicks' | 'tickMs' | 'skipLincheck'> & { readonly classicChecks?: boolean }, schedule = 'random'): string {
   const extra = [
+    schedule === 'random' ? '' : ` --scenario ${schedule}`,
     o.members === undefined ? '' : ` --members ${o.members}`,
     o.safetyTicks === undefined ? '' : ` --ticks ${o.safetyTicks}`,
     o.tickMs === undefined ? '' : ` --tick-ms ${o.tickMs}`,
     o.skipLincheck ? ' --no-lincheck' : '',
+    o.classicChecks === true ? ' --classic-checks' : '',
   ].join('');
   return `npm run sim -- --seed ${seed}${extra} --verbose`;
 }

@@ -5,7 +5,8 @@
  * election-time distributions, and as the very last line `sim: N seeds, V violations`.
  * Returns the exit code: 0, 1 on any violation, 2 on bad usage.
  */
-import { USAGE, UsageError, parseCli, replayCommand } from './cli-args';
+import { USAGE, parseCli, parseOrExplain, replayCommand } from './cli-args';
+import type { Print } from './entry';
 import type { CliOptions } from './cli-args';
 import { DEFAULT_TICK_MS } from './fault-profile';
 import { runSeed } from './run-seed';
@@ -16,8 +17,9 @@ import { RunSummary, formatSummary } from './summary';
 
 function printViolation(print: Print, v: RunSummary['violations'][number], o: CliOptions, full: boolean): void {
   const r = v.report;
-  print(`VIOLATION seed ${v.seed} (${v.members} members) at ${r.atMs} ms: ${r.kind}: ${r.detail.split('\n')[0] ?? ''}`);
-  print(`  replay: ${replayCommand(v.seed, o)}`);
+  const schedule = v.schedule === 'random' ? '' : ` of scenario ${v.schedule}`;
+  print(`VIOLATION seed ${v.seed}${schedule} (${v.members} members) at ${r.atMs} ms: ${r.kind}: ${r.detail.split('\n')[0] ?? ''}`);
+  print(`  replay: ${replayCommand(v.seed, o, v.schedule)}`);
   if (!full) {
     return;
   }
@@ -35,8 +37,6 @@ function printViolation(print: Print, v: RunSummary['violations'][number], o: Cl
   }
 }
 
-/** Where the command writes its lines. */
-export type Print = (line: string) => void;
 
 /** Test-only knobs, never reachable from the command line. */
 export interface CliTestHooks {
@@ -45,15 +45,9 @@ export interface CliTestHooks {
 }
 
 export async function runCli(argv: readonly string[], print: Print, printError: Print, hooks: CliTestHooks = {}): Promise<number> {
-  let o: CliOptions;
-  try {
-    o = parseCli(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      printError(`${error.message}\n${USAGE}`);
-      return 2;
-    }
-    throw error;
+  const o = parseOrExplain(parseCli, argv, USAGE, printError);
+  if (o === undefined) {
+    return 2;
   }
   const base = {
     ...(o.members === undefined ? {} : { members: o.members }),
@@ -62,12 +56,14 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
     ...(o.traceTail === undefined ? {} : { traceTail: o.traceTail }),
     ...(o.lincheckMaxSteps === undefined ? {} : { lincheckMaxSteps: o.lincheckMaxSteps }),
     ...(o.skipLincheck ? { skipLincheck: true } : {}),
+    ...(o.classicChecks ? { classicChecks: true } : {}),
     ...(hooks.mutation === undefined ? {} : { mutation: hooks.mutation }),
   };
+  const single = o.schedules[0];
   const summary = new RunSummary();
   const startedMs = performance.now();
   if (o.single) {
-    const result: SeedResult = runSeed({ ...base, seed: o.first, ...(o.verbose ? { onTrace: print } : {}) });
+    const result: SeedResult = runSeed({ ...base, seed: o.first, ...(single === undefined ? {} : { scenario: single }), ...(o.verbose ? { onTrace: print } : {}) });
     summary.add(result);
     print(`seed ${result.seed}: ${result.profile}`);
     print(`seed ${result.seed}: trace hash ${result.traceHash}, ${result.events} events, simulated ${result.simulatedMs} ms, ops ok=${result.ops.ok} fail=${result.ops.fail} info=${result.ops.info}, lincheck ${result.lincheck} (${result.lincheckSteps} steps)`);
@@ -77,6 +73,7 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
     await runSeeds({
       first: o.first,
       count: o.count,
+      schedules: o.schedules,
       workers: o.workers,
       base,
       onResult: (result) => {
@@ -85,13 +82,13 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
         const now = performance.now();
         if (now - lastProgressMs > 10_000) {
           lastProgressMs = now;
-          printError(`sim: ${done}/${o.count} seeds, ${summary.violations.length} violations, ${((now - startedMs) / 1000).toFixed(0)} s`);
+          printError(`sim: ${done}/${o.count * o.schedules.length} seeds, ${summary.violations.length} violations, ${((now - startedMs) / 1000).toFixed(0)} s`);
         }
       },
     });
   }
   const wallMs = performance.now() - startedMs;
-  summary.violations.sort((a, b) => a.seed - b.seed);
+  summary.violations.sort((a, b) => a.seed - b.seed || a.schedule.localeCompare(b.schedule));
   summary.violations.forEach((v, k) => printViolation(print, v, o, o.single || k < o.maxReports));
   for (const line of formatSummary(summary, o.tickMs ?? DEFAULT_TICK_MS)) {
     print(line);

@@ -1,5 +1,6 @@
 import { UsageError, parseCli, replayCommand } from './cli-args';
 import { runCli } from './cli-main';
+import { SCENARIO_NAMES } from './scenarios';
 
 async function run(argv: string[], hooks = {}): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -30,6 +31,27 @@ describe('sim command line', () => {
 
   it('builds the replay command with the same overrides', () => {
     expect(replayCommand(9, { members: 7, safetyTicks: undefined, tickMs: undefined, skipLincheck: false })).toBe('npm run sim -- --seed 9 --members 7 --verbose');
+    expect(replayCommand(9, { members: undefined, safetyTicks: undefined, tickMs: undefined, skipLincheck: true, classicChecks: true }, 'figure8')).toBe(
+      'npm run sim -- --seed 9 --scenario figure8 --no-lincheck --classic-checks --verbose',
+    );
+  });
+
+  it('parses scenarios and the classic checks', () => {
+    expect(parseCli(['--seeds', '5']).schedules).toEqual([undefined]);
+    expect(parseCli(['--seeds', '5', '--scenario', 'figure8']).schedules).toEqual(['figure8']);
+    expect(parseCli(['--seeds', '5', '--scenario', 'all']).schedules).toEqual(SCENARIO_NAMES);
+    expect(parseCli(['--seed', '5', '--classic-checks']).classicChecks).toBe(true);
+    expect(() => parseCli(['--seeds', '5', '--scenario', 'bogus'])).toThrow('--scenario must be one of');
+    expect(() => parseCli(['--seed', '5', '--scenario', 'all'])).toThrow('--scenario all goes with --seeds');
+    expect(() => parseCli(['--seed', '5', '--scenario', 'figure8', '--members', '3'])).toThrow('--members does not go with --scenario');
+  });
+
+  it('replays a scenario seed, naming the scenario in its profile', async () => {
+    const { code, out } = await run(['--seed', '2', '--scenario', 'lost-vote', '--no-lincheck']);
+    expect(code).toBe(0);
+    expect(out[0]).toContain('mix=scenario:lost-vote');
+    expect(out.some((l) => l.startsWith('scenario runs that sprang their trap: lost-vote '))).toBe(true);
+    expect(out[out.length - 1]).toBe('sim: 1 seeds, 0 violations');
   });
 
   it('runs seeds and ends with exactly "sim: N seeds, V violations", exit code 0', async () => {

@@ -8,8 +8,9 @@
  * removing a voter when the rest would not form an active quorum), and the core refuses
  * invalid ones (ConfChangeRefusedError); both are counted, neither is a violation.
  */
-import { ConfChangeType, RaftError, nodeId, quorumSize } from '@keyval/raft';
-import type { ConfChange, NodeId, RaftStatus } from '@keyval/raft';
+import { ConfChangeType, nodeId, quorumSize } from '@keyval/raft';
+import type { ConfChange, RaftStatus } from '@keyval/raft';
+import { requestConfChange, requestTransfer } from './operator-requests';
 import type { SimMember } from './sim-member';
 import { MAX_MEMBER_ID, planPartition } from './sim-network';
 import type { SimWorld } from './sim-world';
@@ -117,7 +118,8 @@ export class FaultInjector {
     if (r.chance(ARMED_CRASH_PROB)) {
       // Crash at the worst moment: when a member has just issued a write that is not durable
       // yet — any write, or (half the time) one that records a new term or vote.
-      w.armCrash((writer) => this.crashNow(correlated, writer), r.chance(0.5));
+      const votesOnly = r.chance(0.5);
+      w.armCrash((writer) => this.crashNow(correlated, writer), (_writer, fsync) => fsync.voteChanged || !votesOnly);
     } else {
       this.crashNow(correlated, undefined);
     }
@@ -247,24 +249,7 @@ export class FaultInjector {
 
   /** Proposes a change through the leader's core. Returns whether it was accepted. */
   private propose(leader: SimMember, change: ConfChange): boolean {
-    const w = this.world;
-    const what = `${ConfChangeType[change.type]} ${change.nodeId}`;
-    w.counters.confChangesProposed++;
-    let accepted = false;
-    leader.input(() => {
-      try {
-        const ticket = leader.core().proposeConfChange(change);
-        accepted = true;
-        w.log(`m${leader.num} proposes ${what} at ${ticket.index}/t${ticket.term}`);
-      } catch (error) {
-        if (!(error instanceof RaftError)) {
-          throw error;
-        }
-        w.counters.confChangesRefused++;
-        w.log(`m${leader.num} refuses ${what}: ${error.message}`);
-      }
-    });
-    return accepted;
+    return requestConfChange(this.world, leader, change) !== undefined;
   }
 
   private transfer(): void {
@@ -276,20 +261,7 @@ export class FaultInjector {
     if (leader !== undefined) {
       const voters = leader.core().status().config.voters.filter((v) => v !== leader.id);
       if (voters.length > 0) {
-        const target: NodeId = w.faultRandom.pick(voters);
-        w.counters.transfers++;
-        leader.input(() => {
-          try {
-            leader.core().transferLeadership(target);
-            w.log(`m${leader.num} transfers leadership to ${target}`);
-          } catch (error) {
-            if (!(error instanceof RaftError)) {
-              throw error;
-            }
-            w.counters.transfersRefused++;
-            w.log(`m${leader.num} refuses transfer to ${target}: ${error.message}`);
-          }
-        });
+        requestTransfer(w, leader, w.faultRandom.pick(voters));
       }
     }
     w.schedule(w.faultRandom.exponential(w.profile.transferGapMs), () => this.transfer());

@@ -41,6 +41,8 @@ export interface ClientProfile {
   readonly randomMemberProb: number;
   /** Chance a read asks for a lease read (only when the cluster enables leases). */
   readonly leaseReadProb: number;
+  /** Scenarios only: relative weights of get, put, cas and delete (default 4:3:2:1). */
+  readonly opMix?: readonly (readonly ['get' | 'put' | 'cas' | 'delete', number])[];
 }
 
 export interface FaultProfile {
@@ -84,6 +86,8 @@ export interface FaultProfile {
   readonly pauseMaxMs: number;
   /** Each member's clock runs at a rate in [1 - drift, 1 + drift] (well inside the lease margin). */
   readonly clockDrift: number;
+  /** Scenarios only: fixed clock rates by member id (index 0 unused), instead of drawn ones. */
+  readonly clockRates?: readonly number[];
   /** Mean gap between leader transfers in ms; 0 = never. */
   readonly transferGapMs: number;
   /** A member snapshots every this many applied entries; 0 = never. */

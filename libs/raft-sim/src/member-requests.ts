@@ -14,13 +14,25 @@ import { SimViolation, ViolationKind } from './sim.errors';
 export const MAX_PENDING_REQUESTS = 10_000;
 
 type Answer = (request: ClientRequest, outcome: ReplyOutcome) => void;
+/** A read is being served: the member's term when it asked its core, and when it arrived. */
+type Served = (term: number, arrivedMs: number) => void;
+
+/** A read waiting for its ReadIndex answer or for the state machine to reach it. */
+interface PendingRead {
+  readonly request: ClientRequest & { kind: 'get' };
+  readonly term: number;
+  readonly arrivedMs: number;
+}
 
 export class MemberRequests {
   private readonly proposals = new Map<number, { readonly ticket: ProposalTicket; readonly request: ClientRequest }>();
-  private readonly reads = new Map<string, ClientRequest>();
-  private waiting: { index: LogIndex; request: ClientRequest & { kind: 'get' } }[] = [];
+  private readonly reads = new Map<string, PendingRead>();
+  private waiting: { index: LogIndex; read: PendingRead }[] = [];
 
-  constructor(private readonly answer: Answer) {}
+  constructor(
+    private readonly answer: Answer,
+    private readonly served: Served,
+  ) {}
 
   get full(): boolean {
     return this.proposals.size + this.reads.size + this.waiting.length >= MAX_PENDING_REQUESTS;
@@ -28,6 +40,11 @@ export class MemberRequests {
 
   get pendingProposals(): number {
     return this.proposals.size;
+  }
+
+  /** The pending proposals, as `index/tTerm`. */
+  pendingProposalKeys(): string[] {
+    return [...this.proposals.values()].map((p) => `${p.ticket.index}/t${p.ticket.term}`);
   }
 
   /** The process died: everything in flight is forgotten (clients time out). */
@@ -41,8 +58,9 @@ export class MemberRequests {
     this.proposals.set(ticket.index, { ticket, request });
   }
 
-  readRequested(context: string, request: ClientRequest): void {
-    this.reads.set(context, request);
+  /** The core was asked for a read index for `request`, in `term`; it arrived at `arrivedMs`. */
+  readRequested(context: string, request: ClientRequest & { kind: 'get' }, term: number, arrivedMs: number): void {
+    this.reads.set(context, { request, term, arrivedMs });
   }
 
   /** The state machine applied `entry` (with `result` for client commands). */
@@ -74,17 +92,17 @@ export class MemberRequests {
 
   readStates(states: readonly ReadState[], failed: readonly string[]): void {
     for (const rs of states) {
-      const request = this.reads.get(rs.context);
-      if (request !== undefined && request.kind === 'get') {
+      const read = this.reads.get(rs.context);
+      if (read !== undefined) {
         this.reads.delete(rs.context);
-        this.waiting.push({ index: rs.index, request });
+        this.waiting.push({ index: rs.index, read });
       }
     }
     for (const context of failed) {
-      const request = this.reads.get(context);
-      if (request !== undefined) {
+      const read = this.reads.get(context);
+      if (read !== undefined) {
         this.reads.delete(context);
-        this.answer(request, { type: 'failed', reason: 'read could not be confirmed' });
+        this.answer(read.request, { type: 'failed', reason: 'read could not be confirmed' });
       }
     }
   }
@@ -97,7 +115,8 @@ export class MemberRequests {
     const still: typeof this.waiting = [];
     for (const w of this.waiting) {
       if (w.index <= applied) {
-        this.answer(w.request, { type: 'ok', value: get(w.request.key) });
+        this.served(w.read.term, w.read.arrivedMs);
+        this.answer(w.read.request, { type: 'ok', value: get(w.read.request.key) });
       } else {
         still.push(w);
       }

@@ -165,3 +165,51 @@ describe('regressions found by the simulation', () => {
     expect(c.sent.slice(before).some((m) => m.type === 'Snapshot' && m.to === nodeId(2))).toBe(true);
   });
 });
+
+describe('found while building the stale-read check (not yet by a seed)', () => {
+  /**
+   * Fixed in libs/raft (leaseValid, leaseForfeited). A leader that aborted a transfer (the
+   * target did not take over within an election timeout) served lease reads again, but the
+   * TimeoutNow it sent may still be in flight. When it arrives, the target campaigns with the
+   * transfer flag, the voters set their lease guard aside as a transfer asks them to (§3.10),
+   * and a new leader is elected while the old one's lease — renewed by heartbeat rounds after
+   * the abort — still held: until the old leader heard of the new term it served lease reads
+   * that could miss the new leader's writes. Now a leader that sent TimeoutNow holds no lease
+   * for the rest of its term. Needs the TimeoutNow delayed past an election timeout (150 ms
+   * here) and lease reads on.
+   */
+  it('a leader whose transfer was aborted holds no valid lease once a late TimeoutNow has elected its target', () => {
+    const c = new MiniCluster({ preVote: true, checkQuorum: true, leaseReads: true });
+    let leader: Peer | undefined;
+    for (let t = 0; t < 200 && leader === undefined; t++) {
+      c.tick(1);
+      leader = [...c.peers.values()].find((p) => p.node.status().role === Role.Leader);
+    }
+    expect(leader).toBeDefined();
+    const old = leader!;
+    const target = [...c.peers.values()].find((p) => p !== old)!;
+    const third = [...c.peers.values()].find((p) => p !== old && p !== target)!;
+    c.tick(10);
+    // The TimeoutNow is held back; the transfer aborts after an election timeout. The leader's
+    // heartbeat rounds are acknowledged, but they no longer renew a lease in this term.
+    const held: Message[] = [];
+    c.drop = (m) => m.type === 'TimeoutNow' && held.push(m) > 0;
+    old.node.transferLeadership(target.id);
+    c.settle();
+    expect(held.length).toBe(1);
+    c.tick(20);
+    expect(old.node.status().leadTransferee).toBeUndefined();
+    expect(old.node.status().role).toBe(Role.Leader);
+    expect(old.node.hasValidLease()).toBe(false);
+    // The late TimeoutNow arrives; the old leader hears nothing more.
+    c.drop = (m) => m.to === old.id;
+    target.node.step(held[0]!);
+    c.settle();
+    expect(target.node.status().role).toBe(Role.Leader);
+    expect(target.node.status().term).toBeGreaterThan(old.node.status().term);
+    expect(third.node.status().leader).toBe(target.id);
+    // The old leader still leads its term; it must not consider its lease valid any more.
+    expect(old.node.status().role).toBe(Role.Leader);
+    expect(old.node.hasValidLease()).toBe(false);
+  });
+});

@@ -29,6 +29,11 @@ describe('runSeed', () => {
     expect(createHash('sha256').update(again.join('\n')).digest('hex')).toBe(createHash('sha256').update(lines.join('\n')).digest('hex'));
   });
 
+  it('runs seed 1558 clean: acknowledgements of term 3 leaving after a term-4 leader truncated the log in the same Ready are harmless', () => {
+    const r = runSeed({ seed: 1558, skipLincheck: true });
+    expect(r.violation).toBeUndefined();
+  });
+
   it('gives different seeds different runs', () => {
     const hashes = new Set([1, 2, 3, 4, 5].map((seed) => runSeed({ seed, safetyTicks: 100, skipLincheck: true }).traceHash));
     expect(hashes.size).toBe(5);
@@ -52,21 +57,35 @@ describe('runSeed', () => {
     expect(r.lost).toBe(0);
   });
 
+  it.each([1, 2, 3])('probes a re-election in the liveness phase with %i voters, so the own-term commit is always checked', (members) => {
+    const lines: string[] = [];
+    const r = runSeed({ seed: 4, members, safetyTicks: 100, skipLincheck: true, onTrace: (line) => lines.push(line) });
+    expect(r.violation).toBeUndefined();
+    expect(lines.some((line) => line.includes('liveness: probe crashes leader'))).toBe(true);
+    expect(r.ownTermCommitMs).toBeDefined();
+    // Only with a quorum left without the crashed leader is the re-election time a clean one.
+    const voters = /probe crashes leader m\d+ of term \d+ \((\d+) voters\)/.exec(lines.join('\n'));
+    expect(voters).not.toBeNull();
+    expect(r.reelectionMs === undefined).toBe(Number(voters![1]) < 3);
+  });
+
   it.each([
-    ['drop-hard-state' as const, 1, 20, ViolationKind.ElectionSafety],
-    ['lying-fsync' as const, 1, 6, undefined],
-  ])('catches a deliberately broken driver (%s) in some of seeds %i..%i', (mutation, first, last, kind) => {
+    // Seen where it happens: the vote leaves while the disk does not hold it.
+    ['drop-hard-state' as const, 1, 6, {}, ViolationKind.UndurablePromise, 6],
+    ['lying-fsync' as const, 1, 6, {}, ViolationKind.UndurablePromise, 6],
+    ['ack-before-fsync' as const, 1, 6, {}, ViolationKind.UndurablePromise, 6],
+    // Without the protocol checker only the rare consequence is left: a double vote.
+    ['drop-hard-state' as const, 1, 20, { classicChecks: true }, ViolationKind.ElectionSafety, 2],
+  ])('catches a deliberately broken driver (%s) in seeds %i..%i (%j)', (mutation, first, last, extra, kind, atLeast) => {
     const caught: SeedResult[] = [];
     for (let seed = first; seed <= last; seed++) {
-      const r = runSeed({ seed, mutation, skipLincheck: true });
+      const r = runSeed({ seed, mutation, skipLincheck: true, ...extra });
       if (r.violation !== undefined) {
         caught.push(r);
       }
     }
-    expect(caught.length).toBeGreaterThanOrEqual(2);
-    if (kind !== undefined) {
-      expect(caught.some((r) => r.violation?.kind === kind)).toBe(true);
-    }
+    expect(caught.length).toBeGreaterThanOrEqual(atLeast);
+    expect(caught.some((r) => r.violation?.kind === kind)).toBe(true);
     for (const r of caught) {
       expect(r.violation?.trace.length).toBeGreaterThan(0);
       expect(r.violation?.members.length).toBeGreaterThan(0);

@@ -21,6 +21,8 @@ import { SimWorld } from './sim-world';
 import { SimRandom, Stream } from './sim-random';
 import { SimViolation, ViolationKind } from './sim.errors';
 import { DEFAULT_TRACE_TAIL, Trace } from './trace';
+import { SCENARIO_NAMES, ScenarioContext, ScriptRunner, findScenario } from './scenarios';
+import type { Scenario } from './scenarios';
 
 export interface RunOptions extends ProfileOverrides {
   readonly seed: number;
@@ -32,6 +34,13 @@ export interface RunOptions extends ProfileOverrides {
   readonly skipLincheck?: boolean;
   /** A deliberate driver bug, to test that the checkers catch it (tests only). */
   readonly mutation?: DriverMutation;
+  /** A targeted scenario (scenarios/index.ts) instead of the random fault schedule. */
+  readonly scenario?: string;
+  /**
+   * Only the checks the simulation had before it checked faults where they happen (no
+   * protocol-checker rules, no read-only liveness probe): to measure what those add.
+   */
+  readonly classicChecks?: boolean;
 }
 
 export interface ViolationReport {
@@ -44,6 +53,8 @@ export interface ViolationReport {
 
 export interface SeedResult {
   readonly seed: number;
+  /** `random`, or the targeted scenario's name. */
+  readonly schedule: string;
   readonly profile: string;
   readonly members: number;
   readonly violation: ViolationReport | undefined;
@@ -55,6 +66,8 @@ export interface SeedResult {
   readonly faultyReelectionMs: readonly number[];
   /** Time from healing to a leader in the liveness phase, in ms. */
   readonly recoveryMs: number | undefined;
+  /** Liveness probe: from the new leader's election to its first commit of its own term (read-only clients), in ms. */
+  readonly ownTermCommitMs: number | undefined;
   readonly simulatedMs: number;
   readonly events: number;
   readonly traceHash: string;
@@ -69,10 +82,17 @@ export interface SeedResult {
 /** Pairwise log checks run this often (simulated ms). */
 const LOG_CHECK_EVERY_MS = 2_000;
 
+/** After a scenario's script finishes, the safety phase goes on this long before the liveness phase. */
+const SCENARIO_SETTLE_MS = 500;
+
 export function runSeed(options: RunOptions): SeedResult {
-  const profile = chooseProfile(options.seed, options);
+  const scenario = options.scenario === undefined ? undefined : findScenario(options.scenario);
+  if (options.scenario !== undefined && scenario === undefined) {
+    throw new RangeError(`unknown scenario "${options.scenario}"; known: ${SCENARIO_NAMES.join(', ')}`);
+  }
+  const profile = chooseSeedProfile(options, scenario);
   const trace = new Trace(options.traceTail ?? DEFAULT_TRACE_TAIL, options.onTrace);
-  const world = new SimWorld(options.seed, profile, trace, options.mutation);
+  const world = new SimWorld(options.seed, profile, trace, options.mutation, options.classicChecks === true);
   const measure = new Measurements(world);
   const liveness = new LivenessPhase(world);
   let violation: ViolationReport | undefined;
@@ -81,12 +101,21 @@ export function runSeed(options: RunOptions): SeedResult {
   try {
     world.log(`seed ${options.seed}: ${describeProfile(profile)}`);
     setUp(world, profile);
-    const injector = new FaultInjector(world);
-    injector.start();
     const safetyEndMs = profile.safetyTicks * profile.tickMs;
-    world.runUntil(safetyEndMs);
-    injector.stop();
-    world.now = Math.max(world.now, safetyEndMs);
+    if (scenario === undefined) {
+      const injector = new FaultInjector(world);
+      injector.start();
+      world.runUntil(safetyEndMs);
+      injector.stop();
+      world.now = Math.max(world.now, safetyEndMs);
+    } else {
+      const context = new ScenarioContext(world, SimRandom.stream(options.seed, Stream.Scenario, 1));
+      const script = new ScriptRunner(context, scenario.script(context));
+      script.start();
+      world.runUntil(safetyEndMs, () => script.done);
+      world.runUntil(Math.min(safetyEndMs, world.now + SCENARIO_SETTLE_MS));
+      script.stop();
+    }
     liveness.begin();
     world.runUntil(safetyEndMs + LIVENESS_MAX_MS, () => liveness.done);
     if (!liveness.done) {
@@ -110,6 +139,7 @@ export function runSeed(options: RunOptions): SeedResult {
   }
   return {
     seed: options.seed,
+    schedule: scenario?.name ?? 'random',
     profile: describeProfile(profile),
     members: profile.members,
     violation,
@@ -117,6 +147,7 @@ export function runSeed(options: RunOptions): SeedResult {
     reelectionMs: liveness.probeReelectionMs,
     faultyReelectionMs: measure.faultyReelectionMs,
     recoveryMs: liveness.recoveryMs,
+    ownTermCommitMs: liveness.ownTermCommitMs,
     simulatedMs: world.now,
     events: world.queue.scheduled,
     traceHash: trace.hash(),
@@ -127,6 +158,16 @@ export function runSeed(options: RunOptions): SeedResult {
     counters: world.counters,
     leaders: world.checker.stats.leaders,
   };
+}
+
+/** The seed's profile, shaped by the scenario when there is one. */
+function chooseSeedProfile(options: RunOptions, scenario: Scenario | undefined): FaultProfile {
+  const base = chooseProfile(options.seed, options);
+  if (scenario === undefined) {
+    return base;
+  }
+  const shaped = scenario.profile(base, SimRandom.stream(options.seed, Stream.Scenario, 0));
+  return { ...shaped, safetyTicks: options.safetyTicks ?? Math.ceil(scenario.maxMs / shaped.tickMs) };
 }
 
 function setUp(world: SimWorld, profile: FaultProfile): void {

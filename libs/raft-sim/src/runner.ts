@@ -16,6 +16,8 @@ export type BaseOptions = Omit<RunOptions, 'seed' | 'onTrace'>;
 export interface RunManyOptions {
   readonly first: number;
   readonly count: number;
+  /** Schedules each seed runs, in order (undefined: the random schedule). Default: random only. */
+  readonly schedules?: readonly (string | undefined)[];
   readonly workers: number;
   readonly base: BaseOptions;
   readonly onResult: (result: SeedResult) => void;
@@ -26,37 +28,43 @@ const BATCH_SEEDS = 8;
 /** Largest number of worker threads (a limit on everything). */
 export const MAX_WORKERS = 64;
 
+/** One run: a seed of the random schedule, or of a targeted scenario. */
+export interface RunRef {
+  readonly seed: number;
+  readonly scenario?: string;
+}
+
 /** Messages between the runner and its workers. */
-export type ToWorker = { readonly type: 'run'; readonly seeds: readonly number[] } | { readonly type: 'exit' };
+export type ToWorker = { readonly type: 'run'; readonly runs: readonly RunRef[] } | { readonly type: 'exit' };
 export type FromWorker = { readonly type: 'result'; readonly result: SeedResult } | { readonly type: 'idle' };
 
 export const WORKER_FILE = join(__dirname, 'sim-worker.js');
 
 export async function runSeeds(options: RunManyOptions): Promise<void> {
-  const workers = Math.min(options.workers, MAX_WORKERS, options.count);
+  const schedules = options.schedules ?? [undefined];
+  const all: RunRef[] = [];
+  for (let k = 0; k < options.count; k++) {
+    for (const scenario of schedules) {
+      all.push(scenario === undefined ? { seed: options.first + k } : { seed: options.first + k, scenario });
+    }
+  }
+  const workers = Math.min(options.workers, MAX_WORKERS, all.length);
   if (workers <= 1 || !existsSync(WORKER_FILE)) {
-    for (let k = 0; k < options.count; k++) {
-      options.onResult(runSeed({ ...options.base, seed: options.first + k }));
+    for (const run of all) {
+      options.onResult(runSeed({ ...options.base, ...run }));
     }
     return;
   }
-  let next = options.first;
-  const end = options.first + options.count;
-  const takeBatch = (): number[] => {
-    const seeds: number[] = [];
-    while (seeds.length < BATCH_SEEDS && next < end) {
-      seeds.push(next++);
-    }
-    return seeds;
-  };
+  let next = 0;
+  const takeBatch = (): RunRef[] => all.slice(next, (next = Math.min(all.length, next + BATCH_SEEDS)));
   const runners: Promise<void>[] = [];
   for (let w = 0; w < workers; w++) {
     runners.push(
       new Promise<void>((resolve, reject) => {
         const worker = new Worker(WORKER_FILE, { workerData: options.base });
         const feed = (): void => {
-          const seeds = takeBatch();
-          worker.postMessage(seeds.length > 0 ? ({ type: 'run', seeds } satisfies ToWorker) : ({ type: 'exit' } satisfies ToWorker));
+          const runs = takeBatch();
+          worker.postMessage(runs.length > 0 ? ({ type: 'run', runs } satisfies ToWorker) : ({ type: 'exit' } satisfies ToWorker));
         };
         worker.on('message', (message: FromWorker) => {
           if (message.type === 'result') {

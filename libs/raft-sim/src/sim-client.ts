@@ -44,6 +44,11 @@ interface ActiveOp {
   awaiting: boolean;
 }
 
+type OpMix = readonly (readonly [OpKind, number])[];
+/** Relative weights of the operations a client issues. */
+export const DEFAULT_OP_MIX: OpMix = [['get', 4], ['put', 3], ['cas', 2], ['delete', 1]];
+const READ_ONLY_MIX: OpMix = [['get', 1]];
+
 /** Retry backoff after a definite refusal, in ms. */
 const BACKOFF_MIN_MS = 2;
 const BACKOFF_MAX_MS = 25;
@@ -54,6 +59,8 @@ export class SimClient {
   private op: ActiveOp | undefined = undefined;
   private opCount = 0;
   private stopped = false;
+  /** Only reads from now on (the liveness phase's read-only step). */
+  private readOnly = false;
   private readonly lastSeen = new Map<string, string | null>();
   /** Simulated time of the most recent `ok` completion, and of its invocation. */
   lastOkMs = -1;
@@ -80,6 +87,16 @@ export class SimClient {
     this.host.schedule(delayMs, () => this.startOp());
   }
 
+  /** Issue only reads (true) or the profile's mix again (false), from the next operation on. */
+  setReadOnly(readOnly: boolean): void {
+    this.readOnly = readOnly;
+  }
+
+  /** Whether the operation in flight, if any, is a read. */
+  get readingOrIdle(): boolean {
+    return this.op === undefined || this.op.f === 'get';
+  }
+
   /** No new operations after the current one. */
   stop(): void {
     this.stopped = true;
@@ -92,7 +109,7 @@ export class SimClient {
     this.opCount++;
     const opId = `c${this.index}-${this.opCount}`;
     const key = `k${this.r.nextInt(this.profile.keys)}`;
-    const f = this.r.weighted<OpKind>([['get', 4], ['put', 3], ['cas', 2], ['delete', 1]]);
+    const f = this.r.weighted<OpKind>(this.readOnly ? READ_ONLY_MIX : (this.profile.opMix ?? DEFAULT_OP_MIX));
     const value = f === 'put' || f === 'cas' ? `v${this.index}.${this.opCount}` : null;
     const expected = f === 'cas' ? this.casExpectation(key) : null;
     const now = this.host.now;

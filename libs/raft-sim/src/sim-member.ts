@@ -23,6 +23,7 @@ import type { DelayModel, FaultProfile } from './fault-profile';
 import { KvStateMachine, encodeCommand } from './kv-state-machine';
 import type { SmImage } from './kv-state-machine';
 import { MemberRequests, refusal } from './member-requests';
+import type { ProtocolChecker } from './protocol-checker';
 import type { SafetyChecker } from './safety-checker';
 import { SimDisk } from './sim-disk';
 import { mixSeed } from './sim-random';
@@ -34,6 +35,8 @@ export interface MemberHost {
   readonly now: number;
   readonly profile: FaultProfile;
   readonly checker: SafetyChecker;
+  /** Checks fed from what the member exposes: its Readies, messages and served reads. */
+  readonly protocol: ProtocolChecker;
   readonly memberRandom: SimRandom;
   readonly diskRandom: SimRandom;
   /** fsync latency now (the liveness phase removes its tail). */
@@ -46,11 +49,13 @@ export interface MemberHost {
   reply(from: SimMember, reply: ClientReply): void;
   onLeader(member: SimMember, term: number): void;
   onApplied(member: SimMember, entry: Entry): void;
+  /** A Ready's writes went to disk and an fsync was issued (armed crashes strike here). */
+  onFsyncIssued(member: SimMember, fsync: FsyncIssued): void;
   /**
-   * A Ready's writes went to disk and an fsync was issued (armed crashes strike here);
-   * `voteChanged` when the Ready changes the term or the vote.
+   * An input was handled by the core, before the resulting Ready is taken: scenarios react
+   * here (a partition now cuts the messages that input produced).
    */
-  onFsyncIssued(member: SimMember, voteChanged: boolean): void;
+  afterInput(member: SimMember): void;
 }
 
 /**
@@ -61,6 +66,12 @@ export interface MemberHost {
  * - `lying-fsync`: an fsync reports success without making anything durable.
  */
 export type DriverMutation = 'ack-before-fsync' | 'drop-hard-state' | 'lying-fsync';
+
+/** An fsync a member issued: whether its Ready changes the term or vote, and its hard state. */
+export interface FsyncIssued {
+  readonly voteChanged: boolean;
+  readonly hardState: HardState | undefined;
+}
 
 /** Inputs a paused member queues at most. */
 export const MAX_DEFERRED_INPUTS = 200_000;
@@ -77,7 +88,10 @@ export class SimMember {
   removed = false;
   private inFlight: Ready | undefined = undefined;
   private readonly receivedImages = new Map<LogIndex, SmImage>();
-  private readonly requests = new MemberRequests((request, outcome) => this.answer(request, outcome));
+  private readonly requests = new MemberRequests(
+    (request, outcome) => this.answer(request, outcome),
+    (term, arrivedMs) => this.host.protocol.readServed(this.num, term, arrivedMs),
+  );
   private lastImageIndex = 0;
   /** The hard state of the last Ready written (to tell vote changes apart). */
   private lastHard: HardState = EMPTY_HARD_STATE;
@@ -100,7 +114,8 @@ export class SimMember {
   ) {
     this.num = Number(id);
     const drift = host.profile.clockDrift;
-    this.clockRate = 1 + (drift === 0 ? 0 : (host.memberRandom.nextFloat() * 2 - 1) * drift);
+    const fixed = host.profile.clockRates?.[this.num];
+    this.clockRate = fixed ?? 1 + (drift === 0 ? 0 : (host.memberRandom.nextFloat() * 2 - 1) * drift);
   }
 
   /** Starts (or restarts) the member from its durable state. */
@@ -116,6 +131,7 @@ export class SimMember {
     this.ledTerm = -1;
     this.leaderAtLastReady = -1;
     this.lastHard = this.disk.volatile.hardState();
+    this.host.protocol.started(this.num, this.lastHard);
     this.node = new RaftNode(this.raftConfig(image?.index ?? (0 as LogIndex)), this.disk.volatile);
     this.scheduleTicks();
     this.host.log(`m${this.num} start (incarnation ${this.incarnation}, applied ${this.sm.appliedIndex}, log ${this.disk.volatile.firstIndex()}..${this.disk.volatile.lastIndex()})`);
@@ -219,6 +235,7 @@ export class SimMember {
     }
     fn();
     this.observe();
+    this.host.afterInput(this);
     this.pump();
   }
 
@@ -270,6 +287,7 @@ export class SimMember {
   private handleReady(node: RaftNode, rd: Ready): void {
     this.inFlight = rd;
     this.stats.readies++;
+    this.host.protocol.readyTaken(this.num, rd, this.disk.volatile, this.host.now);
     const leaderNow = node.role === Role.Leader ? node.term : -1;
     this.host.send(this, rd.earlyMessages);
     let snapshot: { meta: SnapshotMeta; image: SmImage } | undefined;
@@ -304,7 +322,8 @@ export class SimMember {
       this.host.send(this, rd.messages);
     }
     const incarnation = this.incarnation;
-    this.host.onFsyncIssued(this, rd.hardState !== undefined && (rd.hardState.term !== previousHard.term || rd.hardState.vote !== previousHard.vote));
+    const voteChanged = rd.hardState !== undefined && (rd.hardState.term !== previousHard.term || rd.hardState.vote !== previousHard.vote);
+    this.host.onFsyncIssued(this, { voteChanged, hardState: rd.hardState });
     this.host.schedule(sampleDelay(this.host.diskRandom, this.host.fsyncModel), () => {
       if (this.up && this.incarnation === incarnation && this.inFlight === rd) {
         if (this.host.mutation !== 'lying-fsync') {
@@ -376,12 +395,15 @@ export class SimMember {
       this.answer(request, { type: 'rejected', reason: 'member overloaded' });
       return;
     }
+    // When the request reached the member: a paused member handles it later, but as of then.
+    const arrivedMs = this.host.now;
     this.input(() => {
       try {
         if (request.kind === 'get') {
           const context = readContext(request);
+          const term = this.core().term;
           this.core().readIndex(context, request.lease ? ReadMode.Lease : ReadMode.Safe);
-          this.requests.readRequested(context, request);
+          this.requests.readRequested(context, request, term, arrivedMs);
         } else {
           const ticket = this.core().propose(encodeCommand(request.command));
           this.requests.proposed(ticket, request);
@@ -398,5 +420,10 @@ export class SimMember {
 
   pendingProposalCount(): number {
     return this.requests.pendingProposals;
+  }
+
+  /** The proposals pending here, each named by member, incarnation, index and term. */
+  pendingProposalIds(): string[] {
+    return this.up ? this.requests.pendingProposalKeys().map((key) => `m${this.num}#${this.incarnation}:${key}`) : [];
   }
 }

@@ -31,6 +31,8 @@ export enum Stream {
   Clients = 5,
   Members = 6,
   Snapshots = 7,
+  /** Targeted scenarios: their profile changes and their scripts' choices. */
+  Scenario = 8,
 }
 
 /** A seeded generator with the helpers the simulation needs. Deterministic; not for crypto. */

@@ -16,8 +16,8 @@ port.on('message', (message: ToWorker) => {
     port.close();
     return;
   }
-  for (const seed of message.seeds) {
-    port.postMessage({ type: 'result', result: runSeed({ ...base, seed }) } satisfies FromWorker);
+  for (const run of message.runs) {
+    port.postMessage({ type: 'result', result: runSeed({ ...base, ...run }) } satisfies FromWorker);
   }
   port.postMessage({ type: 'idle' } satisfies FromWorker);
 });

@@ -18,12 +18,13 @@ import { EventQueue } from './event-queue';
 import type { DelayModel, FaultProfile } from './fault-profile';
 import { sampleDelay } from './fault-profile';
 import { HistoryRecorder } from './history';
+import { ProtocolChecker } from './protocol-checker';
 import { SafetyChecker } from './safety-checker';
 import type { SimClient } from './sim-client';
 import { SimDisk } from './sim-disk';
 import { SimMember } from './sim-member';
 import type { ClientHost } from './sim-client';
-import type { DriverMutation, MemberHost } from './sim-member';
+import type { DriverMutation, FsyncIssued, MemberHost } from './sim-member';
 import { MAX_MEMBER_ID, SimNetwork } from './sim-network';
 import { SimRandom, Stream } from './sim-random';
 import { SimViolation, ViolationKind, simAssert } from './sim.errors';
@@ -43,12 +44,15 @@ export interface WorldCounters {
   snapshotsFailed: number;
   unreachableReports: number;
   shutdowns: number;
+  /** Scenario runs only: how often the script sprang its trap (the sequence lined up). */
+  scenarioTraps: number;
 }
 
 export class SimWorld implements MemberHost, ClientHost {
   now = 0;
   readonly queue = new EventQueue();
   readonly checker = new SafetyChecker();
+  readonly protocol: ProtocolChecker;
   readonly history = new HistoryRecorder();
   readonly network: SimNetwork;
   readonly members = new Map<number, SimMember>();
@@ -64,7 +68,7 @@ export class SimWorld implements MemberHost, ClientHost {
   fsyncModel: DelayModel;
   readonly counters: WorldCounters = {
     crashes: 0, partitions: 0, pauses: 0, confChangesProposed: 0, confChangesRefused: 0, confChangesRefusedByDriver: 0,
-    transfers: 0, transfersRefused: 0, snapshotsSent: 0, snapshotsFailed: 0, unreachableReports: 0, shutdowns: 0,
+    transfers: 0, transfersRefused: 0, snapshotsSent: 0, snapshotsFailed: 0, unreachableReports: 0, shutdowns: 0, scenarioTraps: 0,
   };
   /** Observers of elections (measurements, liveness). */
   readonly leaderListeners: ((member: SimMember, term: number) => void)[] = [];
@@ -72,15 +76,19 @@ export class SimWorld implements MemberHost, ClientHost {
   /** The most recent crash of a member that was leading (re-election measurements). */
   lastLeaderCrash: { term: number; atMs: number; measured: boolean; probe: boolean } | undefined = undefined;
   nextMemberId: number;
-  private armedCrash: ((writer: SimMember) => void) | undefined = undefined;
-  private armedVotesOnly = false;
+  private armedCrash: { readonly trigger: (writer: SimMember) => void; readonly strikes: (writer: SimMember, fsync: FsyncIssued) => boolean } | undefined = undefined;
+  /** Scenario watchers called after every member input until they return true. */
+  private inputWatchers: ((member: SimMember) => boolean)[] = [];
 
   constructor(
     readonly seed: number,
     readonly profile: FaultProfile,
     readonly trace: Trace,
     readonly mutation: DriverMutation | undefined = undefined,
+    /** Only the classic (consequence) checks: no ProtocolChecker rules (for comparisons). */
+    readonly classicChecks = false,
   ) {
+    this.protocol = new ProtocolChecker(!classicChecks);
     this.network = new SimNetwork(SimRandom.stream(seed, Stream.Network), { ...profile.network });
     this.memberRandom = SimRandom.stream(seed, Stream.Members);
     this.diskRandom = SimRandom.stream(seed, Stream.Disk);
@@ -148,6 +156,7 @@ export class SimWorld implements MemberHost, ClientHost {
 
   send(from: SimMember, messages: readonly Message[]): void {
     for (const m of messages) {
+      this.protocol.messageSent(from.num, m, from.disk.durableView(), from.disk.volatile);
       if (m.type === 'Snapshot') {
         this.transferSnapshot(from, m);
         continue;
@@ -320,32 +329,47 @@ export class SimWorld implements MemberHost, ClientHost {
   }
 
   /**
-   * Arms (or disarms) a crash that strikes when the next member issues an fsync (with
-   * `votesOnly`, an fsync of a Ready that changes the term or the vote).
+   * Arms (or disarms, with undefined) a crash that strikes when a member issues an fsync that
+   * `strikes` accepts (default: any), right after that Ready's early messages went out.
    */
-  armCrash(trigger: ((writer: SimMember) => void) | undefined, votesOnly = false): void {
-    this.armedCrash = trigger;
-    this.armedVotesOnly = votesOnly;
+  armCrash(trigger: ((writer: SimMember) => void) | undefined, strikes: (writer: SimMember, fsync: FsyncIssued) => boolean = () => true): void {
+    this.armedCrash = trigger === undefined ? undefined : { trigger, strikes };
   }
 
-  onFsyncIssued(member: SimMember, voteChanged: boolean): void {
-    const trigger = this.armedCrash;
-    if (trigger !== undefined && member.up && (voteChanged || !this.armedVotesOnly)) {
+  onFsyncIssued(member: SimMember, fsync: FsyncIssued): void {
+    const armed = this.armedCrash;
+    if (armed !== undefined && member.up && armed.strikes(member, fsync)) {
       this.armedCrash = undefined;
       // After the current input completes (the Ready's early messages are already out).
-      this.schedule(0, () => trigger(member));
+      this.schedule(0, () => armed.trigger(member));
     }
   }
 
-  /** Crashes a member; with `writebackProb`, some pending batches still reach the disk. */
-  crash(member: SimMember, probe = false): void {
+  /** Calls `watch` after every member input (before its Ready is taken) until it returns true. */
+  watchInputs(watch: (member: SimMember) => boolean): void {
+    this.inputWatchers.push(watch);
+  }
+
+  afterInput(member: SimMember): void {
+    if (this.inputWatchers.length > 0) {
+      this.inputWatchers = this.inputWatchers.filter((watch) => !watch(member));
+    }
+  }
+
+  /**
+   * Crashes a member; with `writebackProb`, some pending batches still reach the disk (or
+   * exactly `writtenBack` of them, when given: scenarios).
+   */
+  crash(member: SimMember, probe = false, writtenBack: number | undefined = undefined): void {
     const term = member.leaderTerm();
     if (term !== undefined) {
       this.lastLeaderCrash = { term, atMs: this.now, measured: false, probe };
     }
-    let writtenBack = 0;
-    while (writtenBack < member.disk.pendingCount && this.diskRandom.chance(this.profile.disk.writebackProb)) {
-      writtenBack++;
+    if (writtenBack === undefined) {
+      writtenBack = 0;
+      while (writtenBack < member.disk.pendingCount && this.diskRandom.chance(this.profile.disk.writebackProb)) {
+        writtenBack++;
+      }
     }
     this.counters.crashes++;
     this.log(`m${member.num} CRASH (${member.disk.pendingCount} unsynced batches, ${writtenBack} written back)`);

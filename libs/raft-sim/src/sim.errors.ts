@@ -14,6 +14,16 @@ export enum ViolationKind {
   Linearizability = 'linearizability',
   LostWrite = 'lost-write',
   DuplicateApply = 'duplicate-apply',
+  /** A leader's commit index advanced onto an entry of an older term (§5.4.2). */
+  CommitRule = 'commit-rule',
+  /** A vote or an append acknowledgement left before what it promises was durable. */
+  UndurablePromise = 'undurable-promise',
+  /** A member removed entries it had acknowledged to the leader of its current term. */
+  AckRetracted = 'ack-retracted',
+  /** A vote was granted to a candidate whose log is less up to date than the voter's (§5.4.1). */
+  ElectionRestriction = 'election-restriction',
+  /** A read was served by a member of term t after a leader of a higher term was elected. */
+  StaleRead = 'stale-read',
   Liveness = 'liveness',
   /** The core threw (RaftInvariantError or anything unexpected) while being driven. */
   CoreCrash = 'core-crash',

@@ -24,15 +24,18 @@ export function distribution(values: readonly number[]): Distribution | undefine
 
 export class RunSummary {
   seeds = 0;
-  readonly violations: { seed: number; members: number; profile: string; report: ViolationReport }[] = [];
+  readonly violations: { seed: number; schedule: string; members: number; profile: string; report: ViolationReport }[] = [];
   readonly firstLeaderMs: number[] = [];
   readonly reelectionMs: number[] = [];
   readonly faultyReelectionMs: number[] = [];
   readonly recoveryMs: number[] = [];
+  readonly ownTermCommitMs: number[] = [];
   readonly memberCounts = new Map<number, number>();
   readonly ops = { ok: 0, fail: 0, info: 0 };
   readonly lincheck = { linearizable: 0, 'not-linearizable': 0, unknown: 0, skipped: 0 };
   readonly counters = new Map<string, number>();
+  /** Scenario name → [runs, runs whose trap was sprung]. */
+  readonly scenarios = new Map<string, [number, number]>();
   lost = 0;
   simulatedMs = 0;
   events = 0;
@@ -42,7 +45,7 @@ export class RunSummary {
     this.seeds++;
     this.memberCounts.set(result.members, (this.memberCounts.get(result.members) ?? 0) + 1);
     if (result.violation !== undefined) {
-      this.violations.push({ seed: result.seed, members: result.members, profile: result.profile, report: result.violation });
+      this.violations.push({ seed: result.seed, schedule: result.schedule, members: result.members, profile: result.profile, report: result.violation });
     }
     if (result.firstLeaderMs === undefined) {
       this.noFirstLeader++;
@@ -56,6 +59,9 @@ export class RunSummary {
     if (result.recoveryMs !== undefined) {
       this.recoveryMs.push(result.recoveryMs);
     }
+    if (result.ownTermCommitMs !== undefined) {
+      this.ownTermCommitMs.push(result.ownTermCommitMs);
+    }
     this.ops.ok += result.ops.ok;
     this.ops.fail += result.ops.fail;
     this.ops.info += result.ops.info;
@@ -63,6 +69,10 @@ export class RunSummary {
     this.lost += result.lost;
     this.simulatedMs += result.simulatedMs;
     this.events += result.events;
+    if (result.schedule !== 'random') {
+      const [runs, sprung] = this.scenarios.get(result.schedule) ?? [0, 0];
+      this.scenarios.set(result.schedule, [runs + 1, sprung + (result.counters.scenarioTraps > 0 ? 1 : 0)]);
+    }
     for (const [name, value] of Object.entries(result.counters)) {
       this.counters.set(name, (this.counters.get(name) ?? 0) + value);
     }
@@ -83,7 +93,9 @@ export function formatSummary(s: RunSummary, tickMs: number): string[] {
   const over = (values: readonly number[], limit: number): number => values.filter((v) => v > limit).length;
   const members = [...s.memberCounts.entries()].sort((a, b) => a[0] - b[0]).map(([n, c]) => `${n} members x${c}`).join(', ');
   const counters = [...s.counters.entries()].map(([k, v]) => `${k}=${v}`).join(' ');
+  const scenarios = [...s.scenarios.entries()].map(([name, [runs, sprung]]) => `${name} ${sprung}/${runs}`).join(', ');
   return [
+    ...(scenarios === '' ? [] : [`scenario runs that sprang their trap: ${scenarios}`]),
     `clusters: ${members}; simulated ${(s.simulatedMs / 1000).toFixed(0)} s, ${s.events} events`,
     `client ops: ok=${s.ops.ok} fail=${s.ops.fail} info=${s.ops.info}; lincheck: linearizable=${s.lincheck.linearizable} not-linearizable=${s.lincheck['not-linearizable']} unknown=${s.lincheck.unknown} skipped=${s.lincheck.skipped}; lost=${s.lost}`,
     `faults: ${counters}`,
@@ -91,5 +103,6 @@ export function formatSummary(s: RunSummary, tickMs: number): string[] {
     formatDistribution('re-election after leader crash (liveness probe, no other faults)', distribution(s.reelectionMs), tickMs, 2000) + `; over target: ${over(s.reelectionMs, 2000)}`,
     formatDistribution('re-election after leader crash (safety phase, other faults active)', distribution(s.faultyReelectionMs), tickMs),
     formatDistribution('leader after healing (liveness phase)', distribution(s.recoveryMs), tickMs),
+    formatDistribution('new leader commits an entry of its term (liveness probe, read-only clients)', distribution(s.ownTermCommitMs), tickMs),
   ];
 }

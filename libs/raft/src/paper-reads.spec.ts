@@ -123,6 +123,35 @@ describe('lease reads (§6.4.1)', () => {
     expect(ready.earlyMessages.filter((m) => m.type === 'Heartbeat')).toHaveLength(2);
   });
 
+  it('are forfeited for the rest of the term once TimeoutNow was sent, even after the transfer aborts', () => {
+    const { node, storage } = steadyLeader({ config: { checkQuorum: true, leaseReads: true } });
+    const ackRounds = (): void => {
+      for (const m of drain(node, storage)) {
+        if (m.type === 'Heartbeat') {
+          node.step({ type: 'HeartbeatResponse', from: m.to, to: id(1), term: m.term, round: m.round });
+        }
+      }
+    };
+    node.tick();
+    ackRounds();
+    expect(node.hasValidLease()).toBe(true);
+    node.transferLeadership(id(2));
+    expect(drain(node, storage)).toContainEqual({ type: 'TimeoutNow', from: id(1), to: id(2), term: T(1) });
+    expect(node.hasValidLease()).toBe(false);
+    // The transfer aborts after an election timeout; every round is acknowledged by a quorum.
+    for (let t = 0; t < 25; t++) {
+      node.tick();
+      ackRounds();
+    }
+    expect(node.status()).toMatchObject({ role: Role.Leader, term: 1, leadTransferee: undefined });
+    // The TimeoutNow may still be in flight: reads take a heartbeat round instead of the lease.
+    expect(node.hasValidLease()).toBe(false);
+    node.readIndex('after-abort', ReadMode.Lease);
+    const ready = handle(node, storage)!;
+    expect(ready.readStates).toEqual([]);
+    expect(ready.earlyMessages.filter((m) => m.type === 'Heartbeat')).toHaveLength(2);
+  });
+
   it('a restarted member refuses votes for an election timeout, honouring a lease it may have promised', () => {
     const { node, storage } = newNode(2, [1, 2, 3], { term: 1, config: { checkQuorum: true, leaseReads: true } });
     node.step({ type: 'Vote', from: id(3), to: id(2), term: T(2), lastLogIndex: I(0), lastLogTerm: T(0), transfer: false });

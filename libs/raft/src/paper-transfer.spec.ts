@@ -54,12 +54,29 @@ describe('leader transfer (§3.10)', () => {
 
   it('TimeoutNow makes the target campaign at once, skipping pre-vote, with the transfer flag', () => {
     const { node, storage } = newNode(2, [1, 2, 3], { term: 1, config: { preVote: true, checkQuorum: true } });
+    node.step({ type: 'Heartbeat', from: id(1), to: id(2), term: T(1), commit: I(0), round: 1 });
+    drain(node, storage);
     node.step({ type: 'TimeoutNow', from: id(1), to: id(2), term: T(1) });
     expect(node.status()).toMatchObject({ role: Role.Candidate, term: 2 });
     expect(drain(node, storage)).toEqual([
       { type: 'Vote', from: id(2), to: id(1), term: T(2), lastLogIndex: I(0), lastLogTerm: T(0), transfer: true },
       { type: 'Vote', from: id(2), to: id(3), term: T(2), lastLogIndex: I(0), lastLogTerm: T(0), transfer: true },
     ]);
+  });
+
+  it('a follower honours TimeoutNow only from its leader of the current term', () => {
+    const { node, storage } = newNode(2, [1, 2, 3], { term: 1, config: { preVote: true, checkQuorum: true } });
+    // Leader not known yet (e.g. just restarted): nobody's TimeoutNow starts a forced election.
+    node.step({ type: 'TimeoutNow', from: id(1), to: id(2), term: T(1) });
+    expect(node.status()).toMatchObject({ role: Role.Follower, term: 1 });
+    node.step({ type: 'Heartbeat', from: id(1), to: id(2), term: T(1), commit: I(0), round: 1 });
+    drain(node, storage);
+    // Not from the leader it follows.
+    node.step({ type: 'TimeoutNow', from: id(3), to: id(2), term: T(1) });
+    // From an older term.
+    node.step({ type: 'TimeoutNow', from: id(1), to: id(2), term: T(0) });
+    expect(node.status()).toMatchObject({ role: Role.Follower, term: 1 });
+    expect(drain(node, storage).filter((m) => m.type === 'Vote')).toEqual([]);
   });
 
   it('hands leadership over in a real cluster within one election round', () => {

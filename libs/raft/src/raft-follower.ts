@@ -29,8 +29,12 @@ export function stepFollower(r: Raft, m: Message): void {
       handleSnapshot(r, m);
       return;
     case 'TimeoutNow':
-      // §3.10: the leader asks us to take over; campaign at once, skipping pre-vote.
-      r.campaign(CampaignKind.Transfer);
+      // §3.10: the leader asks us to take over; campaign at once, skipping pre-vote. Only our
+      // own leader of this term may ask (the term check is in step): a forced election sets the
+      // voters' check-quorum lease aside, so nobody else's request may start one.
+      if (m.from === r.leader) {
+        r.campaign(CampaignKind.Transfer);
+      }
       return;
     case 'ReadIndexResponse':
       if (r.forwardedReads.delete(m.context)) {

@@ -319,9 +319,21 @@ export function leaderReadIndex(r: Raft, context: string, from: NodeId, lease: b
   r.needReadRound = true;
 }
 
-/** The lease (§6.4.1): from the send time of the round a quorum acknowledged, T minus the drift margin. */
+/**
+ * The lease (§6.4.1): from the send time of the round a quorum acknowledged, T minus the drift
+ * margin. It rests on the voters of that quorum refusing votes for an election timeout after
+ * they heard the round (inLease) — and a Vote with the transfer flag sets that refusal aside.
+ * Such a Vote for term t+1 exists only if the leader of term t sent a TimeoutNow, and a
+ * TimeoutNow can arrive at any time after it left (delayed, held back, duplicated), also after
+ * the transfer was aborted. So a leader that sent one holds no lease for the rest of its term
+ * (leaseForfeited), whatever became of the transfer; its lease reads take a heartbeat round
+ * (ReadIndex), which a newer leader's voters cannot confirm. Conversely, a leader of term t
+ * that never sent TimeoutNow can be overtaken during its lease only by a forced election at
+ * some term u > t, which needs a leader of term u-1 > t elected earlier — and the first leader
+ * above t needs a voter of the lease quorum, hence a TimeoutNow from term t: there is none.
+ */
 export function leaseValid(r: Raft): boolean {
-  if (!r.cfg.leaseReads || r.leadTransferee !== undefined || r.role !== Role.Leader) {
+  if (!r.cfg.leaseReads || r.leadTransferee !== undefined || r.leaseForfeited || r.role !== Role.Leader) {
     return false;
   }
   const round = r.tracker.quorumAckedRound();
@@ -392,6 +404,8 @@ export function transferLeadership(r: Raft, target: NodeId): void {
  * shorter than the voters'; chaos --faults transfer, seed 12).
  */
 function sendTimeoutNow(r: Raft, to: NodeId): void {
+  // A TimeoutNow may be delivered however late: no lease for the rest of this term (leaseValid).
+  r.leaseForfeited = true;
   if (!r.timeoutNowSent) {
     r.timeoutNowSent = true;
     r.electionElapsed = 0;

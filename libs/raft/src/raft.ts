@@ -64,6 +64,12 @@ export class Raft {
   leadTransferee: NodeId | undefined = undefined;
   /** TimeoutNow went to the transferee (the transfer's clock restarted then). */
   timeoutNowSent = false;
+  /**
+   * This leader sent a TimeoutNow in its term, so it holds no lease for the rest of the term
+   * (see leaseValid). Cleared only by a role or term change (reset): once set, lease reads fall
+   * back to heartbeat rounds until this member stops leading.
+   */
+  leaseForfeited = false;
   /** Bytes of entries appended by this leader and not yet handed out as committed. */
   uncommittedBytes = 0;
 
@@ -131,6 +137,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = undefined;
+    this.leaseForfeited = false;
     this.tracker.resetVotes();
     this.needAppendBroadcast = false;
     this.needReadRound = false;
