@@ -15,7 +15,8 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import * as net from 'node:net';
 import { GrpcStatusError } from './grpc-status.error';
-import { H2ServerConnection } from './h2/server-connection';
+import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from './h2/limits';
+import { ServerTransport } from './server-transport';
 import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
@@ -23,24 +24,13 @@ import { type CallHost, type Route, ServerCallImpl } from './server-call';
 import { discardRestOfRequest, RESPOND_END_OPTIONS } from './server-response';
 import { GrpcStatus } from './status';
 
-export interface GrpcServerOptions {
+export interface GrpcServerOptions extends Partial<H2ServerLimits>, Partial<ConnectionLimits> {
   /** Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
   readonly maxReceiveMessageBytes?: number;
   /** Largest response message sent; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
   readonly maxSendMessageBytes?: number;
-  /** Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 1000. */
-  readonly maxConcurrentStreams?: number;
-  /** Open connections; more are refused at accept. Default 1000. */
-  readonly maxConnections?: number;
   /** Request messages a streaming call buffers unread before pausing its stream. Default 32. */
   readonly requestQueueMessagesMax?: number;
-  /** Largest header list (metadata) accepted, in bytes. Default 16 KiB. */
-  readonly maxHeaderListBytes?: number;
-  /** A connection with no call for this long is closed (GOAWAY). Default 5 minutes; 0 never. */
-  readonly idleConnectionTimeoutMs?: number;
-  /** HTTP/2 receive window per stream and per connection, in bytes. Default 1 MiB / 16 MiB. */
-  readonly streamWindowBytes?: number;
-  readonly connectionWindowBytes?: number;
   /** Send error messages of unexpected handler errors to clients (tests); default false. */
   readonly exposeInternalErrors?: boolean;
   /** Told of handler errors that are not GrpcStatusError. Default: none (they answer INTERNAL). */
@@ -48,17 +38,10 @@ export interface GrpcServerOptions {
 }
 
 const MiB = 1 << 20;
-const DEFAULTS = {
+const CALL_DEFAULTS = {
   maxReceiveMessageBytes: 4 * MiB,
   maxSendMessageBytes: 4 * MiB,
-  maxConcurrentStreams: 1000,
-  maxConnections: 1000,
   requestQueueMessagesMax: 32,
-  maxHeaderListBytes: 16 * 1024,
-  idleConnectionTimeoutMs: 300_000,
-  streamWindowBytes: MiB,
-  connectionWindowBytes: 16 * MiB,
-  exposeInternalErrors: false,
 } as const;
 
 /** The server's life: routes are added while `new`; `listening` until shutdown starts. */
@@ -69,30 +52,33 @@ export class GrpcServer implements CallHost {
   readonly maxSendMessageBytes: number;
   readonly requestQueueMessagesMax: number;
   readonly exposeInternalErrors: boolean;
-  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError'>>;
+  /** The HTTP/2 limits in force (defaults filled in). */
+  readonly limits: H2ServerLimits;
   private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
   private readonly routes = new Map<string, Route>();
-  private readonly connections = new Set<H2ServerConnection>();
   private readonly calls = new Set<ServerCallImpl>();
-  private readonly netServer: net.Server;
+  private readonly transport: ServerTransport;
   private state: ServerState = 'new';
   private drained: (() => void) | undefined;
   private readonly shutdownController = new AbortController();
 
   constructor(options: GrpcServerOptions = {}) {
-    this.options = { ...DEFAULTS, ...stripUndefined(options) };
-    for (const [key, value] of Object.entries(this.options)) {
-      if (typeof value === 'number' && !(Number.isInteger(value) && value >= 0)) {
+    const given = stripUndefined(options);
+    const calls = { ...CALL_DEFAULTS, ...pick(given, Object.keys(CALL_DEFAULTS) as (keyof typeof CALL_DEFAULTS)[]) };
+    for (const [key, value] of Object.entries(calls)) {
+      if (!(Number.isInteger(value) && value >= 0)) {
         throw new RangeError(`GrpcServer option ${key} must be a non-negative integer, not ${value}`);
       }
     }
-    this.maxReceiveMessageBytes = this.options.maxReceiveMessageBytes;
-    this.maxSendMessageBytes = this.options.maxSendMessageBytes;
-    this.requestQueueMessagesMax = Math.max(1, this.options.requestQueueMessagesMax);
-    this.exposeInternalErrors = this.options.exposeInternalErrors;
+    this.limits = { ...DEFAULT_H2_SERVER_LIMITS, ...pick(given, Object.keys(DEFAULT_H2_SERVER_LIMITS) as (keyof H2ServerLimits)[]) };
+    const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...pick(given, Object.keys(DEFAULT_CONNECTION_LIMITS) as (keyof ConnectionLimits)[]) };
+    checkLimits({ ...this.limits, ...connectionLimits });
+    this.maxReceiveMessageBytes = calls.maxReceiveMessageBytes;
+    this.maxSendMessageBytes = calls.maxSendMessageBytes;
+    this.requestQueueMessagesMax = Math.max(1, calls.requestQueueMessagesMax);
+    this.exposeInternalErrors = options.exposeInternalErrors === true;
     this.onHandlerError = options.onHandlerError;
-    this.netServer = net.createServer(this.onConnection); // H2Connection turns Nagle's algorithm off
-    this.netServer.maxConnections = this.options.maxConnections;
+    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream);
   }
 
   /** Aborted when shutdown starts: long-lived streaming handlers should wind down on it. */
@@ -135,19 +121,34 @@ export class GrpcServer implements CallHost {
       throw new Error(`cannot listen: the server is ${this.state}`);
     }
     this.state = 'listening';
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => {
-        this.state = 'closed';
-        reject(error);
-      };
-      this.netServer.once('error', onError);
-      this.netServer.listen(port, host, () => {
-        this.netServer.off('error', onError);
-        resolve();
-      });
-    });
-    const address = this.netServer.address() as net.AddressInfo;
-    return { host: address.address, port: address.port };
+    try {
+      return await this.transport.listen(port, host);
+    } catch (error) {
+      this.state = 'closed';
+      throw error;
+    }
+  }
+
+  /**
+   * Serves gRPC on a socket accepted elsewhere (a listener that serves more than gRPC on one
+   * port hands over the connections that speak HTTP/2). Admitted like the server's own.
+   */
+  acceptSocket(socket: net.Socket): void {
+    if (this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    this.transport.accept(socket);
+  }
+
+  /** What each open connection holds: streams, queued and unsent bytes, receive window left (tests, diagnostics). */
+  connectionStats(): ReturnType<ServerTransport['connectionStats']> {
+    return this.transport.connectionStats();
+  }
+
+  /** Connections now, and those refused or evicted at accept so far. */
+  get connectionCounts(): { total: number; refused: number; evicted: number } {
+    return this.transport.admissionCounts;
   }
 
   /**
@@ -163,10 +164,8 @@ export class GrpcServer implements CallHost {
     if (this.state === 'listening') {
       this.state = 'draining';
       this.shutdownController.abort(new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the server is shutting down'));
-      const listenerClosed = new Promise<void>((resolve) => this.netServer.close(() => resolve()));
-      for (const connection of this.connections) {
-        connection.close();
-      }
+      const listenerClosed = this.transport.stopAccepting();
+      this.transport.closeConnections();
       const graceTimer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
       if ((await Promise.race([this.whenDrained(), graceTimer])) === 'timeout') {
         this.forceClose();
@@ -181,10 +180,7 @@ export class GrpcServer implements CallHost {
     for (const call of this.calls) {
       call.cancel(GrpcStatus.UNAVAILABLE, 'the server is shutting down');
     }
-    for (const connection of this.connections) {
-      connection.destroy();
-    }
-    this.netServer.close();
+    this.transport.destroy();
   }
 
   callClosed(call: ServerCallImpl): void {
@@ -199,40 +195,17 @@ export class GrpcServer implements CallHost {
   private whenDrained(): Promise<void> {
     return new Promise<void>((resolve) => {
       this.drained = resolve;
-      this.checkDrained();
+      this.transport.whenEmpty(() => this.checkDrained());
     });
   }
 
   private checkDrained(): void {
-    if (this.drained !== undefined && this.calls.size === 0 && this.connections.size === 0) {
+    if (this.drained !== undefined && this.calls.size === 0 && this.transport.connectionCount === 0) {
       const resolve = this.drained;
       this.drained = undefined;
       resolve();
     }
   }
-
-  private readonly onConnection = (socket: net.Socket): void => {
-    if (this.state !== 'listening') {
-      socket.destroy();
-      return;
-    }
-    const connection = new H2ServerConnection(
-      socket,
-      {
-        maxConcurrentStreams: this.options.maxConcurrentStreams,
-        streamWindowBytes: this.options.streamWindowBytes,
-        connectionWindowBytes: this.options.connectionWindowBytes,
-        maxHeaderListBytes: this.options.maxHeaderListBytes,
-        idleTimeoutMs: this.options.idleConnectionTimeoutMs,
-      },
-      this.onStream,
-    );
-    this.connections.add(connection);
-    connection.onClose(() => {
-      this.connections.delete(connection);
-      this.checkDrained();
-    });
-  };
 
   private readonly onStream = (stream: H2Stream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
     const refusal = headersTooLarge ? this.headersTooLarge() : this.refusal(headers);
@@ -249,7 +222,7 @@ export class GrpcServer implements CallHost {
     return {
       httpStatus: 431,
       code: GrpcStatus.RESOURCE_EXHAUSTED,
-      details: `request headers are over the limit of ${this.options.maxHeaderListBytes} bytes`,
+      details: `request headers are over the limit of ${this.limits.maxHeaderListBytes} bytes`,
     };
   }
 
@@ -263,8 +236,8 @@ export class GrpcServer implements CallHost {
       };
     }
     const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
-      return { httpStatus: 415, code: GrpcStatus.INTERNAL, details: `content-type ${String(contentType)} is not application/grpc` };
+    if (typeof contentType !== 'string' || !isGrpcContentType(contentType)) {
+      return { httpStatus: 415, code: GrpcStatus.INTERNAL, details: `content-type ${String(contentType)} is not application/grpc or application/grpc+<format>` };
     }
     if (this.state !== 'listening') {
       return { httpStatus: 200, code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' };
@@ -275,6 +248,11 @@ export class GrpcServer implements CallHost {
     }
     return undefined;
   }
+}
+
+/** "application/grpc", alone or with a message format after a plus ("application/grpc+proto"), as the gRPC protocol spells it. */
+function isGrpcContentType(value: string): boolean {
+  return value === 'application/grpc' || (value.length > 17 && value.startsWith('application/grpc+'));
 }
 
 interface Refusal {
@@ -305,4 +283,14 @@ function ignoreSessionError(): void {
 
 function stripUndefined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function')) as Partial<T>;
+}
+
+function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) {
+    if (from[key] !== undefined) {
+      out[key] = from[key];
+    }
+  }
+  return out;
 }

@@ -14,6 +14,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { H2Connection, type H2ConnectionOptions } from './connection';
 import { CONNECTION_PREFACE, H2Error, H2ProtocolError, Setting, WINDOW_MAX } from './frame';
+import type { HeaderBlock } from './header-block-reader';
 import { H2Stream } from './stream';
 
 export type H2ClientOptions = H2ConnectionOptions;
@@ -59,7 +60,7 @@ export class H2ClientConnection extends H2Connection {
     if (!this.usable) {
       throw new Error(this.lastError?.message ?? 'the connection is closing');
     }
-    const stream = new H2Stream(this, 0, {}, this.options.streamWindowBytes, this.peerSettings.initialWindowBytes);
+    const stream = new H2Stream(this, 0, {}, this.options.streamWindowBytes, this.peerSettings.initialWindowBytes, this.options.streamSendBufferBytes);
     if (this.waiting.length > 0 || this.streams.size >= this.peerSettings.maxConcurrentStreams) {
       this.waiting.push({ stream, fields });
     } else {
@@ -122,7 +123,8 @@ export class H2ClientConnection extends H2Connection {
     this.refuseWaiting();
   }
 
-  protected handleHeaderBlock(streamId: number, endStream: boolean, fields: string[], tooLarge: boolean): void {
+  protected handleHeaderBlock(block: HeaderBlock): void {
+    const { streamId, endStream, fields, tooLarge } = block;
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (!this.streamWasOpened(streamId)) {

@@ -4,6 +4,7 @@
  *
  * KV.Put picks a behaviour from the key:
  *   "slow"   waits until the call's signal aborts (deadline, cancel) and records the reason;
+ *   "stubborn" waits Number(value) ms whatever happens to the call (a handler that cannot be cancelled);
  *   "fail"   throws GrpcStatusError(Number(value-before-colon), text-after-colon);
  *   "throw"  throws a plain Error (a bug: INTERNAL);
  *   "big"    answers with a prev_kv value of Number(value) bytes;
@@ -50,6 +51,10 @@ export async function startTestServer(options: GrpcServerOptions = {}): Promise<
         await new Promise<void>((resolve) => call.signal.addEventListener('abort', () => resolve(), { once: true }));
         aborts.push(String((call.signal.reason as Error).message));
         throw call.signal.reason;
+      }
+      if (key === 'stubborn') {
+        await new Promise<void>((resolve) => setTimeout(resolve, Number(value)));
+        return { header: header(revision), prevKv: undefined };
       }
       if (key === 'fail') {
         const colon = value.indexOf(':');
