@@ -373,9 +373,13 @@ export abstract class H2ConnectionCore implements StreamHost {
     }
   }
 
-  /** Ends the socket once a graceful close has no stream left. */
+  /** Ends the socket once a graceful close has no stream left; a GOAWAY always goes before (RFC 9113 §6.8). */
   protected maybeEnd(): void {
     if ((this.goingAway || this.peerGoingAway) && this.streams.size === 0 && this.phase !== 'closed') {
+      if (!this.goingAway) {
+        this.goingAway = true;
+        writeGoaway(this.out, this.lastPeerStreamId(), H2Error.NO_ERROR, 'the peer is going away');
+      }
       this.flush();
       this.shutDown(undefined);
       this.endSocket();

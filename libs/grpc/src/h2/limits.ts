@@ -30,7 +30,11 @@
  */
 
 export interface H2ServerLimits {
-  /** SETTINGS_MAX_CONCURRENT_STREAMS. Streams the client reset whose handler still runs count too. */
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS. Streams the client reset whose handler still runs count
+   * too. It also bounds the responses one read of a client that does not read can start before
+   * the send buffer check stops it (Go's x/net/http2 runs at most 250 handlers per connection).
+   */
   readonly maxConcurrentStreams: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE: a larger request header list is answered 431 (RESOURCE_EXHAUSTED). */
   readonly maxHeaderListBytes: number;
@@ -88,7 +92,7 @@ const MiB = 1024 * KiB;
 
 /** The defaults (docs/security.md): nghttp2's and Go's x/net/http2 limits were the reference. */
 export const DEFAULT_H2_SERVER_LIMITS: H2ServerLimits = Object.freeze({
-  maxConcurrentStreams: 1000,
+  maxConcurrentStreams: 256,
   maxHeaderListBytes: 16 * KiB,
   maxContinuationFrames: 8,
   streamWindowBytes: MiB,

@@ -116,7 +116,7 @@ export function requestHeaders(fields: readonly string[], streamId: number): Inc
 export function checkTrailers(fields: readonly string[], streamId: number): void {
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i] as string;
-    if (!isValidFieldName(name) || CONNECTION_SPECIFIC.has(name) || !isValidFieldValue(fields[i + 1] as string)) {
+    if (name.charCodeAt(0) === 0x3a || !isValidFieldName(name) || CONNECTION_SPECIFIC.has(name) || !isValidFieldValue(fields[i + 1] as string)) {
       throw malformed(streamId, `trailer field ${JSON.stringify(name)} is not allowed`);
     }
   }

@@ -78,6 +78,8 @@ export class RawH2Client {
   /** Bytes received in all (also those of frames not parsed while reading is paused). */
   receivedBytes = 0;
   private waiters: (() => void)[] = [];
+  private readonly decodedBlocks = new Map<Frame, string[]>();
+  private decodedUpTo = 0;
 
   private constructor(
     readonly socket: net.Socket,
@@ -224,9 +226,19 @@ export class RawH2Client {
     return frame?.payload.readUInt32BE(0);
   }
 
-  /** The decoded header blocks of a stream, in order (each HEADERS frame must have END_HEADERS). */
+  /**
+   * The decoded header blocks of a stream, in order. Every block the server sent is decoded in
+   * the order it arrived (HPACK's table depends on all of them); each HEADERS frame must carry
+   * END_HEADERS (our server never splits blocks this small).
+   */
   headersOf(streamId: number): string[][] {
-    return this.frames.filter((f) => f.type === FrameType.HEADERS && f.streamId === streamId).map((f) => this.decoder.decode(f.payload));
+    for (; this.decodedUpTo < this.frames.length; this.decodedUpTo++) {
+      const frame = this.frames[this.decodedUpTo] as Frame;
+      if (frame.type === FrameType.HEADERS) {
+        this.decodedBlocks.set(frame, this.decoder.decode(frame.payload));
+      }
+    }
+    return this.frames.filter((f) => f.type === FrameType.HEADERS && f.streamId === streamId).map((f) => this.decodedBlocks.get(f) as string[]);
   }
 
   /** The value of `name` in the last header block of `streamId` (trailers, or a trailers-only answer). */
