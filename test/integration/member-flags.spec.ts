@@ -4,6 +4,7 @@
  * documents every flag; a cluster restarted with the same flags on its existing data dirs
  * resumes (the initial-cluster flags are then ignored, as etcd does).
  */
+import { SERVER_LIMIT_FLAGS } from '@keyval/ops';
 import { etcd } from '@keyval/proto';
 import { TestCluster, explain } from './harness/cluster';
 import { bytes, readPrefix } from './harness/kv-helpers';
@@ -24,6 +25,8 @@ const BAD_FLAGS: [string, string[], Record<string, string>, string][] = [
   ['a flag without its value', ['--heartbeat-interval'], {}, '--heartbeat-interval'],
   ['an unknown flag', ['--no-such-flag'], {}, '--no-such-flag'],
   ['a bad KEYVAL_* environment variable', [], { KEYVAL_HEARTBEAT_INTERVAL: 'abc' }, '--heartbeat-interval'],
+  ['a stream limit of 0', ['--max-concurrent-streams', '0'], {}, '--max-concurrent-streams'],
+  ['an idle timeout that is not a duration', ['--idle-timeout', 'soon'], {}, '--idle-timeout'],
 ];
 
 /** Every flag issue 4 names, plus the operational ones. */
@@ -42,6 +45,7 @@ const DOCUMENTED_FLAGS = [
   '--listen-metrics-urls',
   '--max-request-bytes',
   '--request-timeout',
+  ...SERVER_LIMIT_FLAGS.map((f) => f.flag),
   '--help',
 ];
 

@@ -10,7 +10,7 @@
  * lets those in flight finish (within a grace period), then stops probing and closes the
  * member connections.
  */
-import { GrpcServer } from '@keyval/grpc';
+import { type ConnectionLimits, GrpcServer, type H2ServerLimits } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplementation } from '@keyval/grpc';
 import { Forwarder, outgoing } from './forwarder';
 import type { ForwarderStats } from './forwarder';
@@ -56,6 +56,8 @@ export interface GatewayOptions {
   readonly maxRequestBytes?: number;
   /** Largest response message relayed, bytes (default 64 MiB). */
   readonly maxResponseBytes?: number;
+  /** The client port's HTTP/2 limits (GrpcServer's defaults for those left out). */
+  readonly serverLimits?: Partial<H2ServerLimits & ConnectionLimits>;
   readonly logger?: GatewayLogger;
 }
 
@@ -126,6 +128,7 @@ export class Gateway {
       serializableReads: options.serializableReads ?? 'spread',
     });
     const server = new GrpcServer({
+      ...options.serverLimits,
       maxReceiveMessageBytes: maxRequestBytes,
       maxSendMessageBytes: maxResponseBytes,
       onHandlerError: (error, path) => options.logger?.warn('handler failed', { path, error: String(error) }),

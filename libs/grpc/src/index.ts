@@ -10,6 +10,14 @@ export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
 export { GrpcServer, type GrpcServerOptions } from './server';
+export {
+  checkLimits,
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  DEFAULT_H2_SERVER_LIMITS,
+  type H2ServerLimits,
+  LimitOutOfRangeError,
+} from './h2/limits';
 export { GrpcChannel, parseTarget, type GrpcChannelOptions } from './channel';
 export { type CallOptions, statusFromHttp } from './client-call';
 export {

@@ -5,7 +5,8 @@
  * main() prints it and exits 2.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { UsageError, commaList, parseListenUrl, positiveInt } from '@keyval/ops';
+import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from '@keyval/grpc';
+import { UsageError, addServerLimitFlags, commaList, parseListenUrl, parseServerLimits, positiveInt } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 
 export { UsageError };
@@ -30,6 +31,8 @@ export interface GatewayConfig {
   readonly maxRequestBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The client port's HTTP/2 limits (--max-concurrent-streams, --idle-timeout, ...: docs/security.md). */
+  readonly serverLimits: H2ServerLimits & ConnectionLimits;
 }
 
 /** Environment variable of a flag: --listen-client-urls → KEYVAL_GATEWAY_LISTEN_CLIENT_URLS. */
@@ -46,7 +49,7 @@ function program(): Command {
     const o = new Option(flags, description).env(envName(long));
     return defaultValue === undefined ? o : o.default(defaultValue);
   };
-  return new Command('keyval-gateway')
+  const command = new Command('keyval-gateway')
     .description('The KeyVal gateway: one stable etcd v3 endpoint that sends every request to the right member (writes and linearizable reads to the leader), retrying writes exactly once.')
     .addOption(opt('--endpoints <members>', 'comma-separated member client addresses to start from (host:port or http://host:port); the rest are discovered'))
     .addOption(opt('--listen-client-urls <urls>', 'comma-separated URLs to serve clients on', 'http://127.0.0.1:23790'))
@@ -62,7 +65,8 @@ function program(): Command {
     .addOption(opt('--write-batch-max <n>', 'most writes in one batch', '256'))
     .addOption(opt('--max-request-bytes <bytes>', 'largest client request accepted', String(2 * 1024 * 1024)))
     .addOption(opt('--shutdown-grace <ms>', 'on SIGTERM, how long requests in flight may take to finish, ms', '10000'))
-    .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
+    .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'));
+  return addServerLimitFlags(command, opt, { ...DEFAULT_H2_SERVER_LIMITS, ...DEFAULT_CONNECTION_LIMITS })
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
@@ -126,5 +130,6 @@ function resolve(raw: Raw): GatewayConfig {
     maxRequestBytes: positiveInt(s('maxRequestBytes'), '--max-request-bytes', 64 * 1024 * 1024),
     shutdownGraceMs: positiveInt(s('shutdownGrace'), '--shutdown-grace', 600_000),
     logLevel: logLevel as GatewayConfig['logLevel'],
+    serverLimits: parseServerLimits(raw, checkLimits) as unknown as H2ServerLimits & ConnectionLimits,
   };
 }

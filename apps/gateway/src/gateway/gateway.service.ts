@@ -33,6 +33,7 @@ export class GatewayService implements BeforeApplicationShutdown {
       connectionsPerMember: c.connectionsPerMember,
       writeBatching: c.writeBatches === 0 ? null : { maxBatchesInFlight: c.writeBatches, maxCallsPerBatch: c.writeBatchMax, maxBatchBytes: 1024 * 1024 },
       maxRequestBytes: c.maxRequestBytes,
+      serverLimits: c.serverLimits,
       logger: libLogger(this.logger),
     });
     this.logger.info({ endpoints: c.endpoints, clients: c.listenClientUrls.map((u) => u.url) }, 'gateway started');

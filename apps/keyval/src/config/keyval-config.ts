@@ -4,7 +4,8 @@
  * prints it and exits 2.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { UsageError, parseListenUrl, parseListenUrls, positiveInt } from '@keyval/ops';
+import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from '@keyval/grpc';
+import { UsageError, addServerLimitFlags, parseListenUrl, parseListenUrls, parseServerLimits, positiveInt } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 
 export { UsageError };
@@ -37,6 +38,8 @@ export interface KeyvalConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --verify-data: check the data dir offline, print a report, exit. */
   readonly verifyData: boolean;
+  /** The client port's HTTP/2 limits (--max-concurrent-streams, --idle-timeout, ...: docs/security.md). */
+  readonly serverLimits: H2ServerLimits & ConnectionLimits;
 }
 
 
@@ -72,7 +75,7 @@ function program(): Command {
     const o = new Option(flags, description).env(env(long));
     return defaultValue === undefined ? o : o.default(defaultValue);
   };
-  return new Command('keyval')
+  const command = new Command('keyval')
     .description('A KeyVal member: a Raft-replicated key-value store serving the etcd v3 API.')
     .addOption(opt('--name <name>', 'human-readable name of this member', 'default'))
     .addOption(opt('--data-dir <path>', 'directory for the write-ahead log, the database and snapshots (default: data/<name>)'))
@@ -95,7 +98,8 @@ function program(): Command {
     .addOption(opt('--learner-promote-lag <entries>', 'a learner within this many entries of the leader counts as caught up', '1000'))
     .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
-    .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
+    .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'));
+  return addServerLimitFlags(command, opt, { ...DEFAULT_H2_SERVER_LIMITS, ...DEFAULT_CONNECTION_LIMITS })
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
@@ -176,6 +180,7 @@ function resolve(raw: Raw): KeyvalConfig {
     autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
+    serverLimits: parseServerLimits(raw, checkLimits) as unknown as H2ServerLimits & ConnectionLimits,
   };
 }
 

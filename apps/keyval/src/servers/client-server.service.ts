@@ -44,6 +44,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
     for (const url of this.config.listenClientUrls) {
       const server = new GrpcServer({
+        ...this.config.serverLimits,
         maxReceiveMessageBytes: grpcMax,
         maxSendMessageBytes: 64 * 1024 * 1024,
         onHandlerError,

@@ -146,7 +146,20 @@ const RANGES: Readonly<Record<keyof H2ServerLimits | keyof ConnectionLimits, rea
   maxConnectionsPerAddress: [1, 1_000_000],
 };
 
-/** Throws RangeError naming the first limit that is not a whole number within its range. */
+/** A limit that is not a whole number within its range. */
+export class LimitOutOfRangeError extends RangeError {
+  constructor(
+    readonly limit: string,
+    readonly min: number,
+    readonly max: number,
+    readonly value: unknown,
+  ) {
+    super(`limit ${limit} must be a whole number from ${min} to ${max}, not ${String(value)}`);
+    this.name = 'LimitOutOfRangeError';
+  }
+}
+
+/** Throws LimitOutOfRangeError for the first limit that is not a whole number within its range. */
 export function checkLimits(limits: Partial<Record<keyof typeof RANGES, number>>): void {
   for (const [name, value] of Object.entries(limits)) {
     const range = RANGES[name as keyof typeof RANGES];
@@ -154,7 +167,7 @@ export function checkLimits(limits: Partial<Record<keyof typeof RANGES, number>>
       continue;
     }
     if (!Number.isInteger(value) || value < range[0] || value > range[1]) {
-      throw new RangeError(`limit ${name} must be a whole number from ${range[0]} to ${range[1]}, not ${String(value)}`);
+      throw new LimitOutOfRangeError(name, range[0], range[1], value);
     }
   }
 }
