@@ -18,7 +18,9 @@ export {
   type H2ServerLimits,
   LimitOutOfRangeError,
 } from './h2/limits';
-export { GrpcChannel, parseTarget, type GrpcChannelOptions } from './channel';
+export { GrpcChannel, parseTarget, type GrpcChannelOptions, type ClientTlsOptions } from './channel';
+export type { ServerTlsOptions } from './server-transport';
+export { CertificateStore, type CertificateStoreOptions, type LoadedCertificates, type TlsFiles, type TlsPolicy } from './tls/certificate-store';
 export { type CallOptions, statusFromHttp } from './client-call';
 export {
   createClient,

@@ -11,15 +11,53 @@
  *
  * `accept` also takes a socket someone else accepted (a listener that serves more than gRPC on
  * one port hands over the connections that speak HTTP/2); it is admitted the same way.
+ *
+ * With TLS, every admitted socket is wrapped in a server-side TLSSocket with the current
+ * certificate (re-read when its files change), and ALPN decides what it speaks:
+ *
+ *     admitted ─► TLS handshake (within handshakeTimeoutMs; client certificate verified when
+ *                 clientCertAuth) ─► ALPN "h2" (or none) ─► H2ServerConnection
+ *                                  └► ALPN "http/1.1" ─► tls.http1 (health, metrics), if given
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { ConnectionAdmission, type AdmittedConnection } from './connection-admission';
 import { type ConnectionLimits, type H2ServerLimits, sweepPeriodMs } from './h2/limits';
 import { H2ServerConnection, type StreamListener } from './h2/server-connection';
 
+/** TLS on the client port. */
+export interface ServerTlsOptions {
+  /** Our certificate, and the CAs that verify client certificates (a CertificateStore: re-read as the files change). */
+  readonly certificates: { secureContext(): tls.SecureContext };
+  /** Every client must present a certificate the CAs verify (etcd's --client-cert-auth). */
+  readonly clientCertAuth: boolean;
+  /** Serves connections that chose HTTP/1.1 by ALPN (health, metrics); without it only h2 is offered. */
+  readonly http1?: (socket: tls.TLSSocket) => void;
+  /** A handshake that failed (no or a bad client certificate, a client that does not speak TLS, a timeout). */
+  readonly onError?: (error: Error, remoteAddress: string) => void;
+}
+
+/**
+ * Why the client's certificate is refused, or undefined when it verifies. OpenSSL only checks
+ * that one was sent; the chain, the CA and the dates are checked here, as tls.Server does for
+ * its own sockets (Node's TLSWrap keeps the verification result for JavaScript to act on).
+ */
+function clientCertificateRefusal(secure: tls.TLSSocket): Error | undefined {
+  const handle = (secure as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  if (handle?.verifyError === undefined) {
+    return new Error('cannot verify the client certificate: this Node.js does not expose the verification result');
+  }
+  const error = handle.verifyError();
+  return error === null ? undefined : new Error(`client certificate refused: ${error.message}`);
+}
+
 export class ServerTransport {
   private readonly netServer: net.Server;
   private readonly connections = new Set<H2ServerConnection>();
+  /** Every admitted socket until it closes (destroyed with the server). */
+  private readonly sockets = new Set<net.Socket>();
+  /** TLS sockets still in their handshake, with when it began (performance.now()). */
+  private readonly handshakes = new Map<tls.TLSSocket, number>();
   private readonly admission: ConnectionAdmission;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastSweepAt = 0;
@@ -30,6 +68,7 @@ export class ServerTransport {
     private readonly limits: H2ServerLimits,
     connectionLimits: ConnectionLimits,
     private readonly onStream: StreamListener,
+    private readonly tlsOptions?: ServerTlsOptions,
   ) {
     this.admission = new ConnectionAdmission(connectionLimits);
     this.netServer = net.createServer((socket) => this.accept(socket)); // H2Connection turns Nagle's algorithm off
@@ -64,7 +103,7 @@ export class ServerTransport {
     return { host: address.address, port: address.port };
   }
 
-  /** Serves HTTP/2 on an accepted socket, if admitted (destroys it otherwise). */
+  /** Serves HTTP/2 (over TLS when configured) on an accepted socket, if admitted (destroys it otherwise). */
   accept(socket: net.Socket): void {
     if (!this.accepting) {
       socket.destroy();
@@ -80,21 +119,84 @@ export class ServerTransport {
       socket.destroy();
       return;
     }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     this.startSweep();
-    const opened = new H2ServerConnection(socket, this.limits, this.onStream);
-    opening.connection = opened;
-    this.connections.add(opened);
-    socket.once('close', () => {
-      this.connections.delete(opened);
-      opened.onWorkDone(() => this.admission.release(admitted));
-      this.checkEmpty();
+    const serve = (stream: net.Socket): void => {
+      const opened = new H2ServerConnection(stream, this.limits, this.onStream);
+      opening.connection = opened;
+      this.connections.add(opened);
+      stream.once('close', () => {
+        this.connections.delete(opened);
+        opened.onWorkDone(() => this.admission.release(admitted));
+        this.checkEmpty();
+      });
+    };
+    if (this.tlsOptions === undefined) {
+      serve(socket);
+      return;
+    }
+    const closed = (): void => {
+      if (opening.connection === undefined) {
+        this.admission.release(admitted); // the handshake failed, or HTTP/1.1 had it (release is idempotent)
+      }
+    };
+    socket.once('close', closed);
+    const secure = this.startTls(socket, this.tlsOptions, serve);
+    // The TLS socket takes the TCP socket's handle over: its own 'close' is the one that comes.
+    this.sockets.add(secure);
+    secure.once('close', () => {
+      this.sockets.delete(secure);
+      closed();
     });
   }
 
-  /** Stops accepting; resolves once the listener has closed. */
+  /** The TLS handshake, then ALPN: h2 (or no ALPN) to `serve`, http/1.1 to the options' handler. */
+  private startTls(socket: net.Socket, options: ServerTlsOptions, serve: (stream: net.Socket) => void): tls.TLSSocket {
+    const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const secure = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: options.certificates.secureContext(),
+      requestCert: options.clientCertAuth,
+      rejectUnauthorized: options.clientCertAuth,
+      ALPNProtocols: options.http1 === undefined ? ['h2'] : ['h2', 'http/1.1'],
+    });
+    this.handshakes.set(secure, performance.now());
+    secure.on('error', (error: Error) => {
+      if (this.handshakes.delete(secure)) {
+        options.onError?.(error, remoteAddress);
+      }
+      secure.destroy();
+    });
+    secure.once('close', () => this.handshakes.delete(secure));
+    secure.once('secure', () => {
+      this.handshakes.delete(secure);
+      const refusal = options.clientCertAuth ? clientCertificateRefusal(secure) : undefined;
+      if (refusal !== undefined) {
+        options.onError?.(refusal, remoteAddress);
+        secure.destroy();
+        return;
+      }
+      if (secure.alpnProtocol === 'http/1.1' && options.http1 !== undefined) {
+        options.http1(secure);
+      } else {
+        serve(secure);
+      }
+    });
+    return secure;
+  }
+
+  /**
+   * Stops accepting: the listening socket closes at once. (net.Server's own close callback
+   * waits for every connection it counted, which a TLS socket that took over its TCP socket's
+   * handle never reports; the connections are tracked here instead.)
+   */
   stopAccepting(): Promise<void> {
     this.accepting = false;
-    return new Promise<void>((resolve) => this.netServer.close(() => resolve()));
+    if (this.netServer.listening) {
+      this.netServer.close();
+    }
+    return Promise.resolve();
   }
 
   /** GOAWAY on every connection: no new streams; each closes once its streams finish. */
@@ -110,7 +212,12 @@ export class ServerTransport {
     for (const connection of this.connections) {
       connection.destroy();
     }
-    this.netServer.close();
+    for (const socket of this.sockets) {
+      socket.destroy();
+    }
+    if (this.netServer.listening) {
+      this.netServer.close();
+    }
     this.stopSweep();
   }
 
@@ -152,6 +259,13 @@ export class ServerTransport {
     this.lastSweepAt = now;
     for (const connection of this.connections) {
       connection.tick(elapsedMs);
+    }
+    for (const [secure, startedAt] of this.handshakes) {
+      if (now - startedAt >= this.limits.handshakeTimeoutMs) {
+        this.handshakes.delete(secure);
+        this.tlsOptions?.onError?.(new Error(`no TLS handshake within ${this.limits.handshakeTimeoutMs} ms`), `${secure.remoteAddress ?? '?'}:${secure.remotePort ?? '?'}`);
+        secure.destroy();
+      }
     }
   }
 }

@@ -16,7 +16,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import * as net from 'node:net';
 import { GrpcStatusError } from './grpc-status.error';
 import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from './h2/limits';
-import { ServerTransport } from './server-transport';
+import { type ServerTlsOptions, ServerTransport } from './server-transport';
 import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
@@ -35,6 +35,8 @@ export interface GrpcServerOptions extends Partial<H2ServerLimits>, Partial<Conn
   readonly exposeInternalErrors?: boolean;
   /** Told of handler errors that are not GrpcStatusError. Default: none (they answer INTERNAL). */
   readonly onHandlerError?: (error: unknown, path: string) => void;
+  /** Serve over TLS (ALPN h2) instead of cleartext h2c. */
+  readonly tls?: ServerTlsOptions;
 }
 
 const MiB = 1 << 20;
@@ -78,7 +80,7 @@ export class GrpcServer implements CallHost {
     this.requestQueueMessagesMax = Math.max(1, calls.requestQueueMessagesMax);
     this.exposeInternalErrors = options.exposeInternalErrors === true;
     this.onHandlerError = options.onHandlerError;
-    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream);
+    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream, options.tls);
   }
 
   /** Aborted when shutdown starts: long-lived streaming handlers should wind down on it. */
@@ -282,7 +284,7 @@ function ignoreSessionError(): void {
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function')) as Partial<T>;
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'object')) as Partial<T>;
 }
 
 function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Partial<Pick<T, K>> {
