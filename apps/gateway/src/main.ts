@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { installLeanAsyncResourceBind } from '@keyval/gateway-core';
-import { UsageError, installGracefulShutdown } from '@keyval/ops';
+import { UsageError, applyTlsPolicyDefaults, installGracefulShutdown } from '@keyval/ops';
 import { parseGatewayConfig } from './config/gateway-config';
 import type { GatewayConfig } from './config/gateway-config';
 import { GatewayModule } from './app.module';
@@ -15,6 +15,7 @@ import { createLogger } from './logger';
 import { HealthServerService } from './servers/health-server.service';
 
 async function run(config: GatewayConfig): Promise<void> {
+  applyTlsPolicyDefaults(config.tlsPolicy);
   installLeanAsyncResourceBind(); // see @keyval/grpc lean-async-bind.ts: a per-call cost of Node's HTTP/2 client
   const logger = createLogger(config.logLevel);
   const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger), { logger: false, abortOnError: false });

@@ -6,6 +6,7 @@ import type { AppLogger } from './logger';
 import { MemberService } from './member/member.service';
 import { ClientServerService } from './servers/client-server.service';
 import { HealthServerService } from './servers/health-server.service';
+import { TlsStoresService } from './tls/tls-stores.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER } from './tokens';
 
 @Module({})
@@ -13,7 +14,7 @@ export class KeyvalModule {
   static forMember(config: KeyvalConfig, logger: AppLogger): DynamicModule {
     return {
       module: KeyvalModule,
-      providers: [{ provide: KEYVAL_CONFIG, useValue: config }, { provide: KEYVAL_LOGGER, useValue: logger }, MemberService, ClientServerService, HealthServerService],
+      providers: [{ provide: KEYVAL_CONFIG, useValue: config }, { provide: KEYVAL_LOGGER, useValue: logger }, TlsStoresService, MemberService, ClientServerService, HealthServerService],
     };
   }
 }

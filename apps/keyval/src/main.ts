@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { formatDataDirReport, verifyDataDir } from '@keyval/storage';
 import { installLeanAsyncResourceBind } from '@keyval/grpc';
-import { UsageError, installGracefulShutdown } from '@keyval/ops';
+import { UsageError, applyTlsPolicyDefaults, installGracefulShutdown } from '@keyval/ops';
 import { parseKeyvalConfig } from './config/keyval-config';
 import type { KeyvalConfig } from './config/keyval-config';
 import { KeyvalModule } from './app.module';
@@ -23,6 +23,7 @@ async function verify(config: KeyvalConfig): Promise<number> {
 }
 
 async function run(config: KeyvalConfig): Promise<void> {
+  applyTlsPolicyDefaults(config.tlsPolicy); // --tls-min-version, --cipher-suites: also for grpc-js on the peer port
   installLeanAsyncResourceBind(); // a per-call cost of Node's HTTP/2 client (forwarded writes): @keyval/grpc
   const logger = createLogger(config.name, config.logLevel);
   const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger), { logger: false, abortOnError: false });

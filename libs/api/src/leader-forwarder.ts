@@ -3,7 +3,7 @@
  * channels, with the client's metadata (so its session still dedupes) plus a forwarded mark
  * (the leader never forwards again).
  */
-import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
@@ -32,12 +32,14 @@ export class LeaderForwarder {
   constructor(
     private readonly locator: LeaderLocator,
     private readonly maxMessageBytes: number,
+    /** TLS towards a client URL (https://: this member's client certificate), or undefined for h2c. */
+    private readonly tlsFor: (url: string) => ClientTlsOptions | undefined = () => undefined,
   ) {}
 
   private channel(url: string): GrpcChannel {
     let channel = this.channels.get(url);
     if (channel === undefined) {
-      channel = new GrpcChannel(url, { maxReceiveMessageBytes: this.maxMessageBytes, maxSendMessageBytes: this.maxMessageBytes });
+      channel = new GrpcChannel(url, { maxReceiveMessageBytes: this.maxMessageBytes, maxSendMessageBytes: this.maxMessageBytes, tls: this.tlsFor(url) });
       this.channels.set(url, channel);
     }
     return channel;

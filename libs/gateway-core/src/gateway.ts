@@ -10,7 +10,7 @@
  * lets those in flight finish (within a grace period), then stops probing and closes the
  * member connections.
  */
-import { type ConnectionLimits, GrpcServer, type H2ServerLimits } from '@keyval/grpc';
+import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, type H2ServerLimits, type ServerTlsOptions } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplementation } from '@keyval/grpc';
 import { Forwarder, outgoing } from './forwarder';
 import type { ForwarderStats } from './forwarder';
@@ -58,6 +58,10 @@ export interface GatewayOptions {
   readonly maxResponseBytes?: number;
   /** The client port's HTTP/2 limits (GrpcServer's defaults for those left out). */
   readonly serverLimits?: Partial<H2ServerLimits & ConnectionLimits>;
+  /** TLS towards clients (a listen URL https://), or undefined for h2c. */
+  readonly serverTls?: ServerTlsOptions;
+  /** TLS towards the members (the gateway's client certificate), or undefined for h2c. */
+  readonly upstreamTls?: ClientTlsOptions;
   readonly logger?: GatewayLogger;
 }
 
@@ -109,6 +113,7 @@ export class Gateway {
       maxSendMessageBytes: maxRequestBytes,
       maxReceiveMessageBytes: maxResponseBytes,
       connectTimeoutMs: 1_000,
+      tls: options.upstreamTls,
       writeBatching: options.writeBatching === null ? undefined : (options.writeBatching ?? DEFAULT_WRITE_BATCHING),
     });
     const directory = new MemberDirectory({
@@ -129,6 +134,7 @@ export class Gateway {
     });
     const server = new GrpcServer({
       ...options.serverLimits,
+      tls: options.serverTls,
       maxReceiveMessageBytes: maxRequestBytes,
       maxSendMessageBytes: maxResponseBytes,
       onHandlerError: (error, path) => options.logger?.warn('handler failed', { path, error: String(error) }),

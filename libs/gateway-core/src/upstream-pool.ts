@@ -7,7 +7,7 @@
  * cancel the attempts still waiting on the old leader and send them again to the new one
  * (`leaderBoundCalls`) instead of waiting for their deadline.
  */
-import { GrpcChannel, Metadata, serverStreamingCall } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, Metadata, serverStreamingCall } from '@keyval/grpc';
 import type { CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
 import { RAW_CODEC } from './raw-codec';
 import { WriteBatcher, batchedMethod } from './write-batcher';
@@ -24,6 +24,8 @@ export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
   /** Writes (Put, DeleteRange, Txn) in flight to a member sent together (KVBatch); undefined: one call each. */
   readonly writeBatching?: WriteBatchingOptions;
+  /** TLS towards the members (the gateway's own client certificate), or undefined for h2c. */
+  readonly tls?: ClientTlsOptions;
 }
 
 /** One call in flight to a member. */
@@ -70,6 +72,7 @@ export class UpstreamPool {
         maxSendMessageBytes: this.options.maxSendMessageBytes,
         maxReceiveMessageBytes: this.options.maxReceiveMessageBytes,
         connectTimeoutMs: this.options.connectTimeoutMs,
+        tls: this.options.tls,
       });
       this.channels.set(authority, channel);
     }

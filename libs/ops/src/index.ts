@@ -4,3 +4,4 @@ export * from './cli-values';
 export * from './health-server';
 export * from './graceful-shutdown';
 export * from './server-limit-flags';
+export * from './tls-flags';

@@ -5,7 +5,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from '@keyval/grpc';
-import { UsageError, addServerLimitFlags, parseListenUrl, parseListenUrls, parseServerLimits, positiveInt } from '@keyval/ops';
+import { UsageError, addServerLimitFlags, parseListenUrl, parseListenUrls, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
+import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 
 export { UsageError };
@@ -40,6 +41,21 @@ export interface KeyvalConfig {
   readonly verifyData: boolean;
   /** The client port's HTTP/2 limits (--max-concurrent-streams, --idle-timeout, ...: docs/security.md). */
   readonly serverLimits: H2ServerLimits & ConnectionLimits;
+  /** TLS for clients (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth): served on https:// client URLs. */
+  readonly clientTls: TlsSide | undefined;
+  /** TLS between members (--peer-cert-file, ...): used when the peer URLs are https://. */
+  readonly peerTls: TlsSide | undefined;
+  /** --tls-min-version and --cipher-suites, for both. */
+  readonly tlsPolicy: TlsPolicyFlags;
+}
+
+/** One side's certificate files, as etcd's flags name them. */
+export interface TlsSide {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string | undefined;
+  /** Refuse connections without a certificate the CA bundle verifies. */
+  readonly clientCertAuth: boolean;
 }
 
 
@@ -98,7 +114,17 @@ function program(): Command {
     .addOption(opt('--learner-promote-lag <entries>', 'a learner within this many entries of the leader counts as caught up', '1000'))
     .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
-    .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'));
+    .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
+    .addOption(opt('--cert-file <path>', 'certificate served to clients on https:// client URLs (re-read when the file changes); also presented when forwarding to another member'))
+    .addOption(opt('--key-file <path>', 'key of --cert-file'))
+    .addOption(opt('--trusted-ca-file <path>', 'CA bundle that verifies client certificates (and other members on https:// client URLs)'))
+    .addOption(opt('--client-cert-auth', 'refuse clients without a certificate signed by --trusted-ca-file'))
+    .addOption(opt('--peer-cert-file <path>', 'certificate between members (server and client), when the peer URLs are https://'))
+    .addOption(opt('--peer-key-file <path>', 'key of --peer-cert-file'))
+    .addOption(opt('--peer-trusted-ca-file <path>', 'CA bundle that verifies other members'))
+    .addOption(opt('--peer-client-cert-auth', 'refuse members without a certificate signed by --peer-trusted-ca-file'))
+    .addOption(opt('--cipher-suites <list>', 'comma-separated TLS 1.2 cipher suites (IANA names, as etcd); default Node\'s'))
+    .addOption(opt('--tls-min-version <version>', 'TLS1.2 or TLS1.3', 'TLS1.2'));
   return addServerLimitFlags(command, opt, { ...DEFAULT_H2_SERVER_LIMITS, ...DEFAULT_CONNECTION_LIMITS })
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
@@ -154,6 +180,9 @@ function resolve(raw: Raw): KeyvalConfig {
     throw new UsageError(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
   }
   const initialCluster = raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster'));
+  if (parseListenUrls(s('listenMetricsUrls'), '--listen-metrics-urls').some((u) => u.secure)) {
+    throw new UsageError('--listen-metrics-urls: only http:// (health and metrics over TLS: see docs/security.md)');
+  }
   const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
   if (maxRequestBytes > 64 * 1024 * 1024) throw new UsageError('--max-request-bytes: at most 64 MiB');
   return {
@@ -181,7 +210,52 @@ function resolve(raw: Raw): KeyvalConfig {
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
     serverLimits: parseServerLimits(raw, checkLimits) as unknown as H2ServerLimits & ConnectionLimits,
+    ...tlsSides(raw, listenClient, listenPeer, [...advertisePeer, ...initialCluster.flatMap((m) => m.peerUrls)]),
+    tlsPolicy: parseTlsPolicy(s('tlsMinVersion'), s('cipherSuites')),
   };
+}
+
+function flagOn(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1';
+}
+
+/** The TLS flags of one side, checked: a certificate needs its key; client-cert-auth needs a CA. */
+function tlsSide(raw: Raw, prefix: '' | 'peer'): TlsSide | undefined {
+  const key = (name: string): string => (prefix === '' ? name : `peer${name[0]?.toUpperCase()}${name.slice(1)}`);
+  const flag = (name: string): string => `--${prefix === '' ? '' : 'peer-'}${name}`;
+  const certFile = raw[key('certFile')] as string | undefined;
+  const keyFile = raw[key('keyFile')] as string | undefined;
+  const caFile = raw[key('trustedCaFile')] as string | undefined;
+  const clientCertAuth = flagOn(raw[key('clientCertAuth')]);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError(`${flag('cert-file')} and ${flag('key-file')} go together`);
+  }
+  if (clientCertAuth && caFile === undefined) {
+    throw new UsageError(`${flag('client-cert-auth')} needs ${flag('trusted-ca-file')}`);
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    if (clientCertAuth || caFile !== undefined) {
+      throw new UsageError(`${flag('trusted-ca-file')} and ${flag('client-cert-auth')} need ${flag('cert-file')} and ${flag('key-file')}`);
+    }
+    return undefined;
+  }
+  return { certFile, keyFile, caFile, clientCertAuth };
+}
+
+function tlsSides(raw: Raw, listenClient: readonly ListenUrl[], listenPeer: ListenUrl, peerUrls: readonly string[]): { clientTls: TlsSide | undefined; peerTls: TlsSide | undefined } {
+  const clientTls = tlsSide(raw, '');
+  const peerTls = tlsSide(raw, 'peer');
+  if (listenClient.some((u) => u.secure) && clientTls === undefined) {
+    throw new UsageError('--listen-client-urls: https:// URLs need --cert-file and --key-file');
+  }
+  const peerHttps = listenPeer.secure || peerUrls.some((u) => u.startsWith('https://'));
+  if (peerHttps && peerTls === undefined) {
+    throw new UsageError('--listen-peer-urls: https:// peer URLs need --peer-cert-file and --peer-key-file');
+  }
+  if (peerTls !== undefined && !listenPeer.secure) {
+    throw new UsageError('--peer-cert-file: the peer URLs must be https:// to use it');
+  }
+  return { clientTls, peerTls };
 }
 
 export function helpText(): string {

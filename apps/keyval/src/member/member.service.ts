@@ -13,6 +13,7 @@ import type { KeyvalConfig } from '../config/keyval-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
+import { TlsStoresService } from '../tls/tls-stores.service';
 
 @Injectable()
 export class MemberService implements KvBackend, LeaderLocator, OnApplicationShutdown {
@@ -21,6 +22,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
+    private readonly tls: TlsStoresService,
   ) {}
 
   /** Opens the member (called by main before the servers start). */
@@ -43,6 +45,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
       compactionTrailingEntries: c.snapshotCatchupEntries,
       promoteLagEntries: c.learnerPromoteLag,
       autoPromoteLearners: c.autoPromoteLearners,
+      peerTls: this.tls.peerTls,
       onRemoved: () => {
         this.logger.warn('this member was removed from the cluster; stopping');
         process.kill(process.pid, 'SIGTERM');

@@ -15,6 +15,7 @@ import type { KeyvalConfig } from '../config/keyval-config';
 import type { AppLogger } from '../logger';
 import { MemberService } from '../member/member.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
+import { TlsStoresService } from '../tls/tls-stores.service';
 
 export const KEYVAL_VERSION = '3.4.0-keyval.0.1.0';
 
@@ -28,23 +29,33 @@ export class ClientServerService implements BeforeApplicationShutdown {
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
     private readonly members: MemberService,
+    private readonly tls: TlsStoresService,
   ) {}
 
   async start(): Promise<void> {
     const grpcMax = this.config.maxRequestBytes + 512 * 1024;
-    this.forwarder = new LeaderForwarder(this.members, grpcMax);
+    this.forwarder = new LeaderForwarder(this.members, grpcMax, (url) => this.tls.channelTls(url));
     const kv = new KvService(this.members, this.forwarder, {
       limits: { maxRequestBytes: this.config.maxRequestBytes, maxTxnOps: this.config.maxTxnOps },
       defaultTimeoutMs: this.config.requestTimeoutMs,
     });
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
     const batch = new KvBatchService(kv, { onHandlerError });
-    this.router = new LeaderRouter(this.members);
+    this.router = new LeaderRouter(this.members, (url) => this.tls.channelTls(url));
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
     for (const url of this.config.listenClientUrls) {
+      const certificates = this.tls.client;
       const server = new GrpcServer({
         ...this.config.serverLimits,
+        tls:
+          url.secure && certificates !== undefined
+            ? {
+                certificates,
+                clientCertAuth: this.config.clientTls?.clientCertAuth === true,
+                onError: (error, remoteAddress) => this.logger.warn({ remoteAddress, error: error.message }, 'TLS handshake refused'),
+              }
+            : undefined,
         maxReceiveMessageBytes: grpcMax,
         maxSendMessageBytes: 64 * 1024 * 1024,
         onHandlerError,

@@ -120,9 +120,15 @@ export class CertificateStore {
 
   // ---- grpc-js CertificateProvider ----
 
+  // The first update goes out on the next tick, as grpc-js's own file watcher does: its server
+  // credentials register their watcher only after adding the listener.
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    listener(this.loaded.ca === undefined ? null : { caCertificate: this.loaded.ca });
+    process.nextTick(() => {
+      if (this.caListeners.has(listener)) {
+        listener(this.loaded.ca === undefined ? null : { caCertificate: this.loaded.ca });
+      }
+    });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -131,7 +137,11 @@ export class CertificateStore {
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    listener({ certificate: this.loaded.cert, privateKey: this.loaded.key });
+    process.nextTick(() => {
+      if (this.identityListeners.has(listener)) {
+        listener({ certificate: this.loaded.cert, privateKey: this.loaded.key });
+      }
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
