@@ -9,7 +9,7 @@
 //
 // --tls: mutual TLS everywhere (clients to the gateway and members, the gateway to the members,
 // member to member), with a throwaway CA and certificates made under <data>/pki on the first run
-// (libs/ops throwaway-pki); the data then lives under ./data-tls, since https:// peer URLs make
+// (libs/grpc tls/throwaway-pki); the data then lives under ./data-tls, since https:// peer URLs make
 // other member ids than http:// ones.
 'use strict';
 const { spawn } = require('node:child_process');
@@ -63,7 +63,7 @@ async function makePki() {
   const files = Object.fromEntries(names.map((name) => [name, { certFile: path.join(dir, `${name}.pem`), keyFile: path.join(dir, `${name}-key.pem`) }]));
   const caFile = path.join(dir, 'ca.pem');
   if (!fs.existsSync(caFile) || names.some((name) => !fs.existsSync(files[name].certFile))) {
-    const { ThrowawayCa } = require(path.join(root, 'libs', 'ops', 'dist', 'throwaway-pki.js'));
+    const { ThrowawayCa } = require(path.join(root, 'libs', 'grpc', 'dist', 'tls', 'throwaway-pki.js'));
     const ca = await ThrowawayCa.create(dir);
     for (const name of names) {
       await ca.issue(name, { days: 365 });

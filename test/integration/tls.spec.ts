@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { Etcd3 } from 'etcd3';
-import { ThrowawayCa } from '../../libs/ops/src/throwaway-pki';
+import { ThrowawayCa } from '@keyval/grpc';
 import { TestCluster, explain } from './harness/cluster';
 import { etcdctl, etcdctlOk } from './harness/etcdctl';
 import type { TestMember } from './harness/member-process';

@@ -14,6 +14,10 @@
  * The clients share one HTTP/2 connection per endpoint (`--connections N` for more), as an
  * etcd client (clientv3, the etcd3 npm package) and etcd's own benchmark tool (`--conns 1`)
  * do by default.
+ *
+ * `--tls` runs everything with mutual TLS (a throwaway CA, ECDSA P-256 certificates): the
+ * clients, the gateway, and member to member, with the same etcd flags for KeyVal and etcd;
+ * run it beside a run without to see what TLS costs in writes/s and CPU.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -21,7 +25,8 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GrpcChannel, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
+import * as tls from 'node:tls';
+import { type ClientTlsOptions, GrpcChannel, type IssuedFiles, ThrowawayCa, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { runLoad } from './load';
 import type { LoadResult, Workload } from './load';
@@ -38,6 +43,8 @@ interface BenchArgs {
   gateway: boolean;
   warmupOperations: number;
   connections: number;
+  /** Mutual TLS everywhere (clients, gateway, peers), with a throwaway CA. */
+  tls: boolean;
 }
 
 /** `text` if it is one of `choices`, or throws naming the flag. */
@@ -58,7 +65,7 @@ function wholeNumber(flag: string, text: string, min: number): number {
 }
 
 function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false, gateway: false, warmupOperations: 20_000, connections: 1 };
+  const args: BenchArgs = { targets: ['keyval'], clients: [1, 16, 64, 256], operations: 20_000, durationMs: 15_000, valueBytes: 256, endpoints: undefined, workload: 'put', leaseReads: false, gateway: false, warmupOperations: 20_000, connections: 1, tls: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -102,8 +109,11 @@ function parseArgs(argv: readonly string[]): BenchArgs {
       case '--connections':
         args.connections = wholeNumber('--connections', value(), 1);
         break;
+      case '--tls':
+        args.tls = true;
+        break;
       default:
-        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads --gateway --warmup N --connections N)`);
+        throw new Error(`unknown flag ${flag} (flags: --target keyval|etcd|both --clients 1,16,64,256 --ops N --duration S --value-bytes N --workload put|get|mixed --endpoints a,b,c --lease-reads --gateway --warmup N --connections N --tls)`);
     }
   }
   return args;
@@ -125,25 +135,66 @@ interface RunningCluster {
   stop(): Promise<void>;
 }
 
-async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promise<RunningCluster> {
+/** --tls: a throwaway CA and certificates for the members, the gateway and the load's clients. */
+interface BenchPki {
+  readonly dir: string;
+  readonly caFile: string;
+  readonly files: Record<string, IssuedFiles>;
+  /** What the load and the probes dial with: the client certificate, the CA. */
+  readonly client: ClientTlsOptions;
+}
+
+async function makePki(): Promise<BenchPki> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-pki-'));
+  const ca = await ThrowawayCa.create(dir);
+  const files: Record<string, IssuedFiles> = {};
+  for (const name of ['b1', 'b2', 'b3', 'gateway', 'client']) {
+    files[name] = await ca.issue(name);
+  }
+  const client = files['client'] as IssuedFiles;
+  const context = tls.createSecureContext({ ca: await fs.readFile(ca.caFile), cert: await fs.readFile(client.certFile), key: await fs.readFile(client.keyFile) });
+  return { dir, caFile: ca.caFile, files, client: { secureContext: () => context } };
+}
+
+/** A member's TLS flags, etcd's names (the same for KeyVal and etcd): mutual TLS on both ports. */
+function memberTlsFlags(pki: BenchPki | undefined, name: string): string[] {
+  const own = pki?.files[name];
+  if (pki === undefined || own === undefined) {
+    return [];
+  }
+  return [
+    `--cert-file=${own.certFile}`,
+    `--key-file=${own.keyFile}`,
+    `--trusted-ca-file=${pki.caFile}`,
+    '--client-cert-auth',
+    `--peer-cert-file=${own.certFile}`,
+    `--peer-key-file=${own.keyFile}`,
+    `--peer-trusted-ca-file=${pki.caFile}`,
+    '--peer-client-cert-auth',
+  ];
+}
+
+async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean, pki: BenchPki | undefined): Promise<RunningCluster> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `bench-${kind}-`));
   const members = await Promise.all(['b1', 'b2', 'b3'].map(async (name) => ({ name, client: await freePort(), peer: await freePort(), metrics: await freePort() })));
-  const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const scheme = pki === undefined ? 'http' : 'https';
+  const initial = members.map((m) => `${m.name}=${scheme}://127.0.0.1:${m.peer}`).join(',');
   const root = path.resolve(__dirname, '..', '..', '..');
   const children: ChildProcess[] = members.map((m) => {
     const common = [
       `--name=${m.name}`,
       `--data-dir=${path.join(dir, m.name)}`,
-      `--listen-client-urls=http://127.0.0.1:${m.client}`,
-      `--advertise-client-urls=http://127.0.0.1:${m.client}`,
-      `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
+      `--listen-client-urls=${scheme}://127.0.0.1:${m.client}`,
+      `--advertise-client-urls=${scheme}://127.0.0.1:${m.client}`,
+      `--listen-peer-urls=${scheme}://127.0.0.1:${m.peer}`,
+      `--initial-advertise-peer-urls=${scheme}://127.0.0.1:${m.peer}`,
       `--initial-cluster=${initial}`,
       '--initial-cluster-state=new',
       `--listen-metrics-urls=http://127.0.0.1:${m.metrics}`,
       // etcd 3.4's default, set for both: the systems snapshot equally often (KeyVal's own
       // default is 10,000; docs/benchmarks.md measures both).
       '--snapshot-count=100000',
+      ...memberTlsFlags(pki, m.name),
     ];
     const child =
       kind === 'keyval'
@@ -151,7 +202,7 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promi
         : spawn('etcd', [...common, '--heartbeat-interval=30', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'inherit'] });
     return child;
   });
-  const endpoints = members.map((m) => `127.0.0.1:${m.client}`);
+  const endpoints = members.map((m) => `${pki === undefined ? '' : 'https://'}127.0.0.1:${m.client}`);
   return {
     endpoints,
     stop: async () => {
@@ -165,26 +216,32 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean): Promi
  * Starts the gateway in front of `endpoints`; its endpoint is ready once its Status (passed
  * through to the leader) names the leader, which findLeader waits for.
  */
-async function startGateway(endpoints: readonly string[]): Promise<RunningCluster> {
+async function startGateway(endpoints: readonly string[], pki: BenchPki | undefined): Promise<RunningCluster> {
   const root = path.resolve(__dirname, '..', '..', '..');
   const [client, metrics] = [await freePort(), await freePort()];
+  const own = pki?.files['gateway'];
+  const tlsFlags =
+    pki === undefined || own === undefined
+      ? []
+      : [`--cert-file=${own.certFile}`, `--key-file=${own.keyFile}`, `--trusted-ca-file=${pki.caFile}`, '--client-cert-auth', `--cacert=${pki.caFile}`, `--cert=${own.certFile}`, `--key=${own.keyFile}`];
+  const scheme = pki === undefined ? 'http' : 'https';
   const child = spawn(
     process.execPath,
-    [path.join(root, 'apps', 'gateway', 'dist', 'main.js'), `--endpoints=${endpoints.join(',')}`, `--listen-client-urls=http://127.0.0.1:${client}`, `--listen-metrics-urls=http://127.0.0.1:${metrics}`, '--log-level=warn'],
+    [path.join(root, 'apps', 'gateway', 'dist', 'main.js'), `--endpoints=${endpoints.join(',')}`, `--listen-client-urls=${scheme}://127.0.0.1:${client}`, `--listen-metrics-urls=http://127.0.0.1:${metrics}`, '--log-level=warn', ...tlsFlags],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   return {
-    endpoints: [`127.0.0.1:${client}`],
+    endpoints: [`${pki === undefined ? '' : 'https://'}127.0.0.1:${client}`],
     stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
   };
 }
 
 /** The endpoint whose member leads (Maintenance.Status), waiting up to 20 s for one. */
-async function findLeader(endpoints: readonly string[]): Promise<string> {
+async function findLeader(endpoints: readonly string[], tlsOptions: ClientTlsOptions | undefined): Promise<string> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     for (const endpoint of endpoints) {
-      const channel = new GrpcChannel(endpoint, { connectTimeoutMs: 500 });
+      const channel = new GrpcChannel(endpoint, { connectTimeoutMs: 500, tls: endpoint.startsWith('https://') ? tlsOptions : undefined });
       try {
         const st = await createClient(etcd.MaintenanceDefinition, channel).status({}, { timeoutMs: 500 });
         if (st.leader !== 0n && st.leader === st.header?.memberId) {
@@ -211,12 +268,16 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   process.stdout.write(`workload ${args.workload}, ${args.valueBytes}-byte values, up to ${args.operations} ops or ${args.durationMs / 1000} s per level; ${os.cpus().length} cores, Node ${process.version}\n`);
   process.stdout.write('target   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n');
+  const pki = args.tls ? await makePki() : undefined;
+  if (pki !== undefined) {
+    process.stdout.write('mutual TLS on every connection (clients, gateway, peers), ECDSA P-256 certificates\n');
+  }
   for (const target of args.endpoints === undefined ? args.targets : ['keyval' as const]) {
-    const cluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads) : { endpoints: args.endpoints, stop: async () => undefined };
-    const gateway = args.gateway && target === 'keyval' ? await startGateway(cluster.endpoints) : undefined;
+    const cluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads, pki) : { endpoints: args.endpoints, stop: async () => undefined };
+    const gateway = args.gateway && target === 'keyval' ? await startGateway(cluster.endpoints, pki) : undefined;
     try {
-      const leader = await findLeader(cluster.endpoints);
-      const through = gateway === undefined ? undefined : await findLeader(gateway.endpoints);
+      const leader = await findLeader(cluster.endpoints, pki?.client);
+      const through = gateway === undefined ? undefined : await findLeader(gateway.endpoints, pki?.client);
       const load = (endpoint: string, clients: number, operations: number): Promise<LoadResult> =>
         runLoad({
           endpoints: [endpoint],
@@ -230,6 +291,7 @@ async function main(): Promise<void> {
           serializable: false,
           timeoutMs: 10_000,
           connections: Math.min(args.connections, clients),
+          tls: endpoint.startsWith('https://') ? pki?.client : undefined,
         });
       const measure = async (label: string, endpoint: string, clients: number): Promise<LoadResult> => {
         const result = await load(endpoint, clients, args.operations);
@@ -252,6 +314,9 @@ async function main(): Promise<void> {
       await gateway?.stop();
       await cluster.stop();
     }
+  }
+  if (pki !== undefined) {
+    await fs.rm(pki.dir, { recursive: true, force: true });
   }
 }
 

@@ -83,7 +83,6 @@ export function parseTlsPolicy(minVersion: string, cipherSuites: string): TlsPol
  */
 export function applyTlsPolicyDefaults(policy: TlsPolicyFlags): void {
   // The module object itself (an `import *` namespace is a read-only copy under CommonJS).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const defaults = require('node:tls') as { DEFAULT_MIN_VERSION: string; DEFAULT_CIPHERS: string };
   defaults.DEFAULT_MIN_VERSION = policy.minVersion;
   if (policy.ciphers !== undefined) {

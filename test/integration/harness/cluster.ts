@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ThrowawayCa } from '../../../libs/ops/src/throwaway-pki';
+import { ThrowawayCa } from '@keyval/grpc';
 import { freePorts } from './free-ports';
 import { TestMember, requireBuiltApp } from './member-process';
 import { waitFor } from './wait-for';

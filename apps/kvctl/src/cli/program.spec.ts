@@ -56,7 +56,8 @@ describe('kvctl command line (no cluster needed)', () => {
     expect(parseEndpoints('[::1]:2379')).toEqual(['[::1]:2379']);
     expect(() => parseEndpoints('')).toThrow(EndpointsError);
     expect(() => parseEndpoints('127.0.0.1')).toThrow(/explicit port/);
-    expect(() => parseEndpoints('https://a:1')).toThrow(/only http/);
+    expect(parseEndpoints('https://a:1')).toEqual(['a:1']);
+    expect(() => parseEndpoints('ftp://a:1')).toThrow(/only http/);
   });
 
   it('parses durations', () => {

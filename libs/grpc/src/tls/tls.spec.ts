@@ -10,13 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { etcd } from '@keyval/proto';
-import { ThrowawayCa } from '../../../ops/src/throwaway-pki';
 import { GrpcChannel } from '../channel';
 import { createClient } from '../client';
 import { GrpcStatusError } from '../grpc-status.error';
 import { GrpcStatus } from '../status';
 import { startTestServer, type TestServer } from '../testing/test-services';
 import { CertificateStore } from './certificate-store';
+import { ThrowawayCa } from './throwaway-pki';
 
 let dir: string;
 let ca: ThrowawayCa;

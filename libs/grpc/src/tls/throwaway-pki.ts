@@ -1,5 +1,5 @@
 /**
- * A throwaway certificate authority for local clusters, benchmarks and tests: a CA, and
+ * A throwaway certificate authority for local clusters, benchmarks and tests (npm run cluster -- --tls, npm run bench -- --tls): a CA, and
  * certificates it signs for servers (members, the gateway) and clients, written as PEM files.
  * Built with @peculiar/x509 on Node's WebCrypto (ECDSA P-256, SHA-256), not by hand. Never for
  * production: the CA's key sits next to the certificates it signed.
@@ -7,13 +7,21 @@
  *     ca.pem, ca-key.pem ─signs─► <name>.pem + <name>-key.pem   (serverAuth and clientAuth,
  *                                  SAN: DNS localhost and the given hosts, IP 127.0.0.1 and ::1)
  */
-import 'reflect-metadata'; // tsyringe, under @peculiar/x509, needs it loaded first
 import { webcrypto } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+/** @peculiar/x509, loaded on first use (the apps import this library and should not pay for it). */
+let loaded: typeof X509 | undefined;
+function x509Lib(): typeof X509 {
+  if (loaded === undefined) {
+    require('reflect-metadata'); // tsyringe, under @peculiar/x509, needs it loaded first
+    loaded = require('@peculiar/x509') as typeof X509;
+    loaded.cryptoProvider.set(webcrypto as unknown as Parameters<typeof X509.cryptoProvider.set>[0]);
+  }
+  return loaded;
+}
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
@@ -38,12 +46,13 @@ export class ThrowawayCa {
   private constructor(
     readonly dir: string,
     readonly caFile: string,
-    private readonly certificate: x509.X509Certificate,
+    private readonly certificate: X509.X509Certificate,
     private readonly keys: webcrypto.CryptoKeyPair,
   ) {}
 
   /** Creates a CA named `name` in `dir` (created if missing): ca.pem and ca-key.pem, or `<prefix>ca.pem`. */
   static async create(dir: string, name = 'KeyVal throwaway CA', prefix = ''): Promise<ThrowawayCa> {
+    const x509 = x509Lib();
     fs.mkdirSync(dir, { recursive: true });
     const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
     const certificate = await x509.X509CertificateGenerator.createSelfSigned({
@@ -70,6 +79,7 @@ export class ThrowawayCa {
    * peer certificates are), with CN `name`.
    */
   async issue(name: string, options: IssueOptions = {}): Promise<IssuedFiles> {
+    const x509 = x509Lib();
     const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
     const notBefore = options.notBefore ?? new Date(Date.now() - 3_600_000);
     const hosts = ['localhost', '127.0.0.1', '::1', ...(options.hosts ?? [])];
