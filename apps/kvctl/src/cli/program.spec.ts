@@ -20,7 +20,7 @@ describe('kvctl command line (no cluster needed)', () => {
     expect(await run('--help')).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: kvctl') });
     expect((await run('--version')).code).toBe(0);
     expect((await run('member', 'add', '--help')).stdout).toContain('--peer-urls <urls>');
-    for (const argv of [[], ['bogus'], ['get'], ['member'], ['member', 'add', 'n4'], ['-o', 'xml', 'get', 'k'], ['--endpoints', 'https://a:1', 'get', 'k'], ['--timeout', 'soon', 'get', 'k'], ['txn', '--if', 'k == v'], ['bench', 'sideways']]) {
+    for (const argv of [[], ['bogus'], ['get'], ['member'], ['member', 'add', 'n4'], ['-o', 'xml', 'get', 'k'], ['--endpoints', 'ftp://a:1', 'get', 'k'], ['--cert', 'only-a-cert.pem', 'get', 'k'], ['--timeout', 'soon', 'get', 'k'], ['txn', '--if', 'k == v'], ['bench', 'sideways']]) {
       const r = await run(...argv);
       expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
     }
