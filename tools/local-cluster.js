@@ -62,29 +62,18 @@ async function makePki() {
   const names = [...members.map((m) => m.name), 'gateway', 'client'];
   const files = Object.fromEntries(names.map((name) => [name, { certFile: path.join(dir, `${name}.pem`), keyFile: path.join(dir, `${name}-key.pem`) }]));
   const caFile = path.join(dir, 'ca.pem');
+  const tls = require(path.join(root, 'libs', 'grpc', 'dist', 'tls', 'throwaway-pki.js'));
   if (!fs.existsSync(caFile) || names.some((name) => !fs.existsSync(files[name].certFile))) {
-    const { ThrowawayCa } = require(path.join(root, 'libs', 'grpc', 'dist', 'tls', 'throwaway-pki.js'));
-    const ca = await ThrowawayCa.create(dir);
+    const ca = await tls.ThrowawayCa.create(dir);
     for (const name of names) {
       await ca.issue(name, { days: 365 });
     }
   }
-  return { caFile, files };
+  return { caFile, files, tls };
 }
 
 function tlsArgsOf(pki, name) {
-  if (pki === undefined) return [];
-  const own = pki.files[name];
-  return [
-    `--cert-file=${own.certFile}`,
-    `--key-file=${own.keyFile}`,
-    `--trusted-ca-file=${pki.caFile}`,
-    '--client-cert-auth',
-    `--peer-cert-file=${own.certFile}`,
-    `--peer-key-file=${own.keyFile}`,
-    `--peer-trusted-ca-file=${pki.caFile}`,
-    '--peer-client-cert-auth',
-  ];
+  return pki === undefined ? [] : pki.tls.memberTlsFlags(pki.caFile, pki.files[name]);
 }
 
 function pretty(name, color, line) {

@@ -20,7 +20,7 @@ export {
 } from './h2/limits';
 export { GrpcChannel, parseTarget, type GrpcChannelOptions, type ClientTlsOptions } from './channel';
 export type { ServerTlsOptions } from './server-transport';
-export { ThrowawayCa, type IssuedFiles, type IssueOptions } from './tls/throwaway-pki';
+export { ThrowawayCa, memberTlsFlags, type IssuedFiles, type IssueOptions } from './tls/throwaway-pki';
 export { CertificateStore, type CertificateStoreOptions, type LoadedCertificates, type TlsFiles, type TlsPolicy } from './tls/certificate-store';
 export { type CallOptions, statusFromHttp } from './client-call';
 export {

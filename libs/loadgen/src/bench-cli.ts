@@ -26,7 +26,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { type ClientTlsOptions, GrpcChannel, type IssuedFiles, ThrowawayCa, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, type IssuedFiles, ThrowawayCa, createClient, installLeanAsyncResourceBind, memberTlsFlags } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { runLoad } from './load';
 import type { LoadResult, Workload } from './load';
@@ -156,22 +156,10 @@ async function makePki(): Promise<BenchPki> {
   return { dir, caFile: ca.caFile, files, client: { secureContext: () => context } };
 }
 
-/** A member's TLS flags, etcd's names (the same for KeyVal and etcd): mutual TLS on both ports. */
-function memberTlsFlags(pki: BenchPki | undefined, name: string): string[] {
+/** A member's TLS flags (the same for KeyVal and etcd), or none without --tls. */
+function tlsFlagsOf(pki: BenchPki | undefined, name: string): string[] {
   const own = pki?.files[name];
-  if (pki === undefined || own === undefined) {
-    return [];
-  }
-  return [
-    `--cert-file=${own.certFile}`,
-    `--key-file=${own.keyFile}`,
-    `--trusted-ca-file=${pki.caFile}`,
-    '--client-cert-auth',
-    `--peer-cert-file=${own.certFile}`,
-    `--peer-key-file=${own.keyFile}`,
-    `--peer-trusted-ca-file=${pki.caFile}`,
-    '--peer-client-cert-auth',
-  ];
+  return pki === undefined || own === undefined ? [] : memberTlsFlags(pki.caFile, own);
 }
 
 async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean, pki: BenchPki | undefined): Promise<RunningCluster> {
@@ -194,7 +182,7 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean, pki: B
       // etcd 3.4's default, set for both: the systems snapshot equally often (KeyVal's own
       // default is 10,000; docs/benchmarks.md measures both).
       '--snapshot-count=100000',
-      ...memberTlsFlags(pki, m.name),
+      ...tlsFlagsOf(pki, m.name),
     ];
     const child =
       kind === 'keyval'

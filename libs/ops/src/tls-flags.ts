@@ -72,6 +72,31 @@ export function parseCipherSuites(value: string, minVersion: tls.SecureVersion, 
   return openssl.join(':');
 }
 
+/**
+ * The certificate flags of one listener, checked as etcd does: a certificate needs its key;
+ * client-cert-auth needs a CA bundle; a CA bundle or client-cert-auth needs a certificate.
+ * `flags` names them (e.g. --peer-cert-file). Returns undefined when no certificate is given.
+ */
+export function checkCertificateFlags(
+  given: { certFile?: string; keyFile?: string; caFile?: string; clientCertAuth: boolean },
+  flags: { cert: string; key: string; ca: string; clientCertAuth: string },
+): { certFile: string; keyFile: string; caFile: string | undefined; clientCertAuth: boolean } | undefined {
+  const { certFile, keyFile, caFile, clientCertAuth } = given;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError(`${flags.cert} and ${flags.key} go together`);
+  }
+  if (clientCertAuth && caFile === undefined) {
+    throw new UsageError(`${flags.clientCertAuth} needs ${flags.ca}`);
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    if (clientCertAuth || caFile !== undefined) {
+      throw new UsageError(`${flags.ca} and ${flags.clientCertAuth} need ${flags.cert} and ${flags.key}`);
+    }
+    return undefined;
+  }
+  return { certFile, keyFile, caFile, clientCertAuth };
+}
+
 export function parseTlsPolicy(minVersion: string, cipherSuites: string): TlsPolicyFlags {
   const min = parseTlsMinVersion(minVersion);
   return { minVersion: min, ciphers: parseCipherSuites(cipherSuites, min) };

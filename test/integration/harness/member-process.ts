@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 import * as path from 'node:path';
-import { GrpcChannel, createClient } from '@keyval/grpc';
+import { GrpcChannel, createClient, memberTlsFlags } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { WaitTimeoutError, waitFor } from './wait-for';
@@ -153,18 +153,7 @@ export class TestMember {
   /** The member's TLS flags (etcd's names), or none. */
   tlsFlags(): string[] {
     const t = this.tls;
-    return t === undefined
-      ? []
-      : [
-          `--cert-file=${t.certFile}`,
-          `--key-file=${t.keyFile}`,
-          `--trusted-ca-file=${t.caFile}`,
-          '--client-cert-auth',
-          `--peer-cert-file=${t.certFile}`,
-          `--peer-key-file=${t.keyFile}`,
-          `--peer-trusted-ca-file=${t.caFile}`,
-          '--peer-client-cert-auth',
-        ];
+    return t === undefined ? [] : memberTlsFlags(t.caFile, t);
   }
 
   /** etcdctl's TLS flags for this member (the harness's client certificate), or none. */

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from '@keyval/grpc';
-import { UsageError, addServerLimitFlags, commaList, parseListenUrl, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
+import { UsageError, addServerLimitFlags, checkCertificateFlags, commaList, parseListenUrl, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
 import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 
@@ -51,20 +51,16 @@ const list = commaList;
 
 function gatewayTls(raw: Raw, listen: readonly ListenUrl[], endpoints: readonly string[]): Pick<GatewayConfig, 'serverTls' | 'upstreamTls'> {
   const on = (value: unknown): boolean => value === true || value === 'true' || value === '1';
-  const [certFile, keyFile, caFile] = [raw['certFile'], raw['keyFile'], raw['trustedCaFile']];
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new UsageError('--cert-file and --key-file go together');
-  }
-  if (on(raw['clientCertAuth']) && caFile === undefined) {
-    throw new UsageError('--client-cert-auth needs --trusted-ca-file');
-  }
-  if (listen.some((u) => u.secure) && certFile === undefined) {
+  const serverTls = checkCertificateFlags(
+    { certFile: raw['certFile'], keyFile: raw['keyFile'], caFile: raw['trustedCaFile'], clientCertAuth: on(raw['clientCertAuth']) },
+    { cert: '--cert-file', key: '--key-file', ca: '--trusted-ca-file', clientCertAuth: '--client-cert-auth' },
+  );
+  if (listen.some((u) => u.secure) && serverTls === undefined) {
     throw new UsageError('--listen-client-urls: an https:// URL needs --cert-file and --key-file');
   }
-  if (certFile !== undefined && !listen.some((u) => u.secure)) {
+  if (serverTls !== undefined && !listen.some((u) => u.secure)) {
     throw new UsageError('--cert-file: the listen URL must be https:// to use it');
   }
-  const serverTls = certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile, caFile, clientCertAuth: on(raw['clientCertAuth']) };
   const [cacert, cert, key] = [raw['cacert'], raw['cert'], raw['key']];
   if ((cert === undefined) !== (key === undefined)) {
     throw new UsageError('--cert and --key go together');

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from '@keyval/grpc';
-import { UsageError, addServerLimitFlags, parseListenUrl, parseListenUrls, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
+import { UsageError, addServerLimitFlags, checkCertificateFlags, parseListenUrl, parseListenUrls, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
 import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 
@@ -219,27 +219,14 @@ function flagOn(value: unknown): boolean {
   return value === true || value === 'true' || value === '1';
 }
 
-/** The TLS flags of one side, checked: a certificate needs its key; client-cert-auth needs a CA. */
+/** The TLS flags of one side (client or peer), checked as etcd does. */
 function tlsSide(raw: Raw, prefix: '' | 'peer'): TlsSide | undefined {
   const key = (name: string): string => (prefix === '' ? name : `peer${name[0]?.toUpperCase()}${name.slice(1)}`);
   const flag = (name: string): string => `--${prefix === '' ? '' : 'peer-'}${name}`;
-  const certFile = raw[key('certFile')] as string | undefined;
-  const keyFile = raw[key('keyFile')] as string | undefined;
-  const caFile = raw[key('trustedCaFile')] as string | undefined;
-  const clientCertAuth = flagOn(raw[key('clientCertAuth')]);
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new UsageError(`${flag('cert-file')} and ${flag('key-file')} go together`);
-  }
-  if (clientCertAuth && caFile === undefined) {
-    throw new UsageError(`${flag('client-cert-auth')} needs ${flag('trusted-ca-file')}`);
-  }
-  if (certFile === undefined || keyFile === undefined) {
-    if (clientCertAuth || caFile !== undefined) {
-      throw new UsageError(`${flag('trusted-ca-file')} and ${flag('client-cert-auth')} need ${flag('cert-file')} and ${flag('key-file')}`);
-    }
-    return undefined;
-  }
-  return { certFile, keyFile, caFile, clientCertAuth };
+  return checkCertificateFlags(
+    { certFile: raw[key('certFile')] as string | undefined, keyFile: raw[key('keyFile')] as string | undefined, caFile: raw[key('trustedCaFile')] as string | undefined, clientCertAuth: flagOn(raw[key('clientCertAuth')]) },
+    { cert: flag('cert-file'), key: flag('key-file'), ca: flag('trusted-ca-file'), clientCertAuth: flag('client-cert-auth') },
+  );
 }
 
 function tlsSides(raw: Raw, listenClient: readonly ListenUrl[], listenPeer: ListenUrl, peerUrls: readonly string[]): { clientTls: TlsSide | undefined; peerTls: TlsSide | undefined } {

@@ -32,10 +32,10 @@ const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const TARGET_OPTIONS: GrpcServerOptions = {
   maxReceiveMessageBytes: 2 * 1024 * 1024,
   maxSendMessageBytes: 64 * 1024 * 1024,
-  handshakeTimeoutMs: 1500,
+  handshakeTimeoutMs: 3000, // not shorter: on a loaded machine a normal client may take that long
   requestHeadersTimeoutMs: 1500,
   requestBodyTimeoutMs: 1500,
-  idleTimeoutMs: 2500,
+  idleTimeoutMs: 4000, // longer than the handshake timeout, so silent connections meet that one first
   keepaliveTimeoutMs: 1500,
   goawayGraceMs: 500,
 };
@@ -210,7 +210,8 @@ describe('HTTP/2 abuse: the attacks of issue 16', () => {
         }
         await client.closedWithin(10_000);
         expect(client.goaway()).toMatchObject({ code: H2Error.ENHANCE_YOUR_CALM, reason: expect.stringMatching(/reset or refused/) });
-        expect(id).toBeLessThan(20_000);
+        // The server gave up after the burst and what the rate refilled meanwhile (the client, behind, sent more).
+        expect(client.goaway()?.lastStreamId).toBeLessThan(2 * 8000);
       }
     });
   });

@@ -19,6 +19,9 @@ import { H2Stream } from './stream';
 
 export type H2ClientOptions = H2ConnectionOptions;
 
+/** Streams opened before the server's first SETTINGS tell its limit. */
+const INITIAL_STREAM_LIMIT = 100;
+
 export class H2ClientConnection extends H2Connection {
   /** Why the connection failed, when it did (a socket error, a protocol error). */
   lastError: Error | undefined;
@@ -61,7 +64,7 @@ export class H2ClientConnection extends H2Connection {
       throw new Error(this.lastError?.message ?? 'the connection is closing');
     }
     const stream = new H2Stream(this, 0, {}, this.options.streamWindowBytes, this.peerSettings.initialWindowBytes, this.options.streamSendBufferBytes);
-    if (this.waiting.length > 0 || this.streams.size >= this.peerSettings.maxConcurrentStreams) {
+    if (this.waiting.length > 0 || this.streams.size >= this.streamLimit()) {
       this.waiting.push({ stream, fields });
     } else {
       this.open(stream, fields);
@@ -158,6 +161,14 @@ export class H2ClientConnection extends H2Connection {
     }
   }
 
+  /**
+   * The server's concurrency limit; until its SETTINGS have come, 100 (the least RFC 9113 §6.5.2
+   * recommends, as Go's transport assumes), so a burst of calls at connect is not refused.
+   */
+  private streamLimit(): number {
+    return this.phase === 'settings' ? Math.min(INITIAL_STREAM_LIMIT, this.peerSettings.maxConcurrentStreams) : this.peerSettings.maxConcurrentStreams;
+  }
+
   private open(stream: H2Stream, fields: readonly string[]): void {
     stream.id = this.nextStreamId;
     this.nextStreamId += 2;
@@ -168,7 +179,7 @@ export class H2ClientConnection extends H2Connection {
   }
 
   private openWaiting(): void {
-    while (this.waiting.length > 0 && this.usable && this.streams.size < this.peerSettings.maxConcurrentStreams) {
+    while (this.waiting.length > 0 && this.usable && this.streams.size < this.streamLimit()) {
       const next = this.waiting.shift() as { stream: H2Stream; fields: readonly string[] };
       if (!next.stream.closed) {
         this.open(next.stream, next.fields);

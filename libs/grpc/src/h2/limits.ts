@@ -98,7 +98,7 @@ export const DEFAULT_H2_SERVER_LIMITS: H2ServerLimits = Object.freeze({
   streamWindowBytes: MiB,
   connectionWindowBytes: 16 * MiB,
   resetBurst: 1000,
-  resetRatePerSecond: 100,
+  resetRatePerSecond: 500,
   maxQueuedControlFrames: 1000,
   streamSendBufferBytes: 64 * KiB,
   connectionSendBufferBytes: 16 * MiB,

@@ -79,6 +79,8 @@ export class RawH2Client {
   receivedBytes = 0;
   private waiters: (() => void)[] = [];
   private readonly decodedBlocks = new Map<Frame, string[]>();
+  /** One writer for every send (a flood allocates no scratch buffer per frame batch). */
+  private readonly writer = new FrameWriter();
   private decodedUpTo = 0;
 
   private constructor(
@@ -128,7 +130,7 @@ export class RawH2Client {
 
   /** Writes the frames `build` gathers; returns socket.write's answer (false: the socket is backed up). */
   send(build: (out: FrameWriter) => void): boolean {
-    const out = new FrameWriter();
+    const out = this.writer;
     build(out);
     let ok = true;
     out.flush({ write: (chunk: Buffer) => (ok = this.socket.write(chunk)) });

@@ -109,6 +109,23 @@ export class ThrowawayCa {
   }
 }
 
+/**
+ * The flags that start a member (KeyVal or etcd: the names are etcd's) with mutual TLS on both
+ * ports, with `own` as its client and peer certificate and `caFile` trusted on both.
+ */
+export function memberTlsFlags(caFile: string, own: IssuedFiles): string[] {
+  return [
+    `--cert-file=${own.certFile}`,
+    `--key-file=${own.keyFile}`,
+    `--trusted-ca-file=${caFile}`,
+    '--client-cert-auth',
+    `--peer-cert-file=${own.certFile}`,
+    `--peer-key-file=${own.keyFile}`,
+    `--peer-trusted-ca-file=${caFile}`,
+    '--peer-client-cert-auth',
+  ];
+}
+
 async function pkcs8Pem(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
