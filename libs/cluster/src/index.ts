@@ -9,6 +9,7 @@ export * from './driver/clock';
 export * from './driver/driver.errors';
 export * from './driver/raft-driver';
 export * from './member/member-options';
+export * from './member/member-observer';
 export * from './member/member-identity';
 export * from './member/state-machine-adapters';
 export * from './member/kv-member';

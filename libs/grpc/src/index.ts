@@ -10,6 +10,16 @@ export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
 export { GrpcServer, type GrpcServerOptions } from './server';
+export type { Http1Handler } from './http1-connections';
+export { callTypeOf, type GrpcCallType, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';
+export {
+  dispatchConnection,
+  protocolOf,
+  HTTP2_PREFACE,
+  type ConnectionProtocol,
+  type ConnectionTargets,
+  type DispatchOptions,
+} from './connection-dispatch';
 export {
   checkLimits,
   type ConnectionLimits,
@@ -33,4 +43,5 @@ export {
   type ServerStreamingClientMethod,
 } from './client';
 export { MessageQueue } from './message-queue';
+export { contextFromHeaders, contextFromMetadata, injectContext, startClientSpan, startServerSpan, endRpcSpan, rpcSpanInfo } from './tracing';
 export { installLeanAsyncResourceBind } from './lean-async-bind';

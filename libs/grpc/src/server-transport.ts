@@ -1,46 +1,54 @@
 /**
  * The server's sockets: the listener, which connections are admitted (`./connection-admission`),
- * the HTTP/2 connection each one gets, and the one sweep timer that drives every connection's
- * deadlines (`H2ServerConnection.tick`). GrpcServer adds routing and calls on top.
+ * what each one speaks, and the one sweep timer that drives every connection's deadlines.
+ * GrpcServer adds routing and calls on top.
  *
- *     listener ─► accept ─► admitted? ─no─► destroyed
- *                              │ yes
- *                              ▼
- *                   H2ServerConnection(socket) ─► streams ─► onStream
- *     sweep (every sweepPeriodMs) ─► tick(elapsed) on every connection, until its socket closes
+ *     listener ─► admitted? ─no─► destroyed
+ *                    │ yes
+ *                    ▼
+ *                 TLS? ─► handshake (client certificate verified when asked) ─► ALPN
+ *                    │                                                           │
+ *                    ▼                                                           ▼
+ *          first bytes = HTTP/2 preface? ─┬─ yes ─► H2ServerConnection ◄─ "h2"  (no ALPN: first bytes)
+ *                     (./connection-dispatch)  └─ no ──► Http1Connections ◄─ "http/1.1"
  *
- * `accept` also takes a socket someone else accepted (a listener that serves more than gRPC on
- * one port hands over the connections that speak HTTP/2); it is admitted the same way.
+ *     sweep (every sweepPeriodMs) ─► opening connections past handshakeTimeoutMs destroyed;
+ *                                    tick(elapsed) on every HTTP/2 and HTTP/1.1 connection
  *
- * With TLS, every admitted socket is wrapped in a server-side TLSSocket with the current
- * certificate (re-read when its files change), and ALPN decides what it speaks:
- *
- *     admitted ─► TLS handshake (within handshakeTimeoutMs; client certificate verified when
- *                 clientCertAuth) ─► ALPN "h2" (or none) ─► H2ServerConnection
- *                                  └► ALPN "http/1.1" ─► tls.http1 (health, metrics), if given
+ * Without an HTTP/1.1 handler every connection is HTTP/2 (and TLS offers only "h2"). A
+ * connection is `opening` from accept until it is handed to one side: the TLS handshake and the
+ * first bytes together must fit in handshakeTimeoutMs; the HTTP/2 preface and SETTINGS then have
+ * their own handshake deadline, and the HTTP/1.1 side its request deadlines. Both sides count
+ * against the same admission (connections per address and in total).
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ConnectionAdmission, type AdmittedConnection } from './connection-admission';
+import { dispatchConnection } from './connection-dispatch';
 import { type ConnectionLimits, type H2ServerLimits, sweepPeriodMs } from './h2/limits';
 import { H2ServerConnection, type StreamListener } from './h2/server-connection';
+import { type Http1Handler, Http1Connections } from './http1-connections';
 
 /** TLS on the client port. */
 export interface ServerTlsOptions {
   /** Our certificate, and the CAs that verify client certificates (a CertificateStore: re-read as the files change). */
   readonly certificates: { secureContext(): tls.SecureContext };
-  /** Every client must present a certificate the CAs verify (etcd's --client-cert-auth). */
+  /**
+   * Every client must present a certificate the CAs verify (etcd's --client-cert-auth, which a
+   * CA bundle alone turns on in etcd 3.4: the apps decide). A client without one is refused in
+   * the handshake (TLS alert); one whose certificate does not verify once it completes.
+   */
   readonly clientCertAuth: boolean;
-  /** Serves connections that chose HTTP/1.1 by ALPN (health, metrics); without it only h2 is offered. */
-  readonly http1?: (socket: tls.TLSSocket) => void;
   /** A handshake that failed (no or a bad client certificate, a client that does not speak TLS, a timeout). */
   readonly onError?: (error: Error, remoteAddress: string) => void;
 }
 
 /**
  * Why the client's certificate is refused, or undefined when it verifies. OpenSSL only checks
- * that one was sent; the chain, the CA and the dates are checked here, as tls.Server does for
- * its own sockets (Node's TLSWrap keeps the verification result for JavaScript to act on).
+ * that one was sent (Node's verify callback accepts every chain so that JavaScript decides:
+ * even tls.Server refuses a certificate from another CA only after the handshake, with no
+ * alert); the chain, the CA and the dates are checked here, as tls.Server does for its own
+ * sockets (Node's TLSWrap keeps the verification result for JavaScript to act on).
  */
 function clientCertificateRefusal(secure: tls.TLSSocket): Error | undefined {
   const handle = (secure as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
@@ -51,16 +59,29 @@ function clientCertificateRefusal(secure: tls.TLSSocket): Error | undefined {
   return error === null ? undefined : new Error(`client certificate refused: ${error.message}`);
 }
 
+/** One accepted connection, from accept until its socket closes. */
+interface Accepted {
+  /** What it is handed to: none yet (TLS handshake, first bytes), HTTP/2 or HTTP/1.1. */
+  side: 'opening' | 'http2' | 'http1';
+  /** The socket it speaks on (the TLS socket once TLS wraps the TCP one). */
+  stream: net.Socket;
+  readonly acceptedAtMs: number;
+  /** While TLS is still handshaking (to say so when the deadline passes). */
+  tlsHandshaking: boolean;
+  h2: H2ServerConnection | undefined;
+}
+
 export class ServerTransport {
   private readonly netServer: net.Server;
   private readonly connections = new Set<H2ServerConnection>();
-  /** Every admitted socket until it closes (destroyed with the server). */
-  private readonly sockets = new Set<net.Socket>();
-  /** TLS sockets still in their handshake, with when it began (performance.now()). */
-  private readonly handshakes = new Map<tls.TLSSocket, number>();
+  /** Every admitted connection until its socket closes. */
+  private readonly accepted = new Set<Accepted>();
+  private readonly http1: Http1Connections | undefined;
   private readonly admission: ConnectionAdmission;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastSweepAt = 0;
+  /** The sweep's clock, ms (advanced by each sweep). */
+  private clockMs = 0;
   private accepting = true;
   private emptyListener: (() => void) | undefined;
 
@@ -69,14 +90,17 @@ export class ServerTransport {
     connectionLimits: ConnectionLimits,
     private readonly onStream: StreamListener,
     private readonly tlsOptions?: ServerTlsOptions,
+    /** Serves HTTP/1.1 on the same port (ALPN "http/1.1", or first bytes that are not the HTTP/2 preface). */
+    http1Handler?: Http1Handler,
   ) {
     this.admission = new ConnectionAdmission(connectionLimits);
+    this.http1 = http1Handler === undefined ? undefined : new Http1Connections(http1Handler, limits);
     this.netServer = net.createServer((socket) => this.accept(socket)); // H2Connection turns Nagle's algorithm off
   }
 
-  /** Connections whose socket has not closed yet. */
+  /** Connections served (HTTP/2 and HTTP/1.1) whose socket has not closed yet. */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.connections.size + (this.http1?.size ?? 0);
   }
 
   /** Admission counters (connections now, refused and evicted so far). */
@@ -84,7 +108,7 @@ export class ServerTransport {
     return this.admission.counts;
   }
 
-  /** What each open connection holds (tests, the fuzzer's bounds). */
+  /** What each open HTTP/2 connection holds (tests, the fuzzer's bounds). */
   connectionStats(): ReturnType<H2ServerConnection['stats']>[] {
     return [...this.connections].map((connection) => connection.stats());
   }
@@ -103,85 +127,120 @@ export class ServerTransport {
     return { host: address.address, port: address.port };
   }
 
-  /** Serves HTTP/2 (over TLS when configured) on an accepted socket, if admitted (destroys it otherwise). */
-  accept(socket: net.Socket): void {
+  /** Admits an accepted socket (destroys it otherwise) and starts telling what it speaks. */
+  private accept(socket: net.Socket): void {
     if (!this.accepting) {
       socket.destroy();
       return;
     }
-    const opening: { connection?: H2ServerConnection } = {};
+    const entry: Accepted = { side: 'opening', stream: socket, acceptedAtMs: this.clockMs, tlsHandshaking: false, h2: undefined };
     const admitted: AdmittedConnection = {
       address: socket.remoteAddress ?? '?',
-      silent: () => opening.connection === undefined || opening.connection.handshaking,
-      evict: () => socket.destroy(),
+      silent: () => this.silent(entry),
+      evict: () => entry.stream.destroy(),
     };
     if (!this.admission.admit(admitted)) {
       socket.destroy();
       return;
     }
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    this.accepted.add(entry);
     this.startSweep();
-    const serve = (stream: net.Socket): void => {
-      const opened = new H2ServerConnection(stream, this.limits, this.onStream);
-      opening.connection = opened;
-      this.connections.add(opened);
-      stream.once('close', () => {
-        this.connections.delete(opened);
-        opened.onWorkDone(() => this.admission.release(admitted));
-        this.checkEmpty();
-      });
-    };
-    if (this.tlsOptions === undefined) {
-      serve(socket);
-      return;
-    }
-    const closed = (): void => {
-      if (opening.connection === undefined) {
-        this.admission.release(admitted); // the handshake failed, or HTTP/1.1 had it (release is idempotent)
+    // Released once the socket has closed and, for HTTP/2, the handlers of its streams have ended.
+    // (A TLS socket takes the TCP socket's handle over: its own 'close' may be the only one.)
+    let gone = false;
+    const onGone = (): void => {
+      if (gone) {
+        return;
+      }
+      gone = true;
+      this.accepted.delete(entry);
+      if (entry.h2 === undefined) {
+        this.admission.release(admitted);
+      } else {
+        entry.h2.onWorkDone(() => this.admission.release(admitted));
       }
     };
-    socket.once('close', closed);
-    const secure = this.startTls(socket, this.tlsOptions, serve);
-    // The TLS socket takes the TCP socket's handle over: its own 'close' is the one that comes.
-    this.sockets.add(secure);
-    secure.once('close', () => {
-      this.sockets.delete(secure);
-      closed();
+    socket.once('close', onGone);
+    if (this.tlsOptions === undefined) {
+      this.dispatch(entry, undefined);
+      return;
+    }
+    const secure = this.startTls(entry, socket, this.tlsOptions);
+    secure.once('close', onGone);
+  }
+
+  /** True while `entry` holds its slot without having asked for anything (the admission may evict it). */
+  private silent(entry: Accepted): boolean {
+    switch (entry.side) {
+      case 'opening':
+        return true;
+      case 'http2':
+        return entry.h2 === undefined || entry.h2.handshaking;
+      case 'http1':
+        return this.http1 === undefined || this.http1.silent(entry.stream);
+    }
+  }
+
+  /** Hands `entry` to HTTP/2 or HTTP/1.1: by ALPN when TLS negotiated it, else by its first bytes. */
+  private dispatch(entry: Accepted, alpnProtocol: string | false | null | undefined): void {
+    const http1 = this.http1;
+    if (http1 === undefined) {
+      this.serveHttp2(entry, entry.stream);
+      return;
+    }
+    dispatchConnection(
+      entry.stream,
+      {
+        http2: (stream) => this.serveHttp2(entry, stream),
+        http1: (stream) => {
+          entry.side = 'http1';
+          http1.accept(stream, () => this.checkEmpty());
+        },
+      },
+      { alpnProtocol },
+    );
+  }
+
+  private serveHttp2(entry: Accepted, stream: net.Socket): void {
+    const connection = new H2ServerConnection(stream, this.limits, this.onStream);
+    entry.side = 'http2';
+    entry.h2 = connection;
+    this.connections.add(connection);
+    stream.once('close', () => {
+      this.connections.delete(connection);
+      this.checkEmpty();
     });
   }
 
-  /** The TLS handshake, then ALPN: h2 (or no ALPN) to `serve`, http/1.1 to the options' handler. */
-  private startTls(socket: net.Socket, options: ServerTlsOptions, serve: (stream: net.Socket) => void): tls.TLSSocket {
+  /** The TLS handshake, then the client certificate check, then dispatch (by ALPN). */
+  private startTls(entry: Accepted, socket: net.Socket, options: ServerTlsOptions): tls.TLSSocket {
     const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const secure = new tls.TLSSocket(socket, {
       isServer: true,
       secureContext: options.certificates.secureContext(),
+      // With both, OpenSSL ends a handshake without a client certificate with an alert (certificate required).
       requestCert: options.clientCertAuth,
       rejectUnauthorized: options.clientCertAuth,
-      ALPNProtocols: options.http1 === undefined ? ['h2'] : ['h2', 'http/1.1'],
+      ALPNProtocols: this.http1 === undefined ? ['h2'] : ['h2', 'http/1.1'],
     });
-    this.handshakes.set(secure, performance.now());
+    entry.stream = secure;
+    entry.tlsHandshaking = true;
     secure.on('error', (error: Error) => {
-      if (this.handshakes.delete(secure)) {
+      if (entry.tlsHandshaking) {
+        entry.tlsHandshaking = false;
         options.onError?.(error, remoteAddress);
       }
       secure.destroy();
     });
-    secure.once('close', () => this.handshakes.delete(secure));
     secure.once('secure', () => {
-      this.handshakes.delete(secure);
+      entry.tlsHandshaking = false;
       const refusal = options.clientCertAuth ? clientCertificateRefusal(secure) : undefined;
       if (refusal !== undefined) {
         options.onError?.(refusal, remoteAddress);
         secure.destroy();
         return;
       }
-      if (secure.alpnProtocol === 'http/1.1' && options.http1 !== undefined) {
-        options.http1(secure);
-      } else {
-        serve(secure);
-      }
+      this.dispatch(entry, secure.alpnProtocol);
     });
     return secure;
   }
@@ -199,10 +258,20 @@ export class ServerTransport {
     return Promise.resolve();
   }
 
-  /** GOAWAY on every connection: no new streams; each closes once its streams finish. */
+  /**
+   * Shutdown: GOAWAY on every HTTP/2 connection (no new streams; each closes once its streams
+   * finish); HTTP/1.1 connections close once their answers are sent; connections that have
+   * not said what they speak are closed now.
+   */
   closeConnections(): void {
     for (const connection of this.connections) {
       connection.close();
+    }
+    this.http1?.drain();
+    for (const entry of this.accepted) {
+      if (entry.side === 'opening') {
+        entry.stream.destroy();
+      }
     }
   }
 
@@ -212,8 +281,9 @@ export class ServerTransport {
     for (const connection of this.connections) {
       connection.destroy();
     }
-    for (const socket of this.sockets) {
-      socket.destroy();
+    this.http1?.destroy();
+    for (const entry of this.accepted) {
+      entry.stream.destroy();
     }
     if (this.netServer.listening) {
       this.netServer.close();
@@ -228,7 +298,7 @@ export class ServerTransport {
   }
 
   private checkEmpty(): void {
-    if (this.connections.size === 0) {
+    if (this.connectionCount === 0) {
       if (!this.accepting) {
         this.stopSweep();
       }
@@ -257,14 +327,19 @@ export class ServerTransport {
     const now = performance.now();
     const elapsedMs = now - this.lastSweepAt;
     this.lastSweepAt = now;
+    this.clockMs += elapsedMs;
     for (const connection of this.connections) {
       connection.tick(elapsedMs);
     }
-    for (const [secure, startedAt] of this.handshakes) {
-      if (now - startedAt >= this.limits.handshakeTimeoutMs) {
-        this.handshakes.delete(secure);
-        this.tlsOptions?.onError?.(new Error(`no TLS handshake within ${this.limits.handshakeTimeoutMs} ms`), `${secure.remoteAddress ?? '?'}:${secure.remotePort ?? '?'}`);
-        secure.destroy();
+    this.http1?.tick(elapsedMs);
+    const timeoutMs = this.limits.handshakeTimeoutMs;
+    for (const entry of this.accepted) {
+      if (entry.side === 'opening' && this.clockMs - entry.acceptedAtMs >= timeoutMs) {
+        if (entry.tlsHandshaking) {
+          entry.tlsHandshaking = false;
+          this.tlsOptions?.onError?.(new Error(`no TLS handshake within ${timeoutMs} ms`), `${entry.stream.remoteAddress ?? '?'}:${entry.stream.remotePort ?? '?'}`);
+        }
+        entry.stream.destroy();
       }
     }
   }

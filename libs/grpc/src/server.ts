@@ -1,7 +1,8 @@
 /**
- * A lean gRPC server on our own HTTP/2 connection (`./h2`, h2c, plaintext): routes
+ * A lean gRPC server on our own HTTP/2 connection (`./h2`; h2c, or TLS with ALPN h2): routes
  * `/package.Service/Method` to handlers, frames messages itself and answers with gRPC
- * statuses in trailers.
+ * statuses in trailers. Optionally the same port answers HTTP/1.1 (`http1`: /metrics,
+ * /health...). Sockets, TLS, admission and deadlines are the transport's (server-transport.ts).
  *
  *     TCP ─► H2ServerConnection ─► stream ─► checks (POST, content-type, route, shutdown)
  *                                             │ ok                     │ refused
@@ -10,17 +11,20 @@
  *                                 (frames ─► decode ─► handler ─► encode ─► trailers)
  *
  * It does what the etcd clients need and no more: no compression (compressed messages are
- * refused with UNIMPLEMENTED), no TLS, no reflection.
+ * refused with UNIMPLEMENTED), no reflection.
  */
 import type { IncomingHttpHeaders } from 'node:http2';
-import * as net from 'node:net';
 import { GrpcStatusError } from './grpc-status.error';
 import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from './h2/limits';
+import type { Http1Handler } from './http1-connections';
 import { type ServerTlsOptions, ServerTransport } from './server-transport';
 import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
 import { type CallHost, type Route, ServerCallImpl } from './server-call';
+import type { Tracer } from '@opentelemetry/api';
+import type { GrpcServerObserver } from './server-observer';
+import { rpcSpanInfo } from './tracing';
 import { discardRestOfRequest, RESPOND_END_OPTIONS } from './server-response';
 import { GrpcStatus } from './status';
 
@@ -37,6 +41,20 @@ export interface GrpcServerOptions extends Partial<H2ServerLimits>, Partial<Conn
   readonly onHandlerError?: (error: unknown, path: string) => void;
   /** Serve over TLS (ALPN h2) instead of cleartext h2c. */
   readonly tls?: ServerTlsOptions;
+  /** Hears about every call (metrics): asked once per method in addService. Default: none. */
+  readonly observer?: GrpcServerObserver;
+  /**
+   * Traces every call: a SERVER span whose parent is the request's W3C `traceparent`, with the
+   * handler run inside it. Default: none (no tracing code runs).
+   */
+  readonly tracer?: Tracer;
+  /**
+   * Serves HTTP/1.1 on the same port (`/metrics`, `/health`...): connections that do not start
+   * with the HTTP/2 preface, or that chose "http/1.1" by ALPN over TLS, go to this request
+   * listener, under the same deadlines and connection limits (see http1-connections.ts).
+   * Without it every connection is taken as HTTP/2 (an HTTP/1.1 client is answered GOAWAY).
+   */
+  readonly http1?: Http1Handler;
 }
 
 const MiB = 1 << 20;
@@ -56,7 +74,9 @@ export class GrpcServer implements CallHost {
   readonly exposeInternalErrors: boolean;
   /** The HTTP/2 limits in force (defaults filled in). */
   readonly limits: H2ServerLimits;
+  readonly tracer: Tracer | undefined;
   private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
+  private readonly observer: GrpcServerObserver | undefined;
   private readonly routes = new Map<string, Route>();
   private readonly calls = new Set<ServerCallImpl>();
   private readonly transport: ServerTransport;
@@ -80,7 +100,9 @@ export class GrpcServer implements CallHost {
     this.requestQueueMessagesMax = Math.max(1, calls.requestQueueMessagesMax);
     this.exposeInternalErrors = options.exposeInternalErrors === true;
     this.onHandlerError = options.onHandlerError;
-    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream, options.tls);
+    this.observer = options.observer;
+    this.tracer = options.tracer;
+    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream, options.tls, options.http1);
   }
 
   /** Aborted when shutdown starts: long-lived streaming handlers should wind down on it. */
@@ -112,7 +134,8 @@ export class GrpcServer implements CallHost {
       if (this.routes.has(path)) {
         throw new Error(`method ${path} is already served`);
       }
-      this.routes.set(path, { path, method, handler: handlers[key] });
+      const span = rpcSpanInfo(path);
+      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes });
     }
     return this;
   }
@@ -131,19 +154,7 @@ export class GrpcServer implements CallHost {
     }
   }
 
-  /**
-   * Serves gRPC on a socket accepted elsewhere (a listener that serves more than gRPC on one
-   * port hands over the connections that speak HTTP/2). Admitted like the server's own.
-   */
-  acceptSocket(socket: net.Socket): void {
-    if (this.state !== 'listening') {
-      socket.destroy();
-      return;
-    }
-    this.transport.accept(socket);
-  }
-
-  /** What each open connection holds: streams, queued and unsent bytes, receive window left (tests, diagnostics). */
+  /** What each open HTTP/2 connection holds: streams, queued and unsent bytes, receive window left (tests, diagnostics). */
   connectionStats(): ReturnType<ServerTransport['connectionStats']> {
     return this.transport.connectionStats();
   }

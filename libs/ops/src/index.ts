@@ -5,3 +5,4 @@ export * from './health-server';
 export * from './graceful-shutdown';
 export * from './server-limit-flags';
 export * from './tls-flags';
+export * from './tracing-env';

@@ -129,10 +129,10 @@ describe('clients through the gateway', () => {
       const before = await gw().metrics();
       await etcdctlOk([gw().endpoint], ['put', 's/x', '1']);
       const after = await gw().metrics();
-      expect((after.get('gateway_session_writes') ?? 0) - (before.get('gateway_session_writes') ?? 0)).toBe(1);
+      expect((after.get('session_writes') ?? 0) - (before.get('session_writes') ?? 0)).toBe(1);
       const metadata = { 'keyval-client-id': `it-${Date.now()}`, 'keyval-seq': '1' };
       await gw().kv().put(etcd.PutRequest.fromPartial({ key: Buffer.from('s/y'), value: Buffer.from('1') }), { timeoutMs: 5_000, metadata });
-      expect((await gw().metrics()).get('gateway_session_writes')).toBe(after.get('gateway_session_writes'));
+      expect((await gw().metrics()).get('session_writes')).toBe(after.get('session_writes'));
       const ready = await gw().httpGet('/readyz');
       expect(ready.status).toBe(200);
       const leader = await c().leader();

@@ -35,6 +35,13 @@ export interface ClusterOptions {
   readonly startTimeoutMs?: number;
   /** Mutual TLS everywhere, with a throwaway CA under <dir>/pki (cluster.ca signs more). */
   readonly tls?: boolean;
+  /**
+   * Also pass `--listen-metrics-urls` (the member's metrics port) — default false: the client
+   * URL serves the same endpoints, as etcd's does.
+   */
+  readonly metricsListener?: boolean;
+  /** Environment variables for every member (e.g. OTEL_* to trace them). */
+  readonly env?: Record<string, string>;
 }
 
 /** Most members one test cluster may have. */
@@ -86,7 +93,7 @@ export class TestCluster {
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerUrl}`,
       `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--listen-metrics-urls=${m.metricsUrl}`,
+      ...(options.metricsListener === true ? [`--listen-metrics-urls=${m.metricsUrl}`] : []),
       `--initial-cluster=${initialCluster}`,
       '--initial-cluster-state=new',
       `--initial-cluster-token=${token}`,
@@ -97,6 +104,7 @@ export class TestCluster {
       specs.map(async (spec, i) => {
         const member = new TestMember(spec, base);
         member.extraFlags = options.memberFlags?.(spec.name, i) ?? [];
+        member.extraEnv = { ...options.env };
         if (ca !== undefined && client !== undefined) {
           const own = await ca.issue(spec.name);
           member.tls = { caFile: ca.caFile, ...own, clientCertFile: client.certFile, clientKeyFile: client.keyFile };

@@ -104,7 +104,7 @@ function program(): Command {
     .addOption(opt('--initial-cluster-token <token>', 'a token distinguishing this cluster during bootstrap', 'keyval-cluster'))
     .addOption(opt('--heartbeat-interval <ms>', 'time between leader heartbeats, ms', '50'))
     .addOption(opt('--election-timeout <ms>', 'election timeout, ms (randomized up to twice that)', '150'))
-    .addOption(opt('--listen-metrics-urls <urls>', 'comma-separated URLs serving /healthz, /readyz and /metrics over HTTP', 'http://127.0.0.1:2381'))
+    .addOption(opt('--listen-metrics-urls <urls>', 'comma-separated extra URLs serving /metrics, /health, /readyz, /livez and /version over HTTP (the client URLs serve them too)', ''))
     .addOption(opt('--max-request-bytes <bytes>', 'largest client request accepted', String(1.5 * 1024 * 1024)))
     .addOption(opt('--max-txn-ops <n>', 'most operations in one txn', '128'))
     .addOption(opt('--snapshot-count <n>', 'applied entries between two snapshots', '10000'))

@@ -84,8 +84,9 @@ export class KvMember {
     if (existing !== undefined && existing.name !== options.name) {
       throw new MemberConfigError(`--name ${options.name} does not match the data dir, which belongs to member ${existing.name}`);
     }
-    const logStore = await WalLogStore.open(options.dataDir, { logger: options.logger });
-    const stateMachine = await RocksStateMachine.open({ dataDir: path.join(options.dataDir, 'sm') });
+    const observer = options.observer;
+    const logStore = await WalLogStore.open(options.dataDir, { logger: options.logger, observer: observer?.wal });
+    const stateMachine = await RocksStateMachine.open({ dataDir: path.join(options.dataDir, 'sm'), observer: observer?.backend });
     if (existing === undefined && options.initialClusterState === 'new' && logStore.lastIndex() === 0) {
       await bootstrap(logStore, options);
     }
@@ -98,6 +99,7 @@ export class KvMember {
       clusterId: identity.clusterId,
       self: identity.memberId,
       tls: options.peerTls,
+      observer: observer?.transport,
       receiver: {
         deliver: (messages) => receiver.driver?.deliver(messages),
         receiveSnapshot: (offer, chunks, progress) => {
@@ -127,13 +129,15 @@ export class KvMember {
       tickMs: options.tickMs,
       logStore,
       stateMachine: new StateMachineAdapter(stateMachine),
-      snapshots: new SnapshotAdapter(stateMachine),
+      snapshots: new SnapshotAdapter(stateMachine, observer?.snapshots),
       transport,
       logger: options.logger,
       snapshotEveryEntries: options.snapshotEveryEntries,
       compactionTrailingEntries: options.compactionTrailingEntries,
       onApplied: (_entries, results) => receiver.member?.onApplied(results),
       onFatal: options.onFatal,
+      observer: observer?.driver,
+      tracer: options.tracer,
     });
     receiver.driver = driver;
     const member = new KvMember(identity, options, logStore, stateMachine, transport, driver, startupCommit);
@@ -222,7 +226,11 @@ export class KvMember {
   }
 
   private onApplied(results: readonly ApplyResult[]): void {
+    let replayed = 0;
     for (const r of results) {
+      if ((r.kind === 'response' || r.kind === 'rejected') && r.replayed) {
+        replayed++;
+      }
       if (r.kind === 'confChange') {
         this.updatePeers(r.membership);
         if (r.change.type === ConfChangeType.RemoveMember && r.change.nodeId === this.id) {
@@ -230,6 +238,9 @@ export class KvMember {
           this.notifyRemoved();
         }
       }
+    }
+    if (replayed > 0) {
+      this.options.observer?.replayedWrites(replayed);
     }
   }
 

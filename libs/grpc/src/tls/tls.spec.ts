@@ -24,7 +24,8 @@ let otherCa: ThrowawayCa;
 let serverFiles: { certFile: string; keyFile: string };
 let serverStore: CertificateStore;
 let test: TestServer;
-const http1Sockets: tls.TLSSocket[] = [];
+/** Requests the HTTP/1.1 side answered, and whether each came over TLS. */
+const http1Requests: { url: string | undefined; encrypted: boolean }[] = [];
 const tlsErrors: string[] = [];
 
 function clientStore(files: { certFile: string; keyFile: string }, caFile = ca.caFile): CertificateStore {
@@ -56,14 +57,13 @@ beforeAll(async () => {
   serverStore = new CertificateStore({ ...serverFiles, caFile: ca.caFile }, { reloadIntervalMs: 50 });
   test = await startTestServer({
     handshakeTimeoutMs: 500,
+    http1: (request, response) => {
+      http1Requests.push({ url: request.url, encrypted: request.socket instanceof tls.TLSSocket });
+      response.end('ok');
+    },
     tls: {
       certificates: serverStore,
       clientCertAuth: true,
-      http1: (socket) => {
-        http1Sockets.push(socket);
-        socket.resume();
-        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-      },
       onError: (error) => tlsErrors.push(error.message),
     },
   });
@@ -146,19 +146,28 @@ describe('TLS', () => {
     store.close();
   });
 
-  it('hands a connection that chose http/1.1 by ALPN to the HTTP/1.1 server', async () => {
+  it('serves HTTP/1.1 over TLS: chosen by ALPN ("h2" and "http/1.1" offered), or without ALPN by the first bytes', async () => {
     const store = clientStore(await ca.issue('client4'));
-    const body = await new Promise<string>((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: test.port, secureContext: store.secureContext(), ALPNProtocols: ['http/1.1'] }, () => {
-        socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n');
+    const exchange = (alpn: string[] | undefined, url: string): Promise<{ body: string; alpn: string | false }> =>
+      new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port: test.port, secureContext: store.secureContext(), ...(alpn === undefined ? {} : { ALPNProtocols: alpn }) }, () => {
+          socket.write(`GET ${url} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+        });
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.on('end', () => resolve({ body: Buffer.concat(chunks).toString(), alpn: socket.alpnProtocol ?? false }));
+        socket.on('error', reject);
       });
-      const chunks: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.on('end', () => resolve(Buffer.concat(chunks).toString()));
-      socket.on('error', reject);
-    });
-    expect(body).toMatch(/^HTTP\/1.1 200 OK[\s\S]*ok$/);
-    expect(http1Sockets.length).toBe(1);
+    const byAlpn = await exchange(['http/1.1'], '/health');
+    expect(byAlpn.alpn).toBe('http/1.1');
+    expect(byAlpn.body).toMatch(/^HTTP\/1.1 200 OK[\s\S]*ok$/);
+    const byFirstBytes = await exchange(undefined, '/metrics');
+    expect(byFirstBytes.alpn).toBe(false);
+    expect(byFirstBytes.body).toMatch(/^HTTP\/1.1 200 OK[\s\S]*ok$/);
+    expect(http1Requests).toEqual([
+      { url: '/health', encrypted: true },
+      { url: '/metrics', encrypted: true },
+    ]);
     store.close();
   });
 
