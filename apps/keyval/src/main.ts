@@ -13,6 +13,7 @@ import type { KeyvalConfig } from './config/keyval-config';
 import { KeyvalModule } from './app.module';
 import { createLogger } from './logger';
 import { MemberService } from './member/member.service';
+import { podStart } from './member/pod-start';
 import { ClientServerService } from './servers/client-server.service';
 import { HealthServerService } from './servers/health-server.service';
 import { startTracing } from './tracing';
@@ -24,14 +25,19 @@ async function verify(config: KeyvalConfig): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-async function run(config: KeyvalConfig): Promise<void> {
-  applyTlsPolicyDefaults(config.tlsPolicy); // --tls-min-version, --cipher-suites: also for grpc-js on the peer port
+async function run(given: KeyvalConfig): Promise<void> {
+  applyTlsPolicyDefaults(given.tlsPolicy); // --tls-min-version, --cipher-suites: also for grpc-js on the peer port
   installLeanAsyncResourceBind(); // a per-call cost of Node's HTTP/2 client (forwarded writes): @keyval/grpc
   // Before anything else: the SDK (when OTEL_* asks for it) must own the context manager first.
-  const tracing = await startTracing('keyval', config.name, KEYVAL_PRODUCT_VERSION);
-  const logger = createLogger(config.name, config.logLevel, tracing.tracer !== undefined);
+  const tracing = await startTracing('keyval', given.name, KEYVAL_PRODUCT_VERSION);
+  const logger = createLogger(given.name, given.logLevel, tracing.tracer !== undefined);
   if (tracing.tracer !== undefined) {
     logger.info({ exporter: process.env['OTEL_TRACES_EXPORTER'] ?? 'otlp', sampler: process.env['OTEL_TRACES_SAMPLER'] ?? 'parentbased_always_on' }, 'tracing on');
+  }
+  // In a StatefulSet pod (--pod-name): bootstrap, resume or join, decided with the other pods.
+  const config = await podStart(given, logger);
+  if (config === undefined) {
+    return; // removed from the cluster: idle until SIGTERM
   }
   const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger, tracing), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: Nest's hooks run (stop accepting, drain, hand off

@@ -19,3 +19,5 @@ export * from './member/member-status';
 export * from './member/member-admin';
 export * from './member/restore';
 export * from './member/data-dir-lock';
+export * from './member/pod-identity';
+export * from './member/pod-bootstrap';

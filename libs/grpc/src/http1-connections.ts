@@ -41,6 +41,8 @@ interface Http1Connection {
   readonly socket: net.Socket;
   /** Requests whose answer has not been sent yet (pipelined requests can be several). */
   inFlight: number;
+  /** Their answers (drain tells those not started yet to close the connection). */
+  readonly answers: Set<http.ServerResponse>;
   /** When the connection started waiting for a request head, or its oldest answer began (the sweep's clock). */
   sinceMs: number;
   /** Unsent bytes at the last sweep that saw them change, and since when. */
@@ -73,7 +75,7 @@ export class Http1Connections {
 
   /** Serves `socket` as HTTP/1.1 (its listeners attach synchronously); `onClosed` once it has closed. */
   accept(socket: net.Socket, onClosed: () => void): void {
-    const connection: Http1Connection = { socket, inFlight: 0, sinceMs: this.clockMs, lastUnsentBytes: 0, unsentSinceMs: this.clockMs };
+    const connection: Http1Connection = { socket, inFlight: 0, answers: new Set(), sinceMs: this.clockMs, lastUnsentBytes: 0, unsentSinceMs: this.clockMs };
     this.connections.set(socket, connection);
     socket.once('close', () => {
       this.connections.delete(socket);
@@ -106,13 +108,20 @@ export class Http1Connections {
 
   /**
    * Shutdown: connections with no request in flight are closed now, the others once their
-   * answers are sent; connections handed over later are closed at once.
+   * answers are sent (each says `Connection: close` if its head is not sent yet); connections
+   * handed over later are closed at once.
    */
   drain(): void {
     this.draining = true;
     for (const connection of this.connections.values()) {
       if (connection.inFlight === 0) {
         connection.socket.destroy();
+        continue;
+      }
+      for (const answer of connection.answers) {
+        if (!answer.headersSent) {
+          answer.shouldKeepAlive = false;
+        }
       }
     }
   }
@@ -132,7 +141,11 @@ export class Http1Connections {
         connection.sinceMs = this.clockMs;
       }
       connection.inFlight += 1;
-      response.once('close', () => this.answered(connection));
+      connection.answers.add(response);
+      response.once('close', () => {
+        connection.answers.delete(response);
+        this.answered(connection);
+      });
     }
     if (this.draining) {
       response.shouldKeepAlive = false; // "Connection: close", and node closes it after the answer

@@ -18,6 +18,11 @@
  * `--tls` runs everything with mutual TLS (a throwaway CA, ECDSA P-256 certificates): the
  * clients, the gateway, and member to member, with the same etcd flags for KeyVal and etcd;
  * run it beside a run without to see what TLS costs in writes/s and CPU.
+ *
+ * Beside the figures: the disk's fdatasync latency where the data directories live (it
+ * changes from day to day and write latency follows it), and after each level the CPU each
+ * process spent per operation (`/proc/<pid>/stat`: every member, the gateway, and this
+ * load generator).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -28,7 +33,9 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { type ClientTlsOptions, GrpcChannel, type IssuedFiles, ThrowawayCa, createClient, installLeanAsyncResourceBind, memberTlsFlags } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
+import { describeDisk, probeDisk } from './disk-probe';
 import { runLoad } from './load';
+import { startCpuWindow, type WatchedProcess } from './process-cpu';
 import type { LoadResult, Workload } from './load';
 
 interface BenchArgs {
@@ -132,6 +139,10 @@ async function freePort(): Promise<number> {
 
 interface RunningCluster {
   endpoints: string[];
+  /** The processes started (empty for --endpoints), named as their endpoints are in `names`. */
+  processes: WatchedProcess[];
+  /** Endpoint → process name. */
+  names: Map<string, string>;
   stop(): Promise<void>;
 }
 
@@ -193,6 +204,8 @@ async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean, pki: B
   const endpoints = members.map((m) => `${pki === undefined ? '' : 'https://'}127.0.0.1:${m.client}`);
   return {
     endpoints,
+    processes: members.map((m, i) => ({ name: m.name, pid: children[i]?.pid ?? -1 })),
+    names: new Map(members.map((m, i) => [endpoints[i] as string, m.name])),
     stop: async () => {
       await Promise.all(children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))));
       await fs.rm(dir, { recursive: true, force: true });
@@ -220,6 +233,8 @@ async function startGateway(endpoints: readonly string[], pki: BenchPki | undefi
   );
   return {
     endpoints: [`${pki === undefined ? '' : 'https://'}127.0.0.1:${client}`],
+    processes: [{ name: 'gateway', pid: child.pid ?? -1 }],
+    names: new Map([[`${pki === undefined ? '' : 'https://'}127.0.0.1:${client}`, 'gateway']]),
     stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
   };
 }
@@ -246,6 +261,12 @@ async function findLeader(endpoints: readonly string[], tlsOptions: ClientTlsOpt
   throw new Error(`no leader among ${endpoints.join(', ')} within 20 s`);
 }
 
+/** "cpu µs/op: b1 (leader) 72, b2 43, b3 44, load generator 39". */
+function cpuRow(spent: Map<string, number>, operations: number, leaderName: string | undefined): string {
+  const parts = [...spent].map(([name, seconds]) => `${name}${name === leaderName ? ' (leader)' : ''} ${Math.round((seconds * 1e6) / Math.max(1, operations))}`);
+  return `        cpu µs/op: ${parts.join(', ')}`;
+}
+
 function row(label: string, clients: number, r: LoadResult): string {
   const f = (n: number): string => n.toFixed(2).padStart(8);
   return `${label.padEnd(7)} ${String(clients).padStart(7)} ${Math.round(r.opsPerSecond).toString().padStart(9)} ${f(r.p50Ms)} ${f(r.p90Ms)} ${f(r.p99Ms)} ${f(r.maxMs)} ${String(r.errors).padStart(6)}`;
@@ -255,13 +276,16 @@ async function main(): Promise<void> {
   installLeanAsyncResourceBind();
   const args = parseArgs(process.argv.slice(2));
   process.stdout.write(`workload ${args.workload}, ${args.valueBytes}-byte values, up to ${args.operations} ops or ${args.durationMs / 1000} s per level; ${os.cpus().length} cores, Node ${process.version}\n`);
+  if (args.endpoints === undefined) {
+    process.stdout.write(`${describeDisk(await probeDisk(os.tmpdir()))}\n`);
+  }
   process.stdout.write('target   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n');
   const pki = args.tls ? await makePki() : undefined;
   if (pki !== undefined) {
     process.stdout.write('mutual TLS on every connection (clients, gateway, peers), ECDSA P-256 certificates\n');
   }
   for (const target of args.endpoints === undefined ? args.targets : ['keyval' as const]) {
-    const cluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads, pki) : { endpoints: args.endpoints, stop: async () => undefined };
+    const cluster: RunningCluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads, pki) : { endpoints: args.endpoints, processes: [], names: new Map(), stop: async () => undefined };
     const gateway = args.gateway && target === 'keyval' ? await startGateway(cluster.endpoints, pki) : undefined;
     try {
       const leader = await findLeader(cluster.endpoints, pki?.client);
@@ -281,9 +305,13 @@ async function main(): Promise<void> {
           connections: Math.min(args.connections, clients),
           tls: endpoint.startsWith('https://') ? pki?.client : undefined,
         });
+      const watched = [...cluster.processes, ...(gateway?.processes ?? [])];
       const measure = async (label: string, endpoint: string, clients: number): Promise<LoadResult> => {
+        const cpu = await startCpuWindow(watched);
         const result = await load(endpoint, clients, args.operations);
+        const spent = await cpu.stop();
         process.stdout.write(`${row(label, clients, result)}${result.firstError === undefined ? '' : `  first error: ${result.firstError}`}\n`);
+        process.stdout.write(`${cpuRow(spent, result.operations, cluster.names.get(leader))}\n`);
         return result;
       };
       if (args.warmupOperations > 0) {

@@ -8,6 +8,8 @@ import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_
 import { UsageError, addServerLimitFlags, checkCertificateFlags, parseListenUrl, parseListenUrls, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
 import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
+import { PodIdentityError, podIdentity } from '@keyval/cluster';
+import type { PodIdentity } from '@keyval/cluster';
 
 export { UsageError };
 
@@ -47,6 +49,12 @@ export interface KeyvalConfig {
   readonly peerTls: TlsSide | undefined;
   /** --tls-min-version and --cipher-suites, for both. */
   readonly tlsPolicy: TlsPolicyFlags;
+  /**
+   * --pod-name given: the member runs in a Kubernetes StatefulSet pod; its name, advertised
+   * URLs and initial cluster above are derived from it (libs/cluster pod-identity.ts), and
+   * whether it bootstraps, resumes or joins is decided at start (pod-bootstrap.ts).
+   */
+  readonly pod?: PodIdentity;
 }
 
 /** One side's certificate files, as etcd's flags name them. */
@@ -124,7 +132,12 @@ function program(): Command {
     .addOption(opt('--peer-trusted-ca-file <path>', 'CA bundle that verifies other members'))
     .addOption(opt('--peer-client-cert-auth', 'refuse members without a certificate signed by --peer-trusted-ca-file'))
     .addOption(opt('--cipher-suites <list>', 'comma-separated TLS 1.2 cipher suites (IANA names, as etcd); default Node\'s'))
-    .addOption(opt('--tls-min-version <version>', 'TLS1.2 or TLS1.3', 'TLS1.2'));
+    .addOption(opt('--tls-min-version <version>', 'TLS1.2 or TLS1.3', 'TLS1.2'))
+    .addOption(opt('--pod-name <name>', 'run as pod <statefulset>-<ordinal> of a Kubernetes StatefulSet: name, advertised URLs and initial cluster derive from it (see docs/deploy.md)'))
+    .addOption(opt('--pod-namespace <namespace>', 'with --pod-name: the pod\'s namespace', 'default'))
+    .addOption(opt('--peer-service <name>', 'with --pod-name: the headless Service governing the StatefulSet'))
+    .addOption(opt('--cluster-domain <domain>', 'with --pod-name: the Kubernetes cluster\'s DNS domain', 'cluster.local'))
+    .addOption(opt('--initial-cluster-size <n>', 'with --pod-name: the replica count the cluster is created with (ordinals below it bootstrap it; higher ones join)'));
   return addServerLimitFlags(command, opt, { ...DEFAULT_H2_SERVER_LIMITS, ...DEFAULT_CONNECTION_LIMITS })
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
@@ -148,15 +161,17 @@ export function parseKeyvalConfig(argv: readonly string[]): KeyvalConfig | undef
     }
     throw error;
   }
-  return resolve(cmd.opts<Raw>());
+  const given = (key: string): boolean => ['cli', 'env'].includes(String(cmd.getOptionValueSource(key)));
+  return resolve(cmd.opts<Raw>(), given);
 }
 
-function resolve(raw: Raw): KeyvalConfig {
+function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
   const s = (k: string): string => String(raw[k] ?? '');
-  const name = s('name');
+  const name = raw['podName'] === undefined ? s('name') : s('podName');
   if (!/^[A-Za-z0-9._-]{1,63}$/.test(name)) {
     throw new UsageError(`--name: ${JSON.stringify(name)} must be 1-63 letters, digits, dots, dashes or underscores`);
   }
+  const pod = raw['podName'] === undefined ? undefined : resolvePod(raw, given);
   const listenPeers = parseListenUrls(s('listenPeerUrls'), '--listen-peer-urls');
   const listenPeer = listenPeers[0];
   if (listenPeer === undefined || listenPeers.length !== 1) {
@@ -166,6 +181,7 @@ function resolve(raw: Raw): KeyvalConfig {
   if (listenClient.length === 0) throw new UsageError('--listen-client-urls: give at least one URL');
   const advertisePeer = raw['initialAdvertisePeerUrls'] === undefined ? [listenPeer.url] : parseListenUrls(s('initialAdvertisePeerUrls'), '--initial-advertise-peer-urls').map((u) => u.url);
   const advertiseClient = raw['advertiseClientUrls'] === undefined ? listenClient.map((u) => u.url) : parseListenUrls(s('advertiseClientUrls'), '--advertise-client-urls').map((u) => u.url);
+  const identity = pod?.({ peerPort: listenPeer.port, clientPort: (listenClient[0] as UrlHostPort).port });
   const state = s('initialClusterState');
   if (state !== 'new' && state !== 'existing') {
     throw new UsageError(`--initial-cluster-state: expected "new" or "existing", got ${JSON.stringify(state)}`);
@@ -179,7 +195,7 @@ function resolve(raw: Raw): KeyvalConfig {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new UsageError(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
   }
-  const initialCluster = raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster'));
+  const initialCluster = identity?.initialCluster.map((m) => ({ name: m.name, peerUrls: [...m.peerUrls] })) ?? (raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster')));
   if (parseListenUrls(s('listenMetricsUrls'), '--listen-metrics-urls').some((u) => u.secure)) {
     throw new UsageError('--listen-metrics-urls: only http:// (health and metrics over TLS: see docs/security.md)');
   }
@@ -189,9 +205,9 @@ function resolve(raw: Raw): KeyvalConfig {
     name,
     dataDir: raw['dataDir'] === undefined ? `data/${name}` : s('dataDir'),
     listenClientUrls: listenClient,
-    advertiseClientUrls: advertiseClient,
+    advertiseClientUrls: identity === undefined ? advertiseClient : [identity.clientUrl],
     listenPeerUrl: listenPeer,
-    initialAdvertisePeerUrls: advertisePeer,
+    initialAdvertisePeerUrls: identity === undefined ? advertisePeer : [identity.peerUrl],
     initialCluster,
     initialClusterState: state,
     initialClusterToken: s('initialClusterToken'),
@@ -212,6 +228,32 @@ function resolve(raw: Raw): KeyvalConfig {
     serverLimits: parseServerLimits(raw, checkLimits) as unknown as H2ServerLimits & ConnectionLimits,
     ...tlsSides(raw, listenClient, listenPeer, [...advertisePeer, ...initialCluster.flatMap((m) => m.peerUrls)]),
     tlsPolicy: parseTlsPolicy(s('tlsMinVersion'), s('cipherSuites')),
+    ...(identity === undefined ? {} : { pod: identity }),
+  };
+}
+
+/** Flags that --pod-name derives and that must therefore not be given with it. */
+const DERIVED_FROM_POD = ['name', 'initialCluster', 'initialAdvertisePeerUrls', 'advertiseClientUrls', 'initialClusterState'] as const;
+
+const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** Checks the pod flags; returns the identity once the ports are known. Throws UsageError. */
+function resolvePod(raw: Raw, given: (key: string) => boolean): (ports: { peerPort: number; clientPort: number }) => PodIdentity {
+  const clashes = DERIVED_FROM_POD.filter(given);
+  if (clashes.length > 0) {
+    throw new UsageError(`--pod-name derives ${clashes.map(flagOf).join(', ')} from the pod; do not give ${clashes.length === 1 ? 'it' : 'them'} too`);
+  }
+  for (const required of ['peerService', 'initialClusterSize'] as const) {
+    if (raw[required] === undefined) throw new UsageError(`--pod-name needs ${flagOf(required)} too`);
+  }
+  const size = positiveInt(String(raw['initialClusterSize']), '--initial-cluster-size');
+  return (ports) => {
+    try {
+      return podIdentity({ podName: String(raw['podName']), namespace: String(raw['podNamespace']), peerService: String(raw['peerService']), clusterDomain: String(raw['clusterDomain']), initialClusterSize: size, ...ports });
+    } catch (error) {
+      if (error instanceof PodIdentityError) throw new UsageError(`--pod-name: ${error.message}`);
+      throw error;
+    }
   };
 }
 
