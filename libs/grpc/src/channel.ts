@@ -203,6 +203,18 @@ export class GrpcChannel {
         return;
       }
       slot.lastError = undefined;
+      if (this.tls !== undefined) {
+        // With TLS 1.3 the client's handshake ends before the server has checked the client's
+        // certificate: a server that refuses it closes the connection before saying anything
+        // (not even its HTTP/2 SETTINGS). Say so rather than "socket hang up".
+        let heard = false;
+        socket.once('data', () => (heard = true));
+        socket.once('close', () => {
+          if (!heard) {
+            slot.lastError = new Error(`${this.authority} closed the connection right after the TLS handshake, before any HTTP/2 frame (a refused client certificate?)`);
+          }
+        });
+      }
     });
     // After GOAWAY the connection finishes its calls but takes no new ones: connect afresh.
     const forget = (): void => {

@@ -76,6 +76,12 @@ export function parseCipherSuites(value: string, minVersion: tls.SecureVersion, 
  * The certificate flags of one listener, checked as etcd does: a certificate needs its key;
  * client-cert-auth needs a CA bundle; a CA bundle or client-cert-auth needs a certificate.
  * `flags` names them (e.g. --peer-cert-file). Returns undefined when no certificate is given.
+ *
+ * The `clientCertAuth` returned says whether clients must present a certificate the CA bundle
+ * verifies, as etcd 3.4 decides it (its TLSInfo asks Go for RequireAndVerifyClientCert when
+ * either --client-cert-auth or --trusted-ca-file is given; checked against etcd 3.4.23: a
+ * client without a certificate fails the handshake there too). Without a CA bundle no client
+ * certificate is asked for, so none is ever taken on trust.
  */
 export function checkCertificateFlags(
   given: { certFile?: string; keyFile?: string; caFile?: string; clientCertAuth: boolean },
@@ -94,7 +100,7 @@ export function checkCertificateFlags(
     }
     return undefined;
   }
-  return { certFile, keyFile, caFile, clientCertAuth };
+  return { certFile, keyFile, caFile, clientCertAuth: clientCertAuth || caFile !== undefined };
 }
 
 export function parseTlsPolicy(minVersion: string, cipherSuites: string): TlsPolicyFlags {

@@ -123,6 +123,11 @@ export class TestMember {
   id: bigint | undefined;
   /** Mutual TLS on both ports (https:// URLs), or undefined for plaintext. */
   tls: MemberTls | undefined;
+  /**
+   * With `tls`, which client-side flags the member gets: all of etcd's (`--trusted-ca-file`
+   * and `--client-cert-auth`, the default), the CA bundle alone, or the certificate alone.
+   */
+  clientAuthFlags: 'client-cert-auth' | 'trusted-ca-file' | 'certificate-only' = 'client-cert-auth';
   /** Flags added to this member's command line (after the cluster's), e.g. --max-request-bytes. */
   extraFlags: string[] = [];
   /** Environment variables added to the member's (e.g. OTEL_* to trace it). */
@@ -158,7 +163,8 @@ export class TestMember {
   /** The member's TLS flags (etcd's names), or none. */
   tlsFlags(): string[] {
     const t = this.tls;
-    return t === undefined ? [] : memberTlsFlags(t.caFile, t);
+    const dropped: Record<TestMember['clientAuthFlags'], string[]> = { 'client-cert-auth': [], 'trusted-ca-file': ['--client-cert-auth'], 'certificate-only': ['--client-cert-auth', `--trusted-ca-file=${t?.caFile ?? ''}`] };
+    return t === undefined ? [] : memberTlsFlags(t.caFile, t).filter((flag) => !dropped[this.clientAuthFlags].includes(flag));
   }
 
   /** etcdctl's TLS flags for this member (the harness's client certificate), or none. */
@@ -255,7 +261,9 @@ export class TestMember {
    * serves HTTP/1.1 beside gRPC: its HTTP status and body (status 0 if unreachable).
    */
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
-    return httpGet(`${this.clientUrl}${urlPath}`, timeoutMs);
+    const t = this.tls;
+    const credentials = t === undefined ? undefined : { ca: fs.readFileSync(t.caFile), cert: fs.readFileSync(t.clientCertFile), key: fs.readFileSync(t.clientKeyFile) };
+    return httpGet(`${this.clientUrl}${urlPath}`, timeoutMs, credentials);
   }
 
   /** Waits until /readyz answers 200 (a leader known, startup commit applied). */

@@ -95,7 +95,7 @@ function program(): Command {
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--cert-file <path>', 'certificate served to clients on an https:// listen URL (re-read when the file changes)'))
     .addOption(opt('--key-file <path>', 'key of --cert-file'))
-    .addOption(opt('--trusted-ca-file <path>', 'CA bundle that verifies client certificates'))
+    .addOption(opt('--trusted-ca-file <path>', 'CA bundle that verifies client certificates, which it then requires (as etcd 3.4 does)'))
     .addOption(opt('--client-cert-auth', 'refuse clients without a certificate signed by --trusted-ca-file'))
     .addOption(opt('--cacert <path>', 'CA bundle that verifies the members (TLS towards them)'))
     .addOption(opt('--cert <path>', "the gateway's client certificate towards the members (re-read when the file changes)"))
