@@ -10,8 +10,9 @@ export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
 export { GrpcServer, type GrpcServerOptions } from './server';
+export { H2Error } from './h2/frame';
 export type { Http1Handler } from './http1-connections';
-export { callTypeOf, type GrpcCallType, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';
+export { callTypeOf, type GrpcCallType, type GrpcLimitObserver, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';
 export {
   dispatchConnection,
   protocolOf,

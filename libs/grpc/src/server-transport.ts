@@ -26,7 +26,8 @@ import * as tls from 'node:tls';
 import { ConnectionAdmission, type AdmittedConnection } from './connection-admission';
 import { dispatchConnection } from './connection-dispatch';
 import { type ConnectionLimits, type H2ServerLimits, sweepPeriodMs } from './h2/limits';
-import { H2ServerConnection, type StreamListener } from './h2/server-connection';
+import { type H2ServerOptions, H2ServerConnection, type StreamListener } from './h2/server-connection';
+import type { GrpcLimitObserver } from './server-observer';
 import { type Http1Handler, Http1Connections } from './http1-connections';
 
 /** TLS on the client port. */
@@ -77,6 +78,8 @@ export class ServerTransport {
   /** Every admitted connection until its socket closes. */
   private readonly accepted = new Set<Accepted>();
   private readonly http1: Http1Connections | undefined;
+  /** The limits, with the limit observer's hooks. */
+  private readonly h2Options: H2ServerOptions;
   private readonly admission: ConnectionAdmission;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastSweepAt = 0;
@@ -92,8 +95,14 @@ export class ServerTransport {
     private readonly tlsOptions?: ServerTlsOptions,
     /** Serves HTTP/1.1 on the same port (ALPN "http/1.1", or first bytes that are not the HTTP/2 preface). */
     http1Handler?: Http1Handler,
+    /** Told of every answer over a limit (metrics). */
+    private readonly limitObserver?: GrpcLimitObserver,
   ) {
     this.admission = new ConnectionAdmission(connectionLimits);
+    this.h2Options =
+      limitObserver === undefined
+        ? limits
+        : { ...limits, events: { connectionError: (code) => limitObserver.connectionError(code), streamRefused: () => limitObserver.streamRefused() } };
     this.http1 = http1Handler === undefined ? undefined : new Http1Connections(http1Handler, limits);
     this.netServer = net.createServer((socket) => this.accept(socket)); // H2Connection turns Nagle's algorithm off
   }
@@ -137,9 +146,13 @@ export class ServerTransport {
     const admitted: AdmittedConnection = {
       address: socket.remoteAddress ?? '?',
       silent: () => this.silent(entry),
-      evict: () => entry.stream.destroy(),
+      evict: () => {
+        this.limitObserver?.connectionEvicted();
+        entry.stream.destroy();
+      },
     };
     if (!this.admission.admit(admitted)) {
+      this.limitObserver?.connectionRefused();
       socket.destroy();
       return;
     }
@@ -202,7 +215,7 @@ export class ServerTransport {
   }
 
   private serveHttp2(entry: Accepted, stream: net.Socket): void {
-    const connection = new H2ServerConnection(stream, this.limits, this.onStream);
+    const connection = new H2ServerConnection(stream, this.h2Options, this.onStream);
     entry.side = 'http2';
     entry.h2 = connection;
     this.connections.add(connection);

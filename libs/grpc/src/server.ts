@@ -102,7 +102,7 @@ export class GrpcServer implements CallHost {
     this.onHandlerError = options.onHandlerError;
     this.observer = options.observer;
     this.tracer = options.tracer;
-    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream, options.tls, options.http1);
+    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream, options.tls, options.http1, options.observer?.limits);
   }
 
   /** Aborted when shutdown starts: long-lived streaming handlers should wind down on it. */

@@ -48,6 +48,16 @@ export interface H2ConnectionOptions {
    * destroyed (by `tick`). Undefined: a connection that fails is destroyed at once (clients).
    */
   readonly goawayGraceMs?: number;
+  /** Told of each limit or protocol violation this connection answers (metrics). Default: none. */
+  readonly events?: H2ConnectionEvents;
+}
+
+/** What a connection tells its owner about the violations it answers. Must not throw. */
+export interface H2ConnectionEvents {
+  /** A connection error: our GOAWAY with `code` (an H2Error) and `reason`, then the connection closes. */
+  connectionError?(code: number, reason: string): void;
+  /** A new stream refused (RST_STREAM REFUSED_STREAM): over the concurrency or send-buffer limit. */
+  streamRefused?(): void;
 }
 
 /** Unsent socket bytes above which streams are asked to wait. */
@@ -393,6 +403,7 @@ export abstract class H2ConnectionCore implements StreamHost {
     }
     const code = error instanceof H2ProtocolError ? error.code : H2Error.INTERNAL_ERROR;
     const reason = error instanceof Error ? error.message : String(error);
+    this.options.events?.connectionError?.(code, reason);
     writeGoaway(this.out, this.lastPeerStreamId(), code, reason);
     this.flush();
     this.shutDown(error instanceof Error ? error : new Error(reason));

@@ -17,13 +17,14 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { H2Connection } from './connection';
+import type { H2ConnectionOptions } from './connection-core';
 import { CONNECTION_PREFACE, FrameType, H2Error, H2ProtocolError, Setting } from './frame';
 import type { HeaderBlock } from './header-block-reader';
 import type { H2ServerLimits } from './limits';
 import { checkTrailers, requestHeaders } from './request-headers';
 import { H2Stream } from './stream';
 
-export type H2ServerOptions = H2ServerLimits;
+export type H2ServerOptions = H2ServerLimits & Pick<H2ConnectionOptions, 'events'>;
 
 /** What a server connection holds now. */
 export interface H2ServerConnectionStats {
@@ -234,6 +235,7 @@ export class H2ServerConnection extends H2Connection {
     }
     if (this.activeStreams >= this.limits.maxConcurrentStreams || this.sendBacklogBytes > this.limits.connectionSendBufferBytes) {
       this.writeReset(streamId, H2Error.REFUSED_STREAM);
+      this.limits.events?.streamRefused?.();
       this.spendReset();
       return;
     }

@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import { etcd, raftpb } from '@keyval/proto';
 import { frameBytes } from '../framing';
 import type { GrpcServerOptions } from '../server';
+import type { GrpcServerObserver } from '../server-observer';
 import { ended, putMessage, RawH2Client, rangeMessage, requestFields } from '../testing/h2-frames';
 import { startTestServer, type TestServer } from '../testing/test-services';
 import { CONNECTION_PREFACE, Flag, FrameType, H2Error, Setting } from './frame';
@@ -36,6 +37,21 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 3000)
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** An observer that records what the server tells it about its limits (the keyval_grpc_server_* metrics). */
+function limitRecorder(): { observer: GrpcServerObserver; heard: string[] } {
+  const heard: string[] = [];
+  const observer: GrpcServerObserver = {
+    method: () => ({ started: () => undefined, handled: () => undefined }),
+    limits: {
+      connectionError: (code) => heard.push(`connectionError ${H2Error[code]}`),
+      streamRefused: () => heard.push('streamRefused'),
+      connectionRefused: () => heard.push('connectionRefused'),
+      connectionEvicted: () => heard.push('connectionEvicted'),
+    },
+  };
+  return { observer, heard };
 }
 
 const rstOn = (streamId: number) => (frames: { type: number; streamId: number }[]) =>
@@ -77,7 +93,8 @@ describe('HTTP/2 server limits', () => {
   });
 
   it('resetBurst: streams refused over the stream limit spend the budget too', async () => {
-    const test = await serve({ maxConcurrentStreams: 1, resetBurst: 3, resetRatePerSecond: 0 });
+    const { observer, heard } = limitRecorder();
+    const test = await serve({ maxConcurrentStreams: 1, resetBurst: 3, resetRatePerSecond: 0, observer });
     const client = await connect(test);
     client.call(1, putMessage('stubborn', '1000'));
     for (let id = 3; id <= 11; id += 2) {
@@ -86,6 +103,8 @@ describe('HTTP/2 server limits', () => {
     await client.closedWithin();
     expect([3, 5, 7].map((id) => client.rstCode(id))).toEqual([H2Error.REFUSED_STREAM, H2Error.REFUSED_STREAM, H2Error.REFUSED_STREAM]);
     expect(client.goaway()?.code).toBe(H2Error.ENHANCE_YOUR_CALM);
+    // What the metrics count: three refused streams, then the connection error.
+    expect(heard).toEqual(['streamRefused', 'streamRefused', 'streamRefused', 'streamRefused', 'connectionError ENHANCE_YOUR_CALM']);
   });
 
   it('maxContinuationFrames: counts frames, so empty CONTINUATION frames cannot go on without end', async () => {
@@ -316,7 +335,8 @@ describe('HTTP/2 server limits', () => {
   });
 
   it('maxConnectionsPerAddress / maxConnections: refused per address; at the total, a silent one makes room', async () => {
-    const test = await serve({ maxConnections: 4, maxConnectionsPerAddress: 2 });
+    const { observer, heard } = limitRecorder();
+    const test = await serve({ maxConnections: 4, maxConnectionsPerAddress: 2, observer });
     const closed = new Set<net.Socket>();
     const silent = async (localAddress: string): Promise<net.Socket> => {
       const socket = net.connect({ port: test.port, host: '127.0.0.1', localAddress });
@@ -339,6 +359,7 @@ describe('HTTP/2 server limits', () => {
     expect(test.server.connectionCounts.evicted).toBe(1);
     await waitFor(() => closed.has(sockets[0] as net.Socket), 'the oldest silent connection to be evicted');
     expect(closed.has(sockets[1] as net.Socket)).toBe(false);
+    expect(heard).toEqual(['connectionRefused', 'connectionEvicted']);
     sockets.forEach((socket) => socket.destroy());
   });
 
