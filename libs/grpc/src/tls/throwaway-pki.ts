@@ -50,16 +50,19 @@ export class ThrowawayCa {
     private readonly keys: webcrypto.CryptoKeyPair,
   ) {}
 
-  /** Creates a CA named `name` in `dir` (created if missing): ca.pem and ca-key.pem, or `<prefix>ca.pem`. */
-  static async create(dir: string, name = 'KeyVal throwaway CA', prefix = ''): Promise<ThrowawayCa> {
+  /**
+   * Creates a CA named `name` in `dir` (created if missing): ca.pem and ca-key.pem, or
+   * `<prefix>ca.pem`; valid from `notBefore` (default an hour ago) for a year.
+   */
+  static async create(dir: string, name = 'KeyVal throwaway CA', prefix = '', notBefore = new Date(Date.now() - 3_600_000)): Promise<ThrowawayCa> {
     const x509 = x509Lib();
     fs.mkdirSync(dir, { recursive: true });
     const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
     const certificate = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: '01',
       name: `CN=${name}`,
-      notBefore: new Date(Date.now() - 3_600_000),
-      notAfter: new Date(Date.now() + 365 * DAY_MS),
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + 365 * DAY_MS),
       signingAlgorithm: ALGORITHM,
       keys,
       extensions: [
