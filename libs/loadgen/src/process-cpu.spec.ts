@@ -16,18 +16,26 @@ describe('parseProcStat', () => {
 });
 
 describe('process CPU accounting', () => {
-  it('sees a busy child spend CPU and an idle one spend next to none', async () => {
-    const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 600; while (Date.now() < end) {}']);
-    const idle = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600)']);
+  it('sees a child that burns 300 ms of CPU spend that much, and an idle one next to none', async () => {
+    // The busy child waits for "go", burns 300 ms of its own CPU time (not wall time: the
+    // machine may be loaded), says "done" and waits to be killed.
+    const burn = `process.stdin.once('data', () => { const t = process.cpuUsage(); while ((process.cpuUsage(t).user + process.cpuUsage(t).system) < 300000) {} process.stdout.write('done'); }); process.stdout.write('ready');`;
+    const busy = spawn(process.execPath, ['-e', burn], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const idle = spawn(process.execPath, ['-e', "setTimeout(() => {}, 60000); process.stdout.write('ready')"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const said = (child: { readonly stdout: NodeJS.ReadableStream | null }, what: string): Promise<void> => new Promise((resolve) => child.stdout?.on('data', (b: Buffer) => b.toString().includes(what) && resolve()));
     try {
-      await new Promise((r) => setTimeout(r, 100)); // both have booted
+      // Both have booted (Node's start-up is CPU too).
+      await Promise.all([said(busy, 'ready'), said(idle, 'ready')]);
       const window = await startCpuWindow([
         { name: 'busy', pid: busy.pid as number },
         { name: 'idle', pid: idle.pid as number },
       ]);
-      await new Promise((r) => setTimeout(r, 400));
+      const done = said(busy, 'done');
+      busy.stdin?.write('go');
+      await done;
       const spent = await window.stop();
-      expect(spent.get('busy')).toBeGreaterThan(0.15);
+      expect(spent.get('busy')).toBeGreaterThanOrEqual(0.28);
+      expect(spent.get('busy')).toBeLessThan(1);
       expect(spent.get('idle')).toBeLessThan(0.1);
       expect(spent.has('load generator')).toBe(true);
     } finally {
