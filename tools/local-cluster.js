@@ -6,6 +6,11 @@
 //
 // For tests: KEYVAL_LOCAL_DATA_DIR puts the data elsewhere, and KEYVAL_LOCAL_PORT_BASE=B moves
 // every port (gateway B and B+1; member k at B+10+10k, +1 peer, +2 metrics).
+//
+// --tls: mutual TLS everywhere (clients to the gateway and members, the gateway to the members,
+// member to member), with a throwaway CA and certificates made under <data>/pki on the first run
+// (libs/grpc tls/throwaway-pki); the data then lives under ./data-tls, since https:// peer URLs make
+// other member ids than http:// ones.
 'use strict';
 const { spawn } = require('node:child_process');
 const path = require('node:path');
@@ -13,7 +18,16 @@ const fs = require('node:fs');
 const readline = require('node:readline');
 
 const root = path.join(__dirname, '..');
-const dataRoot = process.env.KEYVAL_LOCAL_DATA_DIR || path.join(root, 'data');
+const flags = process.argv.slice(2);
+for (const flag of flags) {
+  if (flag !== '--tls') {
+    process.stderr.write(`local-cluster: unknown flag ${flag} (flags: --tls)\n`);
+    process.exit(2);
+  }
+}
+const useTls = flags.includes('--tls');
+const scheme = useTls ? 'https' : 'http';
+const dataRoot = process.env.KEYVAL_LOCAL_DATA_DIR || path.join(root, useTls ? 'data-tls' : 'data');
 const portBase = process.env.KEYVAL_LOCAL_PORT_BASE ? Number(process.env.KEYVAL_LOCAL_PORT_BASE) : undefined;
 if (portBase !== undefined && !(Number.isInteger(portBase) && portBase >= 1024 && portBase <= 65_000)) {
   process.stderr.write(`local-cluster: KEYVAL_LOCAL_PORT_BASE must be a whole number in [1024, 65000], got ${JSON.stringify(process.env.KEYVAL_LOCAL_PORT_BASE)}\n`);
@@ -30,7 +44,7 @@ const members =
 const host = '127.0.0.1';
 /** The gateway: clients connect here; health and metrics on the second port. */
 const gateway = portBase === undefined ? { name: 'gw', client: 2378, metrics: 23780 } : { name: 'gw', client: portBase, metrics: portBase + 1 };
-const initialCluster = members.map((m) => `${m.name}=http://${host}:${m.peer}`).join(',');
+const initialCluster = members.map((m) => `${m.name}=${scheme}://${host}:${m.peer}`).join(',');
 const colors = ['\x1b[36m', '\x1b[35m', '\x1b[33m', '\x1b[32m'];
 const reset = process.stdout.isTTY ? '\x1b[0m' : '';
 const levels = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
@@ -40,6 +54,26 @@ const gatewayMain = path.join(root, 'apps', 'gateway', 'dist', 'main.js');
 if (!fs.existsSync(main) || !fs.existsSync(gatewayMain)) {
   process.stderr.write('local-cluster: not built yet; run `npm run build` first\n');
   process.exit(1);
+}
+
+/** The PKI of --tls: made once under <data>/pki, reused on later runs. */
+async function makePki() {
+  const dir = path.join(dataRoot, 'pki');
+  const names = [...members.map((m) => m.name), 'gateway', 'client'];
+  const files = Object.fromEntries(names.map((name) => [name, { certFile: path.join(dir, `${name}.pem`), keyFile: path.join(dir, `${name}-key.pem`) }]));
+  const caFile = path.join(dir, 'ca.pem');
+  const tls = require(path.join(root, 'libs', 'grpc', 'dist', 'tls', 'throwaway-pki.js'));
+  if (!fs.existsSync(caFile) || names.some((name) => !fs.existsSync(files[name].certFile))) {
+    const ca = await tls.ThrowawayCa.create(dir);
+    for (const name of names) {
+      await ca.issue(name, { days: 365 });
+    }
+  }
+  return { caFile, files, tls };
+}
+
+function tlsArgsOf(pki, name) {
+  return pki === undefined ? [] : pki.tls.memberTlsFlags(pki.caFile, pki.files[name]);
 }
 
 function pretty(name, color, line) {
@@ -57,19 +91,24 @@ function pretty(name, color, line) {
   process.stdout.write(`${process.stdout.isTTY ? color : ''}${name.padEnd(3)}|${reset} ${text}\n`);
 }
 
-const children = members.map((m, k) => {
+const children = [];
+
+async function start() {
+const pki = useTls ? await makePki() : undefined;
+members.forEach((m, k) => {
   const dataDir = path.join(dataRoot, m.name);
   const args = [
     main,
     `--name=${m.name}`,
     `--data-dir=${dataDir}`,
-    `--listen-client-urls=http://${host}:${m.client}`,
-    `--advertise-client-urls=http://${host}:${m.client}`,
-    `--listen-peer-urls=http://${host}:${m.peer}`,
-    `--initial-advertise-peer-urls=http://${host}:${m.peer}`,
+    `--listen-client-urls=${scheme}://${host}:${m.client}`,
+    `--advertise-client-urls=${scheme}://${host}:${m.client}`,
+    `--listen-peer-urls=${scheme}://${host}:${m.peer}`,
+    `--initial-advertise-peer-urls=${scheme}://${host}:${m.peer}`,
     `--listen-metrics-urls=http://${host}:${m.metrics}`,
     `--initial-cluster=${initialCluster}`,
     '--initial-cluster-state=new',
+    ...tlsArgsOf(pki, m.name),
   ];
   // The members' heap settings (docs/operations.md, "Node.js heap"), then any extra node flags.
   const nodeArgs = ['--max-semi-space-size=16', '--initial-old-space-size=96', ...(process.env.KEYVAL_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0)];
@@ -81,16 +120,27 @@ const children = members.map((m, k) => {
     readline.createInterface({ input: stream }).on('line', (line) => pretty(m.name, colors[k % colors.length], line));
   }
   child.on('exit', (code, signal) => pretty(m.name, colors[k % colors.length], `exited (${signal ?? code})`));
-  return child;
+  children.push(child);
 });
 
-const endpoints = members.map((m) => `${host}:${m.client}`).join(',');
+const endpoints = members.map((m) => `${useTls ? 'https://' : ''}${host}:${m.client}`).join(',');
 // The gateway starts with the members: it finds the leader itself once they have elected one.
 const gatewayArgs = [
   gatewayMain,
   `--endpoints=${endpoints}`,
-  `--listen-client-urls=http://${host}:${gateway.client}`,
+  `--listen-client-urls=${scheme}://${host}:${gateway.client}`,
   `--listen-metrics-urls=http://${host}:${gateway.metrics}`,
+  ...(pki === undefined
+    ? []
+    : [
+        `--cert-file=${pki.files.gateway.certFile}`,
+        `--key-file=${pki.files.gateway.keyFile}`,
+        `--trusted-ca-file=${pki.caFile}`,
+        '--client-cert-auth',
+        `--cacert=${pki.caFile}`,
+        `--cert=${pki.files.gateway.certFile}`,
+        `--key=${pki.files.gateway.keyFile}`,
+      ]),
 ];
 {
   const color = colors[members.length % colors.length];
@@ -102,10 +152,15 @@ const gatewayArgs = [
   children.push(child);
 }
 const address = `${host}:${gateway.client}`;
-process.stdout.write(`KeyVal local cluster: 3 members, data under ${dataRoot}, and the gateway\n`);
+const tlsFlags = pki === undefined ? '' : ` --cacert=${pki.caFile} --cert=${pki.files.client.certFile} --key=${pki.files.client.keyFile}`;
+process.stdout.write(`KeyVal local cluster: 3 members, data under ${dataRoot}, and the gateway${useTls ? ', mutual TLS everywhere' : ''}\n`);
 process.stdout.write(`  clients use: ${address}   (the gateway; it sends every request to the right member)\n`);
-process.stdout.write(`  try: etcdctl --endpoints=${address} put hello world\n`);
+process.stdout.write(`  try: etcdctl --endpoints=${useTls ? 'https://' : ''}${address}${tlsFlags} put hello world\n`);
 process.stdout.write(`  members: ${endpoints}; gateway health: http://${host}:${gateway.metrics}/readyz\n  Ctrl-C stops the cluster.\n`);
+Promise.all(children.map((c) => new Promise((resolve) => c.on('exit', (code) => resolve(code))))).then((codes) => {
+  process.exit(codes.every((c) => c === 0) ? 0 : 1);
+});
+}
 
 let stopping = false;
 function stop(signal) {
@@ -128,6 +183,7 @@ process.on('SIGHUP', () => stop('SIGHUP'));
 process.on('exit', () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
-Promise.all(children.map((c) => new Promise((resolve) => c.on('exit', (code) => resolve(code))))).then((codes) => {
-  process.exit(codes.every((c) => c === 0) ? 0 : 1);
+start().catch((error) => {
+  process.stderr.write(`local-cluster: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
 });

@@ -6,10 +6,17 @@ import type { Operation } from '@keyval/lincheck';
 import type { WorkloadKind } from './chaos-options';
 import type { FinalReport } from './workloads';
 
+/** The agent's certificate files (--tls): it and its gateway verify the members with the CA and present the client certificate. */
+export interface AgentTls {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
 /** A member as the agent reaches it. */
 export interface AgentMember {
   readonly name: string;
-  /** host:port of its client URL. */
+  /** host:port of its client URL (https://host:port with --tls). */
   readonly client: string;
   /** http://host:port of its metrics URL. */
   readonly metrics: string;
@@ -70,7 +77,7 @@ export interface WorkloadResult {
 
 export type AgentMethods = {
   /** (Re)defines the members the agent talks to. */
-  members: { params: { members: readonly AgentMember[] }; result: null };
+  members: { params: { members: readonly AgentMember[]; tls?: AgentTls }; result: null };
   /** Every member's status and readiness, each asked with `timeoutMs`. */
   status: { params: { timeoutMs: number }; result: MemberView[] };
   /** The member list, as `via` knows it. */

@@ -74,7 +74,9 @@ export class ChaosCluster {
     const initialCluster = this.initialCluster();
     for (const m of this.members) m.start({ initialCluster, state: 'new' });
     this.agentChild = IpcChild.start<AgentMethods>('client agent', CLIENT_NAMESPACE, 'client-agent.ts', [], path.join(this.settings.logDir, 'agent.log'));
-    await this.agent.call('members', { members: this.members.map((m) => ({ name: m.name, client: m.clientAddress, metrics: m.metricsUrl })) }, AGENT_CALL_MS);
+    const pki = this.settings.tls;
+    const tls = pki === undefined ? undefined : { caFile: pki.caFile, certFile: pki.agent.certFile, keyFile: pki.agent.keyFile };
+    await this.agent.call('members', { members: this.members.map((m) => ({ name: m.name, client: m.clientAddress, metrics: m.metricsUrl })), ...(tls === undefined ? {} : { tls }) }, AGENT_CALL_MS);
   }
 
   /** Every member's status, as the agent sees it. */

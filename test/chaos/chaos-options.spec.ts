@@ -15,6 +15,11 @@ describe('parseChaosArgs', () => {
     expect(parseChaosArgs(['--lease-reads', 'off'])?.leaseReads).toBe(false);
   });
 
+  it('runs with mutual TLS on request (plaintext by default)', () => {
+    expect(parseChaosArgs([])?.tls).toBe(false);
+    expect(parseChaosArgs(['--tls'])?.tls).toBe(true);
+  });
+
   it.each([
     [['--members', '4'], /--members/],
     [['--workload', 'queue'], /--workload/],

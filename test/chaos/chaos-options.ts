@@ -41,6 +41,8 @@ export interface ChaosOptions {
   readonly rate: number;
   /** Members serve linearizable reads under the leader lease (`--lease-reads`). */
   readonly leaseReads: boolean;
+  /** Mutual TLS on the members' client and peer ports, and the gateway's (a throwaway CA). */
+  readonly tls: boolean;
   /** A fault window lasts between a third of this and this. */
   readonly faultWindowSeconds: number;
   /** Quiet time between fault windows. */
@@ -66,6 +68,7 @@ export const DEFAULT_OPTIONS: ChaosOptions = {
   clients: 8,
   rate: 100,
   leaseReads: true,
+  tls: false,
   faultWindowSeconds: 8,
   quietSeconds: 3,
   checkTimeoutSeconds: 120,
@@ -125,6 +128,7 @@ function program(): Command {
     .addOption(new Option('--clients <n>', 'concurrent clients').default(String(d.clients)))
     .addOption(new Option('--rate <n>', 'target operations per second, all clients together').default(String(d.rate)))
     .addOption(new Option('--lease-reads <on|off>', 'members serve reads under the leader lease').default('on'))
+    .addOption(new Option('--tls', 'mutual TLS on every client and peer connection (a throwaway CA, etcd\'s flags)'))
     .addOption(new Option('--fault-window <seconds>', 'longest fault window').default(String(d.faultWindowSeconds)))
     .addOption(new Option('--quiet <seconds>', 'quiet time between fault windows').default(String(d.quietSeconds)))
     .addOption(new Option('--check-timeout <seconds>', 'time budget of the linearizability check').default(String(d.checkTimeoutSeconds)))
@@ -148,8 +152,8 @@ export function parseChaosArgs(argv: readonly string[], now = Date.now()): Chaos
     }
     throw error;
   }
-  const raw = cmd.opts<Record<string, string | undefined>>();
-  const s = (key: string): string => raw[key] ?? '';
+  const raw = cmd.opts<Record<string, string | boolean | undefined>>();
+  const s = (key: string): string => String(raw[key] ?? '');
   const workload = s('workload');
   if (!(WORKLOAD_KINDS as readonly string[]).includes(workload)) {
     throw new ChaosUsageError(`--workload: expected one of ${WORKLOAD_KINDS.join(', ')}, got ${JSON.stringify(workload)}`);
@@ -174,6 +178,7 @@ export function parseChaosArgs(argv: readonly string[], now = Date.now()): Chaos
     clients: bounded('--clients', s('clients'), 1, 64),
     rate: bounded('--rate', s('rate'), 1, 5_000),
     leaseReads: lease === 'on',
+    tls: raw['tls'] === true,
     faultWindowSeconds: bounded('--fault-window', s('faultWindow'), 1, 3_600, false),
     quietSeconds: bounded('--quiet', s('quiet'), 0, 3_600, false),
     checkTimeoutSeconds: bounded('--check-timeout', s('checkTimeout'), 1, 86_400),

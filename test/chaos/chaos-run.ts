@@ -22,8 +22,11 @@ import { delay } from './command';
 import { FaultInjector } from './fault-injector';
 import type { TimelineEntry } from './fault-injector';
 import { OVERLAY_FAULTS, planFaults } from './fault-plan';
-import type { MemberSettings } from './member-process';
+import type { ChaosPki, MemberSettings } from './member-process';
 import { setupNetwork, teardownNetwork } from './netns-network';
+import type { MemberAddress } from './netns-network';
+import { ThrowawayCa } from '@keyval/grpc';
+import type { IssuedFiles } from '@keyval/grpc';
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
@@ -33,9 +36,23 @@ export function runFolderName(workload: string, at = new Date()): string {
   return `${stamp}-${workload}`;
 }
 
-function memberSettings(options: ChaosOptions, logDir: string): MemberSettings {
+function memberSettings(options: ChaosOptions, logDir: string, tls: ChaosPki | undefined): MemberSettings {
   const faketime = options.faults.includes('clock-monotonic') ? 'all-clocks' : options.faults.includes('clock') ? 'wall-only' : 'off';
-  return { proxied: options.faults.includes('delay'), faketime, leaseReads: options.leaseReads, logDir };
+  return { proxied: options.faults.includes('delay'), faketime, leaseReads: options.leaseReads, logDir, ...(tls === undefined ? {} : { tls }) };
+}
+
+/**
+ * --tls: a throwaway CA under the run folder and a certificate per member (its namespace IP in
+ * its names) and one for the client agent and its gateway. Valid from three hours before now:
+ * the clock faults step a member's wall clock back by up to two hours, and a certificate "not
+ * yet valid" on its clock would be a fault of the run's own making.
+ */
+async function makePki(dir: string, addresses: readonly MemberAddress[]): Promise<ChaosPki> {
+  const validity = { notBefore: new Date(Date.now() - 3 * 3_600_000), days: 30 };
+  const ca = await ThrowawayCa.create(dir, 'kvchaos CA', '', validity.notBefore);
+  const members: Record<string, IssuedFiles> = {};
+  for (const a of addresses) members[a.name] = await ca.issue(a.name, { hosts: [a.ip], ...validity });
+  return { caFile: ca.caFile, members, agent: await ca.issue('agent', validity) };
 }
 
 /** Runs the planned faults against the cluster until `durationMs`, healing each in time. */
@@ -120,7 +137,9 @@ async function runInside(options: ChaosOptions, reportDir: string, log: (line: s
   fs.mkdirSync(logDir, { recursive: true });
   const addresses = await setupNetwork(options.members);
   log(`network up: ${addresses.map((a) => `${a.name}=${a.ip}`).join(' ')}`);
-  const cluster = new ChaosCluster(addresses, memberSettings(options, logDir), options.seed, log);
+  const pki = options.tls ? await makePki(path.join(reportDir, 'pki'), addresses) : undefined;
+  if (pki !== undefined) log(`mutual TLS on every client and peer connection (CA ${pki.caFile})`);
+  const cluster = new ChaosCluster(addresses, memberSettings(options, logDir, pki), options.seed, log);
   try {
     await cluster.start();
     const leader = await cluster.waitHealthy(180_000);

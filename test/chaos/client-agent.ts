@@ -9,11 +9,12 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { GrpcChannel, createClient } from '@keyval/grpc';
+import * as tls from 'node:tls';
+import { type ClientTlsOptions, GrpcChannel, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { HistoryRecorder } from '@keyval/lincheck';
 import { SeededRandom } from '../crash/seeded-random';
-import type { AgentMember, AgentMethods, ListedMember, MemberView, WorkloadParams, WorkloadResult } from './agent-protocol';
+import type { AgentMember, AgentMethods, AgentTls, ListedMember, MemberView, WorkloadParams, WorkloadResult } from './agent-protocol';
 import { delay } from './command';
 import { REPO_ROOT, serveIpc } from './ipc-child';
 import { KvSessionClient } from './kv-session-client';
@@ -29,6 +30,17 @@ const GATEWAY_CLIENT = '127.0.0.1:23790';
 const GATEWAY_METRICS = 'http://127.0.0.1:23791';
 const GATEWAY_MAIN = path.join(REPO_ROOT, 'apps', 'gateway', 'dist', 'main.js');
 
+/** --tls: the certificate files the agent and its gateway use (set by the first `members` call). */
+let agentTls: AgentTls | undefined;
+
+/** The channel options of the agent's TLS (undefined without --tls). */
+function channelTls(): ClientTlsOptions | undefined {
+  const t = agentTls;
+  if (t === undefined) return undefined;
+  const context = tls.createSecureContext({ ca: fs.readFileSync(t.caFile), cert: fs.readFileSync(t.certFile), key: fs.readFileSync(t.keyFile) });
+  return { secureContext: () => context };
+}
+
 /** The gateway the agent started for this workload, if any. */
 let gateway: { child: ChildProcess; channel: GrpcChannel } | undefined;
 
@@ -39,13 +51,26 @@ let gateway: { child: ChildProcess; channel: GrpcChannel } | undefined;
 async function startGateway(logFile: string): Promise<GrpcChannel> {
   if (!fs.existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: --via gateway runs the BUILT gateway (npm run build)`);
   const log = fs.openSync(logFile, 'a');
+  const t = agentTls;
+  // --tls: the gateway serves mutual TLS and dials the members with the agent's certificate (it has 127.0.0.1 in its names).
+  const tlsFlags =
+    t === undefined
+      ? []
+      : [`--cert-file=${t.certFile}`, `--key-file=${t.keyFile}`, `--trusted-ca-file=${t.caFile}`, '--client-cert-auth', `--cacert=${t.caFile}`, `--cert=${t.certFile}`, `--key=${t.keyFile}`];
   const child = spawn(
     process.execPath,
-    [GATEWAY_MAIN, `--endpoints=${connected.map((c) => c.member.client).join(',')}`, `--listen-client-urls=http://${GATEWAY_CLIENT}`, `--listen-metrics-urls=${GATEWAY_METRICS}`, '--log-level=info'],
+    [
+      GATEWAY_MAIN,
+      `--endpoints=${connected.map((c) => c.member.client).join(',')}`,
+      `--listen-client-urls=${t === undefined ? 'http' : 'https'}://${GATEWAY_CLIENT}`,
+      `--listen-metrics-urls=${GATEWAY_METRICS}`,
+      '--log-level=info',
+      ...tlsFlags,
+    ],
     { stdio: ['ignore', log, log] },
   );
   fs.closeSync(log);
-  const channel = new GrpcChannel(GATEWAY_CLIENT, { connectTimeoutMs: 2_000 });
+  const channel = new GrpcChannel(`${t === undefined ? '' : 'https://'}${GATEWAY_CLIENT}`, { connectTimeoutMs: 2_000, tls: channelTls() });
   gateway = { child, channel };
   const deadline = performance.now() + 60_000;
   while (!(await readyz(GATEWAY_METRICS, 1_000))) {
@@ -200,10 +225,11 @@ async function finishWorkload(finalReadTimeoutMs: number): Promise<WorkloadResul
 }
 
 serveIpc<AgentMethods>({
-  members: async ({ members }) => {
+  members: async ({ members, tls: given }) => {
+    agentTls ??= given;
     const keep = connected.filter((c) => members.some((m) => m.name === c.member.name && m.client === c.member.client));
     for (const c of connected) if (!keep.includes(c)) c.channel.close();
-    connected = members.map((m) => keep.find((c) => c.member.name === m.name) ?? { member: m, channel: new GrpcChannel(m.client, { connectTimeoutMs: 2_000 }) });
+    connected = members.map((m) => keep.find((c) => c.member.name === m.name) ?? { member: m, channel: new GrpcChannel(m.client, { connectTimeoutMs: 2_000, tls: channelTls() }) });
     return null;
   },
   status: async ({ timeoutMs }) => Promise.all(connected.map((c) => viewOf(c, timeoutMs))),

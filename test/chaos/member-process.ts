@@ -6,6 +6,8 @@
  * rewrites; its output is appended to a log file that survives restarts.
  */
 import { spawn } from 'node:child_process';
+import { memberTlsFlags } from '@keyval/grpc';
+import type { IssuedFiles } from '@keyval/grpc';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -36,6 +38,17 @@ export interface MemberSettings {
   readonly faketime: 'off' | 'wall-only' | 'all-clocks';
   readonly leaseReads: boolean;
   readonly logDir: string;
+  /** --tls: mutual TLS on the client and peer ports (https:// URLs), each member with its own certificate. */
+  readonly tls?: ChaosPki;
+}
+
+/** The throwaway CA's files for a --tls run (chaos-run.ts makes them). */
+export interface ChaosPki {
+  readonly caFile: string;
+  /** Each member's certificate (its IP in the names), by member name. */
+  readonly members: Readonly<Record<string, IssuedFiles>>;
+  /** The client agent's and its gateway's. */
+  readonly agent: IssuedFiles;
 }
 
 /** How one start joins the cluster. */
@@ -79,7 +92,7 @@ export class ChaosMember {
 
   /** The peer URL the cluster uses for this member (the proxy's when proxied). */
   get peerUrl(): string {
-    return `http://${this.ip}:${this.settings.proxied ? PROXY_PORT : PEER_PORT}`;
+    return `${this.scheme}://${this.ip}:${this.settings.proxied ? PROXY_PORT : PEER_PORT}`;
   }
 
   /** Ports a partition's one-way rule blocks. */
@@ -87,8 +100,22 @@ export class ChaosMember {
     return this.settings.proxied ? [PEER_PORT, PROXY_PORT] : [PEER_PORT];
   }
 
+  /** host:port of the client URL, or https://host:port with --tls (as GrpcChannel takes it). */
   get clientAddress(): string {
-    return `${this.ip}:${CLIENT_PORT}`;
+    return `${this.settings.tls === undefined ? '' : 'https://'}${this.ip}:${CLIENT_PORT}`;
+  }
+
+  private get scheme(): 'http' | 'https' {
+    return this.settings.tls === undefined ? 'http' : 'https';
+  }
+
+  /** etcd's TLS flags with this member's certificate (none without --tls). */
+  private tlsFlags(): string[] {
+    const pki = this.settings.tls;
+    const own = pki?.members[this.name];
+    if (pki === undefined) return [];
+    if (own === undefined) throw new ChaosSetupError(`no certificate for ${this.name}`);
+    return memberTlsFlags(pki.caFile, own);
   }
 
   get metricsUrl(): string {
@@ -144,9 +171,9 @@ export class ChaosMember {
       KEYVAL_MAIN,
       `--name=${this.name}`,
       `--data-dir=${this.dataDir}`,
-      `--listen-client-urls=http://${this.ip}:${CLIENT_PORT}`,
-      `--advertise-client-urls=http://${this.ip}:${CLIENT_PORT}`,
-      `--listen-peer-urls=http://${this.ip}:${PEER_PORT}`,
+      `--listen-client-urls=${this.scheme}://${this.ip}:${CLIENT_PORT}`,
+      `--advertise-client-urls=${this.scheme}://${this.ip}:${CLIENT_PORT}`,
+      `--listen-peer-urls=${this.scheme}://${this.ip}:${PEER_PORT}`,
       `--initial-advertise-peer-urls=${this.peerUrl}`,
       `--listen-metrics-urls=${this.metricsUrl}`,
       `--initial-cluster=${launch.initialCluster}`,
@@ -157,6 +184,7 @@ export class ChaosMember {
       '--snapshot-count=2000',
       '--snapshot-catchup-entries=500',
       ...(this.settings.leaseReads ? ['--lease-reads'] : []),
+      ...this.tlsFlags(),
     ];
   }
 

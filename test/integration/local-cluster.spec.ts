@@ -2,7 +2,8 @@
  * The README's first command (`npm run cluster` = tools/local-cluster.js): three members and
  * the gateway start, clients use the gateway's one address, Ctrl-C — SIGINT to the whole
  * foreground process group, as a terminal sends it — stops every process cleanly (exit 0),
- * and running it again restarts on the same data.
+ * and running it again restarts on the same data. With --tls everything speaks mutual TLS
+ * (the printed etcdctl command works; a client without a certificate is refused).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -23,8 +24,8 @@ interface Running {
 }
 
 /** Starts the script in a process group of its own (as a shell does for a foreground job). */
-function start(dataDir: string, portBase: number): Running {
-  const child = spawn(process.execPath, [SCRIPT], {
+function start(dataDir: string, portBase: number, flags: readonly string[] = []): Running {
+  const child = spawn(process.execPath, [SCRIPT, ...flags], {
     env: { ...process.env, KEYVAL_LOCAL_DATA_DIR: dataDir, KEYVAL_LOCAL_PORT_BASE: String(portBase) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -84,5 +85,24 @@ describe('npm run cluster (tools/local-cluster.js)', () => {
     expect(read).toBe('hello');
     ctrlC(second);
     expect(await second.exited).toBe(0);
+  });
+
+  it('--tls: mutual TLS everywhere, with the etcdctl command it prints', async () => {
+    const tlsDir = path.join(dir, 'tls');
+    const run = start(tlsDir, base + 50, ['--tls']);
+    running.push(run);
+    const line = await waitFor(() => /try: etcdctl (.*) put hello world/.exec(run.output())?.[1], { timeoutMs: 30_000, what: 'the etcdctl line' });
+    const args = line.split(' ');
+    const endpoint = (args.find((a) => a.startsWith('--endpoints=')) as string).slice('--endpoints='.length);
+    expect(endpoint).toBe(`https://127.0.0.1:${base + 50}`);
+    const tlsFlags = args.filter((a) => !a.startsWith('--endpoints='));
+    expect(tlsFlags).toEqual([expect.stringMatching(/^--cacert=/), expect.stringMatching(/^--cert=/), expect.stringMatching(/^--key=/)]);
+    await waitFor(async () => (await etcdctl([endpoint], [...tlsFlags, 'put', 'greeting', 'over TLS'])).code === 0, { timeoutMs: 30_000, intervalMs: 250, what: 'a put through the gateway over TLS' });
+    const got = await etcdctl([`https://127.0.0.1:${base + 50 + 10}`], [...tlsFlags, 'get', 'greeting', '--print-value-only']);
+    expect(got.stdout.trim()).toBe('over TLS');
+    const noCert = await etcdctl([endpoint], [tlsFlags[0] as string, 'get', 'greeting'], { commandTimeoutMs: 2_000 });
+    expect(noCert.code).not.toBe(0);
+    ctrlC(run);
+    expect(await run.exited).toBe(0);
   });
 });

@@ -4,6 +4,7 @@
  * documents every flag; a cluster restarted with the same flags on its existing data dirs
  * resumes (the initial-cluster flags are then ignored, as etcd does).
  */
+import { SERVER_LIMIT_FLAGS } from '@keyval/ops';
 import { etcd } from '@keyval/proto';
 import { TestCluster, explain } from './harness/cluster';
 import { bytes, readPrefix } from './harness/kv-helpers';
@@ -17,13 +18,18 @@ const BAD_FLAGS: [string, string[], Record<string, string>, string][] = [
   ['an unknown cluster state', ['--initial-cluster-state', 'maybe'], {}, '--initial-cluster-state'],
   ['an election timeout under 3 heartbeats', ['--heartbeat-interval', '50', '--election-timeout', '100'], {}, '--election-timeout'],
   ['a client URL that is not a URL', ['--listen-client-urls', 'not-a-url'], {}, '--listen-client-urls'],
-  ['an https peer URL (no TLS)', ['--listen-peer-urls', 'https://127.0.0.1:2380'], {}, '--listen-peer-urls'],
+  ['an https peer URL without --peer-cert-file', ['--listen-peer-urls', 'https://127.0.0.1:2380'], {}, '--listen-peer-urls'],
+  ['--client-cert-auth without --trusted-ca-file', ['--cert-file', 'c.pem', '--key-file', 'k.pem', '--client-cert-auth'], {}, '--client-cert-auth'],
+  ['an unknown cipher suite', ['--cipher-suites', 'TLS_NOPE'], {}, '--cipher-suites'],
+  ['a TLS version that is not 1.2 or 1.3', ['--tls-min-version', 'TLS1.1'], {}, '--tls-min-version'],
   ['an initial cluster entry without a URL', ['--initial-cluster', 'n1'], {}, '--initial-cluster'],
   ['a zero request size limit', ['--max-request-bytes', '0'], {}, '--max-request-bytes'],
   ['an unknown log level', ['--log-level', 'loud'], {}, '--log-level'],
   ['a flag without its value', ['--heartbeat-interval'], {}, '--heartbeat-interval'],
   ['an unknown flag', ['--no-such-flag'], {}, '--no-such-flag'],
   ['a bad KEYVAL_* environment variable', [], { KEYVAL_HEARTBEAT_INTERVAL: 'abc' }, '--heartbeat-interval'],
+  ['a stream limit of 0', ['--max-concurrent-streams', '0'], {}, '--max-concurrent-streams'],
+  ['an idle timeout that is not a duration', ['--idle-timeout', 'soon'], {}, '--idle-timeout'],
 ];
 
 /** Every flag issue 4 names, plus the operational ones. */
@@ -42,6 +48,7 @@ const DOCUMENTED_FLAGS = [
   '--listen-metrics-urls',
   '--max-request-bytes',
   '--request-timeout',
+  ...SERVER_LIMIT_FLAGS.map((f) => f.flag),
   '--help',
 ];
 

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { installLeanAsyncResourceBind } from '@keyval/gateway-core';
-import { UsageError, installGracefulShutdown } from '@keyval/ops';
+import { UsageError, applyTlsPolicyDefaults, installGracefulShutdown } from '@keyval/ops';
 import { parseGatewayConfig } from './config/gateway-config';
 import type { GatewayConfig } from './config/gateway-config';
 import { GatewayModule } from './app.module';
@@ -17,6 +17,7 @@ import { GATEWAY_VERSION } from './metrics/metrics.service';
 import { startTracing } from './tracing';
 
 async function run(config: GatewayConfig): Promise<void> {
+  applyTlsPolicyDefaults(config.tlsPolicy);
   installLeanAsyncResourceBind(); // see @keyval/grpc lean-async-bind.ts: a per-call cost of Node's HTTP/2 client
   // Before anything else: the SDK (when OTEL_* asks for it) must own the context manager first.
   const tracing = await startTracing('keyval-gateway', `gateway-${config.listenClientUrls[0]?.port ?? 0}`, GATEWAY_VERSION);

@@ -8,6 +8,7 @@ import { MemberService } from './member/member.service';
 import { MetricsService } from './metrics/metrics.service';
 import { ClientServerService } from './servers/client-server.service';
 import { HealthServerService } from './servers/health-server.service';
+import { TlsStoresService } from './tls/tls-stores.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from './tokens';
 
 @Module({})
@@ -15,7 +16,7 @@ export class KeyvalModule {
   static forMember(config: KeyvalConfig, logger: AppLogger, tracing: Tracing): DynamicModule {
     return {
       module: KeyvalModule,
-      providers: [{ provide: KEYVAL_CONFIG, useValue: config }, { provide: KEYVAL_LOGGER, useValue: logger }, { provide: KEYVAL_TRACING, useValue: tracing }, MetricsService, MemberService, ClientServerService, HealthServerService],
+      providers: [{ provide: KEYVAL_CONFIG, useValue: config }, { provide: KEYVAL_LOGGER, useValue: logger }, { provide: KEYVAL_TRACING, useValue: tracing }, TlsStoresService, MetricsService, MemberService, ClientServerService, HealthServerService],
     };
   }
 }

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { formatDataDirReport, verifyDataDir } from '@keyval/storage';
 import { installLeanAsyncResourceBind } from '@keyval/grpc';
-import { UsageError, installGracefulShutdown } from '@keyval/ops';
+import { UsageError, applyTlsPolicyDefaults, installGracefulShutdown } from '@keyval/ops';
 import { parseKeyvalConfig } from './config/keyval-config';
 import type { KeyvalConfig } from './config/keyval-config';
 import { KeyvalModule } from './app.module';
@@ -26,6 +26,7 @@ async function verify(config: KeyvalConfig): Promise<number> {
 }
 
 async function run(given: KeyvalConfig): Promise<void> {
+  applyTlsPolicyDefaults(given.tlsPolicy); // --tls-min-version, --cipher-suites: also for grpc-js on the peer port
   installLeanAsyncResourceBind(); // a per-call cost of Node's HTTP/2 client (forwarded writes): @keyval/grpc
   // Before anything else: the SDK (when OTEL_* asks for it) must own the context manager first.
   const tracing = await startTracing('keyval', given.name, KEYVAL_PRODUCT_VERSION);

@@ -4,7 +4,7 @@
  * (the leader never forwards again).
  */
 import type { Tracer } from '@opentelemetry/api';
-import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient, endRpcSpan, startClientSpan } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient, endRpcSpan, startClientSpan } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { NotLeaderError } from '@keyval/raft';
@@ -28,20 +28,26 @@ const NEVER_SENT = /: connect ECONNREFUSED |: no connection to \S+ within \d+ ms
 /** Keys that belong to one hop and must not be copied (the trace context is this hop's own span's). */
 const HOP_KEYS = new Set(['grpc-timeout', 'content-type', 'te', 'user-agent', 'grpc-accept-encoding', 'grpc-encoding', 'traceparent', 'tracestate']);
 
+export interface LeaderForwarderOptions {
+  /** TLS towards a client URL (https://: this member's client certificate), or undefined for h2c. Default: h2c everywhere. */
+  readonly tlsFor?: (url: string) => ClientTlsOptions | undefined;
+  /** Traces each forward as a CLIENT span (child of the active span), its context sent to the leader. Default: none. */
+  readonly tracer?: Tracer;
+}
+
 export class LeaderForwarder {
   private readonly channels = new Map<string, GrpcChannel>();
 
   constructor(
     private readonly locator: LeaderLocator,
     private readonly maxMessageBytes: number,
-    /** Traces each forward as a CLIENT span (child of the active span), its context sent to the leader. Default: none. */
-    private readonly tracer?: Tracer,
+    private readonly options: LeaderForwarderOptions = {},
   ) {}
 
   private channel(url: string): GrpcChannel {
     let channel = this.channels.get(url);
     if (channel === undefined) {
-      channel = new GrpcChannel(url, { maxReceiveMessageBytes: this.maxMessageBytes, maxSendMessageBytes: this.maxMessageBytes });
+      channel = new GrpcChannel(url, { maxReceiveMessageBytes: this.maxMessageBytes, maxSendMessageBytes: this.maxMessageBytes, tls: this.options.tlsFor?.(url) });
       this.channels.set(url, channel);
     }
     return channel;
@@ -62,7 +68,7 @@ export class LeaderForwarder {
     md.set(FORWARDED_KEY, '1');
     const client = createClient(etcd.KVDefinition, this.channel(url));
     const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: md };
-    const span = this.tracer === undefined ? undefined : startClientSpan(this.tracer, `/${etcd.KVDefinition.fullName}/${METHOD_NAMES[method]}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url });
+    const span = this.options.tracer === undefined ? undefined : startClientSpan(this.options.tracer, `/${etcd.KVDefinition.fullName}/${METHOD_NAMES[method]}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url });
     try {
       const response = await call(client, method, request, options);
       if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);

@@ -2,6 +2,7 @@
 export * from './transport/transport';
 export * from './transport/message-codec';
 export * from './transport/grpc-transport';
+export * from './transport/peer-credentials';
 export { DEFAULT_PEER_SENDER_LIMITS, type PeerSenderLimits } from './transport/peer-sender';
 export * from './transport/memory-transport';
 export * from './driver/clock';

@@ -10,7 +10,7 @@
  * lets those in flight finish (within a grace period), then stops probing and closes the
  * member connections.
  */
-import { GrpcServer } from '@keyval/grpc';
+import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, type H2ServerLimits, type ServerTlsOptions } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplementation } from '@keyval/grpc';
 import { Forwarder, outgoing } from './forwarder';
 import type { ForwarderStats } from './forwarder';
@@ -59,6 +59,12 @@ export interface GatewayOptions {
   readonly maxRequestBytes?: number;
   /** Largest response message relayed, bytes (default 64 MiB). */
   readonly maxResponseBytes?: number;
+  /** The client port's HTTP/2 limits (GrpcServer's defaults for those left out). */
+  readonly serverLimits?: Partial<H2ServerLimits & ConnectionLimits>;
+  /** TLS towards clients (a listen URL https://), or undefined for h2c. */
+  readonly serverTls?: ServerTlsOptions;
+  /** TLS towards the members (the gateway's client certificate), or undefined for h2c. */
+  readonly upstreamTls?: ClientTlsOptions;
   readonly logger?: GatewayLogger;
   /** Hears about requests, retries, batches and per-member latency (metrics). Default: none. */
   readonly observer?: GatewayObserver;
@@ -122,6 +128,7 @@ export class Gateway {
       maxSendMessageBytes: maxRequestBytes,
       maxReceiveMessageBytes: maxResponseBytes,
       connectTimeoutMs: 1_000,
+      tls: options.upstreamTls,
       writeBatching: options.writeBatching === null ? undefined : (options.writeBatching ?? DEFAULT_WRITE_BATCHING),
       observer: options.observer,
       tracer: options.tracer,
@@ -144,6 +151,8 @@ export class Gateway {
       observer: options.observer,
     });
     const server = new GrpcServer({
+      ...options.serverLimits,
+      tls: options.serverTls,
       maxReceiveMessageBytes: maxRequestBytes,
       maxSendMessageBytes: maxResponseBytes,
       onHandlerError: (error, path) => options.logger?.warn('handler failed', { path, error: String(error) }),

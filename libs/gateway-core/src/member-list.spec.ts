@@ -8,8 +8,9 @@ describe('member lists', () => {
   it('takes the first usable client URL as the address', () => {
     expect(authorityOf('http://127.0.0.1:2379')).toBe('127.0.0.1:2379');
     expect(authorityOf('127.0.0.1:2379')).toBe('127.0.0.1:2379');
-    expect(authorityOf('https://127.0.0.1:2379')).toBeUndefined();
-    const members = membersFromList([member(1n, 'a', ['https://x:1', 'http://127.0.0.1:2379']), member(2n, '', [])]);
+    expect(authorityOf('https://127.0.0.1:2379')).toBe('127.0.0.1:2379'); // TLS is the gateway's --cacert/--cert business
+    expect(authorityOf('unix:///x.sock')).toBeUndefined();
+    const members = membersFromList([member(1n, 'a', ['unix:///x.sock', 'http://127.0.0.1:2379']), member(2n, '', [])]);
     expect(members.get(1n)?.authority).toBe('127.0.0.1:2379');
     expect(members.get(2n)?.authority).toBeUndefined();
   });

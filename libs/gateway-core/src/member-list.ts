@@ -13,7 +13,7 @@ export interface MemberInfo {
   readonly isLearner: boolean;
 }
 
-/** `host:port` of a target (host:port or http:// URL), or undefined when it is not a usable h2c address. */
+/** `host:port` of a target (host:port, http:// or https:// URL), or undefined when it is not a usable address. */
 export function authorityOf(target: string): string | undefined {
   try {
     return parseTarget(target).authority;

@@ -7,7 +7,7 @@
  * cancel the attempts still waiting on the old leader and send them again to the new one
  * (`leaderBoundCalls`) instead of waiting for their deadline.
  */
-import { GrpcChannel, GrpcStatus, Metadata, endRpcSpan, serverStreamingCall, startClientSpan } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, GrpcStatus, Metadata, endRpcSpan, serverStreamingCall, startClientSpan } from '@keyval/grpc';
 import type { Span, Tracer } from '@opentelemetry/api';
 import type { CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
 import type { GatewayObserver, UpstreamObserver } from './gateway-observer';
@@ -26,6 +26,8 @@ export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
   /** Writes (Put, DeleteRange, Txn) in flight to a member sent together (KVBatch); undefined: one call each. */
   readonly writeBatching?: WriteBatchingOptions;
+  /** TLS towards the members (the gateway's own client certificate), or undefined for h2c. */
+  readonly tls?: ClientTlsOptions;
   /** Hears how long calls to each member take and how large batches are (metrics). Default: none. */
   readonly observer?: GatewayObserver;
   /**
@@ -82,6 +84,7 @@ export class UpstreamPool {
         maxSendMessageBytes: this.options.maxSendMessageBytes,
         maxReceiveMessageBytes: this.options.maxReceiveMessageBytes,
         connectTimeoutMs: this.options.connectTimeoutMs,
+        tls: this.options.tls,
       });
       this.channels.set(authority, channel);
     }

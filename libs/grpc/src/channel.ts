@@ -9,6 +9,7 @@
  *                                          connection.request(headers)
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { ClientCall, type CallOptions } from './client-call';
 import type { MessageCodec } from './framing';
 import { GrpcStatusError } from './grpc-status.error';
@@ -29,10 +30,22 @@ export interface GrpcChannelOptions {
   /** HTTP/2 receive window per stream and per connection, in bytes. Default 1 MiB / 16 MiB. */
   readonly streamWindowBytes?: number;
   readonly connectionWindowBytes?: number;
+  /** Connect over TLS (ALPN h2); an https:// target does so with the system's CAs by default. */
+  readonly tls?: ClientTlsOptions;
+}
+
+/** TLS towards the server (kvctl's --cacert, --cert, --key, --insecure-skip-tls-verify; a member's or gateway's client certificate). */
+export interface ClientTlsOptions {
+  /** Our certificate and the CAs that verify the server, for each new connection (a CertificateStore follows its files). */
+  readonly secureContext?: () => tls.SecureContext;
+  /** false: accept any server certificate (etcdctl's --insecure-skip-tls-verify). Default true. */
+  readonly verifyServer?: boolean;
+  /** The name the server's certificate must carry; default the target's host. */
+  readonly servername?: string;
 }
 
 const MiB = 1 << 20;
-const DEFAULTS: Required<GrpcChannelOptions> = {
+const DEFAULTS: Required<Omit<GrpcChannelOptions, 'tls'>> = {
   maxReceiveMessageBytes: 4 * MiB,
   maxSendMessageBytes: 4 * MiB,
   sessions: 1,
@@ -62,10 +75,10 @@ interface Slot {
 }
 
 /**
- * Parses `host:port`, `[v6]:port` or `http://host:port` into an HTTP/2 authority.
- * Throws TypeError for anything else (https is refused: this client speaks h2c only).
+ * Parses `host:port`, `[v6]:port`, `http://host:port` or `https://host:port` into an HTTP/2
+ * authority (`secure` for https). Throws TypeError for anything else.
  */
-export function parseTarget(target: string): { authority: string; host: string; port: number } {
+export function parseTarget(target: string): { authority: string; host: string; port: number; secure: boolean } {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `http://${target}`;
   let url: URL;
   try {
@@ -73,27 +86,31 @@ export function parseTarget(target: string): { authority: string; host: string; 
   } catch {
     throw new TypeError(`endpoint ${JSON.stringify(target)} is not host:port or http://host:port`);
   }
-  if (url.protocol !== 'http:') {
-    throw new TypeError(`endpoint ${JSON.stringify(target)}: only plaintext http (h2c) is supported`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`endpoint ${JSON.stringify(target)}: only http:// (h2c) and https:// (TLS) are supported`);
   }
   if (url.port === '' || url.pathname !== '/' || url.search !== '' || url.username !== '') {
     throw new TypeError(`endpoint ${JSON.stringify(target)} must be host:port with an explicit port and nothing else`);
   }
-  return { authority: url.host, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
+  return { authority: url.host, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), secure: url.protocol === 'https:' };
 }
 
 export class GrpcChannel {
   readonly authority: string;
   private readonly host: string;
   private readonly port: number;
-  private readonly options: Required<GrpcChannelOptions>;
+  private readonly options: Required<Omit<GrpcChannelOptions, 'tls'>>;
+  /** TLS towards the server, or undefined for h2c. */
+  private readonly tls: ClientTlsOptions | undefined;
   private readonly slots: Slot[];
   private next = 0;
   private closed = false;
 
   constructor(target: string, options: GrpcChannelOptions = {}) {
-    ({ authority: this.authority, host: this.host, port: this.port } = parseTarget(target));
-    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as GrpcChannelOptions;
+    const parsed = parseTarget(target);
+    ({ authority: this.authority, host: this.host, port: this.port } = parsed);
+    this.tls = options.tls ?? (parsed.secure ? {} : undefined);
+    const given = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && key !== 'tls')) as GrpcChannelOptions;
     this.options = { ...DEFAULTS, ...given };
     for (const [key, value] of Object.entries(this.options)) {
       if (!(Number.isInteger(value) && value >= 0)) {
@@ -165,7 +182,7 @@ export class GrpcChannel {
   }
 
   private connect(slot: Slot): Connection {
-    const socket = net.connect({ host: this.host, port: this.port });
+    const socket = this.tls === undefined ? net.connect({ host: this.host, port: this.port }) : this.connectTls(this.tls);
     const h2 = new H2ClientConnection(socket, {
       streamWindowBytes: this.options.streamWindowBytes,
       connectionWindowBytes: this.options.connectionWindowBytes,
@@ -178,9 +195,26 @@ export class GrpcChannel {
       slot.lastError = new Error(`no connection to ${this.authority} within ${this.options.connectTimeoutMs} ms`);
       h2.destroy(slot.lastError);
     }, this.options.connectTimeoutMs).unref();
-    socket.once('connect', () => {
+    socket.once(this.tls === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(connectTimer);
+      if (this.tls !== undefined && (socket as tls.TLSSocket).alpnProtocol !== 'h2') {
+        slot.lastError = new Error(`${this.authority} did not agree to HTTP/2 over TLS (ALPN)`);
+        h2.destroy(slot.lastError);
+        return;
+      }
       slot.lastError = undefined;
+      if (this.tls !== undefined) {
+        // With TLS 1.3 the client's handshake ends before the server has checked the client's
+        // certificate: a server that refuses it closes the connection before saying anything
+        // (not even its HTTP/2 SETTINGS). Say so rather than "socket hang up".
+        let heard = false;
+        socket.once('data', () => (heard = true));
+        socket.once('close', () => {
+          if (!heard) {
+            slot.lastError = new Error(`${this.authority} closed the connection right after the TLS handshake, before any HTTP/2 frame (a refused client certificate?)`);
+          }
+        });
+      }
     });
     // After GOAWAY the connection finishes its calls but takes no new ones: connect afresh.
     const forget = (): void => {
@@ -197,5 +231,16 @@ export class GrpcChannel {
       forget();
     });
     return connection;
+  }
+
+  private connectTls(options: ClientTlsOptions): tls.TLSSocket {
+    return tls.connect({
+      host: this.host,
+      port: this.port,
+      ALPNProtocols: ['h2'],
+      secureContext: options.secureContext?.(),
+      rejectUnauthorized: options.verifyServer !== false,
+      servername: options.servername ?? (net.isIP(this.host) === 0 ? this.host : undefined),
+    });
   }
 }

@@ -201,7 +201,8 @@ describe('lean client and the connection', () => {
     expect(parseTarget('127.0.0.1:2379').authority).toBe('127.0.0.1:2379');
     expect(parseTarget('http://localhost:2379').authority).toBe('localhost:2379');
     expect(parseTarget('[::1]:2379').authority).toBe('[::1]:2379');
-    expect(() => parseTarget('https://127.0.0.1:2379')).toThrow(/plaintext/);
+    expect(parseTarget('https://127.0.0.1:2379')).toMatchObject({ authority: '127.0.0.1:2379', secure: true });
+    expect(() => parseTarget('ftp://127.0.0.1:2379')).toThrow(/only http/);
     expect(() => parseTarget('127.0.0.1')).toThrow(/port/);
     expect(() => parseTarget('http://127.0.0.1:2379/v3')).toThrow(/nothing else/);
   });

@@ -82,7 +82,7 @@ describe('GrpcServer with an HTTP/1.1 listener on the same port', () => {
 
   beforeAll(async () => {
     test = await startTestServer({
-      firstBytesTimeoutMs: 300,
+      handshakeTimeoutMs: 300,
       http1: (req, res) => {
         seen.push(`${req.method} ${req.url}`);
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -138,7 +138,7 @@ describe('GrpcServer with an HTTP/1.1 listener on the same port', () => {
     expect(Buffer.concat(frames)[3]).toBe(4);
   });
 
-  it('closes a connection that stays silent past firstBytesTimeoutMs, reaching neither side', async () => {
+  it('closes a connection that stays silent past handshakeTimeoutMs, reaching neither side', async () => {
     const before = seen.length;
     const started = Date.now();
     const reply = await rawExchange(test.port, []);
@@ -213,8 +213,8 @@ describe('GrpcServer HTTP/1.1 side: request timeout and shutdown', () => {
     return new Promise((resolve) => socket.on('close', () => resolve(Date.now() - started)));
   };
 
-  it('closes a connection whose request headers do not arrive within http1RequestTimeoutMs', async () => {
-    const test = await startTestServer({ http1RequestTimeoutMs: 400, http1: (_req, res) => res.end('ok') });
+  it('closes a connection whose request head does not arrive within requestHeadersTimeoutMs', async () => {
+    const test = await startTestServer({ requestHeadersTimeoutMs: 400, http1: (_req, res) => res.end('ok') });
     try {
       const socket = await openRaw(test.port);
       const gone = closed(socket);

@@ -5,8 +5,7 @@
  *     accepted socket ─┬─ ALPN said "h2" ───────────────────────────────────► http2(socket)
  *     (TCP, or TLS)    ├─ ALPN said "http/1.1" ─────────────────────────────► http1(socket)
  *                      └─ no ALPN: read the first bytes ─┬─ the HTTP/2 preface ─► http2(socket)
- *                                                        ├─ anything else ──────► http1(socket)
- *                                                        └─ nothing in time ────► destroyed
+ *                                                        └─ anything else ──────► http1(socket)
  *
  * A client speaking HTTP/2 with prior knowledge (h2c, as gRPC does without TLS) starts with the
  * 24-byte connection preface `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n` (RFC 9113 §3.4); no HTTP/1.1
@@ -17,14 +16,15 @@
  * TLS: a server terminating TLS calls `dispatchConnection` with the TLS socket and its
  * negotiated `alpnProtocol`; with ALPN no byte is read here. Both targets receive the socket
  * they were given (a `tls.TLSSocket` is a `net.Socket`).
+ *
+ * How long a connection may take to say what it speaks is the caller's to bound (the server's
+ * transport counts it in its handshake deadline, with the TLS handshake: one sweep for all
+ * connections rather than a timer each).
  */
 import type { Socket } from 'node:net';
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-/** Default time a connection has to send its first bytes before it is closed, ms. */
-export const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
 export type ConnectionProtocol = 'http2' | 'http1';
 
@@ -35,8 +35,6 @@ export interface ConnectionTargets {
 }
 
 export interface DispatchOptions {
-  /** Closes a connection that has not sent enough bytes to decide within this time, ms. */
-  readonly firstBytesTimeoutMs?: number;
   /** The protocol TLS negotiated (ALPN), if any: "h2" and "http/1.1" are taken as they are. */
   readonly alpnProtocol?: string | false | null;
 }
@@ -58,8 +56,7 @@ export function protocolOf(head: Uint8Array): ConnectionProtocol | undefined {
 
 /**
  * Hands `socket` to `targets.http2` or `targets.http1` (see the file comment). A socket that
- * closes, fails or stays silent (`firstBytesTimeoutMs`, default 10 s) before the protocol is
- * known is destroyed without reaching either.
+ * closes or fails before the protocol is known is destroyed without reaching either.
  */
 export function dispatchConnection(socket: Socket, targets: ConnectionTargets, options: DispatchOptions = {}): void {
   if (options.alpnProtocol === 'h2') {
@@ -71,12 +68,7 @@ export function dispatchConnection(socket: Socket, targets: ConnectionTargets, o
     return;
   }
   let head: Buffer | undefined;
-  const timer = setTimeout(() => {
-    cleanup();
-    socket.destroy();
-  }, options.firstBytesTimeoutMs ?? FIRST_BYTES_TIMEOUT_MS);
   const cleanup = (): void => {
-    clearTimeout(timer);
     socket.off('data', onData);
     socket.off('error', onGone);
     socket.off('close', onGone);

@@ -80,9 +80,14 @@ export interface FrameSink {
   onFrame(payload: Buffer): void;
 }
 
+/** The buffer of a message split across chunks starts at most this large and doubles as bytes arrive. */
+const PAYLOAD_INITIAL_BYTES = 64 * 1024;
+
 /**
  * Splits a byte stream into message payloads. Holds at most one partial message, whose size
- * is bounded by `maxMessageBytes` (checked from the prefix, before anything is buffered).
+ * is bounded by `maxMessageBytes` (checked from the prefix, before anything is buffered). The
+ * buffer of a partial message grows with what has arrived (never more than twice that, or
+ * 64 KiB), so a prefix that announces a large message costs nothing until its bytes come.
  */
 export class FrameDecoder {
   /** Allocated on the first prefix split across chunks (rare: most calls never need it). */
@@ -91,7 +96,9 @@ export class FrameDecoder {
   private headerFilled = 0;
   /** The message being assembled, once its length is known; undefined while reading a prefix. */
   private payload: Buffer | undefined = undefined;
-  /** Bytes of `payload` filled; 0 <= payloadFilled < payload.length. */
+  /** The length of the message being assembled; payload.length <= payloadLength. */
+  private payloadLength = 0;
+  /** Bytes of `payload` filled; 0 <= payloadFilled < payloadLength. */
   private payloadFilled = 0;
 
   constructor(private readonly maxMessageBytes: number) {
@@ -103,6 +110,11 @@ export class FrameDecoder {
   /** True when bytes of an unfinished message are held: a stream ending now was cut short. */
   get midMessage(): boolean {
     return this.headerFilled > 0 || this.payload !== undefined;
+  }
+
+  /** Input bytes held in an unfinished message (its prefix and payload so far). */
+  get bufferedBytes(): number {
+    return this.payload === undefined ? this.headerFilled : FRAME_HEADER_BYTES + this.payloadFilled;
   }
 
   /**
@@ -146,11 +158,14 @@ export class FrameDecoder {
         }
         continue;
       }
-      const take = Math.min(this.payload.length - this.payloadFilled, chunk.length - at);
+      const take = Math.min(this.payloadLength - this.payloadFilled, chunk.length - at);
+      if (this.payloadFilled + take > this.payload.length) {
+        this.growPayload(this.payloadFilled + take);
+      }
       chunk.copy(this.payload, this.payloadFilled, at, at + take);
       this.payloadFilled += take;
       at += take;
-      if (this.payloadFilled === this.payload.length) {
+      if (this.payloadFilled === this.payloadLength) {
         const done = this.payload;
         this.payload = undefined;
         this.payloadFilled = 0;
@@ -160,8 +175,17 @@ export class FrameDecoder {
   }
 
   private startPayload(length: number): void {
-    this.payload = Buffer.allocUnsafe(length);
+    this.payload = Buffer.allocUnsafe(Math.min(length, PAYLOAD_INITIAL_BYTES));
+    this.payloadLength = length;
     this.payloadFilled = 0;
+  }
+
+  /** Replaces the payload buffer with one of at least `bytes` (doubling, at most the message's length). */
+  private growPayload(bytes: number): void {
+    const old = this.payload as Buffer;
+    const grown = Buffer.allocUnsafe(Math.min(this.payloadLength, Math.max(bytes, 2 * old.length)));
+    old.copy(grown, 0, 0, this.payloadFilled);
+    this.payload = grown;
   }
 
   private checkHeader(flag: number, length: number): number {

@@ -9,18 +9,30 @@ export { Metadata, encodeGrpcMessage, decodeGrpcMessage, METADATA_ENTRIES_MAX } 
 export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
-export { GrpcServer, type GrpcServerOptions, type Http1Handler } from './server';
-export { callTypeOf, type GrpcCallType, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';
+export { GrpcServer, type GrpcServerOptions } from './server';
+export { H2Error } from './h2/frame';
+export type { Http1Handler } from './http1-connections';
+export { callTypeOf, type GrpcCallType, type GrpcLimitObserver, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';
 export {
   dispatchConnection,
   protocolOf,
   HTTP2_PREFACE,
-  FIRST_BYTES_TIMEOUT_MS,
   type ConnectionProtocol,
   type ConnectionTargets,
   type DispatchOptions,
 } from './connection-dispatch';
-export { GrpcChannel, parseTarget, type GrpcChannelOptions } from './channel';
+export {
+  checkLimits,
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  DEFAULT_H2_SERVER_LIMITS,
+  type H2ServerLimits,
+  LimitOutOfRangeError,
+} from './h2/limits';
+export { GrpcChannel, parseTarget, type GrpcChannelOptions, type ClientTlsOptions } from './channel';
+export type { ServerTlsOptions } from './server-transport';
+export { ThrowawayCa, memberTlsFlags, type IssuedFiles, type IssueOptions } from './tls/throwaway-pki';
+export { CertificateStore, type CertificateStoreOptions, type LoadedCertificates, type TlsFiles, type TlsPolicy } from './tls/certificate-store';
 export { type CallOptions, statusFromHttp } from './client-call';
 export {
   createClient,

@@ -35,8 +35,6 @@ import { GrpcStatus } from './status';
 import { parseGrpcTimeout } from './timeout';
 import { contextFromHeaders, endRpcSpan, startServerSpan } from './tracing';
 
-/** Longest delay a Node timer takes; deadlines further out are not timed. */
-const TIMER_MS_MAX = 2 ** 31 - 1;
 /** A method the server knows; `handler` is undefined when the service declares it but the implementation does not. */
 export interface Route {
   readonly path: string;
@@ -95,6 +93,8 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   private requestCount = 0;
   /** Client-streaming and bidi calls: the requests, for the handler to iterate. */
   private queue: MessageQueue<unknown> | undefined;
+  /** The handler has been called and has not settled: the stream counts against the limit even if the client resets it. */
+  private handlerRunning = false;
   /** When the call started (performance.now()), for the observer; 0 without one. */
   private readonly startedAt: number;
   /** The call's SERVER span, when the server traces and the handler ran. */
@@ -159,6 +159,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   start(): void {
     const stream = this.stream;
     stream[CALL] = this;
+    stream.beginWork();
     stream.on('close', onStreamClose);
     stream.on('error', ignoreStreamError);
     stream.on('wantTrailers', onStreamWantTrailers);
@@ -171,12 +172,13 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
       this.finish(GrpcStatus.UNIMPLEMENTED, `method ${this.path} is not implemented by this server`);
       return;
     }
-    if (this.timeoutMs !== undefined && this.timeoutMs <= TIMER_MS_MAX) {
-      this.timer = setTimeout(onCallDeadline, this.timeoutMs, this);
+    if (this.timeoutMs !== undefined) {
+      this.timer = setTimeout(onCallDeadline, this.timeoutMs, this); // parseGrpcTimeout clamps it to what a timer takes
     }
     stream.on('data', onStreamData);
     stream.on('end', onStreamEnd);
     if (this.route.method.requestStream) {
+      stream.bodyTimed = false; // a request stream lasts as long as the call
       const queue = new MessageQueue<unknown>(
         this.host.requestQueueMessagesMax,
         () => stream.pause(),
@@ -226,10 +228,14 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     if (this.open) {
       try {
         this.decoder.push(chunk, this);
+        // Bytes of a message still incomplete stay held: the connection window gets them back once it is.
+        this.stream.appHeldBytes = this.decoder.bufferedBytes;
+        return;
       } catch (error) {
         this.fail(error);
       }
     }
+    this.stream.appHeldBytes = 0;
   }
 
   /** A request message is complete (FrameSink). Throws GrpcStatusError to fail the call. */
@@ -274,6 +280,9 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
 
   handleClose(): void {
     this.handleCloseOnce();
+    if (!this.handlerRunning) {
+      this.stream.endWork();
+    }
     this.host.callClosed(this);
   }
 
@@ -322,22 +331,36 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
 
   private runHandler(invoke: () => unknown): void {
     let result: unknown;
+    this.handlerRunning = true;
     try {
       result = invoke();
     } catch (error) {
+      this.handlerSettled();
       this.fail(error);
       return;
     }
     if (isThenable(result)) {
       result
         .then(
-          (value) => this.succeed(value),
-          (error: unknown) => this.fail(error),
+          (value) => {
+            this.handlerSettled();
+            this.succeed(value);
+          },
+          (error: unknown) => {
+            this.handlerSettled();
+            this.fail(error);
+          },
         )
         .then(undefined, (bug: unknown) => this.host.reportError(bug, this.path));
     } else {
+      this.handlerSettled();
       this.succeed(result);
     }
+  }
+
+  private handlerSettled(): void {
+    this.handlerRunning = false;
+    this.stream.endWork();
   }
 
   private succeed(result: unknown): void {

@@ -36,4 +36,21 @@ export interface GrpcMethodObserver {
 export interface GrpcServerObserver {
   /** Called once per method of each added service (`service` is its full name: `etcdserverpb.KV`). */
   method(service: string, method: MethodDefinition): GrpcMethodObserver;
+  /**
+   * The limits the port enforced (docs/security.md), so an operator sees a client, or a proxy
+   * such as the gateway, run into them. Optional; each must not throw.
+   */
+  limits?: GrpcLimitObserver;
+}
+
+/** Every answer the client port gives to a client over one of its limits. */
+export interface GrpcLimitObserver {
+  /** An HTTP/2 connection ended by our GOAWAY with error `code` (an H2Error: ENHANCE_YOUR_CALM is 11). */
+  connectionError(code: number): void;
+  /** A new HTTP/2 stream refused (over --max-concurrent-streams or the send buffer). */
+  streamRefused(): void;
+  /** A connection closed at accept: over --max-connections-per-ip or --max-connections. */
+  connectionRefused(): void;
+  /** A silent connection closed to make room for a new one at --max-connections. */
+  connectionEvicted(): void;
 }

@@ -1,7 +1,8 @@
 /**
- * A lean gRPC server on our own HTTP/2 connection (`./h2`, h2c, plaintext): routes
+ * A lean gRPC server on our own HTTP/2 connection (`./h2`; h2c, or TLS with ALPN h2): routes
  * `/package.Service/Method` to handlers, frames messages itself and answers with gRPC
- * statuses in trailers.
+ * statuses in trailers. Optionally the same port answers HTTP/1.1 (`http1`: /metrics,
+ * /health...). Sockets, TLS, admission and deadlines are the transport's (server-transport.ts).
  *
  *     TCP ─► H2ServerConnection ─► stream ─► checks (POST, content-type, route, shutdown)
  *                                             │ ok                     │ refused
@@ -10,14 +11,13 @@
  *                                 (frames ─► decode ─► handler ─► encode ─► trailers)
  *
  * It does what the etcd clients need and no more: no compression (compressed messages are
- * refused with UNIMPLEMENTED), no TLS, no reflection.
+ * refused with UNIMPLEMENTED), no reflection.
  */
-import * as http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http2';
-import * as net from 'node:net';
-import { dispatchConnection, FIRST_BYTES_TIMEOUT_MS } from './connection-dispatch';
 import { GrpcStatusError } from './grpc-status.error';
-import { H2ServerConnection } from './h2/server-connection';
+import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from './h2/limits';
+import type { Http1Handler } from './http1-connections';
+import { type ServerTlsOptions, ServerTransport } from './server-transport';
 import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
@@ -28,28 +28,19 @@ import { rpcSpanInfo } from './tracing';
 import { discardRestOfRequest, RESPOND_END_OPTIONS } from './server-response';
 import { GrpcStatus } from './status';
 
-export interface GrpcServerOptions {
+export interface GrpcServerOptions extends Partial<H2ServerLimits>, Partial<ConnectionLimits> {
   /** Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
   readonly maxReceiveMessageBytes?: number;
   /** Largest response message sent; larger ones fail RESOURCE_EXHAUSTED. Default 4 MiB. */
   readonly maxSendMessageBytes?: number;
-  /** Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 1000. */
-  readonly maxConcurrentStreams?: number;
-  /** Open connections; more are refused at accept. Default 1000. */
-  readonly maxConnections?: number;
   /** Request messages a streaming call buffers unread before pausing its stream. Default 32. */
   readonly requestQueueMessagesMax?: number;
-  /** Largest header list (metadata) accepted, in bytes. Default 16 KiB. */
-  readonly maxHeaderListBytes?: number;
-  /** A connection with no call for this long is closed (GOAWAY). Default 5 minutes; 0 never. */
-  readonly idleConnectionTimeoutMs?: number;
-  /** HTTP/2 receive window per stream and per connection, in bytes. Default 1 MiB / 16 MiB. */
-  readonly streamWindowBytes?: number;
-  readonly connectionWindowBytes?: number;
   /** Send error messages of unexpected handler errors to clients (tests); default false. */
   readonly exposeInternalErrors?: boolean;
   /** Told of handler errors that are not GrpcStatusError. Default: none (they answer INTERNAL). */
   readonly onHandlerError?: (error: unknown, path: string) => void;
+  /** Serve over TLS (ALPN h2) instead of cleartext h2c. */
+  readonly tls?: ServerTlsOptions;
   /** Hears about every call (metrics): asked once per method in addService. Default: none. */
   readonly observer?: GrpcServerObserver;
   /**
@@ -59,47 +50,18 @@ export interface GrpcServerOptions {
   readonly tracer?: Tracer;
   /**
    * Serves HTTP/1.1 on the same port (`/metrics`, `/health`...): connections that do not start
-   * with the HTTP/2 preface go to this request listener (see connection-dispatch.ts). Without
-   * it every connection is taken as HTTP/2 (an HTTP/1.1 client is answered GOAWAY).
+   * with the HTTP/2 preface, or that chose "http/1.1" by ALPN over TLS, go to this request
+   * listener, under the same deadlines and connection limits (see http1-connections.ts).
+   * Without it every connection is taken as HTTP/2 (an HTTP/1.1 client is answered GOAWAY).
    */
   readonly http1?: Http1Handler;
-  /** A connection that sends too few bytes to tell its protocol within this time is closed, ms. Default 10 s. */
-  readonly firstBytesTimeoutMs?: number;
-  /**
-   * An HTTP/1.1 request must arrive whole (headers and body) within this time of its first
-   * byte, or its connection is closed (Node's `headersTimeout` and `requestTimeout`), ms.
-   * Default 10 s.
-   */
-  readonly http1RequestTimeoutMs?: number;
 }
 
-/** A request listener for the HTTP/1.1 side of the port (as `http.createServer` takes). */
-export type Http1Handler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
-
-/**
- * Limits of the HTTP/1.1 side: it answers small GETs, so requests are small and quick. The
- * connection limit (`maxConnections`) counts both protocols.
- */
-const HTTP1_LIMITS = {
-  maxHeaderSize: 16 * 1024,
-  keepAliveTimeout: 5_000,
-  maxRequestsPerSocket: 1_000,
-} as const;
-
 const MiB = 1 << 20;
-const DEFAULTS = {
+const CALL_DEFAULTS = {
   maxReceiveMessageBytes: 4 * MiB,
   maxSendMessageBytes: 4 * MiB,
-  maxConcurrentStreams: 1000,
-  maxConnections: 1000,
   requestQueueMessagesMax: 32,
-  maxHeaderListBytes: 16 * 1024,
-  idleConnectionTimeoutMs: 300_000,
-  streamWindowBytes: MiB,
-  connectionWindowBytes: 16 * MiB,
-  exposeInternalErrors: false,
-  firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS,
-  http1RequestTimeoutMs: 10_000,
 } as const;
 
 /** The server's life: routes are added while `new`; `listening` until shutdown starts. */
@@ -110,55 +72,37 @@ export class GrpcServer implements CallHost {
   readonly maxSendMessageBytes: number;
   readonly requestQueueMessagesMax: number;
   readonly exposeInternalErrors: boolean;
-  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError' | 'observer' | 'http1' | 'tracer'>>;
+  /** The HTTP/2 limits in force (defaults filled in). */
+  readonly limits: H2ServerLimits;
   readonly tracer: Tracer | undefined;
   private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
   private readonly observer: GrpcServerObserver | undefined;
-  /** The HTTP/1.1 side of the port (never listens itself: the dispatcher hands it sockets). */
-  private readonly http1Server: http.Server | undefined;
-  /** HTTP/1.1 connections (the drain waits for them) and their responses not yet finished. */
-  private readonly http1Sockets = new Set<net.Socket>();
-  private readonly http1Responses = new Set<http.ServerResponse>();
-  /** Accepted connections whose protocol is not known yet (shutdown closes them). */
-  private readonly undecided = new Set<net.Socket>();
   private readonly routes = new Map<string, Route>();
-  private readonly connections = new Set<H2ServerConnection>();
   private readonly calls = new Set<ServerCallImpl>();
-  private readonly netServer: net.Server;
+  private readonly transport: ServerTransport;
   private state: ServerState = 'new';
   private drained: (() => void) | undefined;
   private readonly shutdownController = new AbortController();
 
   constructor(options: GrpcServerOptions = {}) {
-    this.options = { ...DEFAULTS, ...stripUndefined(options) };
-    for (const [key, value] of Object.entries(this.options)) {
-      if (typeof value === 'number' && !(Number.isInteger(value) && value >= 0)) {
+    const given = stripUndefined(options);
+    const calls = { ...CALL_DEFAULTS, ...pick(given, Object.keys(CALL_DEFAULTS) as (keyof typeof CALL_DEFAULTS)[]) };
+    for (const [key, value] of Object.entries(calls)) {
+      if (!(Number.isInteger(value) && value >= 0)) {
         throw new RangeError(`GrpcServer option ${key} must be a non-negative integer, not ${value}`);
       }
     }
-    this.maxReceiveMessageBytes = this.options.maxReceiveMessageBytes;
-    this.maxSendMessageBytes = this.options.maxSendMessageBytes;
-    this.requestQueueMessagesMax = Math.max(1, this.options.requestQueueMessagesMax);
-    this.exposeInternalErrors = this.options.exposeInternalErrors;
+    this.limits = { ...DEFAULT_H2_SERVER_LIMITS, ...pick(given, Object.keys(DEFAULT_H2_SERVER_LIMITS) as (keyof H2ServerLimits)[]) };
+    const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...pick(given, Object.keys(DEFAULT_CONNECTION_LIMITS) as (keyof ConnectionLimits)[]) };
+    checkLimits({ ...this.limits, ...connectionLimits });
+    this.maxReceiveMessageBytes = calls.maxReceiveMessageBytes;
+    this.maxSendMessageBytes = calls.maxSendMessageBytes;
+    this.requestQueueMessagesMax = Math.max(1, calls.requestQueueMessagesMax);
+    this.exposeInternalErrors = options.exposeInternalErrors === true;
     this.onHandlerError = options.onHandlerError;
     this.observer = options.observer;
     this.tracer = options.tracer;
-    if (options.http1 !== undefined) {
-      const timeoutMs = this.options.http1RequestTimeoutMs;
-      const handler = options.http1;
-      this.http1Server = http.createServer(
-        // Node checks the request timeouts every connectionsCheckingInterval.
-        { ...HTTP1_LIMITS, headersTimeout: timeoutMs, requestTimeout: timeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1_000, timeoutMs / 4)) },
-        (request, response) => this.serveHttp1(handler, request, response),
-      );
-      this.http1Server.on('clientError', (_error: Error, socket: net.Socket) => socket.destroy());
-      // This server never listens (the dispatcher hands it sockets), but Node tracks its
-      // connections, and so enforces the request timeouts and can close idle keep-alive
-      // connections, only from its 'listening' event: start that tracking now.
-      this.http1Server.emit('listening');
-    }
-    this.netServer = net.createServer(this.onConnection); // H2Connection turns Nagle's algorithm off
-    this.netServer.maxConnections = this.options.maxConnections;
+    this.transport = new ServerTransport(this.limits, connectionLimits, this.onStream, options.tls, options.http1, options.observer?.limits);
   }
 
   /** Aborted when shutdown starts: long-lived streaming handlers should wind down on it. */
@@ -202,19 +146,22 @@ export class GrpcServer implements CallHost {
       throw new Error(`cannot listen: the server is ${this.state}`);
     }
     this.state = 'listening';
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => {
-        this.state = 'closed';
-        reject(error);
-      };
-      this.netServer.once('error', onError);
-      this.netServer.listen(port, host, () => {
-        this.netServer.off('error', onError);
-        resolve();
-      });
-    });
-    const address = this.netServer.address() as net.AddressInfo;
-    return { host: address.address, port: address.port };
+    try {
+      return await this.transport.listen(port, host);
+    } catch (error) {
+      this.state = 'closed';
+      throw error;
+    }
+  }
+
+  /** What each open HTTP/2 connection holds: streams, queued and unsent bytes, receive window left (tests, diagnostics). */
+  connectionStats(): ReturnType<ServerTransport['connectionStats']> {
+    return this.transport.connectionStats();
+  }
+
+  /** Connections now, and those refused or evicted at accept so far. */
+  get connectionCounts(): { total: number; refused: number; evicted: number } {
+    return this.transport.admissionCounts;
   }
 
   /**
@@ -230,20 +177,13 @@ export class GrpcServer implements CallHost {
     if (this.state === 'listening') {
       this.state = 'draining';
       this.shutdownController.abort(new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the server is shutting down'));
-      const listenerClosed = new Promise<void>((resolve) => this.netServer.close(() => resolve()));
-      for (const connection of this.connections) {
-        connection.close();
-      }
-      for (const socket of this.undecided) {
-        socket.destroy();
-      }
-      this.closeHttp1();
+      const listenerClosed = this.transport.stopAccepting();
+      this.transport.closeConnections();
       const graceTimer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
       if ((await Promise.race([this.whenDrained(), graceTimer])) === 'timeout') {
         this.forceClose();
       }
       await listenerClosed;
-      this.http1Server?.close(); // stops its timeout checks (it never listened)
       this.state = 'closed';
     }
   }
@@ -253,14 +193,7 @@ export class GrpcServer implements CallHost {
     for (const call of this.calls) {
       call.cancel(GrpcStatus.UNAVAILABLE, 'the server is shutting down');
     }
-    for (const connection of this.connections) {
-      connection.destroy();
-    }
-    this.http1Server?.closeAllConnections();
-    for (const socket of this.http1Sockets) {
-      socket.destroy();
-    }
-    this.netServer.close();
+    this.transport.destroy();
   }
 
   callClosed(call: ServerCallImpl): void {
@@ -275,99 +208,16 @@ export class GrpcServer implements CallHost {
   private whenDrained(): Promise<void> {
     return new Promise<void>((resolve) => {
       this.drained = resolve;
-      this.checkDrained();
+      this.transport.whenEmpty(() => this.checkDrained());
     });
   }
 
   private checkDrained(): void {
-    if (this.drained !== undefined && this.calls.size === 0 && this.connections.size === 0 && this.http1Sockets.size === 0) {
+    if (this.drained !== undefined && this.calls.size === 0 && this.transport.connectionCount === 0) {
       const resolve = this.drained;
       this.drained = undefined;
       resolve();
     }
-  }
-
-  private readonly onConnection = (socket: net.Socket): void => {
-    if (this.state !== 'listening') {
-      socket.destroy();
-      return;
-    }
-    if (this.http1Server === undefined) {
-      this.acceptHttp2(socket);
-      return;
-    }
-    this.undecided.add(socket);
-    socket.once('close', () => this.undecided.delete(socket));
-    dispatchConnection(socket, { http2: this.acceptHttp2, http1: this.acceptHttp1 }, { firstBytesTimeoutMs: this.options.firstBytesTimeoutMs });
-  };
-
-  /**
-   * Serves an accepted connection as HTTP/2 (gRPC). Public so that a listener of another kind
-   * (TLS with ALPN "h2") can hand its sockets over; see also `acceptHttp1`.
-   */
-  readonly acceptHttp2 = (socket: net.Socket): void => {
-    this.undecided.delete(socket);
-    if (this.state !== 'listening') {
-      socket.destroy();
-      return;
-    }
-    const connection = new H2ServerConnection(
-      socket,
-      {
-        maxConcurrentStreams: this.options.maxConcurrentStreams,
-        streamWindowBytes: this.options.streamWindowBytes,
-        connectionWindowBytes: this.options.connectionWindowBytes,
-        maxHeaderListBytes: this.options.maxHeaderListBytes,
-        idleTimeoutMs: this.options.idleConnectionTimeoutMs,
-      },
-      this.onStream,
-    );
-    this.connections.add(connection);
-    connection.onClose(() => {
-      this.connections.delete(connection);
-      this.checkDrained();
-    });
-  };
-
-  /** Serves an accepted connection as HTTP/1.1 with the `http1` listener (destroyed without one). */
-  readonly acceptHttp1 = (socket: net.Socket): void => {
-    this.undecided.delete(socket);
-    if (this.http1Server === undefined || this.state !== 'listening') {
-      socket.destroy();
-      return;
-    }
-    this.http1Sockets.add(socket);
-    socket.once('close', () => {
-      this.http1Sockets.delete(socket);
-      this.checkDrained();
-    });
-    this.http1Server.emit('connection', socket);
-  };
-
-  /** Runs the HTTP/1.1 handler; while draining, every response closes its connection. */
-  private serveHttp1(handler: Http1Handler, request: http.IncomingMessage, response: http.ServerResponse): void {
-    this.http1Responses.add(response);
-    response.once('close', () => {
-      this.http1Responses.delete(response);
-      if (this.state !== 'listening') {
-        // Its connection is idle now (or closing): let the drain finish.
-        setImmediate(() => this.http1Server?.closeIdleConnections());
-      }
-    });
-    if (this.state !== 'listening') {
-      response.shouldKeepAlive = false;
-    }
-    handler(request, response);
-  }
-
-  /** Drain of the HTTP/1.1 side: idle keep-alive connections close now, busy ones after their response. */
-  private closeHttp1(): void {
-    for (const response of this.http1Responses) {
-      if (!response.headersSent) {
-        response.shouldKeepAlive = false;
-      }
-    }
-    this.http1Server?.closeIdleConnections();
   }
 
   private readonly onStream = (stream: H2Stream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
@@ -385,7 +235,7 @@ export class GrpcServer implements CallHost {
     return {
       httpStatus: 431,
       code: GrpcStatus.RESOURCE_EXHAUSTED,
-      details: `request headers are over the limit of ${this.options.maxHeaderListBytes} bytes`,
+      details: `request headers are over the limit of ${this.limits.maxHeaderListBytes} bytes`,
     };
   }
 
@@ -399,8 +249,8 @@ export class GrpcServer implements CallHost {
       };
     }
     const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
-      return { httpStatus: 415, code: GrpcStatus.INTERNAL, details: `content-type ${String(contentType)} is not application/grpc` };
+    if (typeof contentType !== 'string' || !isGrpcContentType(contentType)) {
+      return { httpStatus: 415, code: GrpcStatus.INTERNAL, details: `content-type ${String(contentType)} is not application/grpc or application/grpc+<format>` };
     }
     if (this.state !== 'listening') {
       return { httpStatus: 200, code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' };
@@ -411,6 +261,11 @@ export class GrpcServer implements CallHost {
     }
     return undefined;
   }
+}
+
+/** "application/grpc", alone or with a message format after a plus ("application/grpc+proto"), as the gRPC protocol spells it. */
+function isGrpcContentType(value: string): boolean {
+  return value === 'application/grpc' || (value.length > 17 && value.startsWith('application/grpc+'));
 }
 
 interface Refusal {
@@ -440,5 +295,15 @@ function ignoreSessionError(): void {
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean')) as Partial<T>;
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'object')) as Partial<T>;
+}
+
+function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) {
+    if (from[key] !== undefined) {
+      out[key] = from[key];
+    }
+  }
+  return out;
 }

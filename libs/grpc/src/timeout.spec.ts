@@ -1,6 +1,6 @@
 import { GrpcStatusError } from './grpc-status.error';
 import { GrpcStatus } from './status';
-import { formatGrpcTimeout, parseGrpcTimeout } from './timeout';
+import { formatGrpcTimeout, GRPC_TIMEOUT_MS_MAX, parseGrpcTimeout } from './timeout';
 
 describe('grpc-timeout', () => {
   it.each([
@@ -11,9 +11,14 @@ describe('grpc-timeout', () => {
     ['1500u', 1.5],
     ['2000000n', 2],
     ['0m', 0],
-    ['99999999S', 99_999_999_000],
+    ['2147483S', 2_147_483_000],
+    ['596H', 2_145_600_000],
   ])('parses %s as %d ms', (value, ms) => {
     expect(parseGrpcTimeout(value)).toBeCloseTo(ms, 9);
+  });
+
+  it.each(['597H', '2147484S', '99999999S', '99999999H', '35792M'])('clamps %s, over 2^31-1 ms, to what a timer takes', (value) => {
+    expect(parseGrpcTimeout(value)).toBe(GRPC_TIMEOUT_MS_MAX);
   });
 
   it.each(['', '5', 'm', '123456789m', '-5m', '5 m', '5x', '1.5S', '5mm'])('refuses %j with INTERNAL', (value) => {
@@ -34,9 +39,9 @@ describe('grpc-timeout', () => {
     [100_000, '100000m'],
     [1e9, '1000000S'],
     [1e12, '16666667M'],
-  ])('formats %d ms as %s, never shorter', (ms, value) => {
+  ])('formats %d ms as %s, never shorter (beyond what a timer takes: clamped)', (ms, value) => {
     expect(formatGrpcTimeout(ms)).toBe(value);
-    expect(parseGrpcTimeout(value)).toBeGreaterThanOrEqual(ms);
+    expect(parseGrpcTimeout(value)).toBeGreaterThanOrEqual(Math.min(ms, GRPC_TIMEOUT_MS_MAX));
   });
 
   it('refuses to format a timeout that is not positive', () => {

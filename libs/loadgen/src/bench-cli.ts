@@ -17,6 +17,10 @@
  *   --rate N                              paced: N ops/s in all per level (the CPU per operation
  *                                         of a lightly loaded cluster)
  *   --idle S                              first, each process's CPU over S s without load (% of a core)
+ *   --tls                                 mutual TLS on every connection (a throwaway CA, ECDSA
+ *                                         P-256): the clients, the gateway and member to member,
+ *                                         with the same etcd flags for KeyVal and etcd; run it
+ *                                         beside a run without to see what TLS costs
  *
  * Before the first level each target gets a warm-up it is not measured on (`--warmup N` Puts
  * at 64 clients, 20,000 by default): KeyVal's code is compiled by the JIT as it runs, and both
@@ -30,7 +34,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { installLeanAsyncResourceBind } from '@keyval/grpc';
-import { findLeader, startCluster, startGateway, type RunningCluster } from './bench-cluster';
+import { BenchPki, findLeader, startCluster, startGateway, type RunningCluster } from './bench-cluster';
 import { renderLineChart } from './bench-chart';
 import { describeDiskWindow, DiskMonitor, type DiskWindow } from './disk-monitor';
 import { runLoad } from './load';
@@ -59,6 +63,8 @@ interface BenchArgs {
   charts: string | undefined;
   rate: number | undefined;
   idleSeconds: number;
+  /** Mutual TLS everywhere (clients, gateway, peers), with a throwaway CA. */
+  tls: boolean;
 }
 
 /** One measured level. */
@@ -84,7 +90,7 @@ export interface LevelResult {
 }
 
 const USAGE =
-  'flags: --target keyval|etcd|both --clients 1,16,64,256 --workload put,get,serializable-get,mixed --members 3,5,7 --repeat N --ops N --duration S --value-bytes N --endpoints a,b,c --lease-reads --gateway --warmup N --connections N --json FILE --charts DIR --rate N --idle S';
+  'flags: --target keyval|etcd|both --clients 1,16,64,256 --workload put,get,serializable-get,mixed --members 3,5,7 --repeat N --ops N --duration S --value-bytes N --endpoints a,b,c --lease-reads --gateway --warmup N --connections N --json FILE --charts DIR --rate N --idle S --tls';
 
 /** `text` if it is one of `choices`, or throws naming the flag. */
 function oneOf<T extends string>(flag: string, text: string, choices: readonly T[]): T {
@@ -122,6 +128,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     charts: undefined,
     rate: undefined,
     idleSeconds: 0,
+    tls: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
@@ -190,6 +197,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--idle':
         args.idleSeconds = wholeNumber('--idle', value(), 1);
         break;
+      case '--tls':
+        args.tls = true;
+        break;
       default:
         throw new Error(`unknown flag ${flag} (${USAGE})`);
     }
@@ -253,18 +263,23 @@ async function main(): Promise<void> {
   const disk = args.endpoints === undefined ? DiskMonitor.start(os.tmpdir()) : undefined;
   const results: LevelResult[] = [];
   const startedAt = new Date().toISOString();
+  const pki = args.tls ? await BenchPki.create() : undefined;
+  if (pki !== undefined) {
+    process.stdout.write('mutual TLS on every connection (clients, gateway, peers), ECDSA P-256 certificates\n');
+  }
   try {
     for (let repetition = 1; repetition <= args.repeat; repetition++) {
       // Interleaved pairs: keyval, etcd, then etcd, keyval...
       const targets = repetition % 2 === 1 ? args.targets : [...args.targets].reverse();
       for (const members of args.members) {
         for (const target of targets) {
-          await runTarget(args, target, members, repetition, disk, results);
+          await runTarget(args, target, members, repetition, disk, results, pki);
         }
       }
     }
   } finally {
     await disk?.stop();
+    await pki?.remove();
   }
   if (args.json !== undefined) {
     const machine = { cores: cpus.length, cpu: cpus[0]?.model, memoryBytes: os.totalmem(), node: process.version, kernel: os.release() };
@@ -280,13 +295,14 @@ async function main(): Promise<void> {
   }
 }
 
-async function runTarget(args: BenchArgs, target: Target, members: number, repetition: number, disk: DiskMonitor | undefined, results: LevelResult[]): Promise<void> {
-  const cluster: RunningCluster = args.endpoints === undefined ? await startCluster(target, { members, leaseReads: args.leaseReads }) : { endpoints: args.endpoints, processes: [], names: new Map(), stop: async () => undefined };
-  const gateway = args.gateway && target === 'keyval' ? await startGateway(cluster.endpoints) : undefined;
+async function runTarget(args: BenchArgs, target: Target, members: number, repetition: number, disk: DiskMonitor | undefined, results: LevelResult[], pki: BenchPki | undefined): Promise<void> {
+  const cluster: RunningCluster =
+    args.endpoints === undefined ? await startCluster(target, { members, leaseReads: args.leaseReads, ...(pki === undefined ? {} : { pki }) }) : { endpoints: args.endpoints, processes: [], names: new Map(), stop: async () => undefined };
+  const gateway = args.gateway && target === 'keyval' ? await startGateway(cluster.endpoints, pki) : undefined;
   try {
-    const leader = await findLeader(cluster.endpoints);
+    const leader = await findLeader(cluster.endpoints, pki);
     const leaderName = cluster.names.get(leader);
-    const through = gateway === undefined ? undefined : await findLeader(gateway.endpoints);
+    const through = gateway === undefined ? undefined : await findLeader(gateway.endpoints, pki);
     const watched = [...cluster.processes, ...(gateway?.processes ?? [])];
     process.stdout.write(`\n# ${target}, ${members} members${args.repeat > 1 ? `, repetition ${repetition}` : ''}\n`);
     if (args.idleSeconds > 0) {
@@ -309,6 +325,7 @@ async function runTarget(args: BenchArgs, target: Target, members: number, repet
         readRatio: 0.5,
         timeoutMs: 10_000,
         connections: Math.min(args.connections, clients),
+        tls: pki?.tlsFor(endpoint),
         ...(args.rate === undefined || !paced ? {} : { ratePerSecond: args.rate }),
       });
     if (args.warmupOperations > 0) {

@@ -9,9 +9,56 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GrpcChannel, createClient } from '@keyval/grpc';
+import * as tls from 'node:tls';
+import { type ClientTlsOptions, GrpcChannel, type IssuedFiles, ThrowawayCa, createClient, memberTlsFlags } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import type { WatchedProcess } from './process-cpu';
+
+/**
+ * `--tls`: a throwaway CA (ECDSA P-256) and a certificate for each member, the gateway and the
+ * load's clients, issued as they are first asked for; the same etcd flags for KeyVal and etcd.
+ */
+export class BenchPki {
+  private readonly issued = new Map<string, Promise<IssuedFiles>>();
+
+  private constructor(
+    readonly dir: string,
+    private readonly ca: ThrowawayCa,
+    /** What the load and the probes dial with: the client certificate, the CA. */
+    readonly client: ClientTlsOptions,
+  ) {}
+
+  static async create(): Promise<BenchPki> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-pki-'));
+    const ca = await ThrowawayCa.create(dir);
+    const client = await ca.issue('client');
+    const context = tls.createSecureContext({ ca: await fs.readFile(ca.caFile), cert: await fs.readFile(client.certFile), key: await fs.readFile(client.keyFile) });
+    return new BenchPki(dir, ca, { secureContext: () => context });
+  }
+
+  get caFile(): string {
+    return this.ca.caFile;
+  }
+
+  /** `name`'s certificate and key (issued once). */
+  files(name: string): Promise<IssuedFiles> {
+    let files = this.issued.get(name);
+    if (files === undefined) {
+      files = this.ca.issue(name);
+      this.issued.set(name, files);
+    }
+    return files;
+  }
+
+  /** The channel TLS for `endpoint` (https:// only). */
+  tlsFor(endpoint: string): ClientTlsOptions | undefined {
+    return endpoint.startsWith('https://') ? this.client : undefined;
+  }
+
+  async remove(): Promise<void> {
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,6 +100,8 @@ export interface ClusterOptions {
   readonly leaseReads?: boolean;
   /** --snapshot-count for both systems (100,000 by default: etcd 3.4's). */
   readonly snapshotCount?: number;
+  /** Mutual TLS on the client and peer ports (https:// URLs). */
+  readonly pki?: BenchPki;
 }
 
 const stopChild = (c: ChildProcess): Promise<void> => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))));
@@ -73,6 +122,14 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
   }
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `bench-${kind}-`));
   const specs = await Promise.all(Array.from({ length: size }, (_, i) => newSpec(`b${i + 1}`)));
+  const pki = options.pki;
+  const scheme = pki === undefined ? 'http' : 'https';
+  const endpointOf = (m: MemberSpec): string => `${pki === undefined ? '' : 'https://'}127.0.0.1:${m.client}`;
+  const tlsFlags = new Map<string, string[]>();
+  const issue = async (m: MemberSpec): Promise<void> => {
+    if (pki !== undefined) tlsFlags.set(m.name, memberTlsFlags(pki.caFile, await pki.files(m.name)));
+  };
+  for (const m of specs) await issue(m);
   const root = path.resolve(__dirname, '..', '..', '..');
   const children = new Map<string, ChildProcess>();
   const flags = new Map<string, string[]>();
@@ -80,16 +137,17 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
     const common = [
       `--name=${m.name}`,
       `--data-dir=${path.join(dir, m.name)}`,
-      `--listen-client-urls=http://127.0.0.1:${m.client}`,
-      `--advertise-client-urls=http://127.0.0.1:${m.client}`,
-      `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
+      `--listen-client-urls=${scheme}://127.0.0.1:${m.client}`,
+      `--advertise-client-urls=${scheme}://127.0.0.1:${m.client}`,
+      `--listen-peer-urls=${scheme}://127.0.0.1:${m.peer}`,
+      `--initial-advertise-peer-urls=${scheme}://127.0.0.1:${m.peer}`,
       `--initial-cluster=${initial}`,
       `--initial-cluster-state=${state}`,
       `--listen-metrics-urls=http://127.0.0.1:${m.metrics}`,
       // etcd 3.4's default, set for both: the systems snapshot equally often (KeyVal's own
       // default is 10,000; docs/benchmarks.md measures both).
       `--snapshot-count=${options.snapshotCount ?? 100_000}`,
+      ...(tlsFlags.get(m.name) ?? []),
     ];
     const child =
       kind === 'keyval'
@@ -99,13 +157,13 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
     flags.set(m.name, [initial, state]);
     return child;
   };
-  const initial = specs.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const initial = specs.map((m) => `${m.name}=${scheme}://127.0.0.1:${m.peer}`).join(',');
   const started = specs.map((m) => spawnMember(m, initial, 'new'));
   if (started.some((c) => c.pid === undefined)) {
     await Promise.all(started.map(stopChild));
     throw new Error(`could not start ${kind === 'keyval' ? 'a KeyVal member' : 'etcd (is etcd-server installed?)'}`);
   }
-  const endpoints = specs.map((m) => `127.0.0.1:${m.client}`);
+  const endpoints = specs.map(endpointOf);
   const specOf = (name: string): MemberSpec => {
     const spec = specs.find((m) => m.name === name);
     if (spec === undefined) throw new Error(`no member named ${name}`);
@@ -115,9 +173,9 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
     kind,
     endpoints,
     processes: specs.map((m) => ({ name: m.name, pid: children.get(m.name)?.pid as number })),
-    names: new Map(specs.map((m) => [`127.0.0.1:${m.client}`, m.name])),
+    names: new Map(specs.map((m) => [endpointOf(m), m.name])),
     metricsUrlOf: (endpoint) => {
-      const spec = specs.find((m) => `127.0.0.1:${m.client}` === endpoint);
+      const spec = specs.find((m) => endpointOf(m) === endpoint);
       return spec === undefined ? undefined : `http://127.0.0.1:${spec.metrics}/metrics`;
     },
     pidOf: (name) => {
@@ -133,15 +191,16 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
     },
     addMember: async (name, via) => {
       const spec = await newSpec(name);
-      const peerUrl = `http://127.0.0.1:${spec.peer}`;
-      const channel = new GrpcChannel(via);
+      const peerUrl = `${scheme}://127.0.0.1:${spec.peer}`;
+      await issue(spec);
+      const channel = new GrpcChannel(via, { tls: pki?.tlsFor(via) });
       try {
         const added = await createClient(etcd.ClusterDefinition, channel).memberAdd({ peerURLs: [peerUrl], isLearner: false }, { timeoutMs: 10_000 });
         const all = added.members.map((m) => `${m.name === '' ? name : m.name}=${m.peerURLs[0] ?? ''}`).join(',');
         specs.push(spec);
-        endpoints.push(`127.0.0.1:${spec.client}`);
+        endpoints.push(endpointOf(spec));
         spawnMember(spec, all, 'existing');
-        return `127.0.0.1:${spec.client}`;
+        return endpointOf(spec);
       } finally {
         channel.close();
       }
@@ -157,28 +216,35 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
  * Starts the gateway in front of `endpoints`; its endpoint is ready once its Status (passed
  * through to the leader) names the leader, which findLeader waits for.
  */
-export async function startGateway(endpoints: readonly string[]): Promise<RunningCluster> {
+export async function startGateway(endpoints: readonly string[], pki?: BenchPki): Promise<RunningCluster> {
   const root = path.resolve(__dirname, '..', '..', '..');
   const [client, metrics] = [await freePort(), await freePort()];
+  const own = pki === undefined ? undefined : await pki.files('gateway');
+  // With --tls the gateway serves mutual TLS and dials the members with its own certificate.
+  const tlsFlags =
+    pki === undefined || own === undefined
+      ? []
+      : [`--cert-file=${own.certFile}`, `--key-file=${own.keyFile}`, `--trusted-ca-file=${pki.caFile}`, '--client-cert-auth', `--cacert=${pki.caFile}`, `--cert=${own.certFile}`, `--key=${own.keyFile}`];
   const child = spawn(
     process.execPath,
-    [path.join(root, 'apps', 'gateway', 'dist', 'main.js'), `--endpoints=${endpoints.join(',')}`, `--listen-client-urls=http://127.0.0.1:${client}`, `--listen-metrics-urls=http://127.0.0.1:${metrics}`, '--log-level=warn'],
+    [path.join(root, 'apps', 'gateway', 'dist', 'main.js'), `--endpoints=${endpoints.join(',')}`, `--listen-client-urls=${pki === undefined ? 'http' : 'https'}://127.0.0.1:${client}`, `--listen-metrics-urls=http://127.0.0.1:${metrics}`, '--log-level=warn', ...tlsFlags],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  const endpoint = `${pki === undefined ? '' : 'https://'}127.0.0.1:${client}`;
   return {
-    endpoints: [`127.0.0.1:${client}`],
+    endpoints: [endpoint],
     processes: child.pid === undefined ? [] : [{ name: 'gateway', pid: child.pid }],
-    names: new Map([[`127.0.0.1:${client}`, 'gateway']]),
+    names: new Map([[endpoint, 'gateway']]),
     stop: () => stopChild(child),
   };
 }
 
 /** The endpoint whose member leads (Maintenance.Status), waiting up to 20 s for one. */
-export async function findLeader(endpoints: readonly string[]): Promise<string> {
+export async function findLeader(endpoints: readonly string[], pki?: BenchPki): Promise<string> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     for (const endpoint of endpoints) {
-      const channel = new GrpcChannel(endpoint, { connectTimeoutMs: 500 });
+      const channel = new GrpcChannel(endpoint, { connectTimeoutMs: 500, tls: pki?.tlsFor(endpoint) });
       try {
         const st = await createClient(etcd.MaintenanceDefinition, channel).status({}, { timeoutMs: 500 });
         if (st.leader !== 0n && st.leader === st.header?.memberId) {

@@ -5,7 +5,7 @@
  * (linearizable or serializable). Every request carries a client id and sequence number, as
  * kvctl and the gateway do.
  */
-import { GrpcChannel, Metadata, createClient } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, Metadata, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { LatencyRecorder } from './latency';
 
@@ -28,6 +28,8 @@ export interface LoadOptions {
   readonly timeoutMs: number;
   /** HTTP/2 connections per endpoint. */
   readonly connections: number;
+  /** TLS towards the endpoints (https://), with a client certificate. */
+  readonly tls?: ClientTlsOptions;
   /**
    * Paced: at most this many operations per second in all (the k-th starts no earlier than
    * k / rate s after the start, on whichever client is free). Default: as fast as answers come.
@@ -53,7 +55,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (rate !== undefined && !(rate > 0)) {
     throw new Error(`the rate must be above 0 operations per second, not ${rate}`);
   }
-  const channels = o.endpoints.map((e) => new GrpcChannel(e, { sessions: o.connections, maxSendMessageBytes: 8 << 20, maxReceiveMessageBytes: 64 << 20 }));
+  const channels = o.endpoints.map((e) => new GrpcChannel(e, { sessions: o.connections, maxSendMessageBytes: 8 << 20, maxReceiveMessageBytes: 64 << 20, tls: o.tls }));
   const clients = channels.map((c) => createClient(etcd.KVDefinition, c));
   const latency = new LatencyRecorder();
   const value = Buffer.alloc(o.valueBytes, 0x61);

@@ -6,8 +6,8 @@
  *
  *     GrpcServer.addService ─► method(service, m) ─► cells bound once ─► started() / handled(code, ms)
  */
-import { callTypeOf, GrpcStatus } from '@keyval/grpc';
-import type { GrpcMethodObserver, GrpcServerObserver, MethodDefinition } from '@keyval/grpc';
+import { callTypeOf, GrpcStatus, H2Error } from '@keyval/grpc';
+import type { GrpcLimitObserver, GrpcMethodObserver, GrpcServerObserver, MethodDefinition } from '@keyval/grpc';
 import type { Registry } from 'prom-client';
 import { CounterFamily, HistogramFamily } from './families';
 import type { CounterCell } from './cells';
@@ -37,6 +37,8 @@ export const GRPC_CODE_NAMES: Readonly<Record<GrpcStatus, string>> = {
 type MethodLabel = 'grpc_type' | 'grpc_service' | 'grpc_method';
 
 export class GrpcServerMetrics implements GrpcServerObserver {
+  /** keyval_grpc_server_*: the client port's answers over its limits (docs/security.md). */
+  readonly limits: GrpcLimitObserver;
   private readonly started: CounterFamily<MethodLabel>;
   private readonly handled: CounterFamily<MethodLabel | 'grpc_code'>;
   private readonly handling: HistogramFamily<MethodLabel>;
@@ -55,6 +57,7 @@ export class GrpcServerMetrics implements GrpcServerObserver {
       labelNames,
       buckets: GRPC_HANDLING_BUCKETS,
     });
+    this.limits = limitCounters(registry);
   }
 
   method(service: string, method: MethodDefinition): GrpcMethodObserver {
@@ -74,4 +77,34 @@ export class GrpcServerMetrics implements GrpcServerObserver {
       },
     };
   }
+}
+
+/**
+ * Counters of the client port's limits, every cell at 0 from the start: connections ended by
+ * our GOAWAY per HTTP/2 error code (ENHANCE_YOUR_CALM: a reset, ping, CONTINUATION or control
+ * frame budget spent...), streams refused, connections refused or evicted at accept.
+ */
+function limitCounters(registry: Registry): GrpcLimitObserver {
+  const errors = new CounterFamily(registry, {
+    name: 'keyval_grpc_server_connection_errors_total',
+    help: 'HTTP/2 connections the client port ended with a GOAWAY carrying an error code (a limit or a protocol violation), by code.',
+    labelNames: ['code'],
+  });
+  const byCode: CounterCell[] = [];
+  for (const [name, code] of Object.entries(H2Error)) {
+    if (typeof code === 'number' && code !== H2Error.NO_ERROR) byCode[code] = errors.cell({ code: name });
+  }
+  const other = errors.cell({ code: 'OTHER' });
+  const counter = (name: string, help: string): CounterCell => new CounterFamily(registry, { name, help, labelNames: [] }).cell({});
+  const refusedStreams = counter('keyval_grpc_server_refused_streams_total', 'HTTP/2 streams the client port refused (REFUSED_STREAM): over --max-concurrent-streams or the send buffer.');
+  const refusedConnections = counter('keyval_grpc_server_refused_connections_total', 'Connections closed at accept: over --max-connections-per-ip or --max-connections.');
+  const evictedConnections = counter('keyval_grpc_server_evicted_connections_total', 'Silent connections closed to make room for a new one at --max-connections.');
+  return {
+    connectionError: (code) => {
+      if (code !== H2Error.NO_ERROR) (byCode[code] ?? other).inc();
+    },
+    streamRefused: () => refusedStreams.inc(),
+    connectionRefused: () => refusedConnections.inc(),
+    connectionEvicted: () => evictedConnections.inc(),
+  };
 }

@@ -9,11 +9,13 @@ export class UsageError extends Error {
   }
 }
 
-/** An http:// URL with a port, split for listening. */
+/** An http:// or https:// URL with a port, split for listening. */
 export interface ListenUrl {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** https: serve TLS on it. */
+  readonly secure: boolean;
 }
 
 export function parseListenUrl(value: string, flag: string): ListenUrl {
@@ -23,13 +25,13 @@ export function parseListenUrl(value: string, flag: string): ListenUrl {
   } catch {
     throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a URL (expected e.g. http://127.0.0.1:2379)`);
   }
-  if (parsed.protocol !== 'http:') {
-    throw new UsageError(`${flag}: ${value}: only http:// is supported (no TLS yet)`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError(`${flag}: ${value}: only http:// and https:// are supported`);
   }
   if (parsed.port === '' || (parsed.pathname !== '/' && parsed.pathname !== '')) {
-    throw new UsageError(`${flag}: ${value} must be http://host:port`);
+    throw new UsageError(`${flag}: ${value} must be http://host:port or https://host:port`);
   }
-  return { url: value, host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port) };
+  return { url: value, host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port), secure: parsed.protocol === 'https:' };
 }
 
 /** The non-empty items of a comma-separated list. */

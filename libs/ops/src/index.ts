@@ -3,4 +3,6 @@
 export * from './cli-values';
 export * from './health-server';
 export * from './graceful-shutdown';
+export * from './server-limit-flags';
+export * from './tls-flags';
 export * from './tracing-env';

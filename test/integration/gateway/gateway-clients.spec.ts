@@ -189,7 +189,7 @@ describe('keyval-gateway flags', () => {
   it.each([
     [[], /--endpoints is required/],
     [['--endpoints=not a host'], /--endpoints: "not a host" is not host:port/],
-    [['--endpoints=127.0.0.1:2379', '--listen-client-urls=https://127.0.0.1:1'], /only http:\/\/ is supported/],
+    [['--endpoints=127.0.0.1:2379', '--listen-client-urls=https://127.0.0.1:1'], /--listen-client-urls: an https:\/\/ URL needs --cert-file and --key-file/],
     [['--endpoints=127.0.0.1:2379', '--serializable-reads=sometimes'], /--serializable-reads: expected "spread" or "leader"/],
     [['--endpoints=127.0.0.1:2379', '--max-inflight=0'], /--max-inflight: expected a whole number/],
     [['--endpoints=127.0.0.1:2379', '--no-such-flag'], /unknown option '--no-such-flag'/],

@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ThrowawayCa } from '@keyval/grpc';
 import { freePorts } from './free-ports';
 import { TestMember, requireBuiltApp } from './member-process';
 import { waitFor } from './wait-for';
@@ -32,6 +33,8 @@ export interface ClusterOptions {
   readonly waitReady?: boolean;
   /** How long start() waits for readiness, ms (default 30 s: a loaded CI machine is slow). */
   readonly startTimeoutMs?: number;
+  /** Mutual TLS everywhere, with a throwaway CA under <dir>/pki (cluster.ca signs more). */
+  readonly tls?: boolean;
   /**
    * Also pass `--listen-metrics-urls` (the member's metrics port) — default false: the client
    * URL serves the same endpoints, as etcd's does.
@@ -49,6 +52,8 @@ const KEEP = process.env['KEYVAL_IT_KEEP'] === '1';
 
 export class TestCluster {
   private closed = false;
+  /** The CA of a TLS cluster (start with `tls`), to issue more certificates. */
+  ca: ThrowawayCa | undefined;
 
   private constructor(
     /** The temporary directory holding every member's data dir and log. */
@@ -76,7 +81,10 @@ export class TestCluster {
       const [clientPort, peerPort, metricsPort] = ports.slice(3 * i, 3 * i + 3) as [number, number, number];
       return { name, clientPort, peerPort, metricsPort, dataDir: path.join(dir, name), logFile: path.join(dir, `${name}.log`) };
     });
-    const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+    const scheme = options.tls === true ? 'https' : 'http';
+    const initialCluster = specs.map((s) => `${s.name}=${scheme}://127.0.0.1:${s.peerPort}`).join(',');
+    const ca = options.tls === true ? await ThrowawayCa.create(path.join(dir, 'pki')) : undefined;
+    const client = ca === undefined ? undefined : await ca.issue('harness-client');
     const token = `keyval-it-${path.basename(dir)}`;
     const base = (m: TestMember): string[] => [
       `--name=${m.name}`,
@@ -92,14 +100,21 @@ export class TestCluster {
       ...(options.heartbeatMs === undefined ? [] : [`--heartbeat-interval=${options.heartbeatMs}`]),
       ...(options.electionMs === undefined ? [] : [`--election-timeout=${options.electionMs}`]),
     ];
-    const members = specs.map((spec, i) => {
-      const member = new TestMember(spec, base);
-      member.extraFlags = options.memberFlags?.(spec.name, i) ?? [];
-      member.extraEnv = { ...options.env };
-      return member;
-    });
+    const members = await Promise.all(
+      specs.map(async (spec, i) => {
+        const member = new TestMember(spec, base);
+        member.extraFlags = options.memberFlags?.(spec.name, i) ?? [];
+        member.extraEnv = { ...options.env };
+        if (ca !== undefined && client !== undefined) {
+          const own = await ca.issue(spec.name);
+          member.tls = { caFile: ca.caFile, ...own, clientCertFile: client.certFile, clientKeyFile: client.keyFile };
+        }
+        return member;
+      }),
+    );
     const spawnedAtMs = performance.now();
     const cluster = new TestCluster(dir, members, spawnedAtMs);
+    cluster.ca = ca;
     try {
       for (const m of members) {
         m.start();

@@ -7,8 +7,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as tls from 'node:tls';
 import * as path from 'node:path';
-import { GrpcChannel, createClient } from '@keyval/grpc';
+import { GrpcChannel, createClient, memberTlsFlags } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { WaitTimeoutError, waitFor } from './wait-for';
@@ -107,9 +108,26 @@ export function runKeyval(
   });
 }
 
+/** A member's certificates (TestCluster.start with `tls`): its own, for both ports, and a client's. */
+export interface MemberTls {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The certificate the harness's own calls present. */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+}
+
 export class TestMember {
   /** The member id, learned from its first Status answer (undefined until then). */
   id: bigint | undefined;
+  /** Mutual TLS on both ports (https:// URLs), or undefined for plaintext. */
+  tls: MemberTls | undefined;
+  /**
+   * With `tls`, which client-side flags the member gets: all of etcd's (`--trusted-ca-file`
+   * and `--client-cert-auth`, the default), the CA bundle alone, or the certificate alone.
+   */
+  clientAuthFlags: 'client-cert-auth' | 'trusted-ca-file' | 'certificate-only' = 'client-cert-auth';
   /** Flags added to this member's command line (after the cluster's), e.g. --max-request-bytes. */
   extraFlags: string[] = [];
   /** Environment variables added to the member's (e.g. OTEL_* to trace it). */
@@ -135,11 +153,24 @@ export class TestMember {
   }
 
   get clientUrl(): string {
-    return `http://${this.endpoint}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://${this.endpoint}`;
   }
 
   get peerUrl(): string {
-    return `http://127.0.0.1:${this.spec.peerPort}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.spec.peerPort}`;
+  }
+
+  /** The member's TLS flags (etcd's names), or none. */
+  tlsFlags(): string[] {
+    const t = this.tls;
+    const dropped: Record<TestMember['clientAuthFlags'], string[]> = { 'client-cert-auth': [], 'trusted-ca-file': ['--client-cert-auth'], 'certificate-only': ['--client-cert-auth', `--trusted-ca-file=${t?.caFile ?? ''}`] };
+    return t === undefined ? [] : memberTlsFlags(t.caFile, t).filter((flag) => !dropped[this.clientAuthFlags].includes(flag));
+  }
+
+  /** etcdctl's TLS flags for this member (the harness's client certificate), or none. */
+  etcdctlTlsFlags(): string[] {
+    const t = this.tls;
+    return t === undefined ? [] : [`--cacert=${t.caFile}`, `--cert=${t.clientCertFile}`, `--key=${t.clientKeyFile}`];
   }
 
   get metricsUrl(): string {
@@ -161,7 +192,7 @@ export class TestMember {
 
   /** The full command line after `node`: main.js and every flag. */
   argv(): string[] {
-    return [requireBuiltApp(), ...this.baseFlags(this), ...this.extraFlags];
+    return [requireBuiltApp(), ...this.baseFlags(this), ...this.tlsFlags(), ...this.extraFlags];
   }
 
   /** Spawns the member (it must not be running). Output goes to the log file. */
@@ -230,7 +261,9 @@ export class TestMember {
    * serves HTTP/1.1 beside gRPC: its HTTP status and body (status 0 if unreachable).
    */
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
-    return httpGet(`${this.clientUrl}${urlPath}`, timeoutMs);
+    const t = this.tls;
+    const credentials = t === undefined ? undefined : { ca: fs.readFileSync(t.caFile), cert: fs.readFileSync(t.clientCertFile), key: fs.readFileSync(t.clientKeyFile) };
+    return httpGet(`${this.clientUrl}${urlPath}`, timeoutMs, credentials);
   }
 
   /** Waits until /readyz answers 200 (a leader known, startup commit applied). */
@@ -249,7 +282,11 @@ export class TestMember {
 
   /** A lean gRPC channel to this member's client URL (shared; reconnects lazily after restarts). */
   grpcChannel(): GrpcChannel {
-    this.channel ??= new GrpcChannel(this.endpoint, { connectTimeoutMs: 1_000 });
+    if (this.channel === undefined) {
+      const t = this.tls;
+      const context = t === undefined ? undefined : tls.createSecureContext({ ca: fs.readFileSync(t.caFile), cert: fs.readFileSync(t.clientCertFile), key: fs.readFileSync(t.clientKeyFile) });
+      this.channel = new GrpcChannel(this.clientUrl, { connectTimeoutMs: 1_000, tls: context === undefined ? undefined : { secureContext: () => context } });
+    }
     return this.channel;
   }
 

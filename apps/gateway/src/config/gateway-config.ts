@@ -5,7 +5,9 @@
  * main() prints it and exits 2.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { UsageError, commaList, parseListenUrl, positiveInt } from '@keyval/ops';
+import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from '@keyval/grpc';
+import { UsageError, addServerLimitFlags, checkCertificateFlags, commaList, parseListenUrl, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
+import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 
 export { UsageError };
@@ -30,6 +32,13 @@ export interface GatewayConfig {
   readonly maxRequestBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The client port's HTTP/2 limits (--max-concurrent-streams, --idle-timeout, ...: docs/security.md). */
+  readonly serverLimits: H2ServerLimits & ConnectionLimits;
+  /** TLS towards clients (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth), on an https:// listen URL. */
+  readonly serverTls: { certFile: string; keyFile: string; caFile: string | undefined; clientCertAuth: boolean } | undefined;
+  /** TLS towards the members (--cacert, --cert, --key, --insecure-skip-tls-verify, or https:// endpoints). */
+  readonly upstreamTls: { caFile: string | undefined; certFile: string | undefined; keyFile: string | undefined; verifyServer: boolean } | undefined;
+  readonly tlsPolicy: TlsPolicyFlags;
 }
 
 /** Environment variable of a flag: --listen-client-urls → KEYVAL_GATEWAY_LISTEN_CLIENT_URLS. */
@@ -40,13 +49,34 @@ export function envName(flag: string): string {
 const list = commaList;
 
 
+function gatewayTls(raw: Raw, listen: readonly ListenUrl[], endpoints: readonly string[]): Pick<GatewayConfig, 'serverTls' | 'upstreamTls'> {
+  const on = (value: unknown): boolean => value === true || value === 'true' || value === '1';
+  const serverTls = checkCertificateFlags(
+    { certFile: raw['certFile'], keyFile: raw['keyFile'], caFile: raw['trustedCaFile'], clientCertAuth: on(raw['clientCertAuth']) },
+    { cert: '--cert-file', key: '--key-file', ca: '--trusted-ca-file', clientCertAuth: '--client-cert-auth' },
+  );
+  if (listen.some((u) => u.secure) && serverTls === undefined) {
+    throw new UsageError('--listen-client-urls: an https:// URL needs --cert-file and --key-file');
+  }
+  if (serverTls !== undefined && !listen.some((u) => u.secure)) {
+    throw new UsageError('--cert-file: the listen URL must be https:// to use it');
+  }
+  const [cacert, cert, key] = [raw['cacert'], raw['cert'], raw['key']];
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('--cert and --key go together');
+  }
+  const upstream = cacert !== undefined || cert !== undefined || on(raw['insecureSkipTlsVerify']) || endpoints.some((e) => e.startsWith('https://'));
+  const upstreamTls = upstream ? { caFile: cacert, certFile: cert, keyFile: key, verifyServer: !on(raw['insecureSkipTlsVerify']) } : undefined;
+  return { serverTls, upstreamTls };
+}
+
 function program(): Command {
   const opt = (flags: string, description: string, defaultValue?: string): Option => {
     const long = /--[a-z-]+/.exec(flags)?.[0] ?? flags;
     const o = new Option(flags, description).env(envName(long));
     return defaultValue === undefined ? o : o.default(defaultValue);
   };
-  return new Command('keyval-gateway')
+  const command = new Command('keyval-gateway')
     .description('The KeyVal gateway: one stable etcd v3 endpoint that sends every request to the right member (writes and linearizable reads to the leader), retrying writes exactly once.')
     .addOption(opt('--endpoints <members>', 'comma-separated member client addresses to start from (host:port or http://host:port); the rest are discovered'))
     .addOption(opt('--listen-client-urls <urls>', 'comma-separated URLs to serve clients on', 'http://127.0.0.1:23790'))
@@ -63,12 +93,24 @@ function program(): Command {
     .addOption(opt('--max-request-bytes <bytes>', 'largest client request accepted', String(2 * 1024 * 1024)))
     .addOption(opt('--shutdown-grace <ms>', 'on SIGTERM, how long requests in flight may take to finish, ms', '10000'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
+    .addOption(opt('--cert-file <path>', 'certificate served to clients on an https:// listen URL (re-read when the file changes)'))
+    .addOption(opt('--key-file <path>', 'key of --cert-file'))
+    .addOption(opt('--trusted-ca-file <path>', 'CA bundle that verifies client certificates, which it then requires (as etcd 3.4 does)'))
+    .addOption(opt('--client-cert-auth', 'refuse clients without a certificate signed by --trusted-ca-file'))
+    .addOption(opt('--cacert <path>', 'CA bundle that verifies the members (TLS towards them)'))
+    .addOption(opt('--cert <path>', "the gateway's client certificate towards the members (re-read when the file changes)"))
+    .addOption(opt('--key <path>', 'key of --cert'))
+    .addOption(opt('--insecure-skip-tls-verify', "TLS towards the members without verifying their certificates (tests only)"))
+    .addOption(opt('--cipher-suites <list>', 'comma-separated TLS 1.2 cipher suites (IANA names, as etcd)'))
+    .addOption(opt('--tls-min-version <version>', 'TLS1.2 or TLS1.3', 'TLS1.2'));
+  return addServerLimitFlags(command, opt, { ...DEFAULT_H2_SERVER_LIMITS, ...DEFAULT_CONNECTION_LIMITS })
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
 }
 
 type Raw = Record<string, string | undefined>;
+
 
 /**
  * Parses argv (without node and script; the environment supplies what flags leave out).
@@ -126,5 +168,8 @@ function resolve(raw: Raw): GatewayConfig {
     maxRequestBytes: positiveInt(s('maxRequestBytes'), '--max-request-bytes', 64 * 1024 * 1024),
     shutdownGraceMs: positiveInt(s('shutdownGrace'), '--shutdown-grace', 600_000),
     logLevel: logLevel as GatewayConfig['logLevel'],
+    serverLimits: parseServerLimits(raw, checkLimits) as unknown as H2ServerLimits & ConnectionLimits,
+    ...gatewayTls(raw, listenClientUrls, list(s('endpoints'))),
+    tlsPolicy: parseTlsPolicy(s('tlsMinVersion'), s('cipherSuites')),
   };
 }

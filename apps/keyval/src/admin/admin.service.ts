@@ -34,8 +34,8 @@ export function checkPeerUrls(urls: readonly string[]): void {
     } catch {
       parsed = undefined;
     }
-    if (parsed === undefined || parsed.protocol !== 'http:' || parsed.port === '' || parsed.pathname !== '/' || parsed.search !== '') {
-      throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, `etcdserver: given member URLs are invalid: ${JSON.stringify(url)} is not http://host:port`);
+    if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.port === '' || parsed.pathname !== '/' || parsed.search !== '') {
+      throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, `etcdserver: given member URLs are invalid: ${JSON.stringify(url)} is not http(s)://host:port`);
     }
   }
 }

@@ -11,7 +11,7 @@
  *     retried until the deadline while the failure proves nothing was done (no leader yet,
  *     not leader, leader unreachable before the request was sent)
  */
-import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
 import type { CallOptions, ServerCall, ServiceClient } from '@keyval/grpc';
 import { admin } from '@keyval/proto';
 import { NotLeaderError } from '@keyval/raft';
@@ -65,7 +65,11 @@ function notDone(error: unknown): boolean {
 export class LeaderRouter {
   private readonly channels = new Map<string, GrpcChannel>();
 
-  constructor(private readonly members: MemberService) {}
+  constructor(
+    private readonly members: MemberService,
+    /** TLS towards a client URL (https://: this member's client certificate), or undefined for h2c. */
+    private readonly tlsFor: (url: string) => ClientTlsOptions | undefined = () => undefined,
+  ) {}
 
   /** Runs `local` on the leader (here or, forwarded as `method`, there); errors as gRPC statuses. */
   async onLeader<K extends LeaderMethod>(method: K, request: RequestOf<K>, call: ServerCall, local: (deadlineMs: number) => Promise<ResponseOf<K>>): Promise<ResponseOf<K>> {
@@ -106,7 +110,7 @@ export class LeaderRouter {
   private channel(url: string): GrpcChannel {
     let channel = this.channels.get(url);
     if (channel === undefined) {
-      channel = new GrpcChannel(url, { connectTimeoutMs: 2_000 });
+      channel = new GrpcChannel(url, { connectTimeoutMs: 2_000, tls: this.tlsFor(url) });
       this.channels.set(url, channel);
     }
     return channel;

@@ -4,7 +4,9 @@
  * prints it and exits 2.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { UsageError, parseListenUrl, parseListenUrls, positiveInt } from '@keyval/ops';
+import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from '@keyval/grpc';
+import { UsageError, addServerLimitFlags, checkCertificateFlags, parseListenUrl, parseListenUrls, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
+import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 import { PodIdentityError, podIdentity } from '@keyval/cluster';
 import type { PodIdentity } from '@keyval/cluster';
@@ -39,12 +41,29 @@ export interface KeyvalConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --verify-data: check the data dir offline, print a report, exit. */
   readonly verifyData: boolean;
+  /** The client port's HTTP/2 limits (--max-concurrent-streams, --idle-timeout, ...: docs/security.md). */
+  readonly serverLimits: H2ServerLimits & ConnectionLimits;
+  /** TLS for clients (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth): served on https:// client URLs. */
+  readonly clientTls: TlsSide | undefined;
+  /** TLS between members (--peer-cert-file, ...): used when the peer URLs are https://. */
+  readonly peerTls: TlsSide | undefined;
+  /** --tls-min-version and --cipher-suites, for both. */
+  readonly tlsPolicy: TlsPolicyFlags;
   /**
    * --pod-name given: the member runs in a Kubernetes StatefulSet pod; its name, advertised
    * URLs and initial cluster above are derived from it (libs/cluster pod-identity.ts), and
    * whether it bootstraps, resumes or joins is decided at start (pod-bootstrap.ts).
    */
   readonly pod?: PodIdentity;
+}
+
+/** One side's certificate files, as etcd's flags name them. */
+export interface TlsSide {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string | undefined;
+  /** Refuse connections without a certificate the CA bundle verifies. */
+  readonly clientCertAuth: boolean;
 }
 
 
@@ -80,7 +99,7 @@ function program(): Command {
     const o = new Option(flags, description).env(env(long));
     return defaultValue === undefined ? o : o.default(defaultValue);
   };
-  return new Command('keyval')
+  const command = new Command('keyval')
     .description('A KeyVal member: a Raft-replicated key-value store serving the etcd v3 API.')
     .addOption(opt('--name <name>', 'human-readable name of this member', 'default'))
     .addOption(opt('--data-dir <path>', 'directory for the write-ahead log, the database and snapshots (default: data/<name>)'))
@@ -104,11 +123,22 @@ function program(): Command {
     .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
+    .addOption(opt('--cert-file <path>', 'certificate served to clients on https:// client URLs (re-read when the file changes); also presented when forwarding to another member'))
+    .addOption(opt('--key-file <path>', 'key of --cert-file'))
+    .addOption(opt('--trusted-ca-file <path>', 'CA bundle that verifies client certificates, which it then requires (as etcd 3.4 does; also verifies other members on https:// client URLs)'))
+    .addOption(opt('--client-cert-auth', 'refuse clients without a certificate signed by --trusted-ca-file'))
+    .addOption(opt('--peer-cert-file <path>', 'certificate between members (server and client), when the peer URLs are https://'))
+    .addOption(opt('--peer-key-file <path>', 'key of --peer-cert-file'))
+    .addOption(opt('--peer-trusted-ca-file <path>', 'CA bundle that verifies other members, whose certificates it then requires'))
+    .addOption(opt('--peer-client-cert-auth', 'refuse members without a certificate signed by --peer-trusted-ca-file'))
+    .addOption(opt('--cipher-suites <list>', 'comma-separated TLS 1.2 cipher suites (IANA names, as etcd); default Node\'s'))
+    .addOption(opt('--tls-min-version <version>', 'TLS1.2 or TLS1.3', 'TLS1.2'))
     .addOption(opt('--pod-name <name>', 'run as pod <statefulset>-<ordinal> of a Kubernetes StatefulSet: name, advertised URLs and initial cluster derive from it (see docs/deploy.md)'))
     .addOption(opt('--pod-namespace <namespace>', 'with --pod-name: the pod\'s namespace', 'default'))
     .addOption(opt('--peer-service <name>', 'with --pod-name: the headless Service governing the StatefulSet'))
     .addOption(opt('--cluster-domain <domain>', 'with --pod-name: the Kubernetes cluster\'s DNS domain', 'cluster.local'))
-    .addOption(opt('--initial-cluster-size <n>', 'with --pod-name: the replica count the cluster is created with (ordinals below it bootstrap it; higher ones join)'))
+    .addOption(opt('--initial-cluster-size <n>', 'with --pod-name: the replica count the cluster is created with (ordinals below it bootstrap it; higher ones join)'));
+  return addServerLimitFlags(command, opt, { ...DEFAULT_H2_SERVER_LIMITS, ...DEFAULT_CONNECTION_LIMITS })
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
@@ -166,6 +196,9 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
     throw new UsageError(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
   }
   const initialCluster = identity?.initialCluster.map((m) => ({ name: m.name, peerUrls: [...m.peerUrls] })) ?? (raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster')));
+  if (parseListenUrls(s('listenMetricsUrls'), '--listen-metrics-urls').some((u) => u.secure)) {
+    throw new UsageError('--listen-metrics-urls: only http:// (health and metrics over TLS: see docs/security.md)');
+  }
   const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
   if (maxRequestBytes > 64 * 1024 * 1024) throw new UsageError('--max-request-bytes: at most 64 MiB');
   return {
@@ -192,6 +225,9 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
     autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
+    serverLimits: parseServerLimits(raw, checkLimits) as unknown as H2ServerLimits & ConnectionLimits,
+    ...tlsSides(raw, listenClient, listenPeer, [...advertisePeer, ...initialCluster.flatMap((m) => m.peerUrls)]),
+    tlsPolicy: parseTlsPolicy(s('tlsMinVersion'), s('cipherSuites')),
     ...(identity === undefined ? {} : { pod: identity }),
   };
 }
@@ -219,6 +255,36 @@ function resolvePod(raw: Raw, given: (key: string) => boolean): (ports: { peerPo
       throw error;
     }
   };
+}
+
+function flagOn(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1';
+}
+
+/** The TLS flags of one side (client or peer), checked as etcd does. */
+function tlsSide(raw: Raw, prefix: '' | 'peer'): TlsSide | undefined {
+  const key = (name: string): string => (prefix === '' ? name : `peer${name[0]?.toUpperCase()}${name.slice(1)}`);
+  const flag = (name: string): string => `--${prefix === '' ? '' : 'peer-'}${name}`;
+  return checkCertificateFlags(
+    { certFile: raw[key('certFile')] as string | undefined, keyFile: raw[key('keyFile')] as string | undefined, caFile: raw[key('trustedCaFile')] as string | undefined, clientCertAuth: flagOn(raw[key('clientCertAuth')]) },
+    { cert: flag('cert-file'), key: flag('key-file'), ca: flag('trusted-ca-file'), clientCertAuth: flag('client-cert-auth') },
+  );
+}
+
+function tlsSides(raw: Raw, listenClient: readonly ListenUrl[], listenPeer: ListenUrl, peerUrls: readonly string[]): { clientTls: TlsSide | undefined; peerTls: TlsSide | undefined } {
+  const clientTls = tlsSide(raw, '');
+  const peerTls = tlsSide(raw, 'peer');
+  if (listenClient.some((u) => u.secure) && clientTls === undefined) {
+    throw new UsageError('--listen-client-urls: https:// URLs need --cert-file and --key-file');
+  }
+  const peerHttps = listenPeer.secure || peerUrls.some((u) => u.startsWith('https://'));
+  if (peerHttps && peerTls === undefined) {
+    throw new UsageError('--listen-peer-urls: https:// peer URLs need --peer-cert-file and --peer-key-file');
+  }
+  if (peerTls !== undefined && !listenPeer.secure) {
+    throw new UsageError('--peer-cert-file: the peer URLs must be https:// to use it');
+  }
+  return { clientTls, peerTls };
 }
 
 export function helpText(): string {

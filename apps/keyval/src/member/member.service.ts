@@ -14,6 +14,7 @@ import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
 import { MetricsService } from '../metrics/metrics.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
+import { TlsStoresService } from '../tls/tls-stores.service';
 import type { Tracing } from '../tracing';
 
 @Injectable()
@@ -23,6 +24,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
+    private readonly tls: TlsStoresService,
     private readonly metrics: MetricsService,
     @Inject(KEYVAL_TRACING) private readonly tracing: Tracing,
   ) {}
@@ -52,6 +54,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
       compactionTrailingEntries: c.snapshotCatchupEntries,
       promoteLagEntries: c.learnerPromoteLag,
       autoPromoteLearners: c.autoPromoteLearners,
+      peerTls: this.tls.peerTls,
       onRemoved: () => {
         this.logger.warn('this member was removed from the cluster; stopping');
         process.kill(process.pid, 'SIGTERM');

@@ -6,7 +6,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import { GrpcServer } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcServer } from '@keyval/grpc';
 import { routesHandler } from '@keyval/ops';
 import { admin, etcd, kvbatch } from '@keyval/proto';
 import { KvBatchService, KvService, LeaderForwarder } from '@keyval/api';
@@ -18,6 +18,7 @@ import type { AppLogger } from '../logger';
 import { MemberService } from '../member/member.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
+import { TlsStoresService } from '../tls/tls-stores.service';
 import type { Tracing } from '../tracing';
 import { KEYVAL_VERSION } from '../version';
 import { memberRoutes } from './http-endpoints';
@@ -32,6 +33,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
     private readonly members: MemberService,
+    private readonly tls: TlsStoresService,
     private readonly metrics: MetricsService,
     @Inject(KEYVAL_TRACING) private readonly tracing: Tracing,
   ) {}
@@ -39,21 +41,32 @@ export class ClientServerService implements BeforeApplicationShutdown {
   async start(): Promise<void> {
     const grpcMax = this.config.maxRequestBytes + 512 * 1024;
     const tracer = this.tracing.tracer;
-    this.forwarder = new LeaderForwarder(this.members, grpcMax, tracer);
+    const channelTls = (url: string): ClientTlsOptions | undefined => this.tls.channelTls(url);
+    this.forwarder = new LeaderForwarder(this.members, grpcMax, { tlsFor: channelTls, tracer });
     const kv = new KvService(this.members, this.forwarder, {
       limits: { maxRequestBytes: this.config.maxRequestBytes, maxTxnOps: this.config.maxTxnOps },
       defaultTimeoutMs: this.config.requestTimeoutMs,
     });
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
     const batch = new KvBatchService(kv, { onHandlerError, tracer });
-    this.router = new LeaderRouter(this.members);
+    this.router = new LeaderRouter(this.members, channelTls);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
     // etcd serves /metrics, /health, /version... over HTTP/1.1 on its client URL too: told
     // apart from gRPC by the connection's first bytes (@keyval/grpc connection-dispatch).
     const http1 = routesHandler(memberRoutes(this.members, this.metrics));
     for (const url of this.config.listenClientUrls) {
+      const certificates = this.tls.client;
       const server = new GrpcServer({
+        ...this.config.serverLimits,
+        tls:
+          url.secure && certificates !== undefined
+            ? {
+                certificates,
+                clientCertAuth: this.config.clientTls?.clientCertAuth === true,
+                onError: (error, remoteAddress) => this.logger.warn({ remoteAddress, error: error.message }, 'TLS handshake refused'),
+              }
+            : undefined,
         maxReceiveMessageBytes: grpcMax,
         maxSendMessageBytes: 64 * 1024 * 1024,
         onHandlerError,

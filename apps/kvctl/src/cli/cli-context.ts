@@ -3,9 +3,11 @@
  * --timeout, --dial-timeout), validated once; the cluster client, created on first use and
  * closed when the command ends; and where output goes.
  */
+import * as fs from 'node:fs';
+import * as tls from 'node:tls';
 import type { Command } from 'commander';
-import { DEFAULT_ENDPOINTS, parseEndpoints } from '../client/endpoints';
-import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { anyHttps, DEFAULT_ENDPOINTS, parseEndpoints } from '../client/endpoints';
+import { type ClientTlsOptions, GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import { KeyvalClient, NoLeaderError } from '../client/keyval-client';
 import { OUTPUT_FORMATS, renderJson, renderTable } from '../output/format';
 import type { OutputFormat } from '../output/format';
@@ -18,6 +20,48 @@ export interface GlobalOptions {
   readonly timeoutMs: number;
   /** An endpoint that does not accept a connection within this is unreachable, ms. */
   readonly dialTimeoutMs: number;
+  /** TLS, as etcdctl: when --cacert, --cert, --insecure-skip-tls-verify or an https:// endpoint is given. */
+  readonly tls: ClientTlsOptions | undefined;
+}
+
+interface RawGlobals {
+  endpoints?: string;
+  output?: string;
+  timeout?: string;
+  dialTimeout?: string;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  insecureSkipTlsVerify?: boolean;
+}
+
+/** The TLS of --cacert, --cert, --key and --insecure-skip-tls-verify (files read once: a command is short). */
+function tlsOf(raw: RawGlobals): ClientTlsOptions | undefined {
+  const https = raw.endpoints !== undefined && anyHttps(raw.endpoints);
+  if (raw.cacert === undefined && raw.cert === undefined && raw.key === undefined && raw.insecureSkipTlsVerify !== true && !https) {
+    return undefined;
+  }
+  if ((raw.cert === undefined) !== (raw.key === undefined)) {
+    throw new UsageError('--cert and --key go together');
+  }
+  const read = (file: string, flag: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  };
+  let context: tls.SecureContext;
+  try {
+    context = tls.createSecureContext({
+      ca: raw.cacert === undefined ? undefined : read(raw.cacert, '--cacert'),
+      cert: raw.cert === undefined ? undefined : read(raw.cert, '--cert'),
+      key: raw.key === undefined ? undefined : read(raw.key, '--key'),
+    });
+  } catch (error) {
+    throw new UsageError(`--cert/--key/--cacert: ${(error as Error).message}`);
+  }
+  return { secureContext: () => context, verifyServer: raw.insecureSkipTlsVerify !== true };
 }
 
 /** Where a command writes (process streams, or buffers in tests). */
@@ -55,7 +99,7 @@ export class CliContext {
 
   /** The validated global flags as `cmd` sees them. */
   globals(cmd: Command): GlobalOptions {
-    const raw = cmd.optsWithGlobals<{ endpoints?: string; output?: string; timeout?: string; dialTimeout?: string }>();
+    const raw = cmd.optsWithGlobals<RawGlobals>();
     const output = raw.output ?? 'table';
     if (!(OUTPUT_FORMATS as readonly string[]).includes(output)) {
       throw new UsageError(`-o/--output: expected ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(output)}`);
@@ -65,6 +109,7 @@ export class CliContext {
       output: output as OutputFormat,
       timeoutMs: parseDurationMs(raw.timeout ?? '5000', '--timeout'),
       dialTimeoutMs: parseDurationMs(raw.dialTimeout ?? '2000', '--dial-timeout'),
+      tls: tlsOf(raw),
     };
   }
 
@@ -72,7 +117,7 @@ export class CliContext {
   client(cmd: Command, timeoutMs?: number): KeyvalClient {
     if (this.clientInstance === undefined) {
       const g = this.globals(cmd);
-      this.clientInstance = new KeyvalClient({ endpoints: g.endpoints, timeoutMs: timeoutMs ?? g.timeoutMs, dialTimeoutMs: g.dialTimeoutMs });
+      this.clientInstance = new KeyvalClient({ endpoints: g.endpoints, timeoutMs: timeoutMs ?? g.timeoutMs, dialTimeoutMs: g.dialTimeoutMs, tls: g.tls });
     }
     return this.clientInstance;
   }

@@ -32,9 +32,33 @@ export function exitCodeOf(error: unknown): number {
   return error instanceof UsageError || error instanceof EndpointsError ? EXIT_USAGE : EXIT_FAILURE;
 }
 
+/**
+ * What a TLS failure in `reason` means for the operator, or undefined. OpenSSL names the
+ * member's alert ("tlsv13 alert certificate required"); a member that refuses a client
+ * certificate after verifying it closes the connection as soon as the handshake ends.
+ */
+export function tlsAdvice(reason: string): string | undefined {
+  if (/alert certificate required|alert handshake failure/i.test(reason)) {
+    return 'the member refused the TLS handshake: it requires a client certificate (give --cert and --key, signed by a CA in its --trusted-ca-file)';
+  }
+  if (/alert (bad certificate|unknown ca|certificate expired|certificate unknown|certificate revoked|decrypt error)/i.test(reason)) {
+    return 'the member refused the TLS handshake: it did not accept the client certificate (--cert must be valid and signed by a CA in its --trusted-ca-file)';
+  }
+  if (/closed the connection right after the TLS handshake/i.test(reason)) {
+    return 'the member refused the TLS handshake: it did not accept the client certificate, or requires one (--cert and --key, signed by a CA in its --trusted-ca-file)';
+  }
+  if (/self[- ]signed certificate|unable to (get local issuer|verify the first)|certificate has expired|does not match certificate's altnames/i.test(reason)) {
+    return "kvctl did not trust the member's certificate (give --cacert with the CA that signed it)";
+  }
+  return undefined;
+}
+
 /** One line describing `error` for the operator (no stack). */
 export function describeError(error: unknown): string {
-  if (error instanceof ClusterUnreachableError) return error.message;
+  if (error instanceof ClusterUnreachableError) {
+    const advice = tlsAdvice(error.lastReason);
+    return advice === undefined ? error.message : `${advice}; ${error.message}`;
+  }
   if (error instanceof NoLeaderError) return `${error.message}: ${describeError(error.cause)}`;
   if (error instanceof GrpcStatusError) {
     const details = error.details;
@@ -46,6 +70,10 @@ export function describeError(error: unknown): string {
     }
     if (error.code === GrpcStatus.DEADLINE_EXCEEDED) {
       return `timed out: ${details} (raise --timeout to wait longer)`;
+    }
+    const advice = error.code === GrpcStatus.UNAVAILABLE ? tlsAdvice(details) : undefined;
+    if (advice !== undefined) {
+      return `${advice}: ${details}`;
     }
     return `${statusName(error.code)}: ${details}`;
   }

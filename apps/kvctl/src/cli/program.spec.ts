@@ -20,7 +20,7 @@ describe('kvctl command line (no cluster needed)', () => {
     expect(await run('--help')).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: kvctl') });
     expect((await run('--version')).code).toBe(0);
     expect((await run('member', 'add', '--help')).stdout).toContain('--peer-urls <urls>');
-    for (const argv of [[], ['bogus'], ['get'], ['member'], ['member', 'add', 'n4'], ['-o', 'xml', 'get', 'k'], ['--endpoints', 'https://a:1', 'get', 'k'], ['--timeout', 'soon', 'get', 'k'], ['txn', '--if', 'k == v'], ['bench', 'sideways']]) {
+    for (const argv of [[], ['bogus'], ['get'], ['member'], ['member', 'add', 'n4'], ['-o', 'xml', 'get', 'k'], ['--endpoints', 'ftp://a:1', 'get', 'k'], ['--cert', 'only-a-cert.pem', 'get', 'k'], ['--timeout', 'soon', 'get', 'k'], ['txn', '--if', 'k == v'], ['bench', 'sideways']]) {
       const r = await run(...argv);
       expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
     }
@@ -56,7 +56,8 @@ describe('kvctl command line (no cluster needed)', () => {
     expect(parseEndpoints('[::1]:2379')).toEqual(['[::1]:2379']);
     expect(() => parseEndpoints('')).toThrow(EndpointsError);
     expect(() => parseEndpoints('127.0.0.1')).toThrow(/explicit port/);
-    expect(() => parseEndpoints('https://a:1')).toThrow(/only http/);
+    expect(parseEndpoints('https://a:1')).toEqual(['a:1']);
+    expect(() => parseEndpoints('ftp://a:1')).toThrow(/only http/);
   });
 
   it('parses durations', () => {

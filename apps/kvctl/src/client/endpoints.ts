@@ -1,5 +1,5 @@
 /**
- * Endpoints as etcdctl takes them: a comma-separated list of `host:port` or `http://host:port`,
+ * Endpoints as etcdctl takes them: a comma-separated list of `host:port`, `http://host:port` or `https://host:port`,
  * from --endpoints or KEYVAL_ENDPOINTS, defaulting to the local cluster (npm run cluster).
  */
 
@@ -27,13 +27,18 @@ export function normalizeEndpoint(text: string): string {
   } catch {
     throw new EndpointsError(`endpoint ${JSON.stringify(text)} is not host:port or http://host:port`);
   }
-  if (url.protocol !== 'http:') {
-    throw new EndpointsError(`endpoint ${JSON.stringify(text)}: only http:// is supported (no TLS yet)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new EndpointsError(`endpoint ${JSON.stringify(text)}: only http:// and https:// are supported`);
   }
   if (url.port === '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.username !== '') {
     throw new EndpointsError(`endpoint ${JSON.stringify(text)} must be host:port with an explicit port`);
   }
   return url.host;
+}
+
+/** True when an endpoint of the list is https:// (kvctl then speaks TLS to all, as etcdctl does). */
+export function anyHttps(text: string): boolean {
+  return text.split(',').some((p) => /^https:\/\//i.test(p.trim()));
 }
 
 /** Parses a comma-separated endpoint list (duplicates dropped, order kept). */

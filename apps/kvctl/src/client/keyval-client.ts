@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
-import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { admin, etcd } from '@keyval/proto';
 
@@ -35,6 +35,8 @@ export interface ClientOptions {
   readonly dialTimeoutMs: number;
   /** Largest message received (snapshots stream in chunks well below it). */
   readonly maxReceiveBytes?: number;
+  /** TLS towards the members (--cacert, --cert, --key, --insecure-skip-tls-verify, https:// endpoints). */
+  readonly tls?: ClientTlsOptions;
 }
 
 /** No endpoint could be reached: the message lists them and the last reason. */
@@ -95,7 +97,7 @@ export class KeyvalClient {
   channel(endpoint: string): GrpcChannel {
     let channel = this.channels.get(endpoint);
     if (channel === undefined) {
-      channel = new GrpcChannel(endpoint, { connectTimeoutMs: this.options.dialTimeoutMs, maxReceiveMessageBytes: this.options.maxReceiveBytes ?? 64 << 20, maxSendMessageBytes: 8 << 20 });
+      channel = new GrpcChannel(endpoint, { connectTimeoutMs: this.options.dialTimeoutMs, maxReceiveMessageBytes: this.options.maxReceiveBytes ?? 64 << 20, maxSendMessageBytes: 8 << 20, tls: this.options.tls });
       this.channels.set(endpoint, channel);
     }
     return channel;

@@ -187,7 +187,7 @@ export function parseInitialCluster(text: string): { name: string; peerUrls: str
     const eq = part.indexOf('=');
     if (eq <= 0) throw new UsageError(`--initial-cluster: ${JSON.stringify(part)} is not name=url`);
     const url = part.slice(eq + 1);
-    if (!/^http:\/\/[^/]+:\d+\/?$/.test(url)) throw new UsageError(`--initial-cluster: ${JSON.stringify(url)} is not http://host:port`);
+    if (!/^https?:\/\/[^/]+:\d+\/?$/.test(url)) throw new UsageError(`--initial-cluster: ${JSON.stringify(url)} is not http(s)://host:port`);
     byName.set(part.slice(0, eq), [...(byName.get(part.slice(0, eq)) ?? []), url]);
   }
   if (byName.size === 0) throw new UsageError('--initial-cluster names no member');

@@ -98,6 +98,7 @@ export class KvMember {
     const transport = new GrpcPeerTransport({
       clusterId: identity.clusterId,
       self: identity.memberId,
+      tls: options.peerTls,
       observer: observer?.transport,
       receiver: {
         deliver: (messages) => receiver.driver?.deliver(messages),
@@ -175,7 +176,7 @@ export class KvMember {
       leaderKnown: () => this.driver.status().leader !== 0n,
       peers: () => this.membership().members.flatMap((m) => (m.peerUrls[0] === undefined ? [] : [{ id: m.id, url: m.peerUrls[0] }])),
       memberList: async (url, timeoutMs) => {
-        const r = await peerMemberList(url, timeoutMs);
+        const r = await peerMemberList(url, timeoutMs, this.options.peerTls);
         return { clusterId: r.header?.clusterId ?? 0n, memberIds: r.members.map((m) => m.ID) };
       },
       onRemoved: () => this.notifyRemoved(),

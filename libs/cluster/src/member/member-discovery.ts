@@ -7,6 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { etcd } from '@keyval/proto';
 import { nodeId } from '@keyval/raft';
+import { type PeerTls, peerChannelCredentials } from '../transport/peer-credentials';
 import { peerTarget } from '../transport/transport';
 import type { MemberIdentity } from './member-identity';
 import { MemberConfigError } from './member-options';
@@ -14,9 +15,9 @@ import type { KvMemberOptions } from './member-options';
 
 const sameUrls = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join(',') === [...b].sort().join(',');
 
-/** Cluster.MemberList on a member's peer port (which every member serves). */
-export function peerMemberList(url: string, timeoutMs: number): Promise<etcd.MemberListResponse> {
-  const client = new etcd.ClusterClient(peerTarget(url), grpc.credentials.createInsecure());
+/** Cluster.MemberList on a member's peer port (which every member serves); mutual TLS for https:// URLs. */
+export function peerMemberList(url: string, timeoutMs: number, tls?: PeerTls): Promise<etcd.MemberListResponse> {
+  const client = new etcd.ClusterClient(peerTarget(url), peerChannelCredentials(url, tls));
   return new Promise<etcd.MemberListResponse>((resolve, reject) => {
     client.memberList({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
       client.close();
@@ -52,7 +53,7 @@ export async function fetchClusterMembers(options: KvMemberOptions, timeoutMs = 
   for (const other of others) {
     for (const url of other.peerUrls) {
       try {
-        const response = await peerMemberList(url, timeoutMs);
+        const response = await peerMemberList(url, timeoutMs, options.peerTls);
         const cluster = { clusterId: response.header?.clusterId ?? 0n, members: response.members };
         if (wanted(cluster)) {
           return cluster;

@@ -3,6 +3,7 @@
  * environment variables, already validated.
  */
 import type { DriverLogger } from '../driver/raft-driver';
+import type { PeerTls } from '../transport/peer-credentials';
 import type { Tracer } from '@opentelemetry/api';
 import type { MemberObserver } from './member-observer';
 
@@ -35,6 +36,8 @@ export interface KvMemberOptions {
   readonly promoteLagEntries: number;
   /** The leader promotes caught-up learners by itself. */
   readonly autoPromoteLearners: boolean;
+  /** Mutual TLS between members (https:// peer URLs). */
+  readonly peerTls?: PeerTls;
   readonly logger: DriverLogger;
   /** Called once this member has been removed from the cluster (the process should exit). */
   readonly onRemoved?: () => void;

@@ -137,7 +137,8 @@ describe('gRPC peer transport', () => {
   it('turns peer URLs into gRPC targets and names bad ones', () => {
     expect(peerTarget('http://10.0.0.2:2380')).toBe('10.0.0.2:2380');
     expect(peerTarget('localhost:2380')).toBe('localhost:2380');
-    expect(() => peerTarget('https://x:1')).toThrow(/only http/);
+    expect(peerTarget('https://x:1')).toBe('x:1');
+    expect(() => peerTarget('ftp://x:1')).toThrow(/only http/);
     expect(() => peerTarget('http://x')).toThrow(/no port/);
     expect(() => peerTarget('nonsense')).toThrow(/not host:port/);
   });

@@ -12,6 +12,7 @@ import type { PeerObserver, TransportObserver } from '../member/member-observer'
 import { MalformedMessageError, messageFromWire, snapshotMetaFromWire, snapshotMetaToWire } from './message-codec';
 import { DEFAULT_PEER_SENDER_LIMITS, PeerSender } from './peer-sender';
 import type { PeerSenderLimits } from './peer-sender';
+import { type PeerTls, peerChannelCredentials, peerServerCredentials } from './peer-credentials';
 import { TransportClosedError, UnknownPeerError, peerTarget } from './transport';
 import type { MemberAttributes, PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from './transport';
 
@@ -24,6 +25,8 @@ export interface GrpcTransportOptions {
   readonly maxMessageBytes?: number;
   /** Snapshot bytes sent ahead of the receiver's acknowledgements. Default 16 MiB. */
   readonly snapshotWindowBytes?: number;
+  /** Mutual TLS with https:// peer URLs (and on our peer port). */
+  readonly tls?: PeerTls;
   /** Hears about bytes sent and received and messages dropped, per peer (metrics). Default: none. */
   readonly observer?: TransportObserver;
 }
@@ -132,13 +135,13 @@ export class GrpcPeerTransport implements PeerTransport {
   /** Listens on host:port (port 0 picks one); resolves with the bound port. */
   listen(hostPort: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+      this.server.bindAsync(hostPort, peerServerCredentials(this.options.tls), (error, port) => (error ? reject(error) : resolve(port)));
     });
   }
 
   private newClient(url: string, peer?: NodeId): raftpb.RaftTransportClient {
     const ClientClass = (peer === undefined ? undefined : this.peerObserver(peer)?.clientClass) ?? raftpb.RaftTransportClient;
-    return new ClientClass(peerTarget(url), grpc.credentials.createInsecure(), {
+    return new ClientClass(peerTarget(url), peerChannelCredentials(url, this.options.tls), {
       'grpc.max_receive_message_length': this.maxMessageBytes,
       'grpc.max_send_message_length': this.maxMessageBytes,
       'grpc.keepalive_time_ms': 10_000,

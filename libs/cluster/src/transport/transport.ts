@@ -83,13 +83,13 @@ export class UnknownPeerError extends Error {
   }
 }
 
-/** Turns a peer URL (http://host:port, or host:port) into a gRPC target (host:port). */
+/** Turns a peer URL (http://host:port, https://host:port, or host:port) into a gRPC target (host:port); TLS is the credentials' business. */
 export function peerTarget(url: string): string {
   const trimmed = url.trim();
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
     const parsed = new URL(trimmed);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'grpc:') {
-      throw new Error(`peer url ${url}: only http:// is supported (no TLS yet)`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:' && parsed.protocol !== 'grpc:') {
+      throw new Error(`peer url ${url}: only http:// and https:// are supported`);
     }
     if (parsed.port === '') {
       throw new Error(`peer url ${url} has no port`);

@@ -14,9 +14,13 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { H2Connection, type H2ConnectionOptions } from './connection';
 import { CONNECTION_PREFACE, H2Error, H2ProtocolError, Setting, WINDOW_MAX } from './frame';
+import type { HeaderBlock } from './header-block-reader';
 import { H2Stream } from './stream';
 
 export type H2ClientOptions = H2ConnectionOptions;
+
+/** Streams opened before the server's first SETTINGS tell its limit. */
+const INITIAL_STREAM_LIMIT = 100;
 
 export class H2ClientConnection extends H2Connection {
   /** Why the connection failed, when it did (a socket error, a protocol error). */
@@ -59,8 +63,8 @@ export class H2ClientConnection extends H2Connection {
     if (!this.usable) {
       throw new Error(this.lastError?.message ?? 'the connection is closing');
     }
-    const stream = new H2Stream(this, 0, {}, this.options.streamWindowBytes, this.peerSettings.initialWindowBytes);
-    if (this.waiting.length > 0 || this.streams.size >= this.peerSettings.maxConcurrentStreams) {
+    const stream = new H2Stream(this, 0, {}, this.options.streamWindowBytes, this.peerSettings.initialWindowBytes, this.options.streamSendBufferBytes);
+    if (this.waiting.length > 0 || this.streams.size >= this.streamLimit()) {
       this.waiting.push({ stream, fields });
     } else {
       this.open(stream, fields);
@@ -122,7 +126,8 @@ export class H2ClientConnection extends H2Connection {
     this.refuseWaiting();
   }
 
-  protected handleHeaderBlock(streamId: number, endStream: boolean, fields: string[], tooLarge: boolean): void {
+  protected handleHeaderBlock(block: HeaderBlock): void {
+    const { streamId, endStream, fields, tooLarge } = block;
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (!this.streamWasOpened(streamId)) {
@@ -156,6 +161,14 @@ export class H2ClientConnection extends H2Connection {
     }
   }
 
+  /**
+   * The server's concurrency limit; until its SETTINGS have come, 100 (the least RFC 9113 §6.5.2
+   * recommends, as Go's transport assumes), so a burst of calls at connect is not refused.
+   */
+  private streamLimit(): number {
+    return this.phase === 'settings' ? Math.min(INITIAL_STREAM_LIMIT, this.peerSettings.maxConcurrentStreams) : this.peerSettings.maxConcurrentStreams;
+  }
+
   private open(stream: H2Stream, fields: readonly string[]): void {
     stream.id = this.nextStreamId;
     this.nextStreamId += 2;
@@ -166,7 +179,7 @@ export class H2ClientConnection extends H2Connection {
   }
 
   private openWaiting(): void {
-    while (this.waiting.length > 0 && this.usable && this.streams.size < this.peerSettings.maxConcurrentStreams) {
+    while (this.waiting.length > 0 && this.usable && this.streams.size < this.streamLimit()) {
       const next = this.waiting.shift() as { stream: H2Stream; fields: readonly string[] };
       if (!next.stream.closed) {
         this.open(next.stream, next.fields);

@@ -35,12 +35,35 @@ export interface H2ConnectionOptions {
   readonly streamWindowBytes: number;
   readonly connectionWindowBytes: number;
   readonly maxHeaderListBytes: number;
+  /** CONTINUATION frames allowed after one HEADERS frame. Default: enough for maxHeaderListBytes, at least 8. */
+  readonly maxContinuationFrames?: number;
+  /** Our control-frame replies queued while the peer does not read, before it is cut off. Default 1000. */
+  readonly maxQueuedControlFrames?: number;
+  /** Unsent bytes a stream queues before `write` asks its writer to wait. Default 64 KiB. */
+  readonly streamSendBufferBytes?: number;
+  /** Unsent bytes the socket may hold before we stop reading from the peer. Default 16 MiB. */
+  readonly connectionSendBufferBytes?: number;
+  /**
+   * After our GOAWAY and end of stream, how long the peer has to close before the socket is
+   * destroyed (by `tick`). Undefined: a connection that fails is destroyed at once (clients).
+   */
+  readonly goawayGraceMs?: number;
+  /** Told of each limit or protocol violation this connection answers (metrics). Default: none. */
+  readonly events?: H2ConnectionEvents;
+}
+
+/** What a connection tells its owner about the violations it answers. Must not throw. */
+export interface H2ConnectionEvents {
+  /** A connection error: our GOAWAY with `code` (an H2Error) and `reason`, then the connection closes. */
+  connectionError?(code: number, reason: string): void;
+  /** A new stream refused (RST_STREAM REFUSED_STREAM): over the concurrency or send-buffer limit. */
+  streamRefused?(): void;
 }
 
 /** Unsent socket bytes above which streams are asked to wait. */
 const CONGESTED_BYTES = 1 << 20;
-/** Unsent control-frame bytes (PING and SETTINGS answers) a peer may make us queue before we give up on it. */
-const UNREAD_BYTES_MAX = 16 << 20;
+const DEFAULT_QUEUED_CONTROL_FRAMES_MAX = 1000;
+const DEFAULT_CONNECTION_SEND_BUFFER_BYTES = 16 << 20;
 export const ACK = Flag.END_STREAM;
 
 /** Where the connection is: reading the client preface (servers), waiting for the peer's first SETTINGS, running, closed. */
@@ -60,6 +83,23 @@ export abstract class H2ConnectionCore implements StreamHost {
   protected readonly blocked = new Set<H2Stream>();
   protected readonly credit: ReceiveCredit;
   protected sendWindow = DEFAULT_WINDOW;
+  /** The connection's clock, ms: advanced by `tick` only (no clock is read on the hot path). */
+  protected clockMs = 0;
+  /** Σ queuedBytes of the open streams: response bytes not yet framed (flow control holds them). */
+  protected queuedSendBytes = 0;
+  /** Socket chunks read so far, and stream frames (HEADERS, DATA) read or sent: compared between ticks to see progress. */
+  protected reads = 0;
+  protected progress = 0;
+  /** PINGs from the peer close together with no response data sent since (see the server's keepalive policy). */
+  protected pingStrikes = 0;
+  /** When we ended the socket after GOAWAY (connection clock), waiting for the peer to close. */
+  private socketEndedAtMs: number | undefined;
+  /** Our control-frame replies (PING and SETTINGS acks, RST_STREAM) written while the socket had a backlog. */
+  private controlQueued = 0;
+  private readonly controlQueuedMax: number;
+  private readonly connectionSendBufferBytes: number;
+  /** We stopped reading from the peer because it does not read what we send. */
+  private readPaused = false;
   private flushScheduled = false;
   private readonly closeListeners: (() => void)[] = [];
 
@@ -72,8 +112,13 @@ export abstract class H2ConnectionCore implements StreamHost {
   ) {
     this.phase = firstPhase;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.controlQueuedMax = options.maxQueuedControlFrames ?? DEFAULT_QUEUED_CONTROL_FRAMES_MAX;
+    this.connectionSendBufferBytes = options.connectionSendBufferBytes ?? DEFAULT_CONNECTION_SEND_BUFFER_BYTES;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.reads += 1;
+      this.onData(chunk);
+    });
     socket.on('error', (error: Error) => this.destroy(error));
     socket.on('close', () => this.destroy());
     socket.on('drain', () => this.onSocketDrain());
@@ -94,6 +139,16 @@ export abstract class H2ConnectionCore implements StreamHost {
     return this.phase === 'closed';
   }
 
+  /** True while we do not read from the peer because it does not read what we send. */
+  get readingPaused(): boolean {
+    return this.readPaused;
+  }
+
+  /** Response bytes waiting: queued on streams (flow control) and in the socket (the peer not reading). */
+  get sendBacklogBytes(): number {
+    return this.queuedSendBytes + this.socket.writableLength;
+  }
+
   onClose(listener: () => void): void {
     this.closeListeners.push(listener);
   }
@@ -109,27 +164,38 @@ export abstract class H2ConnectionCore implements StreamHost {
     this.maybeEnd();
   }
 
-  /** Closes at once: every open stream ends aborted. `error` is why, when something failed. */
+  /** Closes at once: every open stream ends aborted, the socket is destroyed. `error` is why, when something failed. */
   destroy(error?: Error): void {
-    if (this.phase === 'closed') {
-      return;
-    }
-    this.phase = 'closed';
-    this.connectionLost(error);
-    for (const stream of this.streams.values()) {
-      stream.markClosed(true);
-    }
-    this.streams.clear();
-    this.blocked.clear();
+    this.shutDown(error);
     this.socket.destroy();
-    this.notifyClosed();
   }
 
   /** Writes what the frames of this turn gathered. */
   flush(): void {
     this.flushScheduled = false;
-    if (this.phase !== 'closed' && this.out.pendingBytes > 0) {
-      this.out.flush(this.socket);
+    if (this.phase === 'closed' || this.out.pendingBytes === 0) {
+      return;
+    }
+    this.out.flush(this.socket);
+    const unsent = this.socket.writableLength;
+    if (unsent === 0) {
+      this.controlQueued = 0;
+    } else if (unsent > this.connectionSendBufferBytes && !this.readPaused) {
+      // The peer does not read what it asks for: stop reading what it sends until it does.
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  /**
+   * Advances the connection's clock by `elapsedMs` (the server's sweep calls this) and
+   * destroys a socket whose peer has not closed it within the grace period after our GOAWAY.
+   */
+  tick(elapsedMs: number): void {
+    this.clockMs += elapsedMs;
+    const grace = this.options.goawayGraceMs;
+    if (this.socketEndedAtMs !== undefined && grace !== undefined && this.clockMs - this.socketEndedAtMs >= grace) {
+      this.socket.destroy();
     }
   }
 
@@ -167,6 +233,8 @@ export abstract class H2ConnectionCore implements StreamHost {
         this.out.frame(FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, stream.id, block.subarray(at, at + frameMax));
       }
     }
+    this.progress += 1;
+    this.pingStrikes = 0;
     this.scheduleFlush();
   }
 
@@ -197,8 +265,11 @@ export abstract class H2ConnectionCore implements StreamHost {
       }
       this.out.frame(FrameType.DATA, endsStream ? Flag.END_STREAM : 0, stream.id, whole ? chunk : chunk.subarray(0, bytes));
       stream.queuedBytes -= bytes;
+      this.queuedSendBytes -= bytes;
       stream.sendWindow -= bytes;
       this.sendWindow -= bytes;
+      this.progress += 1;
+      this.pingStrikes = 0;
       if (endsStream) {
         stream.localEnded = true;
       }
@@ -227,11 +298,20 @@ export abstract class H2ConnectionCore implements StreamHost {
     }
   }
 
+  released(bytes: number): void {
+    if (this.phase !== 'closed' && this.credit.release(bytes)) {
+      this.scheduleFlush();
+    }
+  }
+
+  queueChanged(bytes: number): void {
+    this.queuedSendBytes += bytes;
+  }
+
   /** Sends RST_STREAM for `stream`; the stream then closes itself (see `streamClosed`). */
   reset(stream: H2Stream, code: H2Error): void {
     if (this.phase !== 'closed' && stream.id !== 0) {
-      writeRstStream(this.out, stream.id, code);
-      this.scheduleFlush();
+      this.writeReset(stream.id, code);
     }
   }
 
@@ -240,6 +320,10 @@ export abstract class H2ConnectionCore implements StreamHost {
     this.streams.delete(stream.id);
     this.blocked.delete(stream);
     this.maybeEnd();
+  }
+
+  workEnded(stream: H2Stream): void {
+    void stream; // Only servers count work on closed streams.
   }
 
   // ---- flow control ----
@@ -260,6 +344,11 @@ export abstract class H2ConnectionCore implements StreamHost {
   }
 
   private onSocketDrain(): void {
+    this.controlQueued = 0;
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
     for (const stream of this.streams.values()) {
       if (stream.wantsDrain) {
         stream.maybeEmitDrain();
@@ -267,11 +356,22 @@ export abstract class H2ConnectionCore implements StreamHost {
     }
   }
 
-  /** A peer that sends PINGs or SETTINGS and never reads the answers is cut off. */
-  protected checkUnread(): void {
-    if (this.socket.writableLength + this.out.pendingBytes > UNREAD_BYTES_MAX) {
-      throw new H2ProtocolError(H2Error.ENHANCE_YOUR_CALM, 'the peer does not read what it asks for');
+  /**
+   * Counts a control frame we write in reply to the peer (PING and SETTINGS acks, RST_STREAM).
+   * A peer that makes us queue too many without reading them is cut off (RFC 9113 §10.5).
+   */
+  protected countControlFrame(): void {
+    this.controlQueued += 1;
+    if (this.controlQueued > this.controlQueuedMax) {
+      throw new H2ProtocolError(H2Error.ENHANCE_YOUR_CALM, `the peer made us queue over ${this.controlQueuedMax} control frames without reading them`);
     }
+  }
+
+  /** RST_STREAM for `streamId`, counted as a control frame. */
+  protected writeReset(streamId: number, code: H2Error): void {
+    writeRstStream(this.out, streamId, code);
+    this.scheduleFlush();
+    this.countControlFrame();
   }
 
   protected resetById(streamId: number, code: H2Error): void {
@@ -279,30 +379,69 @@ export abstract class H2ConnectionCore implements StreamHost {
     if (stream !== undefined) {
       stream.close(code);
     } else {
-      writeRstStream(this.out, streamId, code);
-      this.scheduleFlush();
+      this.writeReset(streamId, code);
     }
   }
 
-  /** Ends the socket once a graceful close has no stream left. */
+  /** Ends the socket once a graceful close has no stream left; a GOAWAY always goes before (RFC 9113 §6.8). */
   protected maybeEnd(): void {
     if ((this.goingAway || this.peerGoingAway) && this.streams.size === 0 && this.phase !== 'closed') {
+      if (!this.goingAway) {
+        this.goingAway = true;
+        writeGoaway(this.out, this.lastPeerStreamId(), H2Error.NO_ERROR, 'the peer is going away');
+      }
       this.flush();
-      this.phase = 'closed';
-      this.connectionLost(undefined);
-      this.socket.end();
-      this.notifyClosed();
+      this.shutDown(undefined);
+      this.endSocket();
     }
   }
 
   /** A connection error: GOAWAY with its code and reason, then the connection closes. */
   protected fail(error: unknown): void {
+    if (this.phase === 'closed') {
+      return;
+    }
     const code = error instanceof H2ProtocolError ? error.code : H2Error.INTERNAL_ERROR;
     const reason = error instanceof Error ? error.message : String(error);
+    this.options.events?.connectionError?.(code, reason);
     writeGoaway(this.out, this.lastPeerStreamId(), code, reason);
     this.flush();
+    this.shutDown(error instanceof Error ? error : new Error(reason));
+    if (this.options.goawayGraceMs === undefined) {
+      this.socket.end();
+      this.socket.destroy();
+    } else {
+      this.endSocket();
+    }
+  }
+
+  /** Ends the protocol: no more frames either way; every open stream ends (aborted unless finished). */
+  private shutDown(error: Error | undefined): void {
+    if (this.phase === 'closed') {
+      return;
+    }
+    this.phase = 'closed';
+    this.connectionLost(error);
+    for (const stream of [...this.streams.values()]) {
+      stream.markClosed(true);
+    }
+    this.streams.clear();
+    this.blocked.clear();
+    this.notifyClosed();
+  }
+
+  /**
+   * Half-closes the socket after our last frame and keeps reading (and dropping) what the peer
+   * still sends, so that closing does not reset the connection under our GOAWAY; the socket is
+   * destroyed when the peer closes, or by `tick` after the grace period.
+   */
+  private endSocket(): void {
+    this.socketEndedAtMs = this.clockMs;
     this.socket.end();
-    this.destroy(error instanceof Error ? error : new Error(reason));
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
   }
 
   private notifyClosed(): void {

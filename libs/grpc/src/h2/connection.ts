@@ -31,14 +31,24 @@ import {
   WINDOW_MAX,
 } from './frame';
 import { type HeaderBlock, HeaderBlockReader } from './header-block-reader';
+import type { H2Stream } from './stream';
 
 export { ACK, type H2ConnectionOptions, type Phase } from './connection-core';
 
 /** An HTTP/2 connection: H2ConnectionCore's state and sending, plus reading frames from the socket. */
 export abstract class H2Connection extends H2ConnectionCore {
-  private readonly headerBlocks: HeaderBlockReader;
-  /** The start of a frame whose rest has not arrived yet. */
-  private pending: Buffer | undefined;
+  protected readonly headerBlocks: HeaderBlockReader;
+  /** When the pending header block started (connection clock), for the request-headers timeout. */
+  protected headerBlockStartedAtMs = 0;
+  /** Bytes of the connection preface received so far, while fewer than its length. */
+  private prefaceBytes: Buffer | undefined;
+  /**
+   * A frame whose rest has not arrived yet: 9 bytes while its header is incomplete, then the
+   * whole frame's size, filled up to `partialFilled`. Assembled in place, so a frame sent a
+   * byte at a time costs no more copying than one sent whole.
+   */
+  private partial: Buffer | undefined;
+  private partialFilled = 0;
 
   protected constructor(
     socket: Socket,
@@ -48,13 +58,13 @@ export abstract class H2Connection extends H2ConnectionCore {
     preface?: Buffer,
   ) {
     super(socket, options, firstPhase, settings, preface);
-    this.headerBlocks = new HeaderBlockReader(options.maxHeaderListBytes);
+    this.headerBlocks = new HeaderBlockReader(options.maxHeaderListBytes, options.maxContinuationFrames);
   }
 
   // ---- what the roles add ----
 
-  /** A complete header block for `streamId`; `tooLarge` when it was over the header list limit (fields then empty). */
-  protected abstract handleHeaderBlock(streamId: number, endStream: boolean, fields: string[], tooLarge: boolean): void;
+  /** A complete header block (see HeaderBlock: `tooLarge` means its fields were left out). */
+  protected abstract handleHeaderBlock(block: HeaderBlock): void;
   /** True when `streamId` is one the peer could have used by now (for "never opened" checks). */
   protected abstract streamWasOpened(streamId: number): boolean;
   /** The peer sent GOAWAY: streams above `lastStreamId` it will not process. */
@@ -64,6 +74,22 @@ export abstract class H2Connection extends H2ConnectionCore {
     void data;
     return 0;
   }
+  /** The peer reset `stream`, which was open. */
+  protected peerReset(stream: H2Stream): void {
+    void stream;
+  }
+  /** The peer sent a PING (not an ACK), before we answer it. */
+  protected pingReceived(): void {
+    // Nothing by default.
+  }
+  /** The peer acknowledged a PING of ours. */
+  protected pingAcknowledged(payload: Buffer): void {
+    void payload;
+  }
+  /** The peer acknowledged our SETTINGS. */
+  protected settingsAcknowledged(): void {
+    // Nothing by default.
+  }
 
   // ---- reading ----
 
@@ -71,55 +97,94 @@ export abstract class H2Connection extends H2ConnectionCore {
     if (this.phase === 'closed') {
       return;
     }
-    let data = chunk;
-    if (this.pending !== undefined) {
-      data = Buffer.concat([this.pending, chunk]);
-      this.pending = undefined;
-    }
     try {
-      const used = this.parse(data);
-      if (used < data.length && (this.phase as Phase) !== 'closed') {
-        // Keep the rest in a copy of its own: a slice would pin the whole socket chunk.
-        this.pending = Buffer.from(data.subarray(used));
+      let data = chunk;
+      if (this.phase === 'preface') {
+        data = this.prefaceBytes === undefined ? chunk : Buffer.concat([this.prefaceBytes, chunk]);
+        this.prefaceBytes = undefined;
+        const used = this.readPreface(data);
+        if (this.phase === 'preface') {
+          this.prefaceBytes = Buffer.from(data); // fewer than the preface's 24 bytes
+          return;
+        }
+        data = data.subarray(used);
       }
+      if (this.partial !== undefined) {
+        const used = this.fillPartial(data);
+        if (this.partial !== undefined) {
+          return;
+        }
+        data = data.subarray(used);
+      }
+      this.parse(data);
     } catch (error) {
       this.fail(error);
     }
   }
 
-  /** Parses whole frames from `data`; returns the bytes used. */
-  private parse(data: Buffer): number {
+  /** Parses whole frames from `data`; the start of a frame left over waits in `partial`. */
+  private parse(data: Buffer): void {
     let at = 0;
-    if (this.phase === 'preface') {
-      at = this.readPreface(data);
-      if (this.phase === 'preface') {
-        return at;
-      }
-    }
     while (data.length - at >= FRAME_HEADER_BYTES && this.phase !== 'closed') {
-      const length = data.readUIntBE(at, 3);
-      if (length > DEFAULT_FRAME_BYTES) {
-        throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, `frame of ${length} bytes is over SETTINGS_MAX_FRAME_SIZE 16384`);
-      }
+      const length = frameLength(data, at);
       if (data.length - at < FRAME_HEADER_BYTES + length) {
         break;
       }
-      const type = data.readUInt8(at + 3);
-      const flags = data.readUInt8(at + 4);
-      const streamId = data.readUInt32BE(at + 5) & WINDOW_MAX;
-      const payload = data.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
+      this.dispatch(data, at, length);
       at += FRAME_HEADER_BYTES + length;
-      try {
-        this.handleFrame(type, flags, streamId, payload);
-      } catch (error) {
-        if (error instanceof H2ProtocolError && error.streamId !== 0) {
-          this.resetById(error.streamId, error.code);
-        } else {
-          throw error;
-        }
+    }
+    if (at < data.length && this.phase !== 'closed') {
+      // A copy of its own: a slice would pin the whole socket chunk.
+      const rest = data.length - at;
+      this.partial = Buffer.allocUnsafe(rest >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + frameLength(data, at) : FRAME_HEADER_BYTES);
+      data.copy(this.partial, 0, at);
+      this.partialFilled = rest;
+    }
+  }
+
+  /** Adds `data` to the partial frame; handles the frame once whole. Returns the bytes of `data` used. */
+  private fillPartial(data: Buffer): number {
+    let partial = this.partial as Buffer;
+    let at = 0;
+    if (this.partialFilled < FRAME_HEADER_BYTES) {
+      at = Math.min(FRAME_HEADER_BYTES - this.partialFilled, data.length);
+      data.copy(partial, this.partialFilled, 0, at);
+      this.partialFilled += at;
+      if (this.partialFilled < FRAME_HEADER_BYTES) {
+        return at;
       }
+      const whole = Buffer.allocUnsafe(FRAME_HEADER_BYTES + frameLength(partial, 0));
+      partial.copy(whole, 0, 0, FRAME_HEADER_BYTES);
+      partial = whole;
+      this.partial = whole;
+    }
+    const take = Math.min(partial.length - this.partialFilled, data.length - at);
+    data.copy(partial, this.partialFilled, at, at + take);
+    this.partialFilled += take;
+    at += take;
+    if (this.partialFilled === partial.length) {
+      this.partial = undefined;
+      this.partialFilled = 0;
+      this.dispatch(partial, 0, partial.length - FRAME_HEADER_BYTES);
     }
     return at;
+  }
+
+  /** Handles the frame at `at` in `data`; a stream error resets that stream, a connection error is thrown. */
+  private dispatch(data: Buffer, at: number, length: number): void {
+    const type = data[at + 3] as number;
+    const flags = data[at + 4] as number;
+    const streamId = data.readUInt32BE(at + 5) & WINDOW_MAX;
+    const payload = data.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
+    try {
+      this.handleFrame(type, flags, streamId, payload);
+    } catch (error) {
+      if (error instanceof H2ProtocolError && error.streamId !== 0) {
+        this.resetById(error.streamId, error.code);
+      } else {
+        throw error;
+      }
+    }
   }
 
   private handleFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
@@ -141,12 +206,7 @@ export abstract class H2Connection extends H2ConnectionCore {
         this.deliverHeaderBlock(this.headerBlocks.continuation(flags, streamId, payload));
         break;
       case FrameType.PRIORITY:
-        if (streamId === 0) {
-          throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
-        }
-        if (payload.length !== 5) {
-          throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'PRIORITY frame is not 5 bytes', streamId);
-        }
+        handlePriority(streamId, payload);
         break;
       case FrameType.RST_STREAM:
         this.handleRstStream(streamId, payload);
@@ -175,40 +235,53 @@ export abstract class H2Connection extends H2ConnectionCore {
       throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'DATA on stream 0');
     }
     // Flow control counts the whole payload, padding included, whatever becomes of the stream.
-    if (this.credit.receiveData(payload.length)) {
-      this.scheduleFlush();
-    }
+    this.credit.receiveData(payload.length);
     const data = unpad(flags, payload, streamId);
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
+      this.released(payload.length);
       if (!this.streamWasOpened(streamId)) {
         throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `DATA on stream ${streamId}, which was never opened`);
       }
       return; // A stream we have closed or reset: the peer may not know yet.
     }
     if (stream.remoteEnded) {
+      this.released(payload.length);
       throw new H2ProtocolError(H2Error.STREAM_CLOSED, `DATA on stream ${streamId} after its END_STREAM`, streamId);
     }
     stream.receiveWindow -= payload.length;
     if (stream.receiveWindow < 0) {
+      this.released(payload.length);
       throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, `the peer sent more DATA than stream ${streamId}'s window allows`, streamId);
     }
+    this.progress += 1;
     // Padding is never delivered, so it is credited back now.
-    if (this.credit.creditStream(stream, payload.length - data.length)) {
-      this.scheduleFlush();
+    const padding = payload.length - data.length;
+    if (padding > 0) {
+      this.released(padding);
+      this.consumed(stream, padding);
+    }
+    stream.bodyBytes += data.length;
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (stream.expectedBodyBytes >= 0 && (stream.bodyBytes > stream.expectedBodyBytes || (endStream && stream.bodyBytes !== stream.expectedBodyBytes))) {
+      this.released(data.length);
+      throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `stream ${streamId} carries ${stream.bodyBytes} bytes or more against its content-length of ${stream.expectedBodyBytes}`, streamId);
     }
     if (data.length > 0) {
       stream.receiveData(data);
     }
-    if ((flags & Flag.END_STREAM) !== 0 && !stream.closed) {
+    if (endStream && !stream.closed) {
       stream.receiveEnd();
     }
   }
 
-  /** Hands a completed header block to the role; `undefined` while CONTINUATION frames are still due. */
+  /** Hands a completed header block to the role; while CONTINUATION frames are still due, notes when the block began. */
   private deliverHeaderBlock(block: HeaderBlock | undefined): void {
     if (block !== undefined) {
-      this.handleHeaderBlock(block.streamId, block.endStream, block.fields, block.tooLarge);
+      this.progress += 1;
+      this.handleHeaderBlock(block);
+    } else if (this.headerBlocks.pendingStreamId !== undefined) {
+      this.headerBlockStartedAtMs = this.clockMs;
     }
   }
 
@@ -226,6 +299,7 @@ export abstract class H2Connection extends H2ConnectionCore {
     if (stream !== undefined) {
       stream.rstCode = payload.readUInt32BE(0);
       stream.markClosed(true);
+      this.peerReset(stream);
     }
   }
 
@@ -237,6 +311,7 @@ export abstract class H2Connection extends H2ConnectionCore {
       if (payload.length !== 0) {
         throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
       }
+      this.settingsAcknowledged();
       return;
     }
     this.phase = 'frames';
@@ -251,7 +326,7 @@ export abstract class H2Connection extends H2ConnectionCore {
       }
     }
     this.out.frame(FrameType.SETTINGS, ACK, 0);
-    this.checkUnread();
+    this.countControlFrame();
     this.scheduleFlush();
     this.settingsChanged();
     if (windowDelta > 0) {
@@ -271,11 +346,14 @@ export abstract class H2Connection extends H2ConnectionCore {
     if (payload.length !== 8) {
       throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'PING frame is not 8 bytes');
     }
-    if ((flags & ACK) === 0) {
-      this.out.frame(FrameType.PING, ACK, 0, payload);
-      this.checkUnread();
-      this.scheduleFlush();
+    if ((flags & ACK) !== 0) {
+      this.pingAcknowledged(payload);
+      return;
     }
+    this.pingReceived();
+    this.out.frame(FrameType.PING, ACK, 0, payload);
+    this.countControlFrame();
+    this.scheduleFlush();
   }
 
   private handleGoawayFrame(streamId: number, payload: Buffer): void {
@@ -318,5 +396,27 @@ export abstract class H2Connection extends H2ConnectionCore {
       throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, `WINDOW_UPDATE pushes stream ${streamId}'s window over 2^31-1`, streamId);
     }
     this.pump(stream);
+  }
+}
+
+/** The 24-bit length of the frame whose header starts at `at`; over our SETTINGS_MAX_FRAME_SIZE is a connection error. */
+function frameLength(data: Buffer, at: number): number {
+  const length = ((data[at] as number) << 16) | ((data[at + 1] as number) << 8) | (data[at + 2] as number);
+  if (length > DEFAULT_FRAME_BYTES) {
+    throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, `frame of ${length} bytes is over SETTINGS_MAX_FRAME_SIZE 16384`);
+  }
+  return length;
+}
+
+/** PRIORITY carries nothing we act on (RFC 9113 §5.3.2 deprecates the scheme), but is still checked. */
+function handlePriority(streamId: number, payload: Buffer): void {
+  if (streamId === 0) {
+    throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
+  }
+  if (payload.length !== 5) {
+    throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'PRIORITY frame is not 5 bytes', streamId);
+  }
+  if ((payload.readUInt32BE(0) & WINDOW_MAX) === streamId) {
+    throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `stream ${streamId} cannot depend on itself`, streamId);
   }
 }

@@ -86,7 +86,13 @@ export class H2ProtocolError extends Error {
 /** Where gathered frames go: a socket in production, an array in tests. */
 export interface ByteSink {
   write(chunk: Buffer): unknown;
+  /** Gathers the writes until `uncork` into one (sockets: one writev); optional. */
+  cork?(): void;
+  uncork?(): void;
 }
+
+/** Above this many bytes, a flush hands its chunks over one by one (corked) rather than copying them into one. */
+const CONCAT_BYTES_MAX = 64 * 1024;
 
 /** Payloads at least this long are written as they are rather than copied. */
 const COPY_BYTES_MAX = 4096;
@@ -140,14 +146,24 @@ export class FrameWriter {
     this.pendingBytes += FRAME_HEADER_BYTES + length;
   }
 
-  /** Hands everything gathered to `sink`, in one write when it all fits the scratch buffer. */
+  /**
+   * Hands everything gathered to `sink`: one write, copying small chunks into one buffer; large
+   * ones (big DATA payloads) are written as they are, corked into one system call, so a flush
+   * never doubles the memory of what it sends.
+   */
   flush(sink: ByteSink): void {
     this.cut();
     const chunks = this.chunks;
     if (chunks.length === 1) {
       sink.write(chunks[0] as Buffer);
-    } else if (chunks.length > 1) {
+    } else if (chunks.length > 1 && (this.pendingBytes <= CONCAT_BYTES_MAX || sink.cork === undefined)) {
       sink.write(Buffer.concat(chunks, this.pendingBytes));
+    } else if (chunks.length > 1) {
+      sink.cork?.();
+      for (const chunk of chunks) {
+        sink.write(chunk);
+      }
+      sink.uncork?.();
     }
     chunks.length = 0;
     this.pendingBytes = 0;

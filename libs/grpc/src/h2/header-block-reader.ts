@@ -8,7 +8,9 @@
  *              └─ fragment kept ─► CONTINUATION* ─► END_HEADERS ─► join ─┘
  *
  * While a block is pending, the peer may send nothing but CONTINUATION frames on its stream;
- * the connection enforces that with `pendingStreamId`, since it sees every frame.
+ * the connection enforces that with `pendingStreamId`, since it sees every frame. A block is
+ * bounded both in bytes and in frames: empty CONTINUATION frames cost nothing in bytes, so
+ * only their count stops a peer that sends them without end.
  */
 import { DEFAULT_FRAME_BYTES, Flag, H2Error, H2ProtocolError, unpad } from './frame';
 import { HpackDecoder, HpackError } from './hpack';
@@ -25,14 +27,18 @@ export interface HeaderBlock {
   readonly fields: string[];
   /** The header list was over the limit; the block was still decoded to keep HPACK in step. */
   readonly tooLarge: boolean;
+  /** The HEADERS frame's priority made the stream depend on itself (RFC 9113 §5.3.1: a stream error). */
+  readonly selfDependent: boolean;
 }
 
 /** A block whose HEADERS frame came without END_HEADERS, waiting for its CONTINUATION frames. */
 interface PendingBlock {
   readonly streamId: number;
   readonly endStream: boolean;
+  readonly selfDependent: boolean;
   readonly fragments: Buffer[];
   bytes: number;
+  continuations: number;
 }
 
 /**
@@ -44,9 +50,19 @@ export class HeaderBlockReader {
   private readonly decoder: HpackDecoder;
   private pending: PendingBlock | undefined;
 
-  /** `maxHeaderListBytes` is the SETTINGS_MAX_HEADER_LIST_SIZE we advertise. */
-  constructor(private readonly maxHeaderListBytes: number) {
+  private readonly maxContinuationFrames: number;
+
+  /**
+   * `maxHeaderListBytes` is the SETTINGS_MAX_HEADER_LIST_SIZE we advertise; a block may take
+   * `maxContinuationFrames` CONTINUATION frames (default: enough to carry such a header list
+   * in 16 KiB frames, and at least 8, as nghttp2 allows).
+   */
+  constructor(
+    private readonly maxHeaderListBytes: number,
+    maxContinuationFrames?: number,
+  ) {
     this.decoder = new HpackDecoder(4096, maxHeaderListBytes);
+    this.maxContinuationFrames = maxContinuationFrames ?? Math.max(8, Math.ceil((HEADER_BLOCK_FACTOR * maxHeaderListBytes) / DEFAULT_FRAME_BYTES));
   }
 
   /** The stream whose header block still expects CONTINUATION frames, or undefined. */
@@ -60,18 +76,20 @@ export class HeaderBlockReader {
       throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'HEADERS on stream 0');
     }
     let fragment = unpad(flags, payload, streamId);
+    let selfDependent = false;
     if ((flags & Flag.PRIORITY) !== 0) {
       if (fragment.length < 5) {
         throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'HEADERS with PRIORITY is too short');
       }
+      selfDependent = (fragment.readUInt32BE(0) & 0x7fff_ffff) === streamId;
       fragment = fragment.subarray(5);
     }
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if ((flags & Flag.END_HEADERS) !== 0) {
-      return this.decode(streamId, endStream, fragment);
+      return this.decode(streamId, endStream, selfDependent, fragment);
     }
     // Copied, since a view would pin the whole socket chunk while the block waits for CONTINUATION.
-    this.pending = { streamId, endStream, fragments: [Buffer.from(fragment)], bytes: fragment.length };
+    this.pending = { streamId, endStream, selfDependent, fragments: [Buffer.from(fragment)], bytes: fragment.length, continuations: 0 };
     return undefined;
   }
 
@@ -82,19 +100,25 @@ export class HeaderBlockReader {
       throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `CONTINUATION on stream ${streamId} without HEADERS before it`);
     }
     block.bytes += payload.length;
+    block.continuations += 1;
     // HPACK can only judge the header list once the block is whole, so the raw bytes are capped here.
     if (block.bytes > HEADER_BLOCK_FACTOR * this.maxHeaderListBytes + DEFAULT_FRAME_BYTES) {
       throw new H2ProtocolError(H2Error.ENHANCE_YOUR_CALM, `header block on stream ${streamId} is over ${block.bytes} bytes`);
     }
-    block.fragments.push(Buffer.from(payload));
+    if (block.continuations > this.maxContinuationFrames) {
+      throw new H2ProtocolError(H2Error.ENHANCE_YOUR_CALM, `header block on stream ${streamId} has over ${this.maxContinuationFrames} CONTINUATION frames`);
+    }
+    if (payload.length > 0) {
+      block.fragments.push(Buffer.from(payload));
+    }
     if ((flags & Flag.END_HEADERS) === 0) {
       return undefined;
     }
     this.pending = undefined;
-    return this.decode(block.streamId, block.endStream, Buffer.concat(block.fragments, block.bytes));
+    return this.decode(block.streamId, block.endStream, block.selfDependent, Buffer.concat(block.fragments, block.bytes));
   }
 
-  private decode(streamId: number, endStream: boolean, block: Buffer): HeaderBlock {
+  private decode(streamId: number, endStream: boolean, selfDependent: boolean, block: Buffer): HeaderBlock {
     let fields: string[];
     try {
       fields = this.decoder.decode(block);
@@ -104,6 +128,6 @@ export class HeaderBlockReader {
       }
       throw error;
     }
-    return { streamId, endStream, fields, tooLarge: this.decoder.lastBlockTooLarge };
+    return { streamId, endStream, fields, tooLarge: this.decoder.lastBlockTooLarge, selfDependent };
   }
 }

@@ -4,8 +4,14 @@
  * connection and on each stream. Credit is batched: an update goes out once half a window has
  * been consumed, so that a stream of small DATA frames does not cost one update each.
  *
- *     DATA in ─► receiveData ─► connection window ─(half consumed)─► WINDOW_UPDATE 0
- *     stream consumed ─► creditStream ─(half of its window)─► WINDOW_UPDATE n
+ * A stream's window is credited as soon as its bytes reach the application (a message may be
+ * larger than the window); the connection's only once the application no longer holds them
+ * (a partial message is held until it completes), so the connection window bounds the request
+ * bytes one connection can make us hold, whatever the number of its streams.
+ *
+ *     DATA in ─► receiveData ─► connection window
+ *     stream delivered ─► creditStream ─(half of its window)─► WINDOW_UPDATE n
+ *     bytes released (message complete, stream closed, padding, dropped) ─► release ─(half, or window low)─► WINDOW_UPDATE 0
  *
  * This runs for every DATA frame, so it only does arithmetic on fields and writes frames into
  * the connection's FrameWriter; the caller schedules the flush when told something was written.
@@ -36,23 +42,36 @@ export class ReceiveCredit {
   }
 
   /**
-   * Counts a DATA payload of `bytes` (padding included) against the connection window and
-   * credits it back at once, since streams hold their own windows for the application's pace.
-   * Returns true when a WINDOW_UPDATE was written; throws FLOW_CONTROL_ERROR past the window.
+   * Counts a DATA payload of `bytes` (padding included) against the connection window; it is
+   * given back by `release`. Throws FLOW_CONTROL_ERROR past the window.
    */
-  receiveData(bytes: number): boolean {
+  receiveData(bytes: number): void {
     this.window -= bytes;
     if (this.window < 0) {
-      throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, 'the peer sent more DATA than the connection window allows');
+      throw new H2ProtocolError(H2Error.FLOW_CONTROL_ERROR, `the peer sent more DATA than the connection window of ${this.connectionWindowBytes} bytes allows`);
     }
+  }
+
+  /**
+   * Gives `bytes` of received DATA back to the connection window. The update goes out once half
+   * the window is owed, or at once while the peer has less than half left (bytes held elsewhere
+   * must not keep released ones from it). Returns true when a WINDOW_UPDATE was written.
+   */
+  release(bytes: number): boolean {
     this.uncredited += bytes;
-    if (this.uncredited < this.connectionWindowBytes / 2) {
+    const half = this.connectionWindowBytes / 2;
+    if (this.uncredited <= 0 || (this.uncredited < half && this.window >= half)) {
       return false;
     }
     writeWindowUpdate(this.out, 0, this.uncredited);
     this.window += this.uncredited;
     this.uncredited = 0;
     return true;
+  }
+
+  /** Bytes the peer may still send on the connection. */
+  get windowLeft(): number {
+    return this.window;
   }
 
   /**

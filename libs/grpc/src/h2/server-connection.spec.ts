@@ -5,119 +5,20 @@
  */
 import * as net from 'node:net';
 import { etcd } from '@keyval/proto';
-import { frameBytes } from '../framing';
 import { GrpcStatus } from '../status';
-import { type Frame, FrameCollector } from '../testing/h2-frames';
+import { ended, fieldValue, type Frame, putMessage, RawH2Client } from '../testing/h2-frames';
 import { startTestServer, type TestServer } from '../testing/test-services';
-import { CONNECTION_PREFACE, Flag, FrameType, FrameWriter, H2Error, Setting, writeSettings, writeWindowUpdate } from './frame';
-import { HpackDecoder, HpackEncoder } from './hpack';
+import { Flag, FrameType, H2Error, Setting, writeWindowUpdate } from './frame';
 
-/** A client that speaks frames: it writes what it is told and records every frame it reads. */
-class RawClient {
-  private readonly collector = new FrameCollector();
-  readonly frames: Frame[] = this.collector.frames;
-  readonly encoder = new HpackEncoder();
-  readonly decoder = new HpackDecoder();
-  closed = false;
-  private waiters: (() => void)[] = [];
+type RawClient = RawH2Client;
 
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.collector.push(chunk);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  static async connect(port: number, settings: readonly (readonly [Setting, number])[] = []): Promise<RawClient> {
-    const socket = net.connect(port, '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    const client = new RawClient(socket);
-    socket.write(CONNECTION_PREFACE);
-    client.send((out) => writeSettings(out, settings));
-    return client;
-  }
-
-  send(build: (out: FrameWriter) => void): void {
-    const out = new FrameWriter();
-    build(out);
-    out.flush(this.socket);
-  }
-
-  request(streamId: number, path = '/etcdserverpb.KV/Put', endStream = false): void {
-    const block = this.encoder.encode([':method', 'POST', ':scheme', 'http', ':path', path, ':authority', 'test', 'content-type', 'application/grpc', 'te', 'trailers']);
-    this.send((out) => out.frame(FrameType.HEADERS, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0), streamId, block));
-  }
-
-  data(streamId: number, payload: Buffer, endStream = true): void {
-    this.send((out) => out.frame(FrameType.DATA, endStream ? Flag.END_STREAM : 0, streamId, payload));
-  }
-
-  /** Waits until `predicate` holds of the frames read so far (or the socket closes). */
-  async until(predicate: (frames: Frame[]) => boolean, timeoutMs = 3000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this.frames)) {
-      if (this.closed || Date.now() > deadline) {
-        throw new Error(`condition not met; frames: ${this.frames.map((f) => `${f.type}/${f.flags}/${f.streamId}`).join(' ')}`);
-      }
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  }
-
-  async closedWithin(timeoutMs = 3000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    if (!this.closed) {
-      throw new Error('the server did not close the connection');
-    }
-  }
-
-  goaway(): { code: number; reason: string } | undefined {
-    const frame = this.frames.find((f) => f.type === FrameType.GOAWAY);
-    return frame === undefined ? undefined : { code: frame.payload.readUInt32BE(4), reason: frame.payload.subarray(8).toString() };
-  }
-
-  /** The decoded header blocks of a stream, in order (each HEADERS frame must have END_HEADERS). */
-  headersOf(streamId: number): string[][] {
-    return this.frames.filter((f) => f.type === FrameType.HEADERS && f.streamId === streamId).map((f) => this.decoder.decode(f.payload));
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    waiters.forEach((wake) => wake());
-  }
-}
-
-const putFrame = (key: string, value: string): Buffer =>
-  frameBytes(Buffer.from(etcd.PutRequest.encode(etcd.PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) })).finish()));
-
-const fieldValue = (fields: string[], name: string): string | undefined => {
-  const at = fields.findIndex((value, i) => i % 2 === 0 && value === name);
-  return at < 0 ? undefined : fields[at + 1];
-};
-
-const ended = (streamId: number) => (frames: Frame[]) =>
-  frames.some((f) => f.streamId === streamId && (f.flags & Flag.END_STREAM) !== 0 && (f.type === FrameType.HEADERS || f.type === FrameType.DATA));
+const putFrame = putMessage;
 
 describe('H2ServerConnection', () => {
   let test: TestServer;
   const clients: RawClient[] = [];
   const connect = async (settings: readonly (readonly [Setting, number])[] = []): Promise<RawClient> => {
-    const client = await RawClient.connect(test.port, settings);
+    const client = await RawH2Client.connect(test.port, { settings });
     clients.push(client);
     return client;
   };
@@ -240,7 +141,7 @@ describe('H2ServerConnection', () => {
     const client = await connect();
     misbehave(client);
     await client.closedWithin();
-    expect(client.goaway()).toEqual({ code, reason: expect.stringMatching(reason) });
+    expect(client.goaway()).toMatchObject({ code, reason: expect.stringMatching(reason) });
   });
 
   it('closes a connection that does not open with the HTTP/2 preface, saying so', async () => {
@@ -257,7 +158,7 @@ describe('H2ServerConnection', () => {
 
   it('sends GOAWAY and closes the connection when the server shuts down', async () => {
     const own = await startTestServer();
-    const client = await RawClient.connect(own.port);
+    const client = await RawH2Client.connect(own.port);
     client.request(1);
     client.data(1, putFrame('k', 'v'));
     await client.until(ended(1));

@@ -25,9 +25,15 @@ export interface StreamHost {
   pump(stream: H2Stream): void;
   /** Credits `bytes` the application consumed back to the peer's stream window. */
   consumed(stream: H2Stream, bytes: number): void;
+  /** `bytes` received on a stream are no longer held (the application took them, or they were dropped): the connection window gets them back. */
+  released(bytes: number): void;
+  /** The stream's queue of unsent DATA grew (or, negative, shrank without being sent) by `bytes`. */
+  queueChanged(bytes: number): void;
   reset(stream: H2Stream, code: H2Error): void;
   /** The stream is over (both sides ended, or reset, or the connection ended). */
   streamClosed(stream: H2Stream): void;
+  /** The application finished its work on a stream that had already closed (see `beginWork`). */
+  workEnded(stream: H2Stream): void;
   /** True while the socket holds more unsent bytes than it should. */
   readonly congested: boolean;
 }
@@ -37,8 +43,8 @@ export interface RespondOptions {
   readonly waitForTrailers?: boolean;
 }
 
-/** A stream queues at most this many unsent bytes before `write` asks its writer to wait. */
-const QUEUED_BYTES_HIGH = 64 * 1024;
+/** A stream queues at most this many unsent bytes before `write` asks its writer to wait, unless its connection says otherwise. */
+export const STREAM_SEND_BUFFER_BYTES = 64 * 1024;
 
 const frozenFields = new WeakMap<object, string[]>();
 
@@ -91,9 +97,27 @@ export class H2Stream extends EventEmitter {
   wantsDrain = false;
   /** The RST_STREAM code that ended the stream, sent or received; undefined if none did. */
   rstCode: number | undefined;
+  /**
+   * Received DATA bytes not yet given back to the connection window: those in the inbox, those
+   * the application said it still holds (`appHeldBytes`), and none else. heldBytes >= inboxBytes.
+   */
+  heldBytes = 0;
+  /** Bytes of the last delivered chunks the application keeps (a partial message); it sets this in its 'data' listener. */
+  appHeldBytes = 0;
+  /** The application works on the stream (a handler runs): it counts against the concurrency limit, even once closed. */
+  working = false;
+  /** When the stream opened, on the connection's clock (ms). */
+  openedAtMs = 0;
+  /** The request body must arrive whole within the connection's request-body timeout (false for request streams). */
+  bodyTimed = true;
+  /** The request's content-length, or -1 when it gave none (RFC 9113 §8.1.1). */
+  expectedBodyBytes = -1;
+  /** DATA payload received, padding excluded. */
+  bodyBytes = 0;
   private paused = false;
-  /** Data that arrived while paused, delivered on resume. */
+  /** Data that arrived while paused, delivered on resume; `inboxBytes` is their total. */
   private inbox: Buffer[] = [];
+  private inboxBytes = 0;
   private endPending = false;
 
   constructor(
@@ -103,10 +127,27 @@ export class H2Stream extends EventEmitter {
     readonly headers: IncomingHttpHeaders,
     receiveWindow: number,
     sendWindow: number,
+    /** Unsent bytes above which `write` asks the writer to wait. */
+    private readonly sendBufferBytes = STREAM_SEND_BUFFER_BYTES,
   ) {
     super();
     this.receiveWindow = receiveWindow;
     this.sendWindow = sendWindow;
+  }
+
+  /** The application starts working on the stream: until `endWork`, it counts against the concurrency limit even after it closes. */
+  beginWork(): void {
+    this.working = true;
+  }
+
+  /** The application's work is over (its handler settled). */
+  endWork(): void {
+    if (this.working) {
+      this.working = false;
+      if (this.closed) {
+        this.host.workEnded(this);
+      }
+    }
   }
 
   get destroyed(): boolean {
@@ -147,7 +188,7 @@ export class H2Stream extends EventEmitter {
       this.enqueue(chunk);
       this.host.pump(this);
     }
-    const ok = this.queuedBytes < QUEUED_BYTES_HIGH && !this.host.congested;
+    const ok = this.queuedBytes < this.sendBufferBytes && !this.host.congested;
     if (!ok) {
       this.wantsDrain = true;
     }
@@ -200,6 +241,7 @@ export class H2Stream extends EventEmitter {
       if (this.closed) {
         return;
       }
+      this.inboxBytes -= chunk.length;
       this.deliver(chunk);
     }
     if (this.endPending && !this.paused) {
@@ -212,8 +254,10 @@ export class H2Stream extends EventEmitter {
 
   /** DATA arrived (its flow-control cost already counted against the windows). */
   receiveData(chunk: Buffer): void {
+    this.heldBytes += chunk.length;
     if (this.paused) {
       this.inbox.push(chunk);
+      this.inboxBytes += chunk.length;
     } else {
       this.deliver(chunk);
     }
@@ -248,7 +292,7 @@ export class H2Stream extends EventEmitter {
 
   /** The queue drained below the mark after a write returned false. */
   maybeEmitDrain(): void {
-    if (this.wantsDrain && this.queuedBytes < QUEUED_BYTES_HIGH && !this.host.congested && !this.closed) {
+    if (this.wantsDrain && this.queuedBytes < this.sendBufferBytes && !this.host.congested && !this.closed) {
       this.wantsDrain = false;
       this.emit('drain');
     }
@@ -261,9 +305,18 @@ export class H2Stream extends EventEmitter {
     }
     this.closed = true;
     this.aborted = aborted && !(this.localEnded && this.remoteEnded);
+    if (this.queuedBytes > 0) {
+      this.host.queueChanged(-this.queuedBytes);
+    }
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.inbox = [];
+    this.inboxBytes = 0;
+    if (this.heldBytes > 0) {
+      this.host.released(this.heldBytes);
+    }
+    this.heldBytes = 0;
+    this.appHeldBytes = 0;
     this.host.streamClosed(this);
     process.nextTick(emitClose, this);
   }
@@ -278,11 +331,22 @@ export class H2Stream extends EventEmitter {
   private enqueue(chunk: Buffer): void {
     this.queue.push(chunk);
     this.queuedBytes += chunk.length;
+    this.host.queueChanged(chunk.length);
   }
 
+  /**
+   * Hands `chunk` to the application: its stream window is credited at once (so a message
+   * larger than the window can arrive), the connection window once the application no longer
+   * holds the bytes (`appHeldBytes`, set by the 'data' listener).
+   */
   private deliver(chunk: Buffer): void {
     this.host.consumed(this, chunk.length);
     this.emit('data', chunk);
+    const free = this.heldBytes - this.inboxBytes - this.appHeldBytes;
+    if (free > 0 && !this.closed) {
+      this.heldBytes -= free;
+      this.host.released(free);
+    }
   }
 
   private emitEnd(): void {

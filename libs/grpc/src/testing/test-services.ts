@@ -4,13 +4,17 @@
  *
  * KV.Put picks a behaviour from the key:
  *   "slow"   waits until the call's signal aborts (deadline, cancel) and records the reason;
+ *   "stubborn" waits Number(value) ms whatever happens to the call (a handler that cannot be cancelled);
  *   "fail"   throws GrpcStatusError(Number(value-before-colon), text-after-colon);
  *   "throw"  throws a plain Error (a bug: INTERNAL);
  *   "big"    answers with a prev_kv value of Number(value) bytes;
  *   other    echoes the key and value back in prev_kv.
- * KV.Range answers with the request metadata as key-values, plus "deadline-ms" (time left).
+ * KV.Range answers with the request metadata as key-values, plus "deadline-ms" (time left);
+ *   for key "delay" it waits Number(range_end) ms (a linearizable read's round) and answers one
+ *   key-value of `limit` bytes instead.
  * Maintenance.Snapshot streams Number(metadata "chunks") blobs of Number(metadata "size") bytes.
- * RaftTransport.Messages acknowledges every batch; InstallSnapshot acknowledges every chunk.
+ * RaftTransport.Messages acknowledges every batch, and stops reading at a batch of cluster id 9
+ * (until the call ends); InstallSnapshot acknowledges every chunk.
  */
 import { etcd, raftpb } from '@keyval/proto';
 import { GrpcServer, type GrpcServerOptions } from '../server';
@@ -51,6 +55,10 @@ export async function startTestServer(options: GrpcServerOptions = {}): Promise<
         aborts.push(String((call.signal.reason as Error).message));
         throw call.signal.reason;
       }
+      if (key === 'stubborn') {
+        await new Promise<void>((resolve) => setTimeout(resolve, Number(value)));
+        return { header: header(revision), prevKv: undefined };
+      }
       if (key === 'fail') {
         const colon = value.indexOf(':');
         throw new GrpcStatusError(Number(value.slice(0, colon)) as GrpcStatus, value.slice(colon + 1));
@@ -65,7 +73,12 @@ export async function startTestServer(options: GrpcServerOptions = {}): Promise<
         prevKv: { key: request.key, value: prevValue, createRevision: 1n, modRevision: revision, version: 1n, lease: 0n },
       };
     },
-    range: (_request, call) => {
+    range: async (request, call) => {
+      if (request.key.toString() === 'delay') {
+        await new Promise<void>((resolve) => setTimeout(resolve, Number(request.rangeEnd.toString())));
+        const value = Buffer.alloc(Number(request.limit), 0x72);
+        return etcd.RangeResponse.fromPartial({ header: header(revision), kvs: [{ key: request.key, value, createRevision: 1n, modRevision: 1n, version: 1n }], count: 1n });
+      }
       const kvs = call.metadata.keys().map((key) => {
         const text = call.metadata.get(key);
         const value = text === undefined ? (call.metadata.getBinary(key) as Buffer) : Buffer.from(text);
@@ -90,6 +103,9 @@ export async function startTestServer(options: GrpcServerOptions = {}): Promise<
     messages: async (batches, call) => {
       try {
         for await (const batch of batches) {
+          if (batch.clusterId === 9n) {
+            await new Promise((resolve) => call.signal.addEventListener('abort', resolve, { once: true }));
+          }
           if (batch.clusterId !== 7n) {
             throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `cluster id ${batch.clusterId} is not 7`);
           }
