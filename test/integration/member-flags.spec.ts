@@ -24,6 +24,8 @@ const BAD_FLAGS: [string, string[], Record<string, string>, string][] = [
   ['a flag without its value', ['--heartbeat-interval'], {}, '--heartbeat-interval'],
   ['an unknown flag', ['--no-such-flag'], {}, '--no-such-flag'],
   ['a bad KEYVAL_* environment variable', [], { KEYVAL_HEARTBEAT_INTERVAL: 'abc' }, '--heartbeat-interval'],
+  ['an unknown auto-compaction mode', ['--auto-compaction-mode', 'weekly'], {}, '--auto-compaction-mode'],
+  ['an auto-compaction retention that is no duration', ['--auto-compaction-retention', '1 hour'], {}, '--auto-compaction-retention'],
 ];
 
 /** Every flag issue 4 names, plus the operational ones. */
@@ -42,6 +44,8 @@ const DOCUMENTED_FLAGS = [
   '--listen-metrics-urls',
   '--max-request-bytes',
   '--request-timeout',
+  '--auto-compaction-mode',
+  '--auto-compaction-retention',
   '--help',
 ];
 

@@ -13,6 +13,7 @@ export const ETCD_MESSAGES = {
   duplicateKey: 'etcdserver: duplicate key given in txn request',
   requestTooLarge: 'etcdserver: request is too large',
   futureRevision: 'etcdserver: mvcc: required revision is a future revision',
+  compacted: 'etcdserver: mvcc: required revision has been compacted',
   notLeader: 'etcdserver: not leader',
   noLeader: 'etcdserver: no leader',
   leaderChanged: 'etcdserver: leader changed',

@@ -15,11 +15,11 @@ import type { NodeId } from '@keyval/raft';
 import { ProposalLostError, ReadNotConfirmedError } from '@keyval/cluster';
 import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import { ETCD_MESSAGES, LeaderUnreachableError, invalidArgument } from './api.errors';
-import { checkRequestSize, deleteFromWire, planRange, putFromWire, txnFromWire } from './etcd-request';
+import { checkRequestSize, deleteFromWire, putFromWire, rangeFromWire, txnFromWire } from './etcd-request';
 import type { ApiLimits } from './etcd-request';
-import { deleteToWire, finishRange, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
+import { deleteToWire, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
 import type { HeaderContext } from './etcd-response';
-import { toStatusError } from './error-status';
+import { REASON_TRAILER, toStatusError } from './error-status';
 import type { LeaderForwarder } from './leader-forwarder';
 
 /** Metadata keys of the exactly-once protocol and of forwarding. */
@@ -36,7 +36,8 @@ export interface KvBackend {
   waitForLeader(deadlineMs: number): Promise<NodeId>;
   write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse>;
   range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number): Promise<RangeResponse>;
-  revision(): number;
+  /** Resolves once this member's physical compaction at `revision` is done. */
+  compacted(revision: number): Promise<void>;
 }
 
 export interface KvServiceOptions {
@@ -95,7 +96,18 @@ export class KvService {
     return performance.now() + Math.max(0, remaining);
   }
 
-  private async writeOrForward<Res>(method: 'put' | 'deleteRange' | 'txn', request: unknown, op: WriteRequest, call: ServerCall, toWire: (w: WriteResponse) => Res): Promise<Res> {
+  /**
+   * Writes on the leader (or forwards to it). `afterApplied` runs when this member applied the
+   * write itself (a forwarded request does it on the leader).
+   */
+  private async writeOrForward<Res>(
+    method: 'put' | 'deleteRange' | 'txn' | 'compact',
+    request: unknown,
+    op: WriteRequest,
+    call: ServerCall,
+    toWire: (w: WriteResponse) => Res,
+    afterApplied?: () => Promise<void>,
+  ): Promise<Res> {
     const deadline = this.deadline(call);
     const session = sessionFrom(call.metadata);
     const forwarded = call.metadata.get(FORWARDED_KEY) !== undefined;
@@ -103,7 +115,9 @@ export class KvService {
       let forwarding = false;
       try {
         if (forwarded || this.backend.isLeader()) {
-          return toWire(await this.backend.write(op, session, deadline));
+          const response = toWire(await this.backend.write(op, session, deadline));
+          await afterApplied?.();
+          return response;
         }
         const known = this.backend.leaderId();
         const leader = known !== 0n ? known : await this.backend.waitForLeader(deadline);
@@ -146,11 +160,7 @@ export class KvService {
 
   /** Every method of etcd's KV service (the batch service calls them too). */
   readonly implementation: { readonly [K in keyof typeof etcd.KVDefinition.methods]: HandlerFor<(typeof etcd.KVDefinition.methods)[K]> } = {
-    range: async (req, call) => {
-      const plan = planRange(req);
-      const response = finishRange(plan, await this.read(plan.request, req.serializable, call));
-      return rangeToWire(response, this.backend.headerContext());
-    },
+    range: async (req, call) => rangeToWire(await this.read(rangeFromWire(req), req.serializable, call), this.backend.headerContext()),
     put: async (req, call) => {
       checkRequestSize(req.key.length + req.value.length, this.options.limits);
       const op: WriteRequest = { type: 'put', request: putFromWire(req) };
@@ -166,13 +176,26 @@ export class KvService {
       const op: WriteRequest = { type: 'txn', request: txnFromWire(req, this.options.limits).request };
       return this.writeOrForward('txn', req, op, call, (w) => (w.type === 'txn' ? txnToWire(w.response, this.backend.headerContext()) : unexpected(w)));
     },
-    compact: async (req) => {
-      // KeyVal keeps only the latest version of each key: there is no history to compact.
-      const revision = this.backend.revision();
-      if (req.revision > BigInt(revision)) {
+    compact: async (req, call) => {
+      // etcd: at or below the compacted revision (which starts at -1) is compacted.
+      if (req.revision < 0n) {
+        throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, { metadata: { [REASON_TRAILER]: `revision ${req.revision} is negative` } });
+      }
+      if (req.revision > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision);
       }
-      return { header: header(revision, this.backend.headerContext()) };
+      const revision = Number(req.revision);
+      const op: WriteRequest = { type: 'compact', request: { revision } };
+      // `physical`: answer once the compacted history is deleted from disk, as etcd does.
+      const afterApplied = req.physical ? () => this.backend.compacted(revision) : undefined;
+      return this.writeOrForward(
+        'compact',
+        req,
+        op,
+        call,
+        (w) => (w.type === 'compact' ? { header: header(w.response.header.revision, this.backend.headerContext()) } : unexpected(w)),
+        afterApplied,
+      );
     },
   };
 }

@@ -43,7 +43,7 @@ export class LeaderForwarder {
     return channel;
   }
 
-  async forward(method: 'put' | 'deleteRange' | 'txn', request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
+  async forward(method: 'put' | 'deleteRange' | 'txn' | 'compact', request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
     const url = this.locator.clientUrlsOf(leader)[0];
     if (url === undefined) {
       // The leader has not published its client URL yet: behave as if no leader is usable.
@@ -66,6 +66,8 @@ export class LeaderForwarder {
           return await client.deleteRange(request as etcd.DeleteRangeRequest, options);
         case 'txn':
           return await client.txn(request as etcd.TxnRequest, options);
+        case 'compact':
+          return await client.compact(request as etcd.CompactionRequest, options);
       }
     } catch (error) {
       // A dead leader refuses connections until the followers elect another: say so with a

@@ -17,3 +17,4 @@ export * from './member/member-status';
 export * from './member/member-admin';
 export * from './member/restore';
 export * from './member/data-dir-lock';
+export * from './member/auto-compactor';

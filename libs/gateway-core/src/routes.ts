@@ -24,7 +24,7 @@ export interface Route {
 
 /** Methods by kind, keyed by the service's full name; methods not listed are `once`. */
 const KINDS: Readonly<Record<string, Readonly<Record<string, RouteKind>>>> = {
-  [etcd.KVDefinition.fullName]: { Range: 'read', Put: 'write', DeleteRange: 'write', Txn: 'write', Compact: 'idempotent' },
+  [etcd.KVDefinition.fullName]: { Range: 'read', Put: 'write', DeleteRange: 'write', Txn: 'write', Compact: 'once' },
   [etcd.ClusterDefinition.fullName]: { MemberList: 'idempotent' },
   [etcd.MaintenanceDefinition.fullName]: { Status: 'idempotent', Hash: 'idempotent', HashKV: 'idempotent' },
   [admin.AdminDefinition.fullName]: { Status: 'idempotent', MemberList: 'idempotent' },

@@ -39,7 +39,28 @@ export interface KeySpan {
   readonly rangeEnd?: Uint8Array;
 }
 
-/** etcd's RangeRequest, without revision, sort and min/max filters (the app refuses those). */
+/** etcd's RangeRequest.SortOrder numbering. */
+export enum SortOrder {
+  None = 0,
+  Ascend = 1,
+  Descend = 2,
+}
+
+/** etcd's RangeRequest.SortTarget numbering. */
+export enum SortTarget {
+  Key = 0,
+  Version = 1,
+  Create = 2,
+  Mod = 3,
+  Value = 4,
+}
+
+/**
+ * etcd's RangeRequest. Filters, sorting and the limit apply as etcd 3.4 applies them: the
+ * min/max filters drop kvs (0 means no bound) but not from `count`; a sort target other than
+ * the key with order None sorts ascending; equal sort keys keep ascending key order; then
+ * `limit` cuts the list and sets `more`.
+ */
 export interface RangeRequest extends KeySpan {
   /** At most this many kvs; 0 or absent means no limit. */
   readonly limit?: number;
@@ -47,9 +68,21 @@ export interface RangeRequest extends KeySpan {
   readonly countOnly?: boolean;
   /** Return keys without values. */
   readonly keysOnly?: boolean;
+  /**
+   * Read the keys as they were at this revision; 0 or absent means the current revision.
+   * Below the compacted revision: CompactedError; above the current one: FutureRevisionError.
+   */
+  readonly revision?: number;
+  readonly sortOrder?: SortOrder;
+  readonly sortTarget?: SortTarget;
+  readonly minModRevision?: number;
+  readonly maxModRevision?: number;
+  readonly minCreateRevision?: number;
+  readonly maxCreateRevision?: number;
 }
 
 export interface RangeResponse {
+  /** The current revision of the store, also for a read at a past revision (as etcd). */
   readonly header: ResponseHeader;
   readonly kvs: readonly KeyValue[];
   /** True when the range holds more keys than `limit` returned. */
@@ -141,8 +174,22 @@ export interface TxnResponse {
   readonly responses: readonly ResponseOp[];
 }
 
+/**
+ * etcd's CompactionRequest: forget every version of every key that a read at `revision` or
+ * later cannot see. Reads below it then fail with CompactedError.
+ */
+export interface CompactRequest {
+  readonly revision: number;
+}
+
+export interface CompactResponse {
+  /** The store revision when the compaction was applied. */
+  readonly header: ResponseHeader;
+}
+
 /** The response to a write command. */
 export type WriteResponse =
   | { readonly type: 'put'; readonly response: PutResponse }
   | { readonly type: 'deleteRange'; readonly response: DeleteRangeResponse }
-  | { readonly type: 'txn'; readonly response: TxnResponse };
+  | { readonly type: 'txn'; readonly response: TxnResponse }
+  | { readonly type: 'compact'; readonly response: CompactResponse };

@@ -4,6 +4,7 @@
  * `describeStateMachineConformance` with a factory.
  */
 import type { StateMachineFactory } from './testing/conformance-harness.test';
+import { describeHistoryConformance } from './testing/conformance-history.test';
 import { describeKvConformance } from './testing/conformance-kv.test';
 import { describeSessionConformance } from './testing/conformance-sessions.test';
 import { describeSnapshotConformance } from './testing/conformance-snapshots.test';
@@ -15,6 +16,7 @@ export function describeStateMachineConformance(factory: StateMachineFactory): v
   describe(`${factory.name}: state-machine contract`, () => {
     describeKvConformance(factory);
     describeTxnConformance(factory);
+    describeHistoryConformance(factory);
     describeSessionConformance(factory);
     describeSnapshotConformance(factory);
   });

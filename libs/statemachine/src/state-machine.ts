@@ -20,6 +20,17 @@ export interface StateMachine {
   appliedTerm(): Term;
   /** The store revision (1 for an empty store, as in etcd). */
   revision(): number;
+  /**
+   * The compacted revision: reads below it fail with CompactedError (-1 before the first
+   * compaction, as etcd reports it).
+   */
+  compactRevision(): number;
+  /**
+   * Resolves once the history no read at or above the compacted revision `revision` can see
+   * has been deleted (etcd's physical compaction). Compactions apply at once for reads; the
+   * deletion follows in the background.
+   */
+  compacted(revision: number): Promise<void>;
   /** Log time: the largest command timestamp applied (ms). */
   logTimeMs(): number;
   /** Raft configuration and members table as of the applied index. */
@@ -38,8 +49,10 @@ export interface StateMachine {
   apply(entries: readonly Entry[]): Promise<ApplyResult[]>;
 
   /**
-   * A range read of the applied state, at one point in time, with the revision of that point.
-   * Throws RangeTooLargeError over `maxRangeResponseBytes`.
+   * A range read of the applied state, at one point in time, with the revision of that point;
+   * with `request.revision`, the keys as they were at that revision. Throws
+   * RangeTooLargeError over `maxRangeResponseBytes`, CompactedError below the compacted
+   * revision, FutureRevisionError above the current one.
    */
   range(request: RangeRequest): Promise<RangeResponse>;
 

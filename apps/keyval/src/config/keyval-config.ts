@@ -6,6 +6,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, parseListenUrl, parseListenUrls, positiveInt } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
+import { CompactionRetentionError, parseCompactionRetention } from '@keyval/cluster';
+import type { AutoCompactionOptions } from '@keyval/cluster';
 
 export { UsageError };
 
@@ -34,6 +36,8 @@ export interface KeyvalConfig {
   readonly requestTimeoutMs: number;
   readonly learnerPromoteLag: number;
   readonly autoPromoteLearners: boolean;
+  /** --auto-compaction-mode/--auto-compaction-retention; undefined when the retention is 0. */
+  readonly autoCompaction: AutoCompactionOptions | undefined;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --verify-data: check the data dir offline, print a report, exit. */
   readonly verifyData: boolean;
@@ -94,6 +98,8 @@ function program(): Command {
     .addOption(opt('--request-timeout <ms>', 'deadline of a client request that brings none, ms', '5000'))
     .addOption(opt('--learner-promote-lag <entries>', 'a learner within this many entries of the leader counts as caught up', '1000'))
     .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
+    .addOption(opt('--auto-compaction-mode <mode>', '"periodic" (keep the history of the last retention period) or "revision" (keep the last retention revisions)', 'periodic'))
+    .addOption(opt('--auto-compaction-retention <retention>', 'periodic: hours as a number or a duration (30m, 1h30m); revision: a number of revisions; 0 never compacts', '0'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
     .exitOverride()
@@ -151,6 +157,7 @@ function resolve(raw: Raw): KeyvalConfig {
   }
   const initialCluster = raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster'));
   const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
+  const autoCompaction = parseAutoCompaction(s('autoCompactionMode'), s('autoCompactionRetention'));
   if (maxRequestBytes > 64 * 1024 * 1024) throw new UsageError('--max-request-bytes: at most 64 MiB');
   return {
     name,
@@ -173,10 +180,26 @@ function resolve(raw: Raw): KeyvalConfig {
     leaseReads: raw['leaseReads'] === true || raw['leaseReads'] === 'true' || raw['leaseReads'] === '1',
     requestTimeoutMs: positiveInt(s('requestTimeout'), '--request-timeout'),
     learnerPromoteLag: positiveInt(s('learnerPromoteLag'), '--learner-promote-lag'),
+    autoCompaction,
     autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
   };
+}
+
+function parseAutoCompaction(mode: string, retention: string): AutoCompactionOptions | undefined {
+  if (mode !== 'periodic' && mode !== 'revision') {
+    throw new UsageError(`--auto-compaction-mode: expected "periodic" or "revision", got ${JSON.stringify(mode)}`);
+  }
+  try {
+    const value = parseCompactionRetention(mode, retention);
+    return value === undefined ? undefined : { mode, retention: value };
+  } catch (error) {
+    if (error instanceof CompactionRetentionError) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
 }
 
 export function helpText(): string {

@@ -43,6 +43,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
       compactionTrailingEntries: c.snapshotCatchupEntries,
       promoteLagEntries: c.learnerPromoteLag,
       autoPromoteLearners: c.autoPromoteLearners,
+      ...(c.autoCompaction !== undefined && { autoCompaction: c.autoCompaction }),
       onRemoved: () => {
         this.logger.warn('this member was removed from the cluster; stopping');
         process.kill(process.pid, 'SIGTERM');
@@ -106,6 +107,10 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
 
   revision(): number {
     return this.member.stateMachine.revision();
+  }
+
+  compacted(revision: number): Promise<void> {
+    return this.member.stateMachine.compacted(revision);
   }
 
   clientUrlsOf(id: NodeId): readonly string[] {

@@ -29,6 +29,8 @@ import { MemberConfigError } from './member-options';
 import { MembershipManager, MembershipRefusedError } from './membership-manager';
 import type { KvMemberOptions } from './member-options';
 import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
+import { AutoCompactor } from './auto-compactor';
+import { MONOTONIC_CLOCK } from '../driver/clock';
 
 export type ReadConsistency = 'linearizable' | 'serializable';
 
@@ -156,7 +158,29 @@ export class KvMember {
     }, 1_000);
     member.promoteTimer.unref();
     member.startRemovalWatch();
+    member.startAutoCompaction();
     return member;
+  }
+
+  private autoCompactor: AutoCompactor | undefined;
+
+  private startAutoCompaction(): void {
+    const options = this.options.autoCompaction;
+    if (options === undefined) {
+      return;
+    }
+    const target = {
+      revision: () => this.stateMachine.revision(),
+      isLeader: () => this.driver.isLeader(),
+      compact: (revision: number) => this.compact(revision, performance.now() + 10_000),
+    };
+    this.autoCompactor = new AutoCompactor(options, target, MONOTONIC_CLOCK, this.options.logger);
+    this.autoCompactor.start();
+  }
+
+  /** Compacts the history at `revision` (leader only); resolves once applied. Throws CompactedError, FutureRevisionError. */
+  async compact(revision: number, deadlineMs: number): Promise<void> {
+    await this.write({ type: 'compact', request: { revision } }, undefined, deadlineMs);
   }
 
   private publishTimer: NodeJS.Timeout | undefined;
@@ -365,6 +389,7 @@ export class KvMember {
       clearTimeout(this.publishTimer);
     }
     this.removalWatch?.stop();
+    await this.autoCompactor?.stop();
     if (this.promoteTimer !== undefined) {
       clearInterval(this.promoteTimer);
     }

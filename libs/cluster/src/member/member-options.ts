@@ -3,6 +3,7 @@
  * environment variables, already validated.
  */
 import type { DriverLogger } from '../driver/raft-driver';
+import type { AutoCompactionOptions } from './auto-compactor';
 
 export interface InitialMember {
   readonly name: string;
@@ -33,6 +34,8 @@ export interface KvMemberOptions {
   readonly promoteLagEntries: number;
   /** The leader promotes caught-up learners by itself. */
   readonly autoPromoteLearners: boolean;
+  /** Compact the history automatically (etcd's --auto-compaction-*); undefined: never. */
+  readonly autoCompaction?: AutoCompactionOptions;
   readonly logger: DriverLogger;
   /** Called once this member has been removed from the cluster (the process should exit). */
   readonly onRemoved?: () => void;

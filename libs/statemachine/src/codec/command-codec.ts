@@ -12,7 +12,7 @@ import type { Command, SessionHeader, WriteRequest } from '../command-types';
 import type { NodeId } from '@keyval/raft';
 import { CommandLimitError, MalformedCommandError } from '../errors';
 import type { Compare, RangeRequest, RequestOp, TxnRequest } from '../kv-types';
-import { CompareResult, CompareTarget } from '../kv-types';
+import { CompareResult, CompareTarget, SortOrder, SortTarget } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { assertNever } from '../util/assert-never';
 import { ByteReader } from './byte-reader';
@@ -28,6 +28,7 @@ const enum OpTag {
   Txn = 3,
   Range = 4,
   MemberAttributes = 5,
+  Compact = 6,
 }
 
 const FLAG_SESSION = 1;
@@ -53,6 +54,8 @@ export function encodeCommand(command: Command): Uint8Array {
     for (const url of command.op.clientUrls) {
       out.string(url);
     }
+  } else if (command.op.type === 'compact') {
+    out.varint(command.op.request.revision);
   } else if (command.op.type !== 'noop') {
     writeOp(out, command.op, 1);
   }
@@ -73,6 +76,8 @@ function opTag(op: WriteRequest | RequestOp): OpTag {
       return OpTag.Txn;
     case 'range':
       return OpTag.Range;
+    case 'compact':
+      return OpTag.Compact;
     default:
       return assertNever(op);
   }
@@ -113,10 +118,32 @@ function writeOp(out: ByteWriter, op: RequestOp, depth: number): void {
   }
 }
 
+/** Range flags: bit 2 says the revision, sort and filter fields follow. */
+const RANGE_COUNT_ONLY = 1;
+const RANGE_KEYS_ONLY = 2;
+const RANGE_OPTIONS = 4;
+
+function hasRangeOptions(request: RangeRequest): boolean {
+  return (
+    (request.revision ?? 0) !== 0 ||
+    (request.sortOrder ?? SortOrder.None) !== SortOrder.None ||
+    (request.sortTarget ?? SortTarget.Key) !== SortTarget.Key ||
+    (request.minModRevision ?? 0) !== 0 ||
+    (request.maxModRevision ?? 0) !== 0 ||
+    (request.minCreateRevision ?? 0) !== 0 ||
+    (request.maxCreateRevision ?? 0) !== 0
+  );
+}
+
 function writeRange(out: ByteWriter, request: RangeRequest): void {
   out.bytes(request.key).bytes(request.rangeEnd ?? EMPTY);
   out.varint(request.limit ?? 0);
-  out.u8((request.countOnly === true ? 1 : 0) | (request.keysOnly === true ? 2 : 0));
+  const options = hasRangeOptions(request);
+  out.u8((request.countOnly === true ? RANGE_COUNT_ONLY : 0) | (request.keysOnly === true ? RANGE_KEYS_ONLY : 0) | (options ? RANGE_OPTIONS : 0));
+  if (options) {
+    out.varint(request.revision ?? 0).u8(request.sortOrder ?? SortOrder.None).u8(request.sortTarget ?? SortTarget.Key);
+    out.varint(request.minModRevision ?? 0).varint(request.maxModRevision ?? 0).varint(request.minCreateRevision ?? 0).varint(request.maxCreateRevision ?? 0);
+  }
 }
 
 function writeTxn(out: ByteWriter, txn: TxnRequest, depth: number): void {
@@ -186,6 +213,8 @@ class CommandDecoder {
         throw new MalformedCommandError('a noop command cannot carry a session');
       }
       op = { type: 'noop' };
+    } else if (tag === OpTag.Compact) {
+      op = { type: 'compact', request: { revision: this.in.varint() } };
     } else if (tag === OpTag.MemberAttributes) {
       if (session !== undefined) {
         throw new MalformedCommandError('a memberAttributes command cannot carry a session');
@@ -262,12 +291,36 @@ class CommandDecoder {
   private range(): RangeRequest {
     const span = this.span();
     const limit = this.in.varint();
-    const flags = this.flags(3);
-    return {
+    const flags = this.flags(RANGE_COUNT_ONLY | RANGE_KEYS_ONLY | RANGE_OPTIONS);
+    const request: RangeRequest = {
       ...span,
       ...(limit > 0 && { limit }),
-      ...((flags & 1) !== 0 && { countOnly: true }),
-      ...((flags & 2) !== 0 && { keysOnly: true }),
+      ...((flags & RANGE_COUNT_ONLY) !== 0 && { countOnly: true }),
+      ...((flags & RANGE_KEYS_ONLY) !== 0 && { keysOnly: true }),
+    };
+    return (flags & RANGE_OPTIONS) === 0 ? request : { ...request, ...this.rangeOptions() };
+  }
+
+  /** The revision, sort and filter fields of a range (only the ones that are set). */
+  private rangeOptions(): Partial<RangeRequest> {
+    const revision = this.in.varint();
+    const sortOrder = this.in.u8();
+    if (!(sortOrder in SortOrder) || typeof SortOrder[sortOrder] !== 'string') {
+      throw new MalformedCommandError(`unknown sort order ${sortOrder}`);
+    }
+    const sortTarget = this.in.u8();
+    if (!(sortTarget in SortTarget) || typeof SortTarget[sortTarget] !== 'string') {
+      throw new MalformedCommandError(`unknown sort target ${sortTarget}`);
+    }
+    const bounds = [this.in.varint(), this.in.varint(), this.in.varint(), this.in.varint()] as const;
+    return {
+      ...(revision !== 0 && { revision }),
+      ...(sortOrder !== SortOrder.None && { sortOrder: sortOrder as SortOrder }),
+      ...(sortTarget !== SortTarget.Key && { sortTarget: sortTarget as SortTarget }),
+      ...(bounds[0] !== 0 && { minModRevision: bounds[0] }),
+      ...(bounds[1] !== 0 && { maxModRevision: bounds[1] }),
+      ...(bounds[2] !== 0 && { minCreateRevision: bounds[2] }),
+      ...(bounds[3] !== 0 && { maxCreateRevision: bounds[3] }),
     };
   }
 

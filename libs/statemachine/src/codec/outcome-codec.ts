@@ -3,13 +3,13 @@
  * of key-value records, shared by the session table, RocksDB records and snapshot records.
  *
  *     outcome  := u8 version (1) | u8 kind (0 response, 1 rejected) | body
- *     response := u8 type (1 put, 2 deleteRange, 3 txn) | varint revision | type fields
+ *     response := u8 type (1 put, 2 deleteRange, 3 txn, 4 compact) | varint revision | type fields
  *     rejected := string code | string message
  *     kv       := bytes key | varint create | varint mod | varint version | bytes value
  */
 import type { RememberedOutcome } from '../command-types';
 import { commandErrorFromCode } from '../errors';
-import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, ResponseOp, TxnResponse, WriteResponse } from '../kv-types';
+import type { CompactResponse, DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, ResponseOp, TxnResponse, WriteResponse } from '../kv-types';
 import { assertNever } from '../util/assert-never';
 import { ByteReader } from './byte-reader';
 import type { DecodeErrorFactory } from './byte-reader';
@@ -23,6 +23,7 @@ const enum ResponseTag {
   Put = 1,
   DeleteRange = 2,
   Txn = 3,
+  Compact = 4,
 }
 
 export function writeKeyValue(out: ByteWriter, kv: KeyValue): void {
@@ -112,6 +113,9 @@ function writeResponse(out: ByteWriter, response: WriteResponse | ResponseOp): v
       }
       break;
     }
+    case 'compact':
+      out.u8(ResponseTag.Compact).varint(response.response.header.revision);
+      break;
     default:
       assertNever(response);
   }
@@ -136,7 +140,7 @@ function readKeyValues(input: ByteReader, fail: DecodeErrorFactory): KeyValue[] 
   return kvs;
 }
 
-function readResponseOp(input: ByteReader, tag: number, fail: DecodeErrorFactory): ResponseOp {
+function readResponseOp(input: ByteReader, tag: number, fail: DecodeErrorFactory): ResponseOp | { type: 'compact'; response: CompactResponse } {
   const header = { revision: input.varint() };
   switch (tag) {
     case ResponseTag.Range: {
@@ -162,11 +166,17 @@ function readResponseOp(input: ByteReader, tag: number, fail: DecodeErrorFactory
       }
       const responses: ResponseOp[] = [];
       for (let i = 0; i < count; i++) {
-        responses.push(readResponseOp(input, input.u8(), fail));
+        const op = readResponseOp(input, input.u8(), fail);
+        if (op.type === 'compact') {
+          throw fail('a compaction inside a txn response', input.offset);
+        }
+        responses.push(op);
       }
       const response: TxnResponse = { header, succeeded, responses };
       return { type: 'txn', response };
     }
+    case ResponseTag.Compact:
+      return { type: 'compact', response: { header } };
     default:
       throw fail(`unknown response tag ${tag}`, input.offset);
   }

@@ -22,9 +22,13 @@ import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes } from './member
 import { OverlayView } from './overlay-view';
 import type { SessionTable } from './session-table';
 import { executeWrite } from './write-executor';
+import type { StoreWrite } from './write-executor';
 
 /** etcd's store starts at revision 1; the first write creates revision 2. */
 export const INITIAL_REVISION = 1;
+
+/** The compacted revision of a store never compacted (etcd's initial compactMainRev). */
+export const NEVER_COMPACTED = -1;
 
 /** Everything besides the key-value data and sessions that apply changes. */
 export interface MachineState {
@@ -32,13 +36,18 @@ export interface MachineState {
   appliedTerm: Term;
   /** Store revision: incremented once by each command that changes a key. */
   revision: number;
+  /**
+   * The compacted revision: reads below it fail, and the history holds only what reads at or
+   * above it can see. -1 before the first compaction (etcd reports that too).
+   */
+  compactRevision: number;
   /** Log time: the largest command timestamp applied so far (ms). */
   logTimeMs: number;
   membership: MembershipState;
 }
 
 export function initialMachineState(): MachineState {
-  return { appliedIndex: 0 as LogIndex, appliedTerm: 0 as Term, revision: INITIAL_REVISION, logTimeMs: 0, membership: EMPTY_MEMBERSHIP };
+  return { appliedIndex: 0 as LogIndex, appliedTerm: 0 as Term, revision: INITIAL_REVISION, compactRevision: NEVER_COMPACTED, logTimeMs: 0, membership: EMPTY_MEMBERSHIP };
 }
 
 export function copyMachineState(state: MachineState): MachineState {
@@ -106,7 +115,7 @@ export function prefetchKeys(decoded: readonly DecodedEntry[]): Uint8Array[] {
     }
   };
   for (const { command } of decoded) {
-    if (command !== undefined && command.op.type !== 'noop' && command.op.type !== 'memberAttributes') {
+    if (command !== undefined && command.op.type !== 'noop' && command.op.type !== 'memberAttributes' && command.op.type !== 'compact') {
       visit(command.op);
     }
   }
@@ -190,10 +199,12 @@ export class ApplyBatch {
     return this.toResult(index, outcome, false);
   }
 
-  private async execute(op: Exclude<Command['op'], { type: 'noop' | 'memberAttributes' }>): Promise<RememberedOutcome> {
-    const { outcome, revision } = await executeWrite(this.view, op, this.state.revision, this.limits);
+  private async execute(op: StoreWrite): Promise<RememberedOutcome> {
+    const { outcome, revision, compactRevision } = await executeWrite(this.view, op, this.state, this.limits);
     invariant(revision === this.state.revision || revision === this.state.revision + 1, 'a command moved the revision by more than one');
+    invariant(compactRevision >= this.state.compactRevision && compactRevision <= revision, 'a command moved the compacted revision back or past the store');
     this.state.revision = revision;
+    this.state.compactRevision = compactRevision;
     return outcome;
   }
 

@@ -8,16 +8,19 @@ import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { ApplyResult, MembershipState, SessionInfo } from '../command-types';
 import type { DecodedEntry, MachineState } from '../engine/apply-batch';
 import { ApplyBatch, copyMachineState, decodeEntries, initialMachineState } from '../engine/apply-batch';
-import { readRange } from '../engine/range-reader';
+import { retainedVersions } from '../engine/history';
+import { checkReadRevision, readRange, readsLatest } from '../engine/range-reader';
 import type { SessionRecord } from '../engine/session-table';
 import { SessionTable } from '../engine/session-table';
 import { StateMachineClosedError, StateMachineFailedError } from '../errors';
-import type { KeyValue, RangeRequest, RangeResponse } from '../kv-types';
+import type { RangeRequest, RangeResponse } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { resolveLimits } from '../limits';
 import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
 import { readSnapshotRecords, snapshotInfo, writeSnapshotFile } from '../snapshot/snapshot-file';
 import type { SnapshotHeader, SnapshotRecord } from '../snapshot/snapshot-format';
+import { SnapshotImporter } from '../snapshot/snapshot-import';
+import type { ImportedItem } from '../snapshot/snapshot-import';
 import { SnapshotStore } from '../snapshot/snapshot-store';
 import type { StateMachine } from '../state-machine';
 import { AsyncMutex } from '../util/async-mutex';
@@ -61,6 +64,16 @@ export class MemoryStateMachine implements StateMachine {
     return this.state.revision;
   }
 
+  compactRevision(): number {
+    return this.state.compactRevision;
+  }
+
+  /** Compaction is done with the batch that applies it: nothing to wait for. */
+  compacted(): Promise<void> {
+    this.checkOpen();
+    return Promise.resolve();
+  }
+
   logTimeMs(): number {
     return this.state.logTimeMs;
   }
@@ -93,9 +106,10 @@ export class MemoryStateMachine implements StateMachine {
       for (const entry of decoded) {
         results.push(await batch.apply(entry));
       }
-      this.store.commit(batch.view.writes());
+      this.store.commit(batch.view.writes(), batch.view.events());
       this.sessionTable.drainChanges();
       this.state = batch.state;
+      this.store.history.compact(this.state.compactRevision);
       return results;
     } catch (error) {
       this.failure = error;
@@ -105,26 +119,36 @@ export class MemoryStateMachine implements StateMachine {
 
   range(request: RangeRequest): Promise<RangeResponse> {
     this.checkOpen();
-    return readRange(this.store, request, this.state.revision, this.limits.maxRangeResponseBytes);
+    const { revision, compactRevision } = this.state;
+    try {
+      checkReadRevision(request.revision ?? 0, revision, compactRevision);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const source = readsLatest(request.revision, revision) ? this.store : this.store.at(request.revision as number);
+    return readRange(source, request, revision, this.limits.maxRangeResponseBytes);
   }
 
   async createSnapshot(): Promise<SnapshotFileInfo> {
     this.checkOpen();
-    const capture = await this.mutex.run(() => Promise.resolve(this.capture()));
+    const capture = await this.mutex.run(() => this.capture());
     const info = await writeSnapshotFile(this.snapshots.dir, capture.header, iterate(capture.records), this.limits.snapshotChunkBytes);
     await this.snapshots.add(info);
     return info;
   }
 
   /** The state between batches, in snapshot order. */
-  private capture(): { header: SnapshotHeader; records: SnapshotRecord[] } {
-    const { appliedIndex, appliedTerm, revision, logTimeMs, membership } = this.state;
+  private async capture(): Promise<{ header: Omit<SnapshotHeader, 'format'>; records: SnapshotRecord[] }> {
+    const { appliedIndex, appliedTerm, revision, compactRevision, logTimeMs, membership } = this.state;
     const sessions = this.sessionTable.records().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const records: SnapshotRecord[] = sessions.map((session) => ({ type: 'session', session }));
-    for (const kv of this.store.all()) {
-      records.push({ type: 'kv', kv });
+    for (const record of this.store.history.revisionsFrom(compactRevision)) {
+      records.push({ type: 'revision', record });
     }
-    return { header: { lastIndex: appliedIndex, lastTerm: appliedTerm, revision, logTimeMs, membership }, records };
+    for await (const version of retainedVersions(iterate(this.store.history.allVersions()), compactRevision)) {
+      records.push({ type: 'version', version });
+    }
+    return { header: { lastIndex: appliedIndex, lastTerm: appliedTerm, revision, compactRevision, logTimeMs, membership }, records };
   }
 
   restore(file: string): Promise<SnapshotFileInfo> {
@@ -134,30 +158,37 @@ export class MemoryStateMachine implements StateMachine {
       const store = new MemoryKvStore();
       const sessions: SessionRecord[] = [];
       let header: SnapshotHeader | undefined;
+      let importer: SnapshotImporter | undefined;
+      const add = (items: readonly ImportedItem[]): void => {
+        for (const item of items) {
+          if (item.type === 'session') {
+            sessions.push(item.session);
+          } else {
+            store.restore(item);
+          }
+        }
+      };
       for await (const item of readSnapshotRecords(file, this.limits)) {
         if (item.type === 'header') {
           header = item.header;
+          importer = new SnapshotImporter(item.header);
         } else if (item.type === 'records') {
-          const writes = new Map<string, KeyValue>();
-          for (const record of item.records) {
-            if (record.type === 'session') {
-              sessions.push(record.session);
-            } else {
-              writes.set(Buffer.from(record.kv.key).toString('latin1'), record.kv);
-            }
-          }
-          store.commit(writes);
+          add((importer as SnapshotImporter).items(item.records));
+        } else {
+          add((importer as SnapshotImporter).finish());
         }
       }
       const restored = header as SnapshotHeader;
       const table = new SessionTable(this.limits);
       table.load(sessions);
+      store.history.restoredCompaction(restored.compactRevision);
       this.store = store;
       this.sessionTable = table;
       this.state = copyMachineState({
         appliedIndex: restored.lastIndex,
         appliedTerm: restored.lastTerm,
         revision: restored.revision,
+        compactRevision: restored.compactRevision,
         logTimeMs: restored.logTimeMs,
         membership: restored.membership,
       });

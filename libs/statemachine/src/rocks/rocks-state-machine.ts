@@ -4,6 +4,10 @@
  * index, term, revision and log time, so a restart resumes exactly after the last batch
  * written: nothing is applied twice and the log is not replayed from the start.
  *
+ * Every version of every key is kept (key-layout.ts) until a compaction: applying one makes
+ * reads below it fail at once, and a RocksCompactor then deletes what became unreachable in
+ * the background, in bounded steps (`compacted` waits for it).
+ *
  * Writes are not fsynced by default (`syncWrites`): RocksDB's WAL is in the OS page cache, so
  * a killed process loses nothing; a power loss may lose the last batches, which the driver
  * re-applies from the Raft log (entries after `appliedIndex()` are still there, because the
@@ -13,7 +17,8 @@ import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { ApplyResult, MembershipState, SessionInfo } from '../command-types';
 import type { DecodedEntry, MachineState } from '../engine/apply-batch';
 import { ApplyBatch, decodeEntries, prefetchKeys } from '../engine/apply-batch';
-import { readRange } from '../engine/range-reader';
+import { revisionRecords } from '../engine/history';
+import { checkReadRevision, readRange, readsLatest } from '../engine/range-reader';
 import { SessionTable } from '../engine/session-table';
 import { StateMachineClosedError, StateMachineFailedError } from '../errors';
 import type { RangeRequest, RangeResponse } from '../kv-types';
@@ -28,7 +33,23 @@ import { AsyncMutex } from '../util/async-mutex';
 import { removePath } from '../util/durable-fs';
 import { ReadGate } from '../util/read-gate';
 import { commitGeneration, databasePath, openDataDir, snapshotsPath } from './data-dir';
-import { APPLIED_KEY, MEMBERSHIP_KEY, encodeAppliedState, encodeKvValue, encodeMembershipValue, encodeSessionValue, kvKey, sessionKey } from './key-layout';
+import type { KeyValue } from '../kv-types';
+import type { CompactionProgress } from './key-layout';
+import {
+  APPLIED_KEY,
+  MEMBERSHIP_KEY,
+  TOMBSTONE_VALUE,
+  encodeAppliedState,
+  encodeKvValue,
+  encodeMembershipValue,
+  encodeRevisionChunk,
+  encodeSessionValue,
+  kvKey,
+  revisionKey,
+  sessionKey,
+  versionKey,
+} from './key-layout';
+import { CompactorStoppedError, RocksCompactor } from './rocks-compactor';
 import { buildDatabase, exportSnapshot, loadMachine } from './rocks-snapshot';
 import type { RocksWrite } from './rocks-database';
 import { RocksDatabase } from './rocks-database';
@@ -46,6 +67,8 @@ export interface RocksStateMachineOptions {
   readonly syncWrites?: boolean;
   /** Test hook called after each restore step. */
   readonly afterRestoreStep?: (step: RestoreStep) => void | Promise<void>;
+  /** Waits between two steps of a physical compaction (default: the next event-loop turn). */
+  readonly compactionPause?: () => Promise<void>;
 }
 
 /** Bytes the snapshot export reads per native iterator call (see createSnapshot). */
@@ -55,6 +78,7 @@ export class RocksStateMachine implements StateMachine {
   private readonly mutex = new AsyncMutex();
   private readonly gate = new ReadGate();
   private kvStore: RocksKvStore;
+  private compactor: RocksCompactor;
   /** False between closing the old database and opening the new one in a swap. */
   private dbOpen = true;
   private closed = false;
@@ -68,8 +92,24 @@ export class RocksStateMachine implements StateMachine {
     readonly snapshots: SnapshotStore,
     private readonly limits: StateMachineLimits,
     private readonly options: RocksStateMachineOptions,
+    compaction: CompactionProgress,
   ) {
     this.kvStore = new RocksKvStore(db, limits.recordCacheBytes);
+    this.compactor = this.newCompactor(compaction);
+  }
+
+  private newCompactor(progress: CompactionProgress): RocksCompactor {
+    const compactor = new RocksCompactor(this.db, progress, {
+      stepWrites: this.limits.compactionStepWrites,
+      stepReadBytes: 64 * 1024,
+      ...(this.options.compactionPause !== undefined && { pause: this.options.compactionPause }),
+      onFailure: (error) => {
+        this.failure ??= error;
+      },
+    });
+    // Work left by a crash, or by a compaction applied just before it.
+    compactor.schedule(this.state.compactRevision);
+    return compactor;
   }
 
   /** Opens (creating) a state machine in `options.dataDir`, finishing or undoing an interrupted restore. */
@@ -79,10 +119,10 @@ export class RocksStateMachine implements StateMachine {
     const snapshots = await SnapshotStore.open(snapshotsPath(options.dataDir), limits);
     const db = await RocksDatabase.open(databasePath(options.dataDir, generation));
     try {
-      const { state, sessions } = await loadMachine(db);
+      const { state, sessions, compaction } = await loadMachine(db);
       const table = new SessionTable(limits);
       table.load(sessions);
-      return new RocksStateMachine(db, generation, state, table, snapshots, limits, options);
+      return new RocksStateMachine(db, generation, state, table, snapshots, limits, options, compaction);
     } catch (error) {
       await db.close();
       throw error;
@@ -99,6 +139,27 @@ export class RocksStateMachine implements StateMachine {
 
   revision(): number {
     return this.state.revision;
+  }
+
+  compactRevision(): number {
+    return this.state.compactRevision;
+  }
+
+  async compacted(revision: number): Promise<void> {
+    for (;;) {
+      this.checkOpen();
+      const compactor = this.compactor;
+      try {
+        await compactor.whenDone(Math.min(revision, this.state.compactRevision));
+        return;
+      } catch (error) {
+        // A restore replaced the database (and its compactor): wait on the new one.
+        if (!(error instanceof CompactorStoppedError) || compactor === this.compactor) {
+          this.checkOpen();
+          throw error;
+        }
+      }
+    }
   }
 
   logTimeMs(): number {
@@ -134,9 +195,27 @@ export class RocksStateMachine implements StateMachine {
       results.push(await batch.apply(entry));
     }
     const ops: RocksWrite[] = [];
+    // A record usually is both a key's latest record and its new version: encode it once.
+    const encoded = new Map<KeyValue, Buffer>();
     for (const [name, slot] of batch.view.writes()) {
       const key = kvKey(Buffer.from(name, 'latin1'));
-      ops.push(slot === null ? { type: 'del', key } : { type: 'put', key, value: encodeKvValue(slot) });
+      if (slot === null) {
+        ops.push({ type: 'del', key });
+      } else {
+        const value = encodeKvValue(slot);
+        encoded.set(slot, value);
+        ops.push({ type: 'put', key, value });
+      }
+    }
+    const events = batch.view.events();
+    for (const event of events) {
+      const value = event.type === 'delete' ? TOMBSTONE_VALUE : (encoded.get(event.kv) ?? encodeKvValue(event.kv));
+      ops.push({ type: 'put', key: versionKey(event.kv.key, event.kv.modRevision), value });
+    }
+    const records = revisionRecords(events);
+    const last = records[records.length - 1];
+    if (last !== undefined) {
+      ops.push({ type: 'put', key: revisionKey(last.revision), value: encodeRevisionChunk(records) });
     }
     const { upserts, deletes } = this.sessionTable.drainChanges();
     for (const session of upserts) {
@@ -157,12 +236,17 @@ export class RocksStateMachine implements StateMachine {
     } finally {
       this.gate.endWrite();
     }
+    this.compactor.schedule(this.state.compactRevision);
     return results;
   }
 
   async range(request: RangeRequest): Promise<RangeResponse> {
     this.checkOpen();
-    const read = await this.gate.enterRead(() => new PointInTimeRead(this.db, request, this.state.revision));
+    const read = await this.gate.enterRead(() => {
+      const { revision, compactRevision } = this.state;
+      checkReadRevision(request.revision ?? 0, revision, compactRevision);
+      return new PointInTimeRead(this.db, request, revision, readsLatest(request.revision, revision) ? undefined : request.revision);
+    });
     try {
       return await readRange(read, request, read.revision, this.limits.maxRangeResponseBytes);
     } finally {
@@ -224,17 +308,19 @@ export class RocksStateMachine implements StateMachine {
   private async swapDatabase(next: number): Promise<void> {
     await this.gate.beginExclusive();
     try {
+      await this.compactor.stop();
       this.dbOpen = false;
       await this.db.close();
       this.db = await RocksDatabase.open(databasePath(this.options.dataDir, next));
       this.dbOpen = true;
       this.generation = next;
       this.kvStore = new RocksKvStore(this.db, this.limits.recordCacheBytes);
-      const { state, sessions } = await loadMachine(this.db);
+      const { state, sessions, compaction } = await loadMachine(this.db);
       const table = new SessionTable(this.limits);
       table.load(sessions);
       this.state = state;
       this.sessionTable = table;
+      this.compactor = this.newCompactor(compaction);
     } finally {
       this.gate.endExclusive();
     }
@@ -246,6 +332,7 @@ export class RocksStateMachine implements StateMachine {
         return;
       }
       this.closed = true;
+      await this.compactor.stop();
       await this.gate.beginExclusive();
       if (this.dbOpen) {
         this.dbOpen = false;

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import type { ClientId, Command, SessionHeader, WriteRequest } from '../command-types';
 import type { Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../kv-types';
-import { CompareResult, CompareTarget } from '../kv-types';
+import { CompareResult, CompareTarget, SortOrder, SortTarget } from '../kv-types';
 
 const KEY_BYTES = [0x00, 0x61, 0x62, 0xff];
 
@@ -29,9 +29,18 @@ export const arbPut: fc.Arbitrary<PutRequest> = fc
 
 export const arbDeleteRange: fc.Arbitrary<DeleteRangeRequest> = fc.tuple(arbSpan, flag('prevKv')).map(([span, prevKv]) => ({ ...span, ...prevKv }));
 
+/** A revision field: mostly unset, else small (so it often hits the history, sometimes the future). */
+const arbRevisionField = (name: string): fc.Arbitrary<Record<string, number>> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 14 }).map((n) => ({ [name]: n })) });
+
+/** Sort order and target (only the non-default ones, as the codec decodes them). */
+const arbSort: fc.Arbitrary<Partial<RangeRequest>> = fc
+  .tuple(fc.constantFrom(SortOrder.None, SortOrder.Ascend, SortOrder.Descend), fc.constantFrom(SortTarget.Key, SortTarget.Version, SortTarget.Create, SortTarget.Mod, SortTarget.Value))
+  .map(([sortOrder, sortTarget]) => ({ ...(sortOrder !== SortOrder.None && { sortOrder }), ...(sortTarget !== SortTarget.Key && { sortTarget }) }));
+
 export const arbRange: fc.Arbitrary<RangeRequest> = fc
-  .tuple(arbSpan, fc.nat(4), flag('countOnly'), flag('keysOnly'))
-  .map(([span, limit, countOnly, keysOnly]) => ({ ...span, ...(limit > 0 && { limit }), ...countOnly, ...keysOnly }));
+  .tuple(arbSpan, fc.nat(4), flag('countOnly'), flag('keysOnly'), arbRevisionField('revision'), fc.oneof({ weight: 2, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: arbSort }), arbRevisionField('minModRevision'), arbRevisionField('maxCreateRevision'))
+  .map(([span, limit, countOnly, keysOnly, revision, sort, minMod, maxCreate]) => ({ ...span, ...(limit > 0 && { limit }), ...countOnly, ...keysOnly, ...revision, ...sort, ...minMod, ...maxCreate }));
 
 const arbResult = fc.constantFrom(CompareResult.Equal, CompareResult.NotEqual, CompareResult.Less, CompareResult.Greater);
 
@@ -57,17 +66,18 @@ const { txn: arbTxnRequest } = fc.letrec<{ txn: TxnRequest; op: RequestOp }>((ti
 
 export const arbTxn: fc.Arbitrary<TxnRequest> = arbTxnRequest as fc.Arbitrary<TxnRequest>;
 
-/** Write requests, with relative weights of puts, deletes, txns and noops. */
-export function arbWriteWeighted(weights: { put: number; deleteRange: number; txn: number; noop: number }): fc.Arbitrary<WriteRequest> {
+/** Write requests, with relative weights of puts, deletes, txns, compactions and noops. */
+export function arbWriteWeighted(weights: { put: number; deleteRange: number; txn: number; compact?: number; noop: number }): fc.Arbitrary<WriteRequest> {
   return fc.oneof(
     { weight: weights.put, arbitrary: arbPut.map((request) => ({ type: 'put' as const, request })) },
     { weight: weights.deleteRange, arbitrary: arbDeleteRange.map((request) => ({ type: 'deleteRange' as const, request })) },
     { weight: weights.txn, arbitrary: arbTxn.map((request) => ({ type: 'txn' as const, request })) },
+    { weight: weights.compact ?? 0, arbitrary: fc.nat(30).map((revision) => ({ type: 'compact' as const, request: { revision } })) },
     { weight: weights.noop, arbitrary: fc.constant({ type: 'noop' as const }) },
   );
 }
 
-export const arbWrite: fc.Arbitrary<WriteRequest> = arbWriteWeighted({ put: 4, deleteRange: 2, txn: 2, noop: 1 });
+export const arbWrite: fc.Arbitrary<WriteRequest> = arbWriteWeighted({ put: 4, deleteRange: 2, txn: 2, compact: 1, noop: 1 });
 
 export const arbClientId: fc.Arbitrary<ClientId> = fc.oneof(fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }), fc.string({ minLength: 1, maxLength: 12 }));
 
