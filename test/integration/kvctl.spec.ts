@@ -199,10 +199,15 @@ describe('kvctl against a real cluster', () => {
   );
 
   it(
-    'a cluster without a leader: a write exits 1 saying so, within the timeout',
+    'a cluster without a leader: status and a write exit 1 saying so, within the timeout',
     explain(c, async () => {
       const [a, b] = c().members as [TestMember, TestMember];
       await a.stop('SIGKILL');
+      // One member down: status still prints every member, then exits 1 as etcdctl endpoint health does.
+      const oneDown = await runKvctl(eps(), ['status']);
+      expect(oneDown.code).toBe(1);
+      expect(oneDown.stdout).toMatch(new RegExp(`^${a.name}\\s+[0-9a-f]+\\s+unreachable\\s`, 'm'));
+      expect(oneDown.stderr).toBe(`kvctl: 1 of 3 members not healthy: ${a.name} unreachable\n`);
       await b.stop('SIGKILL');
       const started = performance.now();
       const r = await runKvctl(eps(), ['put', 'k', 'v', '--timeout', '3s']);

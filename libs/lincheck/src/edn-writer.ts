@@ -8,6 +8,7 @@
  * at its returnTime, or no completion when returnTime is null.
  */
 import { type History, type Operation, type Value, assertNever } from './history';
+import { inferredInitialValue } from './jepsen-history';
 import { InvalidHistoryError } from './lincheck.error';
 import { validateOperations } from './validate';
 
@@ -23,11 +24,13 @@ interface EdnEvent {
  * Formats `history` as EDN, events in time order.
  * @throws InvalidHistoryError when an operation is invalid, when one process has
  *   overlapping operations (EDN pairs events by process), or when the initial value is not
- *   the one the EDN reader infers (absent, or "" when there are appends).
+ *   the one the EDN reader infers ({@link inferredInitialValue}: "" for a kv history, and for
+ *   a register absent unless it appends).
  */
 export function formatEdnHistory(history: History): string {
   validateOperations(history.ops);
-  const inferred: Value = history.ops.some((op) => op.f === 'append') ? '' : null;
+  // The writer names keys with a `:key` field (or none for a register).
+  const inferred = inferredInitialValue(history.model === 'register' ? 'none' : 'key-field', history.ops);
   if (history.initialValue !== inferred) {
     throw new InvalidHistoryError(-1, `EDN cannot carry initialValue ${JSON.stringify(history.initialValue)}; use the JSON format`);
   }

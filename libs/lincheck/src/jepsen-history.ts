@@ -197,11 +197,26 @@ function eventsToHistory(events: readonly JepsenEvent[]): History {
   for (const call of [...open.values()].sort((x, y) => x.time - y.time)) {
     ops.push(makeOperation(call, undefined));
   }
-  return {
-    ops,
-    initialValue: ops.some((op) => op.f === 'append') ? '' : null,
-    model: hasKeys ? 'kv' : 'register',
-  };
+  const style: KeyStyle = tuples ? 'tuples' : hasKeys ? 'key-field' : 'none';
+  return { ops, initialValue: inferredInitialValue(style, ops), model: hasKeys ? 'kv' : 'register' };
+}
+
+/** How an EDN history names keys: a `:key` field (porcupine's kv), `[key value]` tuples (Jepsen's independent), or not at all (one register). */
+export type KeyStyle = 'key-field' | 'tuples' | 'none';
+
+/**
+ * The value every key holds before an EDN or Jepsen-log history, which these formats do not
+ * state. Histories with a `:key` field follow porcupine's kv convention: every key starts as ""
+ * and a get of a key never written returns "", whatever operations the file holds. Registers
+ * and Jepsen's independent `[key value]` tuples start absent (Jepsen's registers read nil
+ * first), unless the history appends (append workloads build strings from an empty one).
+ * `lincheck --initial-value` overrides the inference.
+ */
+export function inferredInitialValue(style: KeyStyle, ops: readonly Operation[]): Value {
+  if (style === 'key-field') {
+    return '';
+  }
+  return ops.some((op) => op.f === 'append') ? '' : null;
 }
 
 function splitKey(event: JepsenEvent, tuples: boolean): [string, EdnValue] {

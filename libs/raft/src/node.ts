@@ -75,6 +75,16 @@ export class RaftNode {
     this.raft.tick();
   }
 
+  /**
+   * Ticks until tick() next has work of its own (heartbeat, check-quorum or election timeout);
+   * POSITIVE_INFINITY when none is due (a learner). A driver can arm one timer for this many
+   * ticks instead of ticking at a fixed rate, catching up the elapsed ticks when it fires and
+   * before it steps messages; it must ask again after every Ready (a role change moves it).
+   */
+  ticksUntilDeadline(): number {
+    return this.raft.ticksUntilDeadline();
+  }
+
   /** Feeds a message from a peer. Messages for another member are a driver bug. */
   step(message: Message): void {
     invariant(message.to === this.raft.id, () => `message for ${message.to} stepped into ${this.raft.id}`);

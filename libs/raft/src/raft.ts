@@ -272,6 +272,24 @@ export class Raft {
     }
   }
 
+  /**
+   * Ticks until tick() next has work to do on its own: a heartbeat or check-quorum round on a
+   * leader, an election timeout on a voter that is not one; POSITIVE_INFINITY on a learner or
+   * a removed member, whose ticks only age its lease (see inLease). Always at least 1.
+   * A driver may sleep this long and then catch up the elapsed ticks at once; messages stepped
+   * meanwhile can only push the deadline later, except a role change, after which it must ask
+   * again.
+   */
+  ticksUntilDeadline(): number {
+    if (this.role === Role.Leader) {
+      return Math.max(1, Math.min(this.cfg.heartbeatTicks - this.heartbeatElapsed, this.cfg.electionTimeoutTicks - this.electionElapsed));
+    }
+    if (!this.promotable()) {
+      return Number.POSITIVE_INFINITY;
+    }
+    return Math.max(1, this.randomizedElectionTimeout - this.electionElapsed);
+  }
+
   /** Whether this member is inside a leader's lease and must ignore (pre-)vote requests. */
   inLease(): boolean {
     if (this.now < this.voteGuardUntil) {

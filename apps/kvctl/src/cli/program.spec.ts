@@ -4,6 +4,8 @@ import { UsageError } from './cli-errors';
 import { EndpointsError, parseEndpoints } from '../client/endpoints';
 import { ClusterUnreachableError, retryable } from '../client/keyval-client';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { statusFailure } from '../commands/cluster-status';
+import type { MemberStatusRow } from '../commands/cluster-status';
 
 /** Runs kvctl in-process with captured output. */
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -31,6 +33,22 @@ describe('kvctl command line (no cluster needed)', () => {
     const r = await run('--endpoints', '127.0.0.1:1', '--timeout', '1s', 'get', 'k');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^kvctl: cannot reach the cluster at 127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)\n$/);
+  });
+
+  it('snapshot save into a missing directory says so in one line, before contacting the cluster', async () => {
+    const r = await run('--endpoints', '127.0.0.1:1', 'snapshot', 'save', '/nonexistent-kvctl-dir/backup.snap');
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'kvctl: cannot save to /nonexistent-kvctl-dir/backup.snap: the directory /nonexistent-kvctl-dir does not exist\n' });
+    const notDir = await run('--endpoints', '127.0.0.1:1', 'snapshot', 'save', '/etc/hostname/backup.snap');
+    expect(notDir.stderr).toBe('kvctl: cannot save to /etc/hostname/backup.snap: /etc/hostname is not a directory\n');
+  });
+
+  it('status fails (as etcdctl endpoint health does) on an unreachable or unhealthy member or no leader, not on a degraded one', () => {
+    const row = (name: string, health: string, isLeader = false): MemberStatusRow => ({
+      name, id: name, endpoint: undefined, isLeader, role: isLeader ? 'leader' : 'follower', term: 2, commit: 1, applied: 1, lag: 0, dbBytes: 1, walBytes: 1, health, problems: [],
+    });
+    expect(statusFailure([row('n1', 'ok', true), row('n2', 'ok'), row('n3', 'degraded')])).toBeUndefined();
+    expect(statusFailure([row('n1', 'ok', true), row('n2', 'unreachable'), row('n3', 'unhealthy')])).toBe('2 of 3 members not healthy: n2 unreachable; n3 unhealthy');
+    expect(statusFailure([row('n1', 'ok'), row('n2', 'ok')])).toBe('0 of 2 members not healthy: no member answered as the leader');
   });
 
   it('parses endpoints as etcdctl takes them', () => {

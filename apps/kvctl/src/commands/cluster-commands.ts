@@ -9,7 +9,7 @@ import type { KeyvalClient } from '../client/keyval-client';
 import type { CliContext } from '../cli/cli-context';
 import { CommandFailedError, UsageError } from '../cli/cli-errors';
 import { hexId } from '../output/format';
-import { gatherStatus, listMembers, statusTable } from './cluster-status';
+import { gatherStatus, listMembers, statusFailure, statusTable } from './cluster-status';
 
 /** The member named `text`, or with hex id `text` (0x optional). */
 export function resolveMember(members: readonly admin.Member[], text: string): admin.Member {
@@ -53,11 +53,15 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
 function registerStatus(program: Command, ctx: CliContext): void {
   program
     .command('status')
-    .description('every member: role, term, commit and applied index, lag behind the leader, disk use and health (the leader is marked *)')
+    .description('every member: role, term, commit and applied index, lag behind the leader, disk use and health (the leader is marked *); exits 1 when a member is unreachable or unhealthy, or there is no leader')
     .action(async (_o: unknown, cmd: Command) => {
       const rows = await gatherStatus(ctx.client(cmd));
       const table = statusTable(rows);
       ctx.print(cmd, rows, table.header, table.rows);
+      const failure = statusFailure(rows);
+      if (failure !== undefined) {
+        throw new CommandFailedError(failure);
+      }
     });
 }
 

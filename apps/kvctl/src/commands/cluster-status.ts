@@ -1,6 +1,7 @@
 /**
  * `kvctl status`: every member's own status (Admin.Status on its client URL), joined with the
- * leader's view of each follower's lag. Members that do not answer are listed as unreachable.
+ * leader's view of each follower's lag. Members that do not answer are listed as unreachable,
+ * and the command then exits 1 after printing the table (statusFailure).
  */
 import { admin } from '@keyval/proto';
 import type { KeyvalClient } from '../client/keyval-client';
@@ -91,6 +92,24 @@ export async function gatherStatus(client: KeyvalClient): Promise<MemberStatusRo
     };
   });
   return rows.sort((a, b) => Number(b.isLeader) - Number(a.isLeader) || a.name.localeCompare(b.name));
+}
+
+/**
+ * Why `kvctl status` exits non-zero (as `etcdctl endpoint health` does), or undefined when the
+ * cluster is healthy: a member that does not answer or reports itself unhealthy, or no leader
+ * among those that answer. A degraded member (still serving, e.g. applying a backlog) is shown
+ * but does not fail the command.
+ */
+export function statusFailure(rows: readonly MemberStatusRow[]): string | undefined {
+  const failing = rows.filter((r) => r.health === 'unreachable' || r.health === 'unhealthy');
+  const reasons = failing.map((r) => `${r.name || r.id} ${r.health}`);
+  if (!rows.some((r) => r.isLeader)) {
+    reasons.push('no member answered as the leader');
+  }
+  if (reasons.length === 0) {
+    return undefined;
+  }
+  return `${failing.length} of ${rows.length} members not healthy: ${reasons.join('; ')}`;
 }
 
 const num = (n: number | undefined): string => (n === undefined ? '-' : String(n));

@@ -61,6 +61,7 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext): voi
     .option('--deadline <duration>', 'give up after this long (e.g. 10m)', '30m')
     .action(async (file: string, o: { member?: string; deadline: string }, cmd: Command) => {
       const deadlineMs = parseDurationMs(o.deadline, '--deadline');
+      await checkTargetDirectory(file);
       const client = ctx.client(cmd);
       const { endpoints } = await endpointsFor(client, o.member);
       const saved = await saveFrom(client, endpoints, file, deadlineMs);
@@ -98,9 +99,40 @@ async function saveFrom(client: KeyvalClient, endpoints: readonly string[], file
   throw lastError;
 }
 
-async function download(client: KeyvalClient, endpoint: string, file: string, deadlineMs: number): Promise<Saved> {
+/** Fails in one line when `file`'s directory is missing or not a directory (before any download). */
+async function checkTargetDirectory(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await fs.stat(dir)).isDirectory();
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new CommandFailedError(code === 'ENOENT' ? `cannot save to ${file}: the directory ${dir} does not exist` : code === 'ENOTDIR' ? `cannot save to ${file}: ${dir} is not a directory` : `cannot save to ${file}: ${message}`);
+  }
+  if (!isDirectory) {
+    throw new CommandFailedError(`cannot save to ${file}: ${dir} is not a directory`);
+  }
+}
+
+/**
+ * Opens `<file>.part` for writing, or fails in one line naming the problem rather than with a
+ * raw error about the temporary file.
+ */
+async function openPart(file: string): Promise<{ part: string; handle: fs.FileHandle }> {
+  await checkTargetDirectory(file);
+  const dir = path.dirname(path.resolve(file));
   const part = `${file}.part`;
-  const handle = await fs.open(part, 'w');
+  try {
+    return { part, handle: await fs.open(part, 'w') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? `no permission to write in ${dir}` : code === 'EISDIR' ? `${part} is a directory` : (error as Error).message;
+    throw new CommandFailedError(`cannot save to ${file}: ${why}`);
+  }
+}
+
+async function download(client: KeyvalClient, endpoint: string, file: string, deadlineMs: number): Promise<Saved> {
+  const { part, handle } = await openPart(file);
   let header: admin.SnapshotSaveHeader | undefined;
   let written = 0;
   let crc = 0;

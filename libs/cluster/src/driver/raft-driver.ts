@@ -2,7 +2,7 @@
  * The member loop: drives one RaftNode with real time, a durable log store, a state machine
  * and the peer transport, handling each Ready in the order ready.ts prescribes.
  *
- *     timer ──tick──┐   transport ──deliver──┐   clients ──propose/read──┐
+ *     ticker ──tick──┐  transport ──deliver──┐   clients ──propose/read──┐
  *                   ▼                        ▼                           ▼
  *                 RaftNode ──ready──▶ send early ─▶ persist (group commit) ─▶ send ─▶ apply ─▶ advance
  *                                                                                   │
@@ -20,6 +20,7 @@ import { MONOTONIC_CLOCK } from './clock';
 import { MemberStoppedError, ReadNotConfirmedError, ResourceExhaustedError } from './driver.errors';
 import { ApplyQueue } from './apply-queue';
 import { ProposalWaiters, ReadWaiters } from './waiters';
+import { Ticker } from './ticker';
 
 /** The state machine as the driver sees it. */
 export interface DriverStateMachine<R> {
@@ -92,8 +93,7 @@ export class RaftDriver<R> implements TransportReceiver {
   /** The snapshot being taken, if any (takeSnapshot runs one at a time). */
   private snapshotInFlight: Promise<SnapshotMeta> | undefined;
   private readSequence = 0;
-  private lastTickAt = 0;
-  private timer: { cancel(): void } | undefined;
+  private readonly ticker: Ticker;
   private scheduled = false;
   private processing = false;
   private stopped: Error | undefined;
@@ -117,6 +117,7 @@ export class RaftDriver<R> implements TransportReceiver {
       failed: (error) => this.fatal(error),
       stopped: () => this.stopped !== undefined,
     });
+    this.ticker = new Ticker({ clock: this.clock, tickMs: options.tickMs, onDeadline: () => this.schedule() });
   }
 
   /** Recovers (restoring the state machine from a snapshot the log relies on) and starts ticking. */
@@ -140,38 +141,9 @@ export class RaftDriver<R> implements TransportReceiver {
       this.node.reportUnreachable(peer);
       this.schedule();
     });
-    this.lastTickAt = this.clock.nowMs();
-    this.timer = this.clock.setInterval(() => this.onTimer(), this.options.tickMs);
+    // One timer for the core's next deadline, not one per tick (ticker.ts).
+    this.ticker.start({ tick: () => this.guard(() => this.node.tick()), ticksUntilDeadline: () => this.node.ticksUntilDeadline() });
     this.schedule();
-  }
-
-  /** Turns elapsed monotonic time into ticks (catching up after a pause, bounded). */
-  private catchUpTicks(): void {
-    const now = this.clock.nowMs();
-    let due = Math.floor((now - this.lastTickAt) / this.options.tickMs);
-    if (due <= 0) {
-      return;
-    }
-    this.lastTickAt += due * this.options.tickMs;
-    due = Math.min(due, 10_000);
-    for (let k = 0; k < due; k++) {
-      this.node.tick();
-    }
-  }
-
-  private onTimer(): void {
-    if (this.stopped !== undefined) {
-      return;
-    }
-    // Tick after this turn's I/O: when the process was stalled (GC, a loaded machine), the
-    // heartbeats that arrived meanwhile are stepped first, so a follower does not campaign
-    // against a leader whose messages are already waiting in its socket.
-    setImmediate(() => {
-      if (this.stopped === undefined) {
-        this.guard(() => this.catchUpTicks());
-        this.schedule();
-      }
-    });
   }
 
   /** Runs `fn` against the core; a broken invariant stops the member. */
@@ -197,6 +169,9 @@ export class RaftDriver<R> implements TransportReceiver {
         this.logger.error('dropping a message the core refused', { type: m.type, from: m.from.toString(16), error: String(error) });
       }
     }
+    // Time is applied after the messages (as a fired timer's catch-up runs after the turn's
+    // I/O): a follower stalled past its timeout steps the leader's waiting heartbeat first.
+    this.ticker.catchUp();
     this.schedule();
   }
 
@@ -249,7 +224,7 @@ export class RaftDriver<R> implements TransportReceiver {
     }
     if (mode === ReadMode.Lease) {
       // The lease is measured in ticks: make them reflect the monotonic clock right now.
-      this.catchUpTicks();
+      this.ticker.catchUp();
     }
     const context = `${this.id.toString(16)}:${++this.readSequence}`;
     const promise = this.reads.add(context, deadlineMs);
@@ -288,6 +263,8 @@ export class RaftDriver<R> implements TransportReceiver {
       while (this.stopped === undefined && this.node.hasReady()) {
         await this.handleReady(this.node.ready());
       }
+      // A role change may have moved the next deadline earlier (a new leader's heartbeat).
+      this.ticker.rearm();
     } catch (error) {
       this.fatal(error instanceof Error ? error : new Error(String(error)));
     } finally {
@@ -556,7 +533,7 @@ export class RaftDriver<R> implements TransportReceiver {
       return;
     }
     this.stopped = new MemberStoppedError(reason);
-    this.timer?.cancel();
+    this.ticker.stop();
     this.proposals.failAll(this.stopped);
     this.reads.failAll(this.stopped);
   }
