@@ -6,3 +6,7 @@ export * from './error-status';
 export * from './kv-service';
 export * from './leader-forwarder';
 export * from './kv-batch-service';
+export * from './watch/watch-hub';
+export * from './watch/watch-encoder';
+export * from './watch/watch-stream';
+export * from './watch/watch-service';

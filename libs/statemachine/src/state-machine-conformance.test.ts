@@ -4,6 +4,7 @@
  * `describeStateMachineConformance` with a factory.
  */
 import type { StateMachineFactory } from './testing/conformance-harness.test';
+import { describeChangesConformance } from './testing/conformance-changes.test';
 import { describeHistoryConformance } from './testing/conformance-history.test';
 import { describeKvConformance } from './testing/conformance-kv.test';
 import { describeSessionConformance } from './testing/conformance-sessions.test';
@@ -17,6 +18,7 @@ export function describeStateMachineConformance(factory: StateMachineFactory): v
     describeKvConformance(factory);
     describeTxnConformance(factory);
     describeHistoryConformance(factory);
+    describeChangesConformance(factory);
     describeSessionConformance(factory);
     describeSnapshotConformance(factory);
   });

@@ -9,9 +9,38 @@
  */
 import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { ApplyResult, MembershipState, SessionInfo } from './command-types';
+import type { KeyEvent } from './engine/history';
 import type { RangeRequest, RangeResponse } from './kv-types';
 import type { SnapshotFileInfo } from './snapshot/snapshot-file';
 import type { SnapshotStore } from './snapshot/snapshot-store';
+
+/** What changed in the store, told to change listeners in order (see `onChange`). */
+export type StoreChange =
+  /** An apply batch committed: its events (revision order, then write order) and the revisions after it. */
+  | { readonly type: 'committed'; readonly events: readonly KeyEvent[]; readonly revision: number; readonly compactRevision: number }
+  /** A snapshot replaced the whole state: what followed earlier changes must be read from the history again. */
+  | { readonly type: 'restored'; readonly revision: number; readonly compactRevision: number };
+
+/** A read of the history in revision order (watchers catching up). */
+export interface HistoryReadRequest {
+  /** First revision to read: at least the compacted revision (CompactedError otherwise). */
+  readonly fromRevision: number;
+  /** Last revision to read: at most the current revision (FutureRevisionError otherwise). */
+  readonly toRevision: number;
+  /** Only the events of keys it accepts (default: every key). */
+  readonly keyFilter?: (key: Uint8Array) => boolean;
+  /** Also read each event's previous record (left out where the history no longer holds it). */
+  readonly prevKv?: boolean;
+  /** Stop once this many events were read, at the end of a revision. */
+  readonly maxEvents: number;
+}
+
+export interface HistoryReadResult {
+  /** Events in revision order, then write order (etcd's sub-revisions). */
+  readonly events: readonly KeyEvent[];
+  /** The first revision not read: `toRevision + 1` when the read reached the end. */
+  readonly nextRevision: number;
+}
 
 export interface StateMachine {
   /** Index of the last applied entry; 0 before any. Durable in RocksStateMachine. */
@@ -69,6 +98,21 @@ export interface StateMachine {
    * unchanged).
    */
   restore(file: string): Promise<SnapshotFileInfo>;
+
+  /**
+   * Calls `listener` with every change, synchronously when it becomes visible (after the
+   * batch's write, before `apply` resolves): a listener sees revisions in order without a gap,
+   * and `revision()` equals the change's revision while it runs. A listener that throws fails
+   * the apply (a bug: fatal). Returns the function that unsubscribes.
+   */
+  onChange(listener: (change: StoreChange) => void): () => void;
+
+  /**
+   * Reads events of the history in revision order. Throws CompactedError when `fromRevision`
+   * is below the compacted revision, before or during the read (a compaction may overtake a
+   * long read), and FutureRevisionError beyond the current revision.
+   */
+  readHistory(request: HistoryReadRequest): Promise<HistoryReadResult>;
 
   /** The snapshot directory (listing, sending, receiving). */
   readonly snapshots: SnapshotStore;

@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, parseListenUrl, parseListenUrls, positiveInt } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
-import { CompactionRetentionError, parseCompactionRetention } from '@keyval/cluster';
+import { CompactionRetentionError, parseCompactionRetention, parseGoDuration } from '@keyval/cluster';
 import type { AutoCompactionOptions } from '@keyval/cluster';
 
 export { UsageError };
@@ -38,6 +38,8 @@ export interface KeyvalConfig {
   readonly autoPromoteLearners: boolean;
   /** --auto-compaction-mode/--auto-compaction-retention; undefined when the retention is 0. */
   readonly autoCompaction: AutoCompactionOptions | undefined;
+  /** --experimental-watch-progress-notify-interval, ms. */
+  readonly watchProgressNotifyIntervalMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --verify-data: check the data dir offline, print a report, exit. */
   readonly verifyData: boolean;
@@ -100,6 +102,7 @@ function program(): Command {
     .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
     .addOption(opt('--auto-compaction-mode <mode>', '"periodic" (keep the history of the last retention period) or "revision" (keep the last retention revisions)', 'periodic'))
     .addOption(opt('--auto-compaction-retention <retention>', 'periodic: hours as a number or a duration (30m, 1h30m); revision: a number of revisions; 0 never compacts', '0'))
+    .addOption(opt('--experimental-watch-progress-notify-interval <duration>', 'how often watchers that asked for progress notifications hear the revision when nothing changed (etcd\'s flag)', '10m'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
     .exitOverride()
@@ -158,6 +161,7 @@ function resolve(raw: Raw): KeyvalConfig {
   const initialCluster = raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster'));
   const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
   const autoCompaction = parseAutoCompaction(s('autoCompactionMode'), s('autoCompactionRetention'));
+  const watchProgressNotifyIntervalMs = parseDurationFlag(s('experimentalWatchProgressNotifyInterval'), '--experimental-watch-progress-notify-interval');
   if (maxRequestBytes > 64 * 1024 * 1024) throw new UsageError('--max-request-bytes: at most 64 MiB');
   return {
     name,
@@ -181,6 +185,7 @@ function resolve(raw: Raw): KeyvalConfig {
     requestTimeoutMs: positiveInt(s('requestTimeout'), '--request-timeout'),
     learnerPromoteLag: positiveInt(s('learnerPromoteLag'), '--learner-promote-lag'),
     autoCompaction,
+    watchProgressNotifyIntervalMs,
     autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
@@ -200,6 +205,19 @@ function parseAutoCompaction(mode: string, retention: string): AutoCompactionOpt
     }
     throw error;
   }
+}
+
+function parseDurationFlag(text: string, flag: string): number {
+  let ms: number;
+  try {
+    ms = parseGoDuration(text.trim());
+  } catch {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration such as 10m, 30s or 500ms`);
+  }
+  if (!(ms >= 1) || ms > 2 ** 31 - 1) {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} must be between 1 ms and about 24 days`);
+  }
+  return Math.round(ms);
 }
 
 export function helpText(): string {

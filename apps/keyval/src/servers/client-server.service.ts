@@ -1,13 +1,15 @@
 /**
- * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Cluster
- * and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2 server.
- * On shutdown they stop accepting and let in-flight calls finish, before the member stops.
+ * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Watch,
+ * Cluster and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2
+ * server. On shutdown they stop accepting and let in-flight calls finish (watch streams end at
+ * once with UNAVAILABLE, so their clients resume elsewhere), before the member stops.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { GrpcServer } from '@keyval/grpc';
 import { admin, etcd, kvbatch } from '@keyval/proto';
-import { KvBatchService, KvService, LeaderForwarder } from '@keyval/api';
+import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
+import { MONOTONIC_CLOCK } from '@keyval/cluster';
 import { AdminService } from '../admin/admin.service';
 import { EtcdClusterService } from '../admin/etcd-cluster.service';
 import { LeaderRouter } from '../admin/leader-router';
@@ -23,6 +25,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
   private readonly servers: GrpcServer[] = [];
   private forwarder: LeaderForwarder | undefined;
   private router: LeaderRouter | undefined;
+  private watchHub: WatchHub | undefined;
 
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
@@ -42,6 +45,10 @@ export class ClientServerService implements BeforeApplicationShutdown {
     this.router = new LeaderRouter(this.members);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
+    const hub = new WatchHub(this.members.member.stateMachine, {
+      onError: (error) => this.logger.error({ error: String(error) }, 'a watch catch-up read failed'),
+    });
+    this.watchHub = hub;
     for (const url of this.config.listenClientUrls) {
       const server = new GrpcServer({
         maxReceiveMessageBytes: grpcMax,
@@ -49,6 +56,12 @@ export class ClientServerService implements BeforeApplicationShutdown {
         onHandlerError,
       });
       server.addService(etcd.KVDefinition, kv.implementation);
+      const watch = new WatchService(hub, () => this.members.headerContext(), {
+        stream: { ...DEFAULT_WATCH_STREAM_OPTIONS, fragmentBytes: this.config.maxRequestBytes, progressIntervalMs: this.config.watchProgressNotifyIntervalMs },
+        clock: MONOTONIC_CLOCK,
+        shutdown: server.shutdownSignal,
+      });
+      server.addService(WATCH_SERVICE, watch.implementation);
       server.addService(kvbatch.KVBatchDefinition, batch.implementation);
       server.addService(etcd.ClusterDefinition, etcdCluster.cluster);
       server.addService(etcd.MaintenanceDefinition, etcdCluster.maintenance);
@@ -64,5 +77,6 @@ export class ClientServerService implements BeforeApplicationShutdown {
     await Promise.all(this.servers.map((s) => s.shutdown(5_000)));
     this.forwarder?.close();
     this.router?.close();
+    await this.watchHub?.close();
   }
 }

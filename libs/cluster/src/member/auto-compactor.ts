@@ -69,7 +69,8 @@ export function parseCompactionRetention(mode: AutoCompactionMode, text: string)
   return value === 0 ? undefined : Math.round(value);
 }
 
-function parseGoDuration(text: string): number {
+/** Milliseconds of a Go duration ("90m", "1h30m", "2.5s", "500ms"). Throws CompactionRetentionError. */
+export function parseGoDuration(text: string): number {
   const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
   let total = 0;
   let at = 0;

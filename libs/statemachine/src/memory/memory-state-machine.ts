@@ -22,7 +22,10 @@ import type { SnapshotHeader, SnapshotRecord } from '../snapshot/snapshot-format
 import { SnapshotImporter } from '../snapshot/snapshot-import';
 import type { ImportedItem } from '../snapshot/snapshot-import';
 import { SnapshotStore } from '../snapshot/snapshot-store';
-import type { StateMachine } from '../state-machine';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import { ChangeListeners } from '../engine/change-listeners';
+import { HistorySelection } from '../engine/history-read';
+import { CompactedError, FutureRevisionError } from '../errors';
 import { AsyncMutex } from '../util/async-mutex';
 import { MemoryKvStore } from './memory-kv-store';
 
@@ -37,6 +40,7 @@ export class MemoryStateMachine implements StateMachine {
   private state: MachineState = initialMachineState();
   private sessionTable: SessionTable;
   private readonly mutex = new AsyncMutex();
+  private readonly listeners = new ChangeListeners();
   private closed = false;
   private failure: unknown;
 
@@ -110,6 +114,7 @@ export class MemoryStateMachine implements StateMachine {
       this.sessionTable.drainChanges();
       this.state = batch.state;
       this.store.history.compact(this.state.compactRevision);
+      this.listeners.emit({ type: 'committed', events: batch.view.events(), revision: this.state.revision, compactRevision: this.state.compactRevision });
       return results;
     } catch (error) {
       this.failure = error;
@@ -127,6 +132,31 @@ export class MemoryStateMachine implements StateMachine {
     }
     const source = readsLatest(request.revision, revision) ? this.store : this.store.at(request.revision as number);
     return readRange(source, request, revision, this.limits.maxRangeResponseBytes);
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  readHistory(request: HistoryReadRequest): Promise<HistoryReadResult> {
+    this.checkOpen();
+    const { revision, compactRevision } = this.state;
+    if (request.fromRevision < compactRevision) {
+      return Promise.reject(CompactedError.of(request.fromRevision, compactRevision));
+    }
+    if (request.toRevision > revision) {
+      return Promise.reject(FutureRevisionError.of(request.toRevision, revision));
+    }
+    const selection = new HistorySelection(request);
+    for (const record of this.store.history.revisionsFrom(request.fromRevision)) {
+      selection.take(record);
+      if (selection.done) {
+        break;
+      }
+    }
+    selection.reachedEnd();
+    const history = this.store.history;
+    return selection.events((refs) => Promise.resolve(refs.map((ref) => history.version(ref.key, ref.revision))));
   }
 
   async createSnapshot(): Promise<SnapshotFileInfo> {
@@ -192,6 +222,7 @@ export class MemoryStateMachine implements StateMachine {
         logTimeMs: restored.logTimeMs,
         membership: restored.membership,
       });
+      this.listeners.emit({ type: 'restored', revision: this.state.revision, compactRevision: this.state.compactRevision });
       return snapshotInfo(file, restored);
     });
   }

@@ -28,7 +28,12 @@ import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
 import { snapshotInfo } from '../snapshot/snapshot-file';
 import type { SnapshotHeader } from '../snapshot/snapshot-format';
 import { SnapshotStore } from '../snapshot/snapshot-store';
-import type { StateMachine } from '../state-machine';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import { ChangeListeners } from '../engine/change-listeners';
+import { HistorySelection } from '../engine/history-read';
+import type { VersionRef } from '../engine/history-read';
+import type { VersionRecord } from '../engine/history';
+import { CompactedError, FutureRevisionError } from '../errors';
 import { AsyncMutex } from '../util/async-mutex';
 import { removePath } from '../util/durable-fs';
 import { ReadGate } from '../util/read-gate';
@@ -38,7 +43,10 @@ import type { CompactionProgress } from './key-layout';
 import {
   APPLIED_KEY,
   MEMBERSHIP_KEY,
+  PREFIX_REVISION,
   TOMBSTONE_VALUE,
+  decodeRevisionChunk,
+  decodeVersion,
   encodeAppliedState,
   encodeKvValue,
   encodeMembershipValue,
@@ -71,12 +79,19 @@ export interface RocksStateMachineOptions {
   readonly compactionPause?: () => Promise<void>;
 }
 
+/** Bytes of revision chunks a history read takes per native iterator call. */
+const HISTORY_READ_BATCH_BYTES = 64 * 1024;
+/** Versions fetched per getMany by a history read. */
+const HISTORY_FETCH_BATCH = 1000;
+const REVISIONS_END = Buffer.of(PREFIX_REVISION + 1);
+
 /** Bytes the snapshot export reads per native iterator call (see createSnapshot). */
 const SNAPSHOT_SCAN_BATCH_BYTES = 32 * 1024;
 
 export class RocksStateMachine implements StateMachine {
   private readonly mutex = new AsyncMutex();
   private readonly gate = new ReadGate();
+  private readonly listeners = new ChangeListeners();
   private kvStore: RocksKvStore;
   private compactor: RocksCompactor;
   /** False between closing the old database and opening the new one in a swap. */
@@ -237,6 +252,7 @@ export class RocksStateMachine implements StateMachine {
       this.gate.endWrite();
     }
     this.compactor.schedule(this.state.compactRevision);
+    this.listeners.emit({ type: 'committed', events, revision: this.state.revision, compactRevision: this.state.compactRevision });
     return results;
   }
 
@@ -253,6 +269,63 @@ export class RocksStateMachine implements StateMachine {
       await read.end();
       this.gate.exitRead();
     }
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  async readHistory(request: HistoryReadRequest): Promise<HistoryReadResult> {
+    this.checkOpen();
+    const iterator = await this.gate.enterRead(() => {
+      const { revision, compactRevision } = this.state;
+      if (request.fromRevision < compactRevision) {
+        throw CompactedError.of(request.fromRevision, compactRevision);
+      }
+      if (request.toRevision > revision) {
+        throw FutureRevisionError.of(request.toRevision, revision);
+      }
+      return this.db.iterator({ gte: revisionKey(request.fromRevision), lt: REVISIONS_END, batchBytes: HISTORY_READ_BATCH_BYTES });
+    });
+    try {
+      const selection = new HistorySelection(request);
+      try {
+        while (!selection.done) {
+          const entry = await iterator.next();
+          if (entry === undefined) {
+            selection.reachedEnd();
+            break;
+          }
+          for (const record of decodeRevisionChunk(entry.key, entry.value)) {
+            selection.take(record);
+          }
+        }
+      } finally {
+        await iterator.end();
+      }
+      try {
+        return await selection.events((refs) => this.fetchVersions(refs));
+      } catch (error) {
+        // A compaction that overtook the read removed versions it needed.
+        if (this.state.compactRevision > request.fromRevision) {
+          throw CompactedError.of(request.fromRevision, this.state.compactRevision);
+        }
+        throw error;
+      }
+    } finally {
+      this.gate.exitRead();
+    }
+  }
+
+  private async fetchVersions(refs: readonly VersionRef[]): Promise<Array<VersionRecord | undefined>> {
+    const out: Array<VersionRecord | undefined> = [];
+    for (let at = 0; at < refs.length; at += HISTORY_FETCH_BATCH) {
+      const part = refs.slice(at, at + HISTORY_FETCH_BATCH);
+      const keys = part.map((ref) => versionKey(ref.key, ref.revision));
+      const values = await this.db.getMany(keys);
+      values.forEach((value, i) => out.push(value === undefined ? undefined : decodeVersion(keys[i] as Buffer, value)));
+    }
+    return out;
   }
 
   async createSnapshot(): Promise<SnapshotFileInfo> {
@@ -297,6 +370,7 @@ export class RocksStateMachine implements StateMachine {
         await commitGeneration(this.options.dataDir, next);
         await this.options.afterRestoreStep?.('committed');
         await this.swapDatabase(next);
+        this.listeners.emit({ type: 'restored', revision: this.state.revision, compactRevision: this.state.compactRevision });
         await this.options.afterRestoreStep?.('swapped');
         await removePath(databasePath(this.options.dataDir, next - 1));
       });
