@@ -31,7 +31,16 @@ const KINDS: Readonly<Record<string, Readonly<Record<string, RouteKind>>>> = {
 };
 
 /** The services the gateway serves, passing each call through to a member. */
-export const PASSTHROUGH_SERVICES: readonly ServiceDefinition[] = [etcd.KVDefinition, etcd.ClusterDefinition, etcd.MaintenanceDefinition, admin.AdminDefinition];
+export const PASSTHROUGH_SERVICES: readonly ServiceDefinition[] = [etcd.KVDefinition, etcd.WatchDefinition, etcd.ClusterDefinition, etcd.MaintenanceDefinition, admin.AdminDefinition];
+
+/**
+ * Where a bidirectional stream goes: watches to any member answering (every member serves
+ * them from its applied state; spread like serializable reads), the rest to the leader.
+ * A stream is never replayed: if its member fails, the client gets the failure and resumes.
+ */
+export function bidiTargetOf(service: ServiceDefinition, methodName: string): 'any' | 'leader' {
+  return service.fullName === etcd.WatchDefinition.fullName && methodName === 'Watch' ? 'any' : 'leader';
+}
 
 /** The route of `method` of `service`. */
 export function routeOf(service: ServiceDefinition, methodName: string): Route {
