@@ -66,12 +66,27 @@ function eventFieldBytes(event: Uint8Array): number {
   return 1 + varintBytes(event.byteLength) + event.byteLength;
 }
 
+/** Writes `value` (a non-negative safe integer) as a varint at `at`; returns the next offset. */
+function putVarint(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  out[at++] = value;
+  return at;
+}
+
 export class WatchResponseEncoder {
+  /** The header field of the last revision encoded, reused while the context is the same. */
+  private header: { revision: number; context: HeaderContext; field: Uint8Array } | undefined;
+
   constructor(private readonly context: () => HeaderContext) {}
 
   /** A response without events, its header at `revision`. */
   control(fields: ControlResponse, revision: number): Buffer {
-    const out = this.start(fields.watchId, revision);
+    const out = new BinaryWriter();
+    out.raw(this.headerField(revision));
+    if (fields.watchId !== 0n) out.uint32(TAG.watchId).int64(fields.watchId);
     if (fields.created === true) out.uint32(TAG.created).bool(true);
     if (fields.canceled === true) out.uint32(TAG.canceled).bool(true);
     if (fields.compactRevision !== undefined && fields.compactRevision !== 0) out.uint32(TAG.compactRevision).int64(fields.compactRevision);
@@ -86,23 +101,25 @@ export class WatchResponseEncoder {
 
   /**
    * The responses carrying `events` (revision order) for one watcher, split as the module
-   * comment says, each with its header at `revision`.
+   * comment says, each with its header at `revision`. Watch ids are the stream's (≥ 0).
    */
   events(watchId: bigint, events: readonly KeyEvent[], revision: number, options: { prevKv: boolean; fragment: boolean; fragmentBytes: number; softLimitBytes: number }): Buffer[] {
     const encoded = events.map((e) => encodedEvent(e, options.prevKv));
-    const base = this.start(watchId, revision).finish().byteLength;
+    const header = this.headerField(revision);
+    const id = Number(watchId);
+    const base = header.byteLength + (id === 0 ? 0 : 1 + varintBytes(id));
     const total = encoded.reduce((sum, e) => sum + eventFieldBytes(e), base);
     if (options.fragment) {
-      return total < options.fragmentBytes || encoded.length < 2 ? [this.assemble(watchId, revision, encoded, false)] : this.fragments(watchId, revision, encoded, base, options.fragmentBytes);
+      return total < options.fragmentBytes || encoded.length < 2 ? [this.assemble(header, id, encoded, false)] : this.fragments(header, id, encoded, base, options.fragmentBytes);
     }
     if (total <= options.softLimitBytes) {
-      return [this.assemble(watchId, revision, encoded, false)];
+      return [this.assemble(header, id, encoded, false)];
     }
-    return this.byRevision(watchId, revision, events, encoded, base, options.softLimitBytes);
+    return this.byRevision(header, id, events, encoded, base, options.softLimitBytes);
   }
 
   /** etcd's sendFragments: as many events per part as stay under the limit. */
-  private fragments(watchId: bigint, revision: number, encoded: readonly Uint8Array[], base: number, limit: number): Buffer[] {
+  private fragments(header: Uint8Array, id: number, encoded: readonly Uint8Array[], base: number, limit: number): Buffer[] {
     const out: Buffer[] = [];
     let at = 0;
     while (at < encoded.length) {
@@ -117,13 +134,13 @@ export class WatchResponseEncoder {
         size += bytes;
         at++;
       }
-      out.push(this.assemble(watchId, revision, part, at < encoded.length));
+      out.push(this.assemble(header, id, part, at < encoded.length));
     }
     return out;
   }
 
   /** Splits between revisions so each response stays under `limit` (one revision may exceed it). */
-  private byRevision(watchId: bigint, revision: number, events: readonly KeyEvent[], encoded: readonly Uint8Array[], base: number, limit: number): Buffer[] {
+  private byRevision(header: Uint8Array, id: number, events: readonly KeyEvent[], encoded: readonly Uint8Array[], base: number, limit: number): Buffer[] {
     const out: Buffer[] = [];
     let part: Uint8Array[] = [];
     let size = base;
@@ -137,7 +154,7 @@ export class WatchResponseEncoder {
         j++;
       }
       if (part.length > 0 && size + bytes > limit) {
-        out.push(this.assemble(watchId, revision, part, false));
+        out.push(this.assemble(header, id, part, false));
         part = [];
         size = base;
       }
@@ -145,23 +162,47 @@ export class WatchResponseEncoder {
       size += bytes;
       i = j;
     }
-    out.push(this.assemble(watchId, revision, part, false));
+    out.push(this.assemble(header, id, part, false));
     return out;
   }
 
-  private assemble(watchId: bigint, revision: number, events: readonly Uint8Array[], fragment: boolean): Buffer {
-    const out = this.start(watchId, revision);
-    if (fragment) out.uint32(TAG.fragment).bool(true);
+  /** One response: header field, watch id, fragment flag, events, in one buffer. */
+  private assemble(header: Uint8Array, id: number, events: readonly Uint8Array[], fragment: boolean): Buffer {
+    let size = header.byteLength + (id === 0 ? 0 : 1 + varintBytes(id)) + (fragment ? 2 : 0);
     for (const event of events) {
-      out.uint32(TAG.event).bytes(event);
+      size += eventFieldBytes(event);
     }
-    return Buffer.from(out.finish());
+    const out = Buffer.allocUnsafe(size);
+    out.set(header, 0);
+    let at = header.byteLength;
+    if (id !== 0) {
+      out[at++] = TAG.watchId;
+      at = putVarint(out, at, id);
+    }
+    if (fragment) {
+      out[at++] = TAG.fragment;
+      out[at++] = 1;
+    }
+    for (const event of events) {
+      out[at++] = TAG.event;
+      at = putVarint(out, at, event.byteLength);
+      out.set(event, at);
+      at += event.byteLength;
+    }
+    return out;
   }
 
-  private start(watchId: bigint, revision: number): BinaryWriter {
+  /** The encoded header field (tag, length, ResponseHeader) at `revision`. */
+  private headerField(revision: number): Uint8Array {
+    const context = this.context();
+    const cached = this.header;
+    if (cached !== undefined && cached.revision === revision && cached.context.raftTerm === context.raftTerm && cached.context.memberId === context.memberId && cached.context.clusterId === context.clusterId) {
+      return cached.field;
+    }
     const out = new BinaryWriter();
-    out.uint32(TAG.header).bytes(etcd.ResponseHeader.encode(header(revision, this.context())).finish());
-    if (watchId !== 0n) out.uint32(TAG.watchId).int64(watchId);
-    return out;
+    out.uint32(TAG.header).bytes(etcd.ResponseHeader.encode(header(revision, context)).finish());
+    const field = out.finish();
+    this.header = { revision, context, field };
+    return field;
   }
 }
