@@ -80,10 +80,10 @@ describe('deadlines, size limits and bad requests (real processes)', () => {
     );
 
     it(
-      'a lease → UNIMPLEMENTED; a past revision reads the past; a future revision → OUT_OF_RANGE',
+      'an unknown lease → NOT_FOUND; a past revision reads the past; a future revision → OUT_OF_RANGE',
       explain(c, async () => {
         const m = c().members[2] as TestMember;
-        expectFailure(await grpcFailure(put(m, { key: bytes('leased'), value: bytes('v'), lease: 7n })), 'UNIMPLEMENTED', /lease/);
+        expectFailure(await grpcFailure(put(m, { key: bytes('leased'), value: bytes('v'), lease: 7n })), 'NOT_FOUND', 'etcdserver: requested lease not found');
         await put(m, { key: bytes('rev'), value: bytes('1') });
         const now = (await put(m, { key: bytes('rev'), value: bytes('2') })).header?.revision ?? 0n;
         expect(now).toBeGreaterThan(2n);

@@ -22,6 +22,10 @@ export const ETCD_MESSAGES = {
   keyNotFound: 'etcdserver: key not found',
   tooManyRequests: 'etcdserver: too many requests',
   noSpace: 'etcdserver: mvcc: database space exceeded',
+  leaseProvided: 'etcdserver: lease is provided',
+  leaseNotFound: 'etcdserver: requested lease not found',
+  leaseExists: 'etcdserver: lease already exists',
+  leaseTtlTooLarge: 'etcdserver: too large lease TTL',
 } as const;
 
 /**

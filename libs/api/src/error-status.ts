@@ -17,6 +17,8 @@ import {
   CommandRejectedError,
   CompactedError,
   FutureRevisionError,
+  LeaseExistsError,
+  LeaseNotFoundError,
   KeyNotFoundError,
   MalformedCommandError,
   RangeTooLargeError,
@@ -90,6 +92,8 @@ function status(code: GrpcStatus, details: string, cause: unknown, metadata?: Re
 function commandStatus(error: CommandRejectedError): GrpcStatusError {
   if (error instanceof CompactedError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, error);
   if (error instanceof FutureRevisionError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision, error);
+  if (error instanceof LeaseNotFoundError) return etcdStatus(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound, error);
+  if (error instanceof LeaseExistsError) return etcdStatus(GrpcStatus.FAILED_PRECONDITION, ETCD_MESSAGES.leaseExists, error);
   if (error instanceof KeyNotFoundError) return status(GrpcStatus.INVALID_ARGUMENT, `${ETCD_MESSAGES.keyNotFound}: ${error.message}`, error);
   if (error instanceof CommandLimitError) return status(GrpcStatus.INVALID_ARGUMENT, error.message, error);
   if (error instanceof RangeTooLargeError) return status(GrpcStatus.RESOURCE_EXHAUSTED, error.message, error);

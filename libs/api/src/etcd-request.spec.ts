@@ -51,8 +51,11 @@ describe('etcd request validation', () => {
     expectStatus(() => rangeFromWire(range({ key: b('a'), sortOrder: 7 as etcd.RangeRequest_SortOrder })), GrpcStatus.INVALID_ARGUMENT, /unknown sort_order 7/);
   });
 
-  it('refuses leases as unimplemented', () => {
-    expectStatus(() => putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: 5n })), GrpcStatus.UNIMPLEMENTED, /leases are not supported/);
+  it('maps a put’s lease; refuses a lease with ignore_lease and a negative lease as etcd', () => {
+    expect(putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: 5n }))).toMatchObject({ lease: 5n });
+    expect(putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), ignoreLease: true }))).toMatchObject({ ignoreLease: true });
+    expectStatus(() => putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: 5n, ignoreLease: true })), GrpcStatus.INVALID_ARGUMENT, /^etcdserver: lease is provided$/);
+    expectStatus(() => putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: -5n })), GrpcStatus.NOT_FOUND, /^etcdserver: requested lease not found$/);
   });
 
   it('refuses oversized requests and too many txn operations (a nested txn gets what its parent left)', () => {
@@ -86,8 +89,8 @@ describe('etcd request validation', () => {
     expect(() => txnFromWire(etcd.TxnRequest.fromPartial({ success: [put('a')], failure: [put('a')] }), DEFAULT_API_LIMITS)).not.toThrow();
     const cmp = etcd.Compare.fromPartial({ key: b('k'), target: 9 as etcd.Compare_CompareTarget });
     expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ compare: [cmp] }), DEFAULT_API_LIMITS), GrpcStatus.INVALID_ARGUMENT, /unknown compare target 9/);
-    const lease = etcd.Compare.fromPartial({ key: b('k'), target: etcd.Compare_CompareTarget.LEASE });
-    expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ compare: [lease] }), DEFAULT_API_LIMITS), GrpcStatus.UNIMPLEMENTED, /lease/);
+    const lease = etcd.Compare.fromPartial({ key: b('k'), target: etcd.Compare_CompareTarget.LEASE, targetUnion: { $case: 'lease', value: 9n } });
+    expect(txnFromWire(etcd.TxnRequest.fromPartial({ compare: [lease] }), DEFAULT_API_LIMITS).request.compare[0]).toMatchObject({ lease: 9n });
   });
 
   it('tells read-only txns from writing ones', () => {

@@ -1,14 +1,13 @@
 /**
  * etcd v3 requests (wire types) → state-machine requests, validated as etcd's v3rpc layer
  * validates them. Every refusal is a GrpcStatusError naming the problem: INVALID_ARGUMENT for
- * bad input, UNIMPLEMENTED for a feature KeyVal does not have (leases), OUT_OF_RANGE for a
- * revision no number holds.
+ * bad input, OUT_OF_RANGE for a revision no number holds.
  */
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { CompareResult, CompareTarget, SortOrder, SortTarget } from '@keyval/statemachine';
 import type { Compare, DeleteRangeRequest, KeySpan, PutRequest, RangeRequest, RequestOp, TxnRequest } from '@keyval/statemachine';
-import { ETCD_MESSAGES, invalidArgument, unimplemented } from './api.errors';
+import { ETCD_MESSAGES, invalidArgument } from './api.errors';
 
 export interface ApiLimits {
   /** Largest encoded request, bytes (etcd's --max-request-bytes). Default 1.5 MiB. */
@@ -106,13 +105,24 @@ export function putFromWire(pb: etcd.PutRequest): PutRequest {
   if (pb.key.length === 0) {
     throw invalidArgument(ETCD_MESSAGES.emptyKey);
   }
-  if (pb.lease !== 0n) {
-    throw unimplemented('leases are not supported by KeyVal (put with lease)');
-  }
   if (pb.ignoreValue && pb.value.length > 0) {
     throw invalidArgument(ETCD_MESSAGES.valueProvided);
   }
-  return { key: pb.key, value: pb.value, prevKv: pb.prevKv, ignoreValue: pb.ignoreValue };
+  if (pb.ignoreLease && pb.lease !== 0n) {
+    throw invalidArgument(ETCD_MESSAGES.leaseProvided);
+  }
+  if (pb.lease < 0n) {
+    // No lease has a negative id: etcd would not find it either.
+    throw new GrpcStatusError(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound);
+  }
+  return {
+    key: pb.key,
+    value: pb.value,
+    prevKv: pb.prevKv,
+    ignoreValue: pb.ignoreValue,
+    ...(pb.lease !== 0n && { lease: pb.lease }),
+    ...(pb.ignoreLease && { ignoreLease: true }),
+  };
 }
 
 export function deleteFromWire(pb: etcd.DeleteRangeRequest): DeleteRangeRequest {
@@ -142,8 +152,13 @@ function compareFromWire(pb: etcd.Compare): Compare {
       return { ...keys, target: CompareTarget.Mod, result, operand: union?.$case === 'modRevision' ? operand(union.value, 'compare mod_revision') : 0 };
     case etcd.Compare_CompareTarget.VALUE:
       return { ...keys, target: CompareTarget.Value, result, value: union?.$case === 'value' ? union.value : Buffer.alloc(0) };
-    case etcd.Compare_CompareTarget.LEASE:
-      throw unimplemented('leases are not supported by KeyVal (compare on lease)');
+    case etcd.Compare_CompareTarget.LEASE: {
+      const lease = union?.$case === 'lease' ? union.value : 0n;
+      if (lease < 0n) {
+        throw invalidArgument(`compare lease ${lease} is negative: lease ids are positive`);
+      }
+      return { ...keys, target: CompareTarget.Lease, result, lease };
+    }
     default:
       throw invalidArgument(`unknown compare target ${pb.target}`);
   }

@@ -24,7 +24,7 @@ export function kvToWire(kv: KeyValue): mvcc.KeyValue {
     modRevision: BigInt(kv.modRevision),
     version: BigInt(kv.version),
     value: Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength),
-    lease: 0n,
+    lease: kv.lease ?? 0n,
   };
 }
 
@@ -60,7 +60,10 @@ export function txnToWire(r: TxnResponse, ctx: HeaderContext): etcd.TxnResponse 
 }
 
 /** A write's response as the wire type of the call that made it. */
-export function writeToWire(w: WriteResponse, ctx: HeaderContext): etcd.PutResponse | etcd.DeleteRangeResponse | etcd.TxnResponse | etcd.CompactionResponse {
+export function writeToWire(
+  w: WriteResponse,
+  ctx: HeaderContext,
+): etcd.PutResponse | etcd.DeleteRangeResponse | etcd.TxnResponse | etcd.CompactionResponse | etcd.LeaseGrantResponse | etcd.LeaseRevokeResponse {
   switch (w.type) {
     case 'put':
       return putToWire(w.response, ctx);
@@ -69,7 +72,11 @@ export function writeToWire(w: WriteResponse, ctx: HeaderContext): etcd.PutRespo
     case 'txn':
       return txnToWire(w.response, ctx);
     case 'compact':
+    case 'leaseRevoke':
+    case 'leaseCheckpoint':
       return { header: header(w.response.header.revision, ctx) };
+    case 'leaseGrant':
+      return { header: header(w.response.header.revision, ctx), ID: w.response.id, TTL: BigInt(w.response.ttl), error: '' };
     default:
       return assertNever(w, 'write response');
   }

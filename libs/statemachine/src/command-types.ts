@@ -30,6 +30,12 @@ export type WriteRequest =
    * versions are removed in the background afterwards (see StateMachine.compacted).
    */
   | { readonly type: 'compact'; readonly request: CompactRequest }
+  /** Grants a lease (the leader picked the id and applied the minimum TTL). LeaseExistsError when taken. */
+  | { readonly type: 'leaseGrant'; readonly id: bigint; readonly ttl: number }
+  /** Revokes a lease, deleting its keys in one revision. LeaseNotFoundError when unknown. */
+  | { readonly type: 'leaseRevoke'; readonly id: bigint }
+  /** Records leases' remaining TTLs (seconds; 0 clears), so a new leader does not restart them from the full TTL. */
+  | { readonly type: 'leaseCheckpoint'; readonly checkpoints: ReadonlyArray<{ readonly id: bigint; readonly remainingTtl: number }> }
   | { readonly type: 'noop' }
   /**
    * A member publishes its name and client URLs (etcd's attribute update: bootstrap entries

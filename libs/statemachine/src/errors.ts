@@ -107,6 +107,22 @@ export class FutureRevisionError extends CommandRejectedError {
   }
 }
 
+/** A put named a lease, or a revoke a lease, that does not exist (etcd's ErrLeaseNotFound). */
+export class LeaseNotFoundError extends CommandRejectedError {
+  readonly code = 'LEASE_NOT_FOUND';
+  static of(id: bigint): LeaseNotFoundError {
+    return new LeaseNotFoundError(`lease ${id.toString(16)} not found`);
+  }
+}
+
+/** A grant named a lease id that is taken (etcd's ErrLeaseExists). */
+export class LeaseExistsError extends CommandRejectedError {
+  readonly code = 'LEASE_EXISTS';
+  static of(id: bigint): LeaseExistsError {
+    return new LeaseExistsError(`lease ${id.toString(16)} already exists`);
+  }
+}
+
 const COMMAND_ERRORS: Readonly<Record<string, new (message: string) => CommandRejectedError>> = {
   MALFORMED_COMMAND: MalformedCommandError,
   COMMAND_LIMIT: CommandLimitError,
@@ -117,6 +133,8 @@ const COMMAND_ERRORS: Readonly<Record<string, new (message: string) => CommandRe
   RESPONSE_NOT_RETAINED: ResponseNotRetainedError,
   COMPACTED: CompactedError,
   FUTURE_REVISION: FutureRevisionError,
+  LEASE_NOT_FOUND: LeaseNotFoundError,
+  LEASE_EXISTS: LeaseExistsError,
 };
 
 /** Rebuilds a remembered command error from its code and message; undefined for unknown codes. */

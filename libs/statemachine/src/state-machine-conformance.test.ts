@@ -7,6 +7,7 @@ import type { StateMachineFactory } from './testing/conformance-harness.test';
 import { describeChangesConformance } from './testing/conformance-changes.test';
 import { describeHistoryConformance } from './testing/conformance-history.test';
 import { describeKvConformance } from './testing/conformance-kv.test';
+import { describeLeaseConformance } from './testing/conformance-leases.test';
 import { describeSessionConformance } from './testing/conformance-sessions.test';
 import { describeSnapshotConformance } from './testing/conformance-snapshots.test';
 import { describeTxnConformance } from './testing/conformance-txn.test';
@@ -19,6 +20,7 @@ export function describeStateMachineConformance(factory: StateMachineFactory): v
     describeTxnConformance(factory);
     describeHistoryConformance(factory);
     describeChangesConformance(factory);
+    describeLeaseConformance(factory);
     describeSessionConformance(factory);
     describeSnapshotConformance(factory);
   });

@@ -10,6 +10,7 @@
 import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { ApplyResult, MembershipState, SessionInfo } from './command-types';
 import type { KeyEvent } from './engine/history';
+import type { LeaseInfo, LeaseRecord } from './engine/lease-table';
 import type { RangeRequest, RangeResponse } from './kv-types';
 import type { SnapshotFileInfo } from './snapshot/snapshot-file';
 import type { SnapshotStore } from './snapshot/snapshot-store';
@@ -66,6 +67,10 @@ export interface StateMachine {
   membership(): MembershipState;
   /** Client sessions, least recently used first. */
   sessions(): readonly SessionInfo[];
+  /** Leases as of the applied index, by id. */
+  leases(): readonly LeaseRecord[];
+  /** One lease with its attached keys (latin1 strings of the key bytes), or undefined. */
+  lease(id: bigint): LeaseInfo | undefined;
 
   /**
    * Applies committed entries, which must continue the applied index without a gap

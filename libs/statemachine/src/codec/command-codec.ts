@@ -29,6 +29,9 @@ const enum OpTag {
   Range = 4,
   MemberAttributes = 5,
   Compact = 6,
+  LeaseGrant = 7,
+  LeaseRevoke = 8,
+  LeaseCheckpoint = 9,
 }
 
 const FLAG_SESSION = 1;
@@ -56,6 +59,15 @@ export function encodeCommand(command: Command): Uint8Array {
     }
   } else if (command.op.type === 'compact') {
     out.varint(command.op.request.revision);
+  } else if (command.op.type === 'leaseGrant') {
+    out.u64(command.op.id).varint(command.op.ttl);
+  } else if (command.op.type === 'leaseRevoke') {
+    out.u64(command.op.id);
+  } else if (command.op.type === 'leaseCheckpoint') {
+    out.varint(command.op.checkpoints.length);
+    for (const checkpoint of command.op.checkpoints) {
+      out.u64(checkpoint.id).varint(checkpoint.remainingTtl);
+    }
   } else if (command.op.type !== 'noop') {
     writeOp(out, command.op, 1);
   }
@@ -78,6 +90,12 @@ function opTag(op: WriteRequest | RequestOp): OpTag {
       return OpTag.Range;
     case 'compact':
       return OpTag.Compact;
+    case 'leaseGrant':
+      return OpTag.LeaseGrant;
+    case 'leaseRevoke':
+      return OpTag.LeaseRevoke;
+    case 'leaseCheckpoint':
+      return OpTag.LeaseCheckpoint;
     default:
       return assertNever(op);
   }
@@ -102,10 +120,15 @@ function writeOp(out: ByteWriter, op: RequestOp, depth: number): void {
     case 'range':
       writeRange(out, op.request);
       break;
-    case 'put':
+    case 'put': {
+      const lease = op.request.lease ?? 0n;
       out.bytes(op.request.key).bytes(op.request.value);
-      out.u8((op.request.prevKv === true ? 1 : 0) | (op.request.ignoreValue === true ? 2 : 0));
+      out.u8((op.request.prevKv === true ? PUT_PREV_KV : 0) | (op.request.ignoreValue === true ? PUT_IGNORE_VALUE : 0) | (op.request.ignoreLease === true ? PUT_IGNORE_LEASE : 0) | (lease !== 0n ? PUT_LEASE : 0));
+      if (lease !== 0n) {
+        out.u64(lease);
+      }
       break;
+    }
     case 'deleteRange':
       out.bytes(op.request.key).bytes(op.request.rangeEnd ?? EMPTY);
       out.u8(op.request.prevKv === true ? 1 : 0);
@@ -117,6 +140,12 @@ function writeOp(out: ByteWriter, op: RequestOp, depth: number): void {
       assertNever(op);
   }
 }
+
+/** Put flags: bit 3 says a u64 lease id follows. */
+const PUT_PREV_KV = 1;
+const PUT_IGNORE_VALUE = 2;
+const PUT_IGNORE_LEASE = 4;
+const PUT_LEASE = 8;
 
 /** Range flags: bit 2 says the revision, sort and filter fields follow. */
 const RANGE_COUNT_ONLY = 1;
@@ -165,6 +194,8 @@ function writeCompare(out: ByteWriter, compare: Compare): void {
   out.bytes(compare.key).bytes(compare.rangeEnd ?? EMPTY);
   if (compare.target === CompareTarget.Value) {
     out.bytes(compare.value);
+  } else if (compare.target === CompareTarget.Lease) {
+    out.u64(compare.lease);
   } else {
     out.signedVarint(compare.operand);
   }
@@ -215,6 +246,17 @@ class CommandDecoder {
       op = { type: 'noop' };
     } else if (tag === OpTag.Compact) {
       op = { type: 'compact', request: { revision: this.in.varint() } };
+    } else if (tag === OpTag.LeaseGrant) {
+      op = { type: 'leaseGrant', id: this.leaseId(), ttl: this.in.varint() };
+    } else if (tag === OpTag.LeaseRevoke) {
+      op = { type: 'leaseRevoke', id: this.leaseId() };
+    } else if (tag === OpTag.LeaseCheckpoint) {
+      const count = this.count('lease checkpoints');
+      const checkpoints: Array<{ id: bigint; remainingTtl: number }> = [];
+      for (let i = 0; i < count; i++) {
+        checkpoints.push({ id: this.leaseId(), remainingTtl: this.in.varint() });
+      }
+      op = { type: 'leaseCheckpoint', checkpoints };
     } else if (tag === OpTag.MemberAttributes) {
       if (session !== undefined) {
         throw new MalformedCommandError('a memberAttributes command cannot carry a session');
@@ -273,8 +315,19 @@ class CommandDecoder {
         if (value.byteLength > this.limits.maxValueBytes) {
           throw CommandLimitError.exceeded('value size (bytes)', value.byteLength, this.limits.maxValueBytes);
         }
-        const flags = this.flags(3);
-        return { type: 'put', request: { key, value, ...((flags & 1) !== 0 && { prevKv: true }), ...((flags & 2) !== 0 && { ignoreValue: true }) } };
+        const flags = this.flags(PUT_PREV_KV | PUT_IGNORE_VALUE | PUT_IGNORE_LEASE | PUT_LEASE);
+        const lease = (flags & PUT_LEASE) !== 0 ? this.leaseId() : 0n;
+        return {
+          type: 'put',
+          request: {
+            key,
+            value,
+            ...(lease !== 0n && { lease }),
+            ...((flags & PUT_PREV_KV) !== 0 && { prevKv: true }),
+            ...((flags & PUT_IGNORE_VALUE) !== 0 && { ignoreValue: true }),
+            ...((flags & PUT_IGNORE_LEASE) !== 0 && { ignoreLease: true }),
+          },
+        };
       }
       case OpTag.DeleteRange: {
         const span = this.span();
@@ -371,6 +424,8 @@ class CommandDecoder {
     switch (target) {
       case CompareTarget.Value:
         return { ...span, target, result, value: this.in.bytes(Number.MAX_SAFE_INTEGER, 'compare value') };
+      case CompareTarget.Lease:
+        return { ...span, target, result, lease: this.in.u64() };
       case CompareTarget.Version:
       case CompareTarget.Create:
       case CompareTarget.Mod:
@@ -398,6 +453,15 @@ class CommandDecoder {
       throw CommandLimitError.exceeded('key size (bytes)', key.byteLength, this.limits.maxKeyBytes);
     }
     return key;
+  }
+
+  /** A lease id: a positive int64 (etcd's lease ids are int64). */
+  private leaseId(): bigint {
+    const id = this.in.u64();
+    if (id === 0n || id > 0x7fff_ffff_ffff_ffffn) {
+      throw new MalformedCommandError(`lease id ${id} is not a positive int64`);
+    }
+    return id;
   }
 
   private flags(allowed: number): number {

@@ -16,7 +16,9 @@ import { decodeOutcome, encodeOutcome } from '../codec/outcome-codec';
 import { ApplyOrderError, CommandRejectedError, ResponseNotRetainedError, SessionExpiredError, StaleSequenceError, StorageCorruptError, invariant } from '../errors';
 import type { RequestOp } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
-import { isSingleKey } from './key-span';
+import { isSingleKey, keyString } from './key-span';
+import type { KeyEvent } from './history';
+import type { LeaseTable } from './lease-table';
 import type { KvBaseStore } from './kv-source';
 import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes } from './membership';
 import { OverlayView } from './overlay-view';
@@ -115,8 +117,9 @@ export function prefetchKeys(decoded: readonly DecodedEntry[]): Uint8Array[] {
     }
   };
   for (const { command } of decoded) {
-    if (command !== undefined && command.op.type !== 'noop' && command.op.type !== 'memberAttributes' && command.op.type !== 'compact') {
-      visit(command.op);
+    const op = command?.op;
+    if (op !== undefined && (op.type === 'put' || op.type === 'deleteRange' || op.type === 'txn')) {
+      visit(op);
     }
   }
   return keys;
@@ -130,11 +133,15 @@ export class ApplyBatch {
   /** Set when a ConfChange entry changed the membership in this batch. */
   membershipChanged = false;
 
+  /** Events of the batch whose lease attachments are recorded already. */
+  private eventsSeen = 0;
+
   constructor(
     base: KvBaseStore,
     committed: MachineState,
     private readonly sessions: SessionTable,
     private readonly limits: StateMachineLimits,
+    private readonly leases: LeaseTable,
   ) {
     this.view = new OverlayView(base);
     this.state = copyMachineState(committed);
@@ -200,12 +207,32 @@ export class ApplyBatch {
   }
 
   private async execute(op: StoreWrite): Promise<RememberedOutcome> {
-    const { outcome, revision, compactRevision } = await executeWrite(this.view, op, this.state, this.limits);
+    const { outcome, revision, compactRevision } = await executeWrite(this.view, op, this.state, this.limits, this.leases);
+    this.trackLeaseAttachments();
     invariant(revision === this.state.revision || revision === this.state.revision + 1, 'a command moved the revision by more than one');
     invariant(compactRevision >= this.state.compactRevision && compactRevision <= revision, 'a command moved the compacted revision back or past the store');
     this.state.revision = revision;
     this.state.compactRevision = compactRevision;
     return outcome;
+  }
+
+  /** Keys follow their leases: the command's events attach and detach them. */
+  private trackLeaseAttachments(): void {
+    const events = this.view.events();
+    for (; this.eventsSeen < events.length; this.eventsSeen++) {
+      const event = events[this.eventsSeen] as KeyEvent;
+      const before = event.prev?.lease ?? 0n;
+      const after = event.type === 'put' ? (event.kv.lease ?? 0n) : 0n;
+      if (before !== after) {
+        const name = keyString(event.kv.key);
+        if (before !== 0n) {
+          this.leases.detach(before, name);
+        }
+        if (after !== 0n) {
+          this.leases.attach(after, name);
+        }
+      }
+    }
   }
 
   private toResult(index: LogIndex, outcome: RememberedOutcome, replayed: boolean): ApplyResult {

@@ -17,9 +17,11 @@
  * rejected command's layer is dropped, so a txn is all or nothing.
  */
 import type { RememberedOutcome, WriteRequest } from '../command-types';
-import { CommandRejectedError, CompactedError, FutureRevisionError, KeyNotFoundError, RangeTooLargeError, invariant } from '../errors';
+import { CommandRejectedError, CompactedError, FutureRevisionError, KeyNotFoundError, LeaseExistsError, LeaseNotFoundError, RangeTooLargeError, invariant } from '../errors';
 import type {
   CompactResponse,
+  LeaseGrantResponse,
+  LeaseRevokeResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
   KeyValue,
@@ -37,6 +39,8 @@ import { assertNever } from '../util/assert-never';
 import { compareHolds } from './compare';
 import type { OverlayView } from './overlay-view';
 import { checkReadRevision, collectSpan, kvResponseBytes, readRange } from './range-reader';
+import { keyBytes } from './key-span';
+import type { LeaseTable } from './lease-table';
 
 /** A command that changes the store (what executeWrite runs). */
 export type StoreWrite = Exclude<WriteRequest, { type: 'noop' | 'memberAttributes' }>;
@@ -58,8 +62,8 @@ export interface WriteResult extends StoreRevisions {
  * Runs one write command against the view at `before`. Never throws a CommandRejectedError: a
  * rejection is returned as the outcome, with nothing written.
  */
-export async function executeWrite(view: OverlayView, op: StoreWrite, before: StoreRevisions, limits: StateMachineLimits): Promise<WriteResult> {
-  const txn = new WriteTxn(view, before, limits);
+export async function executeWrite(view: OverlayView, op: StoreWrite, before: StoreRevisions, limits: StateMachineLimits, leases: LeaseTable): Promise<WriteResult> {
+  const txn = new WriteTxn(view, before, limits, leases);
   view.pushLayer();
   try {
     const response = await txn.run(op);
@@ -84,6 +88,7 @@ class WriteTxn {
     private readonly view: OverlayView,
     before: StoreRevisions,
     private readonly limits: StateMachineLimits,
+    private readonly leases: LeaseTable,
   ) {
     this.beginRevision = before.revision;
     this.compactRevision = before.compactRevision;
@@ -97,13 +102,24 @@ class WriteTxn {
     switch (op.type) {
       case 'compact':
         return { type: 'compact', response: this.compact(op.request.revision) };
+      case 'leaseGrant':
+        return { type: 'leaseGrant', response: this.leaseGrant(op.id, op.ttl) };
+      case 'leaseRevoke':
+        return { type: 'leaseRevoke', response: await this.leaseRevoke(op.id) };
+      case 'leaseCheckpoint':
+        for (const { id, remainingTtl } of op.checkpoints) {
+          this.leases.checkpoint(id, remainingTtl);
+        }
+        return { type: 'leaseCheckpoint', response: { header: { revision: this.beginRevision } } };
       case 'put':
+        // etcd's top-level put checks the lease before the key (a txn checks the key first).
+        this.checkLease(op.request);
         return { type: 'put', response: await this.put(op.request) };
       case 'deleteRange':
         return { type: 'deleteRange', response: await this.deleteRange(op.request) };
       case 'txn': {
         const paths = await this.evaluatePaths(op.request);
-        await this.checkIgnoreValuePuts(op.request, paths);
+        await this.checkPuts(op.request, paths);
         this.checkRangeRevisions(op.request, paths);
         const { succeeded, responses } = await this.txn(op.request, paths);
         return { type: 'txn', response: { header: { revision: this.finalRevision() }, succeeded, responses } };
@@ -115,17 +131,19 @@ class WriteTxn {
 
   private async put(request: PutRequest): Promise<PutResponse> {
     const previous = await this.view.get(request.key);
-    if (request.ignoreValue === true && previous === undefined) {
+    if ((request.ignoreValue === true || request.ignoreLease === true) && previous === undefined) {
       throw KeyNotFoundError.forKey(request.key);
     }
     const revision = this.beginRevision + 1;
     const value = request.ignoreValue === true ? (previous as KeyValue).value : request.value;
+    const lease = request.ignoreLease === true ? ((previous as KeyValue).lease ?? 0n) : (request.lease ?? 0n);
     const kv: KeyValue = {
       key: request.key,
       createRevision: previous?.createRevision ?? revision,
       modRevision: revision,
       version: (previous?.version ?? 0) + 1,
       value,
+      ...(lease !== 0n && { lease }),
     };
     this.view.put(kv, previous);
     this.changes++;
@@ -158,6 +176,36 @@ class WriteTxn {
     // A past revision reads the history as it was (checked before the txn ran any op).
     const source = at > 0 ? this.view.at(at) : this.view;
     return readRange(source, request, this.readRevision(), this.limits.maxRangeResponseBytes);
+  }
+
+  private checkLease(request: PutRequest): void {
+    const lease = request.lease ?? 0n;
+    if (lease !== 0n && this.leases.get(lease) === undefined) {
+      throw LeaseNotFoundError.of(lease);
+    }
+  }
+
+  private leaseGrant(id: bigint, ttl: number): LeaseGrantResponse {
+    if (this.leases.get(id) !== undefined) {
+      throw LeaseExistsError.of(id);
+    }
+    this.leases.grant(id, ttl);
+    return { header: { revision: this.beginRevision }, id, ttl };
+  }
+
+  /** Deletes the lease's keys in one revision (in key order, as etcd), then the lease. */
+  private async leaseRevoke(id: bigint): Promise<LeaseRevokeResponse> {
+    if (this.leases.get(id) === undefined) {
+      throw LeaseNotFoundError.of(id);
+    }
+    for (const name of this.leases.revoke(id)) {
+      const record = await this.view.get(keyBytes(name));
+      if (record !== undefined) {
+        this.view.remove(record, this.beginRevision + 1);
+        this.changes++;
+      }
+    }
+    return { header: { revision: this.finalRevision() } };
   }
 
   /** etcd's Compact: at or below the compacted revision, or above the current one, fails. */
@@ -215,15 +263,21 @@ class WriteTxn {
     return paths;
   }
 
-  /** etcd checks puts with ignore_value on the chosen path before running any op. */
-  private async checkIgnoreValuePuts(txn: TxnRequest, paths: readonly boolean[]): Promise<number> {
+  /**
+   * etcd checks the puts of the chosen path before running any op (checkRequestPut): with
+   * ignore_value or ignore_lease the key must exist, and a lease must exist.
+   */
+  private async checkPuts(txn: TxnRequest, paths: readonly boolean[]): Promise<number> {
     let used = 1;
     for (const op of paths[0] === true ? txn.success : txn.failure) {
-      if (op.type === 'put' && op.request.ignoreValue === true && (await this.view.get(op.request.key)) === undefined) {
-        throw KeyNotFoundError.forKey(op.request.key);
+      if (op.type === 'put') {
+        if ((op.request.ignoreValue === true || op.request.ignoreLease === true) && (await this.view.get(op.request.key)) === undefined) {
+          throw KeyNotFoundError.forKey(op.request.key);
+        }
+        this.checkLease(op.request);
       }
       if (op.type === 'txn') {
-        used += await this.checkIgnoreValuePuts(op.request, paths.slice(used));
+        used += await this.checkPuts(op.request, paths.slice(used));
       }
     }
     return used;

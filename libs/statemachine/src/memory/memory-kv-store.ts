@@ -63,7 +63,7 @@ export class MemoryKvStore implements KvBaseStore {
   }
 
   /** Adds one item of a snapshot being restored (sessions are the machine's). */
-  restore(item: Exclude<ImportedItem, { type: 'session' }>): void {
+  restore(item: Exclude<ImportedItem, { type: 'session' | 'lease' }>): void {
     switch (item.type) {
       case 'latest': {
         const name = keyString(item.kv.key);

@@ -24,6 +24,8 @@ import type { ImportedItem } from '../snapshot/snapshot-import';
 import { SnapshotStore } from '../snapshot/snapshot-store';
 import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
 import { ChangeListeners } from '../engine/change-listeners';
+import { LeaseTable } from '../engine/lease-table';
+import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
 import { HistorySelection } from '../engine/history-read';
 import { CompactedError, FutureRevisionError } from '../errors';
 import { AsyncMutex } from '../util/async-mutex';
@@ -41,6 +43,7 @@ export class MemoryStateMachine implements StateMachine {
   private sessionTable: SessionTable;
   private readonly mutex = new AsyncMutex();
   private readonly listeners = new ChangeListeners();
+  private leaseTable = new LeaseTable();
   private closed = false;
   private failure: unknown;
 
@@ -90,6 +93,14 @@ export class MemoryStateMachine implements StateMachine {
     return this.sessionTable.info();
   }
 
+  leases(): readonly LeaseRecord[] {
+    return this.leaseTable.records();
+  }
+
+  lease(id: bigint): LeaseInfo | undefined {
+    return this.leaseTable.info(id);
+  }
+
   apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
     this.checkOpen();
     return this.mutex.run(async () => {
@@ -105,13 +116,14 @@ export class MemoryStateMachine implements StateMachine {
 
   private async applyBatch(decoded: readonly DecodedEntry[]): Promise<ApplyResult[]> {
     try {
-      const batch = new ApplyBatch(this.store, this.state, this.sessionTable, this.limits);
+      const batch = new ApplyBatch(this.store, this.state, this.sessionTable, this.limits, this.leaseTable);
       const results: ApplyResult[] = [];
       for (const entry of decoded) {
         results.push(await batch.apply(entry));
       }
       this.store.commit(batch.view.writes(), batch.view.events());
       this.sessionTable.drainChanges();
+      this.leaseTable.commit();
       this.state = batch.state;
       this.store.history.compact(this.state.compactRevision);
       this.listeners.emit({ type: 'committed', events: batch.view.events(), revision: this.state.revision, compactRevision: this.state.compactRevision });
@@ -178,6 +190,9 @@ export class MemoryStateMachine implements StateMachine {
     for await (const version of retainedVersions(iterate(this.store.history.allVersions()), compactRevision)) {
       records.push({ type: 'version', version });
     }
+    for (const lease of this.leaseTable.records()) {
+      records.push({ type: 'lease', lease });
+    }
     return { header: { lastIndex: appliedIndex, lastTerm: appliedTerm, revision, compactRevision, logTimeMs, membership }, records };
   }
 
@@ -187,13 +202,20 @@ export class MemoryStateMachine implements StateMachine {
       this.checkOpen();
       const store = new MemoryKvStore();
       const sessions: SessionRecord[] = [];
+      const leases: LeaseRecord[] = [];
+      const attachments: Array<{ id: bigint; key: string }> = [];
       let header: SnapshotHeader | undefined;
       let importer: SnapshotImporter | undefined;
       const add = (items: readonly ImportedItem[]): void => {
         for (const item of items) {
           if (item.type === 'session') {
             sessions.push(item.session);
+          } else if (item.type === 'lease') {
+            leases.push(item.lease);
           } else {
+            if (item.type === 'latest' && item.kv.lease !== undefined && item.kv.lease !== 0n) {
+              attachments.push({ id: item.kv.lease, key: Buffer.from(item.kv.key).toString('latin1') });
+            }
             store.restore(item);
           }
         }
@@ -212,8 +234,11 @@ export class MemoryStateMachine implements StateMachine {
       const table = new SessionTable(this.limits);
       table.load(sessions);
       store.history.restoredCompaction(restored.compactRevision);
+      const leaseTable = new LeaseTable();
+      leaseTable.load(leases, attachments);
       this.store = store;
       this.sessionTable = table;
+      this.leaseTable = leaseTable;
       this.state = copyMachineState({
         appliedIndex: restored.lastIndex,
         appliedTerm: restored.lastTerm,

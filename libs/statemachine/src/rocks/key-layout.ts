@@ -15,6 +15,11 @@
  *                                             2 delete) | bytes key | varint prev revision)); keyed by its last revision
  *     0x05 <esc key> 0x00 0x01 <u64 BE rev>
  *                          version            a put: the record as under 0x03 | a delete: u8 0
+ *     0x06 <u64 BE lease>  lease              u8 1 | varint ttl | varint remaining ttl
+ *     0x07 <u64 BE lease> <user key>          a key attached to the lease (empty value)
+ *
+ * A record of a key attached to a lease is `u8 2 | varint create | varint mod | varint version
+ * | u64 lease | value bytes` (record version 1 has no lease).
  *
  * A put writes its key's latest record (one point lookup finds it, and apply's record cache
  * holds it) and its version; a delete removes the latest record and writes a tombstone
@@ -40,6 +45,7 @@ import type { SessionRecord } from '../engine/session-table';
 import { readMembership, writeMembership } from '../engine/membership';
 import { StorageCorruptError } from '../errors';
 import type { RevisionRecord, RevisionWrite, VersionRecord } from '../engine/history';
+import type { LeaseRecord } from '../engine/lease-table';
 import type { KeyValue } from '../kv-types';
 
 export const PREFIX_META = 0x01;
@@ -47,6 +53,8 @@ export const PREFIX_SESSION = 0x02;
 export const PREFIX_KV = 0x03;
 export const PREFIX_REVISION = 0x04;
 export const PREFIX_VERSION = 0x05;
+export const PREFIX_LEASE = 0x06;
+export const PREFIX_LEASE_KEY = 0x07;
 
 export const FORMAT_KEY = Buffer.from([PREFIX_META, 0x46]);
 export const APPLIED_KEY = Buffer.from([PREFIX_META, 0x41]);
@@ -84,9 +92,16 @@ function corrupt(where: string | (() => string)): (message: string, offset: numb
   return (message, offset) => new StorageCorruptError(typeof where === 'string' ? where : where(), `${message} (byte ${offset})`);
 }
 
+const LEASED_RECORD_VERSION = 2;
+
 export function encodeKvValue(kv: KeyValue): Buffer {
-  const out = new ByteWriter(kv.value.byteLength + 16);
-  out.u8(RECORD_VERSION).varint(kv.createRevision).varint(kv.modRevision).varint(kv.version).raw(kv.value);
+  const lease = kv.lease ?? 0n;
+  const out = new ByteWriter(kv.value.byteLength + 24);
+  out.u8(lease === 0n ? RECORD_VERSION : LEASED_RECORD_VERSION).varint(kv.createRevision).varint(kv.modRevision).varint(kv.version);
+  if (lease !== 0n) {
+    out.u64(lease);
+  }
+  out.raw(kv.value);
   return out.finish();
 }
 
@@ -94,13 +109,62 @@ export function encodeKvValue(kv: KeyValue): Buffer {
 export function decodeKvValue(key: Uint8Array, value: Buffer): KeyValue {
   const input = new ByteReader(value, corrupt(() => `key-value record 0x${Buffer.from(key).toString('hex')}`));
   const version = input.u8();
-  if (version !== RECORD_VERSION) {
+  if (version !== RECORD_VERSION && version !== LEASED_RECORD_VERSION) {
     throw new StorageCorruptError('key-value record', `unknown record version ${version}`);
   }
   const createRevision = input.varint();
   const modRevision = input.varint();
   const keyVersion = input.varint();
+  if (version === LEASED_RECORD_VERSION) {
+    const lease = input.u64();
+    return { key, createRevision, modRevision, version: keyVersion, value: value.subarray(input.offset), lease };
+  }
   return { key, createRevision, modRevision, version: keyVersion, value: value.subarray(input.offset) };
+}
+
+/** The RocksDB key of a lease. */
+export function leaseKey(id: bigint): Buffer {
+  const out = Buffer.allocUnsafe(9);
+  out[0] = PREFIX_LEASE;
+  out.writeBigUInt64BE(id, 1);
+  return out;
+}
+
+export function encodeLeaseValue(lease: LeaseRecord): Buffer {
+  const out = new ByteWriter(16);
+  out.u8(RECORD_VERSION).varint(lease.ttl).varint(lease.remainingTtl);
+  return out.finish();
+}
+
+export function decodeLease(rocksKey: Buffer, value: Buffer): LeaseRecord {
+  if (rocksKey.byteLength !== 9 || rocksKey[0] !== PREFIX_LEASE) {
+    throw new StorageCorruptError('lease key', `0x${rocksKey.toString('hex')} is not one`);
+  }
+  const id = rocksKey.readBigUInt64BE(1);
+  const input = new ByteReader(value, corrupt(() => `lease ${id.toString(16)}`));
+  const version = input.u8();
+  if (version !== RECORD_VERSION) {
+    throw new StorageCorruptError(`lease ${id.toString(16)}`, `unknown record version ${version}`);
+  }
+  const lease = { id, ttl: input.varint(), remainingTtl: input.varint() };
+  input.end();
+  return lease;
+}
+
+/** The RocksDB key of a key's attachment to a lease (`key` latin1). */
+export function leaseAttachmentKey(id: bigint, key: string): Buffer {
+  const out = Buffer.allocUnsafe(9 + key.length);
+  out[0] = PREFIX_LEASE_KEY;
+  out.writeBigUInt64BE(id, 1);
+  out.write(key, 9, 'latin1');
+  return out;
+}
+
+export function decodeLeaseAttachment(rocksKey: Buffer): { id: bigint; key: string } {
+  if (rocksKey.byteLength < 10 || rocksKey[0] !== PREFIX_LEASE_KEY) {
+    throw new StorageCorruptError('lease attachment key', `0x${rocksKey.toString('hex')} is not one`);
+  }
+  return { id: rocksKey.readBigUInt64BE(1), key: rocksKey.subarray(9).toString('latin1') };
 }
 
 export interface AppliedState {

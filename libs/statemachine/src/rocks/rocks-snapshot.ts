@@ -8,6 +8,7 @@ import { initialMachineState } from '../engine/apply-batch';
 import type { RevisionWrite, VersionRecord } from '../engine/history';
 import { retainedVersions } from '../engine/history';
 import type { SessionRecord } from '../engine/session-table';
+import type { LeaseRecord } from '../engine/lease-table';
 import { EMPTY_MEMBERSHIP } from '../engine/membership';
 import { StorageCorruptError } from '../errors';
 import type { StateMachineLimits } from '../limits';
@@ -26,6 +27,8 @@ import {
   FORMAT_VALUE,
   MEMBERSHIP_KEY,
   PREFIX_KV,
+  PREFIX_LEASE,
+  PREFIX_LEASE_KEY,
   PREFIX_META,
   PREFIX_REVISION,
   PREFIX_SESSION,
@@ -33,6 +36,8 @@ import {
   decodeAppliedState,
   decodeCompactionProgress,
   decodeKvValue,
+  decodeLease,
+  decodeLeaseAttachment,
   decodeMembershipValue,
   decodeRevisionChunk,
   decodeSessionValue,
@@ -40,10 +45,13 @@ import {
   encodeAppliedState,
   encodeCompactionProgress,
   encodeKvValue,
+  encodeLeaseValue,
   encodeMembershipValue,
   encodeRevisionChunk,
   encodeSessionValue,
   kvKey,
+  leaseAttachmentKey,
+  leaseKey,
   prefixBounds,
   revisionKey,
   sessionKey,
@@ -72,6 +80,8 @@ export interface LoadedMachine {
   readonly state: MachineState;
   readonly sessions: SessionRecord[];
   readonly compaction: CompactionProgress;
+  readonly leases: LeaseRecord[];
+  readonly attachments: Array<{ id: bigint; key: string }>;
 }
 
 /** Loads the machine state and sessions of an open database, initializing a new one. */
@@ -80,7 +90,7 @@ export async function loadMachine(db: RocksDatabase): Promise<LoadedMachine> {
   if (format === undefined) {
     const state = initialMachineState();
     await db.write(metadataWrites(state, NO_COMPACTION), true);
-    return { state, sessions: [], compaction: NO_COMPACTION };
+    return { state, sessions: [], compaction: NO_COMPACTION, leases: [], attachments: [] };
   }
   if (format.equals(FORMAT_1_VALUE)) {
     await migrateFormat1(db);
@@ -97,7 +107,21 @@ export async function loadMachine(db: RocksDatabase): Promise<LoadedMachine> {
   for await (const entry of db.iterator(prefixBounds(PREFIX_SESSION)).entries()) {
     sessions.push(decodeSessionValue(entry.key, entry.value));
   }
-  return { state: { ...decodeAppliedState(applied), membership: decodeMembershipValue(membership) }, sessions, compaction: decodeCompactionProgress(compaction) };
+  const leases: LeaseRecord[] = [];
+  for await (const entry of db.iterator(prefixBounds(PREFIX_LEASE)).entries()) {
+    leases.push(decodeLease(entry.key, entry.value));
+  }
+  const attachments: Array<{ id: bigint; key: string }> = [];
+  for await (const entry of db.iterator({ ...prefixBounds(PREFIX_LEASE_KEY), values: false }).entries()) {
+    attachments.push(decodeLeaseAttachment(entry.key));
+  }
+  return {
+    state: { ...decodeAppliedState(applied), membership: decodeMembershipValue(membership) },
+    sessions,
+    compaction: decodeCompactionProgress(compaction),
+    leases,
+    attachments,
+  };
 }
 
 /**
@@ -143,16 +167,12 @@ async function migrateFormat1(db: RocksDatabase): Promise<void> {
 async function* exportRecords(entries: AsyncIterator<RocksEntry>, first: IteratorResult<RocksEntry>, compactRevision: number, dir: string): AsyncGenerator<SnapshotRecord> {
   let next = first;
   const versions = async function* (): AsyncGenerator<VersionRecord> {
-    while (!next.done) {
-      const { key, value } = next.value;
-      if (key[0] !== PREFIX_VERSION) {
-        throw new StorageCorruptError(dir, `unknown key prefix 0x${(key[0] as number).toString(16)}`);
-      }
-      yield decodeVersion(key, value);
+    while (!next.done && next.value.key[0] === PREFIX_VERSION) {
+      yield decodeVersion(next.value.key, next.value.value);
       next = await entries.next();
     }
   };
-  while (!next.done && next.value.key[0] !== PREFIX_VERSION) {
+  while (!next.done && (next.value.key[0] as number) < PREFIX_VERSION) {
     const { key, value } = next.value;
     if (key[0] === PREFIX_SESSION) {
       yield { type: 'session', session: decodeSessionValue(key, value) };
@@ -171,6 +191,16 @@ async function* exportRecords(entries: AsyncIterator<RocksEntry>, first: Iterato
   }
   for await (const version of retainedVersions(versions(), compactRevision)) {
     yield { type: 'version', version };
+  }
+  while (!next.done) {
+    const { key, value } = next.value;
+    if (key[0] === PREFIX_LEASE) {
+      yield { type: 'lease', lease: decodeLease(key, value) };
+    } else if (key[0] !== PREFIX_LEASE_KEY) {
+      // Attachments are not exported: a key's latest record names its lease.
+      throw new StorageCorruptError(dir, `unknown key prefix 0x${(key[0] as number).toString(16)}`);
+    }
+    next = await entries.next();
   }
 }
 
@@ -209,13 +239,27 @@ export async function exportSnapshot(iterator: RocksIterator, dir: string, chunk
   }
 }
 
-/** The RocksDB write of one restored item. */
-function importWrite(item: ImportedItem): RocksWrite {
+/** The RocksDB writes of one restored item. */
+function importWrites(item: ImportedItem): RocksWrite[] {
+  switch (item.type) {
+    case 'latest': {
+      const lease = item.kv.lease ?? 0n;
+      const latest: RocksWrite = { type: 'put', key: kvKey(item.kv.key), value: encodeKvValue(item.kv) };
+      return lease === 0n ? [latest] : [latest, { type: 'put', key: leaseAttachmentKey(lease, Buffer.from(item.kv.key).toString('latin1')), value: EMPTY }];
+    }
+    default:
+      return [importWrite(item)];
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function importWrite(item: Exclude<ImportedItem, { type: 'latest' }>): RocksWrite {
   switch (item.type) {
     case 'session':
       return { type: 'put', key: sessionKey(item.session.key), value: encodeSessionValue(item.session) };
-    case 'latest':
-      return { type: 'put', key: kvKey(item.kv.key), value: encodeKvValue(item.kv) };
+    case 'lease':
+      return { type: 'put', key: leaseKey(item.lease.id), value: encodeLeaseValue(item.lease) };
     case 'version':
       return { type: 'put', key: versionKey(item.version.key, item.version.revision), value: item.version.kv === null ? TOMBSTONE_VALUE : encodeKvValue(item.version.kv) };
     case 'revision':
@@ -240,9 +284,10 @@ export async function buildDatabase(file: string, location: string, limits: Stat
     let bytes = 0;
     const add = (items: readonly ImportedItem[]): void => {
       for (const item of items) {
-        const write = importWrite(item);
-        ops.push(write);
-        bytes += write.key.byteLength + (write.type === 'put' ? write.value.byteLength : 0);
+        for (const write of importWrites(item)) {
+          ops.push(write);
+          bytes += write.key.byteLength + (write.type === 'put' ? write.value.byteLength : 0);
+        }
       }
     };
     for await (const item of readSnapshotRecords(file, limits)) {

@@ -49,16 +49,22 @@ import {
   decodeVersion,
   encodeAppliedState,
   encodeKvValue,
+  encodeLeaseValue,
   encodeMembershipValue,
   encodeRevisionChunk,
   encodeSessionValue,
   kvKey,
+  leaseAttachmentKey,
+  leaseKey,
   revisionKey,
   sessionKey,
   versionKey,
 } from './key-layout';
 import { CompactorStoppedError, RocksCompactor } from './rocks-compactor';
 import { buildDatabase, exportSnapshot, loadMachine } from './rocks-snapshot';
+import type { LoadedMachine } from './rocks-snapshot';
+import { LeaseTable } from '../engine/lease-table';
+import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
 import type { RocksWrite } from './rocks-database';
 import { RocksDatabase } from './rocks-database';
 import { PointInTimeRead } from './point-in-time-read';
@@ -84,6 +90,7 @@ const HISTORY_READ_BATCH_BYTES = 64 * 1024;
 /** Versions fetched per getMany by a history read. */
 const HISTORY_FETCH_BATCH = 1000;
 const REVISIONS_END = Buffer.of(PREFIX_REVISION + 1);
+const EMPTY = Buffer.alloc(0);
 
 /** Bytes the snapshot export reads per native iterator call (see createSnapshot). */
 const SNAPSHOT_SCAN_BATCH_BYTES = 32 * 1024;
@@ -92,6 +99,7 @@ export class RocksStateMachine implements StateMachine {
   private readonly mutex = new AsyncMutex();
   private readonly gate = new ReadGate();
   private readonly listeners = new ChangeListeners();
+  private leaseTable = new LeaseTable();
   private kvStore: RocksKvStore;
   private compactor: RocksCompactor;
   /** False between closing the old database and opening the new one in a swap. */
@@ -107,9 +115,11 @@ export class RocksStateMachine implements StateMachine {
     readonly snapshots: SnapshotStore,
     private readonly limits: StateMachineLimits,
     private readonly options: RocksStateMachineOptions,
-    compaction: CompactionProgress,
+    loaded: Pick<LoadedMachine, 'compaction' | 'leases' | 'attachments'>,
   ) {
     this.kvStore = new RocksKvStore(db, limits.recordCacheBytes);
+    this.leaseTable.load(loaded.leases, loaded.attachments);
+    const compaction = loaded.compaction;
     this.compactor = this.newCompactor(compaction);
   }
 
@@ -134,10 +144,10 @@ export class RocksStateMachine implements StateMachine {
     const snapshots = await SnapshotStore.open(snapshotsPath(options.dataDir), limits);
     const db = await RocksDatabase.open(databasePath(options.dataDir, generation));
     try {
-      const { state, sessions, compaction } = await loadMachine(db);
+      const loaded = await loadMachine(db);
       const table = new SessionTable(limits);
-      table.load(sessions);
-      return new RocksStateMachine(db, generation, state, table, snapshots, limits, options, compaction);
+      table.load(loaded.sessions);
+      return new RocksStateMachine(db, generation, loaded.state, table, snapshots, limits, options, loaded);
     } catch (error) {
       await db.close();
       throw error;
@@ -189,6 +199,14 @@ export class RocksStateMachine implements StateMachine {
     return this.sessionTable.info();
   }
 
+  leases(): readonly LeaseRecord[] {
+    return this.leaseTable.records();
+  }
+
+  lease(id: bigint): LeaseInfo | undefined {
+    return this.leaseTable.info(id);
+  }
+
   apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
     this.checkOpen();
     return this.mutex.run(async () => {
@@ -203,7 +221,7 @@ export class RocksStateMachine implements StateMachine {
   }
 
   private async applyBatch(decoded: readonly DecodedEntry[]): Promise<ApplyResult[]> {
-    const batch = new ApplyBatch(this.kvStore, this.state, this.sessionTable, this.limits);
+    const batch = new ApplyBatch(this.kvStore, this.state, this.sessionTable, this.limits, this.leaseTable);
     await batch.view.prefetch(prefetchKeys(decoded));
     const results: ApplyResult[] = [];
     for (const entry of decoded) {
@@ -239,6 +257,19 @@ export class RocksStateMachine implements StateMachine {
     for (const key of deletes) {
       ops.push({ type: 'del', key: sessionKey(key) });
     }
+    const leases = this.leaseTable.prepare();
+    for (const lease of leases.upserts) {
+      ops.push({ type: 'put', key: leaseKey(lease.id), value: encodeLeaseValue(lease) });
+    }
+    for (const id of leases.deletes) {
+      ops.push({ type: 'del', key: leaseKey(id) });
+    }
+    for (const { id, key } of leases.detached) {
+      ops.push({ type: 'del', key: leaseAttachmentKey(id, key) });
+    }
+    for (const { id, key } of leases.attached) {
+      ops.push({ type: 'put', key: leaseAttachmentKey(id, key), value: EMPTY });
+    }
     if (batch.membershipChanged) {
       ops.push({ type: 'put', key: MEMBERSHIP_KEY, value: encodeMembershipValue(batch.state.membership) });
     }
@@ -248,6 +279,7 @@ export class RocksStateMachine implements StateMachine {
       await this.db.write(ops, this.options.syncWrites === true);
       this.state = batch.state;
       this.kvStore.committed(batch.view.writes());
+      this.leaseTable.commit();
     } finally {
       this.gate.endWrite();
     }
@@ -389,12 +421,15 @@ export class RocksStateMachine implements StateMachine {
       this.dbOpen = true;
       this.generation = next;
       this.kvStore = new RocksKvStore(this.db, this.limits.recordCacheBytes);
-      const { state, sessions, compaction } = await loadMachine(this.db);
+      const loaded = await loadMachine(this.db);
       const table = new SessionTable(this.limits);
-      table.load(sessions);
-      this.state = state;
+      table.load(loaded.sessions);
+      this.state = loaded.state;
       this.sessionTable = table;
-      this.compactor = this.newCompactor(compaction);
+      const leaseTable = new LeaseTable();
+      leaseTable.load(loaded.leases, loaded.attachments);
+      this.leaseTable = leaseTable;
+      this.compactor = this.newCompactor(loaded.compaction);
     } finally {
       this.gate.endExclusive();
     }

@@ -31,7 +31,7 @@ interface Step {
 
 // Mostly puts, so keys live long enough to reach high versions between deletes.
 const arbCommandStep = fc.record({
-  op: arbWriteWeighted({ put: 10, deleteRange: 1, txn: 3, compact: 1, noop: 1 }),
+  op: arbWriteWeighted({ put: 10, deleteRange: 1, txn: 3, compact: 1, lease: 2, noop: 1 }),
   client: fc.nat(CLIENTS.length - 1),
   intent: fc.constantFrom<SeqIntent | 'none'>('none', 'none', 'next', 'next', 'retry', 'stale', 'skip'),
   advanceMs: fc.constantFrom(0, 0, 1, 5, 30, 70),
@@ -68,6 +68,7 @@ async function observe(sm: StateMachine): Promise<unknown> {
     logTimeMs: sm.logTimeMs(),
     sessions: sm.sessions(),
     membership: sm.membership(),
+    leases: sm.leases().map((lease) => sm.lease(lease.id)),
   };
 }
 
@@ -95,7 +96,7 @@ class Run {
       case 'apply': {
         const entries = step.commands.map((command) => {
           this.log.timeMs += command.advanceMs;
-          return this.log.command(command.op, command.op.type === 'noop' ? undefined : this.session(command.client, command.intent));
+          return this.log.command(command.op, command.op.type === 'noop' || command.op.type === 'leaseCheckpoint' ? undefined : this.session(command.client, command.intent));
         });
         expect(plain(await this.rocks.apply(entries))).toEqual(plain(await this.memory.apply(entries)));
         break;

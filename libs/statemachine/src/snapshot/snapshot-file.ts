@@ -179,6 +179,7 @@ const RECORD_RANK: Readonly<Record<SnapshotRecord['type'], { rank: number; forma
   kv: { rank: 1, format: 1 },
   revision: { rank: 2, format: 2 },
   version: { rank: 3, format: 2 },
+  lease: { rank: 4, format: 2 },
 };
 
 /** Checks that records come in the file's order: by kind, then strictly increasing in each. */
@@ -217,6 +218,8 @@ function orderKey(record: SnapshotRecord): { name: string; revision: number } {
       return { name: keyString(record.kv.key), revision: 0 };
     case 'revision':
       return { name: '', revision: record.record.revision };
+    case 'lease':
+      return { name: record.lease.id.toString(16).padStart(16, '0'), revision: 0 };
     case 'version':
       return { name: keyString(record.version.key), revision: record.version.revision };
     default:

@@ -13,13 +13,14 @@
  *                   | varint last seen ms | u8 retained | [bytes outcome]
  *                   u8 3 (revision) | varint revision | varint n | n × (u8 type (1 put, 2 delete) | bytes key
  *                   | varint prev revision)
- *                   u8 4 (version)  | bytes key | varint revision | u8 (1 put, 0 tombstone)
- *                   | [put: varint create | varint version | bytes value]
+ *                   u8 4 (version)  | bytes key | varint revision | u8 (0 tombstone, 1 put, 2 put with a lease)
+ *                   | [put: varint create | varint version | [u64 lease] | bytes value]
+ *                   u8 5 (lease)    | u64 id | varint ttl | varint remaining ttl
  *                   u8 2 (kv, version 1 only) | bytes key | varint create | varint mod | varint version | bytes value
  *
  * Records are logical (not RocksDB keys), so any implementation can read any other's snapshot.
  * Sessions come first, ordered by client id bytes; then (version 2) the revision records by
- * revision and the versions by key and revision: the history as a compaction at the header's
+ * revision, the versions by key and revision, and the leases by id: the history as a compaction at the header's
  * compacted revision leaves it (each key's latest version is its last one). A version 1 file
  * holds each key's latest record instead (no history): it restores as a store compacted at
  * its revision.
@@ -33,6 +34,7 @@ import { ByteWriter } from '../codec/byte-writer';
 import { decodeClientId, encodeClientId } from '../codec/client-id';
 import { readKeyValue, writeKeyValue } from '../codec/outcome-codec';
 import type { RevisionRecord, RevisionWrite, VersionRecord } from '../engine/history';
+import type { LeaseRecord } from '../engine/lease-table';
 import type { SessionRecord } from '../engine/session-table';
 import { readMembership, writeMembership } from '../engine/membership';
 import type { KeyValue } from '../kv-types';
@@ -55,6 +57,10 @@ const RECORD_SESSION = 1;
 const RECORD_KV = 2;
 const RECORD_REVISION = 3;
 const RECORD_VERSION = 4;
+const RECORD_LEASE = 5;
+const VERSION_TOMBSTONE = 0;
+const VERSION_PUT = 1;
+const VERSION_LEASED_PUT = 2;
 const WRITE_PUT = 1;
 const WRITE_DELETE = 2;
 
@@ -75,6 +81,7 @@ export type SnapshotRecord =
   | { readonly type: 'session'; readonly session: SessionRecord }
   | { readonly type: 'revision'; readonly record: RevisionRecord }
   | { readonly type: 'version'; readonly version: VersionRecord }
+  | { readonly type: 'lease'; readonly lease: LeaseRecord }
   /** Version 1 files only: a key's latest record. */
   | { readonly type: 'kv'; readonly kv: KeyValue };
 
@@ -123,12 +130,20 @@ export function writeRecord(out: ByteWriter, record: SnapshotRecord): void {
       break;
     case 'version': {
       const { key, revision, kv } = record.version;
-      out.u8(RECORD_VERSION).bytes(key).varint(revision).bool(kv !== null);
+      const lease = kv?.lease ?? 0n;
+      out.u8(RECORD_VERSION).bytes(key).varint(revision).u8(kv === null ? VERSION_TOMBSTONE : lease === 0n ? VERSION_PUT : VERSION_LEASED_PUT);
       if (kv !== null) {
-        out.varint(kv.createRevision).varint(kv.version).bytes(kv.value);
+        out.varint(kv.createRevision).varint(kv.version);
+        if (lease !== 0n) {
+          out.u64(lease);
+        }
+        out.bytes(kv.value);
       }
       break;
     }
+    case 'lease':
+      out.u8(RECORD_LEASE).u64(record.lease.id).varint(record.lease.ttl).varint(record.lease.remainingTtl);
+      break;
     case 'kv':
       out.u8(RECORD_KV);
       writeKeyValue(out, record.kv);
@@ -149,7 +164,9 @@ export function decodeRecords(payload: Uint8Array, count: number, fail: DecodeEr
     } else if (kind === RECORD_REVISION) {
       records.push({ type: 'revision', record: readRevisionRecord(input, fail) });
     } else if (kind === RECORD_VERSION) {
-      records.push({ type: 'version', version: readVersionRecord(input) });
+      records.push({ type: 'version', version: readVersionRecord(input, fail) });
+    } else if (kind === RECORD_LEASE) {
+      records.push({ type: 'lease', lease: { id: input.u64(), ttl: input.varint(), remainingTtl: input.varint() } });
     } else if (kind === RECORD_SESSION) {
       const idBytes = input.bytes(1024, 'client id');
       const clientId = decodeClientId(idBytes);
@@ -192,16 +209,22 @@ function readRevisionRecord(input: ByteReader, fail: DecodeErrorFactory): Revisi
   return { revision, writes };
 }
 
-function readVersionRecord(input: ByteReader): VersionRecord {
+function readVersionRecord(input: ByteReader, fail: DecodeErrorFactory): VersionRecord {
   const key = input.bytes(MAX_FIELD_BYTES, 'key');
   const revision = input.varint();
-  if (!input.bool()) {
+  const kind = input.u8();
+  if (kind === VERSION_TOMBSTONE) {
     return { key, revision, kv: null };
+  }
+  if (kind !== VERSION_PUT && kind !== VERSION_LEASED_PUT) {
+    throw fail(`unknown version kind ${kind}`, input.offset - 1);
   }
   const createRevision = input.varint();
   const version = input.varint();
+  const lease = kind === VERSION_LEASED_PUT ? input.u64() : 0n;
   const value = input.bytes(MAX_FIELD_BYTES, 'value');
-  return { key, revision, kv: { key, createRevision, modRevision: revision, version, value } };
+  const kv = { key, createRevision, modRevision: revision, version, value };
+  return { key, revision, kv: lease === 0n ? kv : { ...kv, lease } };
 }
 
 const MAX_FIELD_BYTES = Number.MAX_SAFE_INTEGER;

@@ -17,13 +17,15 @@ import type { KeyValue } from '../kv-types';
 import { assertNever } from '../util/assert-never';
 import type { SnapshotHeader, SnapshotRecord } from './snapshot-format';
 import type { RevisionRecord } from '../engine/history';
+import type { LeaseRecord } from '../engine/lease-table';
 
 export type ImportedItem =
   | { readonly type: 'session'; readonly session: SessionRecord }
   /** A key's current record. */
   | { readonly type: 'latest'; readonly kv: KeyValue }
   | { readonly type: 'version'; readonly version: VersionRecord }
-  | { readonly type: 'revision'; readonly record: RevisionRecord };
+  | { readonly type: 'revision'; readonly record: RevisionRecord }
+  | { readonly type: 'lease'; readonly lease: LeaseRecord };
 
 export class SnapshotImporter {
   /** The last version of the key being read (format 2). */
@@ -42,6 +44,7 @@ export class SnapshotImporter {
           out.push(record);
           break;
         case 'revision':
+        case 'lease':
           out.push(record);
           break;
         case 'version':
