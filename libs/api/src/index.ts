@@ -10,3 +10,5 @@ export * from './watch/watch-hub';
 export * from './watch/watch-encoder';
 export * from './watch/watch-stream';
 export * from './watch/watch-service';
+export * from './leader-calls';
+export * from './lease-service';

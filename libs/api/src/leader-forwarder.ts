@@ -4,11 +4,11 @@
  * (the leader never forwards again).
  */
 import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
-import { etcd } from '@keyval/proto';
+import type { BidiCall, ServiceDefinition, UnaryClientMethod } from '@keyval/grpc';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import { LeaderUnreachableError } from './api.errors';
-import { FORWARDED_KEY } from './kv-service';
+import { FORWARDED_KEY } from './leader-calls';
 
 export interface LeaderLocator {
   /** The client URLs the cluster knows for a member (empty until it published them). */
@@ -43,12 +43,18 @@ export class LeaderForwarder {
     return channel;
   }
 
-  async forward(method: 'put' | 'deleteRange' | 'txn' | 'compact', request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
+  /** The leader's client URL; NotLeaderError while it has not published one. */
+  private urlOf(leader: NodeId): string {
     const url = this.locator.clientUrlsOf(leader)[0];
     if (url === undefined) {
       // The leader has not published its client URL yet: behave as if no leader is usable.
       throw new NotLeaderError(leader);
     }
+    return url;
+  }
+
+  /** The client's metadata without the hop's own keys, marked as forwarded. */
+  private forwardedMetadata(metadata: Metadata): Metadata {
     const md = new Metadata();
     for (const key of metadata.keys()) {
       if (!HOP_KEYS.has(key) && !key.startsWith(':')) {
@@ -56,19 +62,20 @@ export class LeaderForwarder {
       }
     }
     md.set(FORWARDED_KEY, '1');
-    const client = createClient(etcd.KVDefinition, this.channel(url));
-    const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: md };
+    return md;
+  }
+
+  /** Sends the unary call `method` of `service` to the leader, with the client's metadata. */
+  async forward(service: ServiceDefinition, method: string, request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
+    const url = this.urlOf(leader);
+    const client = createClient(service, this.channel(url)) as unknown as Record<string, UnaryClientMethod<unknown, unknown>>;
+    const call = client[method];
+    if (call === undefined) {
+      throw new TypeError(`${service.fullName} has no method ${method}`);
+    }
+    const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: this.forwardedMetadata(metadata) };
     try {
-      switch (method) {
-        case 'put':
-          return await client.put(request as etcd.PutRequest, options);
-        case 'deleteRange':
-          return await client.deleteRange(request as etcd.DeleteRangeRequest, options);
-        case 'txn':
-          return await client.txn(request as etcd.TxnRequest, options);
-        case 'compact':
-          return await client.compact(request as etcd.CompactionRequest, options);
-      }
+      return await call(request, options);
     } catch (error) {
       // A dead leader refuses connections until the followers elect another: say so with a
       // named error, so the service waits for the new leader instead of failing the client.
@@ -77,6 +84,16 @@ export class LeaderForwarder {
       }
       throw error;
     }
+  }
+
+  /** Opens the bidirectional call `method` of `service` on the leader (a keepalive relay). */
+  openStream<Req, Res>(service: ServiceDefinition, method: string, metadata: Metadata, leader: NodeId): BidiCall<Req, Res> {
+    const client = createClient(service, this.channel(this.urlOf(leader))) as unknown as Record<string, (options: object) => BidiCall<Req, Res>>;
+    const open = client[method];
+    if (open === undefined) {
+      throw new TypeError(`${service.fullName} has no method ${method}`);
+    }
+    return open({ metadata: this.forwardedMetadata(metadata) });
   }
 
   close(): void {

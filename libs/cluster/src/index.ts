@@ -18,3 +18,4 @@ export * from './member/member-admin';
 export * from './member/restore';
 export * from './member/data-dir-lock';
 export * from './member/auto-compactor';
+export * from './member/lessor';

@@ -6,16 +6,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { KvMember } from '@keyval/cluster';
-import type { HeaderContext, KvBackend, LeaderLocator } from '@keyval/api';
+import type { HeaderContext, KvBackend, LeaderLocator, LeaseBackend } from '@keyval/api';
+import type { RenewOutcome } from '@keyval/cluster';
 import type { NodeId } from '@keyval/raft';
-import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
+import type { LeaseInfo, LeaseRecord, RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import type { KeyvalConfig } from '../config/keyval-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
 
 @Injectable()
-export class MemberService implements KvBackend, LeaderLocator, OnApplicationShutdown {
+export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, OnApplicationShutdown {
   private opened: KvMember | undefined;
 
   constructor(
@@ -111,6 +112,30 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
 
   compacted(revision: number): Promise<void> {
     return this.member.stateMachine.compacted(revision);
+  }
+
+  renewLease(id: bigint): RenewOutcome {
+    return this.member.lessor.renew(id);
+  }
+
+  leaseRemaining(id: bigint): { remainingSeconds: number; ttl: number } | 'not-found' | 'not-primary' {
+    return this.member.lessor.remaining(id);
+  }
+
+  leases(): readonly LeaseRecord[] {
+    return this.member.stateMachine.leases();
+  }
+
+  lease(id: bigint): LeaseInfo | undefined {
+    return this.member.stateMachine.lease(id);
+  }
+
+  minLeaseTtlSeconds(): number {
+    return this.member.minLeaseTtlSeconds;
+  }
+
+  memberId(): bigint {
+    return this.member.id;
   }
 
   clientUrlsOf(id: NodeId): readonly string[] {

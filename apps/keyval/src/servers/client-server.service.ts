@@ -1,5 +1,5 @@
 /**
- * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Watch,
+ * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Watch, Lease,
  * Cluster and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2
  * server. On shutdown they stop accepting and let in-flight calls finish (watch streams end at
  * once with UNAVAILABLE, so their clients resume elsewhere), before the member stops.
@@ -8,7 +8,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { GrpcServer } from '@keyval/grpc';
 import { admin, etcd, kvbatch } from '@keyval/proto';
-import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
+import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, LeaseService, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
 import { MONOTONIC_CLOCK } from '@keyval/cluster';
 import { AdminService } from '../admin/admin.service';
 import { EtcdClusterService } from '../admin/etcd-cluster.service';
@@ -42,6 +42,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
     });
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
     const batch = new KvBatchService(kv, { onHandlerError });
+    const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs });
     this.router = new LeaderRouter(this.members);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
@@ -62,6 +63,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
         shutdown: server.shutdownSignal,
       });
       server.addService(WATCH_SERVICE, watch.implementation);
+      server.addService(etcd.LeaseDefinition, lease.implementation);
       server.addService(kvbatch.KVBatchDefinition, batch.implementation);
       server.addService(etcd.ClusterDefinition, etcdCluster.cluster);
       server.addService(etcd.MaintenanceDefinition, etcdCluster.maintenance);
