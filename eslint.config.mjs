@@ -34,6 +34,7 @@ export default [
             { sourceTag: 'scope:loadgen', onlyDependOnLibsWithTags: ['scope:proto', 'scope:grpc', 'scope:loadgen'] },
             { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:proto', 'scope:grpc', 'scope:gateway'] },
             { sourceTag: 'scope:ops', onlyDependOnLibsWithTags: ['scope:ops'] },
+            { sourceTag: 'scope:metrics', onlyDependOnLibsWithTags: ['scope:raft', 'scope:grpc', 'scope:storage', 'scope:statemachine', 'scope:cluster', 'scope:gateway', 'scope:proto', 'scope:metrics'] },
             { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
           ],

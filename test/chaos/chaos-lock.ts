@@ -10,7 +10,14 @@ import { delay } from './command';
 /** The lock file (outside the work root, which teardown deletes). */
 export const LOCK_FILE = '/tmp/kvchaos.lock';
 
-function ownerAlive(pid: number): boolean {
+/** A lock: its file, and a word the owner's command line contains (to tell a recycled pid). */
+export interface LockSpec {
+  readonly file: string;
+  readonly ownerMarker: string;
+}
+export const CHAOS_LOCK: LockSpec = { file: LOCK_FILE, ownerMarker: 'chaos' };
+
+function ownerAlive(pid: number, marker: string): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -19,23 +26,23 @@ function ownerAlive(pid: number): boolean {
   }
   // A recycled pid belongs to some other program: only a chaos run counts as an owner.
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chaos');
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
   } catch {
     return false;
   }
 }
 
-function tryTake(): boolean {
+function tryTake(spec: LockSpec): boolean {
   try {
-    fs.writeFileSync(LOCK_FILE, `${process.pid}\n`, { flag: 'wx' });
+    fs.writeFileSync(spec.file, `${process.pid}\n`, { flag: 'wx' });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  const owner = Number(fs.readFileSync(LOCK_FILE, 'utf8').trim());
+  const owner = Number(fs.readFileSync(spec.file, 'utf8').trim());
   if (owner === process.pid) return true;
-  if (ownerAlive(owner)) return false;
-  fs.rmSync(LOCK_FILE, { force: true });
+  if (ownerAlive(owner, spec.ownerMarker)) return false;
+  fs.rmSync(spec.file, { force: true });
   return false;
 }
 
@@ -43,17 +50,17 @@ function tryTake(): boolean {
  * Takes the lock, waiting up to `waitSeconds` for a live owner to finish.
  * @throws ChaosBusyError when a live run still holds it at the end of the wait
  */
-export async function acquireChaosLock(waitSeconds: number, log: (line: string) => void): Promise<void> {
+export async function acquireChaosLock(waitSeconds: number, log: (line: string) => void, spec: LockSpec = CHAOS_LOCK): Promise<void> {
   const deadline = Date.now() + waitSeconds * 1000;
   let told = false;
   for (;;) {
-    if (tryTake()) return;
-    if (fs.existsSync(LOCK_FILE)) {
+    if (tryTake(spec)) return;
+    if (fs.existsSync(spec.file)) {
       if (Date.now() >= deadline) {
-        throw new ChaosBusyError(`another chaos run (pid ${fs.readFileSync(LOCK_FILE, 'utf8').trim()}) holds ${LOCK_FILE}`);
+        throw new ChaosBusyError(`another chaos run (pid ${fs.readFileSync(spec.file, 'utf8').trim()}) holds ${spec.file}`);
       }
       if (!told) {
-        log(`chaos: waiting for the run holding ${LOCK_FILE} to finish (up to ${waitSeconds} s)`);
+        log(`chaos: waiting for the run holding ${spec.file} to finish (up to ${waitSeconds} s)`);
         told = true;
       }
       await delay(1000);
@@ -62,9 +69,9 @@ export async function acquireChaosLock(waitSeconds: number, log: (line: string) 
 }
 
 /** Releases the lock if this process holds it. */
-export function releaseChaosLock(): void {
+export function releaseChaosLock(spec: LockSpec = CHAOS_LOCK): void {
   try {
-    if (Number(fs.readFileSync(LOCK_FILE, 'utf8').trim()) === process.pid) fs.rmSync(LOCK_FILE, { force: true });
+    if (Number(fs.readFileSync(spec.file, 'utf8').trim()) === process.pid) fs.rmSync(spec.file, { force: true });
   } catch {
     // not held
   }

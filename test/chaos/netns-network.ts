@@ -14,10 +14,24 @@
  * Teardown is idempotent and also removes what a crashed earlier run left behind: processes in
  * kvchaos-* namespaces, tmpfs mounts under the work root, the namespaces (which takes their
  * veths, bridge and iptables rules with them) and the guard route.
+ *
+ * The pieces (guard route, switch, hosts, teardown) take a NetnsLayout — a name prefix, a
+ * subnet and a work root — so other harnesses (the deployment tests' pod simulation, on
+ * 10.78.0.0/24 with kvpod-* namespaces) build their networks the same way.
  */
 import * as fs from 'node:fs';
 import { ChaosSetupError } from './chaos.errors';
 import { runCommand } from './command';
+
+/** Where a harness's network lives: every name it creates, its subnet, its files. */
+export interface NetnsLayout {
+  /** Every namespace this harness creates is named `<prefix>-…`. */
+  readonly prefix: string;
+  /** The test subnet (a /24); the guard route covers exactly it. */
+  readonly subnet: string;
+  /** Where data dirs, control files and sockets of a run live (deleted by teardown). */
+  readonly workRoot: string;
+}
 
 /** Every name this harness creates starts with this. */
 export const NAME_PREFIX = 'kvchaos';
@@ -25,8 +39,10 @@ export const NAME_PREFIX = 'kvchaos';
 export const SUBNET = '10.77.0.0/24';
 /** Where data dirs (tmpfs), control files and sockets of a run live. */
 export const WORK_ROOT = '/tmp/kvchaos';
+/** The chaos suite's layout. */
+export const CHAOS_LAYOUT: NetnsLayout = { prefix: NAME_PREFIX, subnet: SUBNET, workRoot: WORK_ROOT };
 
-const SWITCH_NS = `${NAME_PREFIX}-sw`;
+const switchNamespace = (layout: NetnsLayout): string => `${layout.prefix}-sw`;
 const BRIDGE = 'br0';
 
 /** A member's place on the network. */
@@ -50,31 +66,31 @@ export function memberAddress(index: number): MemberAddress {
 }
 
 /** The guard route is the first thing created and the last removed. */
-async function addGuardRoute(): Promise<void> {
-  const added = await runCommand('ip', ['route', 'add', 'unreachable', SUBNET], { allowFail: true });
+export async function addGuardRoute(subnet: string): Promise<void> {
+  const added = await runCommand('ip', ['route', 'add', 'unreachable', subnet], { allowFail: true });
   if (added.code === 0) return;
-  const shown = await runCommand('ip', ['route', 'show', SUBNET]);
+  const shown = await runCommand('ip', ['route', 'show', subnet]);
   if (!/^unreachable /m.test(shown.stdout)) {
-    throw new ChaosSetupError(`cannot add the guard route for ${SUBNET}: ${added.stderr.trim()} (existing: ${shown.stdout.trim() || 'none'})`);
+    throw new ChaosSetupError(`cannot add the guard route for ${subnet}: ${added.stderr.trim()} (existing: ${shown.stdout.trim() || 'none'})`);
   }
 }
 
-/** Namespaces whose names start with the prefix (from this run or an earlier one). */
-export async function listChaosNamespaces(): Promise<string[]> {
+/** Namespaces whose names start with the layout's prefix (from this run or an earlier one). */
+export async function listChaosNamespaces(layout: NetnsLayout = CHAOS_LAYOUT): Promise<string[]> {
   const listed = await runCommand('ip', ['netns', 'list'], { allowFail: true });
   return listed.stdout
     .split('\n')
     .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .filter((name) => name.startsWith(`${NAME_PREFIX}-`));
+    .filter((name) => name.startsWith(`${layout.prefix}-`));
 }
 
 /** Mount points under the work root, deepest first. */
-export function listChaosMounts(): string[] {
+export function listChaosMounts(layout: NetnsLayout = CHAOS_LAYOUT): string[] {
   const mounts = fs.readFileSync('/proc/mounts', 'utf8');
   return mounts
     .split('\n')
     .map((line) => line.split(' ')[1] ?? '')
-    .filter((point) => point === WORK_ROOT || point.startsWith(`${WORK_ROOT}/`))
+    .filter((point) => point === layout.workRoot || point.startsWith(`${layout.workRoot}/`))
     .sort((a, b) => b.length - a.length);
 }
 
@@ -84,8 +100,17 @@ export function listChaosMounts(): string[] {
  * trying every step.
  */
 export async function teardownNetwork(log: (line: string) => void = () => undefined): Promise<void> {
+  await teardownLayout(CHAOS_LAYOUT, log);
+}
+
+/**
+ * Removes everything of a layout: processes left in its namespaces, mounts under its work
+ * root, the namespaces, the guard route (last) and the work root. Idempotent; throws one
+ * error listing what it could not remove, after trying every step.
+ */
+export async function teardownLayout(layout: NetnsLayout, log: (line: string) => void = () => undefined): Promise<void> {
   const problems: string[] = [];
-  const namespaces = await listChaosNamespaces();
+  const namespaces = await listChaosNamespaces(layout);
   for (const ns of namespaces) {
     const pids = await runCommand('ip', ['netns', 'pids', ns], { allowFail: true });
     for (const pid of pids.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p))) {
@@ -97,7 +122,7 @@ export async function teardownNetwork(log: (line: string) => void = () => undefi
       }
     }
   }
-  for (const point of listChaosMounts()) {
+  for (const point of listChaosMounts(layout)) {
     const done = await runCommand('umount', [point], { allowFail: true });
     if (done.code !== 0) {
       const lazy = await runCommand('umount', ['-l', point], { allowFail: true });
@@ -106,24 +131,29 @@ export async function teardownNetwork(log: (line: string) => void = () => undefi
   }
   for (const ns of namespaces) {
     const deleted = await runCommand('ip', ['netns', 'del', ns], { allowFail: true });
-    if (deleted.code !== 0 && (await listChaosNamespaces()).includes(ns)) problems.push(`ip netns del ${ns}: ${deleted.stderr.trim()}`);
+    if (deleted.code !== 0 && (await listChaosNamespaces(layout)).includes(ns)) problems.push(`ip netns del ${ns}: ${deleted.stderr.trim()}`);
+    fs.rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
   }
-  const route = await runCommand('ip', ['route', 'show', SUBNET], { allowFail: true });
+  const route = await runCommand('ip', ['route', 'show', layout.subnet], { allowFail: true });
   if (/^unreachable /m.test(route.stdout)) {
-    const deleted = await runCommand('ip', ['route', 'del', 'unreachable', SUBNET], { allowFail: true });
-    if (deleted.code !== 0) problems.push(`ip route del unreachable ${SUBNET}: ${deleted.stderr.trim()}`);
+    const deleted = await runCommand('ip', ['route', 'del', 'unreachable', layout.subnet], { allowFail: true });
+    if (deleted.code !== 0) problems.push(`ip route del unreachable ${layout.subnet}: ${deleted.stderr.trim()}`);
   }
-  fs.rmSync(WORK_ROOT, { recursive: true, force: true });
+  fs.rmSync(layout.workRoot, { recursive: true, force: true });
   if (problems.length > 0) {
     throw new ChaosSetupError(`teardown left things behind: ${problems.join('; ')}`);
   }
 }
 
-/** Creates a namespace with loopback up and a veth to the bridge carrying `ip`. */
-async function addHost(ns: string, port: string, ip: string): Promise<void> {
+/**
+ * Creates a namespace with loopback up and a veth to the layout's bridge carrying `ip` (a /24
+ * address); `port` names the switch side of the veth (at most 15 characters).
+ */
+export async function addHost(layout: NetnsLayout, ns: string, port: string, ip: string): Promise<void> {
+  const sw = switchNamespace(layout);
   await runCommand('ip', ['netns', 'add', ns]);
-  await runCommand('ip', ['-n', SWITCH_NS, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-  await runCommand('ip', ['-n', SWITCH_NS, 'link', 'set', port, 'master', BRIDGE, 'up']);
+  await runCommand('ip', ['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  await runCommand('ip', ['-n', sw, 'link', 'set', port, 'master', BRIDGE, 'up']);
   await runCommand('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   await runCommand('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
   await runCommand('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
@@ -136,18 +166,24 @@ async function addHost(ns: string, port: string, ip: string): Promise<void> {
  * @throws ChaosSetupError when a step fails (the caller tears down)
  */
 export async function setupNetwork(memberCount: number): Promise<MemberAddress[]> {
-  await addGuardRoute();
-  fs.mkdirSync(WORK_ROOT, { recursive: true });
-  await runCommand('ip', ['netns', 'add', SWITCH_NS]);
-  await runCommand('ip', ['-n', SWITCH_NS, 'link', 'set', 'lo', 'up']);
-  await runCommand('ip', ['-n', SWITCH_NS, 'link', 'add', BRIDGE, 'type', 'bridge']);
-  await runCommand('ip', ['-n', SWITCH_NS, 'link', 'set', BRIDGE, 'up']);
+  await setupSwitch(CHAOS_LAYOUT);
   const members = Array.from({ length: memberCount }, (_, k) => memberAddress(k));
   for (const m of members) {
-    await addHost(m.namespace, `v-${m.name}`, m.ip);
+    await addHost(CHAOS_LAYOUT, m.namespace, `v-${m.name}`, m.ip);
   }
-  await addHost(CLIENT_NAMESPACE, 'v-c', CLIENT_IP);
+  await addHost(CHAOS_LAYOUT, CLIENT_NAMESPACE, 'v-c', CLIENT_IP);
   return members;
+}
+
+/** The guard route first, then the work root and the switch namespace with its bridge. */
+export async function setupSwitch(layout: NetnsLayout): Promise<void> {
+  await addGuardRoute(layout.subnet);
+  fs.mkdirSync(layout.workRoot, { recursive: true });
+  const sw = switchNamespace(layout);
+  await runCommand('ip', ['netns', 'add', sw]);
+  await runCommand('ip', ['-n', sw, 'link', 'set', 'lo', 'up']);
+  await runCommand('ip', ['-n', sw, 'link', 'add', BRIDGE, 'type', 'bridge']);
+  await runCommand('ip', ['-n', sw, 'link', 'set', BRIDGE, 'up']);
 }
 
 /** Why chaos tests cannot run here, or undefined when they can (root and `ip netns` work). */

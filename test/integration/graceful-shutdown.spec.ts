@@ -2,7 +2,10 @@
  * Proof (issue 4): graceful shutdown. SIGTERM of the leader under a write load → the process
  * exits 0, leadership moves to another member quickly (it hands leadership to a caught-up
  * follower rather than leaving the others to time out), and no acknowledged write is lost.
+ * Long-lived streams (Watch, LeaseKeepAlive) end as the drain begins: they never hold a
+ * member's exit for the drain's grace period (issue 15).
  */
+import { Etcd3 } from 'etcd3';
 import { clusterForSuite, explain } from './harness/cluster';
 import { missingWrites, readPrefix } from './harness/kv-helpers';
 import type { TestMember } from './harness/member-process';
@@ -13,6 +16,8 @@ jest.setTimeout(90_000);
 
 /** A hand-off should beat an election timeout; asserted with a margin for a loaded CI machine. */
 const HANDOFF_BOUND_MS = 3_000;
+/** A member whose only calls are open streams exits this fast (the drain's grace for calls is 5 s). */
+const STREAMS_EXIT_BOUND_MS = 3_000;
 /** The member gives its hand-off 2 s, then drains and closes storage: it must be gone well before this. */
 const EXIT_BOUND_MS = 10_000;
 
@@ -61,6 +66,40 @@ describe('graceful shutdown (real processes)', () => {
         timeoutMs: 20_000,
         what: `${old.name} to show every acknowledged write after its restart`,
       });
+    }),
+  );
+
+  it(
+    'SIGTERM of the leader holding open watch and lease keepalive streams: exit 0 in about a second, not after the drain’s 5 s grace',
+    explain(c, async () => {
+      const leader = await c().leader();
+      const client = new Etcd3({ hosts: [leader.clientUrl], dialTimeout: 3_000 });
+      let release = (): void => undefined;
+      try {
+        const watcher = await client.watch().prefix('gs/').create();
+        const events: string[] = [];
+        watcher.on('put', (kv) => events.push(kv.key.toString()));
+        const lease = client.lease(30);
+        release = () => lease.release();
+        await lease.grant();
+        let keptAlive = 0;
+        lease.on('keepaliveSucceeded', () => keptAlive++);
+        await lease.put('gs/leased').value('1');
+        await waitFor(() => events.includes('gs/leased'), { timeoutMs: 10_000, what: 'the watch to see the leased put' });
+        // The keepalive stream is open once one keepalive went through (etcd3 sends them every TTL/3).
+        await waitFor(() => keptAlive >= 1, { timeoutMs: 15_000, what: 'a keepalive over the stream' });
+        const termAt = performance.now();
+        leader.signal('SIGTERM');
+        const exit = await leader.waitExit(EXIT_BOUND_MS);
+        const exitMs = Math.round(performance.now() - termAt);
+        console.log(`[graceful-shutdown] SIGTERM of leader ${leader.name} with an open watch and a keepalive stream: exited ${String(exit.code)} after ${exitMs} ms (asserted < ${STREAMS_EXIT_BOUND_MS} ms)`);
+        expect(exit).toEqual({ code: 0, signal: null });
+        expect(exitMs).toBeLessThan(STREAMS_EXIT_BOUND_MS);
+      } finally {
+        release(); // stops the client's keepalive timer
+        client.close();
+      }
+      await c().restart(leader);
     }),
   );
 });

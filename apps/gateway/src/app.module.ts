@@ -4,15 +4,17 @@ import type { DynamicModule } from '@nestjs/common';
 import type { GatewayConfig } from './config/gateway-config';
 import { GatewayService } from './gateway/gateway.service';
 import type { AppLogger } from './logger';
+import type { Tracing } from './tracing';
 import { HealthServerService } from './servers/health-server.service';
-import { GATEWAY_CONFIG, GATEWAY_LOGGER } from './tokens';
+import { MetricsService } from './metrics/metrics.service';
+import { GATEWAY_CONFIG, GATEWAY_LOGGER, GATEWAY_TRACING } from './tokens';
 
 @Module({})
 export class GatewayModule {
-  static forConfig(config: GatewayConfig, logger: AppLogger): DynamicModule {
+  static forConfig(config: GatewayConfig, logger: AppLogger, tracing: Tracing): DynamicModule {
     return {
       module: GatewayModule,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: GATEWAY_LOGGER, useValue: logger }, GatewayService, HealthServerService],
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: GATEWAY_LOGGER, useValue: logger }, { provide: GATEWAY_TRACING, useValue: tracing }, MetricsService, GatewayService, HealthServerService],
     };
   }
 }

@@ -4,11 +4,13 @@
  */
 import pino from 'pino';
 import type { GatewayLogger } from '@keyval/gateway-core';
+import { activeTraceFields } from '@keyval/ops';
 
 export type AppLogger = pino.Logger;
 
-export function createLogger(level: string): AppLogger {
-  return pino({ name: 'gateway', level, base: { member: 'gw' }, timestamp: pino.stdTimeFunctions.isoTime });
+/** `traced`: add `trace_id`/`span_id` of the active span to each line (only when tracing runs). */
+export function createLogger(level: string, traced = false): AppLogger {
+  return pino({ name: 'gateway', level, base: { member: 'gw' }, timestamp: pino.stdTimeFunctions.isoTime, ...(traced ? { mixin: activeTraceFields } : {}) });
 }
 
 /** The lib's logger interface over pino. */

@@ -13,14 +13,18 @@ import { GatewayModule } from './app.module';
 import { GatewayService } from './gateway/gateway.service';
 import { createLogger } from './logger';
 import { HealthServerService } from './servers/health-server.service';
+import { GATEWAY_VERSION } from './metrics/metrics.service';
+import { startTracing } from './tracing';
 
 async function run(config: GatewayConfig): Promise<void> {
   installLeanAsyncResourceBind(); // see @keyval/grpc lean-async-bind.ts: a per-call cost of Node's HTTP/2 client
-  const logger = createLogger(config.logLevel);
-  const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger), { logger: false, abortOnError: false });
+  // Before anything else: the SDK (when OTEL_* asks for it) must own the context manager first.
+  const tracing = await startTracing('keyval-gateway', `gateway-${config.listenClientUrls[0]?.port ?? 0}`, GATEWAY_VERSION);
+  const logger = createLogger(config.logLevel, tracing.tracer !== undefined);
+  const app = await NestFactory.createApplicationContext(GatewayModule.forConfig(config, logger, tracing), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: stop taking calls, drain those in flight, close the
-  // member connections, exit 0. A second signal exits at once.
-  installGracefulShutdown(logger, () => app.close());
+  // member connections, export the spans still buffered, exit 0. A second signal exits at once.
+  installGracefulShutdown(logger, () => app.close().finally(() => tracing.shutdown().catch(() => undefined)));
   await app.get(GatewayService).start();
   await app.get(HealthServerService).start();
 }

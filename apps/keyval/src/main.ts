@@ -13,8 +13,11 @@ import type { KeyvalConfig } from './config/keyval-config';
 import { KeyvalModule } from './app.module';
 import { createLogger } from './logger';
 import { MemberService } from './member/member.service';
+import { podStart } from './member/pod-start';
 import { ClientServerService } from './servers/client-server.service';
 import { HealthServerService } from './servers/health-server.service';
+import { startTracing } from './tracing';
+import { KEYVAL_PRODUCT_VERSION } from './version';
 
 async function verify(config: KeyvalConfig): Promise<number> {
   const report = await verifyDataDir(config.dataDir);
@@ -22,13 +25,24 @@ async function verify(config: KeyvalConfig): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-async function run(config: KeyvalConfig): Promise<void> {
+async function run(given: KeyvalConfig): Promise<void> {
   installLeanAsyncResourceBind(); // a per-call cost of Node's HTTP/2 client (forwarded writes): @keyval/grpc
-  const logger = createLogger(config.name, config.logLevel);
-  const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger), { logger: false, abortOnError: false });
+  // Before anything else: the SDK (when OTEL_* asks for it) must own the context manager first.
+  const tracing = await startTracing('keyval', given.name, KEYVAL_PRODUCT_VERSION);
+  const logger = createLogger(given.name, given.logLevel, tracing.tracer !== undefined);
+  if (tracing.tracer !== undefined) {
+    logger.info({ exporter: process.env['OTEL_TRACES_EXPORTER'] ?? 'otlp', sampler: process.env['OTEL_TRACES_SAMPLER'] ?? 'parentbased_always_on' }, 'tracing on');
+  }
+  // In a StatefulSet pod (--pod-name): bootstrap, resume or join, decided with the other pods.
+  const config = await podStart(given, logger);
+  if (config === undefined) {
+    return; // removed from the cluster: idle until SIGTERM
+  }
+  const app = await NestFactory.createApplicationContext(KeyvalModule.forMember(config, logger, tracing), { logger: false, abortOnError: false });
   // Graceful shutdown on SIGTERM/SIGINT: Nest's hooks run (stop accepting, drain, hand off
-  // leadership, close storage), then the process exits 0. A second signal exits at once.
-  installGracefulShutdown(logger, () => app.close());
+  // leadership, close storage), the spans still buffered are exported, then the process exits
+  // 0. A second signal exits at once.
+  installGracefulShutdown(logger, () => app.close().finally(() => tracing.shutdown().catch(() => undefined)));
   const fatal = (error: Error): void => {
     logger.fatal({ error: error.message, stack: error.stack }, 'fatal error; exiting');
     // A crashed member is safe, a corrupted one is not: exit at once, without cleanup.

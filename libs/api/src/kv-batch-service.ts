@@ -8,7 +8,9 @@
  *     ExecuteRequest ─► per call: decode ─► KvService handler (as a unary call) ─► BatchResult
  *                                    └─ any failure: that call's status and trailers, never the batch's
  */
-import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
+import { context, trace } from '@opentelemetry/api';
+import type { Context, Span, Tracer } from '@opentelemetry/api';
+import { GrpcStatus, GrpcStatusError, Metadata, contextFromMetadata, endRpcSpan, rpcSpanInfo, startServerSpan } from '@keyval/grpc';
 import type { HandlerFor, ServerCall } from '@keyval/grpc';
 import { etcd, kvbatch } from '@keyval/proto';
 import type { KvService } from './kv-service';
@@ -21,6 +23,12 @@ type BatchMethod = 'Put' | 'DeleteRange' | 'Txn';
 export interface KvBatchServiceOptions {
   /** Told of failures that are not GrpcStatusError (bugs): they answer INTERNAL. */
   readonly onHandlerError?: (error: unknown, path: string) => void;
+  /**
+   * Traces each call of a batch as the unary call it stands for: a SERVER span whose parent is
+   * the traceparent in that call's own metadata (the gateway's attempt), linked to the batch's
+   * span. Default: none.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** A batch call seen by the KV handler as the unary call it stands for. */
@@ -69,14 +77,26 @@ export class KvBatchService {
   private async run(one: kvbatch.BatchCall, batch: ServerCall): Promise<kvbatch.BatchResult> {
     const path = `/${etcd.KVDefinition.fullName}/${one.method}`;
     let item: BatchItemCall | undefined;
+    let span: Span | undefined;
     try {
       const metadata = metadataOf(one.metadata);
       const deadline = one.timeoutMs > 0 ? Date.now() + one.timeoutMs : batch.deadline;
-      item = new BatchItemCall(path, batch.peer, metadata, deadline, batch);
-      const response = await this.dispatch(one.method as BatchMethod, one.request, item);
+      const itemCall = new BatchItemCall(path, batch.peer, metadata, deadline, batch);
+      item = itemCall;
+      const tracer = this.options.tracer;
+      let response: Buffer;
+      if (tracer === undefined) {
+        response = await this.dispatch(one.method as BatchMethod, one.request, itemCall);
+      } else {
+        const traced = this.startItemSpan(tracer, path, metadata);
+        span = traced.span;
+        response = await context.with(traced.context, () => this.dispatch(one.method as BatchMethod, one.request, itemCall));
+      }
+      if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);
       return { code: GrpcStatus.OK, message: '', response, trailers: trailersOf(item.trailers) };
     } catch (error) {
       const status = error instanceof GrpcStatusError ? error : this.internal(error, path);
+      if (span !== undefined) endRpcSpan(span, status.code, status.details);
       const trailers: Record<string, string> = { ...(item?.trailers ?? {}) };
       for (const [key, value] of Object.entries(status.metadata)) {
         if (typeof value === 'string') trailers[key] = value;
@@ -97,6 +117,20 @@ export class KvBatchService {
       default:
         throw new GrpcStatusError(GrpcStatus.UNIMPLEMENTED, `KVBatch carries Put, DeleteRange and Txn calls, not ${JSON.stringify(method)}`);
     }
+  }
+
+  /** The SERVER span of one call of a batch: its parent from the call's metadata (else the batch's span), linked to the batch's span. */
+  private startItemSpan(tracer: Tracer, path: string, metadata: Metadata): { span: Span; context: Context } {
+    const batchContext = context.active();
+    const batchSpan = trace.getSpan(batchContext);
+    const carried = contextFromMetadata(metadata);
+    const parent = trace.getSpan(carried) === undefined ? batchContext : carried;
+    const info = rpcSpanInfo(path);
+    const span = startServerSpan(tracer, info.name, info.attributes, parent);
+    if (batchSpan !== undefined && parent !== batchContext) {
+      span.addLink({ context: batchSpan.spanContext(), attributes: { 'keyval.batch': true } });
+    }
+    return { span, context: trace.setSpan(parent, span) };
   }
 
   private internal(error: unknown, path: string): GrpcStatusError {

@@ -3,7 +3,8 @@
  * channels, with the client's metadata (so its session still dedupes) plus a forwarded mark
  * (the leader never forwards again).
  */
-import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
+import type { Tracer } from '@opentelemetry/api';
+import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient, endRpcSpan, startClientSpan } from '@keyval/grpc';
 import type { BidiCall, ServiceDefinition, UnaryClientMethod } from '@keyval/grpc';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
@@ -23,8 +24,8 @@ export interface LeaderLocator {
  */
 const NEVER_SENT = /: connect ECONNREFUSED |: no connection to \S+ within \d+ ms$| refused the call \(it may be shutting down\)$/;
 
-/** Keys that belong to one hop and must not be copied. */
-const HOP_KEYS = new Set(['grpc-timeout', 'content-type', 'te', 'user-agent', 'grpc-accept-encoding', 'grpc-encoding']);
+/** Keys that belong to one hop and must not be copied (the trace context is this hop's own span's). */
+const HOP_KEYS = new Set(['grpc-timeout', 'content-type', 'te', 'user-agent', 'grpc-accept-encoding', 'grpc-encoding', 'traceparent', 'tracestate']);
 
 export class LeaderForwarder {
   private readonly channels = new Map<string, GrpcChannel>();
@@ -32,6 +33,8 @@ export class LeaderForwarder {
   constructor(
     private readonly locator: LeaderLocator,
     private readonly maxMessageBytes: number,
+    /** Traces each forward as a CLIENT span (child of the active span), its context sent to the leader. Default: none. */
+    private readonly tracer?: Tracer,
   ) {}
 
   private channel(url: string): GrpcChannel {
@@ -70,13 +73,21 @@ export class LeaderForwarder {
     const url = this.urlOf(leader);
     const client = createClient(service, this.channel(url)) as unknown as Record<string, UnaryClientMethod<unknown, unknown>>;
     const call = client[method];
-    if (call === undefined) {
+    const definition = (service.methods as Record<string, { readonly name: string } | undefined>)[method];
+    if (call === undefined || definition === undefined) {
       throw new TypeError(`${service.fullName} has no method ${method}`);
     }
-    const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: this.forwardedMetadata(metadata) };
+    const md = this.forwardedMetadata(metadata);
+    const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: md };
+    const span = this.tracer === undefined ? undefined : startClientSpan(this.tracer, `/${service.fullName}/${definition.name}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url });
     try {
-      return await call(request, options);
+      const response = await call(request, options);
+      if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);
+      return response;
     } catch (error) {
+      if (span !== undefined) {
+        endRpcSpan(span, error instanceof GrpcStatusError ? error.code : GrpcStatus.UNKNOWN, error instanceof Error ? error.message : String(error));
+      }
       // A dead leader refuses connections until the followers elect another: say so with a
       // named error, so the service waits for the new leader instead of failing the client.
       if (error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && NEVER_SENT.test(error.details)) {

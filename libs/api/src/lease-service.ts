@@ -24,6 +24,7 @@ import { FORWARDED_KEY, backoff, callDeadline, onLeader } from './leader-calls';
 import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 import { sessionFrom } from './kv-service';
+import { readUntil } from './read-until';
 
 /** etcd's MaxLeaseTTL, seconds. */
 export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;
@@ -74,7 +75,16 @@ export class LeaseIdGenerator {
 
 /** Relays a follower's keepalives to the leader over one stream, answers in order. */
 class KeepAliveRelay {
-  private upstream: { readonly call: BidiCall<etcd.LeaseKeepAliveRequest, etcd.LeaseKeepAliveResponse>; readonly leader: NodeId; readonly pending: Array<{ resolve(ttl: bigint): void; reject(error: unknown): void }> } | undefined;
+  private upstream:
+    | {
+        readonly call: BidiCall<etcd.LeaseKeepAliveRequest, etcd.LeaseKeepAliveResponse>;
+        readonly leader: NodeId;
+        readonly pending: Array<{
+          resolve(ttl: bigint): void;
+          reject(error: unknown): void;
+        }>;
+      }
+    | undefined;
 
   constructor(
     private readonly forwarder: LeaderForwarder,
@@ -102,7 +112,14 @@ class KeepAliveRelay {
 
   private open(leader: NodeId): void {
     const call = this.forwarder.openStream<etcd.LeaseKeepAliveRequest, etcd.LeaseKeepAliveResponse>(etcd.LeaseDefinition, 'leaseKeepAlive', this.metadata, leader);
-    const upstream = { call, leader, pending: [] as Array<{ resolve(ttl: bigint): void; reject(error: unknown): void }> };
+    const upstream = {
+      call,
+      leader,
+      pending: [] as Array<{
+        resolve(ttl: bigint): void;
+        reject(error: unknown): void;
+      }>,
+    };
     this.upstream = upstream;
     void (async () => {
       try {
@@ -141,54 +158,80 @@ export class LeaseService {
     return header(this.backend.revision(), this.backend.headerContext());
   }
 
-  readonly implementation: { readonly [K in keyof typeof etcd.LeaseDefinition.methods]: HandlerFor<(typeof etcd.LeaseDefinition.methods)[K]> } = {
-    leaseGrant: async (req, call) => {
-      if (req.TTL > BigInt(MAX_LEASE_TTL_SECONDS)) {
-        throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.leaseTtlTooLarge);
-      }
-      if (req.ID < 0n) {
-        throw invalidArgument(`lease id ${req.ID} is negative: lease ids are positive int64`);
-      }
-      return this.write('leaseGrant', req, call, () => {
-        const ttl = Math.max(Number(req.TTL < 0n ? 0n : req.TTL), this.backend.minLeaseTtlSeconds());
-        return { type: 'leaseGrant', id: req.ID === 0n ? this.ids.next() : req.ID, ttl };
-      });
-    },
-    leaseRevoke: async (req, call) => {
-      if (req.ID <= 0n) {
-        throw new GrpcStatusError(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound);
-      }
-      return this.write('leaseRevoke', req, call, () => ({ type: 'leaseRevoke', id: req.ID }));
-    },
-    leaseKeepAlive: async (requests, call) => {
-      const relay = new KeepAliveRelay(this.forwarder, call.metadata);
-      // A stream a follower relays here is never relayed again: if this member no longer
-      // leads, the stream ends and the follower finds the new leader.
-      const forwarded = call.metadata.get(FORWARDED_KEY) !== undefined;
-      try {
-        for await (const request of requests) {
-          // The header is taken before the renewal (etcd: a lease revoked at revision r is
-          // never reported renewed at a later one).
-          const head = this.header();
-          const ttl = await this.renew(request.ID, relay, forwarded);
-          await call.write({ header: head, ID: request.ID, TTL: ttl });
+  /** The service's handlers for one server; `shutdown` (the server's drain) ends keepalive streams. */
+  implementation(shutdown?: AbortSignal): {
+    readonly [K in keyof typeof etcd.LeaseDefinition.methods]: HandlerFor<(typeof etcd.LeaseDefinition.methods)[K]>;
+  } {
+    return {
+      leaseGrant: async (req, call) => {
+        if (req.TTL > BigInt(MAX_LEASE_TTL_SECONDS)) {
+          throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.leaseTtlTooLarge);
         }
-      } finally {
-        relay.close();
-      }
-    },
-    leaseTimeToLive: async (req, call) => {
-      const deadlineMs = callDeadline(call, this.options.defaultTimeoutMs);
-      return onLeader(this.backend, {
-        call,
-        deadlineMs,
-        retrySafe: true,
-        local: async () => this.timeToLive(req),
-        forward: async (leader) => (await this.forwarder.forward(etcd.LeaseDefinition, 'leaseTimeToLive', req, call.metadata, leader, deadlineMs)) as etcd.LeaseTimeToLiveResponse,
-      });
-    },
-    leaseLeases: async () => ({ header: this.header(), leases: this.backend.leases().map((lease) => ({ ID: lease.id })) }),
-  };
+        if (req.ID < 0n) {
+          throw invalidArgument(`lease id ${req.ID} is negative: lease ids are positive int64`);
+        }
+        return this.write('leaseGrant', req, call, () => {
+          const ttl = Math.max(Number(req.TTL < 0n ? 0n : req.TTL), this.backend.minLeaseTtlSeconds());
+          return {
+            type: 'leaseGrant',
+            id: req.ID === 0n ? this.ids.next() : req.ID,
+            ttl,
+          };
+        });
+      },
+      leaseRevoke: async (req, call) => {
+        if (req.ID <= 0n) {
+          throw new GrpcStatusError(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound);
+        }
+        return this.write('leaseRevoke', req, call, () => ({
+          type: 'leaseRevoke',
+          id: req.ID,
+        }));
+      },
+      leaseKeepAlive: async (requests, call) => {
+        const relay = new KeepAliveRelay(this.forwarder, call.metadata);
+        // A stream a follower relays here is never relayed again: if this member no longer
+        // leads, the stream ends and the follower finds the new leader.
+        const forwarded = call.metadata.get(FORWARDED_KEY) !== undefined;
+        // A draining server ends the stream at once (its client goes on with another member).
+        const stop = new AbortController();
+        const onShutdown = (): void => stop.abort();
+        shutdown?.addEventListener('abort', onShutdown);
+        if (shutdown?.aborted === true) {
+          stop.abort();
+        }
+        try {
+          await readUntil(requests, stop.signal, async (request) => {
+            // The header is taken before the renewal (etcd: a lease revoked at revision r is
+            // never reported renewed at a later one).
+            const head = this.header();
+            const ttl = await this.renew(request.ID, relay, forwarded);
+            await call.write({ header: head, ID: request.ID, TTL: ttl });
+          });
+        } finally {
+          shutdown?.removeEventListener('abort', onShutdown);
+          relay.close();
+        }
+        if (stop.signal.aborted) {
+          throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.stopped);
+        }
+      },
+      leaseTimeToLive: async (req, call) => {
+        const deadlineMs = callDeadline(call, this.options.defaultTimeoutMs);
+        return onLeader(this.backend, {
+          call,
+          deadlineMs,
+          retrySafe: true,
+          local: async () => this.timeToLive(req),
+          forward: async (leader) => (await this.forwarder.forward(etcd.LeaseDefinition, 'leaseTimeToLive', req, call.metadata, leader, deadlineMs)) as etcd.LeaseTimeToLiveResponse,
+        });
+      },
+      leaseLeases: async () => ({
+        header: this.header(),
+        leases: this.backend.leases().map((lease) => ({ ID: lease.id })),
+      }),
+    };
+  }
 
   /** A grant or revoke through the log on the leader (the op is built there: ids and TTLs are the leader's). */
   private write<Res>(method: 'leaseGrant' | 'leaseRevoke', request: unknown, call: ServerCall, op: () => WriteRequest): Promise<Res> {
@@ -209,10 +252,22 @@ export class LeaseService {
       throw new NotLeaderError(undefined); // leadership is moving: retried
     }
     if (remaining === 'not-found') {
-      return { header: this.header(), ID: req.ID, TTL: -1n, grantedTTL: 0n, keys: [] };
+      return {
+        header: this.header(),
+        ID: req.ID,
+        TTL: -1n,
+        grantedTTL: 0n,
+        keys: [],
+      };
     }
     const keys = req.keys ? (this.backend.lease(req.ID)?.keys ?? []).map((key) => Buffer.from(key, 'latin1')) : [];
-    return { header: this.header(), ID: req.ID, TTL: BigInt(remaining.remainingSeconds), grantedTTL: BigInt(remaining.ttl), keys };
+    return {
+      header: this.header(),
+      ID: req.ID,
+      TTL: BigInt(remaining.remainingSeconds),
+      grantedTTL: BigInt(remaining.ttl),
+      keys,
+    };
   }
 
   /** One keepalive: here when leading, else relayed; retried across leader changes. */

@@ -24,6 +24,7 @@ import type { MemberDirectory, Upstream } from './member-directory';
 import { rangeIsSerializable } from './raw-codec';
 import { backoffMs, classifyFailure, mayRetry } from './retry-policy';
 import type { FailureClass } from './retry-policy';
+import type { GatewayObserver } from './gateway-observer';
 import type { Route } from './routes';
 import type { SessionPool, WriteSession } from './session-pool';
 import type { UpstreamPool } from './upstream-pool';
@@ -45,6 +46,8 @@ export interface ForwarderOptions {
    * they are sent to the new one, ms (default 500; four times that if it answers probes).
    */
   readonly leaderMoveGraceMs?: number;
+  /** Hears about calls and retries (metrics). Default: none. */
+  readonly observer?: GatewayObserver;
 }
 
 /** Counters for metrics and tests. */
@@ -111,6 +114,7 @@ export class Forwarder {
   /** Forwards one unary call; resolves with the member's raw answer, rejects with the error to answer. */
   async unary(route: Route, request: Buffer, call: ServerCall): Promise<Buffer> {
     this.stats.calls += 1;
+    this.options.observer?.request(route.kind);
     const deadline = this.answerBy(call);
     if (route.kind === 'write') {
       return this.write(route, request, call, deadline);
@@ -142,6 +146,7 @@ export class Forwarder {
         if (!outcome.ok && outcome.failure === 'session-refused' && !outcome.mayHaveApplied && renewals < SESSION_RENEWALS_MAX) {
           this.options.sessions.renew(session);
           this.stats.sessionRenewals += 1;
+          this.options.observer?.retry('session-refused');
           continue;
         }
         return this.settleWrite(outcome);
@@ -194,6 +199,9 @@ export class Forwarder {
           return { ok: false, error, failure, mayHaveApplied, attempts: attempt };
         }
         this.stats.retries += 1;
+        if (failure !== 'final' && failure !== 'session-refused') {
+          this.options.observer?.retry(failure);
+        }
         // Follow a leader hint at once, a few times; after that (members pointing at each
         // other during an election) back off like any retry.
         if ((hinted === undefined || attempt > HINTS_FOLLOWED_AT_ONCE) && this.options.directory.epoch === epoch) {

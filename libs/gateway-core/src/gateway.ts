@@ -15,6 +15,9 @@ import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplemen
 import { Forwarder, outgoing } from './forwarder';
 import type { ForwarderStats } from './forwarder';
 import { GatewayOverloadedError, GatewayStoppingError, NoLeaderError, toGatewayStatus } from './gateway.errors';
+import type { GatewayObserver } from './gateway-observer';
+import type { GrpcServerObserver, Http1Handler } from '@keyval/grpc';
+import type { Tracer } from '@opentelemetry/api';
 import { MemberDirectory } from './member-directory';
 import type { GatewayLogger } from './member-directory';
 import { rawService } from './raw-codec';
@@ -59,6 +62,18 @@ export interface GatewayOptions {
   /** Largest response message relayed, bytes (default 64 MiB). */
   readonly maxResponseBytes?: number;
   readonly logger?: GatewayLogger;
+  /** Hears about requests, retries, batches and per-member latency (metrics). Default: none. */
+  readonly observer?: GatewayObserver;
+  /** Hears about every client call of the gateway's gRPC server (grpc_server_* metrics). Default: none. */
+  readonly serverObserver?: GrpcServerObserver;
+  /** Serves HTTP/1.1 (/metrics, /health...) on the client port too (see @keyval/grpc connection-dispatch). */
+  readonly http1?: Http1Handler;
+  /**
+   * Traces every client call (a SERVER span, parent from the client's traceparent), each
+   * attempt to a member (a CLIENT span whose context goes upstream) and each KVBatch call.
+   * Default: none.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** What /metrics and the tests read. */
@@ -115,6 +130,8 @@ export class Gateway {
       maxReceiveMessageBytes: maxResponseBytes,
       connectTimeoutMs: 1_000,
       writeBatching: options.writeBatching === null ? undefined : (options.writeBatching ?? DEFAULT_WRITE_BATCHING),
+      observer: options.observer,
+      tracer: options.tracer,
     });
     const directory = new MemberDirectory({
       seeds: options.endpoints,
@@ -131,11 +148,15 @@ export class Gateway {
       sessions,
       defaultTimeoutMs: options.requestTimeoutMs ?? 5_000,
       serializableReads: options.serializableReads ?? 'spread',
+      observer: options.observer,
     });
     const server = new GrpcServer({
       maxReceiveMessageBytes: maxRequestBytes,
       maxSendMessageBytes: maxResponseBytes,
       onHandlerError: (error, path) => options.logger?.warn('handler failed', { path, error: String(error) }),
+      observer: options.serverObserver,
+      http1: options.http1,
+      tracer: options.tracer,
     });
     const addresses: { host: string; port: number }[] = [];
     const gateway = new Gateway(server, directory, pool, sessions, forwarder, options, addresses);

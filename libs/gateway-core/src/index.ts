@@ -3,6 +3,7 @@
  * and exactly-once sessions, with no Nest in sight (`apps/gateway` is the thin adapter).
  */
 export { Gateway, type GatewayOptions, type GatewayStats } from './gateway';
+export type { GatewayObserver, RetryReason, UpstreamObserver } from './gateway-observer';
 export * from './gateway.errors';
 export { Forwarder, type ForwarderOptions, type ForwarderStats } from './forwarder';
 export { MemberDirectory, type GatewayLogger, type MemberDirectoryOptions, type Upstream } from './member-directory';

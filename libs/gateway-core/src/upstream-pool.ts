@@ -7,8 +7,10 @@
  * cancel the attempts still waiting on the old leader and send them again to the new one
  * (`leaderBoundCalls`) instead of waiting for their deadline.
  */
-import { GrpcChannel, Metadata, bidiStreamingCall, serverStreamingCall } from '@keyval/grpc';
+import { GrpcChannel, GrpcStatus, Metadata, bidiStreamingCall, endRpcSpan, serverStreamingCall, startClientSpan } from '@keyval/grpc';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { BidiCall, CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
+import type { GatewayObserver, UpstreamObserver } from './gateway-observer';
 import { RAW_CODEC } from './raw-codec';
 import { WriteBatcher, batchedMethod } from './write-batcher';
 import type { BatchedWrite, WriteBatchingOptions } from './write-batcher';
@@ -24,6 +26,14 @@ export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
   /** Writes (Put, DeleteRange, Txn) in flight to a member sent together (KVBatch); undefined: one call each. */
   readonly writeBatching?: WriteBatchingOptions;
+  /** Hears how long calls to each member take and how large batches are (metrics). Default: none. */
+  readonly observer?: GatewayObserver;
+  /**
+   * Traces every attempt as a CLIENT span (child of the active span: the client's call), its
+   * context written into the attempt's metadata; a KVBatch call gets its own span, linked to
+   * the attempts it carries. Default: none.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** One call in flight to a member. */
@@ -59,6 +69,8 @@ export class UpstreamPool {
   private readonly channels = new Map<string, GrpcChannel>();
   private readonly inFlight = new Map<string, Set<UpstreamCall>>();
   private readonly batchers = new Map<string, WriteBatcher>();
+  /** With an observer: each member address's, asked once. */
+  private readonly upstreamObservers = new Map<string, UpstreamObserver>();
   private closed = false;
 
   constructor(private readonly options: UpstreamPoolOptions) {}
@@ -90,11 +102,17 @@ export class UpstreamPool {
    * `leaderBoundCalls(authority)`.
    */
   unary(authority: string, path: string, request: Buffer, options: CallOptions, leaderBound: boolean): Promise<Buffer> {
+    const observer = this.upstreamObserver(authority);
+    const began = observer === undefined ? 0 : performance.now();
+    const tracer = this.options.tracer;
+    const span: Span | undefined = tracer !== undefined && options.metadata instanceof Metadata ? startClientSpan(tracer, path, options.metadata, { 'server.address': authority }) : undefined;
     return new Promise<Buffer>((resolve, reject) => {
       let tracked: UpstreamCall | undefined;
       let ended = false;
       const onEnd = (error: GrpcStatusError | undefined, response: Buffer | undefined): void => {
         ended = true;
+        observer?.answered(performance.now() - began);
+        if (span !== undefined) endRpcSpan(span, error === undefined ? GrpcStatus.OK : error.code, error?.details);
         if (tracked !== undefined) {
           this.untrack(tracked);
         }
@@ -107,7 +125,7 @@ export class UpstreamPool {
       try {
         const batching = this.options.writeBatching !== undefined && batchedMethod(path) !== undefined && options.deadline !== undefined && options.signal === undefined && (options.metadata === undefined || options.metadata instanceof Metadata);
         const call = batching
-          ? this.batcher(authority).submit(path, request, options.deadline as number, options.metadata as Metadata | undefined, { onEnd })
+          ? this.batcher(authority).submit(path, request, options.deadline as number, options.metadata as Metadata | undefined, { onEnd }, span)
           : this.startUnary(authority, path, request, options, onEnd);
         // A call may end inside startCall (its deadline had passed): then there is nothing to track.
         if (!ended) {
@@ -118,6 +136,19 @@ export class UpstreamPool {
         reject(error);
       }
     });
+  }
+
+  private upstreamObserver(authority: string): UpstreamObserver | undefined {
+    const gatewayObserver = this.options.observer;
+    if (gatewayObserver === undefined) {
+      return undefined;
+    }
+    let observer = this.upstreamObservers.get(authority);
+    if (observer === undefined && this.upstreamObservers.size < UPSTREAMS_MAX) {
+      observer = gatewayObserver.upstream(authority);
+      this.upstreamObservers.set(authority, observer);
+    }
+    return observer;
   }
 
   /** Writes sent in batches so far, and the batches (metrics). */
@@ -157,8 +188,12 @@ export class UpstreamPool {
   private batcher(authority: string): WriteBatcher {
     let batcher = this.batchers.get(authority);
     if (batcher === undefined) {
-      batcher = new WriteBatcher(() => this.channel(authority), this.options.writeBatching as WriteBatchingOptions, (path, request, deadline, metadata, sink) =>
-        this.startUnary(authority, path, request, { deadline, metadata }, (error, response) => sink.onEnd(error, response)),
+      batcher = new WriteBatcher(
+        () => this.channel(authority),
+        this.options.writeBatching as WriteBatchingOptions,
+        (path, request, deadline, metadata, sink) => this.startUnary(authority, path, request, { deadline, metadata }, (error, response) => sink.onEnd(error, response)),
+        this.options.observer,
+        this.options.tracer,
       );
       this.batchers.set(authority, batcher);
     }

@@ -13,7 +13,10 @@
  * member gone) fails each write with that status, which the forwarder classifies as it would a
  * unary call's. A member that does not serve KVBatch (UNIMPLEMENTED) gets unary calls from then on.
  */
-import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
+import type { GatewayObserver } from './gateway-observer';
+import { GrpcStatus, GrpcStatusError, Metadata, endRpcSpan, injectContext } from '@keyval/grpc';
 import type { GrpcChannel } from '@keyval/grpc';
 import { kvbatch } from '@keyval/proto';
 
@@ -62,6 +65,8 @@ interface PendingWrite {
   replacement: BatchedWrite | undefined;
   /** The batch call carrying it, once sent. */
   flight: Flight | undefined;
+  /** The attempt's span, when traced (the batch's span links to it). */
+  readonly span: Span | undefined;
 }
 
 /** One Execute call in flight. */
@@ -108,13 +113,17 @@ export class WriteBatcher {
     private readonly options: WriteBatchingOptions,
     /** Sends one write as a unary call (large writes, and members without KVBatch). */
     private readonly unary: (path: string, request: Buffer, deadline: number, metadata: Metadata | undefined, sink: BatchedWriteSink) => BatchedWrite,
+    /** Hears the size of every batch sent (metrics). */
+    private readonly observer?: Pick<GatewayObserver, 'batchSent'>,
+    /** Traces each batch call (a CLIENT span linked to the traced attempts it carries). */
+    private readonly tracer?: Tracer,
   ) {}
 
   /**
    * Queues one write of `method` (see batchedMethod) for the next batch, or sends it unary when
    * it is too large for one or the member does not batch.
    */
-  submit(path: string, request: Buffer, deadline: number, metadata: Metadata | undefined, sink: BatchedWriteSink): BatchedWrite {
+  submit(path: string, request: Buffer, deadline: number, metadata: Metadata | undefined, sink: BatchedWriteSink, span?: Span): BatchedWrite {
     if (this.closed) {
       sink.onEnd(refusedAfterClose(), undefined);
       return { cancel: () => false };
@@ -138,6 +147,7 @@ export class WriteBatcher {
       ended: false,
       replacement: undefined,
       flight: undefined,
+      span,
     };
     write.timer = setTimeout(() => this.end(write, new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, `deadline of ${Math.round(timeLeft)} ms exceeded`), undefined), timeLeft);
     this.queue.push(write);
@@ -192,6 +202,7 @@ export class WriteBatcher {
     this.inFlight += 1;
     this.stats.batches += 1;
     this.stats.writes += batch.length;
+    this.observer?.batchSent(batch.length);
     let response: kvbatch.ExecuteResponse | undefined;
     const sink = {
       responseStream: false,
@@ -207,13 +218,41 @@ export class WriteBatcher {
         }
       },
     };
+    const span = this.tracer === undefined ? undefined : this.batchSpan(this.tracer, batch);
+    if (span !== undefined) {
+      const end = sink.onEnd;
+      sink.onEnd = (error) => {
+        endRpcSpan(span.span, error === undefined ? GrpcStatus.OK : error.code, error?.details);
+        end(error);
+      };
+    }
     try {
-      const call = this.channel().startCall(EXECUTE_PATH, kvbatch.ExecuteRequest, kvbatch.ExecuteResponse, { calls }, { deadline }, sink);
+      const call = this.channel().startCall(EXECUTE_PATH, kvbatch.ExecuteRequest, kvbatch.ExecuteResponse, { calls }, { deadline, metadata: span?.metadata }, sink);
       flight.cancel = (reason) => call.cancel(reason);
     } catch (error) {
       this.release(flight);
       this.failed(batch, error);
     }
+  }
+
+  /**
+   * The span of one batch call, when any write in it is traced: a child of the first traced
+   * attempt (so it is sampled with it), linked to the other traced attempts, each of which
+   * links back. Its context goes in the call's headers; each write keeps its own in its metadata.
+   */
+  private batchSpan(tracer: Tracer, batch: readonly PendingWrite[]): { span: Span; metadata: Metadata } | undefined {
+    const traced = batch.filter((w) => w.span !== undefined && w.span.isRecording()).map((w) => w.span as Span);
+    const [first, ...rest] = traced;
+    if (first === undefined) {
+      return undefined;
+    }
+    const links = rest.map((s) => ({ context: s.spanContext(), attributes: { 'keyval.batch.member': true } }));
+    const parent = trace.setSpan(ROOT_CONTEXT, first);
+    const span = tracer.startSpan(`${kvbatch.KVBatchDefinition.fullName}/${kvbatch.KVBatchDefinition.methods.execute.name}`, { kind: SpanKind.CLIENT, links, attributes: { 'rpc.system': 'grpc', 'rpc.service': kvbatch.KVBatchDefinition.fullName, 'rpc.method': 'Execute', 'keyval.batch.calls': batch.length } }, parent);
+    for (const s of rest) s.addLink({ context: span.spanContext(), attributes: { 'keyval.batch': true } });
+    const metadata = new Metadata();
+    injectContext(trace.setSpan(parent, span), metadata);
+    return { span, metadata };
   }
 
   /** The batch no longer holds a slot: the next one may go. */

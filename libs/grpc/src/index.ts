@@ -9,7 +9,17 @@ export { Metadata, encodeGrpcMessage, decodeGrpcMessage, METADATA_ENTRIES_MAX } 
 export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
-export { GrpcServer, type GrpcServerOptions } from './server';
+export { GrpcServer, type GrpcServerOptions, type Http1Handler } from './server';
+export { callTypeOf, type GrpcCallType, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';
+export {
+  dispatchConnection,
+  protocolOf,
+  HTTP2_PREFACE,
+  FIRST_BYTES_TIMEOUT_MS,
+  type ConnectionProtocol,
+  type ConnectionTargets,
+  type DispatchOptions,
+} from './connection-dispatch';
 export { GrpcChannel, parseTarget, type GrpcChannelOptions } from './channel';
 export { type CallOptions, statusFromHttp } from './client-call';
 export {
@@ -25,4 +35,5 @@ export {
   type ServerStreamingClientMethod,
 } from './client';
 export { MessageQueue } from './message-queue';
+export { contextFromHeaders, contextFromMetadata, injectContext, startClientSpan, startServerSpan, endRpcSpan, rpcSpanInfo } from './tracing';
 export { installLeanAsyncResourceBind } from './lean-async-bind';

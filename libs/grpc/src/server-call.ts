@@ -14,12 +14,15 @@
  * call), the AbortController and the metadata are made only when a handler asks for them.
  */
 import type * as http2 from 'node:http2';
+import { context, trace } from '@opentelemetry/api';
+import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { H2Stream } from './h2/stream';
 import { encodeFrame, FrameDecoder, type FrameSink } from './framing';
 import { GrpcStatusError, type StatusMetadata } from './grpc-status.error';
 import { Metadata } from './metadata';
 import type { AnyHandler, MethodDefinition, ServerWritableCall } from './method';
 import { MessageQueue } from './message-queue';
+import type { GrpcMethodObserver } from './server-observer';
 import {
   discardRestOfRequest,
   OK_TRAILERS,
@@ -30,6 +33,7 @@ import {
 } from './server-response';
 import { GrpcStatus } from './status';
 import { parseGrpcTimeout } from './timeout';
+import { contextFromHeaders, endRpcSpan, startServerSpan } from './tracing';
 
 /** Longest delay a Node timer takes; deadlines further out are not timed. */
 const TIMER_MS_MAX = 2 ** 31 - 1;
@@ -38,6 +42,11 @@ export interface Route {
   readonly path: string;
   readonly method: MethodDefinition;
   readonly handler: AnyHandler | undefined;
+  /** Hears about every call of this method (metrics), if the server has an observer. */
+  readonly observer: GrpcMethodObserver | undefined;
+  /** The server span's name and constant attributes (rpc.system, rpc.service, rpc.method). */
+  readonly spanName: string;
+  readonly spanAttributes: Attributes;
 }
 
 /** What a call needs from its server. */
@@ -52,6 +61,8 @@ export interface CallHost {
   callClosed(call: ServerCallImpl): void;
   /** Called for handler errors that are not GrpcStatusError (bugs, storage failures). */
   reportError(error: unknown, path: string): void;
+  /** Traces every call (a SERVER span, parent from the request's traceparent), or undefined: no tracing. */
+  readonly tracer: Tracer | undefined;
 }
 
 const CALL = Symbol('grpc-call');
@@ -84,6 +95,10 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   private requestCount = 0;
   /** Client-streaming and bidi calls: the requests, for the handler to iterate. */
   private queue: MessageQueue<unknown> | undefined;
+  /** When the call started (performance.now()), for the observer; 0 without one. */
+  private readonly startedAt: number;
+  /** The call's SERVER span, when the server traces and the handler ran. */
+  private span: Span | undefined;
 
   constructor(
     private readonly host: CallHost,
@@ -93,6 +108,12 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   ) {
     this.path = route.path;
     this.decoder = new FrameDecoder(host.maxReceiveMessageBytes);
+    if (route.observer !== undefined) {
+      this.startedAt = performance.now();
+      route.observer.started();
+    } else {
+      this.startedAt = 0;
+    }
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
       try {
@@ -260,6 +281,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     this.clearTimer();
     if (this.open) {
       this.open = false;
+      this.settled(GrpcStatus.CANCELLED, 'cancelled by the client');
       this.abort(new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} was cancelled by the client`));
       this.queue?.fail(this.abortReason);
     }
@@ -287,6 +309,18 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
 
   /** Runs the handler and ends the call from its outcome: a response, or nothing for streams. */
   private run(invoke: () => unknown): void {
+    const tracer = this.host.tracer;
+    if (tracer === undefined) {
+      this.runHandler(invoke);
+      return;
+    }
+    const parent = contextFromHeaders(this.headers);
+    const span = startServerSpan(tracer, this.route.spanName, this.route.spanAttributes, parent);
+    this.span = span;
+    context.with(trace.setSpan(parent, span), () => this.runHandler(invoke));
+  }
+
+  private runHandler(invoke: () => unknown): void {
     let result: unknown;
     try {
       result = invoke();
@@ -336,6 +370,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
       return;
     }
     this.open = false;
+    this.settled(GrpcStatus.OK, '');
     this.clearTimer();
     this.sendHeaders();
     this.pendingTrailers = this.trailers === undefined ? OK_TRAILERS : statusTrailers(GrpcStatus.OK, '', this.trailers, undefined);
@@ -364,6 +399,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
       return;
     }
     this.open = false;
+    this.settled(code, details);
     this.clearTimer();
     if (code !== GrpcStatus.OK) {
       const error = new GrpcStatusError(code, details);
@@ -385,6 +421,18 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     }
     if (!stream.readableEnded) {
       discardRestOfRequest(stream);
+    }
+  }
+
+  /** The status is decided (every path that sets `open` to false calls this once). */
+  private settled(code: GrpcStatus, details: string): void {
+    const observer = this.route.observer;
+    if (observer !== undefined) {
+      observer.handled(code, performance.now() - this.startedAt);
+    }
+    if (this.span !== undefined) {
+      endRpcSpan(this.span, code, details);
+      this.span = undefined;
     }
   }
 

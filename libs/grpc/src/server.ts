@@ -12,14 +12,19 @@
  * It does what the etcd clients need and no more: no compression (compressed messages are
  * refused with UNIMPLEMENTED), no TLS, no reflection.
  */
+import * as http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http2';
 import * as net from 'node:net';
+import { dispatchConnection, FIRST_BYTES_TIMEOUT_MS } from './connection-dispatch';
 import { GrpcStatusError } from './grpc-status.error';
 import { H2ServerConnection } from './h2/server-connection';
 import type { H2Stream } from './h2/stream';
 import { encodeGrpcMessage } from './metadata';
 import { type AnyHandler, methodPath, type ServiceDefinition, type ServiceImplementation } from './method';
 import { type CallHost, type Route, ServerCallImpl } from './server-call';
+import type { Tracer } from '@opentelemetry/api';
+import type { GrpcServerObserver } from './server-observer';
+import { rpcSpanInfo } from './tracing';
 import { discardRestOfRequest, RESPOND_END_OPTIONS } from './server-response';
 import { GrpcStatus } from './status';
 
@@ -45,7 +50,41 @@ export interface GrpcServerOptions {
   readonly exposeInternalErrors?: boolean;
   /** Told of handler errors that are not GrpcStatusError. Default: none (they answer INTERNAL). */
   readonly onHandlerError?: (error: unknown, path: string) => void;
+  /** Hears about every call (metrics): asked once per method in addService. Default: none. */
+  readonly observer?: GrpcServerObserver;
+  /**
+   * Traces every call: a SERVER span whose parent is the request's W3C `traceparent`, with the
+   * handler run inside it. Default: none (no tracing code runs).
+   */
+  readonly tracer?: Tracer;
+  /**
+   * Serves HTTP/1.1 on the same port (`/metrics`, `/health`...): connections that do not start
+   * with the HTTP/2 preface go to this request listener (see connection-dispatch.ts). Without
+   * it every connection is taken as HTTP/2 (an HTTP/1.1 client is answered GOAWAY).
+   */
+  readonly http1?: Http1Handler;
+  /** A connection that sends too few bytes to tell its protocol within this time is closed, ms. Default 10 s. */
+  readonly firstBytesTimeoutMs?: number;
+  /**
+   * An HTTP/1.1 request must arrive whole (headers and body) within this time of its first
+   * byte, or its connection is closed (Node's `headersTimeout` and `requestTimeout`), ms.
+   * Default 10 s.
+   */
+  readonly http1RequestTimeoutMs?: number;
 }
+
+/** A request listener for the HTTP/1.1 side of the port (as `http.createServer` takes). */
+export type Http1Handler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
+
+/**
+ * Limits of the HTTP/1.1 side: it answers small GETs, so requests are small and quick. The
+ * connection limit (`maxConnections`) counts both protocols.
+ */
+const HTTP1_LIMITS = {
+  maxHeaderSize: 16 * 1024,
+  keepAliveTimeout: 5_000,
+  maxRequestsPerSocket: 1_000,
+} as const;
 
 const MiB = 1 << 20;
 const DEFAULTS = {
@@ -59,6 +98,8 @@ const DEFAULTS = {
   streamWindowBytes: MiB,
   connectionWindowBytes: 16 * MiB,
   exposeInternalErrors: false,
+  firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS,
+  http1RequestTimeoutMs: 10_000,
 } as const;
 
 /** The server's life: routes are added while `new`; `listening` until shutdown starts. */
@@ -69,8 +110,17 @@ export class GrpcServer implements CallHost {
   readonly maxSendMessageBytes: number;
   readonly requestQueueMessagesMax: number;
   readonly exposeInternalErrors: boolean;
-  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError'>>;
+  private readonly options: Required<Omit<GrpcServerOptions, 'onHandlerError' | 'observer' | 'http1' | 'tracer'>>;
+  readonly tracer: Tracer | undefined;
   private readonly onHandlerError: ((error: unknown, path: string) => void) | undefined;
+  private readonly observer: GrpcServerObserver | undefined;
+  /** The HTTP/1.1 side of the port (never listens itself: the dispatcher hands it sockets). */
+  private readonly http1Server: http.Server | undefined;
+  /** HTTP/1.1 connections (the drain waits for them) and their responses not yet finished. */
+  private readonly http1Sockets = new Set<net.Socket>();
+  private readonly http1Responses = new Set<http.ServerResponse>();
+  /** Accepted connections whose protocol is not known yet (shutdown closes them). */
+  private readonly undecided = new Set<net.Socket>();
   private readonly routes = new Map<string, Route>();
   private readonly connections = new Set<H2ServerConnection>();
   private readonly calls = new Set<ServerCallImpl>();
@@ -91,6 +141,22 @@ export class GrpcServer implements CallHost {
     this.requestQueueMessagesMax = Math.max(1, this.options.requestQueueMessagesMax);
     this.exposeInternalErrors = this.options.exposeInternalErrors;
     this.onHandlerError = options.onHandlerError;
+    this.observer = options.observer;
+    this.tracer = options.tracer;
+    if (options.http1 !== undefined) {
+      const timeoutMs = this.options.http1RequestTimeoutMs;
+      const handler = options.http1;
+      this.http1Server = http.createServer(
+        // Node checks the request timeouts every connectionsCheckingInterval.
+        { ...HTTP1_LIMITS, headersTimeout: timeoutMs, requestTimeout: timeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1_000, timeoutMs / 4)) },
+        (request, response) => this.serveHttp1(handler, request, response),
+      );
+      this.http1Server.on('clientError', (_error: Error, socket: net.Socket) => socket.destroy());
+      // This server never listens (the dispatcher hands it sockets), but Node tracks its
+      // connections, and so enforces the request timeouts and can close idle keep-alive
+      // connections, only from its 'listening' event: start that tracking now.
+      this.http1Server.emit('listening');
+    }
     this.netServer = net.createServer(this.onConnection); // H2Connection turns Nagle's algorithm off
     this.netServer.maxConnections = this.options.maxConnections;
   }
@@ -124,7 +190,8 @@ export class GrpcServer implements CallHost {
       if (this.routes.has(path)) {
         throw new Error(`method ${path} is already served`);
       }
-      this.routes.set(path, { path, method, handler: handlers[key] });
+      const span = rpcSpanInfo(path);
+      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes });
     }
     return this;
   }
@@ -167,11 +234,16 @@ export class GrpcServer implements CallHost {
       for (const connection of this.connections) {
         connection.close();
       }
+      for (const socket of this.undecided) {
+        socket.destroy();
+      }
+      this.closeHttp1();
       const graceTimer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
       if ((await Promise.race([this.whenDrained(), graceTimer])) === 'timeout') {
         this.forceClose();
       }
       await listenerClosed;
+      this.http1Server?.close(); // stops its timeout checks (it never listened)
       this.state = 'closed';
     }
   }
@@ -183,6 +255,10 @@ export class GrpcServer implements CallHost {
     }
     for (const connection of this.connections) {
       connection.destroy();
+    }
+    this.http1Server?.closeAllConnections();
+    for (const socket of this.http1Sockets) {
+      socket.destroy();
     }
     this.netServer.close();
   }
@@ -204,7 +280,7 @@ export class GrpcServer implements CallHost {
   }
 
   private checkDrained(): void {
-    if (this.drained !== undefined && this.calls.size === 0 && this.connections.size === 0) {
+    if (this.drained !== undefined && this.calls.size === 0 && this.connections.size === 0 && this.http1Sockets.size === 0) {
       const resolve = this.drained;
       this.drained = undefined;
       resolve();
@@ -212,6 +288,25 @@ export class GrpcServer implements CallHost {
   }
 
   private readonly onConnection = (socket: net.Socket): void => {
+    if (this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    if (this.http1Server === undefined) {
+      this.acceptHttp2(socket);
+      return;
+    }
+    this.undecided.add(socket);
+    socket.once('close', () => this.undecided.delete(socket));
+    dispatchConnection(socket, { http2: this.acceptHttp2, http1: this.acceptHttp1 }, { firstBytesTimeoutMs: this.options.firstBytesTimeoutMs });
+  };
+
+  /**
+   * Serves an accepted connection as HTTP/2 (gRPC). Public so that a listener of another kind
+   * (TLS with ALPN "h2") can hand its sockets over; see also `acceptHttp1`.
+   */
+  readonly acceptHttp2 = (socket: net.Socket): void => {
+    this.undecided.delete(socket);
     if (this.state !== 'listening') {
       socket.destroy();
       return;
@@ -233,6 +328,47 @@ export class GrpcServer implements CallHost {
       this.checkDrained();
     });
   };
+
+  /** Serves an accepted connection as HTTP/1.1 with the `http1` listener (destroyed without one). */
+  readonly acceptHttp1 = (socket: net.Socket): void => {
+    this.undecided.delete(socket);
+    if (this.http1Server === undefined || this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    this.http1Sockets.add(socket);
+    socket.once('close', () => {
+      this.http1Sockets.delete(socket);
+      this.checkDrained();
+    });
+    this.http1Server.emit('connection', socket);
+  };
+
+  /** Runs the HTTP/1.1 handler; while draining, every response closes its connection. */
+  private serveHttp1(handler: Http1Handler, request: http.IncomingMessage, response: http.ServerResponse): void {
+    this.http1Responses.add(response);
+    response.once('close', () => {
+      this.http1Responses.delete(response);
+      if (this.state !== 'listening') {
+        // Its connection is idle now (or closing): let the drain finish.
+        setImmediate(() => this.http1Server?.closeIdleConnections());
+      }
+    });
+    if (this.state !== 'listening') {
+      response.shouldKeepAlive = false;
+    }
+    handler(request, response);
+  }
+
+  /** Drain of the HTTP/1.1 side: idle keep-alive connections close now, busy ones after their response. */
+  private closeHttp1(): void {
+    for (const response of this.http1Responses) {
+      if (!response.headersSent) {
+        response.shouldKeepAlive = false;
+      }
+    }
+    this.http1Server?.closeIdleConnections();
+  }
 
   private readonly onStream = (stream: H2Stream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
     const refusal = headersTooLarge ? this.headersTooLarge() : this.refusal(headers);
@@ -304,5 +440,5 @@ function ignoreSessionError(): void {
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && typeof v !== 'function')) as Partial<T>;
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean')) as Partial<T>;
 }

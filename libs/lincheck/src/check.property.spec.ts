@@ -99,6 +99,21 @@ describe('writers and readers round-trip', () => {
       { ...RUNS, seed: RUNS.seed + 6 },
     );
   });
+
+  it('EDN with keys absent at first: written as independent [key value] tuples, read back the same', () => {
+    fc.assert(
+      fc.property(historyArbitrary({ maxOps: 10, keys: ['a', 'b'] }), (ops) => {
+        fc.pre(ops.some((op) => op.f === 'get' || op.f === 'put'));
+        const history = { ops, initialValue: null, model: 'kv' as const };
+        const back = parseHistory(formatEdnHistory(history));
+        expect(back.model).toBe('kv');
+        expect(back.initialValue).toBeNull();
+        expect(sortOps(back.ops)).toEqual(sortOps(ops.map(withoutIgnoredFields)));
+        expect(fastVerdict(back.ops)).toBe(fastVerdict(ops));
+      }),
+      { ...RUNS, seed: RUNS.seed + 7 },
+    );
+  });
 });
 
 /** Fields EDN does not carry because nothing reads them: outputs of unfinished gets. */

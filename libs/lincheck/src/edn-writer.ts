@@ -9,6 +9,7 @@
  */
 import { type History, type Operation, type Value, assertNever } from './history';
 import { inferredInitialValue } from './jepsen-history';
+import type { KeyStyle } from './jepsen-history';
 import { InvalidHistoryError } from './lincheck.error';
 import { validateOperations } from './validate';
 
@@ -21,20 +22,25 @@ interface EdnEvent {
 }
 
 /**
- * Formats `history` as EDN, events in time order.
+ * Formats `history` as EDN, events in time order. A kv history whose keys start as "" names
+ * them with a `:key` field (porcupine's kv files); one whose keys start absent uses Jepsen's
+ * independent `[key value]` tuples, which the reader reads as absent at first; a register
+ * has no keys.
  * @throws InvalidHistoryError when an operation is invalid, when one process has
  *   overlapping operations (EDN pairs events by process), or when the initial value is not
- *   the one the EDN reader infers ({@link inferredInitialValue}: "" for a kv history, and for
- *   a register absent unless it appends).
+ *   one the EDN reader would infer for that shape ({@link inferredInitialValue}).
  */
 export function formatEdnHistory(history: History): string {
   validateOperations(history.ops);
-  // The writer names keys with a `:key` field (or none for a register).
-  const inferred = inferredInitialValue(history.model === 'register' ? 'none' : 'key-field', history.ops);
-  if (history.initialValue !== inferred) {
-    throw new InvalidHistoryError(-1, `EDN cannot carry initialValue ${JSON.stringify(history.initialValue)}; use the JSON format`);
+  const style: KeyStyle = history.model === 'register' ? 'none' : history.initialValue === '' ? 'key-field' : 'tuples';
+  if (history.initialValue !== inferredInitialValue(style, history.ops)) {
+    throw new InvalidHistoryError(-1, `EDN cannot carry initialValue ${JSON.stringify(history.initialValue)} for this history; use the JSON format`);
   }
-  const withKey = history.model !== 'register';
+  if (style === 'tuples' && !history.ops.some((op) => op.f === 'get' || op.f === 'put')) {
+    // The reader recognises tuples by a read or write carrying one.
+    throw new InvalidHistoryError(-1, 'EDN tuples need at least one get or put to be read back as keyed; use the JSON format');
+  }
+  const withKey = style;
   const byProcess = new Map<number, number[]>();
   history.ops.forEach((op, index) => {
     const list = byProcess.get(op.process) ?? [];
@@ -63,7 +69,7 @@ export function formatEdnHistory(history: History): string {
   return events.map((event) => `${event.text}\n`).join('');
 }
 
-function invokeText(op: Operation, withKey: boolean): string {
+function invokeText(op: Operation, withKey: KeyStyle): string {
   let value: string;
   switch (op.f) {
     case 'get':
@@ -83,7 +89,7 @@ function invokeText(op: Operation, withKey: boolean): string {
   return eventText(op, 'invoke', value, op.callTime, withKey, false);
 }
 
-function completionText(op: Operation, withKey: boolean): string | undefined {
+function completionText(op: Operation, withKey: KeyStyle): string | undefined {
   if (op.status === 'info') {
     return eventText(op, 'info', 'nil', op.returnTime ?? 0, withKey, false);
   }
@@ -102,10 +108,11 @@ function completionText(op: Operation, withKey: boolean): string | undefined {
   return eventText(op, op.status, value, time, withKey, false);
 }
 
-function eventText(op: Operation, type: string, value: string, time: number, withKey: boolean, notApplied: boolean): string {
-  const key = withKey ? `, :key ${ednString(op.key)}` : '';
+function eventText(op: Operation, type: string, value: string, time: number, keys: KeyStyle, notApplied: boolean): string {
+  const key = keys === 'key-field' ? `, :key ${ednString(op.key)}` : '';
+  const shown = keys === 'tuples' ? `[${ednString(op.key)} ${value}]` : value;
   const error = notApplied ? ', :error :not-applied' : '';
-  return `{:process ${op.process}, :type :${type}, :f :${op.f}${key}, :value ${value}, :time ${String(time)}${error}}`;
+  return `{:process ${op.process}, :type :${type}, :f :${op.f}${key}, :value ${shown}, :time ${String(time)}${error}}`;
 }
 
 function ednValue(value: Value): string {

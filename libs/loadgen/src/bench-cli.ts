@@ -14,11 +14,19 @@
  * The clients share one HTTP/2 connection per endpoint (`--connections N` for more), as an
  * etcd client (clientv3, the etcd3 npm package) and etcd's own benchmark tool (`--conns 1`)
  * do by default.
+ *
+ * Beside the figures: the disk's fdatasync latency where the data directories live (it
+ * changes from day to day and write latency follows it), and after each level the CPU each
+ * process spent per operation (`/proc/<pid>/stat`: every member, the gateway, and this
+ * load generator).
  */
 import * as os from 'node:os';
 import { installLeanAsyncResourceBind } from '@keyval/grpc';
 import { findLeader, startCluster, startGateway } from './bench-cluster';
+import type { RunningCluster } from './bench-cluster';
+import { describeDisk, probeDisk } from './disk-probe';
 import { runLoad } from './load';
+import { startCpuWindow } from './process-cpu';
 import type { LoadResult, Workload } from './load';
 
 interface BenchArgs {
@@ -104,6 +112,12 @@ function parseArgs(argv: readonly string[]): BenchArgs {
   return args;
 }
 
+/** "cpu µs/op: b1 (leader) 72, b2 43, b3 44, load generator 39". */
+function cpuRow(spent: Map<string, number>, operations: number, leaderName: string | undefined): string {
+  const parts = [...spent].map(([name, seconds]) => `${name}${name === leaderName ? ' (leader)' : ''} ${Math.round((seconds * 1e6) / Math.max(1, operations))}`);
+  return `        cpu µs/op: ${parts.join(', ')}`;
+}
+
 function row(label: string, clients: number, r: LoadResult): string {
   const f = (n: number): string => n.toFixed(2).padStart(8);
   return `${label.padEnd(7)} ${String(clients).padStart(7)} ${Math.round(r.opsPerSecond).toString().padStart(9)} ${f(r.p50Ms)} ${f(r.p90Ms)} ${f(r.p99Ms)} ${f(r.maxMs)} ${String(r.errors).padStart(6)}`;
@@ -113,9 +127,12 @@ async function main(): Promise<void> {
   installLeanAsyncResourceBind();
   const args = parseArgs(process.argv.slice(2));
   process.stdout.write(`workload ${args.workload}, ${args.valueBytes}-byte values, up to ${args.operations} ops or ${args.durationMs / 1000} s per level; ${os.cpus().length} cores, Node ${process.version}\n`);
+  if (args.endpoints === undefined) {
+    process.stdout.write(`${describeDisk(await probeDisk(os.tmpdir()))}\n`);
+  }
   process.stdout.write('target   clients     ops/s   p50 ms   p90 ms   p99 ms   max ms errors\n');
   for (const target of args.endpoints === undefined ? args.targets : ['keyval' as const]) {
-    const cluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads) : { endpoints: args.endpoints, stop: async () => undefined };
+    const cluster: RunningCluster = args.endpoints === undefined ? await startCluster(target, args.leaseReads) : { endpoints: args.endpoints, processes: [], names: new Map(), stop: async () => undefined };
     const gateway = args.gateway && target === 'keyval' ? await startGateway(cluster.endpoints) : undefined;
     try {
       const leader = await findLeader(cluster.endpoints);
@@ -134,9 +151,13 @@ async function main(): Promise<void> {
           timeoutMs: 10_000,
           connections: Math.min(args.connections, clients),
         });
+      const watched = [...cluster.processes, ...(gateway?.processes ?? [])];
       const measure = async (label: string, endpoint: string, clients: number): Promise<LoadResult> => {
+        const cpu = await startCpuWindow(watched);
         const result = await load(endpoint, clients, args.operations);
+        const spent = await cpu.stop();
         process.stdout.write(`${row(label, clients, result)}${result.firstError === undefined ? '' : `  first error: ${result.firstError}`}\n`);
+        process.stdout.write(`${cpuRow(spent, result.operations, cluster.names.get(leader))}\n`);
         return result;
       };
       if (args.warmupOperations > 0) {

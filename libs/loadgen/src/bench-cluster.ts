@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GrpcChannel, createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
+import type { WatchedProcess } from './process-cpu';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,6 +25,10 @@ export async function freePort(): Promise<number> {
 
 export interface RunningCluster {
   endpoints: string[];
+  /** The processes started (empty for --endpoints), named as their endpoints are in `names`. */
+  processes: WatchedProcess[];
+  /** Endpoint → process name. */
+  names: Map<string, string>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +61,8 @@ export async function startCluster(kind: 'keyval' | 'etcd', leaseReads: boolean)
   const endpoints = members.map((m) => `127.0.0.1:${m.client}`);
   return {
     endpoints,
+    processes: members.map((m, i) => ({ name: m.name, pid: children[i]?.pid ?? -1 })),
+    names: new Map(members.map((m) => [`127.0.0.1:${m.client}`, m.name])),
     stop: async () => {
       await Promise.all(children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))));
       await fs.rm(dir, { recursive: true, force: true });
@@ -77,6 +84,8 @@ export async function startGateway(endpoints: readonly string[]): Promise<Runnin
   );
   return {
     endpoints: [`127.0.0.1:${client}`],
+    processes: [{ name: 'gateway', pid: child.pid ?? -1 }],
+    names: new Map([[`127.0.0.1:${client}`, 'gateway']]),
     stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
   };
 }

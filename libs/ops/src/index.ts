@@ -3,3 +3,4 @@
 export * from './cli-values';
 export * from './health-server';
 export * from './graceful-shutdown';
+export * from './tracing-env';

@@ -21,4 +21,4 @@ export type { SnapshotFileInfo } from './snapshot/snapshot-file';
 export { SNAPSHOT_FORMAT_VERSION } from './snapshot/snapshot-format';
 export type { SnapshotHeader } from './snapshot/snapshot-format';
 export { RocksStateMachine } from './rocks/rocks-state-machine';
-export type { RocksStateMachineOptions, RestoreStep } from './rocks/rocks-state-machine';
+export type { BackendObserver, RocksStateMachineOptions, RestoreStep } from './rocks/rocks-state-machine';

@@ -6,7 +6,7 @@ export * from './log-update-plan';
 export * from './memory-log-store';
 export { WalLogStore } from './wal/wal-log-store';
 export { DEFAULT_SEGMENT_BYTES } from './wal/wal-options';
-export type { WalLogStoreOptions } from './wal/wal-options';
+export type { WalLogStoreOptions, WalObserver } from './wal/wal-options';
 export { WAL_DIR_NAME } from './wal/wal-open';
 export { nodeWalFileSystem } from './wal/wal-file-system';
 export type { WalFile, WalFileSystem } from './wal/wal-file-system';

@@ -119,6 +119,19 @@ export function describeLogStoreConformance(name: string, makeHarness: () => Pro
       });
     });
 
+    it('measures log bytes between indexes: additive, growing with the data, and only over entries it holds', async () => {
+      await ctx.store.append([1, 2, 3, 4, 5, 6].map((index) => entry(index, 1, new Uint8Array(index * 100))));
+      await ctx.store.compact(snapshotMeta(2, 1));
+      await ctx.checkpoint((s) => {
+        expect(s.logBytes(i(2), i(6))).toBe(s.logBytes(i(2), i(4)) + s.logBytes(i(4), i(6)));
+        expect(s.logBytes(i(5), i(6))).toBeGreaterThanOrEqual(600);
+        expect(s.logBytes(i(5), i(6))).toBeGreaterThan(s.logBytes(i(4), i(5)));
+        expect(s.logBytes(i(0), i(6))).toBe(s.logBytes(i(2), i(6))); // compacted entries add nothing
+        expect(s.logBytes(i(6), i(100))).toBe(0); // nor entries past the last index
+        expect(s.logBytes(i(4), i(4))).toBe(0);
+      });
+    });
+
     it('truncates a conflicting suffix on append (follower repair, §5.3)', async () => {
       await ctx.store.append(entries(1, 10, 1));
       await ctx.store.append(entries(6, 8, 2));

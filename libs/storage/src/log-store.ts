@@ -11,7 +11,7 @@
  *     send ready.messages, apply ...
  *     node.advance(ready)            ──►   the core reads back through RaftStorage
  */
-import type { Entry, HardState, RaftStorage, SnapshotMeta } from '@keyval/raft';
+import type { Entry, HardState, LogIndex, RaftStorage, SnapshotMeta } from '@keyval/raft';
 
 /**
  * One atomic-in-order unit of writes, as a Ready carries them. Applied in the order a driver
@@ -37,6 +37,12 @@ export interface SaveOptions {
    * false only when a Ready's `mustSync` is false.
    */
   readonly sync?: boolean;
+}
+
+/** When one fdatasync started and ended (performance.now() ms). */
+export interface SyncTiming {
+  readonly startMs: number;
+  readonly endMs: number;
 }
 
 /** Whether a store accepts writes. */
@@ -93,6 +99,17 @@ export interface LogStore extends RaftStorage {
   /** Resolves once everything written before it is durable. */
   sync(): Promise<void>;
   health(): LogStoreHealth;
+  /**
+   * Bytes the entries in (after, through] take in the log, for metrics (a follower's lag in
+   * bytes). Only entries the store holds count: indexes compacted away or past the last index
+   * add nothing. O(through - after); never blocks.
+   */
+  logBytes(after: LogIndex, through: LogIndex): number;
+  /**
+   * When the most recent fdatasync ran (performance.now() ms), for tracing: read right after a
+   * synced save resolves, it is the sync that covered it. Stores that do not sync leave it out.
+   */
+  lastSyncTiming?(): SyncTiming | undefined;
   /** Waits for buffered writes, then releases files. Later writes reject with StoreClosedError. */
   close(): Promise<void>;
 }

@@ -81,6 +81,18 @@ export class MemoryLogStore implements LogStore {
     this.assertOpen();
   }
 
+  logBytes(after: LogIndex, through: LogIndex): number {
+    const lo = Math.max(after + 1, this.firstIndex());
+    const hi = Math.min(through, this.lastIndex()) + 1;
+    let bytes = 0;
+    if (lo < hi) {
+      for (const entry of this.storage.entries(lo as LogIndex, hi as LogIndex, Number.POSITIVE_INFINITY)) {
+        bytes += entry.data.byteLength;
+      }
+    }
+    return bytes;
+  }
+
   health(): LogStoreHealth {
     return this.closed ? { state: 'closed', writable: false, detail: 'closed' } : { state: 'ok', writable: true };
   }

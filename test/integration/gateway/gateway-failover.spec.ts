@@ -72,7 +72,7 @@ describe('the gateway while the leader is killed', () => {
       report.push(
         `acknowledged ${load.ackCount}, lost races ${load.raceLost}, not applied (UNAVAILABLE) ${load.notApplied}, indeterminate ${load.indeterminate.reduce((a, b) => a + b, 0)}, read errors ${load.readErrors}, slowest call ${load.slowestMs} ms (deadline ${TIMEOUT_MS} ms)`,
         `failures: ${load.describeFailures()}`,
-        `gateway: retries ${metrics.get('retries')}, leader changes ${metrics.get('leader_changes')}, attempts cancelled on leader moves ${metrics.get('leader_move_cancels')}, indeterminate writes ${metrics.get('indeterminate_writes')}, gateway-session writes ${metrics.get('gateway_session_writes')}`,
+        `gateway: retries ${metrics.get('retries')}, leader changes ${metrics.get('leader_changes_seen')}, attempts cancelled on leader moves ${metrics.get('leader_move_cancels')}, indeterminate writes ${metrics.get('indeterminate_writes')}, gateway-session writes ${metrics.get('session_writes')}`,
       );
       for (let k = 0; k < COUNTERS; k++) {
         const final = Number(finals.get(`cas/${k}`));

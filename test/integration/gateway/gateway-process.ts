@@ -35,7 +35,7 @@ function requireBuiltGateway(): string {
 
 /** The environment without KEYVAL_* variables, plus `env`. */
 function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYVAL_'))), ...env };
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYVAL_') && !key.startsWith('OTEL_'))), ...env };
 }
 
 /** Runs the gateway with `args` until it exits (flag tests): exit code and output. */
@@ -93,7 +93,7 @@ export class GatewayProcess {
   }
 
   /** Starts a gateway in front of `endpoints`, logging to `<dir>/gateway.log`, and waits until it is ready. */
-  static async start(options: { endpoints: readonly string[]; dir: string; flags?: readonly string[]; readyTimeoutMs?: number }): Promise<GatewayProcess> {
+  static async start(options: { endpoints: readonly string[]; dir: string; flags?: readonly string[]; readyTimeoutMs?: number; metricsListener?: boolean; env?: Record<string, string> }): Promise<GatewayProcess> {
     const main = requireBuiltGateway();
     const [clientPort, metricsPort] = (await freePorts(2)) as [number, number];
     const logFile = path.join(options.dir, 'gateway.log');
@@ -101,13 +101,13 @@ export class GatewayProcess {
       main,
       `--endpoints=${options.endpoints.join(',')}`,
       `--listen-client-urls=http://127.0.0.1:${clientPort}`,
-      `--listen-metrics-urls=http://127.0.0.1:${metricsPort}`,
+      ...(options.metricsListener === false ? [] : [`--listen-metrics-urls=http://127.0.0.1:${metricsPort}`]),
       ...(options.flags ?? []),
     ];
     const fd = fs.openSync(logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: cleanEnv(), stdio: ['ignore', fd, fd] });
+      child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: cleanEnv(options.env), stdio: ['ignore', fd, fd] });
     } finally {
       fs.closeSync(fd);
     }
@@ -131,7 +131,13 @@ export class GatewayProcess {
     return this.exitCode === undefined;
   }
 
+  /** GET on the client port, which serves HTTP/1.1 beside gRPC (/readyz, /metrics...). */
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
+    return httpGet(`http://${this.endpoint}${urlPath}`, timeoutMs);
+  }
+
+  /** GET on the --listen-metrics-urls listener (when started with one). */
+  metricsListenerGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
     return httpGet(`http://127.0.0.1:${this.metricsPort}${urlPath}`, timeoutMs);
   }
 
@@ -145,13 +151,16 @@ export class GatewayProcess {
     );
   }
 
-  /** The gateway's /metrics counters by name (keyval_gateway_ prefix and _total suffix removed). */
+  /**
+   * The gateway's /metrics numbers by name (keyval_gateway_ prefix and _total suffix removed),
+   * summed over their label sets (retries by reason: their total).
+   */
   async metrics(): Promise<Map<string, number>> {
     const { body } = await this.httpGet('/metrics');
     const out = new Map<string, number>();
     for (const line of body.split('\n')) {
-      const m = /^keyval_gateway_([a-z_]+?)(?:_total)? (\d+)$/.exec(line);
-      if (m !== null) out.set(m[1] as string, Number(m[2]));
+      const m = /^keyval_gateway_([a-z_]+?)(?:_total)?(?:\{[^}]*\})? (\S+)$/.exec(line);
+      if (m !== null) out.set(m[1] as string, (out.get(m[1] as string) ?? 0) + Number(m[2]));
     }
     return out;
   }

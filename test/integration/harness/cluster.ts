@@ -32,6 +32,13 @@ export interface ClusterOptions {
   readonly waitReady?: boolean;
   /** How long start() waits for readiness, ms (default 30 s: a loaded CI machine is slow). */
   readonly startTimeoutMs?: number;
+  /**
+   * Also pass `--listen-metrics-urls` (the member's metrics port) — default false: the client
+   * URL serves the same endpoints, as etcd's does.
+   */
+  readonly metricsListener?: boolean;
+  /** Environment variables for every member (e.g. OTEL_* to trace them). */
+  readonly env?: Record<string, string>;
 }
 
 /** Most members one test cluster may have. */
@@ -78,7 +85,7 @@ export class TestCluster {
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerUrl}`,
       `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--listen-metrics-urls=${m.metricsUrl}`,
+      ...(options.metricsListener === true ? [`--listen-metrics-urls=${m.metricsUrl}`] : []),
       `--initial-cluster=${initialCluster}`,
       '--initial-cluster-state=new',
       `--initial-cluster-token=${token}`,
@@ -88,6 +95,7 @@ export class TestCluster {
     const members = specs.map((spec, i) => {
       const member = new TestMember(spec, base);
       member.extraFlags = options.memberFlags?.(spec.name, i) ?? [];
+      member.extraEnv = { ...options.env };
       return member;
     });
     const spawnedAtMs = performance.now();

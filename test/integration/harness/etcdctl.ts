@@ -14,15 +14,20 @@ export class EtcdctlMissingError extends Error {
   }
 }
 
-/** The etcdctl executable on the PATH, or undefined. */
-export function findEtcdctl(): string | undefined {
+/** The executable `name` on the PATH, or undefined. */
+export function findOnPath(name: string): string | undefined {
   for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'etcdctl');
+    const candidate = path.join(dir, name);
     if (dir !== '' && fs.existsSync(candidate)) {
       return candidate;
     }
   }
   return undefined;
+}
+
+/** The etcdctl executable on the PATH, or undefined. */
+export function findEtcdctl(): string | undefined {
+  return findOnPath('etcdctl');
 }
 
 export interface EtcdctlResult {

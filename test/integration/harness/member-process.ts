@@ -67,9 +67,12 @@ process.once('exit', () => {
   }
 });
 
-/** The environment without KEYVAL_* variables, so a developer's shell cannot change a flag. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYVAL_')));
+/**
+ * The environment without KEYVAL_* and OTEL_* variables, so a developer's shell can change
+ * neither a flag nor tracing.
+ */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYVAL_') && !key.startsWith('OTEL_')));
 }
 
 /**
@@ -109,6 +112,8 @@ export class TestMember {
   id: bigint | undefined;
   /** Flags added to this member's command line (after the cluster's), e.g. --max-request-bytes. */
   extraFlags: string[] = [];
+  /** Environment variables added to the member's (e.g. OTEL_* to trace it). */
+  extraEnv: Record<string, string> = {};
   private child: ChildProcess | undefined;
   private exited: Promise<MemberExit> | undefined;
   private lastExit: MemberExit | undefined;
@@ -169,7 +174,7 @@ export class TestMember {
     fs.writeSync(fd, `# harness: ${new Date().toISOString()} start ${argv.slice(1).join(' ')}\n`);
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env: cleanEnv(), stdio: ['ignore', fd, fd] });
+      child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env: { ...cleanEnv(), ...this.extraEnv }, stdio: ['ignore', fd, fd] });
     } finally {
       fs.closeSync(fd);
     }
@@ -220,9 +225,12 @@ export class TestMember {
     return this.waitExit(timeoutMs);
   }
 
-  /** GET a path of the metrics/health listener: its HTTP status and body (status 0 if unreachable). */
+  /**
+   * GET a path of the member's HTTP endpoints (/readyz, /metrics...) on its client URL, which
+   * serves HTTP/1.1 beside gRPC: its HTTP status and body (status 0 if unreachable).
+   */
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
-    return httpGet(`${this.metricsUrl}${urlPath}`, timeoutMs);
+    return httpGet(`${this.clientUrl}${urlPath}`, timeoutMs);
   }
 
   /** Waits until /readyz answers 200 (a leader known, startup commit applied). */

@@ -50,7 +50,7 @@ function program(): Command {
     .description('The KeyVal gateway: one stable etcd v3 endpoint that sends every request to the right member (writes and linearizable reads to the leader), retrying writes exactly once.')
     .addOption(opt('--endpoints <members>', 'comma-separated member client addresses to start from (host:port or http://host:port); the rest are discovered'))
     .addOption(opt('--listen-client-urls <urls>', 'comma-separated URLs to serve clients on', 'http://127.0.0.1:23790'))
-    .addOption(opt('--listen-metrics-urls <urls>', 'comma-separated URLs serving /healthz, /readyz and /metrics over HTTP', 'http://127.0.0.1:23791'))
+    .addOption(opt('--listen-metrics-urls <urls>', 'comma-separated extra URLs serving /metrics, /health, /readyz, /livez and /version over HTTP (the client URLs serve them too)', ''))
     .addOption(opt('--serializable-reads <where>', '"spread" serializable reads over the members, or send them to the "leader"', 'spread'))
     .addOption(opt('--request-timeout <ms>', 'deadline of a request that brings none, ms', '5000'))
     .addOption(opt('--max-inflight <n>', 'requests in flight beyond which new ones are refused RESOURCE_EXHAUSTED', '10000'))

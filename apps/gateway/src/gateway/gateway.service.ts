@@ -5,10 +5,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { Gateway } from '@keyval/gateway-core';
+import { routesHandler } from '@keyval/ops';
+import { MetricsService } from '../metrics/metrics.service';
+import { gatewayRoutes } from '../servers/http-endpoints';
 import type { GatewayConfig } from '../config/gateway-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
-import { GATEWAY_CONFIG, GATEWAY_LOGGER } from '../tokens';
+import { GATEWAY_CONFIG, GATEWAY_LOGGER, GATEWAY_TRACING } from '../tokens';
+import type { Tracing } from '../tracing';
 
 @Injectable()
 export class GatewayService implements BeforeApplicationShutdown {
@@ -17,6 +21,8 @@ export class GatewayService implements BeforeApplicationShutdown {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(GATEWAY_LOGGER) private readonly logger: AppLogger,
+    private readonly metrics: MetricsService,
+    @Inject(GATEWAY_TRACING) private readonly tracing: Tracing,
   ) {}
 
   async start(): Promise<Gateway> {
@@ -34,7 +40,13 @@ export class GatewayService implements BeforeApplicationShutdown {
       writeBatching: c.writeBatches === 0 ? null : { maxBatchesInFlight: c.writeBatches, maxCallsPerBatch: c.writeBatchMax, maxBatchBytes: 1024 * 1024 },
       maxRequestBytes: c.maxRequestBytes,
       logger: libLogger(this.logger),
+      observer: this.metrics.gateway,
+      serverObserver: this.metrics.grpc,
+      tracer: this.tracing.tracer,
+      // /metrics, /health, /readyz... on the client port too, as on a member.
+      http1: routesHandler(gatewayRoutes(this, this.metrics)),
     });
+    this.metrics.gateway.attach(this.started);
     this.logger.info({ endpoints: c.endpoints, clients: c.listenClientUrls.map((u) => u.url) }, 'gateway started');
     return this.started;
   }

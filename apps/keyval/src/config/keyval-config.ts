@@ -6,8 +6,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, parseListenUrl, parseListenUrls, positiveInt } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
-import { CompactionRetentionError, parseCompactionRetention, parseGoDuration } from '@keyval/cluster';
-import type { AutoCompactionOptions } from '@keyval/cluster';
+import { CompactionRetentionError, PodIdentityError, parseCompactionRetention, parseGoDuration, podIdentity } from '@keyval/cluster';
+import type { AutoCompactionOptions, PodIdentity } from '@keyval/cluster';
 
 export { UsageError };
 
@@ -43,6 +43,12 @@ export interface KeyvalConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --verify-data: check the data dir offline, print a report, exit. */
   readonly verifyData: boolean;
+  /**
+   * --pod-name given: the member runs in a Kubernetes StatefulSet pod; its name, advertised
+   * URLs and initial cluster above are derived from it (libs/cluster pod-identity.ts), and
+   * whether it bootstraps, resumes or joins is decided at start (pod-bootstrap.ts).
+   */
+  readonly pod?: PodIdentity;
 }
 
 
@@ -91,7 +97,7 @@ function program(): Command {
     .addOption(opt('--initial-cluster-token <token>', 'a token distinguishing this cluster during bootstrap', 'keyval-cluster'))
     .addOption(opt('--heartbeat-interval <ms>', 'time between leader heartbeats, ms', '50'))
     .addOption(opt('--election-timeout <ms>', 'election timeout, ms (randomized up to twice that)', '150'))
-    .addOption(opt('--listen-metrics-urls <urls>', 'comma-separated URLs serving /healthz, /readyz and /metrics over HTTP', 'http://127.0.0.1:2381'))
+    .addOption(opt('--listen-metrics-urls <urls>', 'comma-separated extra URLs serving /metrics, /health, /readyz, /livez and /version over HTTP (the client URLs serve them too)', ''))
     .addOption(opt('--max-request-bytes <bytes>', 'largest client request accepted', String(1.5 * 1024 * 1024)))
     .addOption(opt('--max-txn-ops <n>', 'most operations in one txn', '128'))
     .addOption(opt('--snapshot-count <n>', 'applied entries between two snapshots', '10000'))
@@ -105,6 +111,11 @@ function program(): Command {
     .addOption(opt('--experimental-watch-progress-notify-interval <duration>', 'how often watchers that asked for progress notifications hear the revision when nothing changed (etcd\'s flag)', '10m'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
+    .addOption(opt('--pod-name <name>', 'run as pod <statefulset>-<ordinal> of a Kubernetes StatefulSet: name, advertised URLs and initial cluster derive from it (see docs/deploy.md)'))
+    .addOption(opt('--pod-namespace <namespace>', 'with --pod-name: the pod\'s namespace', 'default'))
+    .addOption(opt('--peer-service <name>', 'with --pod-name: the headless Service governing the StatefulSet'))
+    .addOption(opt('--cluster-domain <domain>', 'with --pod-name: the Kubernetes cluster\'s DNS domain', 'cluster.local'))
+    .addOption(opt('--initial-cluster-size <n>', 'with --pod-name: the replica count the cluster is created with (ordinals below it bootstrap it; higher ones join)'))
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
@@ -127,15 +138,17 @@ export function parseKeyvalConfig(argv: readonly string[]): KeyvalConfig | undef
     }
     throw error;
   }
-  return resolve(cmd.opts<Raw>());
+  const given = (key: string): boolean => ['cli', 'env'].includes(String(cmd.getOptionValueSource(key)));
+  return resolve(cmd.opts<Raw>(), given);
 }
 
-function resolve(raw: Raw): KeyvalConfig {
+function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
   const s = (k: string): string => String(raw[k] ?? '');
-  const name = s('name');
+  const name = raw['podName'] === undefined ? s('name') : s('podName');
   if (!/^[A-Za-z0-9._-]{1,63}$/.test(name)) {
     throw new UsageError(`--name: ${JSON.stringify(name)} must be 1-63 letters, digits, dots, dashes or underscores`);
   }
+  const pod = raw['podName'] === undefined ? undefined : resolvePod(raw, given);
   const listenPeers = parseListenUrls(s('listenPeerUrls'), '--listen-peer-urls');
   const listenPeer = listenPeers[0];
   if (listenPeer === undefined || listenPeers.length !== 1) {
@@ -145,6 +158,7 @@ function resolve(raw: Raw): KeyvalConfig {
   if (listenClient.length === 0) throw new UsageError('--listen-client-urls: give at least one URL');
   const advertisePeer = raw['initialAdvertisePeerUrls'] === undefined ? [listenPeer.url] : parseListenUrls(s('initialAdvertisePeerUrls'), '--initial-advertise-peer-urls').map((u) => u.url);
   const advertiseClient = raw['advertiseClientUrls'] === undefined ? listenClient.map((u) => u.url) : parseListenUrls(s('advertiseClientUrls'), '--advertise-client-urls').map((u) => u.url);
+  const identity = pod?.({ peerPort: listenPeer.port, clientPort: (listenClient[0] as UrlHostPort).port });
   const state = s('initialClusterState');
   if (state !== 'new' && state !== 'existing') {
     throw new UsageError(`--initial-cluster-state: expected "new" or "existing", got ${JSON.stringify(state)}`);
@@ -158,7 +172,7 @@ function resolve(raw: Raw): KeyvalConfig {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new UsageError(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
   }
-  const initialCluster = raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster'));
+  const initialCluster = identity?.initialCluster.map((m) => ({ name: m.name, peerUrls: [...m.peerUrls] })) ?? (raw['initialCluster'] === undefined ? [{ name, peerUrls: advertisePeer }] : parseInitialCluster(s('initialCluster')));
   const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
   const autoCompaction = parseAutoCompaction(s('autoCompactionMode'), s('autoCompactionRetention'));
   const watchProgressNotifyIntervalMs = parseDurationFlag(s('experimentalWatchProgressNotifyInterval'), '--experimental-watch-progress-notify-interval');
@@ -167,9 +181,9 @@ function resolve(raw: Raw): KeyvalConfig {
     name,
     dataDir: raw['dataDir'] === undefined ? `data/${name}` : s('dataDir'),
     listenClientUrls: listenClient,
-    advertiseClientUrls: advertiseClient,
+    advertiseClientUrls: identity === undefined ? advertiseClient : [identity.clientUrl],
     listenPeerUrl: listenPeer,
-    initialAdvertisePeerUrls: advertisePeer,
+    initialAdvertisePeerUrls: identity === undefined ? advertisePeer : [identity.peerUrl],
     initialCluster,
     initialClusterState: state,
     initialClusterToken: s('initialClusterToken'),
@@ -189,6 +203,32 @@ function resolve(raw: Raw): KeyvalConfig {
     autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
+    ...(identity === undefined ? {} : { pod: identity }),
+  };
+}
+
+/** Flags that --pod-name derives and that must therefore not be given with it. */
+const DERIVED_FROM_POD = ['name', 'initialCluster', 'initialAdvertisePeerUrls', 'advertiseClientUrls', 'initialClusterState'] as const;
+
+const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** Checks the pod flags; returns the identity once the ports are known. Throws UsageError. */
+function resolvePod(raw: Raw, given: (key: string) => boolean): (ports: { peerPort: number; clientPort: number }) => PodIdentity {
+  const clashes = DERIVED_FROM_POD.filter(given);
+  if (clashes.length > 0) {
+    throw new UsageError(`--pod-name derives ${clashes.map(flagOf).join(', ')} from the pod; do not give ${clashes.length === 1 ? 'it' : 'them'} too`);
+  }
+  for (const required of ['peerService', 'initialClusterSize'] as const) {
+    if (raw[required] === undefined) throw new UsageError(`--pod-name needs ${flagOf(required)} too`);
+  }
+  const size = positiveInt(String(raw['initialClusterSize']), '--initial-cluster-size');
+  return (ports) => {
+    try {
+      return podIdentity({ podName: String(raw['podName']), namespace: String(raw['podNamespace']), peerService: String(raw['peerService']), clusterDomain: String(raw['clusterDomain']), initialClusterSize: size, ...ports });
+    } catch (error) {
+      if (error instanceof PodIdentityError) throw new UsageError(`--pod-name: ${error.message}`);
+      throw error;
+    }
   };
 }
 

@@ -13,21 +13,30 @@ import type { LeaseInfo, LeaseRecord, RangeRequest, RangeResponse, SessionHeader
 import type { KeyvalConfig } from '../config/keyval-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
-import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
+import { MetricsService } from '../metrics/metrics.service';
+import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
+import type { Tracing } from '../tracing';
 
 @Injectable()
 export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, OnApplicationShutdown {
-  private opened: KvMember | undefined;
+  private current: KvMember | undefined;
 
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
+    private readonly metrics: MetricsService,
+    @Inject(KEYVAL_TRACING) private readonly tracing: Tracing,
   ) {}
+
+  /** The member once open (undefined while starting and after shutdown). */
+  get opened(): KvMember | undefined {
+    return this.current;
+  }
 
   /** Opens the member (called by main before the servers start). */
   async open(onFatal: (error: Error) => void): Promise<KvMember> {
     const c = this.config;
-    this.opened = await KvMember.open({
+    this.current = await KvMember.open({
       name: c.name,
       dataDir: c.dataDir,
       listenPeer: `${c.listenPeerUrl.host}:${c.listenPeerUrl.port}`,
@@ -51,10 +60,13 @@ export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, On
       },
       logger: libLogger(this.logger),
       onFatal,
+      observer: this.metrics.member,
+      tracer: this.tracing.tracer,
     });
-    this.logger.info({ memberId: this.opened.id.toString(16), clusterId: this.opened.clusterId.toString(16) }, 'member started');
+    this.metrics.member.attach(this.current);
+    this.logger.info({ memberId: this.current.id.toString(16), clusterId: this.current.clusterId.toString(16) }, 'member started');
     if (this.logger.isLevelEnabled('debug')) {
-      const member = this.opened;
+      const member = this.current;
       let last = { ...member.driver.counters };
       const timer = setInterval(() => {
         const now = { ...member.driver.counters };
@@ -64,21 +76,35 @@ export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, On
       }, 5_000);
       timer.unref();
     }
-    return this.opened;
+    return this.current;
   }
 
   get member(): KvMember {
-    if (this.opened === undefined) {
+    if (this.current === undefined) {
       throw new Error('the member is not open yet');
     }
-    return this.opened;
+    return this.current;
+  }
+
+  /**
+   * First step of a graceful stop, before the client connections drain: a leader hands its
+   * leadership to the most caught-up voter (bounded by `timeoutMs`), so the cluster is not
+   * left without one while long calls (streams) finish.
+   */
+  async handOffLeadership(timeoutMs = 2_000): Promise<void> {
+    const m = this.current;
+    if (m === undefined || !m.driver.isLeader()) {
+      return;
+    }
+    this.logger.info('handing leadership off');
+    await m.handOffLeadership(timeoutMs).catch((error: unknown) => this.logger.warn({ error: String(error) }, 'leadership hand-off failed'));
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.opened !== undefined) {
+    if (this.current !== undefined) {
       this.logger.info('shutting down the member');
-      await this.opened.shutdown();
-      this.opened = undefined;
+      await this.current.shutdown();
+      this.current = undefined;
     }
   }
 

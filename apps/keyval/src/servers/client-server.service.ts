@@ -1,12 +1,14 @@
 /**
  * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Watch, Lease,
  * Cluster and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2
- * server. On shutdown they stop accepting and let in-flight calls finish (watch streams end at
- * once with UNAVAILABLE, so their clients resume elsewhere), before the member stops.
+ * server. On shutdown (after a leader hands its leadership off) they stop accepting and let
+ * in-flight calls finish (watch and keepalive streams end at once with UNAVAILABLE, so their
+ * clients resume elsewhere), before the member stops.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { GrpcServer } from '@keyval/grpc';
+import { routesHandler } from '@keyval/ops';
 import { admin, etcd, kvbatch } from '@keyval/proto';
 import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, LeaseService, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
 import { MONOTONIC_CLOCK } from '@keyval/cluster';
@@ -16,9 +18,11 @@ import { LeaderRouter } from '../admin/leader-router';
 import type { KeyvalConfig } from '../config/keyval-config';
 import type { AppLogger } from '../logger';
 import { MemberService } from '../member/member.service';
-import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
-
-export const KEYVAL_VERSION = '3.4.0-keyval.0.1.0';
+import { MetricsService } from '../metrics/metrics.service';
+import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
+import type { Tracing } from '../tracing';
+import { KEYVAL_VERSION } from '../version';
+import { memberRoutes } from './http-endpoints';
 
 @Injectable()
 export class ClientServerService implements BeforeApplicationShutdown {
@@ -31,17 +35,20 @@ export class ClientServerService implements BeforeApplicationShutdown {
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
     private readonly members: MemberService,
+    private readonly metrics: MetricsService,
+    @Inject(KEYVAL_TRACING) private readonly tracing: Tracing,
   ) {}
 
   async start(): Promise<void> {
     const grpcMax = this.config.maxRequestBytes + 512 * 1024;
-    this.forwarder = new LeaderForwarder(this.members, grpcMax);
+    const tracer = this.tracing.tracer;
+    this.forwarder = new LeaderForwarder(this.members, grpcMax, tracer);
     const kv = new KvService(this.members, this.forwarder, {
       limits: { maxRequestBytes: this.config.maxRequestBytes, maxTxnOps: this.config.maxTxnOps },
       defaultTimeoutMs: this.config.requestTimeoutMs,
     });
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
-    const batch = new KvBatchService(kv, { onHandlerError });
+    const batch = new KvBatchService(kv, { onHandlerError, tracer });
     const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs });
     this.router = new LeaderRouter(this.members);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
@@ -50,11 +57,17 @@ export class ClientServerService implements BeforeApplicationShutdown {
       onError: (error) => this.logger.error({ error: String(error) }, 'a watch catch-up read failed'),
     });
     this.watchHub = hub;
+    // etcd serves /metrics, /health, /version... over HTTP/1.1 on its client URL too: told
+    // apart from gRPC by the connection's first bytes (@keyval/grpc connection-dispatch).
+    const http1 = routesHandler(memberRoutes(this.members, this.metrics));
     for (const url of this.config.listenClientUrls) {
       const server = new GrpcServer({
         maxReceiveMessageBytes: grpcMax,
         maxSendMessageBytes: 64 * 1024 * 1024,
         onHandlerError,
+        observer: this.metrics.grpc,
+        http1,
+        tracer,
       });
       server.addService(etcd.KVDefinition, kv.implementation);
       const watch = new WatchService(hub, () => this.members.headerContext(), {
@@ -63,7 +76,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
         shutdown: server.shutdownSignal,
       });
       server.addService(WATCH_SERVICE, watch.implementation);
-      server.addService(etcd.LeaseDefinition, lease.implementation);
+      server.addService(etcd.LeaseDefinition, lease.implementation(server.shutdownSignal));
       server.addService(kvbatch.KVBatchDefinition, batch.implementation);
       server.addService(etcd.ClusterDefinition, etcdCluster.cluster);
       server.addService(etcd.MaintenanceDefinition, etcdCluster.maintenance);
@@ -75,6 +88,8 @@ export class ClientServerService implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // Leadership moves first: the drain below may wait for long calls.
+    await this.members.handOffLeadership();
     this.logger.info('draining client connections');
     await Promise.all(this.servers.map((s) => s.shutdown(5_000)));
     this.forwarder?.close();

@@ -1,19 +1,17 @@
 /**
- * HTTP endpoints for supervisors: /healthz (the member runs and its log accepts writes),
- * /readyz (it knows a leader and has applied what was committed when it started) and
- * /metrics (Prometheus text: role, term, indexes, driver counters). One server per
- * --listen-metrics-urls entry.
+ * The extra HTTP listeners of --listen-metrics-urls (none by default: the client URLs serve the
+ * same endpoints): /metrics, /health, /healthz, /readyz, /livez, /version.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { startHealthServer } from '@keyval/ops';
-import type { HealthServer, HttpAnswer } from '@keyval/ops';
-import type { KvMember } from '@keyval/cluster';
+import type { HealthServer } from '@keyval/ops';
 import type { KeyvalConfig } from '../config/keyval-config';
 import type { AppLogger } from '../logger';
 import { MemberService } from '../member/member.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER } from '../tokens';
-import { formatMemberMetrics } from './member-metrics';
+import { memberRoutes } from './http-endpoints';
 
 @Injectable()
 export class HealthServerService implements OnApplicationShutdown {
@@ -23,38 +21,11 @@ export class HealthServerService implements OnApplicationShutdown {
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
     @Inject(KEYVAL_LOGGER) private readonly logger: AppLogger,
     private readonly members: MemberService,
+    private readonly metrics: MetricsService,
   ) {}
 
-  private withMember(fn: (member: KvMember) => HttpAnswer): () => HttpAnswer {
-    return () => {
-      let member: KvMember;
-      try {
-        member = this.members.member;
-      } catch {
-        return { status: 503, body: { status: 'starting' } };
-      }
-      return fn(member);
-    };
-  }
-
   async start(): Promise<void> {
-    const health = this.withMember((m) => {
-      const h = m.health();
-      return { status: h.healthy ? 200 : 503, body: h.healthy ? { health: 'true' } : { health: 'false', reason: h.reason } };
-    });
-    this.server = await startHealthServer(
-      this.config.listenMetricsUrls,
-      {
-        '/healthz': health,
-        '/health': health,
-        '/readyz': this.withMember((m) => {
-          const r = m.ready();
-          return { status: r.ready ? 200 : 503, body: r.ready ? { ready: true } : { ready: false, reason: r.reason } };
-        }),
-        '/metrics': this.withMember((m) => ({ status: 200, body: formatMemberMetrics(m), contentType: 'text/plain; version=0.0.4' })),
-      },
-      (url) => this.logger.info({ url }, 'serving health and metrics'),
-    );
+    this.server = await startHealthServer(this.config.listenMetricsUrls, memberRoutes(this.members, this.metrics), (url) => this.logger.info({ url }, 'serving health and metrics'));
   }
 
   async onApplicationShutdown(): Promise<void> {

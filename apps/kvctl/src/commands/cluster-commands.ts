@@ -10,6 +10,7 @@ import type { CliContext } from '../cli/cli-context';
 import { CommandFailedError, UsageError } from '../cli/cli-errors';
 import { hexId } from '../output/format';
 import { gatherStatus, listMembers, statusFailure, statusTable } from './cluster-status';
+import { registerScaleDown } from './scale-down';
 
 /** The member named `text`, or with hex id `text` (0x optional). */
 export function resolveMember(members: readonly admin.Member[], text: string): admin.Member {
@@ -47,6 +48,7 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
   registerMemberList(member, ctx);
   registerMemberAdd(member, ctx);
   registerMemberChanges(member, ctx);
+  registerScaleDown(member, ctx);
   registerLeaderTransfer(program, ctx);
 }
 

@@ -12,6 +12,7 @@ import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { BidiStreamingHandler, MessageCodec, MethodDefinition } from '@keyval/grpc';
 import { BinaryWriter, etcd } from '@keyval/proto';
 import { ETCD_MESSAGES } from '../api.errors';
+import { readUntil } from '../read-until';
 import type { HeaderContext } from '../etcd-response';
 import type { WatchHub } from './watch-hub';
 import { WatchResponseEncoder } from './watch-encoder';
@@ -99,20 +100,4 @@ export class WatchService {
       // The client half-closed its side: etcd ends the stream too.
     },
   };
-}
-
-/** Feeds requests to `handle` until they end or `stop` aborts. */
-async function readUntil<T>(requests: AsyncIterable<T>, stop: AbortSignal, handle: (request: T) => void): Promise<void> {
-  const iterator = requests[Symbol.asyncIterator]();
-  const stopped = new Promise<'stopped'>((resolve) => {
-    if (stop.aborted) resolve('stopped');
-    stop.addEventListener('abort', () => resolve('stopped'), { once: true });
-  });
-  for (;;) {
-    const next = await Promise.race([iterator.next(), stopped]);
-    if (next === 'stopped' || next.done === true) {
-      return;
-    }
-    handle(next.value);
-  }
 }

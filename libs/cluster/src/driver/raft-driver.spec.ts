@@ -4,6 +4,7 @@ import { MemoryNetwork } from '../transport/memory-transport';
 import { put, startToyMember, waitUntil } from '../testing/toy-member';
 import type { ToyMember } from '../testing/toy-member';
 import { DeadlineExceededError, ProposalLostError } from './driver.errors';
+import type { DriverObserver } from '../member/member-observer';
 
 const ids = [nodeId(1), nodeId(2), nodeId(3)];
 const soon = (ms = 2_000) => performance.now() + ms;
@@ -97,6 +98,38 @@ describe('RaftDriver (three in-memory members, real timers)', () => {
     // Two broken transfers, then one that got through; no storm of parallel ones.
     expect(net.snapshotTransfersStarted).toBeGreaterThanOrEqual(3);
     expect(net.snapshotTransfersStarted).toBeLessThan(10);
+  });
+
+  it('tells its observer about commits, applies, reads, heartbeat round trips and failed proposals', async () => {
+    const seen = new Map<NodeId, string[]>();
+    const observer = (id: NodeId): DriverObserver => {
+      const log: string[] = [];
+      seen.set(id, log);
+      return {
+        proposalCommitted: (ms) => log.push(ms >= 0 ? 'committed' : 'negative latency'),
+        proposalsFailed: (count) => log.push(`failed ${count}`),
+        applied: (entries, ms) => log.push(entries > 0 && ms >= 0 ? 'applied' : 'bad apply'),
+        readBarrier: (mode) => log.push(`read ${mode}`),
+        heartbeatRoundTrip: (peer, ms) => log.push(peer !== id && ms >= 0 ? 'rtt' : 'bad rtt'),
+        snapshotSent: () => log.push('snapshot'),
+      };
+    };
+    const net = new MemoryNetwork();
+    members = await Promise.all(ids.map((id) => startToyMember(net, id, ids, { observer: observer(id) })));
+    const leader = await leaderOf(members);
+    await leader.driver.propose(put('o', '1'), soon());
+    await leader.driver.readBarrier(ReadMode.Safe, soon());
+    await waitUntil('a heartbeat round trip', () => seen.get(leader.id)!.includes('rtt'));
+    const follower = members.find((m) => m !== leader)!;
+    await waitUntil('the follower to know the leader', () => follower.driver.status().leader === leader.id);
+    await expect(follower.driver.propose(put('o', '2'), soon())).rejects.toThrow(NotLeaderError);
+    const log = seen.get(leader.id)!;
+    expect(log).toContain('committed');
+    expect(log).toContain('applied');
+    expect(log).toContain('read safe');
+    expect(log.filter((e) => e.startsWith('bad') || e === 'negative latency')).toEqual([]);
+    expect(seen.get(follower.id)).toContain('failed 1');
+    expect(seen.get(follower.id)).not.toContain('committed'); // commit latency is the proposer's
   });
 
   it('hands leadership to another member on request', async () => {

@@ -14,6 +14,7 @@
 import { NotLeaderError, RaftNode, ReadMode, Role } from '@keyval/raft';
 import type { ConfChange, Entry, LogIndex, Message, NodeId, ProposalTicket, RaftConfig, RaftStatus, Ready, SnapshotMeta } from '@keyval/raft';
 import type { LogStore } from '@keyval/storage';
+import type { DriverObserver } from '../member/member-observer';
 import type { PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from '../transport/transport';
 import type { Clock } from './clock';
 import { MONOTONIC_CLOCK } from './clock';
@@ -21,6 +22,8 @@ import { MemberStoppedError, ReadNotConfirmedError, ResourceExhaustedError } fro
 import { ApplyQueue } from './apply-queue';
 import { ProposalWaiters, ReadWaiters } from './waiters';
 import { Ticker } from './ticker';
+import { RaftTracing } from './raft-tracing';
+import type { Tracer } from '@opentelemetry/api';
 
 /** The state machine as the driver sees it. */
 export interface DriverStateMachine<R> {
@@ -71,6 +74,10 @@ export interface DriverOptions<R> {
   readonly onApplied?: (entries: readonly Entry[], results: readonly R[]) => void;
   /** Called once on a fatal error (storage failure, broken invariant): the member must exit. */
   readonly onFatal: (error: Error) => void;
+  /** Hears about proposals, applies, reads, heartbeats and snapshot transfers (metrics). Default: none. */
+  readonly observer?: DriverObserver;
+  /** Traces proposals made inside a span, and their persist, replication and apply (raft-tracing.ts). Default: none. */
+  readonly tracer?: Tracer;
 }
 
 /** Committed entries waiting to apply beyond which the Ready loop waits for the state machine. */
@@ -99,6 +106,12 @@ export class RaftDriver<R> implements TransportReceiver {
   private stopped: Error | undefined;
   private leader: NodeId = 0n as NodeId;
   private readonly sendingSnapshots = new Set<NodeId>();
+  private readonly observer: DriverObserver | undefined;
+  /** With an observer: when the oldest unanswered heartbeat to each peer was sent (clock ms). */
+  private readonly heartbeatSentAtMs = new Map<NodeId, number>();
+  /** True while a leader's snapshot is being installed (etcd_server_snapshot_apply_in_progress_total). */
+  private installing = false;
+  private readonly tracing: RaftTracing | undefined;
   /** Counters for metrics and diagnosis (monotonic since start). */
   readonly counters = { readies: 0, entriesPersisted: 0, syncs: 0, persistMs: 0, entriesApplied: 0, applyBatches: 0, applyMs: 0, messagesSent: 0, proposals: 0, readBarriers: 0 };
   private readonly applyQueue: ApplyQueue<R>;
@@ -109,7 +122,10 @@ export class RaftDriver<R> implements TransportReceiver {
     this.id = options.raft.id;
     this.clock = options.clock ?? MONOTONIC_CLOCK;
     this.logger = options.logger ?? NOOP_LOGGER;
-    this.proposals = new ProposalWaiters<R>(this.clock);
+    this.observer = options.observer;
+    this.tracing = options.tracer === undefined ? undefined : new RaftTracing(options.tracer);
+    const observer = options.observer;
+    this.proposals = new ProposalWaiters<R>(this.clock, observer === undefined ? undefined : (count) => observer.proposalsFailed(count));
     this.reads = new ReadWaiters(this.clock);
     this.applyQueue = new ApplyQueue<R>({
       apply: (entries) => this.options.stateMachine.apply(entries),
@@ -163,6 +179,9 @@ export class RaftDriver<R> implements TransportReceiver {
       return;
     }
     for (const m of messages) {
+      if (m.type === 'HeartbeatResponse' && this.observer !== undefined) {
+        this.heartbeatAnswered(m.from);
+      }
       try {
         this.guard(() => this.node.step(m));
       } catch (error) {
@@ -187,21 +206,31 @@ export class RaftDriver<R> implements TransportReceiver {
 
   private submit(deadlineMs: number, propose: () => ProposalTicket): Promise<R> {
     try {
-      this.checkRunning();
-      const health = this.options.logStore.health();
-      if (!health.writable) {
-        throw new ResourceExhaustedError(`the log store (${health.detail ?? health.state})`);
-      }
-      if (this.proposals.size >= (this.options.maxPendingProposals ?? 65_536)) {
-        throw new ResourceExhaustedError('the proposal queue');
-      }
-      const ticket = this.guard(propose);
-      this.counters.proposals++;
-      this.schedule();
-      return this.proposals.add(ticket.index, ticket.term, deadlineMs);
+      return this.submitOrThrow(deadlineMs, propose);
     } catch (error) {
+      this.observer?.proposalsFailed(1);
       return Promise.reject(error);
     }
+  }
+
+  private submitOrThrow(deadlineMs: number, propose: () => ProposalTicket): Promise<R> {
+    this.checkRunning();
+    const health = this.options.logStore.health();
+    if (!health.writable) {
+      throw new ResourceExhaustedError(`the log store (${health.detail ?? health.state})`);
+    }
+    if (this.proposals.size >= (this.options.maxPendingProposals ?? 65_536)) {
+      throw new ResourceExhaustedError('the proposal queue');
+    }
+    const ticket = this.guard(propose);
+    this.counters.proposals++;
+    this.schedule();
+    const tracing = this.tracing;
+    if (tracing === undefined) {
+      return this.proposals.add(ticket.index, ticket.term, deadlineMs);
+    }
+    tracing.proposed(ticket.index, ticket.term, this.clock.nowMs());
+    return tracing.watch(ticket.index, this.proposals.add(ticket.index, ticket.term, deadlineMs));
   }
 
   /** Starts handing leadership to `target` (§3.10); see waitForLeader to know when it moved. */
@@ -222,12 +251,14 @@ export class RaftDriver<R> implements TransportReceiver {
     if (this.reads.size >= (this.options.maxPendingReads ?? 65_536)) {
       return Promise.reject(new ResourceExhaustedError('the read queue'));
     }
+    this.observer?.readBarrier(mode);
     if (mode === ReadMode.Lease) {
       // The lease is measured in ticks: make them reflect the monotonic clock right now.
       this.ticker.catchUp();
     }
     const context = `${this.id.toString(16)}:${++this.readSequence}`;
-    const promise = this.reads.add(context, deadlineMs);
+    const added = this.reads.add(context, deadlineMs);
+    const promise = this.tracing === undefined ? added : this.tracing.readBarrier(mode, added);
     try {
       this.guard(() => this.node.readIndex(context, mode));
     } catch (error) {
@@ -281,12 +312,22 @@ export class RaftDriver<R> implements TransportReceiver {
     if (ready.entries.length > 0 || ready.hardState !== undefined) {
       const began = performance.now();
       await this.persist(ready);
+      const ended = performance.now();
       this.counters.entriesPersisted += ready.entries.length;
       this.counters.syncs += ready.mustSync ? 1 : 0;
-      this.counters.persistMs += performance.now() - began;
+      this.counters.persistMs += ended - began;
+      if (this.tracing !== undefined && ready.entries.length > 0) {
+        this.tracing.persisted(ready.entries, began, ended, ready.mustSync ? this.options.logStore.lastSyncTiming?.() : undefined);
+      }
     }
     this.sendMessages(ready.messages);
     if (ready.committedEntries.length > 0) {
+      if (this.observer !== undefined && this.proposals.size > 0) {
+        this.observeCommits(ready.committedEntries, this.observer);
+      }
+      if (this.tracing !== undefined) {
+        this.tracing.committed(ready.committedEntries, (ready.committedEntries[ready.committedEntries.length - 1] as Entry).index, this.clock.nowMs());
+      }
       // Applied in the background, in order, overlapping the next Ready's disk write.
       this.applyQueue.enqueue(ready.committedEntries);
       if (this.applyQueue.backlog > MAX_APPLY_BACKLOG_ENTRIES) {
@@ -305,8 +346,33 @@ export class RaftDriver<R> implements TransportReceiver {
     }
   }
 
+  /** Commit latency of this member's own proposals among `entries` (leader). */
+  private observeCommits(entries: readonly Entry[], observer: DriverObserver): void {
+    const now = this.clock.nowMs();
+    for (const entry of entries) {
+      const proposedAt = this.proposals.proposedAt(entry.index);
+      if (proposedAt !== undefined) {
+        observer.proposalCommitted(now - proposedAt);
+      }
+    }
+  }
+
+  /** A heartbeat response from `peer`: the round trip of the oldest heartbeat it had not answered. */
+  private heartbeatAnswered(peer: NodeId): void {
+    const sentAt = this.heartbeatSentAtMs.get(peer);
+    if (sentAt !== undefined) {
+      this.heartbeatSentAtMs.delete(peer);
+      this.observer?.heartbeatRoundTrip(peer, this.clock.nowMs() - sentAt);
+    }
+  }
+
   /** After each applied batch: resolves proposals and reads as the index moves. */
   private onApplied(batch: readonly Entry[], results: readonly R[], elapsedMs: number): void {
+    this.observer?.applied(batch.length, elapsedMs);
+    if (this.tracing !== undefined) {
+      const now = this.clock.nowMs();
+      this.tracing.applied(batch, now - elapsedMs, now);
+    }
     this.counters.applyMs += elapsedMs;
     this.counters.applyBatches++;
     this.counters.entriesApplied += batch.length;
@@ -352,10 +418,14 @@ export class RaftDriver<R> implements TransportReceiver {
 
   private sendMessages(messages: readonly Message[]): void {
     const plain: Message[] = [];
+    const timeHeartbeats = this.observer !== undefined;
     for (const m of messages) {
       if (m.type === 'Snapshot') {
         this.sendSnapshot(m.to);
       } else {
+        if (timeHeartbeats && m.type === 'Heartbeat' && !this.heartbeatSentAtMs.has(m.to)) {
+          this.heartbeatSentAtMs.set(m.to, this.clock.nowMs());
+        }
         plain.push(m);
       }
     }
@@ -375,13 +445,17 @@ export class RaftDriver<R> implements TransportReceiver {
     const term = this.node.term;
     void (async () => {
       let ok = false;
+      let bytes = 0;
+      const began = this.clock.nowMs();
       try {
         const source = await snapshots.open(meta);
+        bytes = source.totalBytes;
         await this.options.transport.sendSnapshot(to, term, meta, source);
         ok = true;
       } catch (error) {
         this.logger.warn('snapshot transfer failed; will retry', { to: to.toString(16), index: meta.index, error: String(error) });
       } finally {
+        this.observer?.snapshotSent(ok, bytes, this.clock.nowMs() - began);
         this.sendingSnapshots.delete(to);
         if (this.stopped === undefined) {
           this.node.reportSnapshot(to, ok);
@@ -411,8 +485,13 @@ export class RaftDriver<R> implements TransportReceiver {
     if (snapshots === undefined || received === undefined || received.term !== meta.term) {
       throw new Error(`the core asked to install snapshot ${meta.index}/${meta.term} but no such snapshot was received`);
     }
-    await this.options.logStore.save({ snapshot: meta }, { sync: true });
-    await snapshots.restore(meta);
+    this.installing = true;
+    try {
+      await this.options.logStore.save({ snapshot: meta }, { sync: true });
+      await snapshots.restore(meta);
+    } finally {
+      this.installing = false;
+    }
     this.applied = meta.index;
     this.lastSnapshotIndex = meta.index;
     this.incomingSnapshots.clear();
@@ -535,6 +614,7 @@ export class RaftDriver<R> implements TransportReceiver {
     this.stopped = new MemberStoppedError(reason);
     this.ticker.stop();
     this.proposals.failAll(this.stopped);
+    this.tracing?.failedAll(this.stopped);
     this.reads.failAll(this.stopped);
   }
 
@@ -555,6 +635,16 @@ export class RaftDriver<R> implements TransportReceiver {
   msSinceUnreachable(peer: NodeId): number {
     const at = this.unreachableAtMs.get(peer);
     return at === undefined ? Infinity : this.clock.nowMs() - at;
+  }
+
+  /** True while a snapshot from the leader is being installed. */
+  get installingSnapshot(): boolean {
+    return this.installing;
+  }
+
+  /** Proposals waiting to be applied (etcd_server_proposals_pending). */
+  get pendingProposals(): number {
+    return this.proposals.size;
   }
 
   /** Milliseconds per tick. */

@@ -31,18 +31,30 @@ function makeWaiter<T>(clock: Clock, deadlineMs: number, what: string, onExpire:
 }
 
 export class ProposalWaiters<R> {
-  private readonly byIndex = new Map<number, { term: Term; waiter: Waiter<R> }>();
+  private readonly byIndex = new Map<number, { term: Term; waiter: Waiter<R>; proposedAtMs: number }>();
 
-  constructor(private readonly clock: Clock) {}
+  /** `onFailed(count)` hears of every proposal that fails (deadline, lost, failAll), for metrics. */
+  constructor(
+    private readonly clock: Clock,
+    private readonly onFailed: (count: number) => void = () => undefined,
+  ) {}
 
   get size(): number {
     return this.byIndex.size;
   }
 
   add(index: LogIndex, term: Term, deadlineMs: number): Promise<R> {
-    const { waiter, promise } = makeWaiter<R>(this.clock, deadlineMs, `write at index ${index}`, () => this.byIndex.delete(index));
-    this.byIndex.set(index, { term, waiter });
+    const { waiter, promise } = makeWaiter<R>(this.clock, deadlineMs, `write at index ${index}`, () => {
+      this.byIndex.delete(index);
+      this.onFailed(1);
+    });
+    this.byIndex.set(index, { term, waiter, proposedAtMs: this.clock.nowMs() });
     return promise;
+  }
+
+  /** When the proposal waiting at `index` was made (clock ms), or undefined when none waits there. */
+  proposedAt(index: LogIndex): number | undefined {
+    return this.byIndex.get(index)?.proposedAtMs;
   }
 
   /** Entries applied with their results: resolves or fails the proposals at those indexes. */
@@ -60,6 +72,7 @@ export class ProposalWaiters<R> {
       if (pending.term === entry.term) {
         pending.waiter.resolve(results[k] as R);
       } else {
+        this.onFailed(1);
         pending.waiter.reject(new ProposalLostError(entry.index));
       }
     });
@@ -67,6 +80,9 @@ export class ProposalWaiters<R> {
 
   /** Fails every waiter (e.g. the member stopped, or the disk is full). */
   failAll(error: Error): void {
+    if (this.byIndex.size > 0) {
+      this.onFailed(this.byIndex.size);
+    }
     for (const { waiter } of this.byIndex.values()) {
       waiter.cancelTimer();
       waiter.reject(error);

@@ -104,8 +104,9 @@ export class KvMember {
     if (existing !== undefined && existing.name !== options.name) {
       throw new MemberConfigError(`--name ${options.name} does not match the data dir, which belongs to member ${existing.name}`);
     }
-    const logStore = await WalLogStore.open(options.dataDir, { logger: options.logger });
-    const stateMachine = await RocksStateMachine.open({ dataDir: path.join(options.dataDir, 'sm') });
+    const observer = options.observer;
+    const logStore = await WalLogStore.open(options.dataDir, { logger: options.logger, observer: observer?.wal });
+    const stateMachine = await RocksStateMachine.open({ dataDir: path.join(options.dataDir, 'sm'), observer: observer?.backend });
     if (existing === undefined && options.initialClusterState === 'new' && logStore.lastIndex() === 0) {
       await bootstrap(logStore, options);
     }
@@ -117,6 +118,7 @@ export class KvMember {
     const transport = new GrpcPeerTransport({
       clusterId: identity.clusterId,
       self: identity.memberId,
+      observer: observer?.transport,
       receiver: {
         deliver: (messages) => receiver.driver?.deliver(messages),
         receiveSnapshot: (offer, chunks, progress) => {
@@ -146,13 +148,15 @@ export class KvMember {
       tickMs: options.tickMs,
       logStore,
       stateMachine: new StateMachineAdapter(stateMachine),
-      snapshots: new SnapshotAdapter(stateMachine),
+      snapshots: new SnapshotAdapter(stateMachine, observer?.snapshots),
       transport,
       logger: options.logger,
       snapshotEveryEntries: options.snapshotEveryEntries,
       compactionTrailingEntries: options.compactionTrailingEntries,
       onApplied: (_entries, results) => receiver.member?.onApplied(results),
       onFatal: options.onFatal,
+      observer: observer?.driver,
+      tracer: options.tracer,
     });
     receiver.driver = driver;
     const member = new KvMember(identity, options, logStore, stateMachine, transport, driver, startupCommit);
@@ -279,7 +283,11 @@ export class KvMember {
   }
 
   private onApplied(results: readonly ApplyResult[]): void {
+    let replayed = 0;
     for (const r of results) {
+      if ((r.kind === 'response' || r.kind === 'rejected') && r.replayed) {
+        replayed++;
+      }
       if (r.kind === 'response' && r.response.type === 'leaseGrant') {
         // (Revokes need nothing: the lessor forgets leases gone from the state machine.)
         this.lessor.granted(r.response.response.id, r.response.response.ttl);
@@ -291,6 +299,9 @@ export class KvMember {
           this.notifyRemoved();
         }
       }
+    }
+    if (replayed > 0) {
+      this.options.observer?.replayedWrites(replayed);
     }
   }
 

@@ -4,6 +4,8 @@
  */
 import type { DriverLogger } from '../driver/raft-driver';
 import type { AutoCompactionOptions } from './auto-compactor';
+import type { Tracer } from '@opentelemetry/api';
+import type { MemberObserver } from './member-observer';
 
 export interface InitialMember {
   readonly name: string;
@@ -41,6 +43,10 @@ export interface KvMemberOptions {
   readonly onRemoved?: () => void;
   /** Called on a fatal error; the process must exit. */
   readonly onFatal: (error: Error) => void;
+  /** Hears what the member does (metrics; see member-observer.ts). Default: none. */
+  readonly observer?: MemberObserver;
+  /** Traces the write path (proposal, persist, replication, apply) of writes made inside a span. Default: none. */
+  readonly tracer?: Tracer;
 }
 
 export class MemberConfigError extends Error {

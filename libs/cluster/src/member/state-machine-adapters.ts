@@ -8,6 +8,7 @@ import { crc32c } from '@node-rs/crc32';
 import type { Entry, LogIndex, SnapshotMeta } from '@keyval/raft';
 import type { ApplyResult, StateMachine } from '@keyval/statemachine';
 import type { DriverSnapshots, DriverStateMachine } from '../driver/raft-driver';
+import type { SnapshotObserver } from './member-observer';
 import type { SnapshotChunkIn, SnapshotOffer, SnapshotSource } from '../transport/transport';
 
 export class SnapshotTransferError extends Error {
@@ -40,7 +41,10 @@ async function fileCrc(file: string): Promise<number> {
 }
 
 export class SnapshotAdapter implements DriverSnapshots {
-  constructor(private readonly sm: StateMachine) {}
+  constructor(
+    private readonly sm: StateMachine,
+    private readonly observer?: SnapshotObserver,
+  ) {}
 
   latest(): SnapshotMeta | undefined {
     return this.sm.snapshots.latest()?.meta;
@@ -57,6 +61,20 @@ export class SnapshotAdapter implements DriverSnapshots {
   }
 
   async receive(offer: SnapshotOffer, chunks: AsyncIterable<SnapshotChunkIn>, progress: (bytes: number) => void): Promise<void> {
+    let received = 0;
+    let ok = false;
+    try {
+      await this.receiveChunks(offer, chunks, (bytes) => {
+        received = bytes;
+        progress(bytes);
+      });
+      ok = true;
+    } finally {
+      this.observer?.received(ok, received);
+    }
+  }
+
+  private async receiveChunks(offer: SnapshotOffer, chunks: AsyncIterable<SnapshotChunkIn>, progress: (bytes: number) => void): Promise<void> {
     const receiver = this.sm.snapshots.receiver();
     let received = 0;
     let crc = 0;
@@ -92,6 +110,9 @@ export class SnapshotAdapter implements DriverSnapshots {
   }
 
   async create(): Promise<SnapshotMeta> {
-    return (await this.sm.createSnapshot()).meta;
+    const began = performance.now();
+    const info = await this.sm.createSnapshot();
+    this.observer?.created(performance.now() - began, info.sizeBytes);
+    return info.meta;
   }
 }

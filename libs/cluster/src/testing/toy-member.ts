@@ -2,6 +2,8 @@
  * A toy member for driver tests: a RaftDriver over an in-memory log store, a Map state
  * machine (payload: JSON {key, value}) and in-memory snapshots, on a MemoryNetwork.
  */
+import type { Tracer } from '@opentelemetry/api';
+import type { DriverObserver } from '../member/member-observer';
 import { EntryType, SeededRandom, bootstrapEntries, decodeConfChangeEntry } from '@keyval/raft';
 import type { Entry, LogIndex, MembershipConfig, NodeId, SnapshotMeta, Term } from '@keyval/raft';
 import { MemoryLogStore } from '@keyval/storage';
@@ -92,7 +94,7 @@ export interface ToyMember {
   readonly fatal: Error[];
 }
 
-export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: readonly NodeId[], options: { snapshotEveryEntries?: number; trailing?: number; bootstrap?: boolean } = {}): Promise<ToyMember> {
+export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: readonly NodeId[], options: { snapshotEveryEntries?: number; trailing?: number; bootstrap?: boolean; observer?: DriverObserver; tracer?: Tracer } = {}): Promise<ToyMember> {
   const store = new MemoryLogStore();
   if (options.bootstrap !== false) {
     const boot = bootstrapEntries(peers);
@@ -104,8 +106,10 @@ export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: 
   const transport = network.transport(id, { deliver: (m) => receiver.driver!.deliver(m), receiveSnapshot: (o, c, p) => receiver.driver!.receiveSnapshot(o, c, p) });
   for (const peer of peers) transport.setPeer(peer, 'memory');
   const driver = new RaftDriver<string | null>({
-    raft: { id, electionTimeoutTicks: 10, heartbeatTicks: 2, random: new SeededRandom(Number(id)) },
-    tickMs: 5,
+    // A member's production settings (pre-vote, check-quorum), with an election timeout of
+    // 200-400 ms: long enough that a loaded test machine does not depose leaders mid-test.
+    raft: { id, electionTimeoutTicks: 20, heartbeatTicks: 2, preVote: true, checkQuorum: true, random: new SeededRandom(Number(id)) },
+    tickMs: 10,
     logStore: store,
     stateMachine: sm,
     snapshots: new ToySnapshots(sm),
@@ -113,6 +117,8 @@ export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: 
     snapshotEveryEntries: options.snapshotEveryEntries ?? 0,
     compactionTrailingEntries: options.trailing ?? 5,
     onFatal: (e) => fatal.push(e),
+    observer: options.observer,
+    tracer: options.tracer,
   });
   receiver.driver = driver;
   await driver.start();

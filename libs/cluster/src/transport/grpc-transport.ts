@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { crc32c } from '@node-rs/crc32';
 import type { Message, NodeId, SnapshotMeta, Term } from '@keyval/raft';
 import { raftpb } from '@keyval/proto';
+import type { PeerObserver, TransportObserver } from '../member/member-observer';
 import { MalformedMessageError, messageFromWire, snapshotMetaFromWire, snapshotMetaToWire } from './message-codec';
 import { DEFAULT_PEER_SENDER_LIMITS, PeerSender } from './peer-sender';
 import type { PeerSenderLimits } from './peer-sender';
@@ -23,6 +24,29 @@ export interface GrpcTransportOptions {
   readonly maxMessageBytes?: number;
   /** Snapshot bytes sent ahead of the receiver's acknowledgements. Default 16 MiB. */
   readonly snapshotWindowBytes?: number;
+  /** Hears about bytes sent and received and messages dropped, per peer (metrics). Default: none. */
+  readonly observer?: TransportObserver;
+}
+
+type RaftTransportClientClass = typeof raftpb.RaftTransportClient;
+
+/**
+ * A RaftTransport client class whose message batches and snapshot chunks report their encoded
+ * size to `peer` as grpc-js serializes them (no second encoding to measure them).
+ */
+function countingClientClass(peer: PeerObserver): RaftTransportClientClass {
+  const base = raftpb.RaftTransportService;
+  const counted = <M extends { readonly requestSerialize: (value: never) => Buffer }>(method: M): M => {
+    const serialize = method.requestSerialize as (value: unknown) => Buffer;
+    const requestSerialize = (value: unknown): Buffer => {
+      const bytes = serialize(value);
+      peer.sent(bytes.length);
+      return bytes;
+    };
+    return { ...method, requestSerialize };
+  };
+  const service = { ...base, messages: counted(base.messages), installSnapshot: counted(base.installSnapshot) };
+  return grpc.makeGenericClientConstructor(service, 'keyval.raft.v1.RaftTransport') as unknown as RaftTransportClientClass;
 }
 
 /** Batches received before an acknowledgement is sent at once. */
@@ -49,6 +73,8 @@ export class GrpcPeerTransport implements PeerTransport {
   private readonly limits: PeerSenderLimits;
   private readonly maxMessageBytes: number;
   private readonly snapshotWindowBytes: number;
+  /** With an observer: each peer's observer and counting client class, made once per peer. */
+  private readonly observed = new Map<NodeId, { observer: PeerObserver; clientClass: RaftTransportClientClass }>();
   private closed = false;
 
   constructor(private readonly options: GrpcTransportOptions) {
@@ -56,12 +82,46 @@ export class GrpcPeerTransport implements PeerTransport {
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
     this.snapshotWindowBytes = options.snapshotWindowBytes ?? 16 * 1024 * 1024;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.maxMessageBytes, 'grpc.max_send_message_length': this.maxMessageBytes });
-    this.server.addService(raftpb.RaftTransportService, {
+    this.server.addService(this.receivingService(), {
       messages: (call: MessagesCall) => this.serveMessages(call),
       installSnapshot: (call: SnapshotCall) => void this.serveSnapshot(call),
       publishAttributes: (call: grpc.ServerUnaryCall<raftpb.PublishAttributesRequest, raftpb.PublishAttributesResponse>, callback: grpc.sendUnaryData<raftpb.PublishAttributesResponse>) =>
         void this.servePublishAttributes(call.request, callback),
     });
+  }
+
+  /** The service definition served: with an observer, received batches are counted per sender as they are decoded. */
+  private receivingService(): grpc.ServiceDefinition {
+    const base = raftpb.RaftTransportService;
+    if (this.options.observer === undefined) {
+      return base;
+    }
+    return {
+      ...base,
+      messages: {
+        ...base.messages,
+        requestDeserialize: (bytes: Buffer): raftpb.MessageBatch => {
+          const batch = base.messages.requestDeserialize(bytes);
+          this.peerObserver(batch.from as NodeId)?.observer.received(bytes.length);
+          return batch;
+        },
+      },
+    };
+  }
+
+  /** The observer of `peer` (made on first use), or undefined without a transport observer. */
+  private peerObserver(peer: NodeId): { observer: PeerObserver; clientClass: RaftTransportClientClass } | undefined {
+    const transportObserver = this.options.observer;
+    if (transportObserver === undefined) {
+      return undefined;
+    }
+    let observed = this.observed.get(peer);
+    if (observed === undefined) {
+      const observer = transportObserver.peer(peer);
+      observed = { observer, clientClass: countingClientClass(observer) };
+      this.observed.set(peer, observed);
+    }
+    return observed;
   }
 
   /** Serves another gRPC service on the peer port (before listen), e.g. the member list for joiners. */
@@ -76,8 +136,9 @@ export class GrpcPeerTransport implements PeerTransport {
     });
   }
 
-  private newClient(url: string): raftpb.RaftTransportClient {
-    return new raftpb.RaftTransportClient(peerTarget(url), grpc.credentials.createInsecure(), {
+  private newClient(url: string, peer?: NodeId): raftpb.RaftTransportClient {
+    const ClientClass = (peer === undefined ? undefined : this.peerObserver(peer)?.clientClass) ?? raftpb.RaftTransportClient;
+    return new ClientClass(peerTarget(url), grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': this.maxMessageBytes,
       'grpc.max_send_message_length': this.maxMessageBytes,
       'grpc.keepalive_time_ms': 10_000,
@@ -94,12 +155,12 @@ export class GrpcPeerTransport implements PeerTransport {
     const existing = this.peers.get(id);
     if (existing !== undefined) {
       if (existing.url !== url) {
-        existing.sender.setClient(this.newClient(url));
+        existing.sender.setClient(this.newClient(url, id));
         existing.url = url;
       }
       return;
     }
-    const sender = new PeerSender(this.options.clusterId, this.options.self, id, this.newClient(url), this.limits, (peer) => this.reportUnreachable(peer));
+    const sender = new PeerSender(this.options.clusterId, this.options.self, id, this.newClient(url, id), this.limits, (peer) => this.reportUnreachable(peer), this.peerObserver(id)?.observer);
     this.peers.set(id, { url, sender });
   }
 
@@ -271,7 +332,7 @@ export class GrpcPeerTransport implements PeerTransport {
     if (peer === undefined) {
       throw new UnknownPeerError(to);
     }
-    const client = this.newClient(peer.url);
+    const client = this.newClient(peer.url, to);
     try {
       await this.streamSnapshot(client, to, term, meta, source, signal);
     } finally {

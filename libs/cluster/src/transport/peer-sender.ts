@@ -9,6 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Message, NodeId } from '@keyval/raft';
 import { raftpb } from '@keyval/proto';
+import type { PeerObserver } from '../member/member-observer';
 import { messageToWire } from './message-codec';
 
 export interface PeerSenderLimits {
@@ -64,6 +65,8 @@ export class PeerSender {
     private client: raftpb.RaftTransportClient,
     private readonly limits: PeerSenderLimits,
     private readonly onUnreachable: (id: NodeId) => void,
+    /** Hears about dropped messages (metrics); bytes sent are counted where batches are encoded. */
+    private readonly observer?: PeerObserver,
   ) {
     this.backoffMs = limits.backoffInitialMs;
   }
@@ -84,9 +87,12 @@ export class PeerSender {
     }
     if (this.state === 'backoff') {
       // The peer is down: drop now rather than deliver stale messages later.
+      this.dropped([message]);
       return;
     }
     if (this.queue.length >= this.limits.maxQueuedMessages) {
+      this.dropped(this.queue);
+      this.dropped([message]);
       this.queue = [];
       this.onUnreachable(this.to);
       return;
@@ -124,6 +130,22 @@ export class PeerSender {
           this.flush();
         });
       }
+    }
+  }
+
+  /** Tells the observer about messages dropped unsent (and how many were heartbeats). */
+  private dropped(messages: readonly Message[]): void {
+    const observer = this.observer;
+    if (observer === undefined || messages.length === 0) {
+      return;
+    }
+    observer.sendFailed(messages.length);
+    let heartbeats = 0;
+    for (const m of messages) {
+      if (m.type === 'Heartbeat') heartbeats++;
+    }
+    if (heartbeats > 0) {
+      observer.heartbeatSendFailed(heartbeats);
     }
   }
 
@@ -172,6 +194,7 @@ export class PeerSender {
     if (this.state === 'closed') {
       return;
     }
+    this.dropped(this.queue);
     this.queue = [];
     this.onUnreachable(this.to);
     this.state = 'backoff';

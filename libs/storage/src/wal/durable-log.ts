@@ -112,6 +112,16 @@ export class DurableLog implements LogShape {
     return out;
   }
 
+  /** Record bytes of the entries in (after, through] that the table holds. */
+  logBytes(after: number, through: number): number {
+    const last = Math.min(through, this.table.lastIndex);
+    let bytes = 0;
+    for (let index = Math.max(after, this.table.base) + 1; index <= last; index++) {
+      bytes += this.table.frameBytes(index);
+    }
+    return bytes;
+  }
+
   /** Seq of the segment holding the first entry after the snapshot, if the log has one. */
   firstLiveSegment(): number | undefined {
     return this.table.size > 0 ? this.table.segment(this.table.base + 1) : undefined;

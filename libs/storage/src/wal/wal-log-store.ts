@@ -13,7 +13,7 @@
 import * as path from 'node:path';
 import type { Entry, HardState, LogIndex, SnapshotMeta, Term } from '@keyval/raft';
 import { DiskFullError, LogWriteFailedError, StoreClosedError, StoreFailedError, WriteBufferFullError, isNoSpaceError } from '../errors';
-import type { LogStore, LogStoreHealth, LogStoreState, LogUpdate, SaveOptions } from '../log-store';
+import type { LogStore, LogStoreHealth, LogStoreState, LogUpdate, SaveOptions, SyncTiming } from '../log-store';
 import { planCompact, planUpdate } from '../log-update-plan';
 import type { DurableLog } from './durable-log';
 import { PendingView } from './pending-view';
@@ -45,6 +45,7 @@ export class WalLogStore implements LogStore {
   private probeTimer: NodeJS.Timeout | undefined;
   private probing: Promise<boolean> | undefined;
   private failedBatchBytes = 0;
+  private lastSync: SyncTiming | undefined;
 
   private constructor(
     readonly walDir: string,
@@ -150,6 +151,14 @@ export class WalLogStore implements LogStore {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  lastSyncTiming(): SyncTiming | undefined {
+    return this.lastSync;
+  }
+
+  logBytes(after: LogIndex, through: LogIndex): number {
+    return this.durable.logBytes(after, through);
   }
 
   health(): LogStoreHealth {
@@ -275,9 +284,14 @@ export class WalLogStore implements LogStore {
           await this.segments.roll(this.durable.lastIndex() + 1, encodeSegmentStart(this.durable.snapshotMeta(), this.durable.hardState()));
         }
         position = await this.segments.write(batch.view());
+        this.options.observer?.written(batch.bytes);
       }
       if (batch.needsSync && this.segments.hasUnsyncedWrites) {
+        const began = performance.now();
         await this.segments.datasync();
+        const ended = performance.now();
+        this.lastSync = { startMs: began, endMs: ended };
+        this.options.observer?.synced(ended - began);
       }
     } catch (err) {
       this.failBatch(batch, err);

@@ -27,6 +27,19 @@ export interface WalLogStoreOptions {
   /** File-system layer (tests inject faults here). Default: node:fs. */
   readonly fileSystem?: WalFileSystem;
   readonly logger?: StorageLogger;
+  /** Hears about writes and fdatasyncs (metrics). Default: none. */
+  readonly observer?: WalObserver;
+}
+
+/**
+ * What the WAL tells an observer (metrics: etcd's `etcd_disk_wal_fsync_duration_seconds`).
+ * Called on the write path: implementations must be cheap and must not throw.
+ */
+export interface WalObserver {
+  /** One batch of `bytes` was written to the active segment (one write system call). */
+  written(bytes: number): void;
+  /** One fdatasync of the active segment took `durationMs`. */
+  synced(durationMs: number): void;
 }
 
 /** Options with their defaults applied, checked. */
@@ -40,6 +53,7 @@ export interface ResolvedWalOptions {
   readonly batchBufferBytes: number;
   readonly fileSystem: WalFileSystem;
   readonly logger: StorageLogger;
+  readonly observer: WalObserver | undefined;
 }
 
 /** Segment size unless configured: 64 MiB. */
@@ -61,6 +75,7 @@ export function resolveWalOptions(options: WalLogStoreOptions = {}): ResolvedWal
     batchBufferBytes: Math.min(MIB, writeBufferBytesMax),
     fileSystem: options.fileSystem ?? nodeWalFileSystem,
     logger: options.logger ?? SILENT_LOGGER,
+    observer: options.observer,
   };
 }
 

@@ -1,0 +1,22 @@
+/**
+ * The member's HTTP/1.1 endpoints, as etcd serves them on its client URL (and on
+ * --listen-metrics-urls): /metrics (Prometheus), /health and /healthz (the log store accepts
+ * writes), /readyz (a leader known and the startup commit applied), /livez and /version.
+ */
+import { etcdHttpRoutes } from '@keyval/ops';
+import type { HttpRoutes } from '@keyval/ops';
+import type { MemberService } from '../member/member.service';
+import type { MetricsService } from '../metrics/metrics.service';
+import { ETCD_VERSION, KEYVAL_PRODUCT_VERSION } from '../version';
+
+export function memberRoutes(members: MemberService, metrics: MetricsService): HttpRoutes {
+  return etcdHttpRoutes({
+    metrics: async () => ({ text: await metrics.text(), contentType: metrics.contentType }),
+    health: () => members.opened?.health(),
+    ready: () => {
+      const r = members.opened?.ready();
+      return r === undefined ? undefined : { status: r.ready ? 200 : 503, body: r.ready ? { ready: true } : { ready: false, reason: r.reason } };
+    },
+    version: { etcdserver: ETCD_VERSION, etcdcluster: ETCD_VERSION, keyval: KEYVAL_PRODUCT_VERSION },
+  });
+}

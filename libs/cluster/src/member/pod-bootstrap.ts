@@ -1,0 +1,266 @@
+/**
+ * What a StatefulSet pod does at start, decided from its data dir and from what the other
+ * pods of the StatefulSet say about the running cluster (Cluster.MemberList on their peer
+ * ports, which every member serves, also while it has no leader):
+ *
+ *     data dir has an identity ──▶ some answer lists it ................ resume
+ *                              └─▶ a majority answers, none lists it .... removed (stay idle)
+ *                              └─▶ otherwise (no answers) ................ resume
+ *     empty data dir ──▶ nobody answers: ordinal < initial size ........ bootstrap (new cluster)
+ *                    │                   ordinal ≥ initial size ........ wait, ask again
+ *                    └─▶ listed, never started, one of the initial voters  bootstrap (same entries
+ *                    │                                                       as the others wrote)
+ *                    └─▶ listed, never started, added later ............ join (existing)
+ *                    └─▶ listed and started once: its data was lost .... replace: remove the old
+ *                    │                                                     member, then add again
+ *                    └─▶ not listed .................................... add as a learner, then join
+ *
+ * "Started" is etcd's test (`isMemberBootstrapped`): a member that ever ran has published its
+ * client URLs (its name is known from the start: bootstrap entries and MemberAdd carry it). An empty data dir under a started member's URLs must not rejoin with
+ * that member's id (it would vote having forgotten its log), so it is replaced by a new member.
+ * A learner is promoted by the leader once caught up (MembershipManager.autoPromote).
+ *
+ * planBootstrap is pure; runPodBootstrap asks, acts (MemberAdd, MemberRemove) and asks again
+ * until the plan is one to start with. Peer DNS names that do not resolve yet (normal while
+ * Kubernetes creates the pods) are answers that did not come, never fatal.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { admin } from '@keyval/proto';
+import { peerTarget } from '../transport/transport';
+import { peerMemberList } from './member-discovery';
+import { computeMemberId } from './member-identity';
+import type { InitialMember } from './member-options';
+import { podsToProbe } from './pod-identity';
+import type { PodIdentity } from './pod-identity';
+
+/** A member as one pod lists it. */
+export interface ListedMember {
+  readonly id: bigint;
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+  readonly isLearner: boolean;
+}
+
+/** One pod's answer: its cluster and the members it has applied. */
+export interface ClusterView {
+  readonly from: string;
+  readonly clusterId: bigint;
+  readonly members: readonly ListedMember[];
+}
+
+export type BootstrapPlan =
+  | { readonly kind: 'resume' }
+  | { readonly kind: 'removed'; readonly reason: string }
+  | { readonly kind: 'bootstrap' }
+  | { readonly kind: 'join'; readonly members: readonly ListedMember[] }
+  | { readonly kind: 'add'; readonly members: readonly ListedMember[] }
+  | { readonly kind: 'replace'; readonly stale: ListedMember; readonly members: readonly ListedMember[] }
+  | { readonly kind: 'wait'; readonly reason: string };
+
+export interface PlanInput {
+  readonly identity: PodIdentity;
+  readonly clusterToken: string;
+  /** The identity in the data dir, when it has one. */
+  readonly saved?: { readonly memberId: bigint; readonly clusterId: bigint };
+  readonly views: readonly ClusterView[];
+}
+
+const hex = (id: bigint): string => id.toString(16);
+/** A member that ever ran has published its client URLs (names are recorded when it is added). */
+const started = (m: ListedMember): boolean => m.clientUrls.length > 0;
+
+/** The views of the cluster most pods answered for (a view with no members has not applied its bootstrap yet). */
+function mainCluster(views: readonly ClusterView[]): ClusterView[] {
+  const byCluster = new Map<bigint, ClusterView[]>();
+  for (const v of views) {
+    if (v.members.length > 0) byCluster.set(v.clusterId, [...(byCluster.get(v.clusterId) ?? []), v]);
+  }
+  let best: ClusterView[] = [];
+  for (const group of byCluster.values()) {
+    if (group.length > best.length) best = group;
+  }
+  return best;
+}
+
+function planResume(input: PlanInput, saved: { memberId: bigint; clusterId: bigint }): BootstrapPlan {
+  const same = input.views.filter((v) => v.clusterId === saved.clusterId && v.members.length > 0);
+  if (same.length === 0 || same.some((v) => v.members.some((m) => m.id === saved.memberId))) {
+    return { kind: 'resume' };
+  }
+  const largest = Math.max(...same.map((v) => v.members.length));
+  if (same.length >= Math.floor(largest / 2) + 1) {
+    return { kind: 'removed', reason: `member ${hex(saved.memberId)} of this data dir is not in cluster ${hex(saved.clusterId)} (${same.map((v) => v.from).join(', ')} list ${largest} members without it)` };
+  }
+  return { kind: 'resume' };
+}
+
+/** Decides what to do next. Pure. */
+export function planBootstrap(input: PlanInput): BootstrapPlan {
+  if (input.saved !== undefined) {
+    return planResume(input, input.saved);
+  }
+  const { identity } = input;
+  const views = mainCluster(input.views);
+  if (views.length === 0) {
+    return identity.ordinal < identity.settings.initialClusterSize
+      ? { kind: 'bootstrap' }
+      : { kind: 'wait', reason: `no running member answered (asked ${podsToProbe(identity).map((p) => p.name).join(', ')})` };
+  }
+  const listing = views.find((v) => v.members.some((m) => m.peerUrls.includes(identity.peerUrl)));
+  const members = (listing ?? views.reduce((a, b) => (b.members.length > a.members.length ? b : a))).members;
+  const mine = members.find((m) => m.peerUrls.includes(identity.peerUrl));
+  if (mine === undefined) {
+    return { kind: 'add', members };
+  }
+  if (started(mine)) {
+    return { kind: 'replace', stale: mine, members };
+  }
+  const initialVoter = identity.ordinal < identity.settings.initialClusterSize && !mine.isLearner && mine.id === computeMemberId([identity.peerUrl], input.clusterToken);
+  return initialVoter ? { kind: 'bootstrap' } : { kind: 'join', members };
+}
+
+/** --initial-cluster for joining: the listed members (unnamed ones by id) and this pod. */
+export function joinCluster(identity: PodIdentity, members: readonly ListedMember[]): InitialMember[] {
+  return members.map((m) => ({ name: m.peerUrls.includes(identity.peerUrl) ? identity.name : m.name || hex(m.id), peerUrls: [...m.peerUrls] }));
+}
+
+/** The cluster calls a pod's start needs; PodBootstrapIo.real() makes them over gRPC. */
+export interface PodBootstrapIo {
+  memberList(peerUrl: string, timeoutMs: number): Promise<{ clusterId: bigint; members: ListedMember[] }>;
+  memberAdd(clientUrl: string, name: string, peerUrl: string, timeoutMs: number): Promise<void>;
+  memberRemove(clientUrl: string, id: bigint, timeoutMs: number): Promise<void>;
+}
+
+export interface PodBootstrapLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** The start could not be decided before the deadline (the pod exits; Kubernetes restarts it). */
+export class PodBootstrapError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PodBootstrapError';
+  }
+}
+
+/** What runPodBootstrap settled on. */
+export type PodStart =
+  | { readonly kind: 'resume' }
+  | { readonly kind: 'bootstrap' }
+  | { readonly kind: 'join'; readonly initialCluster: readonly InitialMember[] }
+  | { readonly kind: 'removed'; readonly reason: string };
+
+export interface PodBootstrapOptions {
+  readonly identity: PodIdentity;
+  readonly clusterToken: string;
+  readonly saved?: { readonly memberId: bigint; readonly clusterId: bigint };
+  readonly io: PodBootstrapIo;
+  readonly logger: PodBootstrapLogger;
+  /** Give up after this long (default 10 min). */
+  readonly timeoutMs?: number;
+  /** Pause between two rounds (default 1 s). */
+  readonly retryMs?: number;
+  /** Deadline of one call (default 3 s). */
+  readonly callTimeoutMs?: number;
+}
+
+async function askPods(options: PodBootstrapOptions): Promise<ClusterView[]> {
+  const pods = podsToProbe(options.identity);
+  const answers = await Promise.all(
+    pods.map(async (p): Promise<ClusterView | undefined> => {
+      try {
+        return { from: p.name, ...(await options.io.memberList(p.peerUrl, options.callTimeoutMs ?? 3_000)) };
+      } catch {
+        return undefined; // not created yet, DNS not published yet, still starting: not an answer
+      }
+    }),
+  );
+  return answers.flatMap((a) => (a === undefined ? [] : [a]));
+}
+
+/** Client URLs of the started members, to send a membership change to (they forward it to the leader). */
+function changeTargets(members: readonly ListedMember[]): string[] {
+  return members.flatMap((m) => (started(m) ? [...m.clientUrls] : []));
+}
+
+async function tryEach(urls: readonly string[], call: (url: string) => Promise<void>): Promise<string | undefined> {
+  const failures: string[] = [];
+  for (const url of urls) {
+    try {
+      await call(url);
+      return undefined;
+    } catch (error) {
+      failures.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return failures.length === 0 ? 'no started member to ask' : failures.join('; ');
+}
+
+/**
+ * Asks the other pods, acts on the plan (add this pod as a learner; remove the member whose
+ * data this pod lost) and asks again, until the plan is to start (or to stay idle). Whether a
+ * change took effect is read from the next round's answers, never from an error's text.
+ * @throws PodBootstrapError after `timeoutMs`
+ */
+export async function runPodBootstrap(options: PodBootstrapOptions): Promise<PodStart> {
+  const { identity, io, logger } = options;
+  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+  const callMs = options.callTimeoutMs ?? 3_000;
+  let last = '';
+  for (;;) {
+    const plan = planBootstrap({ identity, clusterToken: options.clusterToken, saved: options.saved, views: await askPods(options) });
+    switch (plan.kind) {
+      case 'resume':
+      case 'bootstrap':
+      case 'removed':
+        return plan;
+      case 'join':
+        return { kind: 'join', initialCluster: joinCluster(identity, plan.members) };
+      case 'add': {
+        logger.info('adding this pod to the running cluster as a learner', { name: identity.name, peerUrl: identity.peerUrl });
+        last = (await tryEach(changeTargets(plan.members), (url) => io.memberAdd(url, identity.name, identity.peerUrl, callMs))) ?? '';
+        break;
+      }
+      case 'replace': {
+        logger.warn('this pod has an empty data dir but the cluster lists its member as started: its data is lost; removing that member to add this pod as a new one', { stale: hex(plan.stale.id) });
+        last = (await tryEach(changeTargets(plan.members), (url) => io.memberRemove(url, plan.stale.id, callMs))) ?? '';
+        break;
+      }
+      case 'wait':
+        last = plan.reason;
+        break;
+    }
+    if (Date.now() >= deadline) {
+      throw new PodBootstrapError(`pod ${identity.name} could not join its cluster within ${Math.round((options.timeoutMs ?? 600_000) / 1000)} s: ${last}`);
+    }
+    if (last !== '') logger.warn('pod start not settled yet; asking again', { name: identity.name, step: plan.kind, detail: last });
+    await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 1_000));
+  }
+}
+
+function unary<Req, Res>(clientUrl: string, call: (client: admin.AdminClient, request: Req, deadline: Date, done: (error: grpc.ServiceError | null, response: Res) => void) => void, request: Req, timeoutMs: number): Promise<Res> {
+  const client = new admin.AdminClient(peerTarget(clientUrl), grpc.credentials.createInsecure());
+  return new Promise<Res>((resolve, reject) => {
+    call(client, request, new Date(Date.now() + timeoutMs), (error, response) => {
+      client.close();
+      if (error !== null) reject(error);
+      else resolve(response);
+    });
+  });
+}
+
+/** The real calls: MemberList on peer ports, MemberAdd/MemberRemove (Admin API) on client ports. */
+export const grpcPodBootstrapIo: PodBootstrapIo = {
+  async memberList(peerUrl, timeoutMs) {
+    const r = await peerMemberList(peerUrl, timeoutMs);
+    return { clusterId: r.header?.clusterId ?? 0n, members: r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner })) };
+  },
+  async memberAdd(clientUrl, name, peerUrl, timeoutMs) {
+    await unary(clientUrl, (c, req, deadline, done) => c.memberAdd(req, new grpc.Metadata(), { deadline }, done), { name, peerUrls: [peerUrl], voter: false, force: false }, timeoutMs);
+  },
+  async memberRemove(clientUrl, id, timeoutMs) {
+    await unary(clientUrl, (c, req, deadline, done) => c.memberRemove(req, new grpc.Metadata(), { deadline }, done), { id, force: false }, timeoutMs);
+  },
+};
