@@ -5,9 +5,9 @@
  * resumes on another member after its member was killed gets every revision once, in order.
  */
 import { spawn } from 'node:child_process';
-import { Etcd3 } from 'etcd3';
 import type { IKeyValue, Watcher } from 'etcd3';
 import { clusterForSuite, explain } from './harness/cluster';
+import { etcd3ClientsForSuite } from './harness/etcd3-clients';
 import { etcdctlOk, findEtcdctl, parseEtcdctlJson } from './harness/etcdctl';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
@@ -34,13 +34,7 @@ async function etcdctlWatch(endpoint: string, args: readonly string[], done: (st
 
 describe('watch', () => {
   const c = clusterForSuite({ size: 3 });
-  const clients: Etcd3[] = [];
-  const clientOf = (members: readonly TestMember[]): Etcd3 => {
-    const client = new Etcd3({ hosts: members.map((m) => m.clientUrl), dialTimeout: 3_000 });
-    clients.push(client);
-    return client;
-  };
-  afterAll(() => clients.forEach((client) => client.close()));
+  const clientOf = etcd3ClientsForSuite();
 
   it(
     'etcdctl watch --rev replays the history with --prev-kv, then follows live writes, on a follower',

@@ -17,7 +17,7 @@ import type { ApiLimits } from './etcd-request';
 import { deleteToWire, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
 import type { HeaderContext } from './etcd-response';
 import { REASON_TRAILER, toStatusError } from './error-status';
-import { backoff, callDeadline, definitelyNotApplied, onLeader } from './leader-calls';
+import { backoff, callDeadline, definitelyNotApplied, writeOnLeader } from './leader-calls';
 import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 
@@ -88,18 +88,19 @@ export class KvService {
     toWire: (w: WriteResponse) => Res,
     afterApplied?: () => Promise<void>,
   ): Promise<Res> {
-    const deadlineMs = callDeadline(call, this.options.defaultTimeoutMs);
     const session = sessionFrom(call.metadata);
-    return onLeader(this.backend, {
+    return writeOnLeader(this.backend, this.forwarder, {
       call,
-      deadlineMs,
-      retrySafe: session !== undefined,
-      local: async () => {
+      service: etcd.KVDefinition,
+      method,
+      request,
+      hasSession: session !== undefined,
+      defaultTimeoutMs: this.options.defaultTimeoutMs,
+      local: async (deadlineMs) => {
         const response = toWire(await this.backend.write(op, session, deadlineMs));
         await afterApplied?.();
         return response;
       },
-      forward: async (leader) => (await this.forwarder.forward(etcd.KVDefinition, method, request, call.metadata, leader, deadlineMs)) as Res,
     });
   }
 

@@ -9,12 +9,13 @@
  *                          ▲ not applied / session retry, before the deadline: back off, again
  */
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
-import type { ServerCall } from '@keyval/grpc';
+import type { ServerCall, ServiceDefinition } from '@keyval/grpc';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import { ProposalLostError, ReadNotConfirmedError } from '@keyval/cluster';
 import { LeaderUnreachableError } from './api.errors';
 import { toStatusError } from './error-status';
+import type { LeaderForwarder } from './leader-forwarder';
 
 /** Where the leader is, as a member knows it. */
 export interface LeaderRouting {
@@ -81,4 +82,29 @@ export async function onLeader<Res>(routing: LeaderRouting, request: LeaderCall<
       throw toStatusError(error);
     }
   }
+}
+
+export interface LeaderWrite<Res> {
+  readonly call: ServerCall;
+  /** The service and method (`put`) the call came in on, to forward it as it came. */
+  readonly service: ServiceDefinition;
+  readonly method: string;
+  readonly request: unknown;
+  /** True when the client brought a session: then an ambiguous forwarding failure is retried. */
+  readonly hasSession: boolean;
+  readonly defaultTimeoutMs: number;
+  /** The write on this member, the leader. */
+  local(deadlineMs: number): Promise<Res>;
+}
+
+/** A write through the log on the leader: here when leading, else the same call forwarded (see onLeader). */
+export function writeOnLeader<Res>(routing: LeaderRouting, forwarder: LeaderForwarder, write: LeaderWrite<Res>): Promise<Res> {
+  const deadlineMs = callDeadline(write.call, write.defaultTimeoutMs);
+  return onLeader(routing, {
+    call: write.call,
+    deadlineMs,
+    retrySafe: write.hasSession,
+    local: () => write.local(deadlineMs),
+    forward: async (leader) => (await forwarder.forward(write.service, write.method, write.request, write.call.metadata, leader, deadlineMs)) as Res,
+  });
 }

@@ -20,7 +20,7 @@ import { ETCD_MESSAGES, invalidArgument } from './api.errors';
 import { header, writeToWire } from './etcd-response';
 import type { HeaderContext } from './etcd-response';
 import { toStatusError } from './error-status';
-import { FORWARDED_KEY, backoff, callDeadline, onLeader } from './leader-calls';
+import { FORWARDED_KEY, backoff, callDeadline, onLeader, writeOnLeader } from './leader-calls';
 import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 import { sessionFrom } from './kv-service';
@@ -235,14 +235,15 @@ export class LeaseService {
 
   /** A grant or revoke through the log on the leader (the op is built there: ids and TTLs are the leader's). */
   private write<Res>(method: 'leaseGrant' | 'leaseRevoke', request: unknown, call: ServerCall, op: () => WriteRequest): Promise<Res> {
-    const deadlineMs = callDeadline(call, this.options.defaultTimeoutMs);
     const session = sessionFrom(call.metadata);
-    return onLeader(this.backend, {
+    return writeOnLeader(this.backend, this.forwarder, {
       call,
-      deadlineMs,
-      retrySafe: session !== undefined,
-      local: async () => writeToWire(await this.backend.write(op(), session, deadlineMs), this.backend.headerContext()) as Res,
-      forward: async (leader) => (await this.forwarder.forward(etcd.LeaseDefinition, method, request, call.metadata, leader, deadlineMs)) as Res,
+      service: etcd.LeaseDefinition,
+      method,
+      request,
+      hasSession: session !== undefined,
+      defaultTimeoutMs: this.options.defaultTimeoutMs,
+      local: async (deadlineMs) => writeToWire(await this.backend.write(op(), session, deadlineMs), this.backend.headerContext()) as Res,
     });
   }
 
