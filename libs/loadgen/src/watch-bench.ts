@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import { GrpcChannel, bidiStreamingCall, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
 import type { MessageCodec, MethodDefinition } from '@keyval/grpc';
 import { BinaryReader, BinaryWriter, etcd, mvcc } from '@keyval/proto';
+import { wholeNumber } from './bench-args';
 import { findLeader, startCluster } from './bench-cluster';
 import { LatencyRecorder } from './latency';
 
@@ -31,14 +32,6 @@ interface WatchBenchArgs {
   writers: number;
   valueBytes: number;
   watchOn: 'all' | 'leader' | 'followers';
-}
-
-function wholeNumber(flag: string, text: string | undefined, min: number): number {
-  const n = Number(text);
-  if (text === undefined || !Number.isSafeInteger(n) || n < min) {
-    throw new Error(`${flag} takes a whole number of at least ${min}, not ${JSON.stringify(text)}`);
-  }
-  return n;
 }
 
 function parseArgs(argv: readonly string[]): WatchBenchArgs {
