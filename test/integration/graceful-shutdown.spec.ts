@@ -5,7 +5,8 @@
  * Long-lived streams (Watch, LeaseKeepAlive) end as the drain begins: they never hold a
  * member's exit for the drain's grace period (issue 15).
  */
-import { Etcd3 } from 'etcd3';
+import { GrpcChannel, GrpcStatus, GrpcStatusError, createClient } from '@keyval/grpc';
+import { etcd } from '@keyval/proto';
 import { clusterForSuite, explain } from './harness/cluster';
 import { missingWrites, readPrefix } from './harness/kv-helpers';
 import type { TestMember } from './harness/member-process';
@@ -70,24 +71,28 @@ describe('graceful shutdown (real processes)', () => {
   );
 
   it(
-    'SIGTERM of the leader holding open watch and lease keepalive streams: exit 0 in about a second, not after the drain’s 5 s grace',
+    'SIGTERM of the leader holding open watch and lease keepalive streams: exit 0 in about a second, not after the drain’s 5 s grace; both streams end UNAVAILABLE',
     explain(c, async () => {
       const leader = await c().leader();
-      const client = new Etcd3({ hosts: [leader.clientUrl], dialTimeout: 3_000 });
-      let release = (): void => undefined;
+      const channel = new GrpcChannel(leader.endpoint);
       try {
-        const watcher = await client.watch().prefix('gs/').create();
-        const events: string[] = [];
-        watcher.on('put', (kv) => events.push(kv.key.toString()));
-        const lease = client.lease(30);
-        release = () => lease.release();
-        await lease.grant();
-        let keptAlive = 0;
-        lease.on('keepaliveSucceeded', () => keptAlive++);
-        await lease.put('gs/leased').value('1');
-        await waitFor(() => events.includes('gs/leased'), { timeoutMs: 10_000, what: 'the watch to see the leased put' });
-        // The keepalive stream is open once one keepalive went through (etcd3 sends them every TTL/3).
-        await waitFor(() => keptAlive >= 1, { timeoutMs: 15_000, what: 'a keepalive over the stream' });
+        const watch = createClient(etcd.WatchDefinition, channel).watch();
+        await watch.send({ requestUnion: { $case: 'createRequest', value: etcd.WatchCreateRequest.fromPartial({ key: Buffer.from('gs/'), rangeEnd: Buffer.from('gs0') }) } });
+        const watchResponses = watch.responses[Symbol.asyncIterator]();
+        expect((await watchResponses.next()).value?.created).toBe(true);
+        const lease = createClient(etcd.LeaseDefinition, channel);
+        const { ID } = await lease.leaseGrant({ TTL: 30n, ID: 0n });
+        const keepAlive = lease.leaseKeepAlive();
+        await keepAlive.send({ ID });
+        const keepAliveResponses = keepAlive.responses[Symbol.asyncIterator]();
+        expect((await keepAliveResponses.next()).value?.TTL).toBe(30n);
+        // How each stream ends: its status, or a message (wrong: nothing more was asked).
+        const end = (responses: AsyncIterator<unknown>): Promise<string> =>
+          responses.next().then(
+            (r) => (r.done === true ? 'ended OK' : 'a message'),
+            (error: unknown) => (error instanceof GrpcStatusError ? `${GrpcStatus[error.code]} ${error.details}` : String(error)),
+          );
+        const ends = Promise.all([end(watchResponses), end(keepAliveResponses)]);
         const termAt = performance.now();
         leader.signal('SIGTERM');
         const exit = await leader.waitExit(EXIT_BOUND_MS);
@@ -95,9 +100,9 @@ describe('graceful shutdown (real processes)', () => {
         console.log(`[graceful-shutdown] SIGTERM of leader ${leader.name} with an open watch and a keepalive stream: exited ${String(exit.code)} after ${exitMs} ms (asserted < ${STREAMS_EXIT_BOUND_MS} ms)`);
         expect(exit).toEqual({ code: 0, signal: null });
         expect(exitMs).toBeLessThan(STREAMS_EXIT_BOUND_MS);
+        expect(await ends).toEqual(['UNAVAILABLE etcdserver: server stopped', 'UNAVAILABLE etcdserver: server stopped']);
       } finally {
-        release(); // stops the client's keepalive timer
-        client.close();
+        channel.close();
       }
       await c().restart(leader);
     }),
