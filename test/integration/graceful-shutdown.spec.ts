@@ -2,7 +2,11 @@
  * Proof (issue 4): graceful shutdown. SIGTERM of the leader under a write load → the process
  * exits 0, leadership moves to another member quickly (it hands leadership to a caught-up
  * follower rather than leaving the others to time out), and no acknowledged write is lost.
+ * Long-lived streams (Watch, LeaseKeepAlive) end as the drain begins: they never hold a
+ * member's exit for the drain's grace period (issue 15).
  */
+import { GrpcChannel, GrpcStatus, GrpcStatusError, createClient } from '@keyval/grpc';
+import { etcd } from '@keyval/proto';
 import { clusterForSuite, explain } from './harness/cluster';
 import { missingWrites, readPrefix } from './harness/kv-helpers';
 import type { TestMember } from './harness/member-process';
@@ -13,6 +17,8 @@ jest.setTimeout(90_000);
 
 /** A hand-off should beat an election timeout; asserted with a margin for a loaded CI machine. */
 const HANDOFF_BOUND_MS = 3_000;
+/** A member whose only calls are open streams exits this fast (the drain's grace for calls is 5 s). */
+const STREAMS_EXIT_BOUND_MS = 3_000;
 /** The member gives its hand-off 2 s, then drains and closes storage: it must be gone well before this. */
 const EXIT_BOUND_MS = 10_000;
 
@@ -61,6 +67,44 @@ describe('graceful shutdown (real processes)', () => {
         timeoutMs: 20_000,
         what: `${old.name} to show every acknowledged write after its restart`,
       });
+    }),
+  );
+
+  it(
+    'SIGTERM of the leader holding open watch and lease keepalive streams: exit 0 in about a second, not after the drain’s 5 s grace; both streams end UNAVAILABLE',
+    explain(c, async () => {
+      const leader = await c().leader();
+      const channel = new GrpcChannel(leader.endpoint);
+      try {
+        const watch = createClient(etcd.WatchDefinition, channel).watch();
+        await watch.send({ requestUnion: { $case: 'createRequest', value: etcd.WatchCreateRequest.fromPartial({ key: Buffer.from('gs/'), rangeEnd: Buffer.from('gs0') }) } });
+        const watchResponses = watch.responses[Symbol.asyncIterator]();
+        expect((await watchResponses.next()).value?.created).toBe(true);
+        const lease = createClient(etcd.LeaseDefinition, channel);
+        const { ID } = await lease.leaseGrant({ TTL: 30n, ID: 0n });
+        const keepAlive = lease.leaseKeepAlive();
+        await keepAlive.send({ ID });
+        const keepAliveResponses = keepAlive.responses[Symbol.asyncIterator]();
+        expect((await keepAliveResponses.next()).value?.TTL).toBe(30n);
+        // How each stream ends: its status, or a message (wrong: nothing more was asked).
+        const end = (responses: AsyncIterator<unknown>): Promise<string> =>
+          responses.next().then(
+            (r) => (r.done === true ? 'ended OK' : 'a message'),
+            (error: unknown) => (error instanceof GrpcStatusError ? `${GrpcStatus[error.code]} ${error.details}` : String(error)),
+          );
+        const ends = Promise.all([end(watchResponses), end(keepAliveResponses)]);
+        const termAt = performance.now();
+        leader.signal('SIGTERM');
+        const exit = await leader.waitExit(EXIT_BOUND_MS);
+        const exitMs = Math.round(performance.now() - termAt);
+        console.log(`[graceful-shutdown] SIGTERM of leader ${leader.name} with an open watch and a keepalive stream: exited ${String(exit.code)} after ${exitMs} ms (asserted < ${STREAMS_EXIT_BOUND_MS} ms)`);
+        expect(exit).toEqual({ code: 0, signal: null });
+        expect(exitMs).toBeLessThan(STREAMS_EXIT_BOUND_MS);
+        expect(await ends).toEqual(['UNAVAILABLE etcdserver: server stopped', 'UNAVAILABLE etcdserver: server stopped']);
+      } finally {
+        channel.close();
+      }
+      await c().restart(leader);
     }),
   );
 });

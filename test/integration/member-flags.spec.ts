@@ -30,6 +30,8 @@ const BAD_FLAGS: [string, string[], Record<string, string>, string][] = [
   ['a bad KEYVAL_* environment variable', [], { KEYVAL_HEARTBEAT_INTERVAL: 'abc' }, '--heartbeat-interval'],
   ['a stream limit of 0', ['--max-concurrent-streams', '0'], {}, '--max-concurrent-streams'],
   ['an idle timeout that is not a duration', ['--idle-timeout', 'soon'], {}, '--idle-timeout'],
+  ['an unknown auto-compaction mode', ['--auto-compaction-mode', 'weekly'], {}, '--auto-compaction-mode'],
+  ['an auto-compaction retention that is no duration', ['--auto-compaction-retention', '1 hour'], {}, '--auto-compaction-retention'],
 ];
 
 /** Every flag issue 4 names, plus the operational ones. */
@@ -49,6 +51,8 @@ const DOCUMENTED_FLAGS = [
   '--max-request-bytes',
   '--request-timeout',
   ...SERVER_LIMIT_FLAGS.map((f) => f.flag),
+  '--auto-compaction-mode',
+  '--auto-compaction-retention',
   '--help',
 ];
 

@@ -13,6 +13,7 @@ export const ETCD_MESSAGES = {
   duplicateKey: 'etcdserver: duplicate key given in txn request',
   requestTooLarge: 'etcdserver: request is too large',
   futureRevision: 'etcdserver: mvcc: required revision is a future revision',
+  compacted: 'etcdserver: mvcc: required revision has been compacted',
   notLeader: 'etcdserver: not leader',
   noLeader: 'etcdserver: no leader',
   leaderChanged: 'etcdserver: leader changed',
@@ -21,6 +22,10 @@ export const ETCD_MESSAGES = {
   keyNotFound: 'etcdserver: key not found',
   tooManyRequests: 'etcdserver: too many requests',
   noSpace: 'etcdserver: mvcc: database space exceeded',
+  leaseProvided: 'etcdserver: lease is provided',
+  leaseNotFound: 'etcdserver: requested lease not found',
+  leaseExists: 'etcdserver: lease already exists',
+  leaseTtlTooLarge: 'etcdserver: too large lease TTL',
 } as const;
 
 /**

@@ -15,6 +15,10 @@ import {
 import {
   CommandLimitError,
   CommandRejectedError,
+  CompactedError,
+  FutureRevisionError,
+  LeaseExistsError,
+  LeaseNotFoundError,
   KeyNotFoundError,
   MalformedCommandError,
   RangeTooLargeError,
@@ -70,11 +74,26 @@ function refusalStatus(error: MembershipRefusedError): GrpcStatusError {
 /** Trailer naming the leader (hex member id) on a not-leader answer. */
 export const LEADER_HINT_TRAILER = 'keyval-leader';
 
+/**
+ * Trailer with KeyVal's own explanation of an error whose status message is etcd's exact text
+ * (etcd clients map errors by that text, so nothing may be appended to it).
+ */
+export const REASON_TRAILER = 'keyval-reason';
+
+/** A status with etcd's exact text, and our reason in the REASON_TRAILER trailer. */
+function etcdStatus(code: GrpcStatus, etcdText: string, cause: Error): GrpcStatusError {
+  return status(code, etcdText, cause, { [REASON_TRAILER]: cause.message });
+}
+
 function status(code: GrpcStatus, details: string, cause: unknown, metadata?: Record<string, string>): GrpcStatusError {
   return new GrpcStatusError(code, details, { cause, metadata });
 }
 
 function commandStatus(error: CommandRejectedError): GrpcStatusError {
+  if (error instanceof CompactedError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, error);
+  if (error instanceof FutureRevisionError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision, error);
+  if (error instanceof LeaseNotFoundError) return etcdStatus(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound, error);
+  if (error instanceof LeaseExistsError) return etcdStatus(GrpcStatus.FAILED_PRECONDITION, ETCD_MESSAGES.leaseExists, error);
   if (error instanceof KeyNotFoundError) return status(GrpcStatus.INVALID_ARGUMENT, `${ETCD_MESSAGES.keyNotFound}: ${error.message}`, error);
   if (error instanceof CommandLimitError) return status(GrpcStatus.INVALID_ARGUMENT, error.message, error);
   if (error instanceof RangeTooLargeError) return status(GrpcStatus.RESOURCE_EXHAUSTED, error.message, error);

@@ -3,9 +3,9 @@ import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import { NotLeaderError, nodeId } from '@keyval/raft';
 import { KeyNotFoundError } from '@keyval/statemachine';
 import { DeadlineExceededError } from '@keyval/cluster';
-import { DEFAULT_API_LIMITS, checkRequestSize, deleteFromWire, planRange, putFromWire, txnFromWire, txnWrites } from './etcd-request';
-import { finishRange } from './etcd-response';
-import { LEADER_HINT_TRAILER, toStatusError } from './error-status';
+import { CompactedError, FutureRevisionError, SortOrder, SortTarget } from '@keyval/statemachine';
+import { DEFAULT_API_LIMITS, checkRequestSize, deleteFromWire, putFromWire, rangeFromWire, txnFromWire, txnWrites } from './etcd-request';
+import { LEADER_HINT_TRAILER, REASON_TRAILER, toStatusError } from './error-status';
 
 const b = (s: string) => Buffer.from(s);
 const range = (p: Partial<etcd.RangeRequest>) => etcd.RangeRequest.fromPartial(p);
@@ -23,29 +23,62 @@ const expectStatus = (fn: () => unknown, code: GrpcStatus, message: RegExp) => {
 
 describe('etcd request validation', () => {
   it('refuses empty keys with etcd’s own message', () => {
-    expectStatus(() => planRange(range({})), GrpcStatus.INVALID_ARGUMENT, /^etcdserver: key is not provided$/);
+    expectStatus(() => rangeFromWire(range({})), GrpcStatus.INVALID_ARGUMENT, /^etcdserver: key is not provided$/);
     expectStatus(() => putFromWire(etcd.PutRequest.fromPartial({ value: b('v') })), GrpcStatus.INVALID_ARGUMENT, /key is not provided/);
     expectStatus(() => deleteFromWire(etcd.DeleteRangeRequest.fromPartial({})), GrpcStatus.INVALID_ARGUMENT, /key is not provided/);
   });
 
-  it('refuses inverted ranges, naming them', () => {
-    expectStatus(() => planRange(range({ key: b('b'), rangeEnd: b('a') })), GrpcStatus.INVALID_ARGUMENT, /inverted range/);
-    expect(planRange(range({ key: b('a'), rangeEnd: Buffer.from([0]) })).request.rangeEnd).toEqual(Buffer.from([0]));
+  it('passes inverted ranges on (etcd answers them empty)', () => {
+    expect(rangeFromWire(range({ key: b('b'), rangeEnd: b('a') }))).toEqual({ key: b('b'), rangeEnd: b('a') });
+    expect(rangeFromWire(range({ key: b('a'), rangeEnd: Buffer.from([0]) })).rangeEnd).toEqual(Buffer.from([0]));
   });
 
-  it('refuses leases and past revisions as unimplemented, future revisions as out of range', () => {
-    expectStatus(() => putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: 5n })), GrpcStatus.UNIMPLEMENTED, /leases are not supported/);
-    const plan = planRange(range({ key: b('k'), revision: 3n }));
-    const at = (revision: number) => ({ header: { revision }, kvs: [], more: false, count: 0 });
-    expectStatus(() => finishRange(plan, at(5)), GrpcStatus.UNIMPLEMENTED, /past revision \(3; the store is at 5\)/);
-    expectStatus(() => finishRange(plan, at(2)), GrpcStatus.OUT_OF_RANGE, /future revision/);
-    expect(finishRange(plan, at(3)).header.revision).toBe(3);
+  it('maps revision, sort and filters; negative values mean unset, as in etcd', () => {
+    const pb = range({
+      key: b('a'),
+      rangeEnd: b('z'),
+      limit: 3n,
+      revision: 7n,
+      sortOrder: etcd.RangeRequest_SortOrder.DESCEND,
+      sortTarget: etcd.RangeRequest_SortTarget.MOD,
+      minModRevision: 2n,
+      maxCreateRevision: 9n,
+      keysOnly: true,
+    });
+    expect(rangeFromWire(pb)).toEqual({ key: b('a'), rangeEnd: b('z'), limit: 3, revision: 7, minModRevision: 2, maxCreateRevision: 9, keysOnly: true, sortOrder: SortOrder.Descend, sortTarget: SortTarget.Mod });
+    expect(rangeFromWire(range({ key: b('a'), limit: -1n, revision: -5n, maxModRevision: -2n }))).toEqual({ key: b('a') });
+    expectStatus(() => rangeFromWire(range({ key: b('a'), revision: 2n ** 60n })), GrpcStatus.OUT_OF_RANGE, /^etcdserver: mvcc: required revision is a future revision$/);
+    expectStatus(() => rangeFromWire(range({ key: b('a'), sortOrder: 7 as etcd.RangeRequest_SortOrder })), GrpcStatus.INVALID_ARGUMENT, /unknown sort_order 7/);
   });
 
-  it('refuses oversized requests and too many txn operations', () => {
+  it('maps a put’s lease; refuses a lease with ignore_lease and a negative lease as etcd', () => {
+    expect(putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: 5n }))).toMatchObject({ lease: 5n });
+    expect(putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), ignoreLease: true }))).toMatchObject({ ignoreLease: true });
+    expectStatus(() => putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: 5n, ignoreLease: true })), GrpcStatus.INVALID_ARGUMENT, /^etcdserver: lease is provided$/);
+    expectStatus(() => putFromWire(etcd.PutRequest.fromPartial({ key: b('k'), lease: -5n })), GrpcStatus.NOT_FOUND, /^etcdserver: requested lease not found$/);
+  });
+
+  it('refuses oversized requests and too many txn operations (a nested txn gets what its parent left)', () => {
     expectStatus(() => checkRequestSize(2_000_000, DEFAULT_API_LIMITS), GrpcStatus.INVALID_ARGUMENT, /request is too large \(2000000 bytes; the limit is 1572864\)/);
-    const ops = Array.from({ length: 129 }, (_, i) => etcd.RequestOp.fromPartial({ request: { $case: 'requestPut', value: etcd.PutRequest.fromPartial({ key: b(`k${i}`) }) } }));
-    expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ success: ops }), DEFAULT_API_LIMITS), GrpcStatus.INVALID_ARGUMENT, /too many operations/);
+    const puts = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => etcd.RequestOp.fromPartial({ request: { $case: 'requestPut', value: etcd.PutRequest.fromPartial({ key: b(`${prefix}${i}`) }) } }));
+    expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ success: puts(129, 'k') }), DEFAULT_API_LIMITS), GrpcStatus.INVALID_ARGUMENT, /too many operations/);
+    const nested = (n: number) => etcd.RequestOp.fromPartial({ request: { $case: 'requestTxn', value: etcd.TxnRequest.fromPartial({ success: puts(n, 'n') }) } });
+    expect(() => txnFromWire(etcd.TxnRequest.fromPartial({ success: [...puts(99, 'k'), nested(28)] }), DEFAULT_API_LIMITS)).not.toThrow();
+    expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ success: [...puts(99, 'k'), nested(29)] }), DEFAULT_API_LIMITS), GrpcStatus.INVALID_ARGUMENT, /too many operations/);
+    expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ success: [etcd.RequestOp.fromPartial({})] }), DEFAULT_API_LIMITS), GrpcStatus.INVALID_ARGUMENT, /^etcdserver: key not found$/);
+  });
+
+  it('refuses a key put twice or put and deleted in one txn, nested txns included (etcd checkIntervals)', () => {
+    const put = (k: string) => etcd.RequestOp.fromPartial({ request: { $case: 'requestPut', value: etcd.PutRequest.fromPartial({ key: b(k) }) } });
+    const txn = (success: etcd.RequestOp[], failure: etcd.RequestOp[] = []) => etcd.RequestOp.fromPartial({ request: { $case: 'requestTxn', value: etcd.TxnRequest.fromPartial({ success, failure }) } });
+    const del = (k: string, e: string) => etcd.RequestOp.fromPartial({ request: { $case: 'requestDeleteRange', value: etcd.DeleteRangeRequest.fromPartial({ key: b(k), rangeEnd: b(e) }) } });
+    const check = (success: etcd.RequestOp[]) => () => txnFromWire(etcd.TxnRequest.fromPartial({ success }), DEFAULT_API_LIMITS);
+    expectStatus(check([put('a'), txn([put('a')])]), GrpcStatus.INVALID_ARGUMENT, /duplicate key/);
+    expectStatus(check([del('a', 'c'), txn([], [put('b')])]), GrpcStatus.INVALID_ARGUMENT, /duplicate key/);
+    expectStatus(check([txn([del('a', 'c')]), put('b')]), GrpcStatus.INVALID_ARGUMENT, /duplicate key/);
+    expectStatus(check([del('a', '\0'), put('zz')]), GrpcStatus.INVALID_ARGUMENT, /duplicate key/);
+    expect(check([txn([put('a')], [put('a')])])).not.toThrow();
+    expect(check([del('a', 'c'), del('b', 'd'), put('d')])).not.toThrow();
   });
 
   it('refuses duplicate keys in one txn branch, and unknown compare targets', () => {
@@ -56,32 +89,13 @@ describe('etcd request validation', () => {
     expect(() => txnFromWire(etcd.TxnRequest.fromPartial({ success: [put('a')], failure: [put('a')] }), DEFAULT_API_LIMITS)).not.toThrow();
     const cmp = etcd.Compare.fromPartial({ key: b('k'), target: 9 as etcd.Compare_CompareTarget });
     expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ compare: [cmp] }), DEFAULT_API_LIMITS), GrpcStatus.INVALID_ARGUMENT, /unknown compare target 9/);
-    const lease = etcd.Compare.fromPartial({ key: b('k'), target: etcd.Compare_CompareTarget.LEASE });
-    expectStatus(() => txnFromWire(etcd.TxnRequest.fromPartial({ compare: [lease] }), DEFAULT_API_LIMITS), GrpcStatus.UNIMPLEMENTED, /lease/);
+    const lease = etcd.Compare.fromPartial({ key: b('k'), target: etcd.Compare_CompareTarget.LEASE, targetUnion: { $case: 'lease', value: 9n } });
+    expect(txnFromWire(etcd.TxnRequest.fromPartial({ compare: [lease] }), DEFAULT_API_LIMITS).request.compare[0]).toMatchObject({ lease: 9n });
   });
 
   it('tells read-only txns from writing ones', () => {
     const r = etcd.RequestOp.fromPartial({ request: { $case: 'requestRange', value: range({ key: b('k') }) } });
     expect(txnWrites(txnFromWire(etcd.TxnRequest.fromPartial({ success: [r] }), DEFAULT_API_LIMITS).request)).toBe(false);
-  });
-});
-
-describe('range post-processing', () => {
-  const kv = (k: string, mod: number, v: string) => ({ key: b(k), createRevision: 2, modRevision: mod, version: 1, value: b(v) });
-  const r = { header: { revision: 9 }, kvs: [kv('a', 5, 'z'), kv('b', 3, 'y'), kv('c', 7, 'x')], more: false, count: 3 };
-
-  it('sorts descending by mod revision and applies the limit after sorting', () => {
-    const plan = planRange(range({ key: b('a'), rangeEnd: b('z'), limit: 2n, sortOrder: etcd.RangeRequest_SortOrder.DESCEND, sortTarget: etcd.RangeRequest_SortTarget.MOD }));
-    expect(plan.request.limit).toBe(0);
-    const out = finishRange(plan, r);
-    expect(out.kvs.map((k) => Buffer.from(k.key).toString())).toEqual(['c', 'a']);
-    expect(out.more).toBe(true);
-    expect(out.count).toBe(3);
-  });
-
-  it('filters by mod revision', () => {
-    const plan = planRange(range({ key: b('a'), rangeEnd: b('z'), minModRevision: 4n }));
-    expect(finishRange(plan, r).kvs.map((k) => Buffer.from(k.key).toString())).toEqual(['a', 'c']);
   });
 });
 
@@ -98,5 +112,13 @@ describe('error → status mapping', () => {
     expect(toStatusError(new DeadlineExceededError('write')).code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
     expect(toStatusError(KeyNotFoundError.forKey(b('k'))).code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(toStatusError(new Error('boom')).code).toBe(GrpcStatus.INTERNAL);
+  });
+
+  it('answers compacted and future revisions with etcd’s exact text, our reason in a trailer', () => {
+    const compacted = toStatusError(CompactedError.of(3, 7));
+    expect([compacted.code, compacted.details]).toEqual([GrpcStatus.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted']);
+    expect(compacted.metadata[REASON_TRAILER]).toMatch(/revision 3 has been compacted/);
+    const future = toStatusError(FutureRevisionError.of(9, 7));
+    expect([future.code, future.details]).toEqual([GrpcStatus.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision']);
   });
 });

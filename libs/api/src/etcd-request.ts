@@ -1,13 +1,13 @@
 /**
- * etcd v3 requests (wire types) → state-machine requests, validated. Every refusal is a
- * GrpcStatusError naming the problem: INVALID_ARGUMENT for bad input, UNIMPLEMENTED for a
- * feature KeyVal does not have (leases, reading at a past revision), OUT_OF_RANGE for a future
- * revision, as etcd answers them.
+ * etcd v3 requests (wire types) → state-machine requests, validated as etcd's v3rpc layer
+ * validates them. Every refusal is a GrpcStatusError naming the problem: INVALID_ARGUMENT for
+ * bad input, OUT_OF_RANGE for a revision no number holds.
  */
+import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { CompareResult, CompareTarget } from '@keyval/statemachine';
+import { CompareResult, CompareTarget, SortOrder, SortTarget } from '@keyval/statemachine';
 import type { Compare, DeleteRangeRequest, KeySpan, PutRequest, RangeRequest, RequestOp, TxnRequest } from '@keyval/statemachine';
-import { ETCD_MESSAGES, invalidArgument, unimplemented } from './api.errors';
+import { ETCD_MESSAGES, invalidArgument } from './api.errors';
 
 export interface ApiLimits {
   /** Largest encoded request, bytes (etcd's --max-request-bytes). Default 1.5 MiB. */
@@ -18,22 +18,10 @@ export interface ApiLimits {
 
 export const DEFAULT_API_LIMITS: ApiLimits = { maxRequestBytes: 1.5 * 1024 * 1024, maxTxnOps: 128 };
 
-/** What a range needs after the state machine answered: sorting, filters and a revision check. */
-export interface RangePlan {
-  readonly request: RangeRequest;
-  readonly limit: number;
-  readonly sortOrder: etcd.RangeRequest_SortOrder;
-  readonly sortTarget: etcd.RangeRequest_SortTarget;
-  /** The revision asked for (0: latest). */
-  readonly revision: number;
-  readonly filters: { readonly minMod: number; readonly maxMod: number; readonly minCreate: number; readonly maxCreate: number };
-  /** Whether the state machine must return the whole range (sorting or filtering in the app). */
-  readonly postProcess: boolean;
-}
-
-function safe(value: bigint, field: string): number {
-  if (value < 0n) {
-    throw invalidArgument(`${field} must not be negative (got ${value})`);
+/** A non-negative int64 as a number; negative counts as 0 (etcd treats them as unset). */
+function atLeastZero(value: bigint, field: string): number {
+  if (value <= 0n) {
+    return 0;
   }
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw invalidArgument(`${field} ${value} is too large`);
@@ -41,14 +29,18 @@ function safe(value: bigint, field: string): number {
   return Number(value);
 }
 
-/** Validates a key and range_end; refuses an empty key and an inverted range. */
-function span(key: Buffer, rangeEnd: Buffer, what: string): KeySpan {
+/** An int64 compare operand as a number (etcd compares any int64; ours are safe integers). */
+function operand(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw invalidArgument(`${field} ${value} is too large`);
+  }
+  return Number(value);
+}
+
+/** Validates a key and range_end: etcd refuses only an empty key (an inverted range is empty). */
+function span(key: Buffer, rangeEnd: Buffer): KeySpan {
   if (key.length === 0) {
     throw invalidArgument(ETCD_MESSAGES.emptyKey);
-  }
-  const isAllFrom = rangeEnd.length === 1 && rangeEnd[0] === 0;
-  if (rangeEnd.length > 0 && !isAllFrom && Buffer.compare(rangeEnd, key) <= 0) {
-    throw invalidArgument(`${what}: range_end ${JSON.stringify(rangeEnd.toString('latin1'))} does not sort after key ${JSON.stringify(key.toString('latin1'))} (an empty or inverted range)`);
   }
   return rangeEnd.length === 0 ? { key } : { key, rangeEnd };
 }
@@ -59,45 +51,82 @@ export function checkRequestSize(bytes: number, limits: ApiLimits): void {
   }
 }
 
-export function planRange(pb: etcd.RangeRequest): RangePlan {
-  const keys = span(pb.key, pb.rangeEnd, 'range');
-  const limit = safe(pb.limit, 'limit');
-  const revision = safe(pb.revision, 'revision');
-  if (pb.sortOrder === etcd.RangeRequest_SortOrder.UNRECOGNIZED || !(pb.sortOrder in etcd.RangeRequest_SortOrder)) {
+const SORT_ORDERS: Readonly<Record<number, SortOrder>> = {
+  [etcd.RangeRequest_SortOrder.NONE]: SortOrder.None,
+  [etcd.RangeRequest_SortOrder.ASCEND]: SortOrder.Ascend,
+  [etcd.RangeRequest_SortOrder.DESCEND]: SortOrder.Descend,
+};
+
+const SORT_TARGETS: Readonly<Record<number, SortTarget>> = {
+  [etcd.RangeRequest_SortTarget.KEY]: SortTarget.Key,
+  [etcd.RangeRequest_SortTarget.VERSION]: SortTarget.Version,
+  [etcd.RangeRequest_SortTarget.CREATE]: SortTarget.Create,
+  [etcd.RangeRequest_SortTarget.MOD]: SortTarget.Mod,
+  [etcd.RangeRequest_SortTarget.VALUE]: SortTarget.Value,
+};
+
+/**
+ * A range as the state machine takes it. A revision past what a number holds is a future
+ * revision; negative limits, revisions and filters mean "none", as in etcd.
+ */
+export function rangeFromWire(pb: etcd.RangeRequest): RangeRequest {
+  const keys = span(pb.key, pb.rangeEnd);
+  const sortOrder = SORT_ORDERS[pb.sortOrder];
+  if (sortOrder === undefined) {
     throw invalidArgument(`unknown sort_order ${pb.sortOrder}`);
   }
-  if (pb.sortTarget === etcd.RangeRequest_SortTarget.UNRECOGNIZED || !(pb.sortTarget in etcd.RangeRequest_SortTarget)) {
+  const sortTarget = SORT_TARGETS[pb.sortTarget];
+  if (sortTarget === undefined) {
     throw invalidArgument(`unknown sort_target ${pb.sortTarget}`);
   }
-  const filters = {
-    minMod: safe(pb.minModRevision, 'min_mod_revision'),
-    maxMod: safe(pb.maxModRevision, 'max_mod_revision'),
-    minCreate: safe(pb.minCreateRevision, 'min_create_revision'),
-    maxCreate: safe(pb.maxCreateRevision, 'max_create_revision'),
+  if (pb.revision > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision);
+  }
+  const fields = {
+    limit: atLeastZero(pb.limit, 'limit'),
+    revision: atLeastZero(pb.revision, 'revision'),
+    minModRevision: atLeastZero(pb.minModRevision, 'min_mod_revision'),
+    maxModRevision: atLeastZero(pb.maxModRevision, 'max_mod_revision'),
+    minCreateRevision: atLeastZero(pb.minCreateRevision, 'min_create_revision'),
+    maxCreateRevision: atLeastZero(pb.maxCreateRevision, 'max_create_revision'),
   };
-  // Natural order is ascending by key; anything else, or a filter, is done here on the whole range.
-  const sorted = pb.sortOrder !== etcd.RangeRequest_SortOrder.NONE && !(pb.sortOrder === etcd.RangeRequest_SortOrder.ASCEND && pb.sortTarget === etcd.RangeRequest_SortTarget.KEY);
-  const filtered = filters.minMod + filters.maxMod + filters.minCreate + filters.maxCreate > 0;
-  const postProcess = (sorted || filtered) && !pb.countOnly;
-  const request: RangeRequest = { ...keys, limit: postProcess ? 0 : limit, countOnly: pb.countOnly, keysOnly: pb.keysOnly };
-  return { request, limit, sortOrder: pb.sortOrder, sortTarget: pb.sortTarget, revision, filters, postProcess };
+  const set = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== 0));
+  return {
+    ...keys,
+    ...set,
+    ...(pb.countOnly && { countOnly: true }),
+    ...(pb.keysOnly && { keysOnly: true }),
+    ...(sortOrder !== SortOrder.None && { sortOrder }),
+    ...(sortTarget !== SortTarget.Key && { sortTarget }),
+  };
 }
 
 export function putFromWire(pb: etcd.PutRequest): PutRequest {
   if (pb.key.length === 0) {
     throw invalidArgument(ETCD_MESSAGES.emptyKey);
   }
-  if (pb.lease !== 0n) {
-    throw unimplemented('leases are not supported by KeyVal (put with lease)');
-  }
   if (pb.ignoreValue && pb.value.length > 0) {
     throw invalidArgument(ETCD_MESSAGES.valueProvided);
   }
-  return { key: pb.key, value: pb.value, prevKv: pb.prevKv, ignoreValue: pb.ignoreValue };
+  if (pb.ignoreLease && pb.lease !== 0n) {
+    throw invalidArgument(ETCD_MESSAGES.leaseProvided);
+  }
+  if (pb.lease < 0n) {
+    // No lease has a negative id: etcd would not find it either.
+    throw new GrpcStatusError(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound);
+  }
+  return {
+    key: pb.key,
+    value: pb.value,
+    prevKv: pb.prevKv,
+    ignoreValue: pb.ignoreValue,
+    ...(pb.lease !== 0n && { lease: pb.lease }),
+    ...(pb.ignoreLease && { ignoreLease: true }),
+  };
 }
 
 export function deleteFromWire(pb: etcd.DeleteRangeRequest): DeleteRangeRequest {
-  return { ...span(pb.key, pb.rangeEnd, 'delete'), prevKv: pb.prevKv };
+  return { ...span(pb.key, pb.rangeEnd), prevKv: pb.prevKv };
 }
 
 const RESULTS: Record<number, CompareResult> = {
@@ -108,7 +137,7 @@ const RESULTS: Record<number, CompareResult> = {
 };
 
 function compareFromWire(pb: etcd.Compare): Compare {
-  const keys = span(pb.key, pb.rangeEnd, 'compare');
+  const keys = span(pb.key, pb.rangeEnd);
   const result = RESULTS[pb.result];
   if (result === undefined) {
     throw invalidArgument(`unknown compare result ${pb.result}`);
@@ -116,90 +145,120 @@ function compareFromWire(pb: etcd.Compare): Compare {
   const union = pb.targetUnion;
   switch (pb.target) {
     case etcd.Compare_CompareTarget.VERSION:
-      return { ...keys, target: CompareTarget.Version, result, operand: union?.$case === 'version' ? safe(union.value, 'compare version') : 0 };
+      return { ...keys, target: CompareTarget.Version, result, operand: union?.$case === 'version' ? operand(union.value, 'compare version') : 0 };
     case etcd.Compare_CompareTarget.CREATE:
-      return { ...keys, target: CompareTarget.Create, result, operand: union?.$case === 'createRevision' ? safe(union.value, 'compare create_revision') : 0 };
+      return { ...keys, target: CompareTarget.Create, result, operand: union?.$case === 'createRevision' ? operand(union.value, 'compare create_revision') : 0 };
     case etcd.Compare_CompareTarget.MOD:
-      return { ...keys, target: CompareTarget.Mod, result, operand: union?.$case === 'modRevision' ? safe(union.value, 'compare mod_revision') : 0 };
+      return { ...keys, target: CompareTarget.Mod, result, operand: union?.$case === 'modRevision' ? operand(union.value, 'compare mod_revision') : 0 };
     case etcd.Compare_CompareTarget.VALUE:
       return { ...keys, target: CompareTarget.Value, result, value: union?.$case === 'value' ? union.value : Buffer.alloc(0) };
-    case etcd.Compare_CompareTarget.LEASE:
-      throw unimplemented('leases are not supported by KeyVal (compare on lease)');
+    case etcd.Compare_CompareTarget.LEASE: {
+      const lease = union?.$case === 'lease' ? union.value : 0n;
+      if (lease < 0n) {
+        throw invalidArgument(`compare lease ${lease} is negative: lease ids are positive`);
+      }
+      return { ...keys, target: CompareTarget.Lease, result, lease };
+    }
     default:
       throw invalidArgument(`unknown compare target ${pb.target}`);
   }
 }
 
-/** Keys written by a branch: single-key puts and delete spans, for etcd's duplicate-key rule. */
-interface BranchWrites {
+function opFromWire(op: etcd.RequestOp, limits: ApiLimits, budget: number): RequestOp {
+  const r = op.request;
+  switch (r?.$case) {
+    case 'requestRange':
+      return { type: 'range', request: rangeFromWire(r.value) };
+    case 'requestPut':
+      return { type: 'put', request: putFromWire(r.value) };
+    case 'requestDeleteRange':
+      return { type: 'deleteRange', request: deleteFromWire(r.value) };
+    case 'requestTxn':
+      return { type: 'txn', request: txnOps(r.value, limits, budget) };
+    default:
+      // etcd answers an empty operation so.
+      throw invalidArgument(ETCD_MESSAGES.keyNotFound);
+  }
+}
+
+/**
+ * etcd's --max-txn-ops: the longest of the compares, the success ops and the failure ops; a
+ * nested txn gets what its parent left (etcd's checkTxnRequest).
+ */
+function txnOps(pb: etcd.TxnRequest, limits: ApiLimits, budget: number): TxnRequest {
+  const longest = Math.max(pb.compare.length, pb.success.length, pb.failure.length);
+  if (longest > budget) {
+    throw invalidArgument(`${ETCD_MESSAGES.tooManyOps} (${longest}; the limit is ${budget})`);
+  }
+  const compare = pb.compare.map(compareFromWire);
+  const branch = (ops: readonly etcd.RequestOp[]): RequestOp[] => ops.map((op) => opFromWire(op, limits, budget - longest));
+  return { compare, success: branch(pb.success), failure: branch(pb.failure) };
+}
+
+export function txnFromWire(pb: etcd.TxnRequest, limits: ApiLimits): { request: TxnRequest } {
+  const request = txnOps(pb, limits, limits.maxTxnOps);
+  checkIntervals(request.success);
+  checkIntervals(request.failure);
+  return { request };
+}
+
+/** Puts and deletes of a list of ops and of the txns nested in it. */
+interface OpWrites {
   readonly puts: Set<string>;
   readonly deletes: KeySpan[];
 }
 
-function opFromWire(op: etcd.RequestOp, limits: ApiLimits, writes: BranchWrites): RequestOp {
-  const r = op.request;
-  switch (r?.$case) {
-    case 'requestRange': {
-      const plan = planRange(r.value);
-      if (plan.postProcess || plan.revision !== 0) {
-        throw unimplemented('sorting, revision filters and past revisions are not supported inside a txn');
-      }
-      return { type: 'range', request: plan.request };
-    }
-    case 'requestPut': {
-      const put = putFromWire(r.value);
-      const key = Buffer.from(put.key).toString('latin1');
-      if (writes.puts.has(key)) {
-        throw invalidArgument(ETCD_MESSAGES.duplicateKey);
-      }
-      writes.puts.add(key);
-      return { type: 'put', request: put };
-    }
-    case 'requestDeleteRange': {
-      const del = deleteFromWire(r.value);
-      writes.deletes.push(del);
-      return { type: 'deleteRange', request: del };
-    }
-    case 'requestTxn': {
-      const nested = txnFromWire(r.value, limits);
-      return { type: 'txn', request: nested.request };
-    }
-    default:
-      throw invalidArgument('a txn operation carries no request');
-  }
-}
-
 function inSpan(key: Buffer, s: KeySpan): boolean {
-  const k = Buffer.from(s.key);
+  const start = Buffer.from(s.key);
   if (s.rangeEnd === undefined || s.rangeEnd.length === 0) {
-    return key.equals(k);
+    return key.equals(start);
   }
   const end = Buffer.from(s.rangeEnd);
-  const all = end.length === 1 && end[0] === 0;
-  return Buffer.compare(key, k) >= 0 && (all || Buffer.compare(key, end) < 0);
+  const toTheEnd = end.length === 1 && end[0] === 0;
+  return Buffer.compare(key, start) >= 0 && (toTheEnd || Buffer.compare(key, end) < 0);
 }
 
-function branchFromWire(ops: readonly etcd.RequestOp[], limits: ApiLimits): RequestOp[] {
-  if (ops.length > limits.maxTxnOps) {
-    throw invalidArgument(`${ETCD_MESSAGES.tooManyOps} (${ops.length}; the limit is ${limits.maxTxnOps})`);
+/**
+ * etcd's checkIntervals: within one txn, counting the txns nested in it, no key is put twice
+ * (a then-branch and an else-branch may both put it: only one runs) and no key is both put
+ * and deleted; otherwise "duplicate key". A delete to the end of the key space ("\0") counts
+ * as reaching every key after its start (etcd ignores such a delete here).
+ */
+function checkIntervals(ops: readonly RequestOp[]): OpWrites {
+  const deletes: KeySpan[] = ops.flatMap((op) => (op.type === 'deleteRange' ? [op.request] : []));
+  const puts = new Set<string>();
+  const deleted = (key: string): boolean => deletes.some((d) => inSpan(Buffer.from(key, 'latin1'), d));
+  for (const op of ops) {
+    if (op.type !== 'txn') {
+      continue;
+    }
+    const then = checkIntervals(op.request.success);
+    const otherwise = checkIntervals(op.request.failure);
+    for (const key of then.puts) {
+      if (puts.has(key) || deleted(key)) {
+        throw invalidArgument(ETCD_MESSAGES.duplicateKey);
+      }
+      puts.add(key);
+    }
+    for (const key of otherwise.puts) {
+      if ((puts.has(key) && !then.puts.has(key)) || deleted(key)) {
+        throw invalidArgument(ETCD_MESSAGES.duplicateKey);
+      }
+      puts.add(key);
+    }
+    deletes.push(...then.deletes, ...otherwise.deletes);
   }
-  const writes: BranchWrites = { puts: new Set(), deletes: [] };
-  const out = ops.map((op) => opFromWire(op, limits, writes));
-  for (const put of writes.puts) {
-    const key = Buffer.from(put, 'latin1');
-    if (writes.deletes.some((d) => inSpan(key, d))) {
+  for (const op of ops) {
+    if (op.type !== 'put') {
+      continue;
+    }
+    const key = Buffer.from(op.request.key).toString('latin1');
+    if (puts.has(key) || deleted(key)) {
       throw invalidArgument(ETCD_MESSAGES.duplicateKey);
     }
+    puts.add(key);
   }
-  return out;
-}
-
-export function txnFromWire(pb: etcd.TxnRequest, limits: ApiLimits): { request: TxnRequest } {
-  if (pb.compare.length > limits.maxTxnOps) {
-    throw invalidArgument(`${ETCD_MESSAGES.tooManyOps} (${pb.compare.length} compares; the limit is ${limits.maxTxnOps})`);
-  }
-  const compare = pb.compare.map(compareFromWire);
-  return { request: { compare, success: branchFromWire(pb.success, limits), failure: branchFromWire(pb.failure, limits) } };
+  return { puts, deletes };
 }
 
 /** Whether a txn writes anything on either branch (read-only txns need no log entry). */

@@ -29,7 +29,7 @@ function leader(): { backend: KvBackend; writes: { key: string; session: Session
       return { type: 'put', response: { header: { revision }, prevKv: undefined } };
     },
     range: async (): Promise<RangeResponse> => ({ header: { revision }, kvs: [], more: false, count: 0 }),
-    revision: () => revision,
+    compacted: async () => undefined,
   };
   return { backend, writes };
 }

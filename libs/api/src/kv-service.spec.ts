@@ -21,7 +21,7 @@ const follower: KvBackend = {
     throw new Error('a follower does not write locally');
   },
   range: async (_r: RangeRequest): Promise<RangeResponse> => ({ header: { revision: 1 }, kvs: [], more: false, count: 0 }),
-  revision: () => 1,
+  compacted: async () => undefined,
 };
 
 /** A forwarder failing with the given errors in turn, then answering. */

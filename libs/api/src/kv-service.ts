@@ -10,33 +10,28 @@
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { HandlerFor, Metadata, ServerCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { NotLeaderError } from '@keyval/raft';
-import type { NodeId } from '@keyval/raft';
-import { ProposalLostError, ReadNotConfirmedError } from '@keyval/cluster';
 import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
-import { ETCD_MESSAGES, LeaderUnreachableError, invalidArgument } from './api.errors';
-import { checkRequestSize, deleteFromWire, planRange, putFromWire, txnFromWire } from './etcd-request';
+import { ETCD_MESSAGES, invalidArgument } from './api.errors';
+import { checkRequestSize, deleteFromWire, putFromWire, rangeFromWire, txnFromWire } from './etcd-request';
 import type { ApiLimits } from './etcd-request';
-import { deleteToWire, finishRange, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
+import { deleteToWire, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
 import type { HeaderContext } from './etcd-response';
-import { toStatusError } from './error-status';
+import { REASON_TRAILER, toStatusError } from './error-status';
+import { backoff, callDeadline, definitelyNotApplied, writeOnLeader } from './leader-calls';
+import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 
-/** Metadata keys of the exactly-once protocol and of forwarding. */
+/** Metadata keys of the exactly-once protocol. */
 export const CLIENT_ID_KEY = 'keyval-client-id';
 export const SEQUENCE_KEY = 'keyval-seq';
-export const FORWARDED_KEY = 'keyval-forwarded';
 
 /** What the KV service needs of a member. */
-export interface KvBackend {
+export interface KvBackend extends LeaderRouting {
   headerContext(): HeaderContext;
-  isLeader(): boolean;
-  /** The leader this member knows, 0n for none. */
-  leaderId(): NodeId;
-  waitForLeader(deadlineMs: number): Promise<NodeId>;
   write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse>;
   range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number): Promise<RangeResponse>;
-  revision(): number;
+  /** Resolves once this member's physical compaction at `revision` is done. */
+  compacted(revision: number): Promise<void>;
 }
 
 export interface KvServiceOptions {
@@ -61,14 +56,6 @@ export function sessionFrom(metadata: Metadata): SessionHeader | undefined {
   return { clientId, seq: Number(seqText) };
 }
 
-/** Errors after which nothing was applied, so the request may be sent again. */
-function definitelyNotApplied(error: unknown): boolean {
-  if (error instanceof NotLeaderError || error instanceof ProposalLostError || error instanceof ReadNotConfirmedError || error instanceof LeaderUnreachableError) {
-    return true;
-  }
-  return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && /^etcdserver: (not leader|no leader|leader changed)/.test(error.details);
-}
-
 /** Approximate request size (keys and values), checked against --max-request-bytes. */
 function txnBytes(t: etcd.TxnRequest): number {
   let bytes = 0;
@@ -89,42 +76,36 @@ export class KvService {
     private readonly options: KvServiceOptions,
   ) {}
 
-  /** Monotonic deadline of a call (its grpc-timeout, or the default). */
-  private deadline(call: ServerCall): number {
-    const remaining = call.deadline === undefined ? this.options.defaultTimeoutMs : call.deadline - Date.now();
-    return performance.now() + Math.max(0, remaining);
-  }
-
-  private async writeOrForward<Res>(method: 'put' | 'deleteRange' | 'txn', request: unknown, op: WriteRequest, call: ServerCall, toWire: (w: WriteResponse) => Res): Promise<Res> {
-    const deadline = this.deadline(call);
+  /**
+   * Writes on the leader (or forwards to it). `afterApplied` runs when this member applied the
+   * write itself (a forwarded request does it on the leader).
+   */
+  private writeOrForward<Res>(
+    method: 'put' | 'deleteRange' | 'txn' | 'compact',
+    request: unknown,
+    op: WriteRequest,
+    call: ServerCall,
+    toWire: (w: WriteResponse) => Res,
+    afterApplied?: () => Promise<void>,
+  ): Promise<Res> {
     const session = sessionFrom(call.metadata);
-    const forwarded = call.metadata.get(FORWARDED_KEY) !== undefined;
-    for (let attempt = 0; ; attempt++) {
-      let forwarding = false;
-      try {
-        if (forwarded || this.backend.isLeader()) {
-          return toWire(await this.backend.write(op, session, deadline));
-        }
-        const known = this.backend.leaderId();
-        const leader = known !== 0n ? known : await this.backend.waitForLeader(deadline);
-        forwarding = true;
-        return (await this.forwarder.forward(method, request, call.metadata, leader, deadline)) as Res;
-      } catch (error) {
-        // A forward that failed in transit (e.g. the leader died with the request on the wire)
-        // may have been applied; with a client session the retry is still safe: the leader
-        // applies a (client id, seq) once and answers a repeat with the original response.
-        const sessionRetry = forwarding && session !== undefined && error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE;
-        if (!forwarded && (definitelyNotApplied(error) || sessionRetry) && performance.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
-          continue;
-        }
-        throw toStatusError(error);
-      }
-    }
+    return writeOnLeader(this.backend, this.forwarder, {
+      call,
+      service: etcd.KVDefinition,
+      method,
+      request,
+      hasSession: session !== undefined,
+      defaultTimeoutMs: this.options.defaultTimeoutMs,
+      local: async (deadlineMs) => {
+        const response = toWire(await this.backend.write(op, session, deadlineMs));
+        await afterApplied?.();
+        return response;
+      },
+    });
   }
 
   private async read(request: RangeRequest, serializable: boolean, call: ServerCall): Promise<RangeResponse> {
-    const deadline = this.deadline(call);
+    const deadline = callDeadline(call, this.options.defaultTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.backend.range(request, serializable ? 'serializable' : 'linearizable', deadline);
@@ -136,7 +117,7 @@ export class KvService {
           // Always pause before the next attempt: waitForLeader can answer at once (with a
           // leader the core has already dropped), and a loop of resolved promises never
           // yields to the event loop — the member would spin until the deadline.
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
+          await backoff(attempt);
           continue;
         }
         throw toStatusError(error);
@@ -146,11 +127,7 @@ export class KvService {
 
   /** Every method of etcd's KV service (the batch service calls them too). */
   readonly implementation: { readonly [K in keyof typeof etcd.KVDefinition.methods]: HandlerFor<(typeof etcd.KVDefinition.methods)[K]> } = {
-    range: async (req, call) => {
-      const plan = planRange(req);
-      const response = finishRange(plan, await this.read(plan.request, req.serializable, call));
-      return rangeToWire(response, this.backend.headerContext());
-    },
+    range: async (req, call) => rangeToWire(await this.read(rangeFromWire(req), req.serializable, call), this.backend.headerContext()),
     put: async (req, call) => {
       checkRequestSize(req.key.length + req.value.length, this.options.limits);
       const op: WriteRequest = { type: 'put', request: putFromWire(req) };
@@ -166,13 +143,26 @@ export class KvService {
       const op: WriteRequest = { type: 'txn', request: txnFromWire(req, this.options.limits).request };
       return this.writeOrForward('txn', req, op, call, (w) => (w.type === 'txn' ? txnToWire(w.response, this.backend.headerContext()) : unexpected(w)));
     },
-    compact: async (req) => {
-      // KeyVal keeps only the latest version of each key: there is no history to compact.
-      const revision = this.backend.revision();
-      if (req.revision > BigInt(revision)) {
+    compact: async (req, call) => {
+      // etcd: at or below the compacted revision (which starts at -1) is compacted.
+      if (req.revision < 0n) {
+        throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, { metadata: { [REASON_TRAILER]: `revision ${req.revision} is negative` } });
+      }
+      if (req.revision > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision);
       }
-      return { header: header(revision, this.backend.headerContext()) };
+      const revision = Number(req.revision);
+      const op: WriteRequest = { type: 'compact', request: { revision } };
+      // `physical`: answer once the compacted history is deleted from disk, as etcd does.
+      const afterApplied = req.physical ? () => this.backend.compacted(revision) : undefined;
+      return this.writeOrForward(
+        'compact',
+        req,
+        op,
+        call,
+        (w) => (w.type === 'compact' ? { header: header(w.response.header.revision, this.backend.headerContext()) } : unexpected(w)),
+        afterApplied,
+      );
     },
   };
 }

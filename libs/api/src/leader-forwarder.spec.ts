@@ -4,7 +4,7 @@ import { etcd } from '@keyval/proto';
 import { NotLeaderError, nodeId } from '@keyval/raft';
 import { LeaderUnreachableError } from './api.errors';
 import { toStatusError } from './error-status';
-import { FORWARDED_KEY } from './kv-service';
+import { FORWARDED_KEY } from './leader-calls';
 import { LeaderForwarder } from './leader-forwarder';
 
 /** A loopback port nothing listens on (taken from the kernel, then released). */
@@ -35,7 +35,7 @@ describe('LeaderForwarder', () => {
   it('a leader whose port refuses connections is LeaderUnreachableError: the request never left, so it may be sent again', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     const error = await forwarderTo(url)
-      .forward('put', put, new Metadata(), nodeId(0xabn), performance.now() + 2_000)
+      .forward(etcd.KVDefinition, 'put', put, new Metadata(), nodeId(0xabn), performance.now() + 2_000)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LeaderUnreachableError);
     expect((error as LeaderUnreachableError).message).toContain(`leader ab at ${url} is unreachable`);
@@ -59,9 +59,9 @@ describe('LeaderForwarder', () => {
     const forwarder = forwarderTo(`http://127.0.0.1:${port}`);
     const md = new Metadata();
     md.set('keyval-client-id', 'c1');
-    const ok = (await forwarder.forward('put', put, md, nodeId(2n), performance.now() + 2_000)) as etcd.PutResponse;
+    const ok = (await forwarder.forward(etcd.KVDefinition, 'put', put, md, nodeId(2n), performance.now() + 2_000)) as etcd.PutResponse;
     expect(ok.header?.revision).toBe(7n);
-    const failed = await forwarder.forward('put', { ...put, value: Buffer.from('fail') }, md, nodeId(2n), performance.now() + 2_000).catch((e: unknown) => e);
+    const failed = await forwarder.forward(etcd.KVDefinition, 'put', { ...put, value: Buffer.from('fail') }, md, nodeId(2n), performance.now() + 2_000).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(GrpcStatusError);
     expect(failed).not.toBeInstanceOf(LeaderUnreachableError);
     expect((failed as GrpcStatusError).details).toBe('etcdserver: leader changed');
@@ -69,6 +69,6 @@ describe('LeaderForwarder', () => {
   });
 
   it('a leader that has not published its client URL yet is NotLeaderError', async () => {
-    await expect(forwarderTo(undefined).forward('put', put, new Metadata(), nodeId(5n), performance.now() + 1_000)).rejects.toBeInstanceOf(NotLeaderError);
+    await expect(forwarderTo(undefined).forward(etcd.KVDefinition, 'put', put, new Metadata(), nodeId(5n), performance.now() + 1_000)).rejects.toBeInstanceOf(NotLeaderError);
   });
 });

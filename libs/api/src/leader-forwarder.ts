@@ -5,12 +5,11 @@
  */
 import type { Tracer } from '@opentelemetry/api';
 import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient, endRpcSpan, startClientSpan } from '@keyval/grpc';
-import type { ServiceClient } from '@keyval/grpc';
-import { etcd } from '@keyval/proto';
+import type { BidiCall, ServiceDefinition, UnaryClientMethod } from '@keyval/grpc';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import { LeaderUnreachableError } from './api.errors';
-import { FORWARDED_KEY } from './kv-service';
+import { FORWARDED_KEY } from './leader-calls';
 
 export interface LeaderLocator {
   /** The client URLs the cluster knows for a member (empty until it published them). */
@@ -53,12 +52,18 @@ export class LeaderForwarder {
     return channel;
   }
 
-  async forward(method: 'put' | 'deleteRange' | 'txn', request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
+  /** The leader's client URL; NotLeaderError while it has not published one. */
+  private urlOf(leader: NodeId): string {
     const url = this.locator.clientUrlsOf(leader)[0];
     if (url === undefined) {
       // The leader has not published its client URL yet: behave as if no leader is usable.
       throw new NotLeaderError(leader);
     }
+    return url;
+  }
+
+  /** The client's metadata without the hop's own keys, marked as forwarded. */
+  private forwardedMetadata(metadata: Metadata): Metadata {
     const md = new Metadata();
     for (const key of metadata.keys()) {
       if (!HOP_KEYS.has(key) && !key.startsWith(':')) {
@@ -66,11 +71,23 @@ export class LeaderForwarder {
       }
     }
     md.set(FORWARDED_KEY, '1');
-    const client = createClient(etcd.KVDefinition, this.channel(url));
+    return md;
+  }
+
+  /** Sends the unary call `method` of `service` to the leader, with the client's metadata. */
+  async forward(service: ServiceDefinition, method: string, request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
+    const url = this.urlOf(leader);
+    const client = createClient(service, this.channel(url)) as unknown as Record<string, UnaryClientMethod<unknown, unknown>>;
+    const call = client[method];
+    const definition = (service.methods as Record<string, { readonly name: string } | undefined>)[method];
+    if (call === undefined || definition === undefined) {
+      throw new TypeError(`${service.fullName} has no method ${method}`);
+    }
+    const md = this.forwardedMetadata(metadata);
     const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: md };
-    const span = this.options.tracer === undefined ? undefined : startClientSpan(this.options.tracer, `/${etcd.KVDefinition.fullName}/${METHOD_NAMES[method]}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url });
+    const span = this.options.tracer === undefined ? undefined : startClientSpan(this.options.tracer, `/${service.fullName}/${definition.name}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url });
     try {
-      const response = await call(client, method, request, options);
+      const response = await call(request, options);
       if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);
       return response;
     } catch (error) {
@@ -86,21 +103,18 @@ export class LeaderForwarder {
     }
   }
 
+  /** Opens the bidirectional call `method` of `service` on the leader (a keepalive relay). */
+  openStream<Req, Res>(service: ServiceDefinition, method: string, metadata: Metadata, leader: NodeId): BidiCall<Req, Res> {
+    const client = createClient(service, this.channel(this.urlOf(leader))) as unknown as Record<string, (options: object) => BidiCall<Req, Res>>;
+    const open = client[method];
+    if (open === undefined) {
+      throw new TypeError(`${service.fullName} has no method ${method}`);
+    }
+    return open({ metadata: this.forwardedMetadata(metadata) });
+  }
+
   close(): void {
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
-  }
-}
-
-const METHOD_NAMES = { put: 'Put', deleteRange: 'DeleteRange', txn: 'Txn' } as const;
-
-function call(client: ServiceClient<typeof etcd.KVDefinition>, method: 'put' | 'deleteRange' | 'txn', request: unknown, options: { timeoutMs: number; metadata: Metadata }): Promise<unknown> {
-  switch (method) {
-    case 'put':
-      return client.put(request as etcd.PutRequest, options);
-    case 'deleteRange':
-      return client.deleteRange(request as etcd.DeleteRangeRequest, options);
-    case 'txn':
-      return client.txn(request as etcd.TxnRequest, options);
   }
 }

@@ -19,5 +19,7 @@ export * from './member/member-status';
 export * from './member/member-admin';
 export * from './member/restore';
 export * from './member/data-dir-lock';
+export * from './member/auto-compactor';
+export * from './member/lessor';
 export * from './member/pod-identity';
 export * from './member/pod-bootstrap';

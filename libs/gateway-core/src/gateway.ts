@@ -10,11 +10,11 @@
  * lets those in flight finish (within a grace period), then stops probing and closes the
  * member connections.
  */
-import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, type H2ServerLimits, type ServerTlsOptions } from '@keyval/grpc';
+import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, GrpcStatus, GrpcStatusError, type H2ServerLimits, type ServerTlsOptions } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplementation } from '@keyval/grpc';
 import { Forwarder, outgoing } from './forwarder';
 import type { ForwarderStats } from './forwarder';
-import { GatewayOverloadedError, GatewayStoppingError, toGatewayStatus } from './gateway.errors';
+import { GatewayOverloadedError, GatewayStoppingError, NoLeaderError, toGatewayStatus } from './gateway.errors';
 import type { GatewayObserver } from './gateway-observer';
 import type { GrpcServerObserver, Http1Handler } from '@keyval/grpc';
 import type { Tracer } from '@opentelemetry/api';
@@ -22,7 +22,7 @@ import { MemberDirectory } from './member-directory';
 import type { GatewayLogger } from './member-directory';
 import { rawService } from './raw-codec';
 import type { RawService } from './raw-codec';
-import { PASSTHROUGH_SERVICES, routeOf } from './routes';
+import { PASSTHROUGH_SERVICES, bidiTargetOf, routeOf } from './routes';
 import type { Route } from './routes';
 import { SessionPool } from './session-pool';
 import { UpstreamPool } from './upstream-pool';
@@ -41,6 +41,8 @@ export interface GatewayOptions {
   readonly requestTimeoutMs?: number;
   /** Calls in flight beyond which new ones are refused RESOURCE_EXHAUSTED (default 10,000). */
   readonly inflightMax?: number;
+  /** Bidirectional streams (watches) open beyond which new ones are refused RESOURCE_EXHAUSTED (default 10,000). */
+  readonly streamsMax?: number;
   /** The gateway's own exactly-once sessions (default 1024). */
   readonly sessionsMax?: number;
   /** A session idle this long gets a new client id, ms (default 30 min). */
@@ -98,10 +100,12 @@ const MiB = 1 << 20;
 const WIND_DOWN_BEFORE_MS = 200;
 type RawUnaryHandler = (request: Buffer, call: ServerCall) => Promise<Buffer>;
 type RawStreamHandler = (request: Buffer, call: ServerWritableCall<Buffer>) => Promise<void>;
+type RawBidiHandler = (requests: AsyncIterable<Buffer>, call: ServerWritableCall<Buffer>) => Promise<void>;
 
 /** A running gateway: `Gateway.start`, then `ready()`/`health()`/`stats()`, and `shutdown()` once. */
 export class Gateway {
   private inflight = 0;
+  private streams = 0;
   private refusedOverloaded = 0;
   private state: 'serving' | 'draining' | 'stopped' = 'serving';
   private readonly inflightMax: number;
@@ -117,7 +121,10 @@ export class Gateway {
     readonly addresses: { host: string; port: number }[],
   ) {
     this.inflightMax = options.inflightMax ?? 10_000;
+    this.streamsMax = options.streamsMax ?? 10_000;
   }
+
+  private readonly streamsMax: number;
 
   /** Starts probing the members and listening for clients; throws if a listener cannot bind. */
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -241,17 +248,79 @@ export class Gateway {
   }
 
   /** One handler per method of `service`: unary calls go through the forwarder, server streams to the leader. */
-  private handlers(service: ServiceDefinition): Record<string, RawUnaryHandler | RawStreamHandler> {
-    const handlers: Record<string, RawUnaryHandler | RawStreamHandler> = {};
+  private handlers(service: ServiceDefinition): Record<string, RawUnaryHandler | RawStreamHandler | RawBidiHandler> {
+    const handlers: Record<string, RawUnaryHandler | RawStreamHandler | RawBidiHandler> = {};
     for (const [key, method] of Object.entries(service.methods)) {
       const route = routeOf(service, method.name);
-      if (method.requestStream) {
-        continue; // the lean client cannot send request streams: these answer UNIMPLEMENTED
+      if (method.requestStream && method.responseStream) {
+        handlers[key] = this.bidiHandler(route.path, bidiTargetOf(service, method.name));
+      } else if (!method.requestStream) {
+        handlers[key] = method.responseStream ? this.streamHandler(route) : this.unaryHandler(route);
       }
-      handlers[key] = method.responseStream ? this.streamHandler(route) : this.unaryHandler(route);
+      // Client-only streams: none in the services passed through (they answer UNIMPLEMENTED).
     }
     return handlers;
   }
+
+  /**
+   * A bidirectional stream relayed to one member, both ways, with HTTP/2 flow control end to
+   * end (a slow client slows the relay, which slows the member's stream, whose own limits
+   * apply). The stream is never moved: when its member fails, or the gateway shuts down, the
+   * client gets UNAVAILABLE and resumes (a watch from the revision after the last it saw).
+   */
+  private bidiHandler(path: string, target: 'any' | 'leader'): RawBidiHandler {
+    return async (requests, call) => {
+      if (this.state !== 'serving') {
+        throw toGatewayStatus(new GatewayStoppingError());
+      }
+      if (this.streams >= this.streamsMax) {
+        this.refusedOverloaded += 1;
+        throw new GrpcStatusError(GrpcStatus.RESOURCE_EXHAUSTED, `the gateway relays at most ${this.streamsMax} streams`);
+      }
+      this.streams += 1;
+      const stop = new AbortController();
+      const onAbort = (): void => stop.abort();
+      call.signal.addEventListener('abort', onAbort);
+      this.server.shutdownSignal.addEventListener('abort', onAbort);
+      try {
+        const authority = target === 'any' ? this.anyMember() : (this.directory.leader() ?? (await this.directory.waitForLeader(Date.now() + 5_000))).authority;
+        const upstream = this.pool.bidiStreaming(authority, path, { metadata: outgoing(call.metadata), signal: stop.signal });
+        const relayRequests = (async () => {
+          for await (const request of requests) {
+            await upstream.send(request);
+          }
+          upstream.end();
+        })();
+        relayRequests.catch(() => upstream.cancel('the client side of the stream failed'));
+        for await (const response of upstream.responses) {
+          await call.write(response);
+        }
+      } catch (error) {
+        throw this.server.shutdownSignal.aborted ? toGatewayStatus(new GatewayStoppingError()) : toGatewayStatus(error);
+      } finally {
+        call.signal.removeEventListener('abort', onAbort);
+        this.server.shutdownSignal.removeEventListener('abort', onAbort);
+        stop.abort();
+        this.streams -= 1;
+      }
+    };
+  }
+
+  /** A member answering probes, in turn; the leader, or the first seed, when none is known. */
+  private anyMember(): string {
+    const targets = this.directory.readTargets();
+    if (targets.length > 0) {
+      this.nextStreamTarget = (this.nextStreamTarget + 1) % targets.length;
+      return targets[this.nextStreamTarget] as string;
+    }
+    const leader = this.directory.leader();
+    if (leader !== undefined) {
+      return leader.authority;
+    }
+    throw toGatewayStatus(new NoLeaderError('no member answers the gateway\'s probes'));
+  }
+
+  private nextStreamTarget = 0;
 
   private unaryHandler(route: Route): RawUnaryHandler {
     return async (request, call) => {

@@ -24,14 +24,26 @@ export interface Route {
 
 /** Methods by kind, keyed by the service's full name; methods not listed are `once`. */
 const KINDS: Readonly<Record<string, Readonly<Record<string, RouteKind>>>> = {
-  [etcd.KVDefinition.fullName]: { Range: 'read', Put: 'write', DeleteRange: 'write', Txn: 'write', Compact: 'idempotent' },
+  [etcd.KVDefinition.fullName]: { Range: 'read', Put: 'write', DeleteRange: 'write', Txn: 'write', Compact: 'once' },
   [etcd.ClusterDefinition.fullName]: { MemberList: 'idempotent' },
   [etcd.MaintenanceDefinition.fullName]: { Status: 'idempotent', Hash: 'idempotent', HashKV: 'idempotent' },
+  // A grant (a picked id) or a revoke sent twice would not answer as the first did: `once`.
+  [etcd.LeaseDefinition.fullName]: { LeaseTimeToLive: 'idempotent', LeaseLeases: 'idempotent' },
   [admin.AdminDefinition.fullName]: { Status: 'idempotent', MemberList: 'idempotent' },
 };
 
 /** The services the gateway serves, passing each call through to a member. */
-export const PASSTHROUGH_SERVICES: readonly ServiceDefinition[] = [etcd.KVDefinition, etcd.ClusterDefinition, etcd.MaintenanceDefinition, admin.AdminDefinition];
+export const PASSTHROUGH_SERVICES: readonly ServiceDefinition[] = [etcd.KVDefinition, etcd.WatchDefinition, etcd.LeaseDefinition, etcd.ClusterDefinition, etcd.MaintenanceDefinition, admin.AdminDefinition];
+
+/**
+ * Where a bidirectional stream goes: watches to any member answering (every member serves
+ * them from its applied state; spread like serializable reads), the rest (lease keepalives)
+ * to the leader, whose lessor renews them.
+ * A stream is never replayed: if its member fails, the client gets the failure and resumes.
+ */
+export function bidiTargetOf(service: ServiceDefinition, methodName: string): 'any' | 'leader' {
+  return service.fullName === etcd.WatchDefinition.fullName && methodName === 'Watch' ? 'any' : 'leader';
+}
 
 /** The route of `method` of `service`. */
 export function routeOf(service: ServiceDefinition, methodName: string): Route {

@@ -7,9 +7,9 @@
  * cancel the attempts still waiting on the old leader and send them again to the new one
  * (`leaderBoundCalls`) instead of waiting for their deadline.
  */
-import { type ClientTlsOptions, GrpcChannel, GrpcStatus, Metadata, endRpcSpan, serverStreamingCall, startClientSpan } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcChannel, GrpcStatus, Metadata, bidiStreamingCall, endRpcSpan, serverStreamingCall, startClientSpan } from '@keyval/grpc';
 import type { Span, Tracer } from '@opentelemetry/api';
-import type { CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
+import type { BidiCall, CallOptions, GrpcStatusError, MethodDefinition } from '@keyval/grpc';
 import type { GatewayObserver, UpstreamObserver } from './gateway-observer';
 import { RAW_CODEC } from './raw-codec';
 import { WriteBatcher, batchedMethod } from './write-batcher';
@@ -46,6 +46,14 @@ export interface UpstreamCall {
   /** Ends it with CANCELLED and `reason`; false when it had already ended. */
   cancel(reason: string): boolean;
 }
+
+const RAW_BIDI_METHOD: MethodDefinition<Buffer, Buffer, true, true> = {
+  name: 'raw',
+  requestType: RAW_CODEC,
+  responseType: RAW_CODEC,
+  requestStream: true,
+  responseStream: true,
+};
 
 const RAW_STREAMING_METHOD: MethodDefinition<Buffer, Buffer, false, true> = {
   name: 'raw',
@@ -198,6 +206,11 @@ export class UpstreamPool {
   /** Sends one server-streaming call of raw bytes (no retries: a stream is not replayed). */
   serverStreaming(authority: string, path: string, request: Buffer, options: CallOptions): AsyncIterable<Buffer> {
     return serverStreamingCall(this.channel(authority), path, RAW_STREAMING_METHOD, request, options);
+  }
+
+  /** Opens a bidirectional call of raw messages to `authority`. */
+  bidiStreaming(authority: string, path: string, options: CallOptions): BidiCall<Buffer, Buffer> {
+    return bidiStreamingCall(this.channel(authority), path, RAW_BIDI_METHOD, options);
   }
 
   /** The leader-bound calls in flight to `authority` now (to cancel later if they linger). */

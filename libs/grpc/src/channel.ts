@@ -126,12 +126,15 @@ export class GrpcChannel {
     return Math.max(1, this.options.responseQueueMessagesMax);
   }
 
-  /** Starts one call; see ClientCall for the callbacks' contract. */
+  /**
+   * Starts one call; see ClientCall for the callbacks' contract. With `request` undefined the
+   * call takes a request stream (ClientCall.send / closeSend).
+   */
   startCall<Req, Res>(
     path: string,
     requestType: MessageCodec<Req>,
     responseType: MessageCodec<Res>,
-    request: Req,
+    request: Req | undefined,
     options: CallOptions,
     sink: { onMessage(message: Res): void; onEnd(error: GrpcStatusError | undefined): void; responseStream: boolean },
   ): ClientCall<Req, Res> {
@@ -154,7 +157,11 @@ export class GrpcChannel {
         }
       },
     );
-    call.start(connection.h2, request, options);
+    if (request === undefined) {
+      call.startStream(connection.h2, options);
+    } else {
+      call.start(connection.h2, request, options);
+    }
     return call;
   }
 

@@ -1,8 +1,10 @@
 /**
- * One call from the client side: request headers and the request message out, response
- * messages and the status back.
+ * One call from the client side: request headers and the request message out (or, for a
+ * request stream, messages sent one by one until `closeSend`), response messages and the
+ * status back.
  *
  *     start ─► HEADERS + DATA(request, END_STREAM) ─► response headers ─► DATA… ─► trailers ─► close
+ *     startStream ─► HEADERS ─► send: DATA… ─► closeSend: END_STREAM
  *        │                                              (trailers-only: status right here)    │
  *        └── deadline / abort signal ─► RST_STREAM(CANCEL), DEADLINE_EXCEEDED / CANCELLED ────┤
  *                                                                              status decided ┘
@@ -103,6 +105,8 @@ export class ClientCall<Req, Res> {
   private received: GrpcStatusError | 'ok' | undefined;
   private responses = 0;
   private streamError: Error | undefined;
+  /** The status the call ended with (undefined: OK or not ended). */
+  private endError: GrpcStatusError | undefined;
 
   constructor(
     private readonly setup: ClientCallSetup<Req, Res>,
@@ -114,10 +118,60 @@ export class ClientCall<Req, Res> {
 
   /** Sends the request. Never throws: every failure reaches `sink.onEnd`. */
   start(connection: H2ClientConnection, request: Req, options: CallOptions): void {
+    this.open(connection, request, options);
+  }
+
+  /** Opens a call whose requests are sent with `send` and ended with `closeSend`. */
+  startStream(connection: H2ClientConnection, options: CallOptions): void {
+    this.open(connection, undefined, options);
+  }
+
+  /**
+   * Sends one request message of a request stream. Resolves when the stream can take more
+   * (HTTP/2 flow control); rejects with the call's status once it has ended.
+   */
+  send(message: Req): Promise<void> {
+    const stream = this.stream;
+    if (this.ended || stream === undefined || stream.closed || stream.destroyed) {
+      return Promise.reject(this.endError ?? new GrpcStatusError(GrpcStatus.CANCELLED, `${this.setup.path}: the call has ended`));
+    }
     let frame: Buffer;
+    try {
+      frame = encodeFrame(this.setup.requestType, message, this.setup.maxSendMessageBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (stream.write(frame)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        if (this.ended) {
+          reject(this.endError ?? new GrpcStatusError(GrpcStatus.CANCELLED, `${this.setup.path}: the call has ended`));
+        } else {
+          resolve();
+        }
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    });
+  }
+
+  /** Ends the request stream (the server sees the half-close); responses go on. */
+  closeSend(): void {
+    const stream = this.stream;
+    if (!this.ended && stream !== undefined && !stream.closed && !stream.destroyed) {
+      stream.end();
+    }
+  }
+
+  private open(connection: H2ClientConnection, request: Req | undefined, options: CallOptions): void {
+    let frame: Buffer | undefined;
     let headers: string[];
     try {
-      frame = encodeFrame(this.setup.requestType, request, this.setup.maxSendMessageBytes);
+      frame = request === undefined ? undefined : encodeFrame(this.setup.requestType, request, this.setup.maxSendMessageBytes);
       headers = this.headers(options);
     } catch (error) {
       this.end(
@@ -142,7 +196,9 @@ export class ClientCall<Req, Res> {
     stream.on('trailers', this.onTrailers);
     stream.on('error', this.onError);
     stream.on('close', this.onClose);
-    stream.end(frame);
+    if (frame !== undefined) {
+      stream.end(frame);
+    }
     if (this.timeoutMs > 0 && this.timeoutMs <= TIMER_MS_MAX) {
       this.timer = setTimeout(this.onDeadline, this.timeoutMs);
     }
@@ -334,6 +390,7 @@ export class ClientCall<Req, Res> {
       return;
     }
     this.ended = true;
+    this.endError = error;
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;

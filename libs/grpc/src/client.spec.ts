@@ -164,9 +164,49 @@ describe('lean client against GrpcServer', () => {
     expect((await kv.put(put('after-break', 'ok'))).prevKv?.value.toString()).toBe('ok');
   });
 
-  it('refuses request-streaming methods, which it does not support', () => {
-    const transport = createClient(raftpb.RaftTransportDefinition, channel) as unknown as Record<string, () => unknown>;
-    expect(() => (transport.messages as () => unknown)()).toThrow(GrpcStatusError);
+  it('runs a bidirectional call: requests and responses interleaved, half-close ends it OK', async () => {
+    const transport = createClient(raftpb.RaftTransportDefinition, channel);
+    const call = transport.messages();
+    const seen: bigint[] = [];
+    const reading = (async () => {
+      for await (const ack of call.responses) {
+        seen.push(ack.sequence);
+      }
+    })();
+    for (let sequence = 1n; sequence <= 50n; sequence++) {
+      await call.send(raftpb.MessageBatch.fromPartial({ clusterId: 7n, sequence }));
+    }
+    call.end();
+    await reading;
+    expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i + 1)));
+  });
+
+  it('a bidirectional call ends with the server’s status; sending afterwards rejects with it', async () => {
+    const transport = createClient(raftpb.RaftTransportDefinition, channel);
+    const call = transport.messages();
+    await call.send(raftpb.MessageBatch.fromPartial({ clusterId: 8n, sequence: 1n }));
+    const failure = await statusOf((async () => {
+      for await (const _ack of call.responses) {
+        // none
+      }
+    })());
+    expect([failure.code, failure.details]).toEqual([GrpcStatus.FAILED_PRECONDITION, 'cluster id 8 is not 7']);
+    expect((await statusOf(call.send(raftpb.MessageBatch.fromPartial({ clusterId: 7n })))).code).toBe(GrpcStatus.FAILED_PRECONDITION);
+  });
+
+  it('cancels a bidirectional call: the server handler sees its requests end', async () => {
+    const transport = createClient(raftpb.RaftTransportDefinition, channel);
+    const call = transport.messages();
+    await call.send(raftpb.MessageBatch.fromPartial({ clusterId: 7n, sequence: 1n }));
+    const iterator = call.responses[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.sequence).toBe(1n);
+    const exits = test.messageStreamExits.length;
+    call.cancel();
+    await expect(iterator.next()).rejects.toMatchObject({ code: GrpcStatus.CANCELLED });
+    for (let i = 0; i < 100 && test.messageStreamExits.length === exits; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(test.messageStreamExits.slice(exits)).toEqual([expect.stringMatching(/CANCELLED|cancelled/)]);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import type { ConfChange, LogIndex, MembershipConfig, NodeId } from '@keyval/raft';
 import type { CommandRejectedError } from './errors';
-import type { DeleteRangeRequest, PutRequest, TxnRequest, WriteResponse } from './kv-types';
+import type { CompactRequest, DeleteRangeRequest, PutRequest, TxnRequest, WriteResponse } from './kv-types';
 
 /** A client's session id: a uint64 (as etcd member/lease ids are) or a non-empty string. */
 export type ClientId = bigint | string;
@@ -24,6 +24,18 @@ export type WriteRequest =
   | { readonly type: 'put'; readonly request: PutRequest }
   | { readonly type: 'deleteRange'; readonly request: DeleteRangeRequest }
   | { readonly type: 'txn'; readonly request: TxnRequest }
+  /**
+   * Compacts the history at `revision` (CompactedError at or below the compacted revision,
+   * FutureRevisionError above the current one). Takes effect for reads at once; the stored
+   * versions are removed in the background afterwards (see StateMachine.compacted).
+   */
+  | { readonly type: 'compact'; readonly request: CompactRequest }
+  /** Grants a lease (the leader picked the id and applied the minimum TTL). LeaseExistsError when taken. */
+  | { readonly type: 'leaseGrant'; readonly id: bigint; readonly ttl: number }
+  /** Revokes a lease, deleting its keys in one revision. LeaseNotFoundError when unknown. */
+  | { readonly type: 'leaseRevoke'; readonly id: bigint }
+  /** Records leases' remaining TTLs (seconds; 0 clears), so a new leader does not restart them from the full TTL. */
+  | { readonly type: 'leaseCheckpoint'; readonly checkpoints: ReadonlyArray<{ readonly id: bigint; readonly remainingTtl: number }> }
   | { readonly type: 'noop' }
   /**
    * A member publishes its name and client URLs (etcd's attribute update: bootstrap entries

@@ -88,6 +88,41 @@ export class ResponseNotRetainedError extends CommandRejectedError {
   }
 }
 
+/**
+ * A read (a range, a txn's range, a compaction) at a revision the history no longer holds:
+ * below the compacted revision (etcd's ErrCompacted; for a compaction: at or below it).
+ */
+export class CompactedError extends CommandRejectedError {
+  readonly code = 'COMPACTED';
+  static of(requested: number, compacted: number): CompactedError {
+    return new CompactedError(`revision ${requested} has been compacted (the history starts at revision ${compacted})`);
+  }
+}
+
+/** A read or compaction at a revision the store has not reached yet (etcd's ErrFutureRev). */
+export class FutureRevisionError extends CommandRejectedError {
+  readonly code = 'FUTURE_REVISION';
+  static of(requested: number, current: number): FutureRevisionError {
+    return new FutureRevisionError(`revision ${requested} is in the future (the store is at revision ${current})`);
+  }
+}
+
+/** A put named a lease, or a revoke a lease, that does not exist (etcd's ErrLeaseNotFound). */
+export class LeaseNotFoundError extends CommandRejectedError {
+  readonly code = 'LEASE_NOT_FOUND';
+  static of(id: bigint): LeaseNotFoundError {
+    return new LeaseNotFoundError(`lease ${id.toString(16)} not found`);
+  }
+}
+
+/** A grant named a lease id that is taken (etcd's ErrLeaseExists). */
+export class LeaseExistsError extends CommandRejectedError {
+  readonly code = 'LEASE_EXISTS';
+  static of(id: bigint): LeaseExistsError {
+    return new LeaseExistsError(`lease ${id.toString(16)} already exists`);
+  }
+}
+
 const COMMAND_ERRORS: Readonly<Record<string, new (message: string) => CommandRejectedError>> = {
   MALFORMED_COMMAND: MalformedCommandError,
   COMMAND_LIMIT: CommandLimitError,
@@ -96,6 +131,10 @@ const COMMAND_ERRORS: Readonly<Record<string, new (message: string) => CommandRe
   STALE_SEQUENCE: StaleSequenceError,
   SESSION_EXPIRED: SessionExpiredError,
   RESPONSE_NOT_RETAINED: ResponseNotRetainedError,
+  COMPACTED: CompactedError,
+  FUTURE_REVISION: FutureRevisionError,
+  LEASE_NOT_FOUND: LeaseNotFoundError,
+  LEASE_EXISTS: LeaseExistsError,
 };
 
 /** Rebuilds a remembered command error from its code and message; undefined for unknown codes. */

@@ -14,7 +14,7 @@ export interface ResponseHeader {
   readonly revision: number;
 }
 
-/** One key as stored (etcd's mvccpb.KeyValue without `lease`, which we do not support). */
+/** One key as stored (etcd's mvccpb.KeyValue). */
 export interface KeyValue {
   readonly key: Uint8Array;
   /** Revision of the write that created the key (since its last deletion). >= 2. */
@@ -25,6 +25,8 @@ export interface KeyValue {
   readonly version: number;
   /** Empty in `keysOnly` and `countOnly` responses. */
   readonly value: Uint8Array;
+  /** The lease the key is attached to; absent (or 0n) for none. */
+  readonly lease?: bigint;
 }
 
 /**
@@ -39,7 +41,28 @@ export interface KeySpan {
   readonly rangeEnd?: Uint8Array;
 }
 
-/** etcd's RangeRequest, without revision, sort and min/max filters (the app refuses those). */
+/** etcd's RangeRequest.SortOrder numbering. */
+export enum SortOrder {
+  None = 0,
+  Ascend = 1,
+  Descend = 2,
+}
+
+/** etcd's RangeRequest.SortTarget numbering. */
+export enum SortTarget {
+  Key = 0,
+  Version = 1,
+  Create = 2,
+  Mod = 3,
+  Value = 4,
+}
+
+/**
+ * etcd's RangeRequest. Filters, sorting and the limit apply as etcd 3.4 applies them: the
+ * min/max filters drop kvs (0 means no bound) but not from `count`; a sort target other than
+ * the key with order None sorts ascending; equal sort keys keep ascending key order; then
+ * `limit` cuts the list and sets `more`.
+ */
 export interface RangeRequest extends KeySpan {
   /** At most this many kvs; 0 or absent means no limit. */
   readonly limit?: number;
@@ -47,9 +70,21 @@ export interface RangeRequest extends KeySpan {
   readonly countOnly?: boolean;
   /** Return keys without values. */
   readonly keysOnly?: boolean;
+  /**
+   * Read the keys as they were at this revision; 0 or absent means the current revision.
+   * Below the compacted revision: CompactedError; above the current one: FutureRevisionError.
+   */
+  readonly revision?: number;
+  readonly sortOrder?: SortOrder;
+  readonly sortTarget?: SortTarget;
+  readonly minModRevision?: number;
+  readonly maxModRevision?: number;
+  readonly minCreateRevision?: number;
+  readonly maxCreateRevision?: number;
 }
 
 export interface RangeResponse {
+  /** The current revision of the store, also for a read at a past revision (as etcd). */
   readonly header: ResponseHeader;
   readonly kvs: readonly KeyValue[];
   /** True when the range holds more keys than `limit` returned. */
@@ -58,14 +93,18 @@ export interface RangeResponse {
   readonly count: number;
 }
 
-/** etcd's PutRequest without lease fields (the app refuses `lease` and `ignore_lease`). */
+/** etcd's PutRequest. */
 export interface PutRequest {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
+  /** Attach the key to this lease (it must exist: LeaseNotFoundError); absent or 0n: none. */
+  readonly lease?: bigint;
   /** Return the key-value pair before the put. */
   readonly prevKv?: boolean;
   /** Keep the current value (the key must exist: KeyNotFoundError otherwise). */
   readonly ignoreValue?: boolean;
+  /** Keep the current lease (the key must exist: KeyNotFoundError otherwise). */
+  readonly ignoreLease?: boolean;
 }
 
 export interface PutResponse {
@@ -92,12 +131,13 @@ export enum CompareResult {
   NotEqual = 3,
 }
 
-/** etcd's Compare.CompareTarget numbering (LEASE = 4 is not supported). */
+/** etcd's Compare.CompareTarget numbering. */
 export enum CompareTarget {
   Version = 0,
   Create = 1,
   Mod = 2,
   Value = 3,
+  Lease = 4,
 }
 
 /**
@@ -109,6 +149,8 @@ export type Compare = KeySpan &
   (
     | { readonly target: CompareTarget.Version | CompareTarget.Create | CompareTarget.Mod; readonly result: CompareResult; readonly operand: number }
     | { readonly target: CompareTarget.Value; readonly result: CompareResult; readonly value: Uint8Array }
+    /** A missing key compares as lease 0 (etcd). */
+    | { readonly target: CompareTarget.Lease; readonly result: CompareResult; readonly lease: bigint }
   );
 
 /** One operation of a txn branch. */
@@ -141,8 +183,38 @@ export interface TxnResponse {
   readonly responses: readonly ResponseOp[];
 }
 
+/**
+ * etcd's CompactionRequest: forget every version of every key that a read at `revision` or
+ * later cannot see. Reads below it then fail with CompactedError.
+ */
+export interface CompactRequest {
+  readonly revision: number;
+}
+
+export interface CompactResponse {
+  /** The store revision when the compaction was applied. */
+  readonly header: ResponseHeader;
+}
+
+/** etcd's LeaseGrantResponse (what the state machine knows of it). */
+export interface LeaseGrantResponse {
+  readonly header: ResponseHeader;
+  readonly id: bigint;
+  /** The TTL granted, seconds. */
+  readonly ttl: number;
+}
+
+/** etcd's LeaseRevokeResponse: the header's revision is after the deletion of the lease's keys. */
+export interface LeaseRevokeResponse {
+  readonly header: ResponseHeader;
+}
+
 /** The response to a write command. */
 export type WriteResponse =
   | { readonly type: 'put'; readonly response: PutResponse }
   | { readonly type: 'deleteRange'; readonly response: DeleteRangeResponse }
-  | { readonly type: 'txn'; readonly response: TxnResponse };
+  | { readonly type: 'txn'; readonly response: TxnResponse }
+  | { readonly type: 'compact'; readonly response: CompactResponse }
+  | { readonly type: 'leaseGrant'; readonly response: LeaseGrantResponse }
+  | { readonly type: 'leaseRevoke'; readonly response: LeaseRevokeResponse }
+  | { readonly type: 'leaseCheckpoint'; readonly response: { readonly header: ResponseHeader } };

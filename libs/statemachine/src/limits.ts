@@ -46,6 +46,8 @@ export interface StateMachineLimits {
   readonly snapshotsRetained: number;
   /** Memory for committed records kept to spare apply RocksDB reads (RecordCache), bytes. */
   readonly recordCacheBytes: number;
+  /** Writes of revision records one step of a physical compaction handles (RocksCompactor). */
+  readonly compactionStepWrites: number;
 }
 
 export const DEFAULT_LIMITS: StateMachineLimits = {
@@ -66,6 +68,7 @@ export const DEFAULT_LIMITS: StateMachineLimits = {
   maxSnapshotHeaderBytes: 16 * 1024 * 1024,
   snapshotsRetained: 2,
   recordCacheBytes: 64 * 1024 * 1024,
+  compactionStepWrites: 1000,
 };
 
 /** Fills in defaults and checks every limit is a positive safe integer. Throws RangeError. */

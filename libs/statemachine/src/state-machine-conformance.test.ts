@@ -4,7 +4,10 @@
  * `describeStateMachineConformance` with a factory.
  */
 import type { StateMachineFactory } from './testing/conformance-harness.test';
+import { describeChangesConformance } from './testing/conformance-changes.test';
+import { describeHistoryConformance } from './testing/conformance-history.test';
 import { describeKvConformance } from './testing/conformance-kv.test';
+import { describeLeaseConformance } from './testing/conformance-leases.test';
 import { describeSessionConformance } from './testing/conformance-sessions.test';
 import { describeSnapshotConformance } from './testing/conformance-snapshots.test';
 import { describeTxnConformance } from './testing/conformance-txn.test';
@@ -15,6 +18,9 @@ export function describeStateMachineConformance(factory: StateMachineFactory): v
   describe(`${factory.name}: state-machine contract`, () => {
     describeKvConformance(factory);
     describeTxnConformance(factory);
+    describeHistoryConformance(factory);
+    describeChangesConformance(factory);
+    describeLeaseConformance(factory);
     describeSessionConformance(factory);
     describeSnapshotConformance(factory);
   });

@@ -9,9 +9,39 @@
  */
 import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { ApplyResult, MembershipState, SessionInfo } from './command-types';
+import type { KeyEvent } from './engine/history';
+import type { LeaseInfo, LeaseRecord } from './engine/lease-table';
 import type { RangeRequest, RangeResponse } from './kv-types';
 import type { SnapshotFileInfo } from './snapshot/snapshot-file';
 import type { SnapshotStore } from './snapshot/snapshot-store';
+
+/** What changed in the store, told to change listeners in order (see `onChange`). */
+export type StoreChange =
+  /** An apply batch committed: its events (revision order, then write order) and the revisions after it. */
+  | { readonly type: 'committed'; readonly events: readonly KeyEvent[]; readonly revision: number; readonly compactRevision: number }
+  /** A snapshot replaced the whole state: what followed earlier changes must be read from the history again. */
+  | { readonly type: 'restored'; readonly revision: number; readonly compactRevision: number };
+
+/** A read of the history in revision order (watchers catching up). */
+export interface HistoryReadRequest {
+  /** First revision to read: at least the compacted revision (CompactedError otherwise). */
+  readonly fromRevision: number;
+  /** Last revision to read: at most the current revision (FutureRevisionError otherwise). */
+  readonly toRevision: number;
+  /** Only the events of keys it accepts (default: every key). */
+  readonly keyFilter?: (key: Uint8Array) => boolean;
+  /** Also read each event's previous record (left out where the history no longer holds it). */
+  readonly prevKv?: boolean;
+  /** Stop once this many events were read, at the end of a revision. */
+  readonly maxEvents: number;
+}
+
+export interface HistoryReadResult {
+  /** Events in revision order, then write order (etcd's sub-revisions). */
+  readonly events: readonly KeyEvent[];
+  /** The first revision not read: `toRevision + 1` when the read reached the end. */
+  readonly nextRevision: number;
+}
 
 export interface StateMachine {
   /** Index of the last applied entry; 0 before any. Durable in RocksStateMachine. */
@@ -20,12 +50,27 @@ export interface StateMachine {
   appliedTerm(): Term;
   /** The store revision (1 for an empty store, as in etcd). */
   revision(): number;
+  /**
+   * The compacted revision: reads below it fail with CompactedError (-1 before the first
+   * compaction, as etcd reports it).
+   */
+  compactRevision(): number;
+  /**
+   * Resolves once the history no read at or above the compacted revision `revision` can see
+   * has been deleted (etcd's physical compaction). Compactions apply at once for reads; the
+   * deletion follows in the background.
+   */
+  compacted(revision: number): Promise<void>;
   /** Log time: the largest command timestamp applied (ms). */
   logTimeMs(): number;
   /** Raft configuration and members table as of the applied index. */
   membership(): MembershipState;
   /** Client sessions, least recently used first. */
   sessions(): readonly SessionInfo[];
+  /** Leases as of the applied index, by id. */
+  leases(): readonly LeaseRecord[];
+  /** One lease with its attached keys (latin1 strings of the key bytes), or undefined. */
+  lease(id: bigint): LeaseInfo | undefined;
 
   /**
    * Applies committed entries, which must continue the applied index without a gap
@@ -38,8 +83,10 @@ export interface StateMachine {
   apply(entries: readonly Entry[]): Promise<ApplyResult[]>;
 
   /**
-   * A range read of the applied state, at one point in time, with the revision of that point.
-   * Throws RangeTooLargeError over `maxRangeResponseBytes`.
+   * A range read of the applied state, at one point in time, with the revision of that point;
+   * with `request.revision`, the keys as they were at that revision. Throws
+   * RangeTooLargeError over `maxRangeResponseBytes`, CompactedError below the compacted
+   * revision, FutureRevisionError above the current one.
    */
   range(request: RangeRequest): Promise<RangeResponse>;
 
@@ -56,6 +103,21 @@ export interface StateMachine {
    * unchanged).
    */
   restore(file: string): Promise<SnapshotFileInfo>;
+
+  /**
+   * Calls `listener` with every change, synchronously when it becomes visible (after the
+   * batch's write, before `apply` resolves): a listener sees revisions in order without a gap,
+   * and `revision()` equals the change's revision while it runs. A listener that throws fails
+   * the apply (a bug: fatal). Returns the function that unsubscribes.
+   */
+  onChange(listener: (change: StoreChange) => void): () => void;
+
+  /**
+   * Reads events of the history in revision order. Throws CompactedError when `fromRevision`
+   * is below the compacted revision, before or during the read (a compaction may overtake a
+   * long read), and FutureRevisionError beyond the current revision.
+   */
+  readHistory(request: HistoryReadRequest): Promise<HistoryReadResult>;
 
   /** The snapshot directory (listing, sending, receiving). */
   readonly snapshots: SnapshotStore;

@@ -3,6 +3,7 @@
  * npm client (grpc-js) — work unchanged when pointed at the gateway alone, in front of a
  * 3-member cluster of real processes; the gateway's flags, health endpoints and graceful stop.
  */
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -56,6 +57,64 @@ describe('clients through the gateway', () => {
       expect(await etcdctlOk(at, ['txn'], { input: script('1', '3') })).toBe('FAILURE\n\ng/n\n2\n');
       expect(await etcdctlOk(at, ['del', 'g/', '--prefix'])).toBe('3\n');
       expect(await etcdctlOk(at, ['get', 'g/', '--prefix'])).toBe('');
+    }),
+  );
+
+  it(
+    'watches through the gateway: the etcd3 client’s live events, and a watch from a past revision',
+    explain(c, async () => {
+      const client = new Etcd3({ hosts: [`http://${gw().endpoint}`], dialTimeout: 3_000 });
+      try {
+        const first = await client.put('gw/w').value('1');
+        await client.put('gw/w').value('2');
+        const seen: string[] = [];
+        // Handlers before the watchers connect: the replayed events may come with the answer.
+        const replay = client.watch().key('gw/w').startRevision(String(first.header.revision)).watcher();
+        replay.on('put', (kv) => seen.push(`replay ${kv.value.toString()}`));
+        const live = client.watch().prefix('gw/').watcher();
+        live.on('put', (kv) => seen.push(`live ${kv.value.toString()}`));
+        await Promise.all([once(replay, 'connected'), once(live, 'connected')]);
+        await client.put('gw/w').value('3');
+        await waitFor(() => seen.length === 4, { timeoutMs: 10_000, what: 'four events through the gateway' }).catch((error: unknown) => {
+          throw new Error(`${String(error)}; seen: ${JSON.stringify(seen)}`);
+        });
+        expect(seen.filter((s) => s.startsWith('replay'))).toEqual(['replay 1', 'replay 2', 'replay 3']);
+        expect(seen.filter((s) => s.startsWith('live'))).toEqual(['live 3']);
+        await replay.cancel();
+        await live.cancel();
+      } finally {
+        client.close();
+      }
+    }),
+  );
+
+  it(
+    'leases through the gateway: etcdctl grant, put --lease, keep-alive, timetolive, list and revoke; the etcd3 client’s lease kept alive past its TTL',
+    explain(c, async () => {
+      const at = [gw().endpoint];
+      const id = /^lease ([0-9a-f]+) granted with TTL\(20s\)\n$/.exec(await etcdctlOk(at, ['lease', 'grant', '20']))?.[1] as string;
+      expect(id).toBeDefined();
+      expect(await etcdctlOk(at, ['put', '--lease', id, 'gl/a', '1'])).toBe('OK\n');
+      expect(await etcdctlOk(at, ['lease', 'keep-alive', '--once', id])).toBe(`lease ${id} keepalived with TTL(20)\n`);
+      expect(await etcdctlOk(at, ['lease', 'timetolive', id, '--keys'])).toMatch(new RegExp(`^lease ${id} granted with TTL\\(20s\\), remaining\\((1\\d|20)s\\), attached keys\\(\\[gl/a\\]\\)\\n$`));
+      expect(await etcdctlOk(at, ['lease', 'list'])).toContain(`${id}\n`);
+      expect(await etcdctlOk(at, ['lease', 'revoke', id])).toBe(`lease ${id} revoked\n`);
+      expect(await etcdctlOk(at, ['get', 'gl/', '--prefix'])).toBe('');
+      const client = new Etcd3({ hosts: [`http://${gw().endpoint}`], dialTimeout: 3_000 });
+      try {
+        // A 2 s lease: the client sends keepalives every ~0.7 s over one relayed stream.
+        const lease = client.lease(2);
+        let keptAlive = 0;
+        lease.on('keepaliveSucceeded', () => keptAlive++);
+        await lease.put('gl/kept').value('yes');
+        await waitFor(() => keptAlive >= 6, { timeoutMs: 15_000, what: 'six keepalives through the gateway (over twice the TTL)' });
+        expect(await client.get('gl/kept').string()).toBe('yes');
+        await lease.revoke();
+        expect(await client.get('gl/kept').string()).toBeNull();
+        lease.release();
+      } finally {
+        client.close();
+      }
     }),
   );
 

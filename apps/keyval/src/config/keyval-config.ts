@@ -8,8 +8,8 @@ import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_
 import { UsageError, addServerLimitFlags, checkCertificateFlags, parseListenUrl, parseListenUrls, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
 import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
-import { PodIdentityError, podIdentity } from '@keyval/cluster';
-import type { PodIdentity } from '@keyval/cluster';
+import { CompactionRetentionError, PodIdentityError, parseCompactionRetention, parseGoDuration, podIdentity } from '@keyval/cluster';
+import type { AutoCompactionOptions, PodIdentity } from '@keyval/cluster';
 
 export { UsageError };
 
@@ -38,6 +38,10 @@ export interface KeyvalConfig {
   readonly requestTimeoutMs: number;
   readonly learnerPromoteLag: number;
   readonly autoPromoteLearners: boolean;
+  /** --auto-compaction-mode/--auto-compaction-retention; undefined when the retention is 0. */
+  readonly autoCompaction: AutoCompactionOptions | undefined;
+  /** --experimental-watch-progress-notify-interval, ms. */
+  readonly watchProgressNotifyIntervalMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --verify-data: check the data dir offline, print a report, exit. */
   readonly verifyData: boolean;
@@ -121,6 +125,9 @@ function program(): Command {
     .addOption(opt('--request-timeout <ms>', 'deadline of a client request that brings none, ms', '5000'))
     .addOption(opt('--learner-promote-lag <entries>', 'a learner within this many entries of the leader counts as caught up', '1000'))
     .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
+    .addOption(opt('--auto-compaction-mode <mode>', '"periodic" (keep the history of the last retention period) or "revision" (keep the last retention revisions)', 'periodic'))
+    .addOption(opt('--auto-compaction-retention <retention>', 'periodic: hours as a number or a duration (30m, 1h30m); revision: a number of revisions; 0 never compacts', '0'))
+    .addOption(opt('--experimental-watch-progress-notify-interval <duration>', 'how often watchers that asked for progress notifications hear the revision when nothing changed (etcd\'s flag)', '10m'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
     .addOption(opt('--cert-file <path>', 'certificate served to clients on https:// client URLs (re-read when the file changes); also presented when forwarding to another member'))
@@ -200,6 +207,8 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
     throw new UsageError('--listen-metrics-urls: only http:// (health and metrics over TLS: see docs/security.md)');
   }
   const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
+  const autoCompaction = parseAutoCompaction(s('autoCompactionMode'), s('autoCompactionRetention'));
+  const watchProgressNotifyIntervalMs = parseDurationFlag(s('experimentalWatchProgressNotifyInterval'), '--experimental-watch-progress-notify-interval');
   if (maxRequestBytes > 64 * 1024 * 1024) throw new UsageError('--max-request-bytes: at most 64 MiB');
   return {
     name,
@@ -222,6 +231,8 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
     leaseReads: raw['leaseReads'] === true || raw['leaseReads'] === 'true' || raw['leaseReads'] === '1',
     requestTimeoutMs: positiveInt(s('requestTimeout'), '--request-timeout'),
     learnerPromoteLag: positiveInt(s('learnerPromoteLag'), '--learner-promote-lag'),
+    autoCompaction,
+    watchProgressNotifyIntervalMs,
     autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
     verifyData: raw['verifyData'] === true || raw['verifyData'] === 'true' || raw['verifyData'] === '1',
@@ -285,6 +296,34 @@ function tlsSides(raw: Raw, listenClient: readonly ListenUrl[], listenPeer: List
     throw new UsageError('--peer-cert-file: the peer URLs must be https:// to use it');
   }
   return { clientTls, peerTls };
+}
+
+function parseAutoCompaction(mode: string, retention: string): AutoCompactionOptions | undefined {
+  if (mode !== 'periodic' && mode !== 'revision') {
+    throw new UsageError(`--auto-compaction-mode: expected "periodic" or "revision", got ${JSON.stringify(mode)}`);
+  }
+  try {
+    const value = parseCompactionRetention(mode, retention);
+    return value === undefined ? undefined : { mode, retention: value };
+  } catch (error) {
+    if (error instanceof CompactionRetentionError) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+}
+
+function parseDurationFlag(text: string, flag: string): number {
+  let ms: number;
+  try {
+    ms = parseGoDuration(text.trim());
+  } catch {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration such as 10m, 30s or 500ms`);
+  }
+  if (!(ms >= 1) || ms > 2 ** 31 - 1) {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} must be between 1 ms and about 24 days`);
+  }
+  return Math.round(ms);
 }
 
 export function helpText(): string {

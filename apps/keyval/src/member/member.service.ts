@@ -6,9 +6,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { KvMember } from '@keyval/cluster';
-import type { HeaderContext, KvBackend, LeaderLocator } from '@keyval/api';
+import type { HeaderContext, KvBackend, LeaderLocator, LeaseBackend } from '@keyval/api';
+import type { RenewOutcome } from '@keyval/cluster';
 import type { NodeId } from '@keyval/raft';
-import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
+import type { LeaseInfo, LeaseRecord, RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import type { KeyvalConfig } from '../config/keyval-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
@@ -18,7 +19,7 @@ import { TlsStoresService } from '../tls/tls-stores.service';
 import type { Tracing } from '../tracing';
 
 @Injectable()
-export class MemberService implements KvBackend, LeaderLocator, OnApplicationShutdown {
+export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, OnApplicationShutdown {
   private current: KvMember | undefined;
 
   constructor(
@@ -55,6 +56,7 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
       promoteLagEntries: c.learnerPromoteLag,
       autoPromoteLearners: c.autoPromoteLearners,
       peerTls: this.tls.peerTls,
+      ...(c.autoCompaction !== undefined && { autoCompaction: c.autoCompaction }),
       onRemoved: () => {
         this.logger.warn('this member was removed from the cluster; stopping');
         process.kill(process.pid, 'SIGTERM');
@@ -135,6 +137,34 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
 
   revision(): number {
     return this.member.stateMachine.revision();
+  }
+
+  compacted(revision: number): Promise<void> {
+    return this.member.stateMachine.compacted(revision);
+  }
+
+  renewLease(id: bigint): RenewOutcome {
+    return this.member.lessor.renew(id);
+  }
+
+  leaseRemaining(id: bigint): { remainingSeconds: number; ttl: number } | 'not-found' | 'not-primary' {
+    return this.member.lessor.remaining(id);
+  }
+
+  leases(): readonly LeaseRecord[] {
+    return this.member.stateMachine.leases();
+  }
+
+  lease(id: bigint): LeaseInfo | undefined {
+    return this.member.stateMachine.lease(id);
+  }
+
+  minLeaseTtlSeconds(): number {
+    return this.member.minLeaseTtlSeconds;
+  }
+
+  memberId(): bigint {
+    return this.member.id;
   }
 
   clientUrlsOf(id: NodeId): readonly string[] {

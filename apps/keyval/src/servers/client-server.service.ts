@@ -1,15 +1,17 @@
 /**
- * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Cluster
- * and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2 server.
- * On shutdown (after a leader hands its leadership off) they stop accepting and let in-flight
- * calls finish, before the member stops.
+ * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Watch, Lease,
+ * Cluster and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2
+ * server. On shutdown (after a leader hands its leadership off) they stop accepting and let
+ * in-flight calls finish (watch and keepalive streams end at once with UNAVAILABLE, so their
+ * clients resume elsewhere), before the member stops.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { type ClientTlsOptions, GrpcServer } from '@keyval/grpc';
 import { routesHandler } from '@keyval/ops';
 import { admin, etcd, kvbatch } from '@keyval/proto';
-import { KvBatchService, KvService, LeaderForwarder } from '@keyval/api';
+import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, LeaseService, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
+import { MONOTONIC_CLOCK } from '@keyval/cluster';
 import { AdminService } from '../admin/admin.service';
 import { EtcdClusterService } from '../admin/etcd-cluster.service';
 import { LeaderRouter } from '../admin/leader-router';
@@ -28,6 +30,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
   private readonly servers: GrpcServer[] = [];
   private forwarder: LeaderForwarder | undefined;
   private router: LeaderRouter | undefined;
+  private watchHub: WatchHub | undefined;
 
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
@@ -49,9 +52,14 @@ export class ClientServerService implements BeforeApplicationShutdown {
     });
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
     const batch = new KvBatchService(kv, { onHandlerError, tracer });
+    const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs });
     this.router = new LeaderRouter(this.members, channelTls);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
+    const hub = new WatchHub(this.members.member.stateMachine, {
+      onError: (error) => this.logger.error({ error: String(error) }, 'a watch catch-up read failed'),
+    });
+    this.watchHub = hub;
     // etcd serves /metrics, /health, /version... over HTTP/1.1 on its client URL too: told
     // apart from gRPC by the connection's first bytes (@keyval/grpc connection-dispatch).
     const http1 = routesHandler(memberRoutes(this.members, this.metrics));
@@ -75,6 +83,13 @@ export class ClientServerService implements BeforeApplicationShutdown {
         tracer,
       });
       server.addService(etcd.KVDefinition, kv.implementation);
+      const watch = new WatchService(hub, () => this.members.headerContext(), {
+        stream: { ...DEFAULT_WATCH_STREAM_OPTIONS, fragmentBytes: this.config.maxRequestBytes, progressIntervalMs: this.config.watchProgressNotifyIntervalMs },
+        clock: MONOTONIC_CLOCK,
+        shutdown: server.shutdownSignal,
+      });
+      server.addService(WATCH_SERVICE, watch.implementation);
+      server.addService(etcd.LeaseDefinition, lease.implementation(server.shutdownSignal));
       server.addService(kvbatch.KVBatchDefinition, batch.implementation);
       server.addService(etcd.ClusterDefinition, etcdCluster.cluster);
       server.addService(etcd.MaintenanceDefinition, etcdCluster.maintenance);
@@ -92,5 +107,6 @@ export class ClientServerService implements BeforeApplicationShutdown {
     await Promise.all(this.servers.map((s) => s.shutdown(5_000)));
     this.forwarder?.close();
     this.router?.close();
+    await this.watchHub?.close();
   }
 }

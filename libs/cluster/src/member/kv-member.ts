@@ -29,11 +29,16 @@ import { MemberConfigError } from './member-options';
 import { MembershipManager, MembershipRefusedError } from './membership-manager';
 import type { KvMemberOptions } from './member-options';
 import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
+import { AutoCompactor } from './auto-compactor';
+import { DEFAULT_LESSOR_OPTIONS, Lessor, minLeaseTtlSeconds } from './lessor';
+import { MONOTONIC_CLOCK } from '../driver/clock';
 
 export type ReadConsistency = 'linearizable' | 'serializable';
 
 export class KvMember {
   readonly membershipOps: MembershipManager;
+  /** Lease expiry on the leader (leases themselves are in the state machine). */
+  readonly lessor: Lessor;
   private promoteTimer: NodeJS.Timeout | undefined;
   private lock: DataDirLock | undefined;
 
@@ -51,6 +56,21 @@ export class KvMember {
       { id: identity.memberId, driver, membership: () => stateMachine.membership(), clusterToken: options.initialClusterToken },
       { promoteLagEntries: options.promoteLagEntries, autoPromote: options.autoPromoteLearners },
     );
+    this.lessor = new Lessor(
+      {
+        leases: () => stateMachine.leases(),
+        lease: (id) => stateMachine.lease(id),
+        propose: (op) => this.write(op, undefined, performance.now() + 10_000),
+      },
+      MONOTONIC_CLOCK,
+      { ...DEFAULT_LESSOR_OPTIONS, extendMs: options.electionMs },
+      options.logger,
+    );
+  }
+
+  /** etcd's minimum lease TTL for this member's timing, seconds. */
+  get minLeaseTtlSeconds(): number {
+    return minLeaseTtlSeconds(this.options.electionMs, this.options.heartbeatMs);
   }
 
   get id(): NodeId {
@@ -161,7 +181,45 @@ export class KvMember {
     }, 1_000);
     member.promoteTimer.unref();
     member.startRemovalWatch();
+    member.startAutoCompaction();
+    member.startLessor();
     return member;
+  }
+
+  private autoCompactor: AutoCompactor | undefined;
+
+  /** The lessor leads while this member does. */
+  private startLessor(): void {
+    this.driver.onLeaderChange((leader) => {
+      if (leader === this.id) {
+        this.lessor.promote();
+      } else {
+        this.lessor.demote();
+      }
+    });
+    if (this.driver.isLeader()) {
+      this.lessor.promote();
+    }
+    this.lessor.start();
+  }
+
+  private startAutoCompaction(): void {
+    const options = this.options.autoCompaction;
+    if (options === undefined) {
+      return;
+    }
+    const target = {
+      revision: () => this.stateMachine.revision(),
+      isLeader: () => this.driver.isLeader(),
+      compact: (revision: number) => this.compact(revision, performance.now() + 10_000),
+    };
+    this.autoCompactor = new AutoCompactor(options, target, MONOTONIC_CLOCK, this.options.logger);
+    this.autoCompactor.start();
+  }
+
+  /** Compacts the history at `revision` (leader only); resolves once applied. Throws CompactedError, FutureRevisionError. */
+  async compact(revision: number, deadlineMs: number): Promise<void> {
+    await this.write({ type: 'compact', request: { revision } }, undefined, deadlineMs);
   }
 
   private publishTimer: NodeJS.Timeout | undefined;
@@ -230,6 +288,10 @@ export class KvMember {
     for (const r of results) {
       if ((r.kind === 'response' || r.kind === 'rejected') && r.replayed) {
         replayed++;
+      }
+      if (r.kind === 'response' && r.response.type === 'leaseGrant') {
+        // (Revokes need nothing: the lessor forgets leases gone from the state machine.)
+        this.lessor.granted(r.response.response.id, r.response.response.ttl);
       }
       if (r.kind === 'confChange') {
         this.updatePeers(r.membership);
@@ -377,6 +439,8 @@ export class KvMember {
       clearTimeout(this.publishTimer);
     }
     this.removalWatch?.stop();
+    await this.autoCompactor?.stop();
+    this.lessor.stop();
     if (this.promoteTimer !== undefined) {
       clearInterval(this.promoteTimer);
     }

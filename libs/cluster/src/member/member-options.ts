@@ -4,6 +4,7 @@
  */
 import type { DriverLogger } from '../driver/raft-driver';
 import type { PeerTls } from '../transport/peer-credentials';
+import type { AutoCompactionOptions } from './auto-compactor';
 import type { Tracer } from '@opentelemetry/api';
 import type { MemberObserver } from './member-observer';
 
@@ -38,6 +39,8 @@ export interface KvMemberOptions {
   readonly autoPromoteLearners: boolean;
   /** Mutual TLS between members (https:// peer URLs). */
   readonly peerTls?: PeerTls;
+  /** Compact the history automatically (etcd's --auto-compaction-*); undefined: never. */
+  readonly autoCompaction?: AutoCompactionOptions;
   readonly logger: DriverLogger;
   /** Called once this member has been removed from the cluster (the process should exit). */
   readonly onRemoved?: () => void;

@@ -3,11 +3,16 @@
  *
  * 1. apply: 256-byte puts to distinct keys, in apply calls of 1, 16, 256 and 4096 entries
  *    (each call is one RocksDB write batch), with and without client sessions;
- * 2. snapshot: a state of N keys (1 M by default) written as a snapshot file (with the longest
+ * 2. overwrite: 256-byte puts cycling over 1,000 keys in calls of 256 (the record cache hit
+ *    path, every put also writing a version and a revision record);
+ * 3. snapshot: a state of N keys (1 M by default) written as a snapshot file (with the longest
  *    time the event loop was held meanwhile), then restored into a fresh state machine (MB/s
- *    and seconds).
+ *    and seconds);
+ * 4. compaction: N puts over N/10 keys (10 versions each), then a compaction at the last
+ *    revision while puts go on: how long the physical work takes, versions deleted per second,
+ *    the longest the event loop was held, and the puts/s applied meanwhile.
  *
- * Options: --only apply,sessions,snapshot (parts to run), --keys N (snapshot state size),
+ * Options: --only apply,sessions,overwrite,snapshot,compaction (parts to run), --keys N (snapshot state size),
  * --puts N (per apply configuration),
  * --value-bytes N, --dir PATH (scratch directory; default under the OS temp dir).
  */
@@ -43,7 +48,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     }
     return parsed;
   };
-  return { only: value('only', 'apply,sessions,snapshot').split(','), keys: count('keys', 1_000_000), puts: count('puts', 200_000), valueBytes: count('value-bytes', 256), dir: value('dir', os.tmpdir()) };
+  return { only: value('only', 'apply,sessions,overwrite,snapshot,compaction').split(','), keys: count('keys', 1_000_000), puts: count('puts', 200_000), valueBytes: count('value-bytes', 256), dir: value('dir', os.tmpdir()) };
 }
 
 /** Builds entries of puts to distinct keys, continuing from `firstIndex`. */
@@ -60,10 +65,20 @@ class PutLog {
     this.value = new Uint8Array(valueBytes).fill(0x61);
   }
 
-  next(count: number, keyOffset: number): Entry[] {
+  get lastIndex(): number {
+    return this.index - 1;
+  }
+
+  /** Leaves out one index (an entry the caller built itself). */
+  skip(): void {
+    this.index++;
+  }
+
+  /** Puts to keys keyOffset, keyOffset + 1, ... (modulo `keyCount` when given). */
+  next(count: number, keyOffset: number, keyCount?: number): Entry[] {
     const entries: Entry[] = [];
     for (let i = 0; i < count; i++) {
-      const n = keyOffset + i;
+      const n = keyCount === undefined ? keyOffset + i : (keyOffset + i) % keyCount;
       const command: Command = {
         timestampMs: 1_700_000_000_000 + this.index,
         op: { type: 'put', request: { key: Buffer.from(`bench/${String(n).padStart(10, '0')}`), value: this.value } },
@@ -75,7 +90,7 @@ class PutLog {
   }
 }
 
-async function benchApply(options: BenchOptions, batchEntries: number, withSessions: boolean): Promise<void> {
+async function benchApply(options: BenchOptions, batchEntries: number, withSessions: boolean, keyCount?: number): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(options.dir, 'keyval-bench-apply-'));
   const sm = await RocksStateMachine.open({ dataDir, limits: { maxApplyBatchEntries: Math.max(batchEntries, 4096), maxSessions: 10_000 } });
   try {
@@ -83,16 +98,15 @@ async function benchApply(options: BenchOptions, batchEntries: number, withSessi
     const log = new PutLog(1, options.valueBytes, withSessions);
     let applyMs = 0;
     for (let done = 0; done < total; done += batchEntries) {
-      const entries = log.next(Math.min(batchEntries, total - done), done);
+      const entries = log.next(Math.min(batchEntries, total - done), done, keyCount);
       const started = performance.now();
       await sm.apply(entries);
       applyMs += performance.now() - started;
     }
     const perSecond = total / (applyMs / 1000);
     const mbPerSecond = (total * options.valueBytes) / (applyMs / 1000) / 1e6;
-    console.log(
-      `apply  batch ${String(batchEntries).padStart(4)}  ${withSessions ? 'sessions   ' : 'no sessions'}  ${total} puts  ${perSecond.toFixed(0).padStart(8)} puts/s  ${mbPerSecond.toFixed(1).padStart(6)} MB/s of values`,
-    );
+    const what = keyCount === undefined ? (withSessions ? 'sessions   ' : 'no sessions') : `${keyCount} keys `;
+    console.log(`apply  batch ${String(batchEntries).padStart(4)}  ${what}  ${total} puts  ${perSecond.toFixed(0).padStart(8)} puts/s  ${mbPerSecond.toFixed(1).padStart(6)} MB/s of values`);
   } finally {
     await sm.close();
     await fs.rm(dataDir, { recursive: true, force: true });
@@ -142,6 +156,44 @@ async function benchSnapshot(options: BenchOptions): Promise<void> {
   }
 }
 
+async function benchCompaction(options: BenchOptions): Promise<void> {
+  const dataDir = await fs.mkdtemp(path.join(options.dir, 'keyval-bench-compact-'));
+  const sm = await RocksStateMachine.open({ dataDir });
+  try {
+    const log = new PutLog(1, options.valueBytes, false);
+    const keyCount = Math.max(1, Math.floor(options.puts / 10));
+    for (let done = 0; done < options.puts; done += 4096) {
+      await sm.apply(log.next(Math.min(4096, options.puts - done), done, keyCount));
+    }
+    const target = sm.revision();
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
+    const started = performance.now();
+    await sm.apply([{ index: log.lastIndex + 1, term: 1, type: EntryType.Normal, data: encodeCommand({ timestampMs: 1, op: { type: 'compact', request: { revision: target } } }) } as Entry]);
+    log.skip();
+    let finished = false;
+    const done = sm.compacted(target).then(() => {
+      finished = true;
+    });
+    let applied = 0;
+    while (!finished) {
+      await sm.apply(log.next(256, applied, keyCount));
+      applied += 256;
+    }
+    await done;
+    const seconds = (performance.now() - started) / 1000;
+    loopDelay.disable();
+    const deleted = options.puts - keyCount;
+    console.log(
+      `compaction  ${options.puts} versions of ${keyCount} keys  ${seconds.toFixed(2)} s  ${(deleted / seconds).toFixed(0)} versions deleted/s  ${(applied / seconds).toFixed(0)} puts/s applied meanwhile`,
+    );
+    console.log(`  event loop held during the compaction: max ${(loopDelay.max / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms`);
+  } finally {
+    await sm.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const cpus = os.cpus();
@@ -155,8 +207,14 @@ async function main(): Promise<void> {
   if (options.only.includes('sessions')) {
     await benchApply(options, 256, true);
   }
+  if (options.only.includes('overwrite')) {
+    await benchApply(options, 256, false, 1000);
+  }
   if (options.only.includes('snapshot')) {
     await benchSnapshot(options);
+  }
+  if (options.only.includes('compaction')) {
+    await benchCompaction(options);
   }
 }
 

@@ -12,7 +12,7 @@ import type { Command, SessionHeader, WriteRequest } from '../command-types';
 import type { NodeId } from '@keyval/raft';
 import { CommandLimitError, MalformedCommandError } from '../errors';
 import type { Compare, RangeRequest, RequestOp, TxnRequest } from '../kv-types';
-import { CompareResult, CompareTarget } from '../kv-types';
+import { CompareResult, CompareTarget, SortOrder, SortTarget } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { assertNever } from '../util/assert-never';
 import { ByteReader } from './byte-reader';
@@ -28,6 +28,10 @@ const enum OpTag {
   Txn = 3,
   Range = 4,
   MemberAttributes = 5,
+  Compact = 6,
+  LeaseGrant = 7,
+  LeaseRevoke = 8,
+  LeaseCheckpoint = 9,
 }
 
 const FLAG_SESSION = 1;
@@ -53,6 +57,17 @@ export function encodeCommand(command: Command): Uint8Array {
     for (const url of command.op.clientUrls) {
       out.string(url);
     }
+  } else if (command.op.type === 'compact') {
+    out.varint(command.op.request.revision);
+  } else if (command.op.type === 'leaseGrant') {
+    out.u64(command.op.id).varint(command.op.ttl);
+  } else if (command.op.type === 'leaseRevoke') {
+    out.u64(command.op.id);
+  } else if (command.op.type === 'leaseCheckpoint') {
+    out.varint(command.op.checkpoints.length);
+    for (const checkpoint of command.op.checkpoints) {
+      out.u64(checkpoint.id).varint(checkpoint.remainingTtl);
+    }
   } else if (command.op.type !== 'noop') {
     writeOp(out, command.op, 1);
   }
@@ -73,6 +88,14 @@ function opTag(op: WriteRequest | RequestOp): OpTag {
       return OpTag.Txn;
     case 'range':
       return OpTag.Range;
+    case 'compact':
+      return OpTag.Compact;
+    case 'leaseGrant':
+      return OpTag.LeaseGrant;
+    case 'leaseRevoke':
+      return OpTag.LeaseRevoke;
+    case 'leaseCheckpoint':
+      return OpTag.LeaseCheckpoint;
     default:
       return assertNever(op);
   }
@@ -97,10 +120,15 @@ function writeOp(out: ByteWriter, op: RequestOp, depth: number): void {
     case 'range':
       writeRange(out, op.request);
       break;
-    case 'put':
+    case 'put': {
+      const lease = op.request.lease ?? 0n;
       out.bytes(op.request.key).bytes(op.request.value);
-      out.u8((op.request.prevKv === true ? 1 : 0) | (op.request.ignoreValue === true ? 2 : 0));
+      out.u8((op.request.prevKv === true ? PUT_PREV_KV : 0) | (op.request.ignoreValue === true ? PUT_IGNORE_VALUE : 0) | (op.request.ignoreLease === true ? PUT_IGNORE_LEASE : 0) | (lease !== 0n ? PUT_LEASE : 0));
+      if (lease !== 0n) {
+        out.u64(lease);
+      }
       break;
+    }
     case 'deleteRange':
       out.bytes(op.request.key).bytes(op.request.rangeEnd ?? EMPTY);
       out.u8(op.request.prevKv === true ? 1 : 0);
@@ -113,10 +141,38 @@ function writeOp(out: ByteWriter, op: RequestOp, depth: number): void {
   }
 }
 
+/** Put flags: bit 3 says a u64 lease id follows. */
+const PUT_PREV_KV = 1;
+const PUT_IGNORE_VALUE = 2;
+const PUT_IGNORE_LEASE = 4;
+const PUT_LEASE = 8;
+
+/** Range flags: bit 2 says the revision, sort and filter fields follow. */
+const RANGE_COUNT_ONLY = 1;
+const RANGE_KEYS_ONLY = 2;
+const RANGE_OPTIONS = 4;
+
+function hasRangeOptions(request: RangeRequest): boolean {
+  return (
+    (request.revision ?? 0) !== 0 ||
+    (request.sortOrder ?? SortOrder.None) !== SortOrder.None ||
+    (request.sortTarget ?? SortTarget.Key) !== SortTarget.Key ||
+    (request.minModRevision ?? 0) !== 0 ||
+    (request.maxModRevision ?? 0) !== 0 ||
+    (request.minCreateRevision ?? 0) !== 0 ||
+    (request.maxCreateRevision ?? 0) !== 0
+  );
+}
+
 function writeRange(out: ByteWriter, request: RangeRequest): void {
   out.bytes(request.key).bytes(request.rangeEnd ?? EMPTY);
   out.varint(request.limit ?? 0);
-  out.u8((request.countOnly === true ? 1 : 0) | (request.keysOnly === true ? 2 : 0));
+  const options = hasRangeOptions(request);
+  out.u8((request.countOnly === true ? RANGE_COUNT_ONLY : 0) | (request.keysOnly === true ? RANGE_KEYS_ONLY : 0) | (options ? RANGE_OPTIONS : 0));
+  if (options) {
+    out.varint(request.revision ?? 0).u8(request.sortOrder ?? SortOrder.None).u8(request.sortTarget ?? SortTarget.Key);
+    out.varint(request.minModRevision ?? 0).varint(request.maxModRevision ?? 0).varint(request.minCreateRevision ?? 0).varint(request.maxCreateRevision ?? 0);
+  }
 }
 
 function writeTxn(out: ByteWriter, txn: TxnRequest, depth: number): void {
@@ -138,6 +194,8 @@ function writeCompare(out: ByteWriter, compare: Compare): void {
   out.bytes(compare.key).bytes(compare.rangeEnd ?? EMPTY);
   if (compare.target === CompareTarget.Value) {
     out.bytes(compare.value);
+  } else if (compare.target === CompareTarget.Lease) {
+    out.u64(compare.lease);
   } else {
     out.signedVarint(compare.operand);
   }
@@ -186,6 +244,19 @@ class CommandDecoder {
         throw new MalformedCommandError('a noop command cannot carry a session');
       }
       op = { type: 'noop' };
+    } else if (tag === OpTag.Compact) {
+      op = { type: 'compact', request: { revision: this.in.varint() } };
+    } else if (tag === OpTag.LeaseGrant) {
+      op = { type: 'leaseGrant', id: this.leaseId(), ttl: this.in.varint() };
+    } else if (tag === OpTag.LeaseRevoke) {
+      op = { type: 'leaseRevoke', id: this.leaseId() };
+    } else if (tag === OpTag.LeaseCheckpoint) {
+      const count = this.count('lease checkpoints');
+      const checkpoints: Array<{ id: bigint; remainingTtl: number }> = [];
+      for (let i = 0; i < count; i++) {
+        checkpoints.push({ id: this.leaseId(), remainingTtl: this.in.varint() });
+      }
+      op = { type: 'leaseCheckpoint', checkpoints };
     } else if (tag === OpTag.MemberAttributes) {
       if (session !== undefined) {
         throw new MalformedCommandError('a memberAttributes command cannot carry a session');
@@ -244,8 +315,19 @@ class CommandDecoder {
         if (value.byteLength > this.limits.maxValueBytes) {
           throw CommandLimitError.exceeded('value size (bytes)', value.byteLength, this.limits.maxValueBytes);
         }
-        const flags = this.flags(3);
-        return { type: 'put', request: { key, value, ...((flags & 1) !== 0 && { prevKv: true }), ...((flags & 2) !== 0 && { ignoreValue: true }) } };
+        const flags = this.flags(PUT_PREV_KV | PUT_IGNORE_VALUE | PUT_IGNORE_LEASE | PUT_LEASE);
+        const lease = (flags & PUT_LEASE) !== 0 ? this.leaseId() : 0n;
+        return {
+          type: 'put',
+          request: {
+            key,
+            value,
+            ...(lease !== 0n && { lease }),
+            ...((flags & PUT_PREV_KV) !== 0 && { prevKv: true }),
+            ...((flags & PUT_IGNORE_VALUE) !== 0 && { ignoreValue: true }),
+            ...((flags & PUT_IGNORE_LEASE) !== 0 && { ignoreLease: true }),
+          },
+        };
       }
       case OpTag.DeleteRange: {
         const span = this.span();
@@ -262,12 +344,36 @@ class CommandDecoder {
   private range(): RangeRequest {
     const span = this.span();
     const limit = this.in.varint();
-    const flags = this.flags(3);
-    return {
+    const flags = this.flags(RANGE_COUNT_ONLY | RANGE_KEYS_ONLY | RANGE_OPTIONS);
+    const request: RangeRequest = {
       ...span,
       ...(limit > 0 && { limit }),
-      ...((flags & 1) !== 0 && { countOnly: true }),
-      ...((flags & 2) !== 0 && { keysOnly: true }),
+      ...((flags & RANGE_COUNT_ONLY) !== 0 && { countOnly: true }),
+      ...((flags & RANGE_KEYS_ONLY) !== 0 && { keysOnly: true }),
+    };
+    return (flags & RANGE_OPTIONS) === 0 ? request : { ...request, ...this.rangeOptions() };
+  }
+
+  /** The revision, sort and filter fields of a range (only the ones that are set). */
+  private rangeOptions(): Partial<RangeRequest> {
+    const revision = this.in.varint();
+    const sortOrder = this.in.u8();
+    if (!(sortOrder in SortOrder) || typeof SortOrder[sortOrder] !== 'string') {
+      throw new MalformedCommandError(`unknown sort order ${sortOrder}`);
+    }
+    const sortTarget = this.in.u8();
+    if (!(sortTarget in SortTarget) || typeof SortTarget[sortTarget] !== 'string') {
+      throw new MalformedCommandError(`unknown sort target ${sortTarget}`);
+    }
+    const bounds = [this.in.varint(), this.in.varint(), this.in.varint(), this.in.varint()] as const;
+    return {
+      ...(revision !== 0 && { revision }),
+      ...(sortOrder !== SortOrder.None && { sortOrder: sortOrder as SortOrder }),
+      ...(sortTarget !== SortTarget.Key && { sortTarget: sortTarget as SortTarget }),
+      ...(bounds[0] !== 0 && { minModRevision: bounds[0] }),
+      ...(bounds[1] !== 0 && { maxModRevision: bounds[1] }),
+      ...(bounds[2] !== 0 && { minCreateRevision: bounds[2] }),
+      ...(bounds[3] !== 0 && { maxCreateRevision: bounds[3] }),
     };
   }
 
@@ -318,6 +424,8 @@ class CommandDecoder {
     switch (target) {
       case CompareTarget.Value:
         return { ...span, target, result, value: this.in.bytes(Number.MAX_SAFE_INTEGER, 'compare value') };
+      case CompareTarget.Lease:
+        return { ...span, target, result, lease: this.in.u64() };
       case CompareTarget.Version:
       case CompareTarget.Create:
       case CompareTarget.Mod:
@@ -345,6 +453,15 @@ class CommandDecoder {
       throw CommandLimitError.exceeded('key size (bytes)', key.byteLength, this.limits.maxKeyBytes);
     }
     return key;
+  }
+
+  /** A lease id: a positive int64 (etcd's lease ids are int64). */
+  private leaseId(): bigint {
+    const id = this.in.u64();
+    if (id === 0n || id > 0x7fff_ffff_ffff_ffffn) {
+      throw new MalformedCommandError(`lease id ${id} is not a positive int64`);
+    }
+    return id;
   }
 
   private flags(allowed: number): number {

@@ -16,15 +16,21 @@ import { decodeOutcome, encodeOutcome } from '../codec/outcome-codec';
 import { ApplyOrderError, CommandRejectedError, ResponseNotRetainedError, SessionExpiredError, StaleSequenceError, StorageCorruptError, invariant } from '../errors';
 import type { RequestOp } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
-import { isSingleKey } from './key-span';
+import { isSingleKey, keyString } from './key-span';
+import type { KeyEvent } from './history';
+import type { LeaseTable } from './lease-table';
 import type { KvBaseStore } from './kv-source';
 import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes } from './membership';
 import { OverlayView } from './overlay-view';
 import type { SessionTable } from './session-table';
 import { executeWrite } from './write-executor';
+import type { StoreWrite } from './write-executor';
 
 /** etcd's store starts at revision 1; the first write creates revision 2. */
 export const INITIAL_REVISION = 1;
+
+/** The compacted revision of a store never compacted (etcd's initial compactMainRev). */
+export const NEVER_COMPACTED = -1;
 
 /** Everything besides the key-value data and sessions that apply changes. */
 export interface MachineState {
@@ -32,13 +38,18 @@ export interface MachineState {
   appliedTerm: Term;
   /** Store revision: incremented once by each command that changes a key. */
   revision: number;
+  /**
+   * The compacted revision: reads below it fail, and the history holds only what reads at or
+   * above it can see. -1 before the first compaction (etcd reports that too).
+   */
+  compactRevision: number;
   /** Log time: the largest command timestamp applied so far (ms). */
   logTimeMs: number;
   membership: MembershipState;
 }
 
 export function initialMachineState(): MachineState {
-  return { appliedIndex: 0 as LogIndex, appliedTerm: 0 as Term, revision: INITIAL_REVISION, logTimeMs: 0, membership: EMPTY_MEMBERSHIP };
+  return { appliedIndex: 0 as LogIndex, appliedTerm: 0 as Term, revision: INITIAL_REVISION, compactRevision: NEVER_COMPACTED, logTimeMs: 0, membership: EMPTY_MEMBERSHIP };
 }
 
 export function copyMachineState(state: MachineState): MachineState {
@@ -106,8 +117,9 @@ export function prefetchKeys(decoded: readonly DecodedEntry[]): Uint8Array[] {
     }
   };
   for (const { command } of decoded) {
-    if (command !== undefined && command.op.type !== 'noop' && command.op.type !== 'memberAttributes') {
-      visit(command.op);
+    const op = command?.op;
+    if (op !== undefined && (op.type === 'put' || op.type === 'deleteRange' || op.type === 'txn')) {
+      visit(op);
     }
   }
   return keys;
@@ -121,11 +133,15 @@ export class ApplyBatch {
   /** Set when a ConfChange entry changed the membership in this batch. */
   membershipChanged = false;
 
+  /** Events of the batch whose lease attachments are recorded already. */
+  private eventsSeen = 0;
+
   constructor(
     base: KvBaseStore,
     committed: MachineState,
     private readonly sessions: SessionTable,
     private readonly limits: StateMachineLimits,
+    private readonly leases: LeaseTable,
   ) {
     this.view = new OverlayView(base);
     this.state = copyMachineState(committed);
@@ -190,11 +206,33 @@ export class ApplyBatch {
     return this.toResult(index, outcome, false);
   }
 
-  private async execute(op: Exclude<Command['op'], { type: 'noop' | 'memberAttributes' }>): Promise<RememberedOutcome> {
-    const { outcome, revision } = await executeWrite(this.view, op, this.state.revision, this.limits);
+  private async execute(op: StoreWrite): Promise<RememberedOutcome> {
+    const { outcome, revision, compactRevision } = await executeWrite(this.view, op, this.state, this.limits, this.leases);
+    this.trackLeaseAttachments();
     invariant(revision === this.state.revision || revision === this.state.revision + 1, 'a command moved the revision by more than one');
+    invariant(compactRevision >= this.state.compactRevision && compactRevision <= revision, 'a command moved the compacted revision back or past the store');
     this.state.revision = revision;
+    this.state.compactRevision = compactRevision;
     return outcome;
+  }
+
+  /** Keys follow their leases: the command's events attach and detach them. */
+  private trackLeaseAttachments(): void {
+    const events = this.view.events();
+    for (; this.eventsSeen < events.length; this.eventsSeen++) {
+      const event = events[this.eventsSeen] as KeyEvent;
+      const before = event.prev?.lease ?? 0n;
+      const after = event.type === 'put' ? (event.kv.lease ?? 0n) : 0n;
+      if (before !== after) {
+        const name = keyString(event.kv.key);
+        if (before !== 0n) {
+          this.leases.detach(before, name);
+        }
+        if (after !== 0n) {
+          this.leases.attach(after, name);
+        }
+      }
+    }
   }
 
   private toResult(index: LogIndex, outcome: RememberedOutcome, replayed: boolean): ApplyResult {

@@ -37,6 +37,11 @@ export function compareOne(compare: Compare, kv: KeyValue | undefined): boolean 
     case CompareTarget.Mod:
       order = Math.sign((kv?.modRevision ?? 0) - compare.operand);
       break;
+    case CompareTarget.Lease: {
+      const lease = kv?.lease ?? 0n;
+      order = lease < compare.lease ? -1 : lease > compare.lease ? 1 : 0;
+      break;
+    }
     default:
       return assertNever(compare);
   }

@@ -15,10 +15,15 @@ export interface KvSource {
   scan(range: ScanRange, mode: ScanMode): AsyncIterable<KeyValue>;
 }
 
-/** A committed store: a KvSource that can also read many keys in one round trip. */
+/** A committed store: a KvSource that can also read many keys in one round trip, and its past. */
 export interface KvBaseStore extends KvSource {
   /** Records of `keys` (undefined where missing), in the same order. */
   getMany(keys: readonly Uint8Array[]): Promise<Array<KeyValue | undefined>>;
+  /**
+   * The committed keys as they were at `revision` (at least the compacted revision, at most
+   * the committed one; the caller checks): each key's last version at or below it.
+   */
+  at(revision: number): KvSource;
 }
 
 /**

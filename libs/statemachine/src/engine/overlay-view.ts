@@ -9,10 +9,15 @@
  *     clean cache             committed records read (or prefetched) during this batch
  *     base store              committed data (RocksDB, or the in-memory map)
  *
- * A layer maps a key (see keyString) to its new record, or to null for a deletion.
+ * A layer maps a key (see keyString) to its new record, or to null for a deletion, and lists
+ * the events (history) of its writes in order. A key written twice in one revision (etcd's API
+ * refuses that; the log may still hold it) makes one event with the final state.
  */
 import { invariant } from '../errors';
 import type { KeyValue } from '../kv-types';
+import type { KeyEvent } from './history';
+import { deleteEvent } from './history';
+import { HistoryView } from './history-view';
 import type { ScanRange } from './key-span';
 import { inBounds, keyString, scanBounds } from './key-span';
 import type { KvBaseStore, KvSource, ScanMode } from './kv-source';
@@ -21,9 +26,21 @@ import { shapeRecord } from './kv-source';
 /** A record or a deletion marker. */
 export type Slot = KeyValue | null;
 
+interface Layer {
+  readonly slots: Map<string, Slot>;
+  /** Events in write order; null where a later write of the same revision replaced one. */
+  readonly events: Array<KeyEvent | null>;
+  /** Index in `events` of each key's last event. */
+  readonly lastEvent: Map<string, number>;
+}
+
+function newLayer(): Layer {
+  return { slots: new Map(), events: [], lastEvent: new Map() };
+}
+
 export class OverlayView implements KvSource {
   /** layers[0] holds the batch's committed commands; higher layers are open txns. */
-  private readonly layers: Array<Map<string, Slot>> = [new Map()];
+  private readonly layers: Layer[] = [newLayer()];
   /** Committed state read from the base during this batch: null = known missing. */
   private readonly clean = new Map<string, Slot>();
 
@@ -50,7 +67,7 @@ export class OverlayView implements KvSource {
   async get(key: Uint8Array): Promise<KeyValue | undefined> {
     const name = keyString(key);
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      const slot = (this.layers[i] as Map<string, Slot>).get(name);
+      const slot = (this.layers[i] as Layer).slots.get(name);
       if (slot !== undefined) {
         return slot ?? undefined;
       }
@@ -64,28 +81,56 @@ export class OverlayView implements KvSource {
     return record;
   }
 
-  /** Writes a record in the top layer. */
-  put(kv: KeyValue): void {
-    this.top().set(keyString(kv.key), kv);
+  /** Writes a record in the top layer; `prev` is the key's record before the write. */
+  put(kv: KeyValue, prev: KeyValue | undefined): void {
+    const name = keyString(kv.key);
+    this.top().slots.set(name, kv);
+    this.record(name, { type: 'put', kv, prev });
   }
 
-  /** Deletes a key in the top layer. */
-  remove(key: Uint8Array): void {
-    this.top().set(keyString(key), null);
+  /** Deletes a key (whose record was `prev`) in the top layer, at `revision`. */
+  remove(prev: KeyValue, revision: number): void {
+    const name = keyString(prev.key);
+    this.top().slots.set(name, null);
+    this.record(name, deleteEvent(prev.key, revision, prev));
+  }
+
+  private record(name: string, event: KeyEvent): void {
+    invariant(this.layers.length > 1, 'a write outside a command layer');
+    const top = this.top();
+    const at = top.lastEvent.get(name);
+    const earlier = at === undefined ? null : (top.events[at] as KeyEvent | null);
+    if (at !== undefined && earlier !== null && earlier.kv.modRevision === event.kv.modRevision) {
+      // The same key again in the same revision: one event, from the state before the revision.
+      top.events[at] = null;
+      if (event.type === 'delete' && earlier.prev === undefined) {
+        top.lastEvent.delete(name);
+        return;
+      }
+      event = { ...event, prev: earlier.prev };
+    }
+    top.lastEvent.set(name, top.events.length);
+    top.events.push(event);
   }
 
   /** Opens a layer (a command or txn whose writes may still be dropped). */
   pushLayer(): void {
-    this.layers.push(new Map());
+    this.layers.push(newLayer());
   }
 
   /** Merges the top layer into the one below it. */
   commitLayer(): void {
     invariant(this.layers.length > 1, 'commitLayer without an open layer');
-    const top = this.layers.pop() as Map<string, Slot>;
+    const top = this.layers.pop() as Layer;
     const below = this.top();
-    for (const [key, slot] of top) {
-      below.set(key, slot);
+    for (const [key, slot] of top.slots) {
+      below.slots.set(key, slot);
+    }
+    for (const event of top.events) {
+      if (event !== null) {
+        below.lastEvent.set(keyString(event.kv.key), below.events.length);
+        below.events.push(event);
+      }
     }
   }
 
@@ -98,7 +143,26 @@ export class OverlayView implements KvSource {
   /** The batch's writes (layer 0); only valid once every layer is committed or dropped. */
   writes(): ReadonlyMap<string, Slot> {
     invariant(this.layers.length === 1, () => `${this.layers.length - 1} layers still open`);
-    return this.layers[0] as Map<string, Slot>;
+    return (this.layers[0] as Layer).slots;
+  }
+
+  /** The batch's events (layer 0) in apply order; only valid once every layer is closed. */
+  events(): readonly KeyEvent[] {
+    invariant(this.layers.length === 1, () => `${this.layers.length - 1} layers still open`);
+    return this.committedEvents();
+  }
+
+  /**
+   * The keys as they were at `revision`, which must be at most the revision before the open
+   * command (a txn reads the past, never its own writes): the committed history plus the
+   * batch's earlier commands.
+   */
+  at(revision: number): KvSource {
+    return new HistoryView(this.base.at(revision), this.committedEvents(), revision);
+  }
+
+  private committedEvents(): KeyEvent[] {
+    return (this.layers[0] as Layer).events as KeyEvent[];
   }
 
   /** The merged view of `range`: base records overridden by every layer, in byte order. */
@@ -106,7 +170,7 @@ export class OverlayView implements KvSource {
     const bounds = scanBounds(range);
     const dirty = new Map<string, Slot>();
     for (const layer of this.layers) {
-      for (const [key, slot] of layer) {
+      for (const [key, slot] of layer.slots) {
         if (inBounds(key, bounds)) {
           dirty.set(key, slot);
         }
@@ -143,7 +207,7 @@ export class OverlayView implements KvSource {
     }
   }
 
-  private top(): Map<string, Slot> {
-    return this.layers[this.layers.length - 1] as Map<string, Slot>;
+  private top(): Layer {
+    return this.layers[this.layers.length - 1] as Layer;
   }
 }

@@ -1,18 +1,24 @@
 /**
- * The committed key-value data of MemoryStateMachine: a map plus a sorted key list. Reads
- * capture their result synchronously, so a read never straddles a commit.
+ * The committed key-value data of MemoryStateMachine: the latest records (a map plus a sorted
+ * key list) and the history (MemoryHistory). Reads capture their result synchronously, so a
+ * read never straddles a commit.
  */
 import type { KeyValue } from '../kv-types';
+import type { KeyEvent } from '../engine/history';
 import type { ScanRange } from '../engine/key-span';
 import { keyString } from '../engine/key-span';
-import type { KvBaseStore, ScanMode } from '../engine/kv-source';
+import type { KvBaseStore, KvSource, ScanMode } from '../engine/kv-source';
 import { shapeRecord } from '../engine/kv-source';
 import type { Slot } from '../engine/overlay-view';
+import { MemoryHistory } from './memory-history';
+import { SortedKeys } from './sorted-keys';
+import type { ImportedItem } from '../snapshot/snapshot-import';
+import { assertNever } from '../util/assert-never';
 
 export class MemoryKvStore implements KvBaseStore {
   private readonly records = new Map<string, KeyValue>();
-  /** Every key of `records`, ascending. */
-  private readonly sorted: string[] = [];
+  private readonly keys = new SortedKeys();
+  readonly history = new MemoryHistory();
 
   get size(): number {
     return this.records.size;
@@ -27,7 +33,7 @@ export class MemoryKvStore implements KvBaseStore {
   }
 
   scan(range: ScanRange, mode: ScanMode): AsyncIterable<KeyValue> {
-    const found = this.collect(range, mode);
+    const found = this.keys.inRange(range).map((name) => shapeRecord(this.records.get(name) as KeyValue, mode));
     return {
       async *[Symbol.asyncIterator]() {
         yield* found;
@@ -35,57 +41,44 @@ export class MemoryKvStore implements KvBaseStore {
     };
   }
 
-  /** Records in `range`, ascending, captured now. */
-  collect(range: ScanRange, mode: ScanMode): KeyValue[] {
-    const start = keyString(range.start);
-    const end = range.end === null ? null : keyString(range.end);
-    const out: KeyValue[] = [];
-    for (let i = this.lowerBound(start); i < this.sorted.length; i++) {
-      const key = this.sorted[i] as string;
-      if (end !== null && key >= end) {
-        break;
-      }
-      const kv = this.records.get(key) as KeyValue;
-      out.push(shapeRecord(kv, mode));
-    }
-    return out;
+  at(revision: number): KvSource {
+    return this.history.at(revision);
   }
 
-  /** Every record, ascending. */
-  all(): KeyValue[] {
-    return this.sorted.map((key) => this.records.get(key) as KeyValue);
-  }
-
-  /** Applies a batch's writes (null deletes). */
-  commit(writes: ReadonlyMap<string, Slot>): void {
+  /** Applies a batch's writes (null deletes) and records its events. */
+  commit(writes: ReadonlyMap<string, Slot>, events: readonly KeyEvent[]): void {
     for (const [key, slot] of writes) {
-      const exists = this.records.has(key);
       if (slot === null) {
-        if (exists) {
-          this.records.delete(key);
-          this.sorted.splice(this.lowerBound(key), 1);
+        if (this.records.delete(key)) {
+          this.keys.remove(key);
         }
       } else {
-        if (!exists) {
-          this.sorted.splice(this.lowerBound(key), 0, key);
+        if (!this.records.has(key)) {
+          this.keys.add(key);
         }
         this.records.set(key, slot);
       }
     }
+    this.history.commit(events);
   }
 
-  /** Index of the first key >= `key`. */
-  private lowerBound(key: string): number {
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.sorted[mid] as string) < key) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
+  /** Adds one item of a snapshot being restored (sessions are the machine's). */
+  restore(item: Exclude<ImportedItem, { type: 'session' | 'lease' }>): void {
+    switch (item.type) {
+      case 'latest': {
+        const name = keyString(item.kv.key);
+        this.keys.add(name);
+        this.records.set(name, item.kv);
+        break;
       }
+      case 'version':
+        this.history.restoreVersion(item.version);
+        break;
+      case 'revision':
+        this.history.restoreRevision(item.record);
+        break;
+      default:
+        assertNever(item);
     }
-    return lo;
   }
 }

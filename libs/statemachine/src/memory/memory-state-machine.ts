@@ -8,18 +8,26 @@ import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { ApplyResult, MembershipState, SessionInfo } from '../command-types';
 import type { DecodedEntry, MachineState } from '../engine/apply-batch';
 import { ApplyBatch, copyMachineState, decodeEntries, initialMachineState } from '../engine/apply-batch';
-import { readRange } from '../engine/range-reader';
+import { retainedVersions } from '../engine/history';
+import { checkReadRevision, readRange, readsLatest } from '../engine/range-reader';
 import type { SessionRecord } from '../engine/session-table';
 import { SessionTable } from '../engine/session-table';
 import { StateMachineClosedError, StateMachineFailedError } from '../errors';
-import type { KeyValue, RangeRequest, RangeResponse } from '../kv-types';
+import type { RangeRequest, RangeResponse } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { resolveLimits } from '../limits';
 import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
 import { readSnapshotRecords, snapshotInfo, writeSnapshotFile } from '../snapshot/snapshot-file';
 import type { SnapshotHeader, SnapshotRecord } from '../snapshot/snapshot-format';
+import { SnapshotImporter } from '../snapshot/snapshot-import';
+import type { ImportedItem } from '../snapshot/snapshot-import';
 import { SnapshotStore } from '../snapshot/snapshot-store';
-import type { StateMachine } from '../state-machine';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import { ChangeListeners } from '../engine/change-listeners';
+import { LeaseTable } from '../engine/lease-table';
+import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
+import { HistorySelection } from '../engine/history-read';
+import { CompactedError, FutureRevisionError } from '../errors';
 import { AsyncMutex } from '../util/async-mutex';
 import { MemoryKvStore } from './memory-kv-store';
 
@@ -34,6 +42,8 @@ export class MemoryStateMachine implements StateMachine {
   private state: MachineState = initialMachineState();
   private sessionTable: SessionTable;
   private readonly mutex = new AsyncMutex();
+  private readonly listeners = new ChangeListeners();
+  private leaseTable = new LeaseTable();
   private closed = false;
   private failure: unknown;
 
@@ -61,6 +71,16 @@ export class MemoryStateMachine implements StateMachine {
     return this.state.revision;
   }
 
+  compactRevision(): number {
+    return this.state.compactRevision;
+  }
+
+  /** Compaction is done with the batch that applies it: nothing to wait for. */
+  compacted(): Promise<void> {
+    this.checkOpen();
+    return Promise.resolve();
+  }
+
   logTimeMs(): number {
     return this.state.logTimeMs;
   }
@@ -71,6 +91,14 @@ export class MemoryStateMachine implements StateMachine {
 
   sessions(): readonly SessionInfo[] {
     return this.sessionTable.info();
+  }
+
+  leases(): readonly LeaseRecord[] {
+    return this.leaseTable.records();
+  }
+
+  lease(id: bigint): LeaseInfo | undefined {
+    return this.leaseTable.info(id);
   }
 
   apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
@@ -88,14 +116,17 @@ export class MemoryStateMachine implements StateMachine {
 
   private async applyBatch(decoded: readonly DecodedEntry[]): Promise<ApplyResult[]> {
     try {
-      const batch = new ApplyBatch(this.store, this.state, this.sessionTable, this.limits);
+      const batch = new ApplyBatch(this.store, this.state, this.sessionTable, this.limits, this.leaseTable);
       const results: ApplyResult[] = [];
       for (const entry of decoded) {
         results.push(await batch.apply(entry));
       }
-      this.store.commit(batch.view.writes());
+      this.store.commit(batch.view.writes(), batch.view.events());
       this.sessionTable.drainChanges();
+      this.leaseTable.commit();
       this.state = batch.state;
+      this.store.history.compact(this.state.compactRevision);
+      this.listeners.emit({ type: 'committed', events: batch.view.events(), revision: this.state.revision, compactRevision: this.state.compactRevision });
       return results;
     } catch (error) {
       this.failure = error;
@@ -105,26 +136,64 @@ export class MemoryStateMachine implements StateMachine {
 
   range(request: RangeRequest): Promise<RangeResponse> {
     this.checkOpen();
-    return readRange(this.store, request, this.state.revision, this.limits.maxRangeResponseBytes);
+    const { revision, compactRevision } = this.state;
+    try {
+      checkReadRevision(request.revision ?? 0, revision, compactRevision);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const source = readsLatest(request.revision, revision) ? this.store : this.store.at(request.revision as number);
+    return readRange(source, request, revision, this.limits.maxRangeResponseBytes);
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  readHistory(request: HistoryReadRequest): Promise<HistoryReadResult> {
+    this.checkOpen();
+    const { revision, compactRevision } = this.state;
+    if (request.fromRevision < compactRevision) {
+      return Promise.reject(CompactedError.of(request.fromRevision, compactRevision));
+    }
+    if (request.toRevision > revision) {
+      return Promise.reject(FutureRevisionError.of(request.toRevision, revision));
+    }
+    const selection = new HistorySelection(request);
+    for (const record of this.store.history.revisionsFrom(request.fromRevision)) {
+      selection.take(record);
+      if (selection.done) {
+        break;
+      }
+    }
+    selection.reachedEnd();
+    const history = this.store.history;
+    return selection.events((refs) => Promise.resolve(refs.map((ref) => history.version(ref.key, ref.revision))));
   }
 
   async createSnapshot(): Promise<SnapshotFileInfo> {
     this.checkOpen();
-    const capture = await this.mutex.run(() => Promise.resolve(this.capture()));
+    const capture = await this.mutex.run(() => this.capture());
     const info = await writeSnapshotFile(this.snapshots.dir, capture.header, iterate(capture.records), this.limits.snapshotChunkBytes);
     await this.snapshots.add(info);
     return info;
   }
 
   /** The state between batches, in snapshot order. */
-  private capture(): { header: SnapshotHeader; records: SnapshotRecord[] } {
-    const { appliedIndex, appliedTerm, revision, logTimeMs, membership } = this.state;
+  private async capture(): Promise<{ header: Omit<SnapshotHeader, 'format'>; records: SnapshotRecord[] }> {
+    const { appliedIndex, appliedTerm, revision, compactRevision, logTimeMs, membership } = this.state;
     const sessions = this.sessionTable.records().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const records: SnapshotRecord[] = sessions.map((session) => ({ type: 'session', session }));
-    for (const kv of this.store.all()) {
-      records.push({ type: 'kv', kv });
+    for (const record of this.store.history.revisionsFrom(compactRevision)) {
+      records.push({ type: 'revision', record });
     }
-    return { header: { lastIndex: appliedIndex, lastTerm: appliedTerm, revision, logTimeMs, membership }, records };
+    for await (const version of retainedVersions(iterate(this.store.history.allVersions()), compactRevision)) {
+      records.push({ type: 'version', version });
+    }
+    for (const lease of this.leaseTable.records()) {
+      records.push({ type: 'lease', lease });
+    }
+    return { header: { lastIndex: appliedIndex, lastTerm: appliedTerm, revision, compactRevision, logTimeMs, membership }, records };
   }
 
   restore(file: string): Promise<SnapshotFileInfo> {
@@ -133,34 +202,52 @@ export class MemoryStateMachine implements StateMachine {
       this.checkOpen();
       const store = new MemoryKvStore();
       const sessions: SessionRecord[] = [];
+      const leases: LeaseRecord[] = [];
+      const attachments: Array<{ id: bigint; key: string }> = [];
       let header: SnapshotHeader | undefined;
+      let importer: SnapshotImporter | undefined;
+      const add = (items: readonly ImportedItem[]): void => {
+        for (const item of items) {
+          if (item.type === 'session') {
+            sessions.push(item.session);
+          } else if (item.type === 'lease') {
+            leases.push(item.lease);
+          } else {
+            if (item.type === 'latest' && item.kv.lease !== undefined && item.kv.lease !== 0n) {
+              attachments.push({ id: item.kv.lease, key: Buffer.from(item.kv.key).toString('latin1') });
+            }
+            store.restore(item);
+          }
+        }
+      };
       for await (const item of readSnapshotRecords(file, this.limits)) {
         if (item.type === 'header') {
           header = item.header;
+          importer = new SnapshotImporter(item.header);
         } else if (item.type === 'records') {
-          const writes = new Map<string, KeyValue>();
-          for (const record of item.records) {
-            if (record.type === 'session') {
-              sessions.push(record.session);
-            } else {
-              writes.set(Buffer.from(record.kv.key).toString('latin1'), record.kv);
-            }
-          }
-          store.commit(writes);
+          add((importer as SnapshotImporter).items(item.records));
+        } else {
+          add((importer as SnapshotImporter).finish());
         }
       }
       const restored = header as SnapshotHeader;
       const table = new SessionTable(this.limits);
       table.load(sessions);
+      store.history.restoredCompaction(restored.compactRevision);
+      const leaseTable = new LeaseTable();
+      leaseTable.load(leases, attachments);
       this.store = store;
       this.sessionTable = table;
+      this.leaseTable = leaseTable;
       this.state = copyMachineState({
         appliedIndex: restored.lastIndex,
         appliedTerm: restored.lastTerm,
         revision: restored.revision,
+        compactRevision: restored.compactRevision,
         logTimeMs: restored.logTimeMs,
         membership: restored.membership,
       });
+      this.listeners.emit({ type: 'restored', revision: this.state.revision, compactRevision: this.state.compactRevision });
       return snapshotInfo(file, restored);
     });
   }

@@ -29,6 +29,8 @@ interface CachedRecord {
   readonly version: number;
   /** The value's bytes as latin1 characters. */
   readonly value: string;
+  /** 0n: no lease. */
+  readonly lease: bigint;
 }
 
 export class RecordCache {
@@ -51,7 +53,11 @@ export class RecordCache {
       return undefined;
     }
     this.hits++;
-    return slot === null ? null : { key, createRevision: slot.createRevision, modRevision: slot.modRevision, version: slot.version, value: Buffer.from(slot.value, 'latin1') };
+    if (slot === null) {
+      return null;
+    }
+    const record = { key, createRevision: slot.createRevision, modRevision: slot.modRevision, version: slot.version, value: Buffer.from(slot.value, 'latin1') };
+    return slot.lease === 0n ? record : { ...record, lease: slot.lease };
   }
 
   /** Records the key's committed state (null: absent), as the most recent entry. */
@@ -69,6 +75,7 @@ export class RecordCache {
             modRevision: slot.modRevision,
             version: slot.version,
             value: Buffer.from(slot.value.buffer, slot.value.byteOffset, slot.value.byteLength).toString('latin1'),
+            lease: slot.lease ?? 0n,
           };
     const cost = charge(name, entry);
     if (cost > this.maxBytes) {

@@ -6,12 +6,13 @@
  */
 import type { ScanRange } from '../engine/key-span';
 import { keyString } from '../engine/key-span';
-import type { KvBaseStore, ScanMode } from '../engine/kv-source';
+import type { KvBaseStore, KvSource, ScanMode } from '../engine/kv-source';
 import { keyOnlyRecord, shapeRecord } from '../engine/kv-source';
 import type { KeyValue } from '../kv-types';
 import { PREFIX_KV, decodeKvValue, kvKey } from './key-layout';
 import type { RocksDatabase, RocksIterator } from './rocks-database';
 import { RecordCache } from './record-cache';
+import { RocksHistoricalSource } from './rocks-history';
 
 const KV_END = Buffer.of(PREFIX_KV + 1);
 
@@ -69,6 +70,10 @@ export class RocksKvStore implements KvBaseStore {
     for (const [name, slot] of writes) {
       this.cache.set(name, slot);
     }
+  }
+
+  at(revision: number): KvSource {
+    return new RocksHistoricalSource(this.db, revision);
   }
 
   /** Opens the iterator now (fixing the point in time) and yields records lazily. */

@@ -4,6 +4,10 @@
  * index, term, revision and log time, so a restart resumes exactly after the last batch
  * written: nothing is applied twice and the log is not replayed from the start.
  *
+ * Every version of every key is kept (key-layout.ts) until a compaction: applying one makes
+ * reads below it fail at once, and a RocksCompactor then deletes what became unreachable in
+ * the background, in bounded steps (`compacted` waits for it).
+ *
  * Writes are not fsynced by default (`syncWrites`): RocksDB's WAL is in the OS page cache, so
  * a killed process loses nothing; a power loss may lose the last batches, which the driver
  * re-applies from the Raft log (entries after `appliedIndex()` are still there, because the
@@ -13,7 +17,8 @@ import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { ApplyResult, MembershipState, SessionInfo } from '../command-types';
 import type { DecodedEntry, MachineState } from '../engine/apply-batch';
 import { ApplyBatch, decodeEntries, prefetchKeys } from '../engine/apply-batch';
-import { readRange } from '../engine/range-reader';
+import { revisionRecords } from '../engine/history';
+import { checkReadRevision, readRange, readsLatest } from '../engine/range-reader';
 import { SessionTable } from '../engine/session-table';
 import { StateMachineClosedError, StateMachineFailedError } from '../errors';
 import type { RangeRequest, RangeResponse } from '../kv-types';
@@ -23,13 +28,43 @@ import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
 import { snapshotInfo } from '../snapshot/snapshot-file';
 import type { SnapshotHeader } from '../snapshot/snapshot-format';
 import { SnapshotStore } from '../snapshot/snapshot-store';
-import type { StateMachine } from '../state-machine';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import { ChangeListeners } from '../engine/change-listeners';
+import { HistorySelection } from '../engine/history-read';
+import type { VersionRef } from '../engine/history-read';
+import type { VersionRecord } from '../engine/history';
+import { CompactedError, FutureRevisionError } from '../errors';
 import { AsyncMutex } from '../util/async-mutex';
 import { removePath } from '../util/durable-fs';
 import { ReadGate } from '../util/read-gate';
 import { commitGeneration, databasePath, openDataDir, snapshotsPath } from './data-dir';
-import { APPLIED_KEY, MEMBERSHIP_KEY, encodeAppliedState, encodeKvValue, encodeMembershipValue, encodeSessionValue, kvKey, sessionKey } from './key-layout';
+import type { KeyValue } from '../kv-types';
+import type { CompactionProgress } from './key-layout';
+import {
+  APPLIED_KEY,
+  MEMBERSHIP_KEY,
+  PREFIX_REVISION,
+  TOMBSTONE_VALUE,
+  decodeRevisionChunk,
+  decodeVersion,
+  encodeAppliedState,
+  encodeKvValue,
+  encodeLeaseValue,
+  encodeMembershipValue,
+  encodeRevisionChunk,
+  encodeSessionValue,
+  kvKey,
+  leaseAttachmentKey,
+  leaseKey,
+  revisionKey,
+  sessionKey,
+  versionKey,
+} from './key-layout';
+import { CompactorStoppedError, RocksCompactor } from './rocks-compactor';
 import { buildDatabase, exportSnapshot, loadMachine } from './rocks-snapshot';
+import type { LoadedMachine } from './rocks-snapshot';
+import { LeaseTable } from '../engine/lease-table';
+import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
 import type { RocksWrite } from './rocks-database';
 import { RocksDatabase } from './rocks-database';
 import { PointInTimeRead } from './point-in-time-read';
@@ -48,7 +83,16 @@ export interface RocksStateMachineOptions {
   readonly observer?: BackendObserver;
   /** Test hook called after each restore step. */
   readonly afterRestoreStep?: (step: RestoreStep) => void | Promise<void>;
+  /** Waits between two steps of a physical compaction (default: the next event-loop turn). */
+  readonly compactionPause?: () => Promise<void>;
 }
+
+/** Bytes of revision chunks a history read takes per native iterator call. */
+const HISTORY_READ_BATCH_BYTES = 64 * 1024;
+/** Versions fetched per getMany by a history read. */
+const HISTORY_FETCH_BATCH = 1000;
+const REVISIONS_END = Buffer.of(PREFIX_REVISION + 1);
+const EMPTY = Buffer.alloc(0);
 
 /**
  * What the state machine tells an observer (metrics: etcd's
@@ -65,7 +109,10 @@ const SNAPSHOT_SCAN_BATCH_BYTES = 32 * 1024;
 export class RocksStateMachine implements StateMachine {
   private readonly mutex = new AsyncMutex();
   private readonly gate = new ReadGate();
+  private readonly listeners = new ChangeListeners();
+  private leaseTable = new LeaseTable();
   private kvStore: RocksKvStore;
+  private compactor: RocksCompactor;
   /** False between closing the old database and opening the new one in a swap. */
   private dbOpen = true;
   private closed = false;
@@ -79,8 +126,26 @@ export class RocksStateMachine implements StateMachine {
     readonly snapshots: SnapshotStore,
     private readonly limits: StateMachineLimits,
     private readonly options: RocksStateMachineOptions,
+    loaded: Pick<LoadedMachine, 'compaction' | 'leases' | 'attachments'>,
   ) {
     this.kvStore = new RocksKvStore(db, limits.recordCacheBytes);
+    this.leaseTable.load(loaded.leases, loaded.attachments);
+    const compaction = loaded.compaction;
+    this.compactor = this.newCompactor(compaction);
+  }
+
+  private newCompactor(progress: CompactionProgress): RocksCompactor {
+    const compactor = new RocksCompactor(this.db, progress, {
+      stepWrites: this.limits.compactionStepWrites,
+      stepReadBytes: 64 * 1024,
+      ...(this.options.compactionPause !== undefined && { pause: this.options.compactionPause }),
+      onFailure: (error) => {
+        this.failure ??= error;
+      },
+    });
+    // Work left by a crash, or by a compaction applied just before it.
+    compactor.schedule(this.state.compactRevision);
+    return compactor;
   }
 
   /** Opens (creating) a state machine in `options.dataDir`, finishing or undoing an interrupted restore. */
@@ -90,10 +155,10 @@ export class RocksStateMachine implements StateMachine {
     const snapshots = await SnapshotStore.open(snapshotsPath(options.dataDir), limits);
     const db = await RocksDatabase.open(databasePath(options.dataDir, generation));
     try {
-      const { state, sessions } = await loadMachine(db);
+      const loaded = await loadMachine(db);
       const table = new SessionTable(limits);
-      table.load(sessions);
-      return new RocksStateMachine(db, generation, state, table, snapshots, limits, options);
+      table.load(loaded.sessions);
+      return new RocksStateMachine(db, generation, loaded.state, table, snapshots, limits, options, loaded);
     } catch (error) {
       await db.close();
       throw error;
@@ -112,6 +177,27 @@ export class RocksStateMachine implements StateMachine {
     return this.state.revision;
   }
 
+  compactRevision(): number {
+    return this.state.compactRevision;
+  }
+
+  async compacted(revision: number): Promise<void> {
+    for (;;) {
+      this.checkOpen();
+      const compactor = this.compactor;
+      try {
+        await compactor.whenDone(Math.min(revision, this.state.compactRevision));
+        return;
+      } catch (error) {
+        // A restore replaced the database (and its compactor): wait on the new one.
+        if (!(error instanceof CompactorStoppedError) || compactor === this.compactor) {
+          this.checkOpen();
+          throw error;
+        }
+      }
+    }
+  }
+
   logTimeMs(): number {
     return this.state.logTimeMs;
   }
@@ -122,6 +208,14 @@ export class RocksStateMachine implements StateMachine {
 
   sessions(): readonly SessionInfo[] {
     return this.sessionTable.info();
+  }
+
+  leases(): readonly LeaseRecord[] {
+    return this.leaseTable.records();
+  }
+
+  lease(id: bigint): LeaseInfo | undefined {
+    return this.leaseTable.info(id);
   }
 
   apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
@@ -138,16 +232,34 @@ export class RocksStateMachine implements StateMachine {
   }
 
   private async applyBatch(decoded: readonly DecodedEntry[]): Promise<ApplyResult[]> {
-    const batch = new ApplyBatch(this.kvStore, this.state, this.sessionTable, this.limits);
+    const batch = new ApplyBatch(this.kvStore, this.state, this.sessionTable, this.limits, this.leaseTable);
     await batch.view.prefetch(prefetchKeys(decoded));
     const results: ApplyResult[] = [];
     for (const entry of decoded) {
       results.push(await batch.apply(entry));
     }
     const ops: RocksWrite[] = [];
+    // A record usually is both a key's latest record and its new version: encode it once.
+    const encoded = new Map<KeyValue, Buffer>();
     for (const [name, slot] of batch.view.writes()) {
       const key = kvKey(Buffer.from(name, 'latin1'));
-      ops.push(slot === null ? { type: 'del', key } : { type: 'put', key, value: encodeKvValue(slot) });
+      if (slot === null) {
+        ops.push({ type: 'del', key });
+      } else {
+        const value = encodeKvValue(slot);
+        encoded.set(slot, value);
+        ops.push({ type: 'put', key, value });
+      }
+    }
+    const events = batch.view.events();
+    for (const event of events) {
+      const value = event.type === 'delete' ? TOMBSTONE_VALUE : (encoded.get(event.kv) ?? encodeKvValue(event.kv));
+      ops.push({ type: 'put', key: versionKey(event.kv.key, event.kv.modRevision), value });
+    }
+    const records = revisionRecords(events);
+    const last = records[records.length - 1];
+    if (last !== undefined) {
+      ops.push({ type: 'put', key: revisionKey(last.revision), value: encodeRevisionChunk(records) });
     }
     const { upserts, deletes } = this.sessionTable.drainChanges();
     for (const session of upserts) {
@@ -155,6 +267,19 @@ export class RocksStateMachine implements StateMachine {
     }
     for (const key of deletes) {
       ops.push({ type: 'del', key: sessionKey(key) });
+    }
+    const leases = this.leaseTable.prepare();
+    for (const lease of leases.upserts) {
+      ops.push({ type: 'put', key: leaseKey(lease.id), value: encodeLeaseValue(lease) });
+    }
+    for (const id of leases.deletes) {
+      ops.push({ type: 'del', key: leaseKey(id) });
+    }
+    for (const { id, key } of leases.detached) {
+      ops.push({ type: 'del', key: leaseAttachmentKey(id, key) });
+    }
+    for (const { id, key } of leases.attached) {
+      ops.push({ type: 'put', key: leaseAttachmentKey(id, key), value: EMPTY });
     }
     if (batch.membershipChanged) {
       ops.push({ type: 'put', key: MEMBERSHIP_KEY, value: encodeMembershipValue(batch.state.membership) });
@@ -167,21 +292,85 @@ export class RocksStateMachine implements StateMachine {
       this.options.observer?.committed(performance.now() - began);
       this.state = batch.state;
       this.kvStore.committed(batch.view.writes());
+      this.leaseTable.commit();
     } finally {
       this.gate.endWrite();
     }
+    this.compactor.schedule(this.state.compactRevision);
+    this.listeners.emit({ type: 'committed', events, revision: this.state.revision, compactRevision: this.state.compactRevision });
     return results;
   }
 
   async range(request: RangeRequest): Promise<RangeResponse> {
     this.checkOpen();
-    const read = await this.gate.enterRead(() => new PointInTimeRead(this.db, request, this.state.revision));
+    const read = await this.gate.enterRead(() => {
+      const { revision, compactRevision } = this.state;
+      checkReadRevision(request.revision ?? 0, revision, compactRevision);
+      return new PointInTimeRead(this.db, request, revision, readsLatest(request.revision, revision) ? undefined : request.revision);
+    });
     try {
       return await readRange(read, request, read.revision, this.limits.maxRangeResponseBytes);
     } finally {
       await read.end();
       this.gate.exitRead();
     }
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  async readHistory(request: HistoryReadRequest): Promise<HistoryReadResult> {
+    this.checkOpen();
+    const iterator = await this.gate.enterRead(() => {
+      const { revision, compactRevision } = this.state;
+      if (request.fromRevision < compactRevision) {
+        throw CompactedError.of(request.fromRevision, compactRevision);
+      }
+      if (request.toRevision > revision) {
+        throw FutureRevisionError.of(request.toRevision, revision);
+      }
+      return this.db.iterator({ gte: revisionKey(request.fromRevision), lt: REVISIONS_END, batchBytes: HISTORY_READ_BATCH_BYTES });
+    });
+    try {
+      const selection = new HistorySelection(request);
+      try {
+        while (!selection.done) {
+          const entry = await iterator.next();
+          if (entry === undefined) {
+            selection.reachedEnd();
+            break;
+          }
+          for (const record of decodeRevisionChunk(entry.key, entry.value)) {
+            selection.take(record);
+          }
+        }
+      } finally {
+        await iterator.end();
+      }
+      try {
+        return await selection.events((refs) => this.fetchVersions(refs));
+      } catch (error) {
+        // A compaction that overtook the read removed versions it needed.
+        if (this.state.compactRevision > request.fromRevision) {
+          throw CompactedError.of(request.fromRevision, this.state.compactRevision);
+        }
+        throw error;
+      }
+    } finally {
+      this.gate.exitRead();
+    }
+  }
+
+  private async fetchVersions(refs: readonly VersionRef[]): Promise<Array<VersionRecord | undefined>> {
+    const out: Array<VersionRecord | undefined> = [];
+    for (let at = 0; at < refs.length; at += HISTORY_FETCH_BATCH) {
+      const part = refs.slice(at, at + HISTORY_FETCH_BATCH);
+      const keys = part.map((ref) => versionKey(ref.key, ref.revision));
+      const values = await this.db.getMany(keys);
+      values.forEach((value, i) => out.push(value === undefined ? undefined : decodeVersion(keys[i] as Buffer, value)));
+    }
+    return out;
   }
 
   async createSnapshot(): Promise<SnapshotFileInfo> {
@@ -226,6 +415,7 @@ export class RocksStateMachine implements StateMachine {
         await commitGeneration(this.options.dataDir, next);
         await this.options.afterRestoreStep?.('committed');
         await this.swapDatabase(next);
+        this.listeners.emit({ type: 'restored', revision: this.state.revision, compactRevision: this.state.compactRevision });
         await this.options.afterRestoreStep?.('swapped');
         await removePath(databasePath(this.options.dataDir, next - 1));
       });
@@ -237,17 +427,22 @@ export class RocksStateMachine implements StateMachine {
   private async swapDatabase(next: number): Promise<void> {
     await this.gate.beginExclusive();
     try {
+      await this.compactor.stop();
       this.dbOpen = false;
       await this.db.close();
       this.db = await RocksDatabase.open(databasePath(this.options.dataDir, next));
       this.dbOpen = true;
       this.generation = next;
       this.kvStore = new RocksKvStore(this.db, this.limits.recordCacheBytes);
-      const { state, sessions } = await loadMachine(this.db);
+      const loaded = await loadMachine(this.db);
       const table = new SessionTable(this.limits);
-      table.load(sessions);
-      this.state = state;
+      table.load(loaded.sessions);
+      this.state = loaded.state;
       this.sessionTable = table;
+      const leaseTable = new LeaseTable();
+      leaseTable.load(loaded.leases, loaded.attachments);
+      this.leaseTable = leaseTable;
+      this.compactor = this.newCompactor(loaded.compaction);
     } finally {
       this.gate.endExclusive();
     }
@@ -259,6 +454,7 @@ export class RocksStateMachine implements StateMachine {
         return;
       }
       this.closed = true;
+      await this.compactor.stop();
       await this.gate.beginExclusive();
       if (this.dbOpen) {
         this.dbOpen = false;

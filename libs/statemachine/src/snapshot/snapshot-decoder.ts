@@ -17,7 +17,7 @@ import {
   FRAME_CHUNK,
   FRAME_END,
   HEADER_PREFIX_BYTES,
-  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMATS_READ,
   SNAPSHOT_MAGIC,
   decodeHeaderBody,
 } from './snapshot-format';
@@ -104,7 +104,7 @@ export class SnapshotDecoder {
       throw this.corrupt(0, 'not a snapshot file (bad magic)');
     }
     const version = prefix.readUInt16LE(8);
-    if (version !== SNAPSHOT_FORMAT_VERSION) {
+    if (!SNAPSHOT_FORMATS_READ.includes(version)) {
       throw this.corrupt(8, `unsupported format version ${version}`);
     }
     const bodyLength = prefix.readUInt32LE(10);
@@ -117,7 +117,7 @@ export class SnapshotDecoder {
     }
     this.checkCrc(raw, 'header checksum mismatch', undefined);
     const body = raw.subarray(HEADER_PREFIX_BYTES, HEADER_PREFIX_BYTES + bodyLength);
-    const header = decodeHeaderBody(body, (message, at) => this.corrupt(HEADER_PREFIX_BYTES + at, `header: ${message}`));
+    const header = decodeHeaderBody(body, version, (message, at) => this.corrupt(HEADER_PREFIX_BYTES + at, `header: ${message}`));
     this.consume(raw.length);
     this.decodedHeader = header;
     this.stage = 'frames';

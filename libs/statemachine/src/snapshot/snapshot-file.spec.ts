@@ -12,17 +12,25 @@ import { CHUNK_PREFIX_BYTES } from './snapshot-format';
 import { SnapshotStore } from './snapshot-store';
 
 const header: SnapshotHeader = {
+  format: 2,
   lastIndex: 42 as SnapshotHeader['lastIndex'],
   lastTerm: 7 as SnapshotHeader['lastTerm'],
-  revision: 30,
+  revision: 300,
+  compactRevision: 5,
   logTimeMs: 123_456,
   membership: { config: { voters: [1n as never, 2n as never], learners: [3n as never] }, members: [{ id: 1n as never, name: 'one', peerUrls: ['http://x:1'], clientUrls: [] }] },
 };
 
 function records(count: number): SnapshotRecord[] {
   const out: SnapshotRecord[] = [{ type: 'session', session: { key: '\u0001c', clientId: 'c', lastSeq: 3, lastIndex: 40, lastSeenMs: 99, outcome: Uint8Array.of(1, 2, 3) } }];
+  const keyOf = (i: number): Uint8Array => b(`key-${String(i).padStart(5, '0')}`);
   for (let i = 0; i < count; i++) {
-    out.push({ type: 'kv', kv: { key: b(`key-${String(i).padStart(5, '0')}`), createRevision: 2, modRevision: 2 + i, version: 1 + (i % 4), value: b(`value ${i}`.repeat(3)) } });
+    out.push({ type: 'revision', record: { revision: 6 + i, writes: [{ type: i % 5 === 4 ? 'delete' : 'put', key: keyOf(i), prevRevision: i % 3 }] } });
+  }
+  for (let i = 0; i < count; i++) {
+    const key = keyOf(i);
+    out.push({ type: 'version', version: { key, revision: 5, kv: { key, createRevision: 2, modRevision: 5, version: 1 + (i % 4), value: b(`value ${i}`.repeat(3)) } } });
+    out.push({ type: 'version', version: { key, revision: 6 + i, kv: null } });
   }
   return out;
 }

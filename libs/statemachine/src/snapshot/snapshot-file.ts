@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import type { SnapshotMeta } from '@keyval/raft';
 import type { MembershipState } from '../command-types';
 import { ByteWriter } from '../codec/byte-writer';
+import { keyString } from '../engine/key-span';
 import { SnapshotCorruptError } from '../errors';
+import { assertNever } from '../util/assert-never';
 import { fsyncDir } from '../util/durable-fs';
 import type { SnapshotDecoderLimits, SnapshotFrame } from './snapshot-decoder';
 import { SnapshotDecoder } from './snapshot-decoder';
@@ -31,7 +33,7 @@ let temporaryFiles = 0;
 /** Read size when streaming a file. */
 export const SNAPSHOT_READ_BYTES = 1024 * 1024;
 
-export function infoFromHeader(file: string, header: SnapshotHeader, sizeBytes: number): SnapshotFileInfo {
+export function infoFromHeader(file: string, header: Omit<SnapshotHeader, 'format'>, sizeBytes: number): SnapshotFileInfo {
   return {
     path: file,
     fileName: path.basename(file),
@@ -44,7 +46,7 @@ export function infoFromHeader(file: string, header: SnapshotHeader, sizeBytes: 
 }
 
 /** The info of a snapshot file whose header is known. */
-export async function snapshotInfo(file: string, header: SnapshotHeader): Promise<SnapshotFileInfo> {
+export async function snapshotInfo(file: string, header: Omit<SnapshotHeader, 'format'>): Promise<SnapshotFileInfo> {
   return infoFromHeader(file, header, (await fs.stat(file)).size);
 }
 
@@ -52,7 +54,7 @@ export async function snapshotInfo(file: string, header: SnapshotHeader): Promis
  * Writes a snapshot into `dir`: to `<name>.<pid>-<n>.tmp`, fsynced, renamed to its final name
  * (from the header's index and term), directory fsynced. Records must come in snapshot order.
  */
-export async function writeSnapshotFile(dir: string, header: SnapshotHeader, records: AsyncIterable<SnapshotRecord>, chunkBytes: number): Promise<SnapshotFileInfo> {
+export async function writeSnapshotFile(dir: string, header: Omit<SnapshotHeader, 'format'>, records: AsyncIterable<SnapshotRecord>, chunkBytes: number): Promise<SnapshotFileInfo> {
   const final = path.join(dir, snapshotFileName(header.lastIndex, header.lastTerm));
   // Unique, so two snapshots of the same index written at once cannot share a temporary file.
   const tmp = `${final}.${process.pid}-${temporaryFiles++}.tmp`;
@@ -154,6 +156,7 @@ export async function* readSnapshotRecords(
   for await (const frame of readSnapshotFrames(file, limits)) {
     switch (frame.type) {
       case 'header':
+        order.format = frame.header.format;
         yield { type: 'header', header: frame.header };
         break;
       case 'chunk': {
@@ -170,23 +173,56 @@ export async function* readSnapshotRecords(
   }
 }
 
+/** Record kinds in the order a file holds them, and the format that may hold each. */
+const RECORD_RANK: Readonly<Record<SnapshotRecord['type'], { rank: number; format: number | undefined }>> = {
+  session: { rank: 0, format: undefined },
+  kv: { rank: 1, format: 1 },
+  revision: { rank: 2, format: 2 },
+  version: { rank: 3, format: 2 },
+  lease: { rank: 4, format: 2 },
+};
+
+/** Checks that records come in the file's order: by kind, then strictly increasing in each. */
 class RecordOrder {
-  private sawKv = false;
-  private last = '';
+  private rank = -1;
+  private last: { name: string; revision: number } | undefined;
+  format = 0;
 
   constructor(private readonly file: string) {}
 
   check(record: SnapshotRecord, chunkIndex: number): void {
-    const name = record.type === 'kv' ? Buffer.from(record.kv.key).toString('latin1') : record.session.key;
-    if (record.type === 'kv' && !this.sawKv) {
-      this.sawKv = true;
-      this.last = '';
-    } else if (record.type === 'session' && this.sawKv) {
-      throw new SnapshotCorruptError(this.file, 0, 'a session record after the key records', chunkIndex);
+    const kind = RECORD_RANK[record.type];
+    if (kind.format !== undefined && kind.format !== this.format) {
+      throw new SnapshotCorruptError(this.file, 0, `a ${record.type} record in a format ${this.format} file`, chunkIndex);
     }
-    if (this.last !== '' && name <= this.last) {
+    if (kind.rank < this.rank) {
+      throw new SnapshotCorruptError(this.file, 0, `a ${record.type} record after later kinds of records`, chunkIndex);
+    }
+    if (kind.rank > this.rank) {
+      this.rank = kind.rank;
+      this.last = undefined;
+    }
+    const next = orderKey(record);
+    if (this.last !== undefined && (next.name < this.last.name || (next.name === this.last.name && next.revision <= this.last.revision))) {
       throw new SnapshotCorruptError(this.file, 0, 'records out of order', chunkIndex);
     }
-    this.last = name;
+    this.last = next;
+  }
+}
+
+function orderKey(record: SnapshotRecord): { name: string; revision: number } {
+  switch (record.type) {
+    case 'session':
+      return { name: record.session.key, revision: 0 };
+    case 'kv':
+      return { name: keyString(record.kv.key), revision: 0 };
+    case 'revision':
+      return { name: '', revision: record.record.revision };
+    case 'lease':
+      return { name: record.lease.id.toString(16).padStart(16, '0'), revision: 0 };
+    case 'version':
+      return { name: keyString(record.version.key), revision: record.version.revision };
+    default:
+      return assertNever(record);
   }
 }

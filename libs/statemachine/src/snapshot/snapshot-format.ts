@@ -1,20 +1,29 @@
 /**
- * The snapshot file format (version 1). Little-endian; every frame carries a CRC32C; the end
- * frame carries a CRC32C of the whole file before it.
+ * The snapshot file format (version 2; version 1 is still read). Little-endian; every frame
+ * carries a CRC32C; the end frame carries a CRC32C of the whole file before it.
  *
  *     header frame: "KVSNAP\r\n" | u16 format version | u32 body length | body | u32 crc32c(all before)
  *        body:      varint last index | varint last term | varint store revision | varint log time ms
- *                   | membership (voters, learners, members)
+ *                   | [v2: varint compacted revision + 1] | membership (voters, learners, members)
  *     chunk frame:  u8 'C' | u32 chunk index (0, 1, ...) | u32 record count | u32 payload length
  *                   | payload (records) | u32 crc32c(frame before this field)
  *     end frame:    u8 'E' | u32 chunk count | u64 record count | u32 crc32c(whole file before this field)
  *
- *     record:       u8 1 (session) | bytes client id | varint last seq | varint last index
+ *     record:       u8 1 (session)  | bytes client id | varint last seq | varint last index
  *                   | varint last seen ms | u8 retained | [bytes outcome]
- *                   u8 2 (kv)      | bytes key | varint create | varint mod | varint version | bytes value
+ *                   u8 3 (revision) | varint revision | varint n | n × (u8 type (1 put, 2 delete) | bytes key
+ *                   | varint prev revision)
+ *                   u8 4 (version)  | bytes key | varint revision | u8 (0 tombstone, 1 put, 2 put with a lease)
+ *                   | [put: varint create | varint version | [u64 lease] | bytes value]
+ *                   u8 5 (lease)    | u64 id | varint ttl | varint remaining ttl
+ *                   u8 2 (kv, version 1 only) | bytes key | varint create | varint mod | varint version | bytes value
  *
  * Records are logical (not RocksDB keys), so any implementation can read any other's snapshot.
- * Sessions come first, ordered by client id bytes, then keys in byte order.
+ * Sessions come first, ordered by client id bytes; then (version 2) the revision records by
+ * revision, the versions by key and revision, and the leases by id: the history as a compaction at the header's
+ * compacted revision leaves it (each key's latest version is its last one). A version 1 file
+ * holds each key's latest record instead (no history): it restores as a store compacted at
+ * its revision.
  */
 import { crc32c } from '@node-rs/crc32';
 import type { LogIndex, Term } from '@keyval/raft';
@@ -24,13 +33,17 @@ import type { DecodeErrorFactory } from '../codec/byte-reader';
 import { ByteWriter } from '../codec/byte-writer';
 import { decodeClientId, encodeClientId } from '../codec/client-id';
 import { readKeyValue, writeKeyValue } from '../codec/outcome-codec';
+import type { RevisionRecord, RevisionWrite, VersionRecord } from '../engine/history';
+import type { LeaseRecord } from '../engine/lease-table';
 import type { SessionRecord } from '../engine/session-table';
 import { readMembership, writeMembership } from '../engine/membership';
 import type { KeyValue } from '../kv-types';
 import { assertNever } from '../util/assert-never';
 
 export const SNAPSHOT_MAGIC = Buffer.from('KVSNAP\r\n', 'latin1');
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
+/** Formats this code reads. */
+export const SNAPSHOT_FORMATS_READ: readonly number[] = [1, 2];
 /** Bytes before a header body: magic, version, body length. */
 export const HEADER_PREFIX_BYTES = 8 + 2 + 4;
 /** Bytes of a chunk frame before its payload: type, index, record count, payload length. */
@@ -42,21 +55,39 @@ export const FRAME_END = 0x45; // 'E'
 
 const RECORD_SESSION = 1;
 const RECORD_KV = 2;
+const RECORD_REVISION = 3;
+const RECORD_VERSION = 4;
+const RECORD_LEASE = 5;
+const VERSION_TOMBSTONE = 0;
+const VERSION_PUT = 1;
+const VERSION_LEASED_PUT = 2;
+const WRITE_PUT = 1;
+const WRITE_DELETE = 2;
 
 /** What a snapshot covers: the state machine as of `lastIndex`. */
 export interface SnapshotHeader {
+  /** The file's format (what it was written as); files are always written in the newest. */
+  readonly format: number;
   readonly lastIndex: LogIndex;
   readonly lastTerm: Term;
   readonly revision: number;
+  /** The compacted revision (-1: never compacted); a version 1 file counts as compacted at its revision. */
+  readonly compactRevision: number;
   readonly logTimeMs: number;
   readonly membership: MembershipState;
 }
 
-export type SnapshotRecord = { readonly type: 'session'; readonly session: SessionRecord } | { readonly type: 'kv'; readonly kv: KeyValue };
+export type SnapshotRecord =
+  | { readonly type: 'session'; readonly session: SessionRecord }
+  | { readonly type: 'revision'; readonly record: RevisionRecord }
+  | { readonly type: 'version'; readonly version: VersionRecord }
+  | { readonly type: 'lease'; readonly lease: LeaseRecord }
+  /** Version 1 files only: a key's latest record. */
+  | { readonly type: 'kv'; readonly kv: KeyValue };
 
-export function encodeHeaderFrame(header: SnapshotHeader): Uint8Array {
+export function encodeHeaderFrame(header: Omit<SnapshotHeader, 'format'>): Uint8Array {
   const body = new ByteWriter(256);
-  body.varint(header.lastIndex).varint(header.lastTerm).varint(header.revision).varint(header.logTimeMs);
+  body.varint(header.lastIndex).varint(header.lastTerm).varint(header.revision).varint(header.logTimeMs).varint(header.compactRevision + 1);
   writeMembership(body, header.membership);
   const bodyBytes = body.finish();
   const out = new ByteWriter(HEADER_PREFIX_BYTES + bodyBytes.byteLength + 4);
@@ -64,15 +95,19 @@ export function encodeHeaderFrame(header: SnapshotHeader): Uint8Array {
   return withCrc(out);
 }
 
-export function decodeHeaderBody(body: Uint8Array, fail: DecodeErrorFactory): SnapshotHeader {
+export function decodeHeaderBody(body: Uint8Array, format: number, fail: DecodeErrorFactory): SnapshotHeader {
   const input = new ByteReader(body, fail);
   const lastIndex = input.varint() as LogIndex;
   const lastTerm = input.varint() as Term;
   const revision = input.varint();
   const logTimeMs = input.varint();
+  const compactRevision = format === 1 ? revision : input.varint() - 1;
+  if (compactRevision > revision) {
+    throw fail(`compacted revision ${compactRevision} is beyond the revision ${revision}`, input.offset);
+  }
   const membership = readMembership(input);
   input.end();
-  return { lastIndex, lastTerm, revision, logTimeMs, membership };
+  return { format, lastIndex, lastTerm, revision, compactRevision, logTimeMs, membership };
 }
 
 /** Appends one record to a chunk payload. */
@@ -87,6 +122,28 @@ export function writeRecord(out: ByteWriter, record: SnapshotRecord): void {
       }
       break;
     }
+    case 'revision':
+      out.u8(RECORD_REVISION).varint(record.record.revision).varint(record.record.writes.length);
+      for (const write of record.record.writes) {
+        out.u8(write.type === 'put' ? WRITE_PUT : WRITE_DELETE).bytes(write.key).varint(write.prevRevision);
+      }
+      break;
+    case 'version': {
+      const { key, revision, kv } = record.version;
+      const lease = kv?.lease ?? 0n;
+      out.u8(RECORD_VERSION).bytes(key).varint(revision).u8(kv === null ? VERSION_TOMBSTONE : lease === 0n ? VERSION_PUT : VERSION_LEASED_PUT);
+      if (kv !== null) {
+        out.varint(kv.createRevision).varint(kv.version);
+        if (lease !== 0n) {
+          out.u64(lease);
+        }
+        out.bytes(kv.value);
+      }
+      break;
+    }
+    case 'lease':
+      out.u8(RECORD_LEASE).u64(record.lease.id).varint(record.lease.ttl).varint(record.lease.remainingTtl);
+      break;
     case 'kv':
       out.u8(RECORD_KV);
       writeKeyValue(out, record.kv);
@@ -104,6 +161,12 @@ export function decodeRecords(payload: Uint8Array, count: number, fail: DecodeEr
     const kind = input.u8();
     if (kind === RECORD_KV) {
       records.push({ type: 'kv', kv: readKeyValue(input) });
+    } else if (kind === RECORD_REVISION) {
+      records.push({ type: 'revision', record: readRevisionRecord(input, fail) });
+    } else if (kind === RECORD_VERSION) {
+      records.push({ type: 'version', version: readVersionRecord(input, fail) });
+    } else if (kind === RECORD_LEASE) {
+      records.push({ type: 'lease', lease: { id: input.u64(), ttl: input.varint(), remainingTtl: input.varint() } });
     } else if (kind === RECORD_SESSION) {
       const idBytes = input.bytes(1024, 'client id');
       const clientId = decodeClientId(idBytes);
@@ -123,6 +186,48 @@ export function decodeRecords(payload: Uint8Array, count: number, fail: DecodeEr
   input.end();
   return records;
 }
+
+function readRevisionRecord(input: ByteReader, fail: DecodeErrorFactory): RevisionRecord {
+  const revision = input.varint();
+  const count = input.varint();
+  if (count === 0 || count > input.remaining) {
+    throw fail(`revision ${revision} has ${count} writes`, input.offset);
+  }
+  const writes: RevisionWrite[] = [];
+  for (let i = 0; i < count; i++) {
+    const type = input.u8();
+    if (type !== WRITE_PUT && type !== WRITE_DELETE) {
+      throw fail(`unknown write type ${type}`, input.offset - 1);
+    }
+    const key = input.bytes(MAX_FIELD_BYTES, 'key');
+    const prevRevision = input.varint();
+    if (prevRevision >= revision) {
+      throw fail(`write of revision ${revision} replaces revision ${prevRevision}`, input.offset);
+    }
+    writes.push({ type: type === WRITE_PUT ? 'put' : 'delete', key, prevRevision });
+  }
+  return { revision, writes };
+}
+
+function readVersionRecord(input: ByteReader, fail: DecodeErrorFactory): VersionRecord {
+  const key = input.bytes(MAX_FIELD_BYTES, 'key');
+  const revision = input.varint();
+  const kind = input.u8();
+  if (kind === VERSION_TOMBSTONE) {
+    return { key, revision, kv: null };
+  }
+  if (kind !== VERSION_PUT && kind !== VERSION_LEASED_PUT) {
+    throw fail(`unknown version kind ${kind}`, input.offset - 1);
+  }
+  const createRevision = input.varint();
+  const version = input.varint();
+  const lease = kind === VERSION_LEASED_PUT ? input.u64() : 0n;
+  const value = input.bytes(MAX_FIELD_BYTES, 'value');
+  const kv = { key, createRevision, modRevision: revision, version, value };
+  return { key, revision, kv: lease === 0n ? kv : { ...kv, lease } };
+}
+
+const MAX_FIELD_BYTES = Number.MAX_SAFE_INTEGER;
 
 export function encodeChunkFrame(index: number, recordCount: number, payload: Uint8Array): Uint8Array {
   const out = new ByteWriter(CHUNK_PREFIX_BYTES + payload.byteLength + 4);

@@ -4,7 +4,7 @@
  */
 import type { ApplyResult } from '../command-types';
 import type { CommandRejectedError } from '../errors';
-import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../kv-types';
+import type { CompactResponse, DeleteRangeResponse, KeyValue, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, RangeResponse, TxnResponse } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import type { StateMachine } from '../state-machine';
 import { removeDir, s, tempDir } from './log-builder.test';
@@ -49,7 +49,13 @@ export class Resources {
 export function response(result: ApplyResult | undefined, type: 'put'): PutResponse;
 export function response(result: ApplyResult | undefined, type: 'deleteRange'): DeleteRangeResponse;
 export function response(result: ApplyResult | undefined, type: 'txn'): TxnResponse;
-export function response(result: ApplyResult | undefined, type: 'put' | 'deleteRange' | 'txn'): PutResponse | DeleteRangeResponse | TxnResponse {
+export function response(result: ApplyResult | undefined, type: 'compact'): CompactResponse;
+export function response(result: ApplyResult | undefined, type: 'leaseGrant'): LeaseGrantResponse;
+export function response(result: ApplyResult | undefined, type: 'leaseRevoke'): LeaseRevokeResponse;
+export function response(
+  result: ApplyResult | undefined,
+  type: 'put' | 'deleteRange' | 'txn' | 'compact' | 'leaseGrant' | 'leaseRevoke',
+): PutResponse | DeleteRangeResponse | TxnResponse | CompactResponse | LeaseGrantResponse | LeaseRevokeResponse {
   if (result?.kind !== 'response' || result.response.type !== type) {
     throw new Error(`expected a ${type} response, got ${describe(result)}`);
   }

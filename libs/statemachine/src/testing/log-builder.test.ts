@@ -66,6 +66,10 @@ export class LogBuilder {
     return this.command({ type: 'txn', request }, session);
   }
 
+  compact(revision: number, session?: SessionHeader): Entry {
+    return this.command({ type: 'compact', request: { revision } }, session);
+  }
+
   noop(): Entry {
     return this.command({ type: 'noop' });
   }
