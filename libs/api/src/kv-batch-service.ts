@@ -10,7 +10,7 @@
  */
 import { context, trace } from '@opentelemetry/api';
 import type { Context, Span, Tracer } from '@opentelemetry/api';
-import { GrpcStatus, GrpcStatusError, Metadata, contextFromMetadata, endRpcSpan, rpcSpanInfo, startServerSpan } from '@keyval/grpc';
+import { GrpcStatus, GrpcStatusError, Metadata, contextFromMetadata, endRpcSpan, rpcSpanInfo, startServerSpan, withOutcomeTrailers } from '@keyval/grpc';
 import type { HandlerFor, ServerCall } from '@keyval/grpc';
 import { etcd, kvbatch } from '@keyval/proto';
 import type { KvService } from './kv-service';
@@ -95,7 +95,7 @@ export class KvBatchService {
       if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);
       return { code: GrpcStatus.OK, message: '', response, trailers: trailersOf(item.trailers) };
     } catch (error) {
-      const status = error instanceof GrpcStatusError ? error : this.internal(error, path);
+      const status = error instanceof GrpcStatusError ? withOutcomeTrailers(error) : this.internal(error, path);
       if (span !== undefined) endRpcSpan(span, status.code, status.details);
       const trailers: Record<string, string> = { ...(item?.trailers ?? {}) };
       for (const [key, value] of Object.entries(status.metadata)) {
@@ -135,7 +135,7 @@ export class KvBatchService {
 
   private internal(error: unknown, path: string): GrpcStatusError {
     this.options.onHandlerError?.(error, path);
-    return new GrpcStatusError(GrpcStatus.INTERNAL, 'internal error');
+    return withOutcomeTrailers(new GrpcStatusError(GrpcStatus.INTERNAL, 'internal error'));
   }
 }
 

@@ -10,11 +10,11 @@
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { HandlerFor, Metadata, ServerCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { NotLeaderError } from '@keyval/raft';
+import { awaitsLeader } from '@keyval/outcome';
+import { NO_NODE } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
-import { ProposalLostError, ReadNotConfirmedError } from '@keyval/cluster';
 import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
-import { ETCD_MESSAGES, LeaderUnreachableError, invalidArgument } from './api.errors';
+import { ETCD_MESSAGES, invalidArgument } from './api.errors';
 import { checkRequestSize, deleteFromWire, planRange, putFromWire, txnFromWire } from './etcd-request';
 import type { ApiLimits } from './etcd-request';
 import { deleteToWire, finishRange, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
@@ -31,7 +31,7 @@ export const FORWARDED_KEY = 'keyval-forwarded';
 export interface KvBackend {
   headerContext(): HeaderContext;
   isLeader(): boolean;
-  /** The leader this member knows, 0n for none. */
+  /** The leader this member knows, NO_NODE for none. */
   leaderId(): NodeId;
   waitForLeader(deadlineMs: number): Promise<NodeId>;
   write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse>;
@@ -61,13 +61,6 @@ export function sessionFrom(metadata: Metadata): SessionHeader | undefined {
   return { clientId, seq: Number(seqText) };
 }
 
-/** Errors after which nothing was applied, so the request may be sent again. */
-function definitelyNotApplied(error: unknown): boolean {
-  if (error instanceof NotLeaderError || error instanceof ProposalLostError || error instanceof ReadNotConfirmedError || error instanceof LeaderUnreachableError) {
-    return true;
-  }
-  return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && /^etcdserver: (not leader|no leader|leader changed)/.test(error.details);
-}
 
 /** Approximate request size (keys and values), checked against --max-request-bytes. */
 function txnBytes(t: etcd.TxnRequest): number {
@@ -106,7 +99,7 @@ export class KvService {
           return toWire(await this.backend.write(op, session, deadline));
         }
         const known = this.backend.leaderId();
-        const leader = known !== 0n ? known : await this.backend.waitForLeader(deadline);
+        const leader = known !== NO_NODE ? known : await this.backend.waitForLeader(deadline);
         forwarding = true;
         return (await this.forwarder.forward(method, request, call.metadata, leader, deadline)) as Res;
       } catch (error) {
@@ -114,7 +107,7 @@ export class KvService {
         // may have been applied; with a client session the retry is still safe: the leader
         // applies a (client id, seq) once and answers a repeat with the original response.
         const sessionRetry = forwarding && session !== undefined && error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE;
-        if (!forwarded && (definitelyNotApplied(error) || sessionRetry) && performance.now() < deadline) {
+        if (!forwarded && (awaitsLeader(error) || sessionRetry) && performance.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
           continue;
         }
@@ -129,8 +122,8 @@ export class KvService {
       try {
         return await this.backend.range(request, serializable ? 'serializable' : 'linearizable', deadline);
       } catch (error) {
-        if (definitelyNotApplied(error) && performance.now() < deadline) {
-          if (this.backend.leaderId() === 0n) {
+        if (awaitsLeader(error) && performance.now() < deadline) {
+          if (this.backend.leaderId() === NO_NODE) {
             await this.backend.waitForLeader(deadline).catch(() => undefined);
           }
           // Always pause before the next attempt: waitForLeader can answer at once (with a

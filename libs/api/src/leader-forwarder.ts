@@ -7,6 +7,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient, endRpcSpan, startClientSpan } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
+import { outcomeOf } from '@keyval/outcome';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import { LeaderUnreachableError } from './api.errors';
@@ -16,14 +17,6 @@ export interface LeaderLocator {
   /** The client URLs the cluster knows for a member (empty until it published them). */
   clientUrlsOf(id: NodeId): readonly string[];
 }
-
-/**
- * UNAVAILABLE details of @keyval/grpc that prove the request never reached the leader: the TCP
- * connection was refused or not established in time, or the server refused the HTTP/2 stream
- * (REFUSED_STREAM: not processed). A connection lost after the request went out is not here:
- * that request may have been applied.
- */
-const NEVER_SENT = /: connect ECONNREFUSED |: no connection to \S+ within \d+ ms$| refused the call \(it may be shutting down\)$/;
 
 /** Keys that belong to one hop and must not be copied (the trace context is this hop's own span's). */
 const HOP_KEYS = new Set(['grpc-timeout', 'content-type', 'te', 'user-agent', 'grpc-accept-encoding', 'grpc-encoding', 'traceparent', 'tracestate']);
@@ -73,7 +66,10 @@ export class LeaderForwarder {
       }
       // A dead leader refuses connections until the followers elect another: say so with a
       // named error, so the service waits for the new leader instead of failing the client.
-      if (error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && NEVER_SENT.test(error.details)) {
+      // @keyval/grpc marks what never reached the leader (no connection established, or the
+      // stream refused unprocessed); a connection lost after the request went out may have
+      // applied it, and is relayed as it is.
+      if (outcomeOf(error).outcome === 'never-sent') {
         throw new LeaderUnreachableError(leader.toString(16), url, error);
       }
       throw error;

@@ -4,7 +4,7 @@
  * ts-proto generates (@keyval/proto); services are its generic definitions.
  */
 export { GrpcStatus, statusName, parseStatusCode } from './status';
-export { GrpcStatusError, hasGrpcStatus, type StatusMetadata } from './grpc-status.error';
+export { GrpcStatusError, hasGrpcStatus, withOutcomeTrailers, type StatusMetadata } from './grpc-status.error';
 export { Metadata, encodeGrpcMessage, decodeGrpcMessage, METADATA_ENTRIES_MAX } from './metadata';
 export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';

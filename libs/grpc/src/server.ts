@@ -16,6 +16,7 @@ import * as http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http2';
 import * as net from 'node:net';
 import { dispatchConnection, FIRST_BYTES_TIMEOUT_MS } from './connection-dispatch';
+import { outcomeTrailers, REASONS } from '@keyval/outcome';
 import { GrpcStatusError } from './grpc-status.error';
 import { H2ServerConnection } from './h2/server-connection';
 import type { H2Stream } from './h2/stream';
@@ -341,7 +342,7 @@ export class GrpcServer implements CallHost {
       return { httpStatus: 415, code: GrpcStatus.INTERNAL, details: `content-type ${String(contentType)} is not application/grpc` };
     }
     if (this.state !== 'listening') {
-      return { httpStatus: 200, code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' };
+      return { httpStatus: 200, code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down', reason: REASONS.serverStopping };
     }
     const path = headers[':path'];
     if (typeof path !== 'string' || !this.routes.has(path)) {
@@ -355,9 +356,14 @@ interface Refusal {
   readonly httpStatus: number;
   readonly code: GrpcStatus;
   readonly details: string;
+  /** The `keyval-reason` trailer, for refusals other layers act on. */
+  readonly reason?: string;
 }
 
-/** Answers with a status and nothing else (a trailers-only response), ignoring the request. */
+/**
+ * Answers with a status and nothing else (a trailers-only response), ignoring the request.
+ * Nothing of a refused call ran: its answer says so in the `keyval-outcome` trailer.
+ */
 function refuse(stream: H2Stream, refusal: Refusal): void {
   stream.on('error', ignoreSessionError);
   stream.respond(
@@ -366,6 +372,7 @@ function refuse(stream: H2Stream, refusal: Refusal): void {
       'content-type': 'application/grpc',
       'grpc-status': String(refusal.code),
       'grpc-message': encodeGrpcMessage(refusal.details),
+      ...outcomeTrailers({ outcome: 'not-applied', reason: refusal.reason }),
     },
     RESPOND_END_OPTIONS,
   );

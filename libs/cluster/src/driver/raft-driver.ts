@@ -11,8 +11,9 @@
  * Only one Ready is in flight; while it is being persisted, ticks, messages and proposals
  * keep flowing into the core and come out batched in the next one.
  */
-import { NotLeaderError, RaftNode, ReadMode, Role } from '@keyval/raft';
+import { NO_NODE, NotLeaderError, RaftInvariantError, RaftNode, ReadMode, Role } from '@keyval/raft';
 import type { ConfChange, Entry, LogIndex, Message, NodeId, ProposalTicket, RaftConfig, RaftStatus, Ready, SnapshotMeta } from '@keyval/raft';
+import { DiskFullError } from '@keyval/storage';
 import type { LogStore } from '@keyval/storage';
 import type { DriverObserver } from '../member/member-observer';
 import type { PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from '../transport/transport';
@@ -104,7 +105,7 @@ export class RaftDriver<R> implements TransportReceiver {
   private scheduled = false;
   private processing = false;
   private stopped: Error | undefined;
-  private leader: NodeId = 0n as NodeId;
+  private leader: NodeId = NO_NODE;
   private readonly sendingSnapshots = new Set<NodeId>();
   private readonly observer: DriverObserver | undefined;
   /** With an observer: when the oldest unanswered heartbeat to each peer was sent (clock ms). */
@@ -167,7 +168,7 @@ export class RaftDriver<R> implements TransportReceiver {
     try {
       return fn();
     } catch (error) {
-      if (error instanceof Error && error.name === 'RaftInvariantError') {
+      if (error instanceof RaftInvariantError) {
         this.fatal(error);
       }
       throw error;
@@ -246,7 +247,7 @@ export class RaftDriver<R> implements TransportReceiver {
    */
   readBarrier(mode: ReadMode, deadlineMs: number): Promise<LogIndex> {
     if (this.stopped !== undefined) {
-      return Promise.reject(new MemberStoppedError(this.stopped.message));
+      return Promise.reject(new MemberStoppedError(this.stopped.message, 'not-applied'));
     }
     if (this.reads.size >= (this.options.maxPendingReads ?? 65_536)) {
       return Promise.reject(new ResourceExhaustedError('the read queue'));
@@ -271,7 +272,7 @@ export class RaftDriver<R> implements TransportReceiver {
 
   private checkRunning(): void {
     if (this.stopped !== undefined) {
-      throw new MemberStoppedError(this.stopped.message);
+      throw new MemberStoppedError(this.stopped.message, 'not-applied');
     }
   }
 
@@ -390,7 +391,7 @@ export class RaftDriver<R> implements TransportReceiver {
       // Only the commit index moved: it is persisted lazily (losing it is safe, §5.3), so do
       // not hold the Ready loop for the write. Writes stay in call order in the store.
       this.options.logStore.save(update, { sync: false }).catch((error: unknown) => {
-        if (!(error instanceof Error) || error.name !== 'DiskFullError') {
+        if (!(error instanceof DiskFullError)) {
           this.fatal(error instanceof Error ? error : new Error(String(error)));
         }
       });
@@ -401,7 +402,7 @@ export class RaftDriver<R> implements TransportReceiver {
         await this.options.logStore.save(update, { sync: ready.mustSync });
         return;
       } catch (error) {
-        if (!(error instanceof Error) || error.name !== 'DiskFullError') {
+        if (!(error instanceof DiskFullError)) {
           throw error;
         }
         if (attempt === 0) {
@@ -549,7 +550,7 @@ export class RaftDriver<R> implements TransportReceiver {
   private onSoftState(leader: NodeId, role: Role): void {
     if (leader !== this.leader) {
       this.leader = leader;
-      this.logger.info(leader === 0n ? 'no leader' : `leader is ${leader.toString(16)}`, { role, term: this.node.term });
+      this.logger.info(leader === NO_NODE ? 'no leader' : `leader is ${leader.toString(16)}`, { role, term: this.node.term });
       for (const listener of this.leaderListeners) {
         listener(leader, this.node.term);
       }
@@ -575,7 +576,7 @@ export class RaftDriver<R> implements TransportReceiver {
         reject(new NotLeaderError(undefined));
       }, Math.max(0, deadlineMs - this.clock.nowMs()));
       const off = this.onLeaderChange((leader) => {
-        if (leader !== 0n) {
+        if (leader !== NO_NODE) {
           timer.cancel();
           off();
           resolve(leader);
@@ -597,7 +598,7 @@ export class RaftDriver<R> implements TransportReceiver {
     return this.node.term;
   }
 
-  /** The leader this member knows, 0n for none (cheap). */
+  /** The leader this member knows, NO_NODE for none (cheap). */
   currentLeader(): NodeId {
     return this.node.leader;
   }

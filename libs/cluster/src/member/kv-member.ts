@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { etcd } from '@keyval/proto';
-import { ConfChangeType, NotLeaderError, ReadMode, SeededRandom, nodeId } from '@keyval/raft';
+import { NO_NODE, ConfChangeType, NotLeaderError, ReadMode, SeededRandom, nodeId } from '@keyval/raft';
 import type { LogIndex, NodeId, RaftStatus } from '@keyval/raft';
 import { WalLogStore } from '@keyval/storage';
 import type { LogStore } from '@keyval/storage';
@@ -172,7 +172,7 @@ export class KvMember {
     this.removalWatch = new RemovalWatch({
       id: this.id,
       clusterId: this.clusterId,
-      leaderKnown: () => this.driver.status().leader !== 0n,
+      leaderKnown: () => this.driver.status().leader !== NO_NODE,
       peers: () => this.membership().members.flatMap((m) => (m.peerUrls[0] === undefined ? [] : [{ id: m.id, url: m.peerUrls[0] }])),
       memberList: async (url, timeoutMs) => {
         const r = await peerMemberList(url, timeoutMs);
@@ -201,7 +201,7 @@ export class KvMember {
         return;
       }
       const leader = this.status().leader;
-      if (leader !== 0n) {
+      if (leader !== NO_NODE) {
         try {
           if (leader === this.id) {
             await this.recordAttributes(wanted);
@@ -254,7 +254,7 @@ export class KvMember {
       await this.membershipOps.ensureRemovable(id, force, deadlineMs);
       await this.handOffLeadership(Math.max(0, deadlineMs - performance.now()));
       const leader = this.status().leader;
-      if (this.driver.isLeader() || leader === 0n) {
+      if (this.driver.isLeader() || leader === NO_NODE) {
         throw new MembershipRefusedError('could not move leadership away from the member being removed; try again', 'leader-handoff');
       }
       throw new NotLeaderError(leader);
@@ -352,7 +352,7 @@ export class KvMember {
   /** Ready: a leader is known and the state machine has applied what was committed at start. */
   ready(): { ready: boolean; reason?: string } {
     const st = this.driver.status();
-    if (st.leader === 0n) {
+    if (st.leader === NO_NODE) {
       return { ready: false, reason: 'no leader' };
     }
     if (st.applied < this.startupCommit) {
