@@ -95,4 +95,25 @@ export default [
       ],
     },
   },
+  {
+    // The driver takes time, timers and deferred tasks only from its injected Scheduler
+    // (driver/clock.ts, whose REAL_SCHEDULER is the one place they are named), so a seeded
+    // simulation can run it.
+    files: ['libs/cluster/src/driver/**/*.ts'],
+    ignores: ['libs/cluster/src/driver/clock.ts', 'libs/cluster/src/driver/**/*.spec.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate', 'queueMicrotask', 'performance'].map((name) => ({
+          name,
+          message: 'the driver takes time and timers from its Scheduler (driver/clock.ts)',
+        })),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'the driver takes time from its Scheduler (driver/clock.ts)' },
+        { object: 'process', property: 'hrtime', message: 'the driver takes time from its Scheduler (driver/clock.ts)' },
+      ],
+    },
+  },
 ];

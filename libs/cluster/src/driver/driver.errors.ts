@@ -15,12 +15,17 @@ export class DeadlineExceededError extends Error {
   }
 }
 
-/** A bounded queue is full; the client should back off and retry. */
+/**
+ * A bounded resource is full; the client should back off and retry. Refused on arrival it is
+ * `not-applied`; a waiting proposal failed because the disk filled up is `maybe-applied`
+ * (its entry may already be in the log).
+ */
 export class ResourceExhaustedError extends Error {
   readonly code = 'RESOURCE_EXHAUSTED';
-  /** Refused before anything was proposed. */
-  readonly outcome: Outcome = 'not-applied';
-  constructor(what: string) {
+  constructor(
+    what: string,
+    readonly outcome: Outcome = 'not-applied',
+  ) {
     super(`${what} is full; retry later`);
     this.name = 'ResourceExhaustedError';
   }

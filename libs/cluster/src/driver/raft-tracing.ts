@@ -34,20 +34,27 @@ interface TracedProposal {
   readonly proposedAtMs: number;
 }
 
-const epoch = (ms: number): TimeInput => performance.timeOrigin + ms;
 
 export class RaftTracing {
   /** Recording proposal spans by log index, until applied or failed. */
   private readonly traced = new Map<number, TracedProposal>();
 
-  constructor(private readonly tracer: Tracer) {}
+  constructor(
+    private readonly tracer: Tracer,
+    /** Turns the driver's monotonic ms into wall-clock ms since the epoch (Scheduler.epochMs). */
+    private readonly epochMs: (monotonicMs: number) => number,
+  ) {}
+
+  private epoch(ms: number): TimeInput {
+    return this.epochMs(ms);
+  }
 
   /** A proposal was accepted at index/term: starts its span under the active span, kept only if recording. */
   proposed(index: LogIndex, term: Term, nowMs: number): void {
     if (this.traced.size >= TRACED_PROPOSALS_MAX) {
       return;
     }
-    const span = this.tracer.startSpan('raft.propose', { kind: SpanKind.INTERNAL, startTime: epoch(nowMs) }, context.active());
+    const span = this.tracer.startSpan('raft.propose', { kind: SpanKind.INTERNAL, startTime: this.epoch(nowMs) }, context.active());
     if (!span.isRecording()) {
       return;
     }
@@ -101,9 +108,9 @@ export class RaftTracing {
     });
     if (sync !== undefined && sync.endMs >= beganMs) {
       const parent = trace.setSpan(context.active(), span);
-      this.tracer.startSpan('wal.fsync', { kind: SpanKind.INTERNAL, startTime: epoch(sync.startMs) }, parent).end(epoch(sync.endMs));
+      this.tracer.startSpan('wal.fsync', { kind: SpanKind.INTERNAL, startTime: this.epoch(sync.startMs) }, parent).end(this.epoch(sync.endMs));
     }
-    span.end(epoch(endMs));
+    span.end(this.epoch(endMs));
   }
 
   /** Entries the leader saw committed: each traced proposal's replication span, from proposal to commit. */
@@ -117,10 +124,10 @@ export class RaftTracing {
         continue;
       }
       const parent = trace.setSpan(context.active(), proposal.span);
-      const span = this.tracer.startSpan('raft.replicate', { kind: SpanKind.INTERNAL, startTime: epoch(proposal.proposedAtMs) }, parent);
+      const span = this.tracer.startSpan('raft.replicate', { kind: SpanKind.INTERNAL, startTime: this.epoch(proposal.proposedAtMs) }, parent);
       span.setAttributes({ 'raft.index': entry.index, 'raft.term': entry.term, 'raft.commit_index': commitIndex });
-      span.end(epoch(nowMs));
-      proposal.span.addEvent('committed', { 'raft.commit_index': commitIndex }, epoch(nowMs));
+      span.end(this.epoch(nowMs));
+      proposal.span.addEvent('committed', { 'raft.commit_index': commitIndex }, this.epoch(nowMs));
     }
   }
 
@@ -132,13 +139,13 @@ export class RaftTracing {
     }
     const first = entries[0] as Entry;
     const last = entries[entries.length - 1] as Entry;
-    this.batchSpan('raft.apply', batch, beganMs, { 'raft.index.first': first.index, 'raft.index.last': last.index, 'raft.apply.entries': entries.length }).end(epoch(endMs));
+    this.batchSpan('raft.apply', batch, beganMs, { 'raft.index.first': first.index, 'raft.index.last': last.index, 'raft.apply.entries': entries.length }).end(this.epoch(endMs));
     for (const { index, proposal } of batch) {
       this.traced.delete(index);
       if (proposal.term !== (entries.find((e) => e.index === index) as Entry).term) {
         proposal.span.setStatus({ code: SpanStatusCode.ERROR, message: `the entry at index ${index} was replaced by another leader's` });
       }
-      proposal.span.end(epoch(endMs));
+      proposal.span.end(this.epoch(endMs));
     }
   }
 
@@ -186,7 +193,7 @@ export class RaftTracing {
     const [head, ...rest] = batch as [{ proposal: TracedProposal }, ...{ proposal: TracedProposal }[]];
     const links: Link[] = rest.map(({ proposal }) => ({ context: proposal.span.spanContext(), attributes: { 'raft.batch.member': true } }));
     const parent = trace.setSpan(context.active(), head.proposal.span);
-    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: epoch(beganMs), links, attributes }, parent);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: this.epoch(beganMs), links, attributes }, parent);
     span.setAttribute('raft.batch.traced_proposals', batch.length);
     for (const { proposal } of rest) {
       proposal.span.addLink({ context: span.spanContext(), attributes: { 'raft.batch.stage': name } });
