@@ -198,3 +198,77 @@ describe('GrpcServer observer', () => {
     }
   });
 });
+
+describe('GrpcServer HTTP/1.1 side: request timeout and shutdown', () => {
+  /** A raw connection, open and kept; resolves with it once connected. */
+  function openRaw(port: number): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', reject);
+      socket.on('connect', () => resolve(socket));
+    });
+  }
+  const closed = (socket: net.Socket): Promise<number> => {
+    const started = Date.now();
+    return new Promise((resolve) => socket.on('close', () => resolve(Date.now() - started)));
+  };
+
+  it('closes a connection whose request headers do not arrive within http1RequestTimeoutMs', async () => {
+    const test = await startTestServer({ http1RequestTimeoutMs: 400, http1: (_req, res) => res.end('ok') });
+    try {
+      const socket = await openRaw(test.port);
+      const gone = closed(socket);
+      socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'); // never the blank line
+      const ms = await gone;
+      expect(ms).toBeGreaterThanOrEqual(300);
+      expect(ms).toBeLessThan(5_000);
+    } finally {
+      await test.server.shutdown(1000);
+    }
+  });
+
+  it('shutdown closes idle keep-alive and undecided connections at once, and a busy one after its response', async () => {
+    let release: (() => void) | undefined;
+    const test = await startTestServer({
+      http1: (req, res) => {
+        if (req.url === '/slow') {
+          release = () => res.end('slow done');
+          return;
+        }
+        res.end('ok');
+      },
+    });
+    const agent = new http.Agent({ keepAlive: true });
+    const getWith = (path: string): Promise<{ body: string; connection: string | undefined }> =>
+      new Promise((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: test.port, path, agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (s: string) => (body += s));
+            res.on('end', () => resolve({ body, connection: res.headers.connection }));
+          })
+          .on('error', reject);
+      });
+    try {
+      // An idle keep-alive connection (as Node 20's default agent leaves one)...
+      expect((await getWith('/fast')).body).toBe('ok');
+      // ...one that has sent nothing yet...
+      const silent = await openRaw(test.port);
+      const silentGone = closed(silent);
+      // ...and one waiting for its response.
+      const slow = getWith('/slow');
+      while (release === undefined) await new Promise((r) => setTimeout(r, 5));
+      const started = Date.now();
+      const shutdown = test.server.shutdown(10_000);
+      await silentGone;
+      await new Promise((r) => setTimeout(r, 100));
+      release();
+      expect(await slow).toEqual({ body: 'slow done', connection: 'close' });
+      await shutdown;
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      agent.destroy();
+      test.server.forceClose();
+    }
+  });
+});

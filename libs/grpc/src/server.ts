@@ -66,6 +66,12 @@ export interface GrpcServerOptions {
   readonly http1?: Http1Handler;
   /** A connection that sends too few bytes to tell its protocol within this time is closed, ms. Default 10 s. */
   readonly firstBytesTimeoutMs?: number;
+  /**
+   * An HTTP/1.1 request must arrive whole (headers and body) within this time of its first
+   * byte, or its connection is closed (Node's `headersTimeout` and `requestTimeout`), ms.
+   * Default 10 s.
+   */
+  readonly http1RequestTimeoutMs?: number;
 }
 
 /** A request listener for the HTTP/1.1 side of the port (as `http.createServer` takes). */
@@ -77,8 +83,6 @@ export type Http1Handler = (request: http.IncomingMessage, response: http.Server
  */
 const HTTP1_LIMITS = {
   maxHeaderSize: 16 * 1024,
-  headersTimeout: 10_000,
-  requestTimeout: 10_000,
   keepAliveTimeout: 5_000,
   maxRequestsPerSocket: 1_000,
 } as const;
@@ -96,6 +100,7 @@ const DEFAULTS = {
   connectionWindowBytes: 16 * MiB,
   exposeInternalErrors: false,
   firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS,
+  http1RequestTimeoutMs: 10_000,
 } as const;
 
 /** The server's life: routes are added while `new`; `listening` until shutdown starts. */
@@ -112,6 +117,11 @@ export class GrpcServer implements CallHost {
   private readonly observer: GrpcServerObserver | undefined;
   /** The HTTP/1.1 side of the port (never listens itself: the dispatcher hands it sockets). */
   private readonly http1Server: http.Server | undefined;
+  /** HTTP/1.1 connections (the drain waits for them) and their responses not yet finished. */
+  private readonly http1Sockets = new Set<net.Socket>();
+  private readonly http1Responses = new Set<http.ServerResponse>();
+  /** Accepted connections whose protocol is not known yet (shutdown closes them). */
+  private readonly undecided = new Set<net.Socket>();
   private readonly routes = new Map<string, Route>();
   private readonly connections = new Set<H2ServerConnection>();
   private readonly calls = new Set<ServerCallImpl>();
@@ -135,8 +145,18 @@ export class GrpcServer implements CallHost {
     this.observer = options.observer;
     this.tracer = options.tracer;
     if (options.http1 !== undefined) {
-      this.http1Server = http.createServer(HTTP1_LIMITS, options.http1);
+      const timeoutMs = this.options.http1RequestTimeoutMs;
+      const handler = options.http1;
+      this.http1Server = http.createServer(
+        // Node checks the request timeouts every connectionsCheckingInterval.
+        { ...HTTP1_LIMITS, headersTimeout: timeoutMs, requestTimeout: timeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1_000, timeoutMs / 4)) },
+        (request, response) => this.serveHttp1(handler, request, response),
+      );
       this.http1Server.on('clientError', (_error: Error, socket: net.Socket) => socket.destroy());
+      // This server never listens (the dispatcher hands it sockets), but Node tracks its
+      // connections, and so enforces the request timeouts and can close idle keep-alive
+      // connections, only from its 'listening' event: start that tracking now.
+      this.http1Server.emit('listening');
     }
     this.netServer = net.createServer(this.onConnection); // H2Connection turns Nagle's algorithm off
     this.netServer.maxConnections = this.options.maxConnections;
@@ -215,12 +235,16 @@ export class GrpcServer implements CallHost {
       for (const connection of this.connections) {
         connection.close();
       }
-      this.http1Server?.closeIdleConnections();
+      for (const socket of this.undecided) {
+        socket.destroy();
+      }
+      this.closeHttp1();
       const graceTimer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
       if ((await Promise.race([this.whenDrained(), graceTimer])) === 'timeout') {
         this.forceClose();
       }
       await listenerClosed;
+      this.http1Server?.close(); // stops its timeout checks (it never listened)
       this.state = 'closed';
     }
   }
@@ -234,6 +258,9 @@ export class GrpcServer implements CallHost {
       connection.destroy();
     }
     this.http1Server?.closeAllConnections();
+    for (const socket of this.http1Sockets) {
+      socket.destroy();
+    }
     this.netServer.close();
   }
 
@@ -254,7 +281,7 @@ export class GrpcServer implements CallHost {
   }
 
   private checkDrained(): void {
-    if (this.drained !== undefined && this.calls.size === 0 && this.connections.size === 0) {
+    if (this.drained !== undefined && this.calls.size === 0 && this.connections.size === 0 && this.http1Sockets.size === 0) {
       const resolve = this.drained;
       this.drained = undefined;
       resolve();
@@ -270,6 +297,8 @@ export class GrpcServer implements CallHost {
       this.acceptHttp2(socket);
       return;
     }
+    this.undecided.add(socket);
+    socket.once('close', () => this.undecided.delete(socket));
     dispatchConnection(socket, { http2: this.acceptHttp2, http1: this.acceptHttp1 }, { firstBytesTimeoutMs: this.options.firstBytesTimeoutMs });
   };
 
@@ -278,6 +307,7 @@ export class GrpcServer implements CallHost {
    * (TLS with ALPN "h2") can hand its sockets over; see also `acceptHttp1`.
    */
   readonly acceptHttp2 = (socket: net.Socket): void => {
+    this.undecided.delete(socket);
     if (this.state !== 'listening') {
       socket.destroy();
       return;
@@ -302,12 +332,44 @@ export class GrpcServer implements CallHost {
 
   /** Serves an accepted connection as HTTP/1.1 with the `http1` listener (destroyed without one). */
   readonly acceptHttp1 = (socket: net.Socket): void => {
+    this.undecided.delete(socket);
     if (this.http1Server === undefined || this.state !== 'listening') {
       socket.destroy();
       return;
     }
+    this.http1Sockets.add(socket);
+    socket.once('close', () => {
+      this.http1Sockets.delete(socket);
+      this.checkDrained();
+    });
     this.http1Server.emit('connection', socket);
   };
+
+  /** Runs the HTTP/1.1 handler; while draining, every response closes its connection. */
+  private serveHttp1(handler: Http1Handler, request: http.IncomingMessage, response: http.ServerResponse): void {
+    this.http1Responses.add(response);
+    response.once('close', () => {
+      this.http1Responses.delete(response);
+      if (this.state !== 'listening') {
+        // Its connection is idle now (or closing): let the drain finish.
+        setImmediate(() => this.http1Server?.closeIdleConnections());
+      }
+    });
+    if (this.state !== 'listening') {
+      response.shouldKeepAlive = false;
+    }
+    handler(request, response);
+  }
+
+  /** Drain of the HTTP/1.1 side: idle keep-alive connections close now, busy ones after their response. */
+  private closeHttp1(): void {
+    for (const response of this.http1Responses) {
+      if (!response.headersSent) {
+        response.shouldKeepAlive = false;
+      }
+    }
+    this.http1Server?.closeIdleConnections();
+  }
 
   private readonly onStream = (stream: H2Stream, headers: IncomingHttpHeaders, headersTooLarge: boolean): void => {
     const refusal = headersTooLarge ? this.headersTooLarge() : this.refusal(headers);

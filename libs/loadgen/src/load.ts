@@ -28,6 +28,11 @@ export interface LoadOptions {
   readonly timeoutMs: number;
   /** HTTP/2 connections per endpoint. */
   readonly connections: number;
+  /**
+   * Paced: at most this many operations per second in all (the k-th starts no earlier than
+   * k / rate s after the start, on whichever client is free). Default: as fast as answers come.
+   */
+  readonly ratePerSecond?: number;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -44,6 +49,10 @@ export interface LoadResult {
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const rate = o.ratePerSecond;
+  if (rate !== undefined && !(rate > 0)) {
+    throw new Error(`the rate must be above 0 operations per second, not ${rate}`);
+  }
   const channels = o.endpoints.map((e) => new GrpcChannel(e, { sessions: o.connections, maxSendMessageBytes: 8 << 20, maxReceiveMessageBytes: 64 << 20 }));
   const clients = channels.map((c) => createClient(etcd.KVDefinition, c));
   const latency = new LatencyRecorder();
@@ -79,7 +88,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
   const loop = async (worker: number): Promise<void> => {
     for (let seq = 1; issued < o.operations && performance.now() < endAt; seq++) {
-      issued++;
+      const slot = issued++;
+      if (rate !== undefined) {
+        const wait = start + (slot * 1000) / rate - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
       await one(worker, seq);
     }
   };

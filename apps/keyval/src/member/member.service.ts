@@ -84,6 +84,20 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
     return this.current;
   }
 
+  /**
+   * First step of a graceful stop, before the client connections drain: a leader hands its
+   * leadership to the most caught-up voter (bounded by `timeoutMs`), so the cluster is not
+   * left without one while long calls (streams) finish.
+   */
+  async handOffLeadership(timeoutMs = 2_000): Promise<void> {
+    const m = this.current;
+    if (m === undefined || !m.driver.isLeader()) {
+      return;
+    }
+    this.logger.info('handing leadership off');
+    await m.handOffLeadership(timeoutMs).catch((error: unknown) => this.logger.warn({ error: String(error) }, 'leadership hand-off failed'));
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.current !== undefined) {
       this.logger.info('shutting down the member');

@@ -1,7 +1,8 @@
 /**
  * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Cluster
  * and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2 server.
- * On shutdown they stop accepting and let in-flight calls finish, before the member stops.
+ * On shutdown (after a leader hands its leadership off) they stop accepting and let in-flight
+ * calls finish, before the member stops.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
@@ -72,6 +73,8 @@ export class ClientServerService implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // Leadership moves first: the drain below may wait for long calls.
+    await this.members.handOffLeadership();
     this.logger.info('draining client connections');
     await Promise.all(this.servers.map((s) => s.shutdown(5_000)));
     this.forwarder?.close();
