@@ -13,7 +13,7 @@ describe('runLoad', () => {
     server.addService(etcd.KVDefinition, {
       put: () => {
         puts++;
-        return { header };
+        return { header, prevKv: undefined };
       },
       range: () => ({ header, kvs: [], more: false, count: 0n }),
       deleteRange: () => ({ header, deleted: 0n, prevKvs: [] }),

@@ -22,7 +22,7 @@ describe('process CPU accounting', () => {
     const burn = `process.stdin.once('data', () => { const t = process.cpuUsage(); while ((process.cpuUsage(t).user + process.cpuUsage(t).system) < 300000) {} process.stdout.write('done'); }); process.stdout.write('ready');`;
     const busy = spawn(process.execPath, ['-e', burn], { stdio: ['pipe', 'pipe', 'inherit'] });
     const idle = spawn(process.execPath, ['-e', "setTimeout(() => {}, 60000); process.stdout.write('ready')"], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const said = (child: typeof busy, what: string): Promise<void> => new Promise((resolve) => child.stdout?.on('data', (b: Buffer) => b.toString().includes(what) && resolve()));
+    const said = (child: { readonly stdout: NodeJS.ReadableStream | null }, what: string): Promise<void> => new Promise((resolve) => child.stdout?.on('data', (b: Buffer) => b.toString().includes(what) && resolve()));
     try {
       // Both have booted (Node's start-up is CPU too).
       await Promise.all([said(busy, 'ready'), said(idle, 'ready')]);
