@@ -7,6 +7,7 @@
  *     client ─▶ KvService ─┬─ leader: validate ─▶ propose ─▶ applied ─▶ response
  *                          └─ follower: forward to the leader (retry on a definite not-leader)
  */
+import type { Context } from '@opentelemetry/api';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { HandlerFor, Metadata, ServerCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
@@ -34,8 +35,9 @@ export interface KvBackend {
   /** The leader this member knows, NO_NODE for none. */
   leaderId(): NodeId;
   waitForLeader(deadlineMs: number): Promise<NodeId>;
-  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse>;
-  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number): Promise<RangeResponse>;
+  /** Proposes a write (leader only); its span, with tracing, is a child of `trace` (the call's). */
+  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number, trace?: Context): Promise<WriteResponse>;
+  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number, trace?: Context): Promise<RangeResponse>;
   revision(): number;
 }
 
@@ -96,12 +98,12 @@ export class KvService {
       let forwarding = false;
       try {
         if (forwarded || this.backend.isLeader()) {
-          return toWire(await this.backend.write(op, session, deadline));
+          return toWire(await this.backend.write(op, session, deadline, call.traceContext));
         }
         const known = this.backend.leaderId();
         const leader = known !== NO_NODE ? known : await this.backend.waitForLeader(deadline);
         forwarding = true;
-        return (await this.forwarder.forward(method, request, call.metadata, leader, deadline)) as Res;
+        return (await this.forwarder.forward(method, request, call.metadata, leader, deadline, call.traceContext)) as Res;
       } catch (error) {
         // A forward that failed in transit (e.g. the leader died with the request on the wire)
         // may have been applied; with a client session the retry is still safe: the leader
@@ -120,7 +122,7 @@ export class KvService {
     const deadline = this.deadline(call);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.backend.range(request, serializable ? 'serializable' : 'linearizable', deadline);
+        return await this.backend.range(request, serializable ? 'serializable' : 'linearizable', deadline, call.traceContext);
       } catch (error) {
         if (awaitsLeader(error) && performance.now() < deadline) {
           if (this.backend.leaderId() === NO_NODE) {

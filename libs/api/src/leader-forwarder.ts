@@ -3,7 +3,7 @@
  * channels, with the client's metadata (so its session still dedupes) plus a forwarded mark
  * (the leader never forwards again).
  */
-import type { Tracer } from '@opentelemetry/api';
+import type { Context, Tracer } from '@opentelemetry/api';
 import { GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient, endRpcSpan, startClientSpan } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
@@ -27,7 +27,7 @@ export class LeaderForwarder {
   constructor(
     private readonly locator: LeaderLocator,
     private readonly maxMessageBytes: number,
-    /** Traces each forward as a CLIENT span (child of the active span), its context sent to the leader. Default: none. */
+    /** Traces each forward as a CLIENT span (child of the call's span), its context sent to the leader. Default: none. */
     private readonly tracer?: Tracer,
   ) {}
 
@@ -40,7 +40,8 @@ export class LeaderForwarder {
     return channel;
   }
 
-  async forward(method: 'put' | 'deleteRange' | 'txn', request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
+  /** Sends the call to `leader`; with tracing, its CLIENT span is a child of `trace` (the call's own span). */
+  async forward(method: 'put' | 'deleteRange' | 'txn', request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number, trace?: Context): Promise<unknown> {
     const url = this.locator.clientUrlsOf(leader)[0];
     if (url === undefined) {
       // The leader has not published its client URL yet: behave as if no leader is usable.
@@ -55,7 +56,7 @@ export class LeaderForwarder {
     md.set(FORWARDED_KEY, '1');
     const client = createClient(etcd.KVDefinition, this.channel(url));
     const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: md };
-    const span = this.tracer === undefined ? undefined : startClientSpan(this.tracer, `/${etcd.KVDefinition.fullName}/${METHOD_NAMES[method]}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url });
+    const span = this.tracer === undefined ? undefined : startClientSpan(this.tracer, `/${etcd.KVDefinition.fullName}/${METHOD_NAMES[method]}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url }, trace);
     try {
       const response = await call(client, method, request, options);
       if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);

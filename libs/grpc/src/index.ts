@@ -9,7 +9,7 @@ export { Metadata, encodeGrpcMessage, decodeGrpcMessage, METADATA_ENTRIES_MAX } 
 export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
-export { GrpcServer, type GrpcServerOptions, type Http1Handler } from './server';
+export { GrpcServer, type AddServiceOptions, type GrpcServerOptions, type Http1Handler } from './server';
 export { callTypeOf, type GrpcCallType, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';
 export {
   dispatchConnection,

@@ -106,6 +106,12 @@ const DEFAULTS = {
 /** The server's life: routes are added while `new`; `listening` until shutdown starts. */
 type ServerState = 'new' | 'listening' | 'draining' | 'closed';
 
+/** How a service is served. */
+export interface AddServiceOptions {
+  /** `active` (default): handlers run inside their call's span as the active context; `explicit`: see ServerCall.traceContext. */
+  readonly traceContext?: 'active' | 'explicit';
+}
+
 export class GrpcServer implements CallHost {
   readonly maxReceiveMessageBytes: number;
   readonly maxSendMessageBytes: number;
@@ -174,9 +180,10 @@ export class GrpcServer implements CallHost {
 
   /**
    * Serves `implementation` for the methods of `service`. Methods without a handler answer
-   * UNIMPLEMENTED. Throws when a method path is already routed or the server has started.
+   * UNIMPLEMENTED. With `traceContext: 'explicit'` its handlers get their call's span only as
+   * `call.traceContext`, not as OpenTelemetry's active context. Throws when a method path is already routed or the server has started.
    */
-  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>): this {
+  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>, options: AddServiceOptions = {}): this {
     if (this.state !== 'new') {
       throw new Error('services must be added before the server listens');
     }
@@ -192,7 +199,7 @@ export class GrpcServer implements CallHost {
         throw new Error(`method ${path} is already served`);
       }
       const span = rpcSpanInfo(path);
-      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes });
+      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes, traceContext: options.traceContext ?? 'active' });
     }
     return this;
   }

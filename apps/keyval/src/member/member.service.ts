@@ -15,6 +15,7 @@ import type { AppLogger } from '../logger';
 import { MetricsService } from '../metrics/metrics.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
 import type { Tracing } from '../tracing';
+import type { Context } from '@opentelemetry/api';
 
 @Injectable()
 export class MemberService implements KvBackend, LeaderLocator, OnApplicationShutdown {
@@ -122,12 +123,12 @@ export class MemberService implements KvBackend, LeaderLocator, OnApplicationShu
     return this.member.driver.waitForLeader(deadlineMs);
   }
 
-  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse> {
-    return this.member.write(op, session, deadlineMs);
+  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number, trace?: Context): Promise<WriteResponse> {
+    return this.member.write(op, session, deadlineMs, trace);
   }
 
-  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number): Promise<RangeResponse> {
-    return this.member.range(request, consistency, deadlineMs);
+  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number, trace?: Context): Promise<RangeResponse> {
+    return this.member.range(request, consistency, deadlineMs, trace);
   }
 
   revision(): number {

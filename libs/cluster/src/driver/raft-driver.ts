@@ -15,6 +15,7 @@
  *
  * Time, timers and deferred tasks come only from the injected Scheduler (clock.ts).
  */
+import type { Context } from '@opentelemetry/api';
 import { RaftInvariantError, RaftNode, ReadMode, Role } from '@keyval/raft';
 import type { ConfChange, Entry, LogIndex, Message, NodeId, RaftStatus, SnapshotMeta } from '@keyval/raft';
 import type { DriverObserver } from '../member/member-observer';
@@ -149,14 +150,17 @@ export class RaftDriver<R> implements TransportReceiver {
     this.schedule();
   }
 
-  /** Proposes a command; resolves with its result once applied, or rejects with a named error. */
-  propose(data: Uint8Array, deadlineMs: number): Promise<R> {
-    return this.intake.submit(deadlineMs, () => this.node.propose(data));
+  /**
+   * Proposes a command; resolves with its result once applied, or rejects with a named error.
+   * With tracing, its span is a child of `trace` (default: the active context).
+   */
+  propose(data: Uint8Array, deadlineMs: number, trace?: Context): Promise<R> {
+    return this.intake.submit(deadlineMs, () => this.node.propose(data), trace);
   }
 
   /** Proposes a membership change; resolves once it is applied. Throws ConfChangeRefusedError & co. */
   proposeConfChange(change: ConfChange, deadlineMs: number): Promise<R> {
-    return this.intake.submit(deadlineMs, () => this.node.proposeConfChange(change));
+    return this.intake.submit(deadlineMs, () => this.node.proposeConfChange(change), undefined);
   }
 
   /** Starts handing leadership to `target` (§3.10); see waitForLeader to know when it moved. */
@@ -170,8 +174,8 @@ export class RaftDriver<R> implements TransportReceiver {
    * Resolves once a read at this point would be linearizable: the leader confirmed its read
    * index (or its lease, with ReadMode.Lease) and this member has applied up to it.
    */
-  readBarrier(mode: ReadMode, deadlineMs: number): Promise<LogIndex> {
-    return this.intake.readBarrier(mode, deadlineMs);
+  readBarrier(mode: ReadMode, deadlineMs: number, trace?: Context): Promise<LogIndex> {
+    return this.intake.readBarrier(mode, deadlineMs, trace);
   }
 
   private checkRunning(): void {

@@ -20,8 +20,8 @@
  * first and do nothing when no traced proposal is in flight. Times are performance.now() ms
  * (the driver's monotonic clock) turned into epoch time for the spans.
  */
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Link, Span, TimeInput, Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Context, Link, Span, TimeInput, Tracer } from '@opentelemetry/api';
 import type { Entry, LogIndex, ReadMode, Term } from '@keyval/raft';
 import type { SyncTiming } from '@keyval/storage';
 
@@ -49,12 +49,12 @@ export class RaftTracing {
     return this.epochMs(ms);
   }
 
-  /** A proposal was accepted at index/term: starts its span under the active span, kept only if recording. */
-  proposed(index: LogIndex, term: Term, nowMs: number): void {
+  /** A proposal was accepted at index/term: starts its span under `parent` (the request's), kept only if recording. */
+  proposed(index: LogIndex, term: Term, nowMs: number, parent: Context): void {
     if (this.traced.size >= TRACED_PROPOSALS_MAX) {
       return;
     }
-    const span = this.tracer.startSpan('raft.propose', { kind: SpanKind.INTERNAL, startTime: this.epoch(nowMs) }, context.active());
+    const span = this.tracer.startSpan('raft.propose', { kind: SpanKind.INTERNAL, startTime: this.epoch(nowMs) }, parent);
     if (!span.isRecording()) {
       return;
     }
@@ -107,7 +107,7 @@ export class RaftTracing {
       'wal.sync': sync !== undefined,
     });
     if (sync !== undefined && sync.endMs >= beganMs) {
-      const parent = trace.setSpan(context.active(), span);
+      const parent = trace.setSpan(ROOT_CONTEXT, span);
       this.tracer.startSpan('wal.fsync', { kind: SpanKind.INTERNAL, startTime: this.epoch(sync.startMs) }, parent).end(this.epoch(sync.endMs));
     }
     span.end(this.epoch(endMs));
@@ -123,7 +123,7 @@ export class RaftTracing {
       if (proposal === undefined || proposal.term !== entry.term) {
         continue;
       }
-      const parent = trace.setSpan(context.active(), proposal.span);
+      const parent = trace.setSpan(ROOT_CONTEXT, proposal.span);
       const span = this.tracer.startSpan('raft.replicate', { kind: SpanKind.INTERNAL, startTime: this.epoch(proposal.proposedAtMs) }, parent);
       span.setAttributes({ 'raft.index': entry.index, 'raft.term': entry.term, 'raft.commit_index': commitIndex });
       span.end(this.epoch(nowMs));
@@ -149,9 +149,9 @@ export class RaftTracing {
     }
   }
 
-  /** A linearizable read's barrier: a span under the active one, ended when the promise settles. */
-  readBarrier(mode: ReadMode, barrier: Promise<LogIndex>): Promise<LogIndex> {
-    const span = this.tracer.startSpan('raft.read_index', { kind: SpanKind.INTERNAL }, context.active());
+  /** A linearizable read's barrier: a span under `parent` (the request's), ended when the promise settles. */
+  readBarrier(mode: ReadMode, barrier: Promise<LogIndex>, parent: Context): Promise<LogIndex> {
+    const span = this.tracer.startSpan('raft.read_index', { kind: SpanKind.INTERNAL }, parent);
     if (!span.isRecording()) {
       return barrier;
     }
@@ -192,7 +192,7 @@ export class RaftTracing {
   private batchSpan(name: string, batch: readonly { proposal: TracedProposal }[], beganMs: number, attributes: Record<string, number | boolean>): Span {
     const [head, ...rest] = batch as [{ proposal: TracedProposal }, ...{ proposal: TracedProposal }[]];
     const links: Link[] = rest.map(({ proposal }) => ({ context: proposal.span.spanContext(), attributes: { 'raft.batch.member': true } }));
-    const parent = trace.setSpan(context.active(), head.proposal.span);
+    const parent = trace.setSpan(ROOT_CONTEXT, head.proposal.span);
     const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: this.epoch(beganMs), links, attributes }, parent);
     span.setAttribute('raft.batch.traced_proposals', batch.length);
     for (const { proposal } of rest) {

@@ -5,7 +5,13 @@
  *
  *     propose ──▶ stopped? log store writable? queue bound? ──▶ core.propose ──▶ ProposalWaiters
  *     readBarrier ──▶ stopped? queue bound? (lease: ticks caught up) ──▶ core.readIndex ──▶ ReadWaiters
+ *
+ * Traced requests give their parent span explicitly (the client call's, from
+ * ServerCall.traceContext); only a caller that gives none is traced under OpenTelemetry's
+ * active context.
  */
+import { context as otelContext } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import { ReadMode } from '@keyval/raft';
 import type { LogIndex, NodeId, ProposalTicket, RaftNode } from '@keyval/raft';
 import type { LogStore } from '@keyval/storage';
@@ -52,16 +58,16 @@ export class RequestIntake<R> {
   }
 
   /** Proposes through `propose`; resolves with the result once applied, or rejects with a named error. */
-  submit(deadlineMs: number, propose: () => ProposalTicket): Promise<R> {
+  submit(deadlineMs: number, propose: () => ProposalTicket, parent: Context | undefined): Promise<R> {
     try {
-      return this.submitOrThrow(deadlineMs, propose);
+      return this.submitOrThrow(deadlineMs, propose, parent);
     } catch (error) {
       this.parts.observer?.proposalsFailed(1);
       return Promise.reject(error);
     }
   }
 
-  private submitOrThrow(deadlineMs: number, propose: () => ProposalTicket): Promise<R> {
+  private submitOrThrow(deadlineMs: number, propose: () => ProposalTicket, parent: Context | undefined): Promise<R> {
     const parts = this.parts;
     this.checkRunning();
     const health = parts.logStore.health();
@@ -78,12 +84,12 @@ export class RequestIntake<R> {
     if (tracing === undefined) {
       return parts.proposals.add(ticket.index, ticket.term, deadlineMs);
     }
-    tracing.proposed(ticket.index, ticket.term, parts.clock.nowMs());
+    tracing.proposed(ticket.index, ticket.term, parts.clock.nowMs(), parent ?? otelContext.active());
     return tracing.watch(ticket.index, parts.proposals.add(ticket.index, ticket.term, deadlineMs));
   }
 
   /** A read barrier (see RaftDriver.readBarrier). */
-  readBarrier(mode: ReadMode, deadlineMs: number): Promise<LogIndex> {
+  readBarrier(mode: ReadMode, deadlineMs: number, parent: Context | undefined): Promise<LogIndex> {
     const parts = this.parts;
     const stopped = parts.stopped();
     if (stopped !== undefined) {
@@ -99,7 +105,7 @@ export class RequestIntake<R> {
     }
     const context = `${parts.id.toString(16)}:${++this.readSequence}`;
     const added = parts.reads.add(context, deadlineMs);
-    const promise = parts.tracing === undefined ? added : parts.tracing.readBarrier(mode, added);
+    const promise = parts.tracing === undefined ? added : parts.tracing.readBarrier(mode, added, parent ?? otelContext.active());
     try {
       parts.guard(() => parts.node().readIndex(context, mode));
     } catch (error) {

@@ -29,6 +29,7 @@ import { MemberConfigError } from './member-options';
 import { MembershipManager, MembershipRefusedError } from './membership-manager';
 import type { KvMemberOptions } from './member-options';
 import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
+import type { Context } from '@opentelemetry/api';
 
 export type ReadConsistency = 'linearizable' | 'serializable';
 
@@ -321,9 +322,9 @@ export class KvMember {
   }
 
   /** Proposes a write (leader only) and resolves with its response once applied. */
-  async write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse> {
+  async write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number, trace?: Context): Promise<WriteResponse> {
     const data = encodeCommand({ timestampMs: Date.now(), session, op });
-    const result = await this.driver.propose(data, deadlineMs);
+    const result = await this.driver.propose(data, deadlineMs, trace);
     if (result.kind === 'response') {
       return result.response;
     }
@@ -334,9 +335,9 @@ export class KvMember {
   }
 
   /** A range read: linearizable (ReadIndex, or the lease if enabled) or serializable (local). */
-  async range(request: RangeRequest, consistency: ReadConsistency, deadlineMs: number): Promise<RangeResponse> {
+  async range(request: RangeRequest, consistency: ReadConsistency, deadlineMs: number, trace?: Context): Promise<RangeResponse> {
     if (consistency === 'linearizable') {
-      await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs);
+      await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs, trace);
     }
     return this.stateMachine.range(request);
   }
