@@ -1,6 +1,9 @@
 import { GrpcChannel, GrpcServer, GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { KvSessionClient, classifyError } from './kv-session-client';
+import { REASONS, outcomeTrailers } from '@keyval/outcome';
+
+const refused = (reason: string): Record<string, string> => outcomeTrailers({ outcome: 'not-applied', reason });
 
 /** What a scripted member does with one write attempt. */
 type Behaviour = 'ok' | 'hang' | 'not-leader' | 'expired' | 'rejected';
@@ -34,7 +37,7 @@ class ScriptedMember {
       },
       range: async (req) => {
         const behaviour = this.script.shift() ?? 'ok';
-        if (behaviour === 'not-leader') throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader');
+        if (behaviour === 'not-leader') throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader', { metadata: refused(REASONS.notLeader) });
         if (behaviour === 'hang') await new Promise((resolve) => setTimeout(resolve, 1_000));
         return etcd.RangeResponse.fromPartial({ kvs: req.key.toString() === 'present' ? [{ key: req.key, value: Buffer.from(`v@${this.name}`) }] : [] });
       },
@@ -50,9 +53,9 @@ class ScriptedMember {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         return;
       case 'not-leader':
-        throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader');
+        throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader', { metadata: refused(REASONS.notLeader) });
       case 'expired':
-        throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'session of client x is unknown or expired (sequence 2); start a new session at sequence 1');
+        throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'session of client x is unknown or expired (sequence 2); start a new session at sequence 1', { metadata: refused(REASONS.sessionExpired) });
       case 'rejected':
         throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, 'etcdserver: key is not provided');
     }
@@ -175,13 +178,14 @@ describe('KvSessionClient', () => {
 
 describe('classifyError', () => {
   it.each([
-    [new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader'), 'not-applied'],
-    [new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: leader changed: proposal lost'), 'not-applied'],
-    [new GrpcStatusError(GrpcStatus.UNAVAILABLE, '10.77.0.11:2379: connect ECONNREFUSED 10.77.0.11:2379'), 'not-applied'],
+    [new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader', { metadata: refused(REASONS.notLeader) }), 'not-applied'],
+    [new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader'), 'indeterminate'], // text alone decides nothing
+    [new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: leader changed: proposal lost', { metadata: refused('PROPOSAL_LOST') }), 'not-applied'],
+    [new GrpcStatusError(GrpcStatus.UNAVAILABLE, '10.77.0.11:2379: connect ECONNREFUSED 10.77.0.11:2379', { outcome: 'never-sent' }), 'not-applied'],
     [new GrpcStatusError(GrpcStatus.UNAVAILABLE, '10.77.0.11:2379: read ECONNRESET'), 'indeterminate'],
     [new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, 'deadline of 2000 ms exceeded'), 'indeterminate'],
     [new GrpcStatusError(GrpcStatus.RESOURCE_EXHAUSTED, 'etcdserver: too many requests'), 'not-applied'],
-    [new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'session of client c is unknown or expired (sequence 4)'), 'session-expired'],
+    [new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'session of client c is unknown or expired (sequence 4)', { metadata: refused(REASONS.sessionExpired) }), 'session-expired'],
     [new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'stale sequence number 3'), 'rejected'],
     [new GrpcStatusError(GrpcStatus.INTERNAL, 'internal error'), 'indeterminate'],
     [new Error('socket hang up'), 'indeterminate'],

@@ -15,6 +15,7 @@ import type { GrpcChannel, ServiceClient } from '@keyval/grpc';
 import { createClient } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import type { Outcome, Value } from '@keyval/lincheck';
+import { REASONS, nothingApplied, outcomeOf } from '@keyval/outcome';
 import { delay } from './command';
 
 /** What an error says about the attempt that got it. */
@@ -36,18 +37,19 @@ function backoffMs(attempt: number): number {
   return Math.min(200, 10 * 2 ** attempt);
 }
 
-const NOT_APPLIED_TEXT = /^etcdserver: (not leader|no leader|leader changed)|ECONNREFUSED|refused the call/;
-
-/** Classifies an attempt's error (anything not a GrpcStatusError is indeterminate). */
+/**
+ * Classifies an attempt's error (anything not a GrpcStatusError is indeterminate) by its code
+ * and its outcome (outcomeOf: the member's trailers, or what this client's channel knows).
+ */
 export function classifyError(error: unknown): AttemptClass {
   if (!(error instanceof GrpcStatusError)) return 'indeterminate';
   switch (error.code) {
     case GrpcStatus.UNAVAILABLE:
-      return NOT_APPLIED_TEXT.test(error.details) ? 'not-applied' : 'indeterminate';
+      return nothingApplied(outcomeOf(error).outcome) ? 'not-applied' : 'indeterminate';
     case GrpcStatus.RESOURCE_EXHAUSTED:
       return 'not-applied';
     case GrpcStatus.FAILED_PRECONDITION:
-      return /unknown or expired/.test(error.details) ? 'session-expired' : 'rejected';
+      return outcomeOf(error).reason === REASONS.sessionExpired ? 'session-expired' : 'rejected';
     case GrpcStatus.INVALID_ARGUMENT:
     case GrpcStatus.NOT_FOUND:
     case GrpcStatus.OUT_OF_RANGE:

@@ -4,6 +4,8 @@
  * add our detail after it where that helps.
  */
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { REASONS } from '@keyval/outcome';
+import type { Outcome } from '@keyval/outcome';
 
 /** etcd's message strings (etcdserver/api/v3rpc/rpctypes), the ones we answer with. */
 export const ETCD_MESSAGES = {
@@ -34,6 +36,9 @@ export const ETCD_MESSAGES = {
  * request may be sent again: typically the leader just died and an election is under way.
  */
 export class LeaderUnreachableError extends Error {
+  readonly code = REASONS.noLeader;
+  /** Of the forward: the request never reached the leader (for the client: not applied). */
+  readonly outcome: Outcome = 'never-sent';
   constructor(
     /** Hex id of the leader the follower believed in. */
     readonly leader: string,

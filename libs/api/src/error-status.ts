@@ -2,8 +2,14 @@
  * Maps every named error of the libs to the gRPC status a client sees — the one place where
  * that happens (STYLE.md: map errors only at the edges). Unknown errors become INTERNAL and
  * are reported as bugs by the caller.
+ *
+ * Every status carries what became of the call as trailers (`keyval-outcome`, and
+ * `keyval-reason` where a caller acts on the reason: not leader, no leader, leader changed,
+ * a refused session), read back by `outcomeOf` (@keyval/outcome) in the forwarder, the gateway
+ * and kvctl. The message text is for people only.
  */
-import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { GrpcStatus, GrpcStatusError, withOutcomeTrailers } from '@keyval/grpc';
+import { REASONS, hasOutcome, outcomeOf, outcomeOfStatusCode, outcomeTrailers } from '@keyval/outcome';
 import {
   ConfChangeRefusedError,
   LeaderTransferInProgressError,
@@ -68,25 +74,34 @@ const REFUSAL_STATUS: Readonly<Record<MembershipRefusal, readonly [GrpcStatus, s
 /** A refused membership change: etcd's text for the condition (if it has one), then our reason. */
 function refusalStatus(error: MembershipRefusedError): GrpcStatusError {
   const [code, text] = REFUSAL_STATUS[error.kind];
-  return status(code, text === undefined ? error.message : `${text}: ${error.reason}`, error);
+  const reason = error.kind === 'leader-handoff' ? REASONS.leaderChanged : undefined;
+  return status(code, text === undefined ? error.message : `${text}: ${error.reason}`, error, reason);
 }
 
 /** Trailer naming the leader (hex member id) on a not-leader answer. */
 export const LEADER_HINT_TRAILER = 'keyval-leader';
 
 /**
- * Trailer with KeyVal's own explanation of an error whose status message is etcd's exact text
- * (etcd clients map errors by that text, so nothing may be appended to it).
+ * A status answering `cause`, with its outcome trailers: `reason` (else the cause's own code)
+ * as `keyval-reason`, and `extra` trailers beside them.
  */
-export const REASON_TRAILER = 'keyval-reason';
-
-/** A status with etcd's exact text, and our reason in the REASON_TRAILER trailer. */
-function etcdStatus(code: GrpcStatus, etcdText: string, cause: Error): GrpcStatusError {
-  return status(code, etcdText, cause, { [REASON_TRAILER]: cause.message });
+function status(code: GrpcStatus, details: string, cause: unknown, reason?: string, extra?: Record<string, string>): GrpcStatusError {
+  const facts = outcomeOf(cause);
+  // An error that does not know its outcome is judged by the status it is answered with.
+  const outcome = hasOutcome(cause) ? facts.outcome : outcomeOfStatusCode(code);
+  return new GrpcStatusError(code, details, { cause, metadata: { ...extra, ...outcomeTrailers({ outcome, reason: reason ?? facts.reason }) } });
 }
 
-function status(code: GrpcStatus, details: string, cause: unknown, metadata?: Record<string, string>): GrpcStatusError {
-  return new GrpcStatusError(code, details, { cause, metadata });
+/**
+ * Trailer with KeyVal's own explanation of an error whose status message is etcd's exact text
+ * (etcd clients map errors by that text, so nothing may be appended to it). For people: no
+ * caller acts on it (callers read `keyval-outcome` and `keyval-reason`).
+ */
+export const DETAIL_TRAILER = 'keyval-detail';
+
+/** A status with etcd's exact text, and our explanation in the DETAIL_TRAILER trailer. */
+function etcdStatus(code: GrpcStatus, etcdText: string, cause: Error): GrpcStatusError {
+  return status(code, etcdText, cause, undefined, { [DETAIL_TRAILER]: cause.message });
 }
 
 function commandStatus(error: CommandRejectedError): GrpcStatusError {
@@ -105,23 +120,23 @@ function commandStatus(error: CommandRejectedError): GrpcStatusError {
 
 /** The status to answer `error` with. */
 export function toStatusError(error: unknown): GrpcStatusError {
-  if (error instanceof GrpcStatusError) return error;
+  if (error instanceof GrpcStatusError) return withOutcomeTrailers(error);
   if (error instanceof CommandRejectedError) return commandStatus(error);
   if (error instanceof NotLeaderError) {
     return error.leaderHint === undefined
-      ? status(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.noLeader, error)
-      : status(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.notLeader, error, { [LEADER_HINT_TRAILER]: error.leaderHint.toString(16) });
+      ? status(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.noLeader, error, REASONS.noLeader)
+      : status(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.notLeader, error, REASONS.notLeader, { [LEADER_HINT_TRAILER]: error.leaderHint.toString(16) });
   }
   if (error instanceof LeaderUnreachableError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.noLeader}: ${error.message}`, error);
   if (error instanceof ProposalTooLargeError) return status(GrpcStatus.INVALID_ARGUMENT, `${ETCD_MESSAGES.requestTooLarge}: ${error.message}`, error);
-  if (error instanceof LeaderTransferInProgressError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error);
+  if (error instanceof LeaderTransferInProgressError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error, REASONS.leaderChanged);
   if (error instanceof ProposalDroppedError) return status(GrpcStatus.UNAVAILABLE, error.message, error);
   if (error instanceof MembershipRefusedError) return refusalStatus(error);
   if (error instanceof ConfChangeRefusedError) return status(GrpcStatus.FAILED_PRECONDITION, error.message, error);
   if (error instanceof TransferRefusedError) return status(GrpcStatus.FAILED_PRECONDITION, `${ETCD_CLUSTER_MESSAGES.badLeaderTransferee}: ${error.reason}`, error);
   if (error instanceof LeaderTransferTimeoutError) return status(GrpcStatus.DEADLINE_EXCEEDED, `${ETCD_CLUSTER_MESSAGES.leaderTransferTimeout}: ${error.message}`, error);
-  if (error instanceof ProposalLostError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error);
-  if (error instanceof ReadNotConfirmedError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error);
+  if (error instanceof ProposalLostError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error, REASONS.leaderChanged);
+  if (error instanceof ReadNotConfirmedError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: ${error.message}`, error, REASONS.leaderChanged);
   if (error instanceof DeadlineExceededError) return status(GrpcStatus.DEADLINE_EXCEEDED, `${ETCD_MESSAGES.timeout}: ${error.message}`, error);
   if (error instanceof ResourceExhaustedError) return status(GrpcStatus.RESOURCE_EXHAUSTED, `${ETCD_MESSAGES.tooManyRequests}: ${error.message}`, error);
   if (error instanceof MemberStoppedError) return status(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.stopped}: ${error.message}`, error);

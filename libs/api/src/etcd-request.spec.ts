@@ -5,7 +5,7 @@ import { KeyNotFoundError } from '@keyval/statemachine';
 import { DeadlineExceededError } from '@keyval/cluster';
 import { CompactedError, FutureRevisionError, SortOrder, SortTarget } from '@keyval/statemachine';
 import { DEFAULT_API_LIMITS, checkRequestSize, deleteFromWire, putFromWire, rangeFromWire, txnFromWire, txnWrites } from './etcd-request';
-import { LEADER_HINT_TRAILER, REASON_TRAILER, toStatusError } from './error-status';
+import { DETAIL_TRAILER, LEADER_HINT_TRAILER, toStatusError } from './error-status';
 
 const b = (s: string) => Buffer.from(s);
 const range = (p: Partial<etcd.RangeRequest>) => etcd.RangeRequest.fromPartial(p);
@@ -117,7 +117,7 @@ describe('error → status mapping', () => {
   it('answers compacted and future revisions with etcd’s exact text, our reason in a trailer', () => {
     const compacted = toStatusError(CompactedError.of(3, 7));
     expect([compacted.code, compacted.details]).toEqual([GrpcStatus.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted']);
-    expect(compacted.metadata[REASON_TRAILER]).toMatch(/revision 3 has been compacted/);
+    expect(compacted.metadata[DETAIL_TRAILER]).toMatch(/revision 3 has been compacted/);
     const future = toStatusError(FutureRevisionError.of(9, 7));
     expect([future.code, future.details]).toEqual([GrpcStatus.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision']);
   });

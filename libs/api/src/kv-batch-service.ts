@@ -8,9 +8,9 @@
  *     ExecuteRequest ─► per call: decode ─► KvService handler (as a unary call) ─► BatchResult
  *                                    └─ any failure: that call's status and trailers, never the batch's
  */
-import { context, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context, Span, Tracer } from '@opentelemetry/api';
-import { GrpcStatus, GrpcStatusError, Metadata, contextFromMetadata, endRpcSpan, rpcSpanInfo, startServerSpan } from '@keyval/grpc';
+import { GrpcStatus, GrpcStatusError, Metadata, contextFromMetadata, endRpcSpan, rpcSpanInfo, startServerSpan, withOutcomeTrailers } from '@keyval/grpc';
 import type { HandlerFor, ServerCall } from '@keyval/grpc';
 import { etcd, kvbatch } from '@keyval/proto';
 import type { KvService } from './kv-service';
@@ -41,6 +41,8 @@ class BatchItemCall implements ServerCall {
     readonly metadata: Metadata,
     readonly deadline: number | undefined,
     private readonly batch: ServerCall,
+    /** This call's own SERVER span as a context (or, untraced, the batch's). */
+    readonly traceContext: Context | undefined,
   ) {}
 
   get signal(): AbortSignal {
@@ -81,21 +83,18 @@ export class KvBatchService {
     try {
       const metadata = metadataOf(one.metadata);
       const deadline = one.timeoutMs > 0 ? Date.now() + one.timeoutMs : batch.deadline;
-      const itemCall = new BatchItemCall(path, batch.peer, metadata, deadline, batch);
-      item = itemCall;
       const tracer = this.options.tracer;
-      let response: Buffer;
-      if (tracer === undefined) {
-        response = await this.dispatch(one.method as BatchMethod, one.request, itemCall);
-      } else {
-        const traced = this.startItemSpan(tracer, path, metadata);
-        span = traced.span;
-        response = await context.with(traced.context, () => this.dispatch(one.method as BatchMethod, one.request, itemCall));
-      }
+      const traced = tracer === undefined ? undefined : this.startItemSpan(tracer, path, metadata, batch.traceContext ?? ROOT_CONTEXT);
+      span = traced?.span;
+      // The item's span goes down the write path explicitly (ServerCall.traceContext), not
+      // through OpenTelemetry's context manager.
+      const itemCall = new BatchItemCall(path, batch.peer, metadata, deadline, batch, traced?.context ?? batch.traceContext);
+      item = itemCall;
+      const response = await this.dispatch(one.method as BatchMethod, one.request, itemCall);
       if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);
       return { code: GrpcStatus.OK, message: '', response, trailers: trailersOf(item.trailers) };
     } catch (error) {
-      const status = error instanceof GrpcStatusError ? error : this.internal(error, path);
+      const status = error instanceof GrpcStatusError ? withOutcomeTrailers(error) : this.internal(error, path);
       if (span !== undefined) endRpcSpan(span, status.code, status.details);
       const trailers: Record<string, string> = { ...(item?.trailers ?? {}) };
       for (const [key, value] of Object.entries(status.metadata)) {
@@ -120,8 +119,7 @@ export class KvBatchService {
   }
 
   /** The SERVER span of one call of a batch: its parent from the call's metadata (else the batch's span), linked to the batch's span. */
-  private startItemSpan(tracer: Tracer, path: string, metadata: Metadata): { span: Span; context: Context } {
-    const batchContext = context.active();
+  private startItemSpan(tracer: Tracer, path: string, metadata: Metadata, batchContext: Context): { span: Span; context: Context } {
     const batchSpan = trace.getSpan(batchContext);
     const carried = contextFromMetadata(metadata);
     const parent = trace.getSpan(carried) === undefined ? batchContext : carried;
@@ -135,7 +133,7 @@ export class KvBatchService {
 
   private internal(error: unknown, path: string): GrpcStatusError {
     this.options.onHandlerError?.(error, path);
-    return new GrpcStatusError(GrpcStatus.INTERNAL, 'internal error');
+    return withOutcomeTrailers(new GrpcStatusError(GrpcStatus.INTERNAL, 'internal error'));
   }
 }
 

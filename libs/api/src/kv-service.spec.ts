@@ -1,6 +1,7 @@
 import { GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
 import type { ServerCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
+import { OUTCOME_TRAILER } from '@keyval/outcome';
 import { NotLeaderError, nodeId } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import type { RangeRequest, RangeResponse, WriteResponse } from '@keyval/statemachine';
@@ -81,7 +82,11 @@ describe('KvService forwarding retries', () => {
     const refused = new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'stale sequence number');
     const { forwarder, calls } = scriptedForwarder([refused]);
     const service = new KvService(follower, forwarder, { limits, defaultTimeoutMs: 2_000 });
-    await expect(service.implementation.put!(put, call({ [CLIENT_ID_KEY]: 'c1', [SEQUENCE_KEY]: '3' }))).rejects.toBe(refused);
+    await expect(service.implementation.put!(put, call({ [CLIENT_ID_KEY]: 'c1', [SEQUENCE_KEY]: '3' }))).rejects.toMatchObject({
+      code: GrpcStatus.FAILED_PRECONDITION,
+      details: 'stale sequence number',
+      metadata: { [OUTCOME_TRAILER]: 'not-applied' },
+    });
     expect(calls()).toBe(1);
   });
 

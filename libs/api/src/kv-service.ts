@@ -7,17 +7,20 @@
  *     client ─▶ KvService ─┬─ leader: validate ─▶ propose ─▶ applied ─▶ response
  *                          └─ follower: forward to the leader (retry on a definite not-leader)
  */
+import type { Context } from '@opentelemetry/api';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { HandlerFor, Metadata, ServerCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
+import { awaitsLeader } from '@keyval/outcome';
+import { NO_NODE } from '@keyval/raft';
 import type { RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import { ETCD_MESSAGES, invalidArgument } from './api.errors';
 import { checkRequestSize, deleteFromWire, putFromWire, rangeFromWire, txnFromWire } from './etcd-request';
 import type { ApiLimits } from './etcd-request';
 import { deleteToWire, header, putToWire, rangeToWire, txnToWire } from './etcd-response';
 import type { HeaderContext } from './etcd-response';
-import { REASON_TRAILER, toStatusError } from './error-status';
-import { backoff, callDeadline, definitelyNotApplied, writeOnLeader } from './leader-calls';
+import { DETAIL_TRAILER, toStatusError } from './error-status';
+import { backoff, callDeadline, writeOnLeader } from './leader-calls';
 import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 
@@ -28,8 +31,9 @@ export const SEQUENCE_KEY = 'keyval-seq';
 /** What the KV service needs of a member. */
 export interface KvBackend extends LeaderRouting {
   headerContext(): HeaderContext;
-  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse>;
-  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number): Promise<RangeResponse>;
+  /** Proposes a write (leader only); its span, with tracing, is a child of `trace` (the call's). */
+  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number, trace?: Context): Promise<WriteResponse>;
+  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number, trace?: Context): Promise<RangeResponse>;
   /** Resolves once this member's physical compaction at `revision` is done. */
   compacted(revision: number): Promise<void>;
 }
@@ -97,7 +101,7 @@ export class KvService {
       hasSession: session !== undefined,
       defaultTimeoutMs: this.options.defaultTimeoutMs,
       local: async (deadlineMs) => {
-        const response = toWire(await this.backend.write(op, session, deadlineMs));
+        const response = toWire(await this.backend.write(op, session, deadlineMs, call.traceContext));
         await afterApplied?.();
         return response;
       },
@@ -108,10 +112,10 @@ export class KvService {
     const deadline = callDeadline(call, this.options.defaultTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.backend.range(request, serializable ? 'serializable' : 'linearizable', deadline);
+        return await this.backend.range(request, serializable ? 'serializable' : 'linearizable', deadline, call.traceContext);
       } catch (error) {
-        if (definitelyNotApplied(error) && performance.now() < deadline) {
-          if (this.backend.leaderId() === 0n) {
+        if (awaitsLeader(error) && performance.now() < deadline) {
+          if (this.backend.leaderId() === NO_NODE) {
             await this.backend.waitForLeader(deadline).catch(() => undefined);
           }
           // Always pause before the next attempt: waitForLeader can answer at once (with a
@@ -146,7 +150,7 @@ export class KvService {
     compact: async (req, call) => {
       // etcd: at or below the compacted revision (which starts at -1) is compacted.
       if (req.revision < 0n) {
-        throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, { metadata: { [REASON_TRAILER]: `revision ${req.revision} is negative` } });
+        throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, { metadata: { [DETAIL_TRAILER]: `revision ${req.revision} is negative` } });
       }
       if (req.revision > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw new GrpcStatusError(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision);

@@ -10,17 +10,16 @@
  */
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { ServerCall, ServiceDefinition } from '@keyval/grpc';
-import { NotLeaderError } from '@keyval/raft';
+import { awaitsLeader } from '@keyval/outcome';
+import { NO_NODE } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
-import { ProposalLostError, ReadNotConfirmedError } from '@keyval/cluster';
-import { LeaderUnreachableError } from './api.errors';
 import { toStatusError } from './error-status';
 import type { LeaderForwarder } from './leader-forwarder';
 
 /** Where the leader is, as a member knows it. */
 export interface LeaderRouting {
   isLeader(): boolean;
-  /** The leader this member knows, 0n for none. */
+  /** The leader this member knows, NO_NODE for none. */
   leaderId(): NodeId;
   waitForLeader(deadlineMs: number): Promise<NodeId>;
 }
@@ -32,14 +31,6 @@ export const FORWARDED_KEY = 'keyval-forwarded';
 export function callDeadline(call: ServerCall, defaultTimeoutMs: number): number {
   const remaining = call.deadline === undefined ? defaultTimeoutMs : call.deadline - Date.now();
   return performance.now() + Math.max(0, remaining);
-}
-
-/** Errors after which nothing was applied, so the request may be sent again. */
-export function definitelyNotApplied(error: unknown): boolean {
-  if (error instanceof NotLeaderError || error instanceof ProposalLostError || error instanceof ReadNotConfirmedError || error instanceof LeaderUnreachableError) {
-    return true;
-  }
-  return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && /^etcdserver: (not leader|no leader|leader changed)/.test(error.details);
 }
 
 /** Waits before retry `attempt`: 5 ms doubling, at most 100 ms (always a real pause). */
@@ -68,14 +59,16 @@ export async function onLeader<Res>(routing: LeaderRouting, request: LeaderCall<
         return await request.local();
       }
       const known = routing.leaderId();
-      const leader = known !== 0n ? known : await routing.waitForLeader(request.deadlineMs);
+      const leader = known !== NO_NODE ? known : await routing.waitForLeader(request.deadlineMs);
       forwarding = true;
       return await request.forward(leader);
     } catch (error) {
       // A forward that failed in transit (e.g. the leader died with the request on the wire)
-      // may have been applied; with a client session the retry is still safe.
+      // may have been applied; with a client session the retry is still safe: the leader
+      // applies a (client id, seq) once and answers a repeat with the original response.
+      // awaitsLeader: the typed outcome says nothing was applied, for want of a leader.
       const safeRetry = forwarding && request.retrySafe && error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE;
-      if (!forwarded && (definitelyNotApplied(error) || safeRetry) && performance.now() < request.deadlineMs) {
+      if (!forwarded && (awaitsLeader(error) || safeRetry) && performance.now() < request.deadlineMs) {
         await backoff(attempt);
         continue;
       }
@@ -105,6 +98,6 @@ export function writeOnLeader<Res>(routing: LeaderRouting, forwarder: LeaderForw
     deadlineMs,
     retrySafe: write.hasSession,
     local: () => write.local(deadlineMs),
-    forward: async (leader) => (await forwarder.forward(write.service, write.method, write.request, write.call.metadata, leader, deadlineMs)) as Res,
+    forward: async (leader) => (await forwarder.forward(write.service, write.method, write.request, write.call.metadata, leader, deadlineMs, write.call.traceContext)) as Res,
   });
 }

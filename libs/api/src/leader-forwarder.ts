@@ -3,9 +3,10 @@
  * channels, with the client's metadata (so its session still dedupes) plus a forwarded mark
  * (the leader never forwards again).
  */
-import type { Tracer } from '@opentelemetry/api';
+import type { Context, Tracer } from '@opentelemetry/api';
 import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient, endRpcSpan, startClientSpan } from '@keyval/grpc';
 import type { BidiCall, ServiceDefinition, UnaryClientMethod } from '@keyval/grpc';
+import { outcomeOf } from '@keyval/outcome';
 import { NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import { LeaderUnreachableError } from './api.errors';
@@ -16,21 +17,13 @@ export interface LeaderLocator {
   clientUrlsOf(id: NodeId): readonly string[];
 }
 
-/**
- * UNAVAILABLE details of @keyval/grpc that prove the request never reached the leader: the TCP
- * connection was refused or not established in time, or the server refused the HTTP/2 stream
- * (REFUSED_STREAM: not processed). A connection lost after the request went out is not here:
- * that request may have been applied.
- */
-const NEVER_SENT = /: connect ECONNREFUSED |: no connection to \S+ within \d+ ms$| refused the call \(it may be shutting down\)$/;
-
 /** Keys that belong to one hop and must not be copied (the trace context is this hop's own span's). */
 const HOP_KEYS = new Set(['grpc-timeout', 'content-type', 'te', 'user-agent', 'grpc-accept-encoding', 'grpc-encoding', 'traceparent', 'tracestate']);
 
 export interface LeaderForwarderOptions {
   /** TLS towards a client URL (https://: this member's client certificate), or undefined for h2c. Default: h2c everywhere. */
   readonly tlsFor?: (url: string) => ClientTlsOptions | undefined;
-  /** Traces each forward as a CLIENT span (child of the active span), its context sent to the leader. Default: none. */
+  /** Traces each forward as a CLIENT span (child of the call's span), its context sent to the leader. Default: none. */
   readonly tracer?: Tracer;
 }
 
@@ -74,8 +67,11 @@ export class LeaderForwarder {
     return md;
   }
 
-  /** Sends the unary call `method` of `service` to the leader, with the client's metadata. */
-  async forward(service: ServiceDefinition, method: string, request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number): Promise<unknown> {
+  /**
+   * Sends the unary call `method` of `service` to the leader, with the client's metadata; with
+   * tracing, its CLIENT span is a child of `trace` (the call's own span).
+   */
+  async forward(service: ServiceDefinition, method: string, request: unknown, metadata: Metadata, leader: NodeId, deadlineMs: number, trace?: Context): Promise<unknown> {
     const url = this.urlOf(leader);
     const client = createClient(service, this.channel(url)) as unknown as Record<string, UnaryClientMethod<unknown, unknown>>;
     const call = client[method];
@@ -85,7 +81,7 @@ export class LeaderForwarder {
     }
     const md = this.forwardedMetadata(metadata);
     const options = { timeoutMs: Math.max(1, Math.floor(deadlineMs - performance.now())), metadata: md };
-    const span = this.options.tracer === undefined ? undefined : startClientSpan(this.options.tracer, `/${service.fullName}/${definition.name}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url });
+    const span = this.options.tracer === undefined ? undefined : startClientSpan(this.options.tracer, `/${service.fullName}/${definition.name}`, md, { 'keyval.leader': leader.toString(16), 'server.address': url }, trace);
     try {
       const response = await call(request, options);
       if (span !== undefined) endRpcSpan(span, GrpcStatus.OK);
@@ -96,7 +92,10 @@ export class LeaderForwarder {
       }
       // A dead leader refuses connections until the followers elect another: say so with a
       // named error, so the service waits for the new leader instead of failing the client.
-      if (error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && NEVER_SENT.test(error.details)) {
+      // @keyval/grpc marks what never reached the leader (no connection established, or the
+      // stream refused unprocessed); a connection lost after the request went out may have
+      // applied it, and is relayed as it is.
+      if (outcomeOf(error).outcome === 'never-sent') {
         throw new LeaderUnreachableError(leader.toString(16), url, error);
       }
       throw error;

@@ -28,7 +28,8 @@ import type { GatewayObserver } from './gateway-observer';
 import type { Route } from './routes';
 import type { SessionPool, WriteSession } from './session-pool';
 import type { UpstreamPool } from './upstream-pool';
-import { CLIENT_ID_KEY, HOP_METADATA_KEYS, LEADER_HINT_TRAILER, NOT_APPLIED_PATTERN, SEQUENCE_KEY } from './wire';
+import { isLeadershipReason, outcomeOf } from '@keyval/outcome';
+import { CLIENT_ID_KEY, HOP_METADATA_KEYS, LEADER_HINT_TRAILER, SEQUENCE_KEY } from './wire';
 
 /** What the forwarder works with, and its tuning. */
 export interface ForwarderOptions {
@@ -217,7 +218,7 @@ export class Forwarder {
    * a member the directory knows, and not `target` itself: the next attempt goes straight there.
    */
   private hint(target: string, error: GrpcStatusError, failure: FailureClass): string | undefined {
-    if (failure === 'not-applied' && NOT_APPLIED_PATTERN.test(error.details)) {
+    if (failure === 'not-applied' && isLeadershipReason(outcomeOf(error).reason)) {
       this.options.directory.reportNotLeader(target);
       const hint = error.metadata[LEADER_HINT_TRAILER];
       const address = typeof hint === 'string' && /^[0-9a-f]{1,16}$/.test(hint) ? this.options.directory.addressOf(BigInt(`0x${hint}`)) : undefined;

@@ -11,8 +11,8 @@
  */
 import { GrpcStatus } from '@keyval/grpc';
 import type { GrpcStatusError } from '@keyval/grpc';
+import { isSessionRefusal, nothingApplied, outcomeOf } from '@keyval/outcome';
 import type { RouteKind } from './routes';
-import { NOT_APPLIED_PATTERN, REFUSED_PATTERN, SESSION_REFUSED_PATTERN } from './wire';
 
 /**
  * - `not-applied`: the member answered that it did not apply the request (not leader, no
@@ -26,16 +26,20 @@ import { NOT_APPLIED_PATTERN, REFUSED_PATTERN, SESSION_REFUSED_PATTERN } from '.
  */
 export type FailureClass = 'not-applied' | 'maybe-applied' | 'session-refused' | 'final';
 
-/** The class of a failed attempt, from its status code and etcd's message text. */
+/**
+ * The class of a failed attempt, from its status code and its outcome (outcomeOf: the
+ * member's `keyval-outcome`/`keyval-reason` trailers, or what this gateway's own channel knows,
+ * e.g. that the call was never sent). Message text decides nothing.
+ */
 export function classifyFailure(error: GrpcStatusError): FailureClass {
   switch (error.code) {
     case GrpcStatus.UNAVAILABLE:
-      return NOT_APPLIED_PATTERN.test(error.details) || REFUSED_PATTERN.test(error.details) ? 'not-applied' : 'maybe-applied';
+      return nothingApplied(outcomeOf(error).outcome) ? 'not-applied' : 'maybe-applied';
     case GrpcStatus.DEADLINE_EXCEEDED:
     case GrpcStatus.CANCELLED:
       return 'maybe-applied';
     case GrpcStatus.FAILED_PRECONDITION:
-      return SESSION_REFUSED_PATTERN.test(error.details) ? 'session-refused' : 'final';
+      return isSessionRefusal(outcomeOf(error).reason) ? 'session-refused' : 'final';
     default:
       return 'final';
   }

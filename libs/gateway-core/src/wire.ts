@@ -25,17 +25,6 @@ export const ETCD_TEXT = {
   stopped: 'etcdserver: server stopped',
 } as const;
 
-/** UNAVAILABLE answers after which the member did not apply the request (it may be sent again). */
-export const NOT_APPLIED_PATTERN = /^etcdserver: (not leader|no leader|leader changed)/;
-
-/**
- * UNAVAILABLE answers of a member's gRPC server that refused a call before running it (it is
- * shutting down, or refused the HTTP/2 stream after GOAWAY).
- */
-export const REFUSED_PATTERN = /(the server is shutting down|refused the call)/;
-
-/** The state machine's refusals of a session write, which applied nothing (FAILED_PRECONDITION). */
-export const SESSION_REFUSED_PATTERN = /(session of client .* is unknown or expired|stale sequence number)/;
 
 /**
  * Metadata a client's call must not carry upstream: the forwarded mark belongs to members

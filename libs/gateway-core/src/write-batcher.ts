@@ -318,9 +318,9 @@ export class WriteBatcher {
   }
 }
 
-/** A write the gateway did not send: its member left (REFUSED_PATTERN: not applied, may go elsewhere). */
+/** A write the gateway did not send: its member left (never sent: it may go elsewhere). */
 function refusedAfterClose(): GrpcStatusError {
-  return new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the gateway refused the call to a member it no longer sends to');
+  return new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the gateway refused the call to a member it no longer sends to', { outcome: 'never-sent' });
 }
 
 const BATCH_PATHS: ReadonlyMap<string, string> = new Map([...BATCHED_METHODS].map(([path, method]) => [method, path]));

@@ -62,6 +62,8 @@ interface Connection {
   readonly h2: H2ClientConnection;
   /** Calls in flight on `h2` (>= 0); the connection keeps the process alive only while > 0. */
   active: number;
+  /** The TCP connection was established (before that, no byte of any call has left). */
+  connected: boolean;
 }
 
 /** Largest header list we accept in responses. */
@@ -139,7 +141,7 @@ export class GrpcChannel {
     sink: { onMessage(message: Res): void; onEnd(error: GrpcStatusError | undefined): void; responseStream: boolean },
   ): ClientCall<Req, Res> {
     if (this.closed) {
-      throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, `channel to ${this.authority} is closed`);
+      throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, `channel to ${this.authority} is closed`, { outcome: 'never-sent' });
     }
     const slot = this.pickSlot();
     const connection = this.connectionOf(slot);
@@ -148,7 +150,7 @@ export class GrpcChannel {
       connection.h2.ref();
     }
     const call = new ClientCall<Req, Res>(
-      { path, authority: this.authority, requestType, responseType, ...this.options, connectError: () => slot.lastError },
+      { path, authority: this.authority, requestType, responseType, ...this.options, connectError: () => slot.lastError, neverConnected: () => !connection.connected },
       sink,
       () => {
         connection.active -= 1;
@@ -195,7 +197,7 @@ export class GrpcChannel {
       connectionWindowBytes: this.options.connectionWindowBytes,
       maxHeaderListBytes: MAX_HEADER_LIST_BYTES,
     });
-    const connection: Connection = { h2, active: 0 };
+    const connection: Connection = { h2, active: 0, connected: false };
     slot.connection = connection;
     h2.unref();
     const connectTimer = setTimeout(() => {
@@ -203,6 +205,7 @@ export class GrpcChannel {
       h2.destroy(slot.lastError);
     }, this.options.connectTimeoutMs).unref();
     socket.once(this.tls === undefined ? 'connect' : 'secureConnect', () => {
+      connection.connected = true;
       clearTimeout(connectTimer);
       if (this.tls !== undefined && (socket as tls.TLSSocket).alpnProtocol !== 'h2') {
         slot.lastError = new Error(`${this.authority} did not agree to HTTP/2 over TLS (ALPN)`);

@@ -48,6 +48,8 @@ export interface ClientCallSetup<Req, Res> {
   readonly maxSendMessageBytes: number;
   /** The connection's last error, to explain an UNAVAILABLE. */
   readonly connectError: () => Error | undefined;
+  /** True while the call's connection has never been established (nothing of the call left this process). */
+  readonly neverConnected: () => boolean;
 }
 
 /** Where a call delivers: each response message, then exactly one end (undefined for OK). */
@@ -353,10 +355,14 @@ export class ClientCall<Req, Res> {
         (cause instanceof Error ? cause.message : undefined) ??
         this.streamError?.message ??
         'the connection closed';
-      return new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${this.setup.authority}: ${reason}`);
+      // A connection that was never established carried nothing: the call was never sent.
+      // Once it was, the request may have reached the server before the connection broke.
+      const outcome = this.setup.neverConnected() ? 'never-sent' : undefined;
+      return new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${this.setup.authority}: ${reason}`, { outcome });
     }
     if (rstCode === H2Error.REFUSED_STREAM) {
-      return new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${this.setup.authority} refused the call (it may be shutting down)`);
+      // RFC 9113 §8.7: a stream refused with REFUSED_STREAM was not processed at all.
+      return new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${this.setup.authority} refused the call (it may be shutting down)`, { outcome: 'never-sent' });
     }
     return new GrpcStatusError(
       statusFromResetCode(rstCode),

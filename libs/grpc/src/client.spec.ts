@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { etcd, raftpb } from '@keyval/proto';
 import { GrpcChannel, parseTarget } from './channel';
 import { createClient } from './client';
+import { OUTCOME_TRAILER, outcomeOf } from '@keyval/outcome';
 import { GrpcStatusError } from './grpc-status.error';
 import { Metadata } from './metadata';
 import type { ServiceDefinition } from './method';
@@ -114,9 +115,10 @@ describe('lean client against GrpcServer', () => {
       },
     };
     const client = createClient(watch, channel) as unknown as Record<string, (r: unknown) => Promise<unknown>>;
-    expect((await statusOf((client.watch as (r: unknown) => Promise<unknown>)(etcd.RangeRequest.fromPartial({})))).code).toBe(
-      GrpcStatus.UNIMPLEMENTED,
-    );
+    const refused = await statusOf((client.watch as (r: unknown) => Promise<unknown>)(etcd.RangeRequest.fromPartial({})));
+    expect(refused.code).toBe(GrpcStatus.UNIMPLEMENTED);
+    // A call the server refused before running it says so in its trailers.
+    expect(refused.metadata[OUTCOME_TRAILER]).toBe('not-applied');
   });
 
   it('refuses a response over its receive limit with RESOURCE_EXHAUSTED', async () => {
@@ -220,6 +222,35 @@ describe('lean client and the connection', () => {
     channel.close();
     expect(error.code).toBe(GrpcStatus.UNAVAILABLE);
     expect(error.details).toContain(`127.0.0.1:${port}`);
+    // No connection was ever made: the call is known never to have been sent.
+    expect(error.outcome).toBe('never-sent');
+    expect(outcomeOf(error).outcome).toBe('never-sent');
+    const closed = await statusOf(createClient(etcd.KVDefinition, channel).put(put('a')));
+    expect(closed).toMatchObject({ code: GrpcStatus.UNAVAILABLE, outcome: 'never-sent' });
+  });
+
+  it('never calls a call the server was running when it went away never-sent', async () => {
+    const server = new GrpcServer();
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    server.addService(etcd.KVDefinition, {
+      put: async (_request, call) => {
+        started();
+        await new Promise((resolve) => call.signal.addEventListener('abort', resolve, { once: true }));
+        return etcd.PutResponse.fromPartial({});
+      },
+    });
+    const { port } = await server.listen(0);
+    const channel = new GrpcChannel(`127.0.0.1:${port}`);
+    const pending = statusOf(createClient(etcd.KVDefinition, channel).put(put('a')));
+    await running;
+    server.forceClose();
+    const error = await pending;
+    channel.close();
+    await server.shutdown(0);
+    expect(error.code).toBe(GrpcStatus.UNAVAILABLE);
+    expect(error.outcome).toBeUndefined();
+    expect(outcomeOf(error).outcome).toBe('maybe-applied');
   });
 
   it('reconnects after the server restarts on the same port', async () => {

@@ -4,12 +4,12 @@
  * ts-proto generates (@keyval/proto); services are its generic definitions.
  */
 export { GrpcStatus, statusName, parseStatusCode } from './status';
-export { GrpcStatusError, hasGrpcStatus, type StatusMetadata } from './grpc-status.error';
+export { GrpcStatusError, hasGrpcStatus, withOutcomeTrailers, type StatusMetadata } from './grpc-status.error';
 export { Metadata, encodeGrpcMessage, decodeGrpcMessage, METADATA_ENTRIES_MAX } from './metadata';
 export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
-export { GrpcServer, type GrpcServerOptions } from './server';
+export { GrpcServer, type AddServiceOptions, type GrpcServerOptions } from './server';
 export { H2Error } from './h2/frame';
 export type { Http1Handler } from './http1-connections';
 export { callTypeOf, type GrpcCallType, type GrpcLimitObserver, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';

@@ -4,6 +4,7 @@
  * `etcd.KVDefinition` from @keyval/proto): names plus the message codecs of every method.
  */
 import type { MessageCodec } from './framing';
+import type { Context } from '@opentelemetry/api';
 import type { Metadata } from './metadata';
 
 export interface MethodDefinition<Req = unknown, Res = unknown, ReqStream extends boolean = boolean, ResStream extends boolean = boolean> {
@@ -41,6 +42,13 @@ export interface ServerCall {
    * or the server is shutting down past its grace period. Its `reason` is a GrpcStatusError.
    */
   readonly signal: AbortSignal;
+  /**
+   * The call's SERVER span as a trace context (undefined when the server traces nothing): the
+   * parent to pass on, explicitly, to the spans the handler starts (the hops it makes, the
+   * proposal it waits for). A service added with `{ traceContext: 'explicit' }` runs its
+   * handlers outside OpenTelemetry's context manager, so this is the only way they see it.
+   */
+  readonly traceContext?: Context;
   /** Adds a response header; only before the first response message is sent. */
   setHeader(key: string, value: string | Buffer): void;
   /** Adds a trailer, sent with the status when the call ends (OK or not). */

@@ -15,7 +15,7 @@
  */
 import type * as http2 from 'node:http2';
 import { context, trace } from '@opentelemetry/api';
-import type { Attributes, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import type { H2Stream } from './h2/stream';
 import { encodeFrame, FrameDecoder, type FrameSink } from './framing';
 import { GrpcStatusError, type StatusMetadata } from './grpc-status.error';
@@ -45,6 +45,12 @@ export interface Route {
   /** The server span's name and constant attributes (rpc.system, rpc.service, rpc.method). */
   readonly spanName: string;
   readonly spanAttributes: Attributes;
+  /**
+   * `active`: the handler runs inside the call's span as OpenTelemetry's active context (its
+   * context manager, AsyncLocalStorage in the apps); `explicit`: it does not, and reads the
+   * span from `call.traceContext` (no context-manager work per call).
+   */
+  readonly traceContext: 'active' | 'explicit';
 }
 
 /** What a call needs from its server. */
@@ -99,6 +105,8 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   private readonly startedAt: number;
   /** The call's SERVER span, when the server traces and the handler ran. */
   private span: Span | undefined;
+  /** The call's span as a context, once the handler runs (with a tracer). */
+  traceContext: Context | undefined;
 
   constructor(
     private readonly host: CallHost,
@@ -326,7 +334,13 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     const parent = contextFromHeaders(this.headers);
     const span = startServerSpan(tracer, this.route.spanName, this.route.spanAttributes, parent);
     this.span = span;
-    context.with(trace.setSpan(parent, span), () => this.runHandler(invoke));
+    const callContext = trace.setSpan(parent, span);
+    this.traceContext = callContext;
+    if (this.route.traceContext === 'explicit') {
+      this.runHandler(invoke);
+      return;
+    }
+    context.with(callContext, () => this.runHandler(invoke));
   }
 
   private runHandler(invoke: () => unknown): void {

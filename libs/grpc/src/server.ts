@@ -14,6 +14,7 @@
  * refused with UNIMPLEMENTED), no reflection.
  */
 import type { IncomingHttpHeaders } from 'node:http2';
+import { outcomeTrailers, REASONS } from '@keyval/outcome';
 import { GrpcStatusError } from './grpc-status.error';
 import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_H2_SERVER_LIMITS, type H2ServerLimits } from './h2/limits';
 import type { Http1Handler } from './http1-connections';
@@ -67,6 +68,12 @@ const CALL_DEFAULTS = {
 /** The server's life: routes are added while `new`; `listening` until shutdown starts. */
 type ServerState = 'new' | 'listening' | 'draining' | 'closed';
 
+/** How a service is served. */
+export interface AddServiceOptions {
+  /** `active` (default): handlers run inside their call's span as the active context; `explicit`: see ServerCall.traceContext. */
+  readonly traceContext?: 'active' | 'explicit';
+}
+
 export class GrpcServer implements CallHost {
   readonly maxReceiveMessageBytes: number;
   readonly maxSendMessageBytes: number;
@@ -117,9 +124,10 @@ export class GrpcServer implements CallHost {
 
   /**
    * Serves `implementation` for the methods of `service`. Methods without a handler answer
-   * UNIMPLEMENTED. Throws when a method path is already routed or the server has started.
+   * UNIMPLEMENTED. With `traceContext: 'explicit'` its handlers get their call's span only as
+   * `call.traceContext`, not as OpenTelemetry's active context. Throws when a method path is already routed or the server has started.
    */
-  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>): this {
+  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>, options: AddServiceOptions = {}): this {
     if (this.state !== 'new') {
       throw new Error('services must be added before the server listens');
     }
@@ -135,7 +143,7 @@ export class GrpcServer implements CallHost {
         throw new Error(`method ${path} is already served`);
       }
       const span = rpcSpanInfo(path);
-      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes });
+      this.routes.set(path, { path, method, handler: handlers[key], observer: this.observer?.method(service.fullName, method), spanName: span.name, spanAttributes: span.attributes, traceContext: options.traceContext ?? 'active' });
     }
     return this;
   }
@@ -253,7 +261,7 @@ export class GrpcServer implements CallHost {
       return { httpStatus: 415, code: GrpcStatus.INTERNAL, details: `content-type ${String(contentType)} is not application/grpc or application/grpc+<format>` };
     }
     if (this.state !== 'listening') {
-      return { httpStatus: 200, code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' };
+      return { httpStatus: 200, code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down', reason: REASONS.serverStopping };
     }
     const path = headers[':path'];
     if (typeof path !== 'string' || !this.routes.has(path)) {
@@ -272,9 +280,14 @@ interface Refusal {
   readonly httpStatus: number;
   readonly code: GrpcStatus;
   readonly details: string;
+  /** The `keyval-reason` trailer, for refusals other layers act on. */
+  readonly reason?: string;
 }
 
-/** Answers with a status and nothing else (a trailers-only response), ignoring the request. */
+/**
+ * Answers with a status and nothing else (a trailers-only response), ignoring the request.
+ * Nothing of a refused call ran: its answer says so in the `keyval-outcome` trailer.
+ */
 function refuse(stream: H2Stream, refusal: Refusal): void {
   stream.on('error', ignoreSessionError);
   stream.respond(
@@ -283,6 +296,7 @@ function refuse(stream: H2Stream, refusal: Refusal): void {
       'content-type': 'application/grpc',
       'grpc-status': String(refusal.code),
       'grpc-message': encodeGrpcMessage(refusal.details),
+      ...outcomeTrailers({ outcome: 'not-applied', reason: refusal.reason }),
     },
     RESPOND_END_OPTIONS,
   );

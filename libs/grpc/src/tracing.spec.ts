@@ -1,8 +1,9 @@
 /**
  * Calls traced through @opentelemetry/api with an in-memory SDK: the server's SERVER span takes
  * its parent from the request's traceparent, carries the RPC semantic-convention attributes and
- * the status, and is the active span inside the handler; a CLIENT span's context reaches the
- * server through metadata; without a tracer no span is made.
+ * the status, and is the active span inside the handler (or, for a service added with
+ * traceContext 'explicit', is given to it as call.traceContext only); a CLIENT span's context
+ * reaches the server through metadata; without a tracer no span is made.
  */
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -74,6 +75,67 @@ describe('gRPC tracing', () => {
     } finally {
       channel.close();
       await server.shutdown(1000);
+    }
+  });
+
+  it('passes the span explicitly to a service added with traceContext explicit: nested across two hops, nothing active in the handler', async () => {
+    // Two servers: the front one forwards each call to the back one (as a follower forwards a
+    // write to its leader), starting the forward's CLIENT span from call.traceContext.
+    const back = new GrpcServer({ tracer });
+    const activeInBack: string[] = [];
+    back.addService(
+      etcd.KVDefinition,
+      {
+        put: (_request, call) => {
+          activeInBack.push(trace.getSpan(context.active())?.spanContext().spanId ?? 'none');
+          expect(call.traceContext).toBeDefined();
+          return etcd.PutResponse.fromPartial({});
+        },
+      },
+      { traceContext: 'explicit' },
+    );
+    const backPort = (await back.listen(0)).port;
+    const backChannel = new GrpcChannel(`127.0.0.1:${backPort}`);
+    const front = new GrpcServer({ tracer });
+    const activeInFront: string[] = [];
+    front.addService(
+      etcd.KVDefinition,
+      {
+        put: async (request, call) => {
+          activeInFront.push(trace.getSpan(context.active())?.spanContext().spanId ?? 'none');
+          const metadata = new Metadata();
+          const forward = startClientSpan(tracer, '/etcdserverpb.KV/Put', metadata, { 'keyval.hop': 'forward' }, call.traceContext);
+          const response = await createClient(etcd.KVDefinition, backChannel).put(request, { metadata });
+          endRpcSpan(forward, GrpcStatus.OK);
+          return response;
+        },
+      },
+      { traceContext: 'explicit' },
+    );
+    const frontPort = (await front.listen(0)).port;
+    const frontChannel = new GrpcChannel(`127.0.0.1:${frontPort}`);
+    try {
+      const metadata = new Metadata();
+      const clientSpan = startClientSpan(tracer, '/etcdserverpb.KV/Put', metadata);
+      await createClient(etcd.KVDefinition, frontChannel).put(etcd.PutRequest.fromPartial({ key: Buffer.from('a') }), { metadata });
+      endRpcSpan(clientSpan, GrpcStatus.OK);
+      const spans = exporter.getFinishedSpans();
+      const servers = spans.filter((s) => s.kind === SpanKind.SERVER);
+      const frontServer = servers.find((s) => s.parentSpanContext?.spanId === clientSpan.spanContext().spanId);
+      const forward = spans.find((s) => s.kind === SpanKind.CLIENT && s.attributes['keyval.hop'] === 'forward');
+      const backServer = servers.find((s) => s.parentSpanContext?.spanId === forward?.spanContext().spanId);
+      expect(frontServer).toBeDefined();
+      expect(forward?.parentSpanContext?.spanId).toBe(frontServer?.spanContext().spanId);
+      expect(backServer).toBeDefined();
+      for (const span of [frontServer, forward, backServer]) expect(span?.spanContext().traceId).toBe(clientSpan.spanContext().traceId);
+      // The handlers ran outside the context manager: no active span there.
+      expect(activeInFront).toEqual(['none']);
+      expect(activeInBack).toEqual(['none']);
+    } finally {
+      frontChannel.close();
+      backChannel.close();
+      await front.shutdown(1000);
+      await back.shutdown(1000);
     }
   });
 

@@ -6,7 +6,8 @@
  *
  *     client side: startClientSpan(tracer, path, metadata) ─► CLIENT span, its context injected into metadata
  *     server side: GrpcServer({ tracer }) ─► SERVER span per call, parent extracted from the headers,
- *                  the handler run inside it (context.active() is the call's span)
+ *                  the handler run inside it (context.active() is the call's span), or, for a
+ *                  service added with traceContext 'explicit', given it as call.traceContext
  *
  * Nothing here runs without a tracer: callers check for one first, so a process without the
  * SDK pays one comparison per call.
@@ -59,12 +60,12 @@ export function injectContext(ctx: Context, metadata: Metadata): void {
 }
 
 /**
- * Starts a CLIENT span for a call of `path` as a child of the active context and writes its
- * context into `metadata`, so the server's span becomes its child. End it with `endRpcSpan`.
+ * Starts a CLIENT span for a call of `path` as a child of `parent` (default: the active
+ * context) and writes its context into `metadata`, so the server's span becomes its child.
+ * End it with `endRpcSpan`.
  */
-export function startClientSpan(tracer: Tracer, path: string, metadata: Metadata, extra?: Attributes): Span {
+export function startClientSpan(tracer: Tracer, path: string, metadata: Metadata, extra?: Attributes, parent: Context = context.active()): Span {
   const info = rpcSpanInfo(path);
-  const parent = context.active();
   const span = tracer.startSpan(info.name, { kind: SpanKind.CLIENT, attributes: info.attributes }, parent);
   if (extra !== undefined && span.isRecording()) {
     span.setAttributes(extra);

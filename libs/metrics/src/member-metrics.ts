@@ -9,6 +9,7 @@
  *              │                                        │
  *              └────────── attach(member) ◄─────────────┘   scrape: read states from the member
  */
+import { NO_NODE } from '@keyval/raft';
 import type { LogIndex, NodeId, ReadMode } from '@keyval/raft';
 import { DiskUsageProbe, memberStatus } from '@keyval/cluster';
 import type { DriverObserver, KvMember, MemberObserver, PeerObserver, SnapshotObserver, TransportObserver } from '@keyval/cluster';
@@ -59,7 +60,7 @@ export class MemberMetrics implements MemberObserver {
     this.member = member;
     this.disk = new DiskUsageProbe(member.settings.dataDir);
     member.driver.onLeaderChange((leader) => {
-      if (leader !== 0n) this.leaderChanges.inc();
+      if (leader !== NO_NODE) this.leaderChanges.inc();
     });
     if (member.driver.currentLeader() !== 0n) {
       this.leaderChanges.inc();

@@ -2,6 +2,9 @@
  * Every expected failure the core reports, in one place. Callers branch on the class; the
  * app layer maps them to gRPC statuses. Anything else the core throws (RaftInvariantError)
  * is a bug or corruption, and the member must crash rather than continue.
+ *
+ * The errors a caller sees carry `outcome`, one of @keyval/outcome's Outcome values (written
+ * as a literal: the core imports nothing), which outcomeOf reads.
  */
 import type { LogIndex, NodeId } from './types';
 
@@ -16,6 +19,8 @@ export abstract class RaftError extends Error {
 /** The operation needs the leader. `leaderHint` is the leader this member knows, if any. */
 export class NotLeaderError extends RaftError {
   readonly code = 'NOT_LEADER';
+  /** Refused before anything was proposed. */
+  readonly outcome = 'not-applied' as const;
   constructor(readonly leaderHint: NodeId | undefined) {
     super(leaderHint === undefined ? 'not the leader, and no leader is known' : `not the leader; the leader is ${leaderHint}`);
   }
@@ -24,6 +29,7 @@ export class NotLeaderError extends RaftError {
 /** A proposal was refused; nothing was appended. `reason` says why, for the client. */
 export class ProposalDroppedError extends RaftError {
   readonly code = 'PROPOSAL_DROPPED';
+  readonly outcome = 'not-applied' as const;
   constructor(readonly reason: string) {
     super(`proposal dropped: ${reason}`);
   }
@@ -32,6 +38,7 @@ export class ProposalDroppedError extends RaftError {
 /** A single proposal is larger than `maxEntryBytes`. */
 export class ProposalTooLargeError extends RaftError {
   readonly code = 'PROPOSAL_TOO_LARGE';
+  readonly outcome = 'not-applied' as const;
   constructor(
     readonly bytes: number,
     readonly limitBytes: number,
@@ -43,6 +50,7 @@ export class ProposalTooLargeError extends RaftError {
 /** Proposals are refused while leadership is being handed to another member (§3.10). */
 export class LeaderTransferInProgressError extends RaftError {
   readonly code = 'LEADER_TRANSFER_IN_PROGRESS';
+  readonly outcome = 'not-applied' as const;
   constructor(readonly transferee: NodeId) {
     super(`leadership is being transferred to ${transferee}`);
   }
@@ -51,6 +59,7 @@ export class LeaderTransferInProgressError extends RaftError {
 /** A membership change that cannot be made, with the reason. */
 export class ConfChangeRefusedError extends RaftError {
   readonly code = 'CONF_CHANGE_REFUSED';
+  readonly outcome = 'not-applied' as const;
   constructor(readonly reason: string) {
     super(`membership change refused: ${reason}`);
   }
@@ -59,6 +68,7 @@ export class ConfChangeRefusedError extends RaftError {
 /** Leadership transfer refused (unknown target, a learner, ...). */
 export class TransferRefusedError extends RaftError {
   readonly code = 'TRANSFER_REFUSED';
+  readonly outcome = 'not-applied' as const;
   constructor(readonly reason: string) {
     super(`leader transfer refused: ${reason}`);
   }

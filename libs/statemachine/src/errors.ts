@@ -12,6 +12,8 @@
  * The app maps `code` to gRPC statuses at its edge.
  */
 
+import type { Outcome } from '@keyval/outcome';
+
 /** Base of every named state-machine error; `code` is stable and machine-readable. */
 export abstract class StateMachineError extends Error {
   abstract readonly code: string;
@@ -25,8 +27,13 @@ export abstract class StateMachineError extends Error {
 // Command outcomes (deterministic, returned in apply results)
 // ---------------------------------------------------------------------------------------------
 
-/** A command was applied (it advanced the applied index) but changed nothing; `code` says why. */
-export abstract class CommandRejectedError extends StateMachineError {}
+/**
+ * A command was applied (it advanced the applied index) but changed nothing; `code` says why.
+ * For the caller, the write did not take effect (`not-applied`), except where a subclass says.
+ */
+export abstract class CommandRejectedError extends StateMachineError {
+  readonly outcome: Outcome = 'not-applied';
+}
 
 /** The entry's payload is not a command this codec can decode. Nothing was changed. */
 export class MalformedCommandError extends CommandRejectedError {
@@ -83,6 +90,7 @@ export class SessionExpiredError extends CommandRejectedError {
  */
 export class ResponseNotRetainedError extends CommandRejectedError {
   readonly code = 'RESPONSE_NOT_RETAINED';
+  override readonly outcome: Outcome = 'applied';
   static of(client: string, seq: number): ResponseNotRetainedError {
     return new ResponseNotRetainedError(`write ${seq} of client ${client} was applied, but its response was too large to remember`);
   }

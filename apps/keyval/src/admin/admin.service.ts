@@ -8,7 +8,7 @@ import { crc32c } from '@node-rs/crc32';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceImplementation } from '@keyval/grpc';
 import { admin } from '@keyval/proto';
-import { ReadMode, nodeId } from '@keyval/raft';
+import { NO_NODE, ReadMode, nodeId } from '@keyval/raft';
 import { DiskUsageProbe, memberStatus, openBackup, transferLeadership } from '@keyval/cluster';
 import type { KvMember } from '@keyval/cluster';
 import { toStatusError } from '@keyval/api';
@@ -49,7 +49,7 @@ function validate<K extends LeaderMethod>(method: K, req: RequestOf<K>): void {
       throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, `member name ${JSON.stringify(r.name)} must be 1-63 letters, digits, dots, dashes or underscores`);
     }
   }
-  if ((method === 'memberPromote' || method === 'memberRemove') && 'id' in r && r.id === 0n) {
+  if ((method === 'memberPromote' || method === 'memberRemove') && 'id' in r && r.id === NO_NODE) {
     throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, 'a member id is required (0 is not a member id)');
   }
 }

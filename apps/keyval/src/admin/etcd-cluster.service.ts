@@ -16,6 +16,7 @@ import { ETCD_CLUSTER_MESSAGES, header } from '@keyval/api';
 import type { MemberService } from '../member/member.service';
 import type { AdminService } from './admin.service';
 import { adminMembers, etcdMember } from './admin-convert';
+import { NO_NODE } from '@keyval/raft';
 
 export class EtcdClusterService {
   constructor(
@@ -92,6 +93,6 @@ export class EtcdClusterService {
 
 /** etcd answers "member not found" for id 0. */
 function memberId(id: bigint): bigint {
-  if (id === 0n) throw new GrpcStatusError(GrpcStatus.NOT_FOUND, `${ETCD_CLUSTER_MESSAGES.memberNotFound}: 0 is not a member id`);
+  if (id === NO_NODE) throw new GrpcStatusError(GrpcStatus.NOT_FOUND, `${ETCD_CLUSTER_MESSAGES.memberNotFound}: 0 is not a member id`);
   return id;
 }

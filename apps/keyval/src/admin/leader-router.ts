@@ -14,9 +14,9 @@
 import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
 import type { CallOptions, ServerCall, ServiceClient } from '@keyval/grpc';
 import { admin } from '@keyval/proto';
-import { NotLeaderError } from '@keyval/raft';
+import { NO_NODE, NotLeaderError } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
-import { ProposalLostError } from '@keyval/cluster';
+import { REASONS, awaitsLeader, outcomeOf, outcomeTrailers } from '@keyval/outcome';
 import { ETCD_MESSAGES, LeaderUnreachableError, toStatusError } from '@keyval/api';
 import type { MemberService } from '../member/member.service';
 
@@ -33,13 +33,6 @@ export type LeaderMethod = 'memberAdd' | 'memberPromote' | 'memberRemove' | 'tra
 export type RequestOf<K extends LeaderMethod> = Parameters<AdminClient[K]>[0];
 export type ResponseOf<K extends LeaderMethod> = Awaited<ReturnType<AdminClient[K]>>;
 
-/**
- * UNAVAILABLE details of @keyval/grpc proving the request never reached the peer (connection
- * refused or not established in time, stream refused); the same rule as the KV forwarder's.
- */
-const NEVER_SENT = /: connect ECONNREFUSED |: no connection to \S+ within \d+ ms$| refused the call \(it may be shutting down\)$/;
-/** etcd texts of answers after which nothing was done. */
-const NOT_DONE = /^etcdserver: (not leader|no leader|leader changed)/;
 
 /** The monotonic deadline (performance.now()) of a server call. */
 export function callDeadline(call: ServerCall, defaultMs = ADMIN_DEFAULT_TIMEOUT_MS): number {
@@ -54,12 +47,6 @@ function hopsOf(call: ServerCall): number {
     throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, `${ADMIN_HOPS_KEY} must be 0..${ADMIN_HOPS_MAX}, got ${JSON.stringify(text)}`);
   }
   return hops;
-}
-
-/** Whether `error` proves the operation was not done, so it may be tried again. */
-function notDone(error: unknown): boolean {
-  if (error instanceof NotLeaderError || error instanceof ProposalLostError || error instanceof LeaderUnreachableError) return true;
-  return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && (NOT_DONE.test(error.details) || NEVER_SENT.test(error.details));
 }
 
 export class LeaderRouter {
@@ -84,19 +71,22 @@ export class LeaderRouter {
         }
         const known = hint ?? member.status().leader;
         hint = undefined;
-        const leader = known !== 0n ? known : await member.driver.waitForLeader(deadline);
+        const leader = known !== NO_NODE ? known : await member.driver.waitForLeader(deadline);
         if (leader === member.id) {
           throw new NotLeaderError(undefined); // stale: we just stopped (or not yet started) leading
         }
         if (hops >= ADMIN_HOPS_MAX) {
-          throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: forwarded ${hops} times without reaching the leader`);
+          throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: forwarded ${hops} times without reaching the leader`, {
+            metadata: outcomeTrailers({ outcome: 'not-applied', reason: REASONS.leaderChanged }),
+          });
         }
         return await this.forward(method, request, leader, hops + 1, deadline);
       } catch (error) {
         if (error instanceof NotLeaderError && error.leaderHint !== undefined && error.leaderHint !== member.id) {
           hint = error.leaderHint;
         }
-        if (notDone(error) && performance.now() < deadline) {
+        // Retried while the failure proves nothing was done for want of a leader.
+        if (awaitsLeader(error) && performance.now() < deadline) {
           if (hint === undefined) {
             await new Promise((resolve) => setTimeout(resolve, Math.min(200, 10 * 2 ** Math.min(attempt, 5))));
           }
@@ -128,7 +118,7 @@ export class LeaderRouter {
     try {
       return await call(request, options);
     } catch (error) {
-      if (error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && NEVER_SENT.test(error.details)) {
+      if (outcomeOf(error).outcome === 'never-sent') {
         throw new LeaderUnreachableError(leader.toString(16), url, error);
       }
       throw error;

@@ -17,6 +17,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
 import { TlsStoresService } from '../tls/tls-stores.service';
 import type { Tracing } from '../tracing';
+import type { Context } from '@opentelemetry/api';
 
 @Injectable()
 export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, OnApplicationShutdown {
@@ -127,12 +128,12 @@ export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, On
     return this.member.driver.waitForLeader(deadlineMs);
   }
 
-  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse> {
-    return this.member.write(op, session, deadlineMs);
+  write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number, trace?: Context): Promise<WriteResponse> {
+    return this.member.write(op, session, deadlineMs, trace);
   }
 
-  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number): Promise<RangeResponse> {
-    return this.member.range(request, consistency, deadlineMs);
+  range(request: RangeRequest, consistency: 'linearizable' | 'serializable', deadlineMs: number, trace?: Context): Promise<RangeResponse> {
+    return this.member.range(request, consistency, deadlineMs, trace);
   }
 
   revision(): number {

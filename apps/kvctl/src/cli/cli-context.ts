@@ -12,6 +12,7 @@ import { KeyvalClient, NoLeaderError } from '../client/keyval-client';
 import { OUTPUT_FORMATS, renderJson, renderTable } from '../output/format';
 import type { OutputFormat } from '../output/format';
 import { UsageError } from './cli-errors';
+import { REASONS, outcomeOf } from '@keyval/outcome';
 
 export interface GlobalOptions {
   readonly endpoints: readonly string[];
@@ -137,7 +138,7 @@ export class CliContext {
    */
   async explain(error: unknown): Promise<unknown> {
     const client = this.clientInstance;
-    const vague = error instanceof GrpcStatusError && (error.code === GrpcStatus.DEADLINE_EXCEEDED || (error.code === GrpcStatus.UNAVAILABLE && !/^etcdserver: no leader/.test(error.details)));
+    const vague = error instanceof GrpcStatusError && (error.code === GrpcStatus.DEADLINE_EXCEEDED || (error.code === GrpcStatus.UNAVAILABLE && outcomeOf(error).reason !== REASONS.noLeader));
     if (client !== undefined && vague && (await client.noLeader())) {
       return new NoLeaderError(error);
     }

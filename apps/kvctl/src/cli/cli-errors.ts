@@ -6,6 +6,7 @@
 import { GrpcStatus, GrpcStatusError, statusName } from '@keyval/grpc';
 import { ClusterUnreachableError, NoLeaderError } from '../client/keyval-client';
 import { EndpointsError } from '../client/endpoints';
+import { REASONS, outcomeOf } from '@keyval/outcome';
 
 /** Bad command-line input: exit code 2. */
 export class UsageError extends Error {
@@ -62,7 +63,7 @@ export function describeError(error: unknown): string {
   if (error instanceof NoLeaderError) return `${error.message}: ${describeError(error.cause)}`;
   if (error instanceof GrpcStatusError) {
     const details = error.details;
-    if (error.code === GrpcStatus.UNAVAILABLE && /^etcdserver: no leader/.test(details)) {
+    if (error.code === GrpcStatus.UNAVAILABLE && outcomeOf(error).reason === REASONS.noLeader) {
       return `the cluster has no leader (is a quorum of its members running?): ${details}`;
     }
     if (error.code === GrpcStatus.FAILED_PRECONDITION || error.code === GrpcStatus.NOT_FOUND) {

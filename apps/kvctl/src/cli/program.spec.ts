@@ -4,6 +4,8 @@ import { UsageError } from './cli-errors';
 import { EndpointsError, parseEndpoints } from '../client/endpoints';
 import { ClusterUnreachableError, retryable } from '../client/keyval-client';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { REASONS, outcomeTrailers } from '@keyval/outcome';
+import type { Outcome } from '@keyval/outcome';
 import { statusFailure } from '../commands/cluster-status';
 import type { MemberStatusRow } from '../commands/cluster-status';
 
@@ -69,15 +71,20 @@ describe('kvctl command line (no cluster needed)', () => {
   });
 
   it('retries only what is safe to retry', () => {
-    const unavailable = (details: string): GrpcStatusError => new GrpcStatusError(GrpcStatus.UNAVAILABLE, details);
-    const lost = unavailable('127.0.0.1:2379: the connection closed');
+    const answer = (details: string, outcome: Outcome, reason?: string): GrpcStatusError => new GrpcStatusError(GrpcStatus.UNAVAILABLE, details, { metadata: outcomeTrailers({ outcome, reason }) });
+    const lost = new GrpcStatusError(GrpcStatus.UNAVAILABLE, '127.0.0.1:2379: the connection closed');
     for (const kind of ['read', 'write', 'change'] as const) {
-      expect(retryable(kind, unavailable('etcdserver: not leader'))).toBe(true);
-      expect(retryable(kind, unavailable('etcdserver: no leader'))).toBe(true);
-      expect(retryable(kind, unavailable('127.0.0.1:2379: connect ECONNREFUSED 127.0.0.1:2379'))).toBe(true);
+      expect(retryable(kind, answer('etcdserver: not leader', 'not-applied', REASONS.notLeader))).toBe(true);
+      expect(retryable(kind, answer('etcdserver: no leader', 'not-applied', REASONS.noLeader))).toBe(true);
+      expect(retryable(kind, answer('etcdserver: server stopped', 'not-applied', 'MEMBER_STOPPED'))).toBe(true);
+      expect(retryable(kind, new GrpcStatusError(GrpcStatus.UNAVAILABLE, '127.0.0.1:2379: connect ECONNREFUSED 127.0.0.1:2379', { outcome: 'never-sent' }))).toBe(true);
       expect(retryable(kind, new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, 'etcdserver: member not found'))).toBe(false);
       expect(retryable(kind, new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, 'too slow'))).toBe(false);
     }
+    // A member that stopped with the change pending may have made it: only reads and session writes go again.
+    const stopped = answer('etcdserver: server stopped', 'maybe-applied', 'MEMBER_STOPPED');
+    expect(retryable('change', stopped)).toBe(false);
+    expect(retryable('change', new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: not leader'))).toBe(false);
     // A connection lost mid-call: the request may have been applied. Reads and session writes
     // (applied at most once) may go again; membership changes may not.
     expect(retryable('read', lost)).toBe(true);

@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import { type ClientTlsOptions, GrpcChannel, GrpcStatus, GrpcStatusError, Metadata, createClient } from '@keyval/grpc';
 import type { ServiceClient } from '@keyval/grpc';
 import { admin, etcd } from '@keyval/proto';
+import { OUTCOME_TRAILER, nothingApplied, outcomeOf } from '@keyval/outcome';
 
 /** The exactly-once metadata keys (libs/api kv-service.ts). */
 export const CLIENT_ID_KEY = 'keyval-client-id';
@@ -61,20 +62,19 @@ export class NoLeaderError extends Error {
   }
 }
 
-/** etcd texts of answers after which nothing was applied. */
-const NOT_APPLIED = /^etcdserver: (not leader|no leader|leader changed|server stopped)/;
-/** Transport failures before the request was sent. */
-const NEVER_SENT = /: connect ECONNREFUSED |: connect EHOSTUNREACH |: no connection to \S+ within \d+ ms$| refused the call \(it may be shutting down\)$|channel to \S+ is closed$/;
-
-/** True for a failure to talk to the endpoint at all (rather than an answer from a member). */
+/**
+ * True for a failure to talk to the endpoint at all, rather than an answer from a member (or a
+ * gateway): every answer of theirs carries the `keyval-outcome` trailer; a status this client's
+ * channel made (connection refused, lost, closed) does not.
+ */
 export function isTransportFailure(error: unknown): boolean {
-  return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && !error.details.startsWith('etcdserver:');
+  return error instanceof GrpcStatusError && error.code === GrpcStatus.UNAVAILABLE && error.metadata[OUTCOME_TRAILER] === undefined;
 }
 
-/** Whether a call of `kind` that failed with `error` may be sent again. */
+/** Whether a call of `kind` that failed with `error` may be sent again (outcomeOf decides; never the message). */
 export function retryable(kind: RetryKind, error: unknown): boolean {
   if (!(error instanceof GrpcStatusError) || error.code !== GrpcStatus.UNAVAILABLE) return false;
-  if (NOT_APPLIED.test(error.details) || NEVER_SENT.test(error.details)) return true;
+  if (nothingApplied(outcomeOf(error).outcome)) return true;
   // Any other transport failure (a connection lost mid-call): safe for reads and session writes.
   return kind !== 'change' && isTransportFailure(error);
 }

@@ -25,7 +25,7 @@ function gatedQueue(options: { failAt?: number } = {}) {
     },
     failed: (error) => failures.push(error),
     stopped: () => stopped,
-  });
+  }, { nowMs: () => 0 });
   const step = async (): Promise<void> => {
     while (release === undefined) await new Promise((resolve) => setImmediate(resolve));
     const go = release;

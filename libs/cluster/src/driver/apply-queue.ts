@@ -8,6 +8,7 @@
  *                                                       one call at a time, in order
  */
 import type { Entry } from '@keyval/raft';
+import type { Clock } from './clock';
 
 /** Most entries merged into one apply call. */
 export const MAX_APPLY_BATCH_ENTRIES = 4_096;
@@ -32,7 +33,11 @@ export class ApplyQueue<R> {
   /** Committed entries queued and not yet applied. */
   backlog = 0;
 
-  constructor(private readonly hooks: ApplyQueueHooks<R>) {}
+  constructor(
+    private readonly hooks: ApplyQueueHooks<R>,
+    /** Times each apply call (the driver's scheduler). */
+    private readonly clock: Pick<Clock, 'nowMs'>,
+  ) {}
 
   enqueue(entries: readonly Entry[]): void {
     if (this.broken || this.hooks.stopped()) {
@@ -57,10 +62,10 @@ export class ApplyQueue<R> {
   private async loop(): Promise<void> {
     try {
       for (let batch = this.next(); batch !== undefined && !this.hooks.stopped(); batch = this.next()) {
-        const began = performance.now();
+        const began = this.clock.nowMs();
         const results = await this.hooks.apply(batch);
         this.backlog -= batch.length;
-        this.hooks.applied(batch, results, performance.now() - began);
+        this.hooks.applied(batch, results, this.clock.nowMs() - began);
       }
     } catch (error) {
       this.broken = true;

@@ -5,6 +5,7 @@ import { put, startToyMember, waitUntil } from '../testing/toy-member';
 import type { ToyMember } from '../testing/toy-member';
 import { DeadlineExceededError, ProposalLostError } from './driver.errors';
 import type { DriverObserver } from '../member/member-observer';
+import { ManualScheduler } from '../testing/manual-scheduler';
 
 const ids = [nodeId(1), nodeId(2), nodeId(3)];
 const soon = (ms = 2_000) => performance.now() + ms;
@@ -139,5 +140,28 @@ describe('RaftDriver (three in-memory members, real timers)', () => {
     await leader.driver.propose(put('t', '1'), soon());
     leader.driver.transferLeadership(target.id);
     await waitUntil('the transfer', () => target.driver.isLeader());
+  });
+});
+
+describe('RaftDriver on an injected scheduler (as a seeded simulation drives it)', () => {
+  it('elects, commits and applies only as the scheduler\'s time moves: it reads no clock and arms no timer of its own', async () => {
+    const scheduler = new ManualScheduler();
+    const solo = await startToyMember(new MemoryNetwork(), nodeId(1), [nodeId(1)], { scheduler });
+    try {
+      await scheduler.advance(0);
+      expect(solo.driver.isLeader()).toBe(false); // no time has passed: no election timeout
+      expect(scheduler.timersArmed).toBeGreaterThan(0); // the ticker armed its deadline here
+      await scheduler.advance(150);
+      expect(solo.driver.isLeader()).toBe(false); // the election timeout is 200-400 ms
+      await scheduler.advance(400);
+      expect(solo.driver.isLeader()).toBe(true);
+      const write = solo.driver.propose(put('k', 'v'), scheduler.nowMs() + 1_000);
+      await scheduler.advance(0);
+      expect(await write).toBeNull();
+      expect(solo.sm.data.get('k')).toBe('v');
+      expect(solo.fatal).toEqual([]);
+    } finally {
+      solo.driver.stop();
+    }
   });
 });

@@ -1,8 +1,11 @@
 /**
  * The driver's write-path spans on three in-memory members with an in-memory SDK: a proposal
- * made inside a span gets `raft.propose` with its stages (persist with its index range,
- * replicate up to the commit, apply); writes sharing a persist or apply batch share one span,
- * linked both ways; reads show their barrier; an unsampled proposal is not kept at all.
+ * given its request's span gets `raft.propose` under it with its stages (persist with its
+ * index range, replicate up to the commit, apply); writes sharing a persist or apply batch
+ * share one span, linked both ways; reads show their barrier; an unsampled proposal is not
+ * kept at all. The parent is passed explicitly: no context manager is registered for these,
+ * so nothing can come from OpenTelemetry's active context (AsyncLocalStorage) — except in the
+ * last test, which checks the fallback for callers that pass no parent.
  */
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -17,8 +20,6 @@ const ids = [nodeId(1), nodeId(2), nodeId(3)];
 const soon = (ms = 2_000): number => performance.now() + ms;
 const contextManager = new AsyncLocalStorageContextManager();
 
-beforeAll(() => context.setGlobalContextManager(contextManager.enable()));
-afterAll(() => context.disable());
 
 async function tracedCluster(provider: BasicTracerProvider): Promise<{ members: ToyMember[]; leader: ToyMember }> {
   const net = new MemoryNetwork();
@@ -42,7 +43,7 @@ describe('RaftDriver tracing', () => {
     members = cluster.members;
     const tracer = provider.getTracer('client');
     const request = tracer.startSpan('request');
-    await context.with(trace.setSpan(ROOT_CONTEXT, request), () => cluster.leader.driver.propose(put('a', '1'), soon()));
+    await cluster.leader.driver.propose(put('a', '1'), soon(), trace.setSpan(ROOT_CONTEXT, request));
     const spans = (): ReadableSpan[] => exporter.getFinishedSpans();
     await waitUntil('the proposal span', () => spans().some((s) => s.name === 'raft.propose'));
     const propose = spans().find((s) => s.name === 'raft.propose') as ReadableSpan;
@@ -59,7 +60,7 @@ describe('RaftDriver tracing', () => {
     // Several concurrent proposals, each under its own request span.
     exporter.reset();
     const requests = Array.from({ length: 8 }, (_, i) => tracer.startSpan(`request-${i}`));
-    await Promise.all(requests.map((r, i) => context.with(trace.setSpan(ROOT_CONTEXT, r), () => cluster.leader.driver.propose(put(`k${i}`, 'v'), soon()))));
+    await Promise.all(requests.map((r, i) => cluster.leader.driver.propose(put(`k${i}`, 'v'), soon(), trace.setSpan(ROOT_CONTEXT, r))));
     await waitUntil('eight proposal spans', () => spans().filter((s) => s.name === 'raft.propose').length === 8);
     const proposals = new Map(spans().filter((s) => s.name === 'raft.propose').map((s) => [s.spanContext().spanId, s]));
     const shared = spans().filter((s) => (s.name === 'raft.persist' || s.name === 'raft.apply') && s.links.length > 0);
@@ -80,7 +81,10 @@ describe('RaftDriver tracing', () => {
     let confirmed = false;
     for (let attempt = 0; !confirmed && attempt < 20; attempt++) {
       const reader = members.find((m) => m.driver.isLeader()) ?? cluster.leader;
-      confirmed = await context.with(trace.setSpan(ROOT_CONTEXT, read), () => reader.driver.readBarrier(ReadMode.Safe, soon()).then(() => true, () => false));
+      confirmed = await reader.driver.readBarrier(ReadMode.Safe, soon(), trace.setSpan(ROOT_CONTEXT, read)).then(
+        () => true,
+        () => false,
+      );
     }
     expect(confirmed).toBe(true);
     const barrier = spans().find((s) => s.name === 'raft.read_index' && s.status.code !== 2) as ReadableSpan;
@@ -95,9 +99,26 @@ describe('RaftDriver tracing', () => {
     members = cluster.members;
     const tracing = (cluster.leader.driver as unknown as { tracing: { traced: Map<number, unknown> } }).tracing;
     const request = provider.getTracer('client').startSpan('request');
-    const pending = context.with(trace.setSpan(ROOT_CONTEXT, request), () => cluster.leader.driver.propose(put('a', '1'), soon()));
+    const pending = cluster.leader.driver.propose(put('a', '1'), soon(), trace.setSpan(ROOT_CONTEXT, request));
     expect(tracing.traced.size).toBe(0);
     await pending;
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  it('falls back to the active context for a caller that passes no parent', async () => {
+    context.setGlobalContextManager(contextManager.enable());
+    try {
+      const exporter = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+      const cluster = await tracedCluster(provider);
+      members = cluster.members;
+      const request = provider.getTracer('client').startSpan('request');
+      await context.with(trace.setSpan(ROOT_CONTEXT, request), () => cluster.leader.driver.propose(put('a', '1'), soon()));
+      await waitUntil('the proposal span', () => exporter.getFinishedSpans().some((s) => s.name === 'raft.propose'));
+      const propose = exporter.getFinishedSpans().find((s) => s.name === 'raft.propose') as ReadableSpan;
+      expect(propose.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    } finally {
+      context.disable();
+    }
   });
 });

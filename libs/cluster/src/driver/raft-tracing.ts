@@ -20,8 +20,8 @@
  * first and do nothing when no traced proposal is in flight. Times are performance.now() ms
  * (the driver's monotonic clock) turned into epoch time for the spans.
  */
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Link, Span, TimeInput, Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Context, Link, Span, TimeInput, Tracer } from '@opentelemetry/api';
 import type { Entry, LogIndex, ReadMode, Term } from '@keyval/raft';
 import type { SyncTiming } from '@keyval/storage';
 
@@ -34,20 +34,27 @@ interface TracedProposal {
   readonly proposedAtMs: number;
 }
 
-const epoch = (ms: number): TimeInput => performance.timeOrigin + ms;
 
 export class RaftTracing {
   /** Recording proposal spans by log index, until applied or failed. */
   private readonly traced = new Map<number, TracedProposal>();
 
-  constructor(private readonly tracer: Tracer) {}
+  constructor(
+    private readonly tracer: Tracer,
+    /** Turns the driver's monotonic ms into wall-clock ms since the epoch (Scheduler.epochMs). */
+    private readonly epochMs: (monotonicMs: number) => number,
+  ) {}
 
-  /** A proposal was accepted at index/term: starts its span under the active span, kept only if recording. */
-  proposed(index: LogIndex, term: Term, nowMs: number): void {
+  private epoch(ms: number): TimeInput {
+    return this.epochMs(ms);
+  }
+
+  /** A proposal was accepted at index/term: starts its span under `parent` (the request's), kept only if recording. */
+  proposed(index: LogIndex, term: Term, nowMs: number, parent: Context): void {
     if (this.traced.size >= TRACED_PROPOSALS_MAX) {
       return;
     }
-    const span = this.tracer.startSpan('raft.propose', { kind: SpanKind.INTERNAL, startTime: epoch(nowMs) }, context.active());
+    const span = this.tracer.startSpan('raft.propose', { kind: SpanKind.INTERNAL, startTime: this.epoch(nowMs) }, parent);
     if (!span.isRecording()) {
       return;
     }
@@ -100,10 +107,10 @@ export class RaftTracing {
       'wal.sync': sync !== undefined,
     });
     if (sync !== undefined && sync.endMs >= beganMs) {
-      const parent = trace.setSpan(context.active(), span);
-      this.tracer.startSpan('wal.fsync', { kind: SpanKind.INTERNAL, startTime: epoch(sync.startMs) }, parent).end(epoch(sync.endMs));
+      const parent = trace.setSpan(ROOT_CONTEXT, span);
+      this.tracer.startSpan('wal.fsync', { kind: SpanKind.INTERNAL, startTime: this.epoch(sync.startMs) }, parent).end(this.epoch(sync.endMs));
     }
-    span.end(epoch(endMs));
+    span.end(this.epoch(endMs));
   }
 
   /** Entries the leader saw committed: each traced proposal's replication span, from proposal to commit. */
@@ -116,11 +123,11 @@ export class RaftTracing {
       if (proposal === undefined || proposal.term !== entry.term) {
         continue;
       }
-      const parent = trace.setSpan(context.active(), proposal.span);
-      const span = this.tracer.startSpan('raft.replicate', { kind: SpanKind.INTERNAL, startTime: epoch(proposal.proposedAtMs) }, parent);
+      const parent = trace.setSpan(ROOT_CONTEXT, proposal.span);
+      const span = this.tracer.startSpan('raft.replicate', { kind: SpanKind.INTERNAL, startTime: this.epoch(proposal.proposedAtMs) }, parent);
       span.setAttributes({ 'raft.index': entry.index, 'raft.term': entry.term, 'raft.commit_index': commitIndex });
-      span.end(epoch(nowMs));
-      proposal.span.addEvent('committed', { 'raft.commit_index': commitIndex }, epoch(nowMs));
+      span.end(this.epoch(nowMs));
+      proposal.span.addEvent('committed', { 'raft.commit_index': commitIndex }, this.epoch(nowMs));
     }
   }
 
@@ -132,19 +139,19 @@ export class RaftTracing {
     }
     const first = entries[0] as Entry;
     const last = entries[entries.length - 1] as Entry;
-    this.batchSpan('raft.apply', batch, beganMs, { 'raft.index.first': first.index, 'raft.index.last': last.index, 'raft.apply.entries': entries.length }).end(epoch(endMs));
+    this.batchSpan('raft.apply', batch, beganMs, { 'raft.index.first': first.index, 'raft.index.last': last.index, 'raft.apply.entries': entries.length }).end(this.epoch(endMs));
     for (const { index, proposal } of batch) {
       this.traced.delete(index);
       if (proposal.term !== (entries.find((e) => e.index === index) as Entry).term) {
         proposal.span.setStatus({ code: SpanStatusCode.ERROR, message: `the entry at index ${index} was replaced by another leader's` });
       }
-      proposal.span.end(epoch(endMs));
+      proposal.span.end(this.epoch(endMs));
     }
   }
 
-  /** A linearizable read's barrier: a span under the active one, ended when the promise settles. */
-  readBarrier(mode: ReadMode, barrier: Promise<LogIndex>): Promise<LogIndex> {
-    const span = this.tracer.startSpan('raft.read_index', { kind: SpanKind.INTERNAL }, context.active());
+  /** A linearizable read's barrier: a span under `parent` (the request's), ended when the promise settles. */
+  readBarrier(mode: ReadMode, barrier: Promise<LogIndex>, parent: Context): Promise<LogIndex> {
+    const span = this.tracer.startSpan('raft.read_index', { kind: SpanKind.INTERNAL }, parent);
     if (!span.isRecording()) {
       return barrier;
     }
@@ -185,8 +192,8 @@ export class RaftTracing {
   private batchSpan(name: string, batch: readonly { proposal: TracedProposal }[], beganMs: number, attributes: Record<string, number | boolean>): Span {
     const [head, ...rest] = batch as [{ proposal: TracedProposal }, ...{ proposal: TracedProposal }[]];
     const links: Link[] = rest.map(({ proposal }) => ({ context: proposal.span.spanContext(), attributes: { 'raft.batch.member': true } }));
-    const parent = trace.setSpan(context.active(), head.proposal.span);
-    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: epoch(beganMs), links, attributes }, parent);
+    const parent = trace.setSpan(ROOT_CONTEXT, head.proposal.span);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: this.epoch(beganMs), links, attributes }, parent);
     span.setAttribute('raft.batch.traced_proposals', batch.length);
     for (const { proposal } of rest) {
       proposal.span.addLink({ context: span.spanContext(), attributes: { 'raft.batch.stage': name } });

@@ -30,9 +30,9 @@ export interface TickerOptions {
   /**
    * Defers the catch-up of a fired timer to after this turn's I/O, so messages that arrived
    * while the process was stalled (GC, a loaded machine) are stepped before a follower counts
-   * the stall against its election timeout. Default: setImmediate.
+   * the stall against its election timeout (Scheduler.defer).
    */
-  readonly defer?: (task: () => void) => void;
+  readonly defer: (task: () => void) => void;
 }
 
 /** Most ticks applied at once after a long stall (the rest are dropped: their effects are the same). */
@@ -101,7 +101,7 @@ export class Ticker {
     if (this.stopped) {
       return;
     }
-    (this.options.defer ?? setImmediate)(() => {
+    this.options.defer(() => {
       if (!this.stopped) {
         this.catchUp();
         this.options.onDeadline();

@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { etcd } from '@keyval/proto';
-import { ConfChangeType, NotLeaderError, ReadMode, SeededRandom, nodeId } from '@keyval/raft';
+import { NO_NODE, ConfChangeType, NotLeaderError, ReadMode, SeededRandom, nodeId } from '@keyval/raft';
 import type { LogIndex, NodeId, RaftStatus } from '@keyval/raft';
 import { WalLogStore } from '@keyval/storage';
 import type { LogStore } from '@keyval/storage';
@@ -32,6 +32,7 @@ import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
 import { AutoCompactor } from './auto-compactor';
 import { DEFAULT_LESSOR_OPTIONS, Lessor, minLeaseTtlSeconds } from './lessor';
 import { MONOTONIC_CLOCK } from '../driver/clock';
+import type { Context } from '@opentelemetry/api';
 
 export type ReadConsistency = 'linearizable' | 'serializable';
 
@@ -231,7 +232,7 @@ export class KvMember {
     this.removalWatch = new RemovalWatch({
       id: this.id,
       clusterId: this.clusterId,
-      leaderKnown: () => this.driver.status().leader !== 0n,
+      leaderKnown: () => this.driver.status().leader !== NO_NODE,
       peers: () => this.membership().members.flatMap((m) => (m.peerUrls[0] === undefined ? [] : [{ id: m.id, url: m.peerUrls[0] }])),
       memberList: async (url, timeoutMs) => {
         const r = await peerMemberList(url, timeoutMs, this.options.peerTls);
@@ -260,7 +261,7 @@ export class KvMember {
         return;
       }
       const leader = this.status().leader;
-      if (leader !== 0n) {
+      if (leader !== NO_NODE) {
         try {
           if (leader === this.id) {
             await this.recordAttributes(wanted);
@@ -317,7 +318,7 @@ export class KvMember {
       await this.membershipOps.ensureRemovable(id, force, deadlineMs);
       await this.handOffLeadership(Math.max(0, deadlineMs - performance.now()));
       const leader = this.status().leader;
-      if (this.driver.isLeader() || leader === 0n) {
+      if (this.driver.isLeader() || leader === NO_NODE) {
         throw new MembershipRefusedError('could not move leadership away from the member being removed; try again', 'leader-handoff');
       }
       throw new NotLeaderError(leader);
@@ -384,9 +385,9 @@ export class KvMember {
   }
 
   /** Proposes a write (leader only) and resolves with its response once applied. */
-  async write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse> {
+  async write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number, trace?: Context): Promise<WriteResponse> {
     const data = encodeCommand({ timestampMs: Date.now(), session, op });
-    const result = await this.driver.propose(data, deadlineMs);
+    const result = await this.driver.propose(data, deadlineMs, trace);
     if (result.kind === 'response') {
       return result.response;
     }
@@ -397,9 +398,9 @@ export class KvMember {
   }
 
   /** A range read: linearizable (ReadIndex, or the lease if enabled) or serializable (local). */
-  async range(request: RangeRequest, consistency: ReadConsistency, deadlineMs: number): Promise<RangeResponse> {
+  async range(request: RangeRequest, consistency: ReadConsistency, deadlineMs: number, trace?: Context): Promise<RangeResponse> {
     if (consistency === 'linearizable') {
-      await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs);
+      await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs, trace);
     }
     return this.stateMachine.range(request);
   }
@@ -415,7 +416,7 @@ export class KvMember {
   /** Ready: a leader is known and the state machine has applied what was committed at start. */
   ready(): { ready: boolean; reason?: string } {
     const st = this.driver.status();
-    if (st.leader === 0n) {
+    if (st.leader === NO_NODE) {
       return { ready: false, reason: 'no leader' };
     }
     if (st.applied < this.startupCommit) {

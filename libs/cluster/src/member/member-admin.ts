@@ -5,14 +5,17 @@
  */
 import { promises as fs } from 'node:fs';
 import { crc32c } from '@node-rs/crc32';
-import { NotLeaderError, Role, TransferRefusedError } from '@keyval/raft';
+import { NO_NODE, NotLeaderError, Role, TransferRefusedError } from '@keyval/raft';
 import type { NodeId, SnapshotMeta } from '@keyval/raft';
 import type { MembershipState } from '@keyval/statemachine';
 import type { KvMember } from './kv-member';
+import type { Outcome } from '@keyval/outcome';
 
 /** Leadership did not move within the deadline (the core gives up after an election timeout). */
 export class LeaderTransferTimeoutError extends Error {
   readonly code = 'LEADER_TRANSFER_TIMEOUT';
+  /** The transfer was started; it may still complete. */
+  readonly outcome: Outcome = 'maybe-applied';
   constructor(
     readonly target: NodeId,
     waitedMs: number,
@@ -43,9 +46,9 @@ export function bestTransferee(member: KvMember): NodeId | undefined {
 export async function transferLeadership(member: KvMember, target: NodeId, deadlineMs: number): Promise<NodeId> {
   const st = member.status();
   if (st.role !== Role.Leader) {
-    throw new NotLeaderError(st.leader === 0n ? undefined : st.leader);
+    throw new NotLeaderError(st.leader === NO_NODE ? undefined : st.leader);
   }
-  const chosen = target === 0n ? bestTransferee(member) : target;
+  const chosen = target === NO_NODE ? bestTransferee(member) : target;
   if (chosen === undefined) {
     throw new TransferRefusedError('there is no other voter to hand leadership to');
   }

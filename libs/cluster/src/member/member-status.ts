@@ -3,7 +3,7 @@
  * on disk, its health and, on the leader, how far behind each follower is. Plain data; the app
  * turns it into protobuf.
  */
-import { ProgressState, Role } from '@keyval/raft';
+import { NO_NODE, ProgressState, Role } from '@keyval/raft';
 import type { LogIndex, NodeId, Term } from '@keyval/raft';
 import type { DiskUsage, DiskUsageProbe } from './disk-usage';
 import type { KvMember } from './kv-member';
@@ -63,11 +63,11 @@ export function memberHealth(member: KvMember): { health: HealthState; problems:
   const st = member.status();
   const storage = member.health();
   if (!storage.healthy) unhealthy.push(storage.reason ?? 'the log store refuses writes');
-  if (st.leader === 0n) unhealthy.push('no leader');
+  if (st.leader === NO_NODE) unhealthy.push('no leader');
   const inConfig = st.config.voters.includes(member.id) || st.config.learners.includes(member.id);
   if (!inConfig && st.config.voters.length > 0) unhealthy.push('not a member of the cluster configuration (removed, or still joining)');
   const ready = member.ready();
-  if (!ready.ready && st.leader !== 0n) degraded.push(`starting: ${ready.reason ?? 'not ready'}`);
+  if (!ready.ready && st.leader !== NO_NODE) degraded.push(`starting: ${ready.reason ?? 'not ready'}`);
   if (st.commit - st.applied > APPLY_LAG_DEGRADED_ENTRIES) degraded.push(`applying ${st.commit - st.applied} entries behind the commit index`);
   if (unhealthy.length > 0) return { health: 'unhealthy', problems: [...unhealthy, ...degraded] };
   return degraded.length > 0 ? { health: 'degraded', problems: degraded } : { health: 'ok', problems: [] };

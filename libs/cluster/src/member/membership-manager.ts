@@ -6,12 +6,13 @@
  *     add (learner by default) ──▶ catches up (entries or a snapshot) ──▶ promote (by hand, or
  *     automatically once within `promoteLagEntries`) ──▶ voter ──▶ remove
  */
-import { ConfChangeType, NotLeaderError, Role } from '@keyval/raft';
+import { NO_NODE, ConfChangeType, NotLeaderError, Role } from '@keyval/raft';
 import type { FollowerStatus, NodeId, RaftStatus } from '@keyval/raft';
 import { encodeMemberContext } from '@keyval/statemachine';
 import type { ApplyResult, MemberRecord, MembershipState } from '@keyval/statemachine';
 import type { RaftDriver } from '../driver/raft-driver';
 import { computeMemberId } from './member-identity';
+import type { Outcome } from '@keyval/outcome';
 
 /**
  * Why a membership change was refused, so the edge can answer with etcd's error text for the
@@ -30,6 +31,8 @@ export type MembershipRefusal = 'peer-urls-exist' | 'name-exists' | 'member-not-
 /** A change the member will not make; `reason` says why (FAILED_PRECONDITION at the edge). */
 export class MembershipRefusedError extends Error {
   readonly code = 'MEMBERSHIP_REFUSED';
+  /** Refused before the change was proposed. */
+  readonly outcome: Outcome = 'not-applied';
   constructor(
     readonly reason: string,
     readonly kind: MembershipRefusal = 'bad-request',
@@ -67,7 +70,7 @@ export class MembershipManager {
   private leaderStatus(): RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> } {
     const st = this.host.driver.status();
     if (st.role !== Role.Leader || st.progress === undefined) {
-      throw new NotLeaderError(st.leader === 0n ? undefined : st.leader);
+      throw new NotLeaderError(st.leader === NO_NODE ? undefined : st.leader);
     }
     return st as RaftStatus & { progress: ReadonlyMap<NodeId, FollowerStatus> };
   }
@@ -131,7 +134,7 @@ export class MembershipManager {
       throw new MembershipRefusedError(`a member named ${name} already exists`, 'name-exists');
     }
     if (voter && !force) {
-      const problem = this.quorumProblem(st, [...st.config.voters, 0n as NodeId], `adding voter ${name || peerUrls[0]} (not running yet)`);
+      const problem = this.quorumProblem(st, [...st.config.voters, NO_NODE], `adding voter ${name || peerUrls[0]} (not running yet)`);
       if (problem !== undefined) throw new MembershipRefusedError(problem, 'not-enough-started');
     }
   }

@@ -11,6 +11,7 @@ import { RaftDriver } from '../driver/raft-driver';
 import type { DriverSnapshots, DriverStateMachine } from '../driver/raft-driver';
 import type { MemoryNetwork } from '../transport/memory-transport';
 import type { SnapshotChunkIn, SnapshotOffer, SnapshotSource } from '../transport/transport';
+import type { Scheduler } from '../driver/clock';
 
 export class ToyStateMachine implements DriverStateMachine<string | null> {
   data = new Map<string, string>();
@@ -94,7 +95,7 @@ export interface ToyMember {
   readonly fatal: Error[];
 }
 
-export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: readonly NodeId[], options: { snapshotEveryEntries?: number; trailing?: number; bootstrap?: boolean; observer?: DriverObserver; tracer?: Tracer } = {}): Promise<ToyMember> {
+export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: readonly NodeId[], options: { snapshotEveryEntries?: number; trailing?: number; bootstrap?: boolean; observer?: DriverObserver; tracer?: Tracer; scheduler?: Scheduler } = {}): Promise<ToyMember> {
   const store = new MemoryLogStore();
   if (options.bootstrap !== false) {
     const boot = bootstrapEntries(peers);
@@ -119,6 +120,7 @@ export async function startToyMember(network: MemoryNetwork, id: NodeId, peers: 
     onFatal: (e) => fatal.push(e),
     observer: options.observer,
     tracer: options.tracer,
+    scheduler: options.scheduler,
   });
   receiver.driver = driver;
   await driver.start();

@@ -16,6 +16,7 @@
 import { GrpcServer, GrpcStatus, GrpcStatusError, Metadata } from '@keyval/grpc';
 import type { ServerCall } from '@keyval/grpc';
 import { etcd, kvbatch } from '@keyval/proto';
+import { REASONS, outcomeTrailers } from '@keyval/outcome';
 
 interface SessionRecord {
   lastSeq: number;
@@ -164,7 +165,7 @@ export class FakeMember {
     this.bump(method);
     if (this.faults.noLeader > 0) {
       this.faults.noLeader -= 1;
-      throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: no leader');
+      throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'etcdserver: no leader', { metadata: refused(REASONS.noLeader) });
     }
     if (this.faults.hold) {
       await new Promise<void>((resolve) => {
@@ -173,8 +174,9 @@ export class FakeMember {
       });
     }
     if (!serializable && this.cluster.leader !== this.id) {
-      const hint: Record<string, string> = this.cluster.leader === 0n ? {} : { 'keyval-leader': this.cluster.leader.toString(16) };
-      throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, this.cluster.leader === 0n ? 'etcdserver: no leader' : 'etcdserver: not leader', { metadata: hint });
+      const noLeader = this.cluster.leader === 0n;
+      const metadata = noLeader ? refused(REASONS.noLeader) : { ...refused(REASONS.notLeader), 'keyval-leader': this.cluster.leader.toString(16) };
+      throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, noLeader ? 'etcdserver: no leader' : 'etcdserver: not leader', { metadata });
     }
     if (method === 'Range') {
       return apply();
@@ -257,10 +259,10 @@ export class FakeCluster {
     }
     const session = this.sessions.get(clientId);
     if (session === undefined && seq > 1) {
-      throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `session of client ${clientId} is unknown or expired (sequence ${seq}); start a new session at sequence 1`);
+      throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `session of client ${clientId} is unknown or expired (sequence ${seq}); start a new session at sequence 1`, { metadata: refused(REASONS.sessionExpired) });
     }
     if (session !== undefined && seq < session.lastSeq) {
-      throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `stale sequence number ${seq} for client ${clientId}: ${session.lastSeq} was already applied`);
+      throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `stale sequence number ${seq} for client ${clientId}: ${session.lastSeq} was already applied`, { metadata: refused(REASONS.staleSequence) });
     }
     if (session !== undefined && seq === session.lastSeq) {
       return session.answer as T;
@@ -294,4 +296,9 @@ export class FakeCluster {
     }
     return etcd.TxnResponse.fromPartial({ header: { revision: BigInt(this.revision) }, succeeded });
   }
+}
+
+/** The trailers a real member answers a refusal with (see @keyval/api's error-status.ts). */
+function refused(reason: string): Record<string, string> {
+  return outcomeTrailers({ outcome: 'not-applied', reason });
 }
