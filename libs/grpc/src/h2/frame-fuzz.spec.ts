@@ -80,7 +80,10 @@ const scenario = fc.record({
 
 /** The stream ids a scenario has used, to resolve NEXT and LAST. */
 interface Ids {
+  /** The highest client stream id a HEADERS frame opened (NEXT follows it). */
   last: number;
+  /** The highest client (odd) stream id any frame named: a fresh call must go above it. */
+  touched: number;
 }
 
 function resolve(ids: Ids, streamId: number): number {
@@ -95,6 +98,10 @@ function writeStep(out: FrameWriter, client: RawH2Client, ids: Ids, raw: Step): 
   const s = 'streamId' in raw ? { ...raw, streamId: resolve(ids, raw.streamId) } : raw;
   if (s.kind === 'headers' && s.streamId % 2 === 1) {
     ids.last = Math.max(ids.last, s.streamId);
+  }
+  if ('streamId' in s && s.streamId % 2 === 1) {
+    // Any frame on an idle stream can close it (a malformed PRIORITY resets it with FRAME_SIZE_ERROR).
+    ids.touched = Math.max(ids.touched, s.streamId);
   }
   switch (s.kind) {
     case 'headers':
@@ -127,16 +134,16 @@ function writeStep(out: FrameWriter, client: RawH2Client, ids: Ids, raw: Step): 
   }
 }
 
-/** The wire bytes of `steps`, encoded in order with the client's HPACK state, and the highest stream id they open. */
+/** The wire bytes of `steps`, encoded in order with the client's HPACK state, and the highest client stream id they name. */
 function encode(steps: readonly Step[], client: RawH2Client): { bytes: Buffer; lastId: number } {
   const chunks: Buffer[] = [];
   const out = new FrameWriter();
-  const ids: Ids = { last: -1 };
+  const ids: Ids = { last: -1, touched: -1 };
   for (const s of steps) {
     writeStep(out, client, ids, s);
   }
   out.flush({ write: (chunk: Buffer) => chunks.push(Buffer.from(chunk)) });
-  return { bytes: Buffer.concat(chunks), lastId: ids.last };
+  return { bytes: Buffer.concat(chunks), lastId: Math.max(ids.last, ids.touched) };
 }
 
 /** Writes `bytes` in pieces of the sizes in `cuts` (cycled), each on its own turn. */
