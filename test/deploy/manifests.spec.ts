@@ -201,6 +201,45 @@ describe('overlays compared, and the optional components', () => {
     findObject(objects, 'PersistentVolumeClaim', 'keyval-backups');
   });
 
+  it('switches members and gateway to mutual TLS with the tls component: https:// URLs for every pod, certificates from mounted Secrets', () => {
+    const objects = renderWith('overlays/dev', ['components/tls']);
+    for (const o of objects) {
+      expect(() => new (modelOf(o))(o).validate()).not.toThrow();
+    }
+    expect(typeProblems(objects)).toEqual([]);
+    /** The Secret a file path of a container lies in (through its volume mounts), or undefined. */
+    const secretOf = (workload: K8sObject, launch: ContainerLaunch, file: string): string | undefined => {
+      const volumes = (podTemplate(workload).spec as unknown as { volumes: { name: string; secret?: { secretName: string } }[] }).volumes;
+      const mount = Object.entries(launch.mounts).find(([, at]) => file.startsWith(`${at}/`));
+      return volumes.find((v) => v.name === mount?.[0])?.secret?.secretName;
+    };
+    const sts = findObject(objects, 'StatefulSet', 'keyval');
+    const member = containerLaunch(objects, sts, 'keyval', { name: 'keyval-1', namespace: 'db' });
+    const config = withEnv(member, parseKeyvalConfig);
+    expect(config?.initialAdvertisePeerUrls).toEqual(['https://keyval-1.keyval-peer.db.svc.cluster.local:2380']);
+    expect(config?.advertiseClientUrls).toEqual(['https://keyval-1.keyval-peer.db.svc.cluster.local:2379']);
+    expect(config?.initialCluster.flatMap((m) => m.peerUrls).every((u) => u.startsWith('https://'))).toBe(true);
+    expect(config?.peerTls).toMatchObject({ clientCertAuth: true });
+    expect(config?.clientTls).toMatchObject({ clientCertAuth: true });
+    for (const side of [config?.peerTls, config?.clientTls]) {
+      for (const file of [side?.certFile, side?.keyFile, side?.caFile]) expect(secretOf(sts, member, file as string)).toBe('keyval-tls');
+    }
+    // The probes stay on the plaintext health port the member still serves.
+    expect(config?.listenMetricsUrls.map((u) => `${u.secure}:${u.port}`)).toEqual([`false:${member.ports['health']}`]);
+    const deployment = findObject(objects, 'Deployment', 'keyval-gateway');
+    const gateway = containerLaunch(objects, deployment, 'gateway', { name: 'keyval-gateway-x', namespace: 'db' });
+    const gatewayConfig = withEnv(gateway, parseGatewayConfig);
+    expect(gatewayConfig?.endpoints).toEqual([`keyval-client:${member.ports['client']}`]);
+    expect(gateway.args).toContain(`--endpoints=https://keyval-client:${member.ports['client']}`);
+    const upstream = gatewayConfig?.upstreamTls;
+    expect(upstream?.verifyServer).toBe(true);
+    for (const file of [upstream?.caFile, upstream?.certFile, upstream?.keyFile]) expect(secretOf(deployment, gateway, file as string)).toBe('keyval-gateway-tls');
+    // Both run as 10001: the Secret's files must be readable by their fsGroup.
+    for (const workload of [sts, deployment]) {
+      expect((podTemplate(workload).spec as unknown as { securityContext: { fsGroup: number } }).securityContext.fsGroup).toBe(10001);
+    }
+  });
+
   it('catches an invalid object (the validation is not a no-op)', () => {
     const sts = findObject(renderKustomization(path.join(KUBERNETES_DIR, 'overlays', 'dev')), 'StatefulSet', 'keyval');
     const broken = JSON.parse(JSON.stringify(sts)) as { spec: { replicas: unknown } };
