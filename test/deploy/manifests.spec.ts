@@ -6,12 +6,11 @@
  * gateway's command lines, as the pods get them, are accepted by the apps' own flag parsers.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseKeyvalConfig } from '../../apps/keyval/src/config/keyval-config';
 import { parseGatewayConfig } from '../../apps/gateway/src/config/gateway-config';
 import YAML from 'yaml';
-import { KUBERNETES_DIR, REPO_ROOT, containerLaunch, findObject, modelModule, podTemplate, renderKustomization, typeProblems } from './manifests';
+import { KUBERNETES_DIR, REPO_ROOT, containerLaunch, findObject, modelModule, podTemplate, renderKustomization, renderWith, typeProblems } from './manifests';
 import type { ContainerLaunch, K8sObject } from './manifests';
 
 interface Validatable {
@@ -26,18 +25,6 @@ function modelOf(o: K8sObject): ModelClass {
   const model = exported[o.kind];
   if (model === undefined) throw new Error(`${module} exports no ${o.kind}`);
   return model;
-}
-
-/** Renders the overlay plus components through a temporary kustomization next to nothing else. */
-function renderWith(overlay: string, components: readonly string[]): K8sObject[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyval-kustomize-'));
-  try {
-    const rel = (p: string): string => path.relative(dir, path.join(KUBERNETES_DIR, p));
-    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), `resources:\n  - ${rel(overlay)}\ncomponents:\n${components.map((c) => `  - ${rel(c)}\n`).join('')}`);
-    return renderKustomization(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Parses a launch with the environment it would have (and nothing else from ours). */
@@ -209,7 +196,7 @@ describe('overlays compared, and the optional components', () => {
     expect(typeProblems(objects)).toEqual([]);
     /** The Secret a file path of a container lies in (through its volume mounts), or undefined. */
     const secretOf = (workload: K8sObject, launch: ContainerLaunch, file: string): string | undefined => {
-      const volumes = (podTemplate(workload).spec as unknown as { volumes: { name: string; secret?: { secretName: string } }[] }).volumes;
+      const volumes = podTemplate(workload).spec.volumes ?? [];
       const mount = Object.entries(launch.mounts).find(([, at]) => file.startsWith(`${at}/`));
       return volumes.find((v) => v.name === mount?.[0])?.secret?.secretName;
     };
