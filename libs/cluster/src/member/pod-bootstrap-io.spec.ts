@@ -12,7 +12,7 @@ import { CertificateStore, ThrowawayCa } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { peerServerCredentials } from '../transport/peer-credentials';
 import type { PeerTls } from '../transport/peer-credentials';
-import { describeCallError, grpcPodBootstrapIo } from './pod-bootstrap';
+import { PodCallError, describeCallError, grpcPodBootstrapIo } from './pod-bootstrap';
 
 let dir: string;
 let server: grpc.Server;
@@ -60,7 +60,10 @@ describe('grpcPodBootstrapIo over mutual TLS', () => {
   });
 
   it('names --peer-trusted-ca-file when the peer\'s certificate does not verify', async () => {
-    await expect(grpcPodBootstrapIo({ peer: wrongCa }).memberList(`https://localhost:${port}`, 5_000)).rejects.toThrow('--peer-trusted-ca-file');
+    const error = await grpcPodBootstrapIo({ peer: wrongCa }).memberList(`https://localhost:${port}`, 5_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodCallError);
+    expect(error).toMatchObject({ side: 'peer', tlsFailure: true, url: `https://localhost:${port}` });
+    expect((error as Error).message).toContain('--peer-trusted-ca-file');
   });
 
   it('names --peer-cert-file when the peer refuses this pod\'s certificate', async () => {
@@ -69,7 +72,7 @@ describe('grpcPodBootstrapIo over mutual TLS', () => {
 
   it('fails plainly (no TLS hint) when plaintext meets a TLS port', async () => {
     const error = await grpcPodBootstrapIo({ peer: good }).memberList(`http://localhost:${port}`, 2_000).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ name: 'PodCallError', tlsFailure: false });
     expect((error as Error).message).not.toContain('--peer');
   });
 
@@ -78,6 +81,7 @@ describe('grpcPodBootstrapIo over mutual TLS', () => {
     const error = await grpcPodBootstrapIo({ clientTlsFor: () => ({ secureContext: () => wrongCa.certificates.secureContext() }) })
       .memberAdd(`https://localhost:${port}`, 'kv-3', 'https://kv-3:2380', 3_000)
       .catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'PodCallError', side: 'client', tlsFailure: true });
     expect((error as Error).message).toContain('--trusted-ca-file');
   });
 });

@@ -261,6 +261,25 @@ export interface PodBootstrapTls {
  */
 const TLS_FAILURE = /certificate|CERT_|self[- ]signed|unable to (get|verify)|altname|ssl|tls|handshake|alert|before any HTTP\/2 frame|Last error: Failed to connect \(/i;
 
+/** A start call to another pod failed; `tlsFailure` when its TLS handshake did (the message then names the certificate flags). */
+export class PodCallError extends Error {
+  constructor(
+    readonly url: string,
+    readonly side: 'peer' | 'client',
+    readonly tlsFailure: boolean,
+    message: string,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PodCallError';
+  }
+}
+
+function podCallError(error: unknown, url: string, side: 'peer' | 'client'): PodCallError {
+  const text = error instanceof Error ? error.message : String(error);
+  return new PodCallError(url, side, url.startsWith('https://') && TLS_FAILURE.test(text), describeCallError(error, url, side), { cause: error });
+}
+
 /** `error` as text; a TLS failure says which flags choose the certificates involved. */
 export function describeCallError(error: unknown, url: string, side: 'peer' | 'client'): string {
   const text = error instanceof Error ? error.message : String(error);
@@ -277,7 +296,7 @@ async function adminCall<T>(clientUrl: string, tls: PodBootstrapTls, timeoutMs: 
   try {
     return await call(createClient(admin.AdminDefinition, channel), { timeoutMs });
   } catch (error) {
-    throw new Error(describeCallError(error, clientUrl, 'client'), { cause: error });
+    throw podCallError(error, clientUrl, 'client');
   } finally {
     channel.close();
   }
@@ -295,7 +314,7 @@ export function grpcPodBootstrapIo(tls: PodBootstrapTls = {}): PodBootstrapIo {
       try {
         r = await peerMemberList(peerUrl, timeoutMs, tls.peer);
       } catch (error) {
-        throw new Error(describeCallError(error, peerUrl, 'peer'), { cause: error });
+        throw podCallError(error, peerUrl, 'peer');
       }
       return { clusterId: r.header?.clusterId ?? 0n, members: r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner })) };
     },
