@@ -6,12 +6,11 @@
  * gateway's command lines, as the pods get them, are accepted by the apps' own flag parsers.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseKeyvalConfig } from '../../apps/keyval/src/config/keyval-config';
 import { parseGatewayConfig } from '../../apps/gateway/src/config/gateway-config';
 import YAML from 'yaml';
-import { KUBERNETES_DIR, REPO_ROOT, containerLaunch, findObject, modelModule, podTemplate, renderKustomization, typeProblems } from './manifests';
+import { KUBERNETES_DIR, REPO_ROOT, containerLaunch, findObject, modelModule, podTemplate, renderKustomization, renderWith, typeProblems } from './manifests';
 import type { ContainerLaunch, K8sObject } from './manifests';
 
 interface Validatable {
@@ -26,18 +25,6 @@ function modelOf(o: K8sObject): ModelClass {
   const model = exported[o.kind];
   if (model === undefined) throw new Error(`${module} exports no ${o.kind}`);
   return model;
-}
-
-/** Renders the overlay plus components through a temporary kustomization next to nothing else. */
-function renderWith(overlay: string, components: readonly string[]): K8sObject[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyval-kustomize-'));
-  try {
-    const rel = (p: string): string => path.relative(dir, path.join(KUBERNETES_DIR, p));
-    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), `resources:\n  - ${rel(overlay)}\ncomponents:\n${components.map((c) => `  - ${rel(c)}\n`).join('')}`);
-    return renderKustomization(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Parses a launch with the environment it would have (and nothing else from ours). */
@@ -199,6 +186,45 @@ describe('overlays compared, and the optional components', () => {
     const cron = findObject(objects, 'CronJob', 'keyval-backup');
     expect(JSON.stringify(cron)).toMatch(/kvctl --endpoints=keyval-client:2379 [^"]*snapshot save/);
     findObject(objects, 'PersistentVolumeClaim', 'keyval-backups');
+  });
+
+  it('switches members and gateway to mutual TLS with the tls component: https:// URLs for every pod, certificates from mounted Secrets', () => {
+    const objects = renderWith('overlays/dev', ['components/tls']);
+    for (const o of objects) {
+      expect(() => new (modelOf(o))(o).validate()).not.toThrow();
+    }
+    expect(typeProblems(objects)).toEqual([]);
+    /** The Secret a file path of a container lies in (through its volume mounts), or undefined. */
+    const secretOf = (workload: K8sObject, launch: ContainerLaunch, file: string): string | undefined => {
+      const volumes = podTemplate(workload).spec.volumes ?? [];
+      const mount = Object.entries(launch.mounts).find(([, at]) => file.startsWith(`${at}/`));
+      return volumes.find((v) => v.name === mount?.[0])?.secret?.secretName;
+    };
+    const sts = findObject(objects, 'StatefulSet', 'keyval');
+    const member = containerLaunch(objects, sts, 'keyval', { name: 'keyval-1', namespace: 'db' });
+    const config = withEnv(member, parseKeyvalConfig);
+    expect(config?.initialAdvertisePeerUrls).toEqual(['https://keyval-1.keyval-peer.db.svc.cluster.local:2380']);
+    expect(config?.advertiseClientUrls).toEqual(['https://keyval-1.keyval-peer.db.svc.cluster.local:2379']);
+    expect(config?.initialCluster.flatMap((m) => m.peerUrls).every((u) => u.startsWith('https://'))).toBe(true);
+    expect(config?.peerTls).toMatchObject({ clientCertAuth: true });
+    expect(config?.clientTls).toMatchObject({ clientCertAuth: true });
+    for (const side of [config?.peerTls, config?.clientTls]) {
+      for (const file of [side?.certFile, side?.keyFile, side?.caFile]) expect(secretOf(sts, member, file as string)).toBe('keyval-tls');
+    }
+    // The probes stay on the plaintext health port the member still serves.
+    expect(config?.listenMetricsUrls.map((u) => `${u.secure}:${u.port}`)).toEqual([`false:${member.ports['health']}`]);
+    const deployment = findObject(objects, 'Deployment', 'keyval-gateway');
+    const gateway = containerLaunch(objects, deployment, 'gateway', { name: 'keyval-gateway-x', namespace: 'db' });
+    const gatewayConfig = withEnv(gateway, parseGatewayConfig);
+    expect(gatewayConfig?.endpoints).toEqual([`keyval-client:${member.ports['client']}`]);
+    expect(gateway.args).toContain(`--endpoints=https://keyval-client:${member.ports['client']}`);
+    const upstream = gatewayConfig?.upstreamTls;
+    expect(upstream?.verifyServer).toBe(true);
+    for (const file of [upstream?.caFile, upstream?.certFile, upstream?.keyFile]) expect(secretOf(deployment, gateway, file as string)).toBe('keyval-gateway-tls');
+    // Both run as 10001: the Secret's files must be readable by their fsGroup.
+    for (const workload of [sts, deployment]) {
+      expect((podTemplate(workload).spec as unknown as { securityContext: { fsGroup: number } }).securityContext.fsGroup).toBe(10001);
+    }
   });
 
   it('catches an invalid object (the validation is not a no-op)', () => {

@@ -6,6 +6,8 @@
  * pod simulation starts processes from the YAML itself, never from a copy.
  */
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
 import YAML from 'yaml';
@@ -43,6 +45,18 @@ export function renderKustomization(dir: string): K8sObject[] {
   });
 }
 
+/** Renders an overlay plus components (paths under deployments/kubernetes) through a temporary kustomization. */
+export function renderWith(overlay: string, components: readonly string[]): K8sObject[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyval-kustomize-'));
+  try {
+    const rel = (p: string): string => path.relative(dir, path.join(KUBERNETES_DIR, p));
+    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), `resources:\n  - ${rel(overlay)}\ncomponents:\n${components.map((c) => `  - ${rel(c)}\n`).join('')}`);
+    return renderKustomization(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The one object of `kind` named `name`. */
 export function findObject(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
   const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
@@ -63,12 +77,12 @@ export interface Container {
   env?: EnvVar[];
   envFrom?: { configMapRef?: { name: string }; prefix?: string }[];
   ports?: { name?: string; containerPort: number }[];
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
 }
 export interface PodTemplate {
   metadata: { labels: Record<string, string> };
-  spec: { containers: Container[]; terminationGracePeriodSeconds?: number };
+  spec: { containers: Container[]; terminationGracePeriodSeconds?: number; volumes?: { name: string; secret?: { secretName: string } }[] };
 }
 
 /** A workload's pod template (StatefulSet or Deployment). */

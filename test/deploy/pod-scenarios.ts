@@ -5,15 +5,35 @@
  */
 import * as path from 'node:path';
 import { chaosUnsupportedReason } from '../chaos/netns-network';
-import { KUBERNETES_DIR, renderKustomization } from './manifests';
+import { KUBERNETES_DIR, renderKustomization, renderWith } from './manifests';
 import { PodSimulation } from './pod-sim';
 import type { SimPod } from './pod-sim';
 
-/** The simulation of an overlay (rendered now), in Kubernetes namespace kv-sim; throws when it cannot run here. */
-export async function simulateOverlay(overlay: string): Promise<PodSimulation> {
+/**
+ * The simulation of an overlay (rendered now, with `components` under deployments/kubernetes
+ * when given), in Kubernetes namespace kv-sim, with `secrets` for the pods to mount; throws
+ * when it cannot run here.
+ */
+export async function simulateOverlay(overlay: string, options: { components?: readonly string[]; secrets?: Readonly<Record<string, string>> } = {}): Promise<PodSimulation> {
   const unsupported = await chaosUnsupportedReason();
   if (unsupported !== undefined) throw new Error(`the pod simulation cannot run here: ${unsupported}`);
-  return PodSimulation.start(renderKustomization(path.join(KUBERNETES_DIR, 'overlays', overlay)), { namespace: 'kv-sim' });
+  const objects = options.components === undefined ? renderKustomization(path.join(KUBERNETES_DIR, 'overlays', overlay)) : renderWith(`overlays/${overlay}`, options.components);
+  return PodSimulation.start(objects, { namespace: SIM_NAMESPACE, secrets: options.secrets });
+}
+
+/** The Kubernetes namespace the simulated pods believe they run in. */
+export const SIM_NAMESPACE = 'kv-sim';
+
+/** A client's certificate files (etcdctl's and kvctl's --cacert, --cert, --key). */
+export interface ClientCerts {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** etcdctl's and kvctl's TLS flags for `certs`. */
+export function certFlags(certs: ClientCerts): string[] {
+  return [`--cacert=${certs.caFile}`, `--cert=${certs.certFile}`, `--key=${certs.keyFile}`];
 }
 
 /** Wraps a test body so that a failure's message carries every pod's log tail. */
@@ -37,15 +57,16 @@ export interface ListedMember {
   readonly isLeader: boolean;
 }
 
-/** The running member pods' client addresses (their headless-Service names). */
-export function clientEndpoints(sim: PodSimulation): string {
+/** The running member pods' client addresses (their headless-Service names), with `https://` when `tls`. */
+export function clientEndpoints(sim: PodSimulation, tls = false): string {
   const pods = [...sim.pods.values()].filter((p) => p.workload.kind === 'StatefulSet' && p.running && p.dnsPublished);
-  return pods.map((p) => `${p.name}.${p.workload['spec'] && (p.workload['spec'] as { serviceName: string }).serviceName}.${sim.options.namespace}.svc.cluster.local:${p.launch.ports['client']}`).join(',');
+  return pods.map((p) => `${tls ? 'https://' : ''}${p.name}.${p.workload['spec'] && (p.workload['spec'] as { serviceName: string }).serviceName}.${sim.options.namespace}.svc.cluster.local:${p.launch.ports['client']}`).join(',');
 }
 
-/** `kvctl member list` (linearizable) from the client namespace. */
-export async function memberList(sim: PodSimulation): Promise<{ leader: string; members: ListedMember[] }> {
-  const r = await sim.run('kvctl', [`--endpoints=${clientEndpoints(sim)}`, '--timeout=10s', '-o', 'json', 'member', 'list']);
+/** `kvctl member list` (linearizable) from the client namespace; over TLS with `certs`. */
+export async function memberList(sim: PodSimulation, certs?: ClientCerts): Promise<{ leader: string; members: ListedMember[] }> {
+  const tls = certs === undefined ? [] : certFlags(certs);
+  const r = await sim.run('kvctl', [`--endpoints=${clientEndpoints(sim, certs !== undefined)}`, ...tls, '--timeout=10s', '-o', 'json', 'member', 'list']);
   if (r.code !== 0) throw new Error(`kvctl member list failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { leader: string; members: ListedMember[] };
 }

@@ -44,12 +44,21 @@ export function imageCommands(): Record<string, string> {
   return Object.fromEntries(links.map((m) => [m[2] as string, path.join(REPO_ROOT, m[1] as string)]));
 }
 
+/** The deepest existing directory above `dir` on the host (a tmpfs there makes room for `dir` in a pod alone). */
+function hostAncestor(dir: string): string {
+  let at = path.dirname(dir);
+  while (!fs.existsSync(at)) at = path.dirname(at);
+  return fs.realpathSync(at);
+}
+
 /** A pod the simulation runs. */
 export class SimPod {
   process: ChildProcess | undefined;
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Whether the cluster DNS serves this pod's records yet. */
   dnsPublished = true;
+  /** Secret volumes: a host directory holding the Secret's files, mounted read-only at mountPath. */
+  secretMounts: readonly { readonly source: string; readonly mountPath: string }[] = [];
   private exited: Promise<void> = Promise.resolve();
 
   constructor(
@@ -77,11 +86,13 @@ export class SimPod {
     if (file === undefined) throw new Error(`the image has no command ${command}`);
     const mountPath = this.volumeDir === undefined ? undefined : Object.values(this.launch.mounts)[0];
     // Inside `ip netns exec` the process has a mount namespace of its own: the pod's volume is
-    // mounted at the manifest's mountPath over a tmpfs on its parent, seen by this pod only.
-    const script =
-      mountPath === undefined
-        ? 'exec "$@"'
-        : `mount -t tmpfs kvpod "${path.dirname(mountPath)}" && mkdir -p "${mountPath}" && mount --bind "$0" "${mountPath}" && exec "$@"`;
+    // mounted at the manifest's mountPath over a tmpfs on its parent, seen by this pod only;
+    // each Secret likewise, read-only, over a tmpfs where its path leaves the host's tree.
+    const steps = [
+      ...(mountPath === undefined ? [] : [`mount -t tmpfs kvpod "${path.dirname(mountPath)}" && mkdir -p "${mountPath}" && mount --bind "$0" "${mountPath}"`]),
+      ...this.secretMounts.map((m) => `mount -t tmpfs kvpod "${hostAncestor(m.mountPath)}" && mkdir -p "${m.mountPath}" && mount --bind "${m.source}" "${m.mountPath}" && mount -o remount,bind,ro "${m.mountPath}"`),
+    ];
+    const script = [...steps, 'exec "$@"'].join(' && ');
     const out = fs.openSync(this.logFile, 'a');
     const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...this.launch.env };
     this.exit = undefined;
@@ -129,6 +140,8 @@ export interface SimOptions {
   /** The Kubernetes namespace the pods run in (what their downward API says). */
   readonly namespace: string;
   readonly log?: (line: string) => void;
+  /** The Secrets the pods may mount: name → a host directory holding its keys as files. */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 /** The simulated cluster: pods of the rendered workloads, their DNS, probes and clients. */
@@ -211,12 +224,24 @@ export class PodSimulation {
     if (volumeDir !== undefined) fs.mkdirSync(volumeDir, { recursive: true });
     const pod = new SimPod(name, ns, ip, workload, claim === undefined ? launch : { ...launch, mounts: { [claim]: launch.mounts[claim] as string } }, volumeDir, path.join(this.logDir, `${name}.log`));
     pod.dnsPublished = options.dns !== 'later';
+    pod.secretMounts = this.secretMountsOf(workload, launch);
     this.pods.set(name, pod);
     this.writeHosts(ns, ip, [name]);
     await addHost(POD_LAYOUT, ns, `vp-${ip.split('.')[3]}`, ip);
     this.refreshDns();
     pod.start(this.commands);
     return pod;
+  }
+
+  /** The container's Secret volumes; a Secret the simulation was not given keeps the pod from starting, as in Kubernetes. */
+  private secretMountsOf(workload: K8sObject, launch: ContainerLaunch): { source: string; mountPath: string }[] {
+    return (podTemplate(workload).spec.volumes ?? []).flatMap((v) => {
+      const mountPath = launch.mounts[v.name];
+      if (v.secret === undefined || mountPath === undefined) return [];
+      const source = this.options.secrets?.[v.secret.secretName];
+      if (source === undefined) throw new Error(`Secret ${v.secret.secretName} (volume ${v.name} of ${workload.metadata.name}) does not exist in the simulation`);
+      return [{ source, mountPath }];
+    });
   }
 
   /** The first volumeClaimTemplate's name, if the workload has one. */
@@ -295,6 +320,11 @@ export class PodSimulation {
     const file = this.commands[command];
     if (file === undefined) throw new Error(`the image has no command ${command}`);
     return runCommand('ip', ['netns', 'exec', CLIENT_NS, file, ...args], { allowFail: true, timeoutMs });
+  }
+
+  /** Runs a host tool (etcdctl...) in the client namespace, as a client pod with that tool would. */
+  async runTool(command: string, args: readonly string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return runCommand('ip', ['netns', 'exec', CLIENT_NS, command, ...args], { allowFail: true, timeoutMs });
   }
 
   /** Starts the write load (sim-writer.ts) in the client namespace against `target`. */

@@ -78,6 +78,34 @@ describe('parseKeyvalConfig: a StatefulSet pod (--pod-name)', () => {
     expect(() => parseKeyvalConfig(pod)).toThrow('--pod-name derives --initial-cluster');
   });
 
+  const peerTls = ['--peer-cert-file=/tls/peer.crt', '--peer-key-file=/tls/peer.key', '--peer-trusted-ca-file=/tls/ca.crt'];
+  const clientTls = ['--cert-file=/tls/server.crt', '--key-file=/tls/server.key', '--trusted-ca-file=/tls/ca.crt'];
+
+  it('derives https:// peer URLs (its own and the initial cluster\'s) and client URL from https:// listen URLs', () => {
+    const config = parseKeyvalConfig([...pod, '--listen-peer-urls=https://0.0.0.0:2380', '--listen-client-urls=https://0.0.0.0:2379', ...peerTls, ...clientTls]);
+    expect(config?.initialAdvertisePeerUrls).toEqual(['https://keyval-1.keyval-peer.db.svc.cluster.local:2380']);
+    expect(config?.advertiseClientUrls).toEqual(['https://keyval-1.keyval-peer.db.svc.cluster.local:2379']);
+    expect(config?.initialCluster.flatMap((m) => m.peerUrls)).toEqual([0, 1, 2].map((k) => `https://keyval-${k}.keyval-peer.db.svc.cluster.local:2380`));
+    expect(config?.pod).toMatchObject({ peerUrl: 'https://keyval-1.keyval-peer.db.svc.cluster.local:2380', clientUrl: 'https://keyval-1.keyval-peer.db.svc.cluster.local:2379' });
+    expect(config?.peerTls).toEqual({ certFile: '/tls/peer.crt', keyFile: '/tls/peer.key', caFile: '/tls/ca.crt', clientCertAuth: true });
+  });
+
+  it('takes the client URL\'s scheme from the first listen client URL and the peer scheme on its own', () => {
+    const config = parseKeyvalConfig([...pod, '--listen-peer-urls=https://0.0.0.0:2380', '--listen-client-urls=http://0.0.0.0:2379,https://0.0.0.0:2381', ...peerTls, ...clientTls]);
+    expect(config?.advertiseClientUrls).toEqual(['http://keyval-1.keyval-peer.db.svc.cluster.local:2379']);
+    expect(config?.initialAdvertisePeerUrls).toEqual(['https://keyval-1.keyval-peer.db.svc.cluster.local:2380']);
+  });
+
+  it.each([
+    [['--listen-peer-urls=https://0.0.0.0:2380'], '--listen-peer-urls: https:// peer URLs need --peer-cert-file and --peer-key-file'],
+    [['--listen-client-urls=https://0.0.0.0:2379'], '--listen-client-urls: https:// URLs need --cert-file and --key-file'],
+    [['--listen-peer-urls=https://0.0.0.0:2380', '--peer-cert-file=/tls/peer.crt'], '--peer-cert-file and --peer-key-file go together'],
+    [['--peer-cert-file=/tls/peer.crt', '--peer-key-file=/tls/peer.key'], '--peer-cert-file: the peer URLs must be https:// to use it'],
+  ])('refuses TLS flags that do not fit the pod\'s https:// listen URLs: %j', (extra, message) => {
+    expect(() => parseKeyvalConfig([...pod, ...extra])).toThrow(UsageError);
+    expect(() => parseKeyvalConfig([...pod, ...extra])).toThrow(message);
+  });
+
   it('needs the peer service and the initial size, and a StatefulSet pod name', () => {
     expect(() => parseKeyvalConfig(['--pod-name=keyval-0', '--initial-cluster-size=3'])).toThrow('--pod-name needs --peer-service too');
     expect(() => parseKeyvalConfig(['--pod-name=keyval-0', '--peer-service=p'])).toThrow('--pod-name needs --initial-cluster-size too');

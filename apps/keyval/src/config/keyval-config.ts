@@ -9,7 +9,7 @@ import { UsageError, addServerLimitFlags, checkCertificateFlags, parseListenUrl,
 import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
 import { CompactionRetentionError, PodIdentityError, parseCompactionRetention, parseGoDuration, podIdentity } from '@keyval/cluster';
-import type { AutoCompactionOptions, PodIdentity } from '@keyval/cluster';
+import type { AutoCompactionOptions, PodIdentity, PodSettings } from '@keyval/cluster';
 
 export { UsageError };
 
@@ -188,7 +188,9 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
   if (listenClient.length === 0) throw new UsageError('--listen-client-urls: give at least one URL');
   const advertisePeer = raw['initialAdvertisePeerUrls'] === undefined ? [listenPeer.url] : parseListenUrls(s('initialAdvertisePeerUrls'), '--initial-advertise-peer-urls').map((u) => u.url);
   const advertiseClient = raw['advertiseClientUrls'] === undefined ? listenClient.map((u) => u.url) : parseListenUrls(s('advertiseClientUrls'), '--advertise-client-urls').map((u) => u.url);
-  const identity = pod?.({ peerPort: listenPeer.port, clientPort: (listenClient[0] as UrlHostPort).port });
+  const firstClient = listenClient[0] as UrlHostPort;
+  // The derived URLs follow the listen URLs' schemes (https:// needs the certificate flags: tlsSides).
+  const identity = pod?.({ peerPort: listenPeer.port, clientPort: firstClient.port, peerScheme: listenPeer.secure ? 'https' : 'http', clientScheme: firstClient.secure ? 'https' : 'http' });
   const state = s('initialClusterState');
   if (state !== 'new' && state !== 'existing') {
     throw new UsageError(`--initial-cluster-state: expected "new" or "existing", got ${JSON.stringify(state)}`);
@@ -249,7 +251,7 @@ const DERIVED_FROM_POD = ['name', 'initialCluster', 'initialAdvertisePeerUrls', 
 const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** Checks the pod flags; returns the identity once the ports are known. Throws UsageError. */
-function resolvePod(raw: Raw, given: (key: string) => boolean): (ports: { peerPort: number; clientPort: number }) => PodIdentity {
+function resolvePod(raw: Raw, given: (key: string) => boolean): (listen: Pick<PodSettings, 'peerPort' | 'clientPort' | 'peerScheme' | 'clientScheme'>) => PodIdentity {
   const clashes = DERIVED_FROM_POD.filter(given);
   if (clashes.length > 0) {
     throw new UsageError(`--pod-name derives ${clashes.map(flagOf).join(', ')} from the pod; do not give ${clashes.length === 1 ? 'it' : 'them'} too`);
@@ -258,9 +260,9 @@ function resolvePod(raw: Raw, given: (key: string) => boolean): (ports: { peerPo
     if (raw[required] === undefined) throw new UsageError(`--pod-name needs ${flagOf(required)} too`);
   }
   const size = positiveInt(String(raw['initialClusterSize']), '--initial-cluster-size');
-  return (ports) => {
+  return (listen) => {
     try {
-      return podIdentity({ podName: String(raw['podName']), namespace: String(raw['podNamespace']), peerService: String(raw['peerService']), clusterDomain: String(raw['clusterDomain']), initialClusterSize: size, ...ports });
+      return podIdentity({ podName: String(raw['podName']), namespace: String(raw['podNamespace']), peerService: String(raw['peerService']), clusterDomain: String(raw['clusterDomain']), initialClusterSize: size, ...listen });
     } catch (error) {
       if (error instanceof PodIdentityError) throw new UsageError(`--pod-name: ${error.message}`);
       throw error;

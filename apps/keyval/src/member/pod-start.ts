@@ -5,11 +5,12 @@
  * /readyz (503, with the reason) and waits for SIGTERM, so that it neither rejoins on its own
  * nor restarts in a loop until the StatefulSet is scaled down.
  */
-import { grpcPodBootstrapIo, readIdentity, runPodBootstrap } from '@keyval/cluster';
+import { type PodStart, grpcPodBootstrapIo, readIdentity, runPodBootstrap } from '@keyval/cluster';
 import { installGracefulShutdown, startHealthServer } from '@keyval/ops';
 import type { KeyvalConfig } from '../config/keyval-config';
 import type { AppLogger } from '../logger';
 import { libLogger } from '../logger';
+import { MemberCertificates } from '../tls/member-certificates';
 
 /** The configuration to start the member with, or undefined when the pod stays idle. */
 export async function podStart(config: KeyvalConfig, logger: AppLogger): Promise<KeyvalConfig | undefined> {
@@ -23,7 +24,15 @@ export async function podStart(config: KeyvalConfig, logger: AppLogger): Promise
     // A damaged identity file throws (IdentityFileError): fatal, never taken for a new member.
     const saved = await readIdentity(config.dataDir);
     logger.info({ pod: identity.name, peerUrl: identity.peerUrl, clientUrl: identity.clientUrl, hasData: saved !== undefined }, 'pod start: asking the other pods about the cluster');
-    const start = await runPodBootstrap({ identity, clusterToken: config.initialClusterToken, saved, io: grpcPodBootstrapIo, logger: libLogger(logger) });
+    // https:// URLs: the peer certificate towards peer ports (mutual TLS, as between members),
+    // the client-side certificate towards client ports (as when forwarding to the leader).
+    const certificates = new MemberCertificates(config, logger);
+    let start: PodStart;
+    try {
+      start = await runPodBootstrap({ identity, clusterToken: config.initialClusterToken, saved, io: grpcPodBootstrapIo({ peer: certificates.peerTls, clientTlsFor: (url) => certificates.channelTls(url) }), logger: libLogger(logger) });
+    } finally {
+      certificates.close();
+    }
     logger.info({ start: start.kind }, 'pod start decided');
     switch (start.kind) {
       case 'resume':

@@ -129,4 +129,15 @@ describe('runPodBootstrap', () => {
     const io = cluster([]);
     await expect(runPodBootstrap({ identity: pod(3), clusterToken: TOKEN, io, logger, retryMs: 1, timeoutMs: 20 })).rejects.toThrow('could not join its cluster');
   });
+
+  it('says why no member answered when it gives up (a TLS failure names its flags)', async () => {
+    const io: PodBootstrapIo = {
+      memberList: async (url) => {
+        throw new Error(`certificate verify failed for ${url} (TLS on the peer URL: … --peer-trusted-ca-file …)`);
+      },
+      memberAdd: async () => undefined,
+      memberRemove: async () => undefined,
+    };
+    await expect(runPodBootstrap({ identity: pod(3), clusterToken: TOKEN, io, logger, retryMs: 1, timeoutMs: 20 })).rejects.toThrow(/no running member answered .*: kv-0: certificate verify failed .*--peer-trusted-ca-file/);
+  });
 });

@@ -24,9 +24,9 @@
  * until the plan is one to start with. Peer DNS names that do not resolve yet (normal while
  * Kubernetes creates the pods) are answers that did not come, never fatal.
  */
-import * as grpc from '@grpc/grpc-js';
-import { admin } from '@keyval/proto';
-import { peerTarget } from '../transport/transport';
+import { type CallOptions, type ClientTlsOptions, GrpcChannel, type ServiceClient, createClient } from '@keyval/grpc';
+import { admin, type etcd } from '@keyval/proto';
+import type { PeerTls } from '../transport/peer-credentials';
 import { peerMemberList } from './member-discovery';
 import { computeMemberId } from './member-identity';
 import type { InitialMember } from './member-options';
@@ -166,18 +166,22 @@ export interface PodBootstrapOptions {
   readonly callTimeoutMs?: number;
 }
 
-async function askPods(options: PodBootstrapOptions): Promise<ClusterView[]> {
+/** The answers of the other pods, and why the others gave none. */
+async function askPods(options: PodBootstrapOptions): Promise<{ views: ClusterView[]; failures: string[] }> {
   const pods = podsToProbe(options.identity);
+  const failures: string[] = [];
   const answers = await Promise.all(
     pods.map(async (p): Promise<ClusterView | undefined> => {
       try {
         return { from: p.name, ...(await options.io.memberList(p.peerUrl, options.callTimeoutMs ?? 3_000)) };
-      } catch {
-        return undefined; // not created yet, DNS not published yet, still starting: not an answer
+      } catch (error) {
+        // Not created yet, DNS not published yet, still starting: not an answer (kept to say why).
+        failures.push(`${p.name}: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
       }
     }),
   );
-  return answers.flatMap((a) => (a === undefined ? [] : [a]));
+  return { views: answers.flatMap((a) => (a === undefined ? [] : [a])), failures };
 }
 
 /** Client URLs of the started members, to send a membership change to (they forward it to the leader). */
@@ -210,7 +214,8 @@ export async function runPodBootstrap(options: PodBootstrapOptions): Promise<Pod
   const callMs = options.callTimeoutMs ?? 3_000;
   let last = '';
   for (;;) {
-    const plan = planBootstrap({ identity, clusterToken: options.clusterToken, saved: options.saved, views: await askPods(options) });
+    const { views, failures } = await askPods(options);
+    const plan = planBootstrap({ identity, clusterToken: options.clusterToken, saved: options.saved, views });
     switch (plan.kind) {
       case 'resume':
       case 'bootstrap':
@@ -229,7 +234,8 @@ export async function runPodBootstrap(options: PodBootstrapOptions): Promise<Pod
         break;
       }
       case 'wait':
-        last = plan.reason;
+        // The failures say why (a TLS failure names the certificate flags involved).
+        last = failures.length === 0 ? plan.reason : `${plan.reason}: ${failures.join('; ')}`;
         break;
     }
     if (Date.now() >= deadline) {
@@ -240,27 +246,83 @@ export async function runPodBootstrap(options: PodBootstrapOptions): Promise<Pod
   }
 }
 
-function unary<Req, Res>(clientUrl: string, call: (client: admin.AdminClient, request: Req, deadline: Date, done: (error: grpc.ServiceError | null, response: Res) => void) => void, request: Req, timeoutMs: number): Promise<Res> {
-  const client = new admin.AdminClient(peerTarget(clientUrl), grpc.credentials.createInsecure());
-  return new Promise<Res>((resolve, reject) => {
-    call(client, request, new Date(Date.now() + timeoutMs), (error, response) => {
-      client.close();
-      if (error !== null) reject(error);
-      else resolve(response);
-    });
-  });
+/** How a pod reaches the others: its peer certificate for https:// peer URLs, its client-side TLS for https:// client URLs. */
+export interface PodBootstrapTls {
+  /** --peer-cert-file, --peer-key-file, --peer-trusted-ca-file (mutual TLS, as between members). */
+  readonly peer?: PeerTls;
+  /** TLS towards an https:// client URL (the member's --cert-file/--key-file, verified with --trusted-ca-file), as the leader forwarder uses. */
+  readonly clientTlsFor?: (url: string) => ClientTlsOptions | undefined;
 }
 
-/** The real calls: MemberList on peer ports, MemberAdd/MemberRemove (Admin API) on client ports. */
-export const grpcPodBootstrapIo: PodBootstrapIo = {
-  async memberList(peerUrl, timeoutMs) {
-    const r = await peerMemberList(peerUrl, timeoutMs);
-    return { clusterId: r.header?.clusterId ?? 0n, members: r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner })) };
-  },
-  async memberAdd(clientUrl, name, peerUrl, timeoutMs) {
-    await unary(clientUrl, (c, req, deadline, done) => c.memberAdd(req, new grpc.Metadata(), { deadline }, done), { name, peerUrls: [peerUrl], voter: false, force: false }, timeoutMs);
-  },
-  async memberRemove(clientUrl, id, timeoutMs) {
-    await unary(clientUrl, (c, req, deadline, done) => c.memberRemove(req, new grpc.Metadata(), { deadline }, done), { id, force: false }, timeoutMs);
-  },
-};
+/**
+ * Failures of a TLS handshake, as Node and grpc-js word them: certificate checks, alerts, and a
+ * connection the server closed during the handshake (a refused client certificate: grpc-js
+ * says only "Failed to connect", our client "before any HTTP/2 frame").
+ */
+const TLS_FAILURE = /certificate|CERT_|self[- ]signed|unable to (get|verify)|altname|ssl|tls|handshake|alert|before any HTTP\/2 frame|Last error: Failed to connect \(/i;
+
+/** A start call to another pod failed; `tlsFailure` when its TLS handshake did (the message then names the certificate flags). */
+export class PodCallError extends Error {
+  constructor(
+    readonly url: string,
+    readonly side: 'peer' | 'client',
+    readonly tlsFailure: boolean,
+    message: string,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PodCallError';
+  }
+}
+
+function podCallError(error: unknown, url: string, side: 'peer' | 'client'): PodCallError {
+  const text = error instanceof Error ? error.message : String(error);
+  return new PodCallError(url, side, url.startsWith('https://') && TLS_FAILURE.test(text), describeCallError(error, url, side), { cause: error });
+}
+
+/** `error` as text; a TLS failure says which flags choose the certificates involved. */
+export function describeCallError(error: unknown, url: string, side: 'peer' | 'client'): string {
+  const text = error instanceof Error ? error.message : String(error);
+  if (!url.startsWith('https://') || !TLS_FAILURE.test(text)) return text;
+  return side === 'peer'
+    ? `${text} (TLS on the peer URL: this pod presents --peer-cert-file/--peer-key-file and verifies ${url} with --peer-trusted-ca-file; the certificate must name the pod's DNS name)`
+    : `${text} (TLS on the client URL: this pod presents --cert-file/--key-file and verifies ${url} with --trusted-ca-file; the certificate must name the pod's DNS name)`;
+}
+
+type Admin = ServiceClient<typeof admin.AdminDefinition>;
+
+async function adminCall<T>(clientUrl: string, tls: PodBootstrapTls, timeoutMs: number, call: (client: Admin, options: CallOptions) => Promise<T>): Promise<T> {
+  const channel = new GrpcChannel(clientUrl, { connectTimeoutMs: timeoutMs, tls: tls.clientTlsFor?.(clientUrl) });
+  try {
+    return await call(createClient(admin.AdminDefinition, channel), { timeoutMs });
+  } catch (error) {
+    throw podCallError(error, clientUrl, 'client');
+  } finally {
+    channel.close();
+  }
+}
+
+/**
+ * The real calls: MemberList on peer ports (grpc-js, with the peer transport's credentials),
+ * MemberAdd/MemberRemove (Admin API) on client ports (the member's own gRPC client, with the
+ * TLS it forwards calls with). Plaintext for http:// URLs.
+ */
+export function grpcPodBootstrapIo(tls: PodBootstrapTls = {}): PodBootstrapIo {
+  return {
+    async memberList(peerUrl, timeoutMs) {
+      let r: etcd.MemberListResponse;
+      try {
+        r = await peerMemberList(peerUrl, timeoutMs, tls.peer);
+      } catch (error) {
+        throw podCallError(error, peerUrl, 'peer');
+      }
+      return { clusterId: r.header?.clusterId ?? 0n, members: r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner })) };
+    },
+    async memberAdd(clientUrl, name, peerUrl, timeoutMs) {
+      await adminCall(clientUrl, tls, timeoutMs, (c, o) => c.memberAdd({ name, peerUrls: [peerUrl], voter: false, force: false }, o));
+    },
+    async memberRemove(clientUrl, id, timeoutMs) {
+      await adminCall(clientUrl, tls, timeoutMs, (c, o) => c.memberRemove({ id, force: false }, o));
+    },
+  };
+}

@@ -30,6 +30,28 @@ describe('podIdentity', () => {
     ]);
   });
 
+  it('derives https:// peer URLs (its own and the initial cluster\'s) and client URL when the listen URLs are https://', () => {
+    const id = podIdentity(settings({ peerScheme: 'https', clientScheme: 'https' }));
+    expect(id.peerUrl).toBe('https://keyval-2.keyval-peer.db.svc.cluster.local:2380');
+    expect(id.clientUrl).toBe('https://keyval-2.keyval-peer.db.svc.cluster.local:2379');
+    expect(id.initialCluster.flatMap((m) => m.peerUrls)).toEqual([0, 1, 2].map((k) => `https://keyval-${k}.keyval-peer.db.svc.cluster.local:2380`));
+    expect(podsToProbe(id).map((p) => p.peerUrl)).toEqual([0, 1].map((k) => `https://keyval-${k}.keyval-peer.db.svc.cluster.local:2380`));
+  });
+
+  it('takes each scheme on its own (TLS for peers only, plaintext clients)', () => {
+    const id = podIdentity(settings({ peerScheme: 'https', clientScheme: 'http' }));
+    expect(id.peerUrl.startsWith('https://')).toBe(true);
+    expect(id.clientUrl.startsWith('http://')).toBe(true);
+    const clientOnly = podIdentity(settings({ clientScheme: 'https' }));
+    expect(clientOnly.initialCluster.every((m) => m.peerUrls.every((u) => u.startsWith('http://')))).toBe(true);
+    expect(clientOnly.clientUrl.startsWith('https://')).toBe(true);
+  });
+
+  it('refuses a scheme other than http and https', () => {
+    expect(() => podIdentity(settings({ peerScheme: 'unix' as 'http' }))).toThrow(PodIdentityError);
+    expect(() => podIdentity(settings({ peerScheme: 'unix' as 'http' }))).toThrow('peer URL scheme "unix" is neither http nor https');
+  });
+
   it('keeps dashes inside the StatefulSet name and takes the last number as the ordinal', () => {
     expect(parsePodName('my-kv-store-10')).toEqual({ statefulSet: 'my-kv-store', ordinal: 10 });
   });

@@ -11,6 +11,10 @@
  *       initial       keyval-0=http://keyval-0.keyval-peer.db.svc.cluster.local:2380,
  *                     keyval-1=…, keyval-2=…      (ordinals 0 .. size-1)
  *
+ * The schemes follow the listen URLs: a pod listening for peers on https:// derives https://
+ * peer URLs for itself and for every pod of the initial cluster (mutual TLS between members),
+ * and likewise for the client URL.
+ *
  * Pure: no I/O. What a pod does with it at start (bootstrap, resume, join) is pod-bootstrap.ts.
  */
 import type { InitialMember } from './member-options';
@@ -37,7 +41,13 @@ export interface PodSettings {
   readonly initialClusterSize: number;
   readonly peerPort: number;
   readonly clientPort: number;
+  /** Scheme of the derived peer URLs (the --listen-peer-urls scheme); default http. */
+  readonly peerScheme?: UrlScheme;
+  /** Scheme of the derived client URL (the first --listen-client-urls scheme); default http. */
+  readonly clientScheme?: UrlScheme;
 }
+
+export type UrlScheme = 'http' | 'https';
 
 export interface PodIdentity {
   readonly settings: PodSettings;
@@ -77,6 +87,12 @@ function checkPort(port: number, what: string): void {
   }
 }
 
+function checkScheme(scheme: string | undefined, what: string): void {
+  if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') {
+    throw new PodIdentityError(`${what} ${JSON.stringify(scheme)} is neither http nor https`);
+  }
+}
+
 /** `<statefulset>-<ordinal>` split; throws PodIdentityError for anything else. */
 export function parsePodName(podName: string): { statefulSet: string; ordinal: number } {
   checkLabel(podName, 'pod name');
@@ -94,7 +110,7 @@ export function podHost(s: PodSettings, statefulSet: string, ordinal: number): s
 
 /** The peer URL of pod `ordinal`. */
 export function podPeerUrl(s: PodSettings, statefulSet: string, ordinal: number): string {
-  return `http://${podHost(s, statefulSet, ordinal)}:${s.peerPort}`;
+  return `${s.peerScheme ?? 'http'}://${podHost(s, statefulSet, ordinal)}:${s.peerPort}`;
 }
 
 /** Derives the identity; throws PodIdentityError naming the bad setting. */
@@ -105,12 +121,14 @@ export function podIdentity(s: PodSettings): PodIdentity {
   checkDomain(s.clusterDomain);
   checkPort(s.peerPort, 'peer port');
   checkPort(s.clientPort, 'client port');
+  checkScheme(s.peerScheme, 'peer URL scheme');
+  checkScheme(s.clientScheme, 'client URL scheme');
   if (!Number.isInteger(s.initialClusterSize) || s.initialClusterSize < 1 || s.initialClusterSize > INITIAL_CLUSTER_SIZE_MAX) {
     throw new PodIdentityError(`initial cluster size ${s.initialClusterSize} must be a whole number from 1 to ${INITIAL_CLUSTER_SIZE_MAX}`);
   }
   const host = podHost(s, statefulSet, ordinal);
   const initialCluster = Array.from({ length: s.initialClusterSize }, (_, k) => ({ name: `${statefulSet}-${k}`, peerUrls: [podPeerUrl(s, statefulSet, k)] }));
-  return { settings: s, name: s.podName, statefulSet, ordinal, host, peerUrl: `http://${host}:${s.peerPort}`, clientUrl: `http://${host}:${s.clientPort}`, initialCluster };
+  return { settings: s, name: s.podName, statefulSet, ordinal, host, peerUrl: podPeerUrl(s, statefulSet, ordinal), clientUrl: `${s.clientScheme ?? 'http'}://${host}:${s.clientPort}`, initialCluster };
 }
 
 /**
