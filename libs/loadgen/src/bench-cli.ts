@@ -34,6 +34,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { installLeanAsyncResourceBind } from '@keyval/grpc';
+import { oneOf, targetsOf, wholeNumber } from './bench-args';
 import { BenchPki, findLeader, startCluster, startGateway, type RunningCluster } from './bench-cluster';
 import { renderLineChart } from './bench-chart';
 import { describeDiskWindow, DiskMonitor, type DiskWindow } from './disk-monitor';
@@ -92,23 +93,6 @@ export interface LevelResult {
 const USAGE =
   'flags: --target keyval|etcd|both --clients 1,16,64,256 --workload put,get,serializable-get,mixed --members 3,5,7 --repeat N --ops N --duration S --value-bytes N --endpoints a,b,c --lease-reads --gateway --warmup N --connections N --json FILE --charts DIR --rate N --idle S --tls';
 
-/** `text` if it is one of `choices`, or throws naming the flag. */
-function oneOf<T extends string>(flag: string, text: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(text)) {
-    throw new Error(`${flag} takes ${choices.join(', ')}, not ${JSON.stringify(text)}`);
-  }
-  return text as T;
-}
-
-/** Parses a whole number of at least `min`, or throws naming the flag. */
-function wholeNumber(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < min) {
-    throw new Error(`${flag} takes a whole number of at least ${min}, not ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const args: BenchArgs = {
     targets: ['keyval'],
@@ -138,11 +122,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       return v;
     };
     switch (flag) {
-      case '--target': {
-        const t = oneOf('--target', value(), ['keyval', 'etcd', 'both'] as const);
-        args.targets = t === 'both' ? ['keyval', 'etcd'] : [t];
+      case '--target':
+        args.targets = targetsOf(value());
         break;
-      }
       case '--clients':
         args.clients = value()
           .split(',')

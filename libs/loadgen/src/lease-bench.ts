@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import { GrpcChannel, bidiStreamingCall, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
 import type { MethodDefinition } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { wholeNumber } from './bench-args';
+import { targetsOf, wholeNumber } from './bench-args';
 import { findLeader, startCluster } from './bench-cluster';
 import { LatencyRecorder } from './latency';
 
@@ -33,8 +33,7 @@ function parseArgs(argv: readonly string[]): LeaseBenchArgs {
     const value = argv[++i];
     switch (flag) {
       case '--target':
-        if (value !== 'keyval' && value !== 'etcd' && value !== 'both') throw new Error(`--target takes keyval, etcd or both, not ${JSON.stringify(value)}`);
-        args.targets = value === 'both' ? ['keyval', 'etcd'] : [value];
+        args.targets = targetsOf(value);
         break;
       case '--leases':
         args.leases = wholeNumber(flag, value, 1);

@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import { GrpcChannel, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
+import { targetsOf, wholeNumber } from './bench-args';
 import { findLeader, startCluster, type LocalCluster } from './bench-cluster';
 import { describeDisk, probeDisk } from './disk-probe';
 
@@ -31,14 +32,6 @@ interface ScaleArgs {
 
 const USAGE = 'flags: --target keyval|etcd|both --keys N --value-bytes N --txn-ops N --clients N --snapshot-count N';
 
-function wholeNumber(flag: string, text: string | undefined, min: number): number {
-  const n = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isSafeInteger(n) || n < min) {
-    throw new Error(`${flag} takes a whole number of at least ${min}, not ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
 export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
   const args: ScaleArgs = { targets: ['keyval'], keys: 1_000_000, valueBytes: 256, txnOps: 100, clients: 32, snapshotCount: 2_000 };
   for (let i = 0; i < argv.length; i++) {
@@ -46,8 +39,7 @@ export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
     const value = argv[++i];
     switch (flag) {
       case '--target':
-        if (value !== 'keyval' && value !== 'etcd' && value !== 'both') throw new Error(`--target takes keyval, etcd, both, not ${JSON.stringify(value)}`);
-        args.targets = value === 'both' ? ['keyval', 'etcd'] : [value];
+        args.targets = targetsOf(value);
         break;
       case '--keys':
         args.keys = wholeNumber(flag, value, 1);

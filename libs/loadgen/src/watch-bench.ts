@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import { GrpcChannel, bidiStreamingCall, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
 import type { MessageCodec, MethodDefinition } from '@keyval/grpc';
 import { BinaryReader, BinaryWriter, etcd, mvcc } from '@keyval/proto';
-import { wholeNumber } from './bench-args';
+import { targetsOf, wholeNumber } from './bench-args';
 import { findLeader, startCluster } from './bench-cluster';
 import { LatencyRecorder } from './latency';
 
@@ -41,8 +41,7 @@ function parseArgs(argv: readonly string[]): WatchBenchArgs {
     const value = argv[++i];
     switch (flag) {
       case '--target':
-        if (value !== 'keyval' && value !== 'etcd' && value !== 'both') throw new Error(`--target takes keyval, etcd or both, not ${JSON.stringify(value)}`);
-        args.targets = value === 'both' ? ['keyval', 'etcd'] : [value];
+        args.targets = targetsOf(value);
         break;
       case '--watchers':
         args.watchers = wholeNumber(flag, value, 1);
