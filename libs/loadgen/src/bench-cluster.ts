@@ -240,20 +240,27 @@ export async function startGateway(endpoints: readonly string[], pki?: BenchPki)
 }
 
 /** The endpoint whose member leads (Maintenance.Status), waiting up to 20 s for one. */
+/** Maintenance.Status of the member at `endpoint`, on a channel of its own. */
+export async function memberStatus(endpoint: string, timeoutMs: number, pki?: BenchPki): Promise<etcd.StatusResponse> {
+  const channel = new GrpcChannel(endpoint, { connectTimeoutMs: timeoutMs, tls: pki?.tlsFor(endpoint) });
+  try {
+    return await createClient(etcd.MaintenanceDefinition, channel).status({}, { timeoutMs });
+  } finally {
+    channel.close();
+  }
+}
+
 export async function findLeader(endpoints: readonly string[], pki?: BenchPki): Promise<string> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     for (const endpoint of endpoints) {
-      const channel = new GrpcChannel(endpoint, { connectTimeoutMs: 500, tls: pki?.tlsFor(endpoint) });
       try {
-        const st = await createClient(etcd.MaintenanceDefinition, channel).status({}, { timeoutMs: 500 });
+        const st = await memberStatus(endpoint, 500, pki);
         if (st.leader !== 0n && st.leader === st.header?.memberId) {
           return endpoint;
         }
       } catch {
         // not up yet
-      } finally {
-        channel.close();
       }
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import { GrpcChannel, createClient, installLeanAsyncResourceBind } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { targetsOf, wholeNumber } from './bench-args';
-import { findLeader, startCluster, type LocalCluster } from './bench-cluster';
+import { findLeader, memberStatus, startCluster, type LocalCluster } from './bench-cluster';
 import { describeDisk, probeDisk } from './disk-probe';
 
 interface ScaleArgs {
@@ -90,15 +90,6 @@ async function rssMiB(pid: number | undefined): Promise<number | undefined> {
     return kb === undefined ? undefined : Number(kb) / 1024;
   } catch {
     return undefined;
-  }
-}
-
-async function status(endpoint: string, timeoutMs = 2_000): Promise<etcd.StatusResponse> {
-  const channel = new GrpcChannel(endpoint, { connectTimeoutMs: timeoutMs });
-  try {
-    return await createClient(etcd.MaintenanceDefinition, channel).status({}, { timeoutMs });
-  } finally {
-    channel.close();
   }
 }
 
@@ -192,7 +183,7 @@ async function runTarget(target: 'keyval' | 'etcd', args: ScaleArgs): Promise<vo
 
     // Add a fourth member and time it to caught up.
     const leaderNow = await findLeader(cluster.endpoints);
-    const committed = (await status(leaderNow)).raftIndex;
+    const committed = (await memberStatus(leaderNow, 2_000)).raftIndex;
     const before = await scrapeLeader(cluster, leaderNow);
     const addStarted = performance.now();
     // The leader refuses to add a voter while a member it needs for the new quorum is not
@@ -208,7 +199,7 @@ async function runTarget(target: 'keyval' | 'etcd', args: ScaleArgs): Promise<vo
       }
     }
     const newMember = endpoint;
-    const caughtUp = await timeUntil('the new member catching up', 300_000, async () => (await status(newMember, 1_000)).raftAppliedIndex >= committed);
+    const caughtUp = await timeUntil('the new member catching up', 300_000, async () => (await memberStatus(newMember, 1_000)).raftAppliedIndex >= committed);
     const after = await scrapeLeader(cluster, leaderNow);
     const snapshotFamily = target === 'keyval' ? 'keyval_install_snapshot_sent_total' : 'etcd_network_snapshot_send_success';
     const snapshots = counterSum(after, snapshotFamily) - counterSum(before, snapshotFamily);
