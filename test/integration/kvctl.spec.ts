@@ -102,6 +102,51 @@ describe('kvctl against a real cluster', () => {
   );
 
   it(
+    'history and leases: get --rev, watch (history then live, --prev-kv, resumable), compaction, and lease commands worded as etcdctl',
+    explain(c, async () => {
+      const first = await kvctlJson<{ revision: number }>(eps(), ['put', 'hist/a', 'v1']);
+      await kvctlOk(eps(), ['put', 'hist/a', 'v2']);
+      expect(await kvctlOk(eps(), ['get', 'hist/a', '--rev', String(first.revision), '--print-value-only'])).toBe('v1\n');
+      // History first, then a live change, then exit after three events.
+      const watching = runKvctl(eps(), ['watch', 'hist/', '--prefix', '--rev', String(first.revision), '--prev-kv', '--max-events', '3']);
+      await kvctlOk(eps(), ['put', 'hist/b', 'live']);
+      const watched = await watching;
+      expect(watched).toMatchObject({ code: 0, stderr: '' });
+      expect(watched.stdout).toBe('PUT\nhist/a\nv1\nPUT\nhist/a\nv1\nhist/a\nv2\nPUT\nhist/b\nlive\n');
+      // etcdctl prints the same history the same way.
+      const etcdWatch = await etcdctl(eps(), ['watch', 'hist/a', `--rev=${first.revision}`, '--prev-kv'], { killAfterMs: 3_000 });
+      expect(etcdWatch.stdout).toBe('PUT\nhist/a\nv1\nPUT\nhist/a\nv1\nhist/a\nv2\n');
+
+      const current = await kvctlJson<{ revision: number }>(eps(), ['put', 'hist/c', 'x']);
+      expect(await kvctlOk(eps(), ['compaction', String(current.revision)])).toBe(`compacted revision ${current.revision}\n`);
+      const stale = await runKvctl(eps(), ['get', 'hist/a', '--rev', String(first.revision)]);
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toContain('etcdserver: mvcc: required revision has been compacted');
+      const staleWatch = await runKvctl(eps(), ['watch', 'hist/a', '--rev', String(first.revision)]);
+      expect(staleWatch.code).toBe(1);
+      expect(staleWatch.stderr).toMatch(/^kvctl: watch canceled: etcdserver: mvcc: required revision has been compacted/);
+
+      const granted = await kvctlOk(eps(), ['lease', 'grant', '60']);
+      expect(granted).toMatch(/^lease [0-9a-f]{16} granted with TTL\(60s\)\n$/);
+      const id = (/lease ([0-9a-f]{16})/.exec(granted) as RegExpExecArray)[1] as string;
+      expect(await kvctlOk(eps(), ['put', 'hist/leased', 'yes', '--lease', id])).toBe('OK\n');
+      const ttl = await kvctlOk(eps(), ['lease', 'timetolive', id, '--keys']);
+      expect(ttl).toMatch(new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\(\\d+s\\), attached keys\\(\\[hist/leased\\]\\)\n$`));
+      const etcdTtl = await etcdctlOk(eps(), ['lease', 'timetolive', id, '--keys']);
+      expect(etcdTtl.replace(/remaining\(\d+s\)/, 'remaining(Ns)')).toBe(ttl.replace(/remaining\(\d+s\)/, 'remaining(Ns)'));
+      expect(await kvctlOk(eps(), ['lease', 'list'])).toBe(await etcdctlOk(eps(), ['lease', 'list']));
+      expect(await kvctlOk(eps(), ['lease', 'keep-alive', id, '--once'])).toBe(`lease ${id} keepalived with TTL(60)\n`);
+      expect(await kvctlOk(eps(), ['lease', 'revoke', id])).toBe(`lease ${id} revoked\n`);
+      expect((await kvctlJson<{ count: number }>(eps(), ['get', 'hist/leased', '--count-only'])).count).toBe(0);
+      expect(await kvctlOk(eps(), ['lease', 'timetolive', id])).toBe(`lease ${id} already expired\n`);
+      expect(await kvctlOk(eps(), ['lease', 'timetolive', id])).toBe(await etcdctlOk(eps(), ['lease', 'timetolive', id]));
+      const bad = await runKvctl(eps(), ['lease', 'revoke', 'xyz']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe('kvctl: bad lease ID "xyz": expected up to 16 hexadecimal digits\n');
+    }),
+  );
+
+  it(
     'kvctl status agrees with etcdctl endpoint status and etcdctl member list',
     explain(c, async () => {
       // The two tools read at different instants: compare a moment when nothing moved between

@@ -7,6 +7,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerBenchCommand } from '../commands/bench-command';
 import { registerClusterCommands } from '../commands/cluster-commands';
 import { registerDataCommands } from '../commands/data-commands';
+import { registerHistoryCommands } from '../commands/history-commands';
+import { registerLeaseCommands } from '../commands/lease-commands';
 import { registerSnapshotCommands } from '../commands/snapshot-commands';
 import { DEFAULT_ENDPOINTS } from '../client/endpoints';
 import { CliContext } from './cli-context';
@@ -18,7 +20,7 @@ export const KVCTL_VERSION = '0.1.0';
 /** Builds the program; output goes to `io`. */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('kvctl')
-    .description('Operate a KeyVal cluster: data, cluster status, members, leadership, snapshots and benchmarks.')
+    .description('Operate a KeyVal cluster: data, history (watch, compaction), leases, cluster status, members, leadership, snapshots and benchmarks.')
     .version(KVCTL_VERSION)
     .addOption(new Option('--endpoints <list>', `comma-separated host:port or http://host:port (default: ${DEFAULT_ENDPOINTS.join(',')})`).env('KEYVAL_ENDPOINTS'))
     .addOption(new Option('-o, --output <format>', 'table, json or simple (etcdctl-style lines)').default('table'))
@@ -33,6 +35,8 @@ export function buildProgram(ctx: CliContext): Command {
     .showSuggestionAfterError(true)
     .allowExcessArguments(false);
   registerDataCommands(program, ctx);
+  registerHistoryCommands(program, ctx);
+  registerLeaseCommands(program, ctx);
   registerClusterCommands(program, ctx);
   registerSnapshotCommands(program, ctx);
   registerBenchCommand(program, ctx);
@@ -44,6 +48,8 @@ Examples:
   kvctl get greeting
   kvctl get app/ --prefix -o json
   kvctl txn --if 'counter == 1' --then 'put counter 2' --else 'get counter'
+  kvctl watch app/ --prefix --rev 1 --prev-kv
+  kvctl lease grant 60 && kvctl put session/a up --lease <id>
   kvctl status
   kvctl member add n4 --peer-urls http://127.0.0.1:42380
   kvctl leader transfer n2

@@ -8,6 +8,7 @@ import type { mvcc } from '@keyval/proto';
 import type { CliContext } from '../cli/cli-context';
 import { parseIntFlag } from '../cli/cli-context';
 import { UsageError } from '../cli/cli-errors';
+import { parseLeaseId } from './lease-commands';
 import { TxnSyntaxError, buildTxn, prefixEnd } from './txn-parser';
 
 const text = (b: Buffer): string => b.toString('utf8');
@@ -61,10 +62,12 @@ function registerGet(program: Command, ctx: CliContext): void {
     .option('--count-only', 'only the number of keys')
     .option('--print-value-only', 'print only the values, one per line')
     .option('--serializable', 'read this member’s applied state without asking the leader (may be stale)')
+    .option('--rev <revision>', 'read the keys as they were at this revision')
     .action(async (key: string, end: string | undefined, o: Record<string, boolean | string | undefined>, cmd: Command) => {
       const k = nonEmptyKey(key);
       const request = etcd.RangeRequest.fromPartial({
         key: k,
+        revision: BigInt(o['rev'] === undefined ? 0 : parseIntFlag(String(o['rev']), '--rev', 1, Number.MAX_SAFE_INTEGER)),
         rangeEnd: rangeEnd(k, end, o),
         limit: BigInt(o['limit'] === undefined ? 0 : parseIntFlag(String(o['limit']), '--limit', 1, 1_000_000_000)),
         keysOnly: o['keysOnly'] === true,
@@ -88,8 +91,10 @@ function registerPutDel(program: Command, ctx: CliContext): void {
     .argument('<key>')
     .argument('<value>')
     .option('--prev-kv', 'print the previous value')
-    .action(async (key: string, value: string, o: { prevKv?: boolean }, cmd: Command) => {
-      const response = await ctx.client(cmd).put(etcd.PutRequest.fromPartial({ key: nonEmptyKey(key), value: Buffer.from(value, 'utf8'), prevKv: o.prevKv === true }));
+    .option('--lease <leaseID>', 'attach the key to this lease (hexadecimal, as `kvctl lease grant` prints it)')
+    .action(async (key: string, value: string, o: { prevKv?: boolean; lease?: string }, cmd: Command) => {
+      const lease = o.lease === undefined ? 0n : parseLeaseId(o.lease);
+      const response = await ctx.client(cmd).put(etcd.PutRequest.fromPartial({ key: nonEmptyKey(key), value: Buffer.from(value, 'utf8'), prevKv: o.prevKv === true, lease }));
       const revision = Number(response.header?.revision ?? 0);
       const prev = response.prevKv === undefined ? undefined : kvJson(response.prevKv);
       if (ctx.globals(cmd).output === 'json') ctx.print(cmd, { revision, prevKv: prev }, [], []);
