@@ -5,11 +5,12 @@
  * `etcdctl move-leader`, learners through `etcdctl member add/promote/remove`, snapshots on
  * demand, bench, and the message when the cluster has no leader.
  */
+import { spawn } from 'node:child_process';
 import { TestCluster, explain } from './harness/cluster';
 import { etcdctl, etcdctlOk, parseEtcdctlJson } from './harness/etcdctl';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
-import { kvctlJson, kvctlOk, runKvctl } from './ops-helpers';
+import { KVCTL_MAIN, kvctlJson, kvctlOk, runKvctl } from './ops-helpers';
 import type { StatusRowJson } from './ops-helpers';
 
 jest.setTimeout(120_000);
@@ -116,6 +117,24 @@ describe('kvctl against a real cluster', () => {
       // etcdctl prints the same history the same way.
       const etcdWatch = await etcdctl(eps(), ['watch', 'hist/a', `--rev=${first.revision}`, '--prev-kv'], { killAfterMs: 3_000 });
       expect(etcdWatch.stdout).toBe('PUT\nhist/a\nv1\nPUT\nhist/a\nv1\nhist/a\nv2\n');
+
+      // A watch whose member dies resumes on the next endpoint after the last event printed.
+      const from = await kvctlJson<{ revision: number }>(eps(), ['put', 'hist/r', 'one']);
+      const watcher = spawn(process.execPath, [KVCTL_MAIN, `--endpoints=${eps().join(',')}`, 'watch', 'hist/r', '--rev', String(from.revision), '--max-events', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      watcher.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      const exited = new Promise<number | null>((resolve) => watcher.once('close', resolve));
+      try {
+        await waitFor(() => (out === 'PUT\nhist/r\none\n' ? true : undefined), { timeoutMs: 20_000, what: 'the first event' });
+        const first = c().members[0] as TestMember; // the first endpoint, where kvctl watches
+        await first.stop('SIGKILL');
+        await kvctlOk(eps().slice(1), ['put', 'hist/r', 'two']);
+        expect(await exited).toBe(0);
+        expect(out).toBe('PUT\nhist/r\none\nPUT\nhist/r\ntwo\n');
+        await c().restart(first, 30_000);
+      } finally {
+        watcher.kill('SIGKILL');
+      }
 
       const current = await kvctlJson<{ revision: number }>(eps(), ['put', 'hist/c', 'x']);
       expect(await kvctlOk(eps(), ['compaction', String(current.revision)])).toBe(`compacted revision ${current.revision}\n`);
