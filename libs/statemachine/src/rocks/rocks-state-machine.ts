@@ -28,6 +28,8 @@ import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
 import { snapshotInfo } from '../snapshot/snapshot-file';
 import type { SnapshotHeader } from '../snapshot/snapshot-format';
 import { SnapshotStore } from '../snapshot/snapshot-store';
+import { checkHashRevision, hashKeySpace } from '../snapshot/state-hash';
+import type { KvHash, StoreHash } from '../snapshot/state-hash';
 import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
 import { ChangeListeners } from '../engine/change-listeners';
 import { HistorySelection } from '../engine/history-read';
@@ -44,6 +46,7 @@ import {
   APPLIED_KEY,
   MEMBERSHIP_KEY,
   PREFIX_REVISION,
+  PREFIX_VERSION,
   TOMBSTONE_VALUE,
   decodeRevisionChunk,
   decodeVersion,
@@ -56,12 +59,13 @@ import {
   kvKey,
   leaseAttachmentKey,
   leaseKey,
+  prefixBounds,
   revisionKey,
   sessionKey,
   versionKey,
 } from './key-layout';
 import { CompactorStoppedError, RocksCompactor } from './rocks-compactor';
-import { buildDatabase, exportSnapshot, loadMachine } from './rocks-snapshot';
+import { buildDatabase, exportSnapshot, hashDatabase, loadMachine } from './rocks-snapshot';
 import type { LoadedMachine } from './rocks-snapshot';
 import { LeaseTable } from '../engine/lease-table';
 import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
@@ -312,6 +316,39 @@ export class RocksStateMachine implements StateMachine {
       return await readRange(read, request, read.revision, this.limits.maxRangeResponseBytes);
     } finally {
       await read.end();
+      this.gate.exitRead();
+    }
+  }
+
+  async hashKv(atRevision: number): Promise<KvHash> {
+    this.checkOpen();
+    const read = await this.gate.enterRead(() => {
+      const { revision, compactRevision } = this.state;
+      const hashRevision = checkHashRevision(atRevision, revision, compactRevision);
+      // Not cached: a one-off full scan of the versions, in small native batches.
+      const iterator = this.db.iterator({ ...prefixBounds(PREFIX_VERSION), batchBytes: SNAPSHOT_SCAN_BATCH_BYTES, fillCache: false });
+      return { iterator, revision, compactRevision, hashRevision };
+    });
+    try {
+      const versions = async function* (): AsyncGenerator<VersionRecord> {
+        for await (const entry of read.iterator.entries()) {
+          yield decodeVersion(entry.key, entry.value);
+        }
+      };
+      const hash = await hashKeySpace(versions(), read.compactRevision, read.hashRevision);
+      return { hash, hashRevision: read.hashRevision, revision: read.revision, compactRevision: read.compactRevision };
+    } finally {
+      await read.iterator.end();
+      this.gate.exitRead();
+    }
+  }
+
+  async hashStore(): Promise<StoreHash> {
+    this.checkOpen();
+    const iterator = await this.gate.enterRead(() => this.db.iterator({ batchBytes: SNAPSHOT_SCAN_BATCH_BYTES, fillCache: false }));
+    try {
+      return await hashDatabase(iterator, this.options.dataDir);
+    } finally {
       this.gate.exitRead();
     }
   }
