@@ -44,6 +44,12 @@ export interface HistoryReadResult {
   readonly nextRevision: number;
 }
 
+/** What the stored data takes. */
+export interface StorageBytes {
+  /** Bytes of live data (RocksDB: its live-data estimate plus the memtables). */
+  readonly inUse: number;
+}
+
 export interface StateMachine {
   /** Index of the last applied entry; 0 before any. Durable in RocksStateMachine. */
   appliedIndex(): LogIndex;
@@ -134,6 +140,16 @@ export interface StateMachine {
    * applied index and term), at one point in time.
    */
   hashStore(): Promise<StoreHash>;
+
+  /**
+   * etcd's Defragment: gives the space of deleted and overwritten data back (RocksDB: a
+   * compaction of every key range, one range per step, on a worker thread; applies and reads
+   * go on meanwhile). Changes no data.
+   */
+  defragment(): Promise<void>;
+
+  /** What the stored data takes (etcd's `dbSizeInUse`): an estimate, cheap to ask. */
+  storageBytes(): StorageBytes;
 
   /** The snapshot directory (listing, sending, receiving). */
   readonly snapshots: SnapshotStore;

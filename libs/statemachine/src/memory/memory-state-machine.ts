@@ -24,7 +24,7 @@ import type { ImportedItem } from '../snapshot/snapshot-import';
 import { SnapshotStore } from '../snapshot/snapshot-store';
 import { checkHashRevision, hashKeySpace, hashRecords } from '../snapshot/state-hash';
 import type { KvHash, StoreHash } from '../snapshot/state-hash';
-import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StorageBytes, StoreChange } from '../state-machine';
 import { ChangeListeners } from '../engine/change-listeners';
 import { LeaseTable } from '../engine/lease-table';
 import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
@@ -159,6 +159,22 @@ export class MemoryStateMachine implements StateMachine {
     }
     const versions = this.store.history.allVersions();
     return hashKeySpace(iterate(versions), compactRevision, hashRevision).then((hash) => ({ hash, hashRevision, revision, compactRevision }));
+  }
+
+  /** Nothing to give back in memory. */
+  defragment(): Promise<void> {
+    this.checkOpen();
+    return Promise.resolve();
+  }
+
+  /** Bytes of the keys and values of every version held. */
+  storageBytes(): StorageBytes {
+    this.checkOpen();
+    let inUse = 0;
+    for (const version of this.store.history.allVersions()) {
+      inUse += version.key.byteLength + (version.kv?.value.byteLength ?? 0);
+    }
+    return { inUse };
   }
 
   async hashStore(): Promise<StoreHash> {

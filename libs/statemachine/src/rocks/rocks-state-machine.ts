@@ -30,7 +30,7 @@ import type { SnapshotHeader } from '../snapshot/snapshot-format';
 import { SnapshotStore } from '../snapshot/snapshot-store';
 import { checkHashRevision, hashKeySpace } from '../snapshot/state-hash';
 import type { KvHash, StoreHash } from '../snapshot/state-hash';
-import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StorageBytes, StoreChange } from '../state-machine';
 import { ChangeListeners } from '../engine/change-listeners';
 import { HistorySelection } from '../engine/history-read';
 import type { VersionRef } from '../engine/history-read';
@@ -45,6 +45,8 @@ import type { CompactionProgress } from './key-layout';
 import {
   APPLIED_KEY,
   MEMBERSHIP_KEY,
+  PREFIX_LEASE_KEY,
+  PREFIX_META,
   PREFIX_REVISION,
   PREFIX_VERSION,
   TOMBSTONE_VALUE,
@@ -341,6 +343,28 @@ export class RocksStateMachine implements StateMachine {
       await read.iterator.end();
       this.gate.exitRead();
     }
+  }
+
+  async defragment(): Promise<void> {
+    this.checkOpen();
+    // One key prefix per step (each a CompactRange on a worker thread): applies and reads go
+    // on meanwhile; a restore or close waits for the running step only.
+    for (let prefix = PREFIX_META; prefix <= PREFIX_LEASE_KEY; prefix++) {
+      await this.gate.enterRead(() => undefined);
+      try {
+        this.checkOpen();
+        const { gte, lt } = prefixBounds(prefix);
+        await this.db.compactRange(gte, lt);
+      } finally {
+        this.gate.exitRead();
+      }
+    }
+  }
+
+  storageBytes(): StorageBytes {
+    this.checkOpen();
+    // Live SST data plus what the memtables hold (not yet flushed): etcd's "in use".
+    return { inUse: this.db.numericProperty('rocksdb.estimate-live-data-size') + this.db.numericProperty('rocksdb.cur-size-all-mem-tables') };
   }
 
   async hashStore(): Promise<StoreHash> {
