@@ -6,13 +6,14 @@
  * then exits 1 naming a member whose stored data was tampered with; `etcdctl defrag` gives
  * space back; `etcdctl snapshot save` writes a download etcd's client accepts (512·n + 32
  * bytes, SHA-256 trailer) that `kvctl snapshot restore` turns into a new cluster holding the
- * same key space (same HashKV).
+ * same key space (same HashKV); grpc.health.v1 Health/Check answers as etcd's.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import rocksdb from 'rocksdb';
-import { etcd as etcdpb } from '@keyval/proto';
+import { GrpcChannel, GrpcStatus, GrpcStatusError, createClient } from '@keyval/grpc';
+import { etcd as etcdpb, health } from '@keyval/proto';
 import { EtcdCluster } from './harness/etcd-process';
 import { clusterForSuite, explain } from './harness/cluster';
 import { etcdctl, etcdctlOk, parseEtcdctlJson } from './harness/etcdctl';
@@ -212,6 +213,24 @@ describe('etcd Maintenance on KeyVal (real processes), beside etcd 3.4', () => {
       } finally {
         await member.stop('SIGKILL').catch(() => undefined);
         member.closeChannel();
+      }
+    }),
+  );
+
+  it(
+    'grpc.health.v1 Health/Check on the client port: SERVING for the server, NOT_FOUND "unknown service" otherwise, as etcd',
+    explain(c, async () => {
+      const etcdChannel = new GrpcChannel(e().members[0]?.clientUrl as string, { connectTimeoutMs: 2_000 });
+      try {
+        for (const channel of [c().running()[0]?.grpcChannel() as GrpcChannel, etcdChannel]) {
+          const client = createClient(health.HealthDefinition, channel);
+          expect(await client.check({ service: '' }, { timeoutMs: 5_000 })).toEqual({ status: health.HealthCheckResponse_ServingStatus.SERVING });
+          const unknown = await client.check({ service: 'etcdserverpb.KV' }, { timeoutMs: 5_000 }).catch((error: unknown) => error);
+          expect(unknown).toBeInstanceOf(GrpcStatusError);
+          expect([(unknown as GrpcStatusError).code, (unknown as GrpcStatusError).details]).toEqual([GrpcStatus.NOT_FOUND, 'unknown service']);
+        }
+      } finally {
+        etcdChannel.close();
       }
     }),
   );
