@@ -15,6 +15,8 @@ import rocksdb from 'rocksdb';
 import { GrpcChannel, GrpcStatus, GrpcStatusError, createClient } from '@keyval/grpc';
 import { etcd as etcdpb, health } from '@keyval/proto';
 import { EtcdCluster } from './harness/etcd-process';
+import type { EtcdMember } from './harness/etcd-process';
+import { waitFor } from './harness/wait-for';
 import { clusterForSuite, explain } from './harness/cluster';
 import { etcdctl, etcdctlOk, parseEtcdctlJson } from './harness/etcdctl';
 import type { TestMember } from './harness/member-process';
@@ -259,6 +261,30 @@ describe('etcd Maintenance on KeyVal (real processes), beside etcd 3.4', () => {
       expect(bad.code).toBe(1);
       expect(bad.stderr).toMatch(new RegExp(`diverges on member ${victim.name} \\(`));
       expect(bad.stdout).toMatch(new RegExp(`^${victim.name}\\s.*DIVERGES$`, 'm'));
+    }),
+  );
+
+  it(
+    'endpoint status without a leader: errors says "etcdserver: no leader", as etcd’s does',
+    explain(c, async () => {
+      const noLeader = async (endpoint: string): Promise<StatusJson['Status'] | undefined> => {
+        const r = await etcdctl([endpoint], ['endpoint', 'status', '-w', 'json']);
+        const row = r.code === 0 ? ((parseEtcdctlJson(r.stdout) as StatusJson[])[0] as StatusJson) : undefined;
+        return row !== undefined && String(row.Status.leader ?? 0) === '0' ? row.Status : undefined;
+      };
+      const three = await EtcdCluster.start(3);
+      try {
+        const [survivor, ...others] = three.members as [EtcdMember, ...EtcdMember[]];
+        for (const m of others) await three.kill(m);
+        const theirs = await waitFor(() => noLeader(survivor.endpoint), { timeoutMs: 20_000, what: 'etcd to lose its leader' });
+        const leader = await c().leader();
+        for (const m of c().followersOf(leader)) await m.stop('SIGKILL');
+        const ours = await waitFor(() => noLeader(leader.endpoint), { timeoutMs: 20_000, what: 'KeyVal to lose its leader' });
+        expect(ours.errors).toEqual(theirs.errors);
+        expect(ours.errors).toEqual(['etcdserver: no leader']);
+      } finally {
+        await three.close();
+      }
     }),
   );
 });
