@@ -13,4 +13,5 @@ export * as mvcc from './gen/mvccpb/kv';
 export * as raftpb from './gen/keyval/raft/v1/raft';
 export * as admin from './gen/keyval/admin/v1/admin';
 export * as kvbatch from './gen/keyval/kvbatch/v1/kvbatch';
+export * as health from './gen/grpc/health/v1/health';
 export { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';

@@ -20,5 +20,7 @@ export { SnapshotStore, SnapshotReceiver } from './snapshot/snapshot-store';
 export type { SnapshotFileInfo } from './snapshot/snapshot-file';
 export { SNAPSHOT_FORMAT_VERSION } from './snapshot/snapshot-format';
 export type { SnapshotHeader } from './snapshot/snapshot-format';
+export type { KvHash, StoreHash } from './snapshot/state-hash';
+export { ETCD_SNAPSHOT_ALIGN, etcdSnapshotPadding, etcdStreamSnapshot } from './snapshot/etcd-stream';
 export { RocksStateMachine } from './rocks/rocks-state-machine';
 export type { BackendObserver, RocksStateMachineOptions, RestoreStep } from './rocks/rocks-state-machine';

@@ -5,6 +5,7 @@
  */
 import type { StateMachineFactory } from './testing/conformance-harness.test';
 import { describeChangesConformance } from './testing/conformance-changes.test';
+import { describeHashConformance } from './testing/conformance-hash.test';
 import { describeHistoryConformance } from './testing/conformance-history.test';
 import { describeKvConformance } from './testing/conformance-kv.test';
 import { describeLeaseConformance } from './testing/conformance-leases.test';
@@ -23,5 +24,6 @@ export function describeStateMachineConformance(factory: StateMachineFactory): v
     describeLeaseConformance(factory);
     describeSessionConformance(factory);
     describeSnapshotConformance(factory);
+    describeHashConformance(factory);
   });
 }

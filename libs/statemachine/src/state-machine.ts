@@ -14,6 +14,7 @@ import type { LeaseInfo, LeaseRecord } from './engine/lease-table';
 import type { RangeRequest, RangeResponse } from './kv-types';
 import type { SnapshotFileInfo } from './snapshot/snapshot-file';
 import type { SnapshotStore } from './snapshot/snapshot-store';
+import type { KvHash, StoreHash } from './snapshot/state-hash';
 
 /** What changed in the store, told to change listeners in order (see `onChange`). */
 export type StoreChange =
@@ -41,6 +42,12 @@ export interface HistoryReadResult {
   readonly events: readonly KeyEvent[];
   /** The first revision not read: `toRevision + 1` when the read reached the end. */
   readonly nextRevision: number;
+}
+
+/** What the stored data takes. */
+export interface StorageBytes {
+  /** Bytes of live data (RocksDB: its live-data estimate plus the memtables). */
+  readonly inUse: number;
 }
 
 export interface StateMachine {
@@ -118,6 +125,31 @@ export interface StateMachine {
    * long read), and FutureRevisionError beyond the current revision.
    */
   readHistory(request: HistoryReadRequest): Promise<HistoryReadResult>;
+
+  /**
+   * etcd's HashKV: a CRC-32C of the key space at `revision` (0: the current one) — every
+   * version a read at or above the compacted revision and at or below `revision` can reach —
+   * at one point in time, equal on every member with the same applied state. Throws
+   * CompactedError at or below the compacted revision, FutureRevisionError above the current
+   * one. Streams the versions in small batches (never holds the event loop for long).
+   */
+  hashKv(revision: number): Promise<KvHash>;
+
+  /**
+   * etcd's Hash: a CRC-32C of the whole replicated state (what a snapshot holds, without the
+   * applied index and term), at one point in time.
+   */
+  hashStore(): Promise<StoreHash>;
+
+  /**
+   * etcd's Defragment: gives the space of deleted and overwritten data back (RocksDB: a
+   * compaction of every key range, one range per step, on a worker thread; applies and reads
+   * go on meanwhile). Changes no data.
+   */
+  defragment(): Promise<void>;
+
+  /** What the stored data takes (etcd's `dbSizeInUse`): an estimate, cheap to ask. */
+  storageBytes(): StorageBytes;
 
   /** The snapshot directory (listing, sending, receiving). */
   readonly snapshots: SnapshotStore;

@@ -10,7 +10,7 @@ import type { ServerCall, ServerWritableCall, ServiceImplementation } from '@key
 import { admin } from '@keyval/proto';
 import { NO_NODE, ReadMode, nodeId } from '@keyval/raft';
 import { DiskUsageProbe, memberStatus, openBackup, transferLeadership } from '@keyval/cluster';
-import type { KvMember } from '@keyval/cluster';
+import type { BackupSource, KvMember } from '@keyval/cluster';
 import { toStatusError } from '@keyval/api';
 import type { MemberService } from '../member/member.service';
 import { adminHeader, adminMember, adminMembers, snapshotMetaToWire, statusToWire } from './admin-convert';
@@ -139,24 +139,33 @@ export class AdminService {
   };
 
   /** Streams a consistent snapshot: a header, then checksummed chunks in order (flow-controlled). */
-  private async snapshotSave(call: ServerWritableCall<admin.SnapshotSaveResponse>): Promise<void> {
+  private snapshotSave(call: ServerWritableCall<admin.SnapshotSaveResponse>): Promise<void> {
+    return this.withBackup(async (backup) => {
+      const header: admin.SnapshotSaveHeader = { meta: snapshotMetaToWire(backup.meta), totalBytes: BigInt(backup.totalBytes), crc32c: backup.crc32c, members: adminMembers(backup.membership) };
+      await call.write({ part: { $case: 'header', value: header } });
+      let offset = 0;
+      for await (const data of backup.chunks()) {
+        await call.write({ part: { $case: 'chunk', value: { offset: BigInt(offset), data, crc32c: crc32c(data) } } });
+        offset += data.byteLength;
+      }
+    });
+  }
+
+  /**
+   * Runs `send` with a consistent backup of this member's state (Admin.SnapshotSave and etcd's
+   * Maintenance.Snapshot share the SNAPSHOT_SAVES_MAX downloads a member serves at once).
+   */
+  async withBackup(send: (backup: BackupSource) => Promise<void>): Promise<void> {
     if (this.saves >= SNAPSHOT_SAVES_MAX) {
       throw new GrpcStatusError(GrpcStatus.RESOURCE_EXHAUSTED, `${this.saves} snapshot downloads are already running on this member; try again later`);
     }
     this.saves++;
     try {
-      const m = this.members.member;
-      const backup = await openBackup(m).catch((error: unknown) => {
+      const backup = await openBackup(this.members.member).catch((error: unknown) => {
         throw toStatusError(error);
       });
       try {
-        const header: admin.SnapshotSaveHeader = { meta: snapshotMetaToWire(backup.meta), totalBytes: BigInt(backup.totalBytes), crc32c: backup.crc32c, members: adminMembers(backup.membership) };
-        await call.write({ part: { $case: 'header', value: header } });
-        let offset = 0;
-        for await (const data of backup.chunks()) {
-          await call.write({ part: { $case: 'chunk', value: { offset: BigInt(offset), data, crc32c: crc32c(data) } } });
-          offset += data.byteLength;
-        }
+        await send(backup);
       } finally {
         await backup.close();
       }

@@ -1,7 +1,6 @@
 /**
- * etcd's Cluster service (member list, add, remove, promote) and Maintenance.Status /
- * Maintenance.MoveLeader, wire-compatible so `etcdctl member …`, `etcdctl endpoint status`
- * and `etcdctl move-leader` work. Changes run on the leader through the Admin API's path
+ * etcd's Cluster service (member list, add, remove, promote), wire-compatible so
+ * `etcdctl member …` works (Maintenance: etcd-maintenance.service.ts). Changes run on the leader through the Admin API's path
  * (AdminService.onLeader: forwarded as Admin calls); refusals carry etcd's texts
  * (libs/api error-status.ts).
  *
@@ -22,7 +21,6 @@ export class EtcdClusterService {
   constructor(
     private readonly members: MemberService,
     private readonly adminService: AdminService,
-    private readonly version: string,
   ) {}
 
   private header(): etcd.ResponseHeader {
@@ -61,34 +59,6 @@ export class EtcdClusterService {
       members: added.members.length > 0 ? added.members.map(etcdMember) : this.membersNow(),
     };
   }
-
-  readonly maintenance: ServiceImplementation<typeof etcd.MaintenanceDefinition> = {
-    status: async () => {
-      const m = this.members.member;
-      const st = m.status();
-      const health = m.health();
-      const disk = await this.adminService.diskUsage().measure();
-      return {
-        header: this.header(),
-        version: this.version,
-        dbSize: BigInt(disk.dbBytes),
-        leader: st.leader,
-        raftIndex: BigInt(st.commit),
-        raftTerm: BigInt(st.term),
-        raftAppliedIndex: BigInt(st.applied),
-        errors: health.healthy ? [] : [health.reason ?? 'unhealthy'],
-        dbSizeInUse: BigInt(disk.dbBytes),
-        isLearner: st.config.learners.includes(m.id),
-      };
-    },
-    moveLeader: async (req, call) => {
-      if (req.targetID === 0n) {
-        throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `${ETCD_CLUSTER_MESSAGES.badLeaderTransferee}: no target member id given`);
-      }
-      await this.adminService.onLeader('transferLeadership', { targetId: req.targetID }, call);
-      return { header: this.header() };
-    },
-  };
 }
 
 /** etcd answers "member not found" for id 0. */

@@ -1,6 +1,6 @@
 /**
  * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Watch, Lease,
- * Cluster and Maintenance (status, move-leader), and KeyVal's Admin API, on the lean HTTP/2
+ * Cluster, Maintenance and grpc.health.v1, and KeyVal's Admin API, on the lean HTTP/2
  * server. On shutdown (after a leader hands its leadership off) they stop accepting and let
  * in-flight calls finish (watch and keepalive streams end at once with UNAVAILABLE, so their
  * clients resume elsewhere), before the member stops.
@@ -9,11 +9,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { type ClientTlsOptions, GrpcServer } from '@keyval/grpc';
 import { routesHandler } from '@keyval/ops';
-import { admin, etcd, kvbatch } from '@keyval/proto';
+import { admin, etcd, health, kvbatch } from '@keyval/proto';
 import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, LeaseService, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
 import { MONOTONIC_CLOCK } from '@keyval/cluster';
 import { AdminService } from '../admin/admin.service';
 import { EtcdClusterService } from '../admin/etcd-cluster.service';
+import { EtcdMaintenanceService } from '../admin/etcd-maintenance.service';
 import { LeaderRouter } from '../admin/leader-router';
 import type { KeyvalConfig } from '../config/keyval-config';
 import type { AppLogger } from '../logger';
@@ -23,6 +24,7 @@ import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
 import { TlsStoresService } from '../tls/tls-stores.service';
 import type { Tracing } from '../tracing';
 import { KEYVAL_VERSION } from '../version';
+import { grpcHealthService } from './grpc-health.service';
 import { memberRoutes } from './http-endpoints';
 
 @Injectable()
@@ -55,7 +57,8 @@ export class ClientServerService implements BeforeApplicationShutdown {
     const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs });
     this.router = new LeaderRouter(this.members, channelTls);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
-    const etcdCluster = new EtcdClusterService(this.members, adminService, KEYVAL_VERSION);
+    const etcdCluster = new EtcdClusterService(this.members, adminService);
+    const maintenance = new EtcdMaintenanceService(this.members, adminService, KEYVAL_VERSION);
     const hub = new WatchHub(this.members.member.stateMachine, {
       onError: (error) => this.logger.error({ error: String(error) }, 'a watch catch-up read failed'),
     });
@@ -94,8 +97,9 @@ export class ClientServerService implements BeforeApplicationShutdown {
       server.addService(etcd.LeaseDefinition, lease.implementation(server.shutdownSignal));
       server.addService(kvbatch.KVBatchDefinition, batch.implementation, { traceContext: 'explicit' });
       server.addService(etcd.ClusterDefinition, etcdCluster.cluster);
-      server.addService(etcd.MaintenanceDefinition, etcdCluster.maintenance);
+      server.addService(etcd.MaintenanceDefinition, maintenance.implementation);
       server.addService(admin.AdminDefinition, adminService.implementation);
+      server.addService(health.HealthDefinition, grpcHealthService(server.shutdownSignal));
       await server.listen(url.port, url.host);
       this.servers.push(server);
       this.logger.info({ url: url.url }, 'serving clients');

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerBenchCommand } from '../commands/bench-command';
+import { registerCheckCommand } from '../commands/check-command';
 import { registerClusterCommands } from '../commands/cluster-commands';
 import { registerDataCommands } from '../commands/data-commands';
 import { registerHistoryCommands } from '../commands/history-commands';
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerClusterCommands(program, ctx);
   registerSnapshotCommands(program, ctx);
   registerBenchCommand(program, ctx);
+  registerCheckCommand(program, ctx);
   program.addHelpText(
     'after',
     `

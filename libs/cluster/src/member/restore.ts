@@ -1,6 +1,7 @@
 /**
  * Offline restore: a new member data dir from a backup (a snapshot file saved with
- * `kvctl snapshot save`), for starting a new cluster holding every key of the backup at the
+ * `kvctl snapshot save`, or with `etcdctl snapshot save` from a KeyVal member: etcd's stream
+ * form, whose SHA-256 trailer is verified first), for starting a new cluster holding every key of the backup at the
  * same revision, with a new membership and a new cluster id (etcd's `snapshot restore`).
  *
  *     backup.snap ─▶ <dir>.restoring/sm        RocksDB restored from the file (and the file kept
@@ -23,7 +24,7 @@ import * as path from 'node:path';
 import { ConfChangeType, EntryType, applyChange, encodeConfChangeEntry, nodeId } from '@keyval/raft';
 import type { ConfChange, Entry, HardState, LogIndex, MembershipConfig, NodeId, SnapshotMeta, Term } from '@keyval/raft';
 import { WalLogStore } from '@keyval/storage';
-import { RocksStateMachine, encodeCommand, encodeMemberContext } from '@keyval/statemachine';
+import { RocksStateMachine, encodeCommand, encodeMemberContext, etcdStreamSnapshot } from '@keyval/statemachine';
 import type { MembershipState } from '@keyval/statemachine';
 import { computeMemberId, writeIdentity } from './member-identity';
 import type { InitialMember } from './member-options';
@@ -131,7 +132,7 @@ export function planRestore(backup: BackupInfo, initialCluster: readonly Initial
 }
 
 export interface RestoreOptions {
-  /** The backup file (`kvctl snapshot save`). */
+  /** The backup file (`kvctl snapshot save`, or `etcdctl snapshot save` from a KeyVal member). */
   readonly snapshotFile: string;
   /** The new member's data dir: must not exist, or be empty. */
   readonly dataDir: string;
@@ -172,11 +173,13 @@ async function fsyncDir(dir: string): Promise<void> {
 
 /** Restores the state machine from the backup, keeping the file as the member's first snapshot. */
 async function restoreStateMachine(dir: string, file: string): Promise<{ info: BackupInfo; revision: number }> {
+  // A download saved by `etcdctl snapshot save` holds the snapshot, padding and a SHA-256.
+  const inner = await etcdStreamSnapshot(file);
   const sm = await RocksStateMachine.open({ dataDir: path.join(dir, 'sm') });
   try {
     const receiver = sm.snapshots.receiver();
     try {
-      for await (const piece of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+      for await (const piece of createReadStream(file, { highWaterMark: 1024 * 1024, ...(inner !== undefined && { end: inner - 1 }) })) {
         await receiver.write(piece as Buffer);
       }
     } catch (error) {

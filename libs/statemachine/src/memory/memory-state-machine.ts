@@ -22,7 +22,9 @@ import type { SnapshotHeader, SnapshotRecord } from '../snapshot/snapshot-format
 import { SnapshotImporter } from '../snapshot/snapshot-import';
 import type { ImportedItem } from '../snapshot/snapshot-import';
 import { SnapshotStore } from '../snapshot/snapshot-store';
-import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import { checkHashRevision, hashKeySpace, hashRecords } from '../snapshot/state-hash';
+import type { KvHash, StoreHash } from '../snapshot/state-hash';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StorageBytes, StoreChange } from '../state-machine';
 import { ChangeListeners } from '../engine/change-listeners';
 import { LeaseTable } from '../engine/lease-table';
 import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
@@ -144,6 +146,41 @@ export class MemoryStateMachine implements StateMachine {
     }
     const source = readsLatest(request.revision, revision) ? this.store : this.store.at(request.revision as number);
     return readRange(source, request, revision, this.limits.maxRangeResponseBytes);
+  }
+
+  hashKv(atRevision: number): Promise<KvHash> {
+    this.checkOpen();
+    const { revision, compactRevision } = this.state;
+    let hashRevision: number;
+    try {
+      hashRevision = checkHashRevision(atRevision, revision, compactRevision);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const versions = this.store.history.allVersions();
+    return hashKeySpace(iterate(versions), compactRevision, hashRevision).then((hash) => ({ hash, hashRevision, revision, compactRevision }));
+  }
+
+  /** Nothing to give back in memory. */
+  defragment(): Promise<void> {
+    this.checkOpen();
+    return Promise.resolve();
+  }
+
+  /** Bytes of the keys and values of every version held. */
+  storageBytes(): StorageBytes {
+    this.checkOpen();
+    let inUse = 0;
+    for (const version of this.store.history.allVersions()) {
+      inUse += version.key.byteLength + (version.kv?.value.byteLength ?? 0);
+    }
+    return { inUse };
+  }
+
+  async hashStore(): Promise<StoreHash> {
+    this.checkOpen();
+    const capture = await this.mutex.run(() => this.capture());
+    return { hash: await hashRecords(capture.header, iterate(capture.records)), revision: capture.header.revision };
   }
 
   onChange(listener: (change: StoreChange) => void): () => void {

@@ -123,6 +123,21 @@ export class RocksDatabase {
     return new RocksIterator(raw);
   }
 
+  /**
+   * Compacts [start, end] down to the last level (RocksDB's CompactRange): rewrites the range
+   * without deleted and overwritten entries, giving their space back. Runs on a worker thread;
+   * reads and writes go on meanwhile.
+   */
+  compactRange(start: Buffer, end: Buffer): Promise<void> {
+    return promised<void>((done) => this.db.compactRange(start, end, done));
+  }
+
+  /** A numeric RocksDB property (e.g. `rocksdb.estimate-live-data-size`); 0 when unknown. */
+  numericProperty(name: string): number {
+    const value = Number(this.db.getProperty(name));
+    return Number.isFinite(value) ? value : 0;
+  }
+
   close(): Promise<void> {
     return promised<void>((done) => this.db.close(done));
   }

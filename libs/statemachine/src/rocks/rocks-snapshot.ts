@@ -17,6 +17,8 @@ import { readSnapshotRecords, writeSnapshotFile } from '../snapshot/snapshot-fil
 import type { SnapshotHeader, SnapshotRecord } from '../snapshot/snapshot-format';
 import type { ImportedItem } from '../snapshot/snapshot-import';
 import { SnapshotImporter } from '../snapshot/snapshot-import';
+import { hashRecords } from '../snapshot/state-hash';
+import type { StoreHash } from '../snapshot/state-hash';
 import { assertNever } from '../util/assert-never';
 import type { CompactionProgress } from './key-layout';
 import {
@@ -212,31 +214,54 @@ async function* exportRecords(entries: AsyncIterator<RocksEntry>, first: Iterato
 export async function exportSnapshot(iterator: RocksIterator, dir: string, chunkBytes: number): Promise<SnapshotFileInfo> {
   const entries = iterator.entries();
   try {
-    const meta = new Map<number, Buffer>();
-    let current = await entries.next();
-    while (!current.done && current.value.key[0] === PREFIX_META) {
-      meta.set(current.value.key[1] as number, current.value.value);
-      current = await entries.next();
-    }
-    const applied = meta.get(APPLIED_KEY[1] as number);
-    const membership = meta.get(MEMBERSHIP_KEY[1] as number);
-    if (applied === undefined || membership === undefined) {
-      throw new StorageCorruptError(dir, 'snapshot export found no applied state or membership record');
-    }
-    const state = decodeAppliedState(applied);
-    const header: Omit<SnapshotHeader, 'format'> = {
-      lastIndex: state.appliedIndex,
-      lastTerm: state.appliedTerm,
-      revision: state.revision,
-      compactRevision: state.compactRevision,
-      logTimeMs: state.logTimeMs,
-      membership: decodeMembershipValue(membership),
-    };
-    return await writeSnapshotFile(dir, header, exportRecords(entries, current, state.compactRevision, dir), chunkBytes);
+    const { header, next } = await readExportHeader(entries, dir);
+    return await writeSnapshotFile(dir, header, exportRecords(entries, next, header.compactRevision, dir), chunkBytes);
   } finally {
     await entries.return(undefined);
     await iterator.end();
   }
+}
+
+/**
+ * etcd's Hash of the whole replicated state, from an iterator over the whole database: the
+ * records a snapshot at this point in time would hold (so equal states hash equal whatever
+ * their physical compaction progress). Ends the iterator.
+ */
+export async function hashDatabase(iterator: RocksIterator, dir: string): Promise<StoreHash> {
+  const entries = iterator.entries();
+  try {
+    const { header, next } = await readExportHeader(entries, dir);
+    const hash = await hashRecords(header, exportRecords(entries, next, header.compactRevision, dir));
+    return { hash, revision: header.revision };
+  } finally {
+    await entries.return(undefined);
+    await iterator.end();
+  }
+}
+
+/** The snapshot header of a whole-database iterator (its metadata keys come first) and the first entry after them. */
+async function readExportHeader(entries: AsyncIterator<RocksEntry>, dir: string): Promise<{ header: Omit<SnapshotHeader, 'format'>; next: IteratorResult<RocksEntry> }> {
+  const meta = new Map<number, Buffer>();
+  let current = await entries.next();
+  while (!current.done && current.value.key[0] === PREFIX_META) {
+    meta.set(current.value.key[1] as number, current.value.value);
+    current = await entries.next();
+  }
+  const applied = meta.get(APPLIED_KEY[1] as number);
+  const membership = meta.get(MEMBERSHIP_KEY[1] as number);
+  if (applied === undefined || membership === undefined) {
+    throw new StorageCorruptError(dir, 'snapshot export found no applied state or membership record');
+  }
+  const state = decodeAppliedState(applied);
+  const header: Omit<SnapshotHeader, 'format'> = {
+    lastIndex: state.appliedIndex,
+    lastTerm: state.appliedTerm,
+    revision: state.revision,
+    compactRevision: state.compactRevision,
+    logTimeMs: state.logTimeMs,
+    membership: decodeMembershipValue(membership),
+  };
+  return { header, next: current };
 }
 
 /** The RocksDB writes of one restored item. */

@@ -28,7 +28,9 @@ import type { SnapshotFileInfo } from '../snapshot/snapshot-file';
 import { snapshotInfo } from '../snapshot/snapshot-file';
 import type { SnapshotHeader } from '../snapshot/snapshot-format';
 import { SnapshotStore } from '../snapshot/snapshot-store';
-import type { HistoryReadRequest, HistoryReadResult, StateMachine, StoreChange } from '../state-machine';
+import { checkHashRevision, hashKeySpace } from '../snapshot/state-hash';
+import type { KvHash, StoreHash } from '../snapshot/state-hash';
+import type { HistoryReadRequest, HistoryReadResult, StateMachine, StorageBytes, StoreChange } from '../state-machine';
 import { ChangeListeners } from '../engine/change-listeners';
 import { HistorySelection } from '../engine/history-read';
 import type { VersionRef } from '../engine/history-read';
@@ -43,7 +45,10 @@ import type { CompactionProgress } from './key-layout';
 import {
   APPLIED_KEY,
   MEMBERSHIP_KEY,
+  PREFIX_LEASE_KEY,
+  PREFIX_META,
   PREFIX_REVISION,
+  PREFIX_VERSION,
   TOMBSTONE_VALUE,
   decodeRevisionChunk,
   decodeVersion,
@@ -56,12 +61,13 @@ import {
   kvKey,
   leaseAttachmentKey,
   leaseKey,
+  prefixBounds,
   revisionKey,
   sessionKey,
   versionKey,
 } from './key-layout';
 import { CompactorStoppedError, RocksCompactor } from './rocks-compactor';
-import { buildDatabase, exportSnapshot, loadMachine } from './rocks-snapshot';
+import { buildDatabase, exportSnapshot, hashDatabase, loadMachine } from './rocks-snapshot';
 import type { LoadedMachine } from './rocks-snapshot';
 import { LeaseTable } from '../engine/lease-table';
 import type { LeaseInfo, LeaseRecord } from '../engine/lease-table';
@@ -312,6 +318,61 @@ export class RocksStateMachine implements StateMachine {
       return await readRange(read, request, read.revision, this.limits.maxRangeResponseBytes);
     } finally {
       await read.end();
+      this.gate.exitRead();
+    }
+  }
+
+  async hashKv(atRevision: number): Promise<KvHash> {
+    this.checkOpen();
+    const read = await this.gate.enterRead(() => {
+      const { revision, compactRevision } = this.state;
+      const hashRevision = checkHashRevision(atRevision, revision, compactRevision);
+      // Not cached: a one-off full scan of the versions, in small native batches.
+      const iterator = this.db.iterator({ ...prefixBounds(PREFIX_VERSION), batchBytes: SNAPSHOT_SCAN_BATCH_BYTES, fillCache: false });
+      return { iterator, revision, compactRevision, hashRevision };
+    });
+    try {
+      const versions = async function* (): AsyncGenerator<VersionRecord> {
+        for await (const entry of read.iterator.entries()) {
+          yield decodeVersion(entry.key, entry.value);
+        }
+      };
+      const hash = await hashKeySpace(versions(), read.compactRevision, read.hashRevision);
+      return { hash, hashRevision: read.hashRevision, revision: read.revision, compactRevision: read.compactRevision };
+    } finally {
+      await read.iterator.end();
+      this.gate.exitRead();
+    }
+  }
+
+  async defragment(): Promise<void> {
+    this.checkOpen();
+    // One key prefix per step (each a CompactRange on a worker thread): applies and reads go
+    // on meanwhile; a restore or close waits for the running step only.
+    for (let prefix = PREFIX_META; prefix <= PREFIX_LEASE_KEY; prefix++) {
+      await this.gate.enterRead(() => undefined);
+      try {
+        this.checkOpen();
+        const { gte, lt } = prefixBounds(prefix);
+        await this.db.compactRange(gte, lt);
+      } finally {
+        this.gate.exitRead();
+      }
+    }
+  }
+
+  storageBytes(): StorageBytes {
+    this.checkOpen();
+    // Live SST data plus what the memtables hold (not yet flushed): etcd's "in use".
+    return { inUse: this.db.numericProperty('rocksdb.estimate-live-data-size') + this.db.numericProperty('rocksdb.cur-size-all-mem-tables') };
+  }
+
+  async hashStore(): Promise<StoreHash> {
+    this.checkOpen();
+    const iterator = await this.gate.enterRead(() => this.db.iterator({ batchBytes: SNAPSHOT_SCAN_BATCH_BYTES, fillCache: false }));
+    try {
+      return await hashDatabase(iterator, this.options.dataDir);
+    } finally {
       this.gate.exitRead();
     }
   }

@@ -69,6 +69,9 @@ async function observe(sm: StateMachine): Promise<unknown> {
     sessions: sm.sessions(),
     membership: sm.membership(),
     leases: sm.leases().map((lease) => sm.lease(lease.id)),
+    // etcd's Hash and HashKV: equal states hash equal, whatever the implementation.
+    hash: await sm.hashStore(),
+    hashKv: await sm.hashKv(0),
   };
 }
 

@@ -48,6 +48,10 @@ declare module 'rocksdb' {
     /** A chained batch: each put is added to a native WriteBatch at once (cheaper than an array batch). */
     batch(): RocksChainedBatchRaw;
     iterator(options: RocksIteratorOptionsRaw): RocksIteratorRaw;
+    /** RocksDB's CompactRange over [start, end], on a libuv worker thread. */
+    compactRange(start: Buffer, end: Buffer, callback: Callback): void;
+    /** RocksDB's GetProperty (synchronous; "" for an unknown property). */
+    getProperty(property: string): string;
   }
 
   function rocksdb(location: string): RocksLevelDown;
