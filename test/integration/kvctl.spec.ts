@@ -104,9 +104,21 @@ describe('kvctl against a real cluster', () => {
   it(
     'kvctl status agrees with etcdctl endpoint status and etcdctl member list',
     explain(c, async () => {
-      const leader = await c().leader();
-      const rows = await kvctlJson<StatusRowJson[]>(eps(), ['status']);
-      const statuses = parseEtcdctlJson(await etcdctlOk(eps(), ['endpoint', 'status', '-w', 'json'])) as EtcdStatusJson[];
+      // The two tools read at different instants: compare a moment when nothing moved between
+      // them (kvctl's reading before and after etcdctl's is the same), so a background entry
+      // (a lease checkpoint, an election under load) is not read as a disagreement.
+      const progress = (rs: readonly StatusRowJson[]): string => JSON.stringify(rs.map((r) => [r.id, r.isLeader, r.term, r.commit, r.applied]));
+      const { leader, rows, statuses } = await waitFor(
+        async () => {
+          const leaderBefore = await c().leader();
+          const before = await kvctlJson<StatusRowJson[]>(eps(), ['status']);
+          const etcd = parseEtcdctlJson(await etcdctlOk(eps(), ['endpoint', 'status', '-w', 'json'])) as EtcdStatusJson[];
+          const after = await kvctlJson<StatusRowJson[]>(eps(), ['status']);
+          const stable = progress(before) === progress(after) && before.every((r) => r.lag === 0) && before[0]?.name === leaderBefore.name;
+          return stable ? { leader: leaderBefore, rows: before, statuses: etcd } : undefined;
+        },
+        { timeoutMs: 30_000, what: 'kvctl status to read the same before and after etcdctl endpoint status' },
+      );
       const members = parseEtcdctlJson(await etcdctlOk(eps(), ['member', 'list', '-w', 'json'])) as EtcdMemberListJson;
       expect(rows).toHaveLength(3);
       expect(rows[0]?.isLeader).toBe(true);

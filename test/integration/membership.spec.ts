@@ -13,7 +13,7 @@ import { bytes, missingWrites, readPrefix } from './harness/kv-helpers';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
 import { WriteLoad } from './harness/write-load';
-import { adminOf, extraMemberSpec, kvctlJson, kvctlOk, logged, readAll, runKvctl, startExtraMember, waitVoter } from './ops-helpers';
+import { adminOf, extraMemberSpec, kvctlJson, kvctlOk, logged, putMany, readAll, runKvctl, startExtraMember, waitVoter } from './ops-helpers';
 import type { MemberAddJson, StatusRowJson } from './ops-helpers';
 
 jest.setTimeout(180_000);
@@ -112,6 +112,34 @@ describe('membership changes (real processes, kvctl and etcdctl)', () => {
       expect(list.members).toHaveLength(3);
       await kvctlOk(endpoints(), ['put', 'after-shrink', 'yes']);
       expect(await kvctlOk(endpoints(), ['get', 'after-shrink', '--print-value-only'])).toBe('yes\n');
+    }),
+  );
+
+  it(
+    'a member down while another joined learns the newcomer from the snapshot it installs, and follows it as leader',
+    explain(c, async () => {
+      const lead = await leader();
+      const sleeper = running().find((m) => m !== lead) as TestMember;
+      await sleeper.stop('SIGKILL');
+      const newcomer = await join('n7');
+      await waitVoter(lead, 'n7', 90_000);
+      // Enough writes that the log holding n7's addition is compacted: the sleeper needs a snapshot.
+      const joinedAt = (await adminOf(lead).status({}, { timeoutMs: 5_000 })).commitIndex;
+      await putMany(lead, 'slept', 1_500);
+      await waitFor(async () => (await adminOf(lead).status({}, { timeoutMs: 2_000 })).snapshotIndex > joinedAt + 200n, { timeoutMs: 30_000, what: 'the leader to compact past n7\'s addition' });
+      const installs = (): number => sleeper.logRecords().filter((r) => /installed a snapshot from the leader/.test(r.msg)).length;
+      const installedBefore = installs();
+      await c().restart(sleeper, 60_000);
+      await waitFor(() => installs() > installedBefore, { timeoutMs: 60_000, what: `${sleeper.name} to install a snapshot` });
+      // The leader is now a member the sleeper never saw added: it must still answer it.
+      expect((await kvctlJson<{ leader: { name: string } }>(endpoints(), ['leader', 'transfer', 'n7'])).leader.name).toBe('n7');
+      await newcomer.kv().put(etcd.PutRequest.fromPartial({ key: bytes('after-transfer'), value: bytes('seen') }), { timeoutMs: 10_000 });
+      await waitFor(async () => ((await readPrefix(sleeper, 'after-transfer', { serializable: true, timeoutMs: 2_000 })).size === 1 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: `${sleeper.name} to apply a write of n7's term`,
+      });
+      expect((await runKvctl(endpoints(), ['member', 'remove', 'n7'])).code).toBe(0);
+      expect(await newcomer.waitExit(30_000)).toEqual({ code: 0, signal: null });
     }),
   );
 

@@ -18,6 +18,15 @@ import type { WatchedProcess } from './process-cpu';
  * `--tls`: a throwaway CA (ECDSA P-256) and a certificate for each member, the gateway and the
  * load's clients, issued as they are first asked for; the same etcd flags for KeyVal and etcd.
  */
+
+/**
+ * Extra Node flags for every KeyVal member a bench starts, from KEYVAL_BENCH_NODE_ARGS
+ * (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the members.
+ */
+function memberNodeArgs(): string[] {
+  return (process.env['KEYVAL_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a.length > 0);
+}
+
 export class BenchPki {
   private readonly issued = new Map<string, Promise<IssuedFiles>>();
 
@@ -151,7 +160,7 @@ export async function startCluster(kind: 'keyval' | 'etcd', options: ClusterOpti
     ];
     const child =
       kind === 'keyval'
-        ? spawn(process.execPath, ['--max-semi-space-size=16', '--initial-old-space-size=96', path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(options.leaseReads === true ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
+        ? spawn(process.execPath, ['--max-semi-space-size=16', '--initial-old-space-size=96', ...memberNodeArgs(), path.join(root, 'apps', 'keyval', 'dist', 'main.js'), ...common, '--log-level=warn', ...(options.leaseReads === true ? ['--lease-reads'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
         : spawn('etcd', [...common, '--heartbeat-interval=30', '--election-timeout=150', '--log-level=error', '--logger=zap'], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.set(m.name, child);
     flags.set(m.name, [initial, state]);

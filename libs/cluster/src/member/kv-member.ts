@@ -23,7 +23,7 @@ import type { DataDirLock } from './data-dir-lock';
 import { bootstrap, newIdentity } from './member-bootstrap';
 import { fetchClusterMembers, peerMemberList } from './member-discovery';
 import { RemovalWatch } from './removal-watch';
-import { computeMemberId, readIdentity, writeIdentity } from './member-identity';
+import { readIdentity, writeIdentity } from './member-identity';
 import type { MemberIdentity } from './member-identity';
 import { MemberConfigError } from './member-options';
 import { MembershipManager, MembershipRefusedError } from './membership-manager';
@@ -121,6 +121,8 @@ export class KvMember {
       self: identity.memberId,
       tls: options.peerTls,
       observer: observer?.transport,
+      advertisePeerUrls: options.advertisePeerUrls,
+      onRemoteLearned: (id, url) => options.logger.info('answering a peer not in the applied membership at the address it sent', { peer: id.toString(16), url }),
       receiver: {
         deliver: (messages) => receiver.driver?.deliver(messages),
         receiveSnapshot: (offer, chunks, progress) => {
@@ -150,7 +152,7 @@ export class KvMember {
       tickMs: options.tickMs,
       logStore,
       stateMachine: new StateMachineAdapter(stateMachine),
-      snapshots: new SnapshotAdapter(stateMachine, observer?.snapshots),
+      snapshots: new SnapshotAdapter(stateMachine, observer?.snapshots, () => receiver.member?.updatePeers(stateMachine.membership())),
       transport,
       logger: options.logger,
       snapshotEveryEntries: options.snapshotEveryEntries,
@@ -344,6 +346,7 @@ export class KvMember {
         const url = m.peerURLs[0];
         if (url !== undefined && m.ID !== this.id) {
           this.transport.setPeer(nodeId(m.ID), url);
+          this.transportPeers.add(nodeId(m.ID));
         }
       }
     } catch (error) {
@@ -351,7 +354,16 @@ export class KvMember {
     }
   }
 
-  /** Points the transport at every member's first peer URL, dropping removed members. */
+  /** The peers the transport was pointed at (from the membership or the seed list). */
+  private readonly transportPeers = new Set<NodeId>();
+
+  /**
+   * Points the transport at every member's first peer URL and drops the peers the membership
+   * no longer has (members removed, also those added after --initial-cluster). Called at start,
+   * on every applied membership change and after a snapshot is restored (whose membership may
+   * name members this one never saw a change for: without them, it could hear a leader it
+   * cannot answer).
+   */
   private updatePeers(membership: MembershipState): void {
     const known = new Set<NodeId>();
     for (const m of membership.members) {
@@ -359,15 +371,17 @@ export class KvMember {
       const url = m.peerUrls[0];
       if (url !== undefined && m.id !== this.id) {
         this.transport.setPeer(m.id, url);
+        this.transportPeers.add(m.id);
       }
     }
     for (const id of [...membership.config.voters, ...membership.config.learners]) {
       known.add(id);
     }
-    for (const m of this.options.initialCluster) {
-      const id = computeMemberId(m.peerUrls, this.options.initialClusterToken);
-      if (!known.has(id) && membership.members.length > 0) {
+    if (membership.members.length === 0) return;
+    for (const id of [...this.transportPeers]) {
+      if (!known.has(id)) {
         this.transport.removePeer(id);
+        this.transportPeers.delete(id);
       }
     }
   }

@@ -44,6 +44,8 @@ export class SnapshotAdapter implements DriverSnapshots {
   constructor(
     private readonly sm: StateMachine,
     private readonly observer?: SnapshotObserver,
+    /** Called once a restored snapshot is the state machine (its membership may be new). */
+    private readonly onRestored?: () => void,
   ) {}
 
   latest(): SnapshotMeta | undefined {
@@ -107,6 +109,7 @@ export class SnapshotAdapter implements DriverSnapshots {
 
   async restore(meta: SnapshotMeta): Promise<void> {
     await this.sm.restore(this.sm.snapshots.byIndex(meta.index).path);
+    this.onRestored?.();
   }
 
   async create(): Promise<SnapshotMeta> {

@@ -1,7 +1,8 @@
+import * as net from 'node:net';
 import { crc32c } from '@node-rs/crc32';
 import { nodeId } from '@keyval/raft';
 import type { LogIndex, Message, NodeId, Term } from '@keyval/raft';
-import { GrpcPeerTransport } from './grpc-transport';
+import { GrpcPeerTransport, senderPeerUrl } from './grpc-transport';
 import type { SnapshotChunkIn, SnapshotOffer, TransportReceiver } from './transport';
 import { peerTarget } from './transport';
 
@@ -38,6 +39,17 @@ class Inbox implements TransportReceiver {
   }
 }
 
+/** A loopback port nobody listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
 const heartbeat = (from: NodeId, to: NodeId, round: number): Message => ({ type: 'Heartbeat', from, to, term: 3 as Term, commit: 7 as LogIndex, round });
 
 describe('gRPC peer transport', () => {
@@ -72,6 +84,42 @@ describe('gRPC peer transport', () => {
     await ia.waitFor(1);
     expect(ib.messages).toEqual(out);
     expect(ia.messages[0]!.from).toBe(b);
+  });
+
+  it('answers a sender it has no address for at the peer URL the sender gave on its stream (etcd AddRemote)', async () => {
+    const c = nodeId(0xc3);
+    const ic = new Inbox();
+    const learned: string[] = [];
+    const portC = await freePort();
+    // c's streams say where c listens; b has never heard of c.
+    const tc = new GrpcPeerTransport({ clusterId: 42n, self: c, receiver: ic, advertisePeerUrls: [`http://127.0.0.1:${portC}`] });
+    await tc.listen(`127.0.0.1:${portC}`);
+    const tb2 = new GrpcPeerTransport({ clusterId: 42n, self: b, receiver: ib, onRemoteLearned: (id, url) => learned.push(`${id.toString(16)} ${url}`) });
+    try {
+      const portB2 = await tb2.listen('127.0.0.1:0');
+      tb2.send([heartbeat(b, c, 1)]);
+      expect(tb2.peerIds()).toEqual([]);
+      tc.setPeer(b, `http://127.0.0.1:${portB2}`);
+      tc.send([heartbeat(c, b, 1)]);
+      await ib.waitFor(1);
+      expect(learned).toEqual([`c3 http://127.0.0.1:${portC}`]);
+      tb2.send([heartbeat(b, c, 2)]);
+      await ic.waitFor(1);
+      expect(ic.messages[0]).toMatchObject({ from: b, to: c, round: 2 });
+      // The membership naming c later takes over from the remote.
+      tb2.setPeer(c, `http://127.0.0.1:${portC}`);
+      expect(tb2.peerIds()).toEqual([c]);
+    } finally {
+      await Promise.all([tc.close(), tb2.close()]);
+    }
+  });
+
+  it('takes the first http(s) URL with a port from a peer-urls value, and nothing else', () => {
+    expect(senderPeerUrl('http://10.0.0.1:2380,https://x:2380')).toBe('http://10.0.0.1:2380');
+    expect(senderPeerUrl('garbage, https://keyval-0.peer:2380')).toBe('https://keyval-0.peer:2380');
+    expect(senderPeerUrl('ftp://x:1,http://nohost')).toBeUndefined();
+    expect(senderPeerUrl(undefined)).toBeUndefined();
+    expect(senderPeerUrl('')).toBeUndefined();
   });
 
   it('carries Append entries byte for byte', async () => {

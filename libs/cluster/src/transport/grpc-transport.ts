@@ -29,6 +29,30 @@ export interface GrpcTransportOptions {
   readonly tls?: PeerTls;
   /** Hears about bytes sent and received and messages dropped, per peer (metrics). Default: none. */
   readonly observer?: TransportObserver;
+  /**
+   * This member's peer URLs, sent with every message stream (as etcd's X-PeerURLs header). A
+   * receiver that does not know this member yet (it was down while this one was added, and the
+   * change reached it only inside a snapshot it cannot ask for) answers it there.
+   */
+  readonly advertisePeerUrls?: readonly string[];
+  /** Hears that a remote was learned from a sender's stream (to log it). */
+  readonly onRemoteLearned?: (id: NodeId, url: string) => void;
+}
+
+/** The metadata key carrying the sender's peer URLs on a message stream. */
+export const PEER_URLS_METADATA = 'keyval-peer-urls';
+
+/** The first http(s) URL of a `keyval-peer-urls` value, or undefined if there is none. */
+export function senderPeerUrl(value: string | undefined): string | undefined {
+  for (const candidate of (value ?? '').split(',')) {
+    try {
+      const url = new URL(candidate.trim());
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.port !== '') return candidate.trim();
+    } catch {
+      // not a URL: try the next one
+    }
+  }
+  return undefined;
 }
 
 type RaftTransportClientClass = typeof raftpb.RaftTransportClient;
@@ -72,6 +96,8 @@ function refuse(call: grpc.ServerDuplexStream<unknown, unknown>, code: grpc.stat
 export class GrpcPeerTransport implements PeerTransport {
   private readonly server: grpc.Server;
   private readonly peers = new Map<NodeId, { url: string; sender: PeerSender }>();
+  /** Peers known only from their own streams' metadata ("remotes"), until the membership names them. */
+  private readonly remotes = new Set<NodeId>();
   private readonly unreachableListeners: ((id: NodeId) => void)[] = [];
   private readonly limits: PeerSenderLimits;
   private readonly maxMessageBytes: number;
@@ -163,13 +189,40 @@ export class GrpcPeerTransport implements PeerTransport {
       }
       return;
     }
-    const sender = new PeerSender(this.options.clusterId, this.options.self, id, this.newClient(url, id), this.limits, (peer) => this.reportUnreachable(peer), this.peerObserver(id)?.observer);
+    this.remotes.delete(id);
+    const urls = this.options.advertisePeerUrls ?? [];
+    const metadata =
+      urls.length === 0
+        ? undefined
+        : (): grpc.Metadata => {
+            const m = new grpc.Metadata();
+            m.set(PEER_URLS_METADATA, urls.join(','));
+            return m;
+          };
+    const sender = new PeerSender(this.options.clusterId, this.options.self, id, this.newClient(url, id), this.limits, (peer) => this.reportUnreachable(peer), this.peerObserver(id)?.observer, metadata);
     this.peers.set(id, { url, sender });
   }
 
   removePeer(id: NodeId): void {
     this.peers.get(id)?.sender.close();
     this.peers.delete(id);
+    this.remotes.delete(id);
+  }
+
+  /** The peers the transport can send to (members, and remotes learned from their streams). */
+  peerIds(): NodeId[] {
+    return [...this.peers.keys()];
+  }
+
+  /**
+   * A sender this member has no address for told its own (on its stream): use it to answer,
+   * as etcd's AddRemote does, until the membership (applied later) names the peer.
+   */
+  private learnRemote(from: NodeId, url: string | undefined): void {
+    if (url === undefined || from === this.options.self || this.closed || this.peers.has(from)) return;
+    this.setPeer(from, url);
+    this.remotes.add(from);
+    this.options.onRemoteLearned?.(from, url);
   }
 
   onUnreachable(listener: (id: NodeId) => void): void {
@@ -192,6 +245,7 @@ export class GrpcPeerTransport implements PeerTransport {
   }
 
   private serveMessages(call: MessagesCall): void {
+    const senderUrl = senderPeerUrl(call.metadata.get(PEER_URLS_METADATA).map(String).join(','));
     // Acknowledge in bulk: at least every ACK_EVERY_BATCHES batches, and within ACK_DELAY_MS
     // of the first unacknowledged one, so the sender's window (maxInflightBatches) keeps
     // moving without an ack write per batch.
@@ -224,6 +278,7 @@ export class GrpcPeerTransport implements PeerTransport {
         refuse(call, grpc.status.INVALID_ARGUMENT, error instanceof MalformedMessageError ? error.message : String(error));
         return;
       }
+      if (!this.peers.has(batch.from as NodeId)) this.learnRemote(batch.from as NodeId, senderUrl);
       this.options.receiver.deliver(messages);
       lastSequence = batch.sequence;
       if (lastSequence - acked >= ACK_EVERY_BATCHES) {

@@ -67,6 +67,8 @@ export class PeerSender {
     private readonly onUnreachable: (id: NodeId) => void,
     /** Hears about dropped messages (metrics); bytes sent are counted where batches are encoded. */
     private readonly observer?: PeerObserver,
+    /** Sent with every message stream (this member's peer URLs, for a receiver that does not know it yet). */
+    private readonly streamMetadata?: () => grpc.Metadata,
   ) {
     this.backoffMs = limits.backoffInitialMs;
   }
@@ -165,7 +167,7 @@ export class PeerSender {
   }
 
   private open(): void {
-    const stream = this.client.messages();
+    const stream = this.streamMetadata === undefined ? this.client.messages() : this.client.messages(this.streamMetadata());
     this.stream = stream;
     this.state = 'open';
     this.sequence = 0n;
