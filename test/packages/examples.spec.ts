@@ -14,9 +14,9 @@ describe('the examples', () => {
   it.each(examples)('%s exits 0 and prints PASS', async (example) => {
     const file = path.join(built, example);
     expect({ built: fs.existsSync(file) }).toEqual({ built: true }); // `npm run build` compiles them
-    const ran = await runToEnd(process.execPath, [file], WORKSPACE, 60_000);
+    const ran = await runToEnd(process.execPath, [file], WORKSPACE, 120_000);
     expect({ code: ran.code, stderr: ran.stderr }).toEqual({ code: 0, stderr: '' });
     expect(ran.stdout).toMatch(/^PASS: /m);
     expect(ran.stdout).not.toMatch(/^FAIL/m);
-  }, 90_000);
+  }, 150_000);
 });
