@@ -28,7 +28,7 @@ interface EdnEvent {
  * has no keys.
  * @throws InvalidHistoryError when an operation is invalid, when one process has
  *   overlapping operations (EDN pairs events by process), or when the initial value is not
- *   one the EDN reader would infer for that shape ({@link inferredInitialValue}).
+ *   one the EDN reader would infer for that shape (`inferredInitialValue` in jepsen-history.ts).
  */
 export function formatEdnHistory(history: History): string {
   validateOperations(history.ops);

@@ -15,5 +15,5 @@ export { HISTORY_TEXT_MAX_BYTES, detectFormat, parseHistory } from './read-histo
 export type { FormatJsonOptions } from './json-history';
 export { HISTORY_FORMAT, HISTORY_FORMAT_VERSION, formatJsonHistory, parseJsonHistory } from './json-history';
 export { formatEdnHistory } from './edn-writer';
-export type { EdnValue } from './edn-reader';
+export type { EdnChar, EdnForm, EdnKeyword, EdnMap, EdnSequence, EdnSymbol, EdnTagged, EdnValue } from './edn-reader';
 export { readEdn, readEdnForms } from './edn-reader';

@@ -4,6 +4,7 @@
  * command, a corrupt stored record, a corrupt snapshot) with the offset.
  */
 
+/** Makes the named error a codec throws for malformed input at `offset`. */
 export type DecodeErrorFactory = (message: string, offset: number) => Error;
 
 export class ByteReader {

@@ -16,7 +16,8 @@ import type { SnapshotFileInfo } from './snapshot-file';
 import { infoFromHeader, readSnapshotFrames, readSnapshotInfo, verifySnapshotFile } from './snapshot-file';
 import { parseSnapshotFileName, snapshotFileName } from './snapshot-format';
 
-type StoreLimits = Pick<StateMachineLimits, 'maxSnapshotChunkBytes' | 'maxSnapshotHeaderBytes' | 'snapshotsRetained'>;
+/** The limits a snapshot store enforces: chunk and header sizes, and how many snapshots it keeps. */
+export type StoreLimits = Pick<StateMachineLimits, 'maxSnapshotChunkBytes' | 'maxSnapshotHeaderBytes' | 'snapshotsRetained'>;
 
 export class SnapshotStore {
   private files: SnapshotFileInfo[] = [];
