@@ -11,11 +11,13 @@ module.exports = {
   name: 'KeyVal libraries',
   entryPointStrategy: 'packages',
   entryPoints: documented.map((dir) => `libs/${dir}`),
-  packageOptions: { entryPoints: ['src/index.ts'], tsconfig: 'tsconfig.json', readme: 'README.md' },
+  packageOptions: { entryPoints: ['src/index.ts'], tsconfig: 'tsconfig.json', readme: 'README.md', disableSources: true },
   readme: 'docs/api-readme.md',
   out: 'docs/api',
   treatWarningsAsErrors: true,
   excludePrivate: true,
   excludeInternal: true,
   githubPages: false,
+  // No source links: they would need a git remote, and a clone may have none.
+  disableSources: true,
 };
