@@ -4,7 +4,7 @@
  * in-flight bound, membership changes and graceful shutdown.
  */
 import { GrpcChannel, GrpcStatus, GrpcStatusError, createClient } from '@keyval/grpc';
-import { etcd } from '@keyval/proto';
+import { etcd, health } from '@keyval/proto';
 import { Gateway } from './gateway';
 import type { GatewayOptions } from './gateway';
 import { FakeCluster } from './testing/fake-cluster';
@@ -301,13 +301,19 @@ describe('Gateway (fake members)', () => {
     expect(gateway.directory.readTargets()).not.toContain(removed.endpoint);
   });
 
-  it('drains calls in flight on shutdown and refuses new ones', async () => {
+  it('drains calls in flight on shutdown and refuses new ones; grpc.health.v1 says SERVING, and fails once draining', async () => {
     await startGateway();
+    const healthClient = createClient(health.HealthDefinition, channel);
+    expect(await healthClient.check({ service: '' })).toEqual({ status: health.HealthCheckResponse_ServingStatus.SERVING });
+    const unknown = (await healthClient.check({ service: 'etcdserverpb.KV' }).catch((e: unknown) => e)) as GrpcStatusError;
+    expect([unknown.code, unknown.details]).toEqual([GrpcStatus.NOT_FOUND, 'unknown service']);
     member(0).faults.hold = true;
     const held = kv.put(etcd.PutRequest.fromPartial({ key: key('l'), value: key('1') }));
     await waitFor('the held call', () => member(0).count('Put') === 1);
     const stopping = gateway.shutdown(5_000);
     expect(gateway.ready().ready).toBe(false);
+    // Draining, the gateway takes no new call: the health check fails too (a load balancer stops sending).
+    expect(((await healthClient.check({ service: '' }).catch((e: unknown) => e)) as GrpcStatusError).code).toBe(GrpcStatus.UNAVAILABLE);
     setTimeout(() => member(0).release(), 100);
     await held;
     await stopping;

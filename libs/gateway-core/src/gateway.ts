@@ -10,13 +10,14 @@
  * lets those in flight finish (within a grace period), then stops probing and closes the
  * member connections.
  */
-import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, GrpcStatus, GrpcStatusError, type H2ServerLimits, type ServerTlsOptions } from '@keyval/grpc';
+import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, GrpcStatus, GrpcStatusError, type H2ServerLimits, grpcHealthService, type ServerTlsOptions } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplementation } from '@keyval/grpc';
 import { Forwarder, outgoing } from './forwarder';
 import type { ForwarderStats } from './forwarder';
 import { GatewayOverloadedError, GatewayStoppingError, NoLeaderError, toGatewayStatus } from './gateway.errors';
 import type { GatewayObserver } from './gateway-observer';
 import type { GrpcServerObserver, Http1Handler } from '@keyval/grpc';
+import { health } from '@keyval/proto';
 import type { Tracer } from '@opentelemetry/api';
 import { MemberDirectory } from './member-directory';
 import type { GatewayLogger } from './member-directory';
@@ -174,6 +175,7 @@ export class Gateway {
       // a service definition only known as ServiceDefinition.
       server.addService(rawService(service), gateway.handlers(service) as unknown as ServiceImplementation<RawService<ServiceDefinition>>);
     }
+    server.addService(health.HealthDefinition, grpcHealthService(server.shutdownSignal));
     directory.start();
     try {
       for (const at of options.listen) {

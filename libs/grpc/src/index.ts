@@ -10,6 +10,7 @@ export { parseGrpcTimeout, formatGrpcTimeout } from './timeout';
 export { FrameDecoder, encodeFrame, frameBytes, FRAME_HEADER_BYTES, type MessageCodec } from './framing';
 export * from './method';
 export { GrpcServer, type AddServiceOptions, type GrpcServerOptions } from './server';
+export { grpcHealthService, HEALTH_SERVING, HEALTH_NOT_SERVING } from './health-check';
 export { H2Error } from './h2/frame';
 export type { Http1Handler } from './http1-connections';
 export { callTypeOf, type GrpcCallType, type GrpcLimitObserver, type GrpcMethodObserver, type GrpcServerObserver } from './server-observer';

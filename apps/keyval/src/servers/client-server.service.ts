@@ -7,7 +7,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import { type ClientTlsOptions, GrpcServer } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcServer, grpcHealthService } from '@keyval/grpc';
 import { routesHandler } from '@keyval/ops';
 import { admin, etcd, health, kvbatch } from '@keyval/proto';
 import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, LeaseService, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
@@ -24,7 +24,6 @@ import { KEYVAL_CONFIG, KEYVAL_LOGGER, KEYVAL_TRACING } from '../tokens';
 import { TlsStoresService } from '../tls/tls-stores.service';
 import type { Tracing } from '../tracing';
 import { KEYVAL_VERSION } from '../version';
-import { grpcHealthService } from './grpc-health.service';
 import { memberRoutes } from './http-endpoints';
 
 @Injectable()
