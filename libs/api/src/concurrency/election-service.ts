@@ -15,7 +15,7 @@ import type { HandlerFor, ServerCall, ServerWritableCall } from '@keyval/grpc';
 import { etcd, mvcc, v3election } from '@keyval/proto';
 import type { ConcurrencyClient } from './concurrency-client';
 import { removeAbandoned } from './lock-service';
-import { DEFAULT_SESSION_TTL_SECONDS, createRevisionIs, keyRange, queuePrefix, queueRange, rangeAnswer, rangeOp, waitDeletes, waiterKey } from './queue-keys';
+import { createRevisionIs, keyRange, queuePrefix, queueRange, rangeAnswer, rangeOp, waitDeletes, waiterOf } from './queue-keys';
 
 /** etcd's errors of this service (plain errors in etcd: gRPC code UNKNOWN, these texts). */
 export const ELECTION_MESSAGES = {
@@ -33,9 +33,7 @@ export class ElectionService {
 
   readonly implementation: { readonly [K in keyof typeof v3election.ElectionDefinition.methods]: HandlerFor<(typeof v3election.ElectionDefinition.methods)[K]> } = {
     campaign: async (req, call) => {
-      const lease = req.lease !== 0n ? req.lease : await this.client.leaseGrant(DEFAULT_SESSION_TTL_SECONDS, call);
-      const prefix = queuePrefix(req.name);
-      const key = waiterKey(prefix, lease);
+      const { lease, prefix, key } = await waiterOf(this.client, req.name, req.lease, call);
       const value = Buffer.from(req.value);
       const entered = await this.client.txn(
         etcd.TxnRequest.fromPartial({

@@ -13,7 +13,7 @@ import type { HandlerFor, ServerCall } from '@keyval/grpc';
 import { etcd, v3lock } from '@keyval/proto';
 import { detachedCall } from './concurrency-client';
 import type { ConcurrencyClient } from './concurrency-client';
-import { DEFAULT_SESSION_TTL_SECONDS, createRevisionIs, keyRange, queuePrefix, queueRange, rangeAnswer, rangeOp, waitDeletes, waiterKey } from './queue-keys';
+import { createRevisionIs, keyRange, queueRange, rangeAnswer, rangeOp, waitDeletes, waiterOf } from './queue-keys';
 
 /** How long the cleanup of an abandoned waiter's key may take, ms. */
 const CLEANUP_TIMEOUT_MS = 5_000;
@@ -23,9 +23,7 @@ export class LockService {
 
   readonly implementation: { readonly [K in keyof typeof v3lock.LockDefinition.methods]: HandlerFor<(typeof v3lock.LockDefinition.methods)[K]> } = {
     lock: async (req, call) => {
-      const lease = req.lease !== 0n ? req.lease : await this.client.leaseGrant(DEFAULT_SESSION_TTL_SECONDS, call);
-      const prefix = queuePrefix(req.name);
-      const key = waiterKey(prefix, lease);
+      const { lease, prefix, key } = await waiterOf(this.client, req.name, req.lease, call);
       const first = rangeOp(queueRange(prefix, 'first'));
       const put = etcd.PutRequest.fromPartial({ key, lease });
       const queued = await this.client.txn(

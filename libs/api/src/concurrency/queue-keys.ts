@@ -27,6 +27,13 @@ export function waiterKey(prefix: Buffer, lease: bigint): Buffer {
   return Buffer.concat([prefix, Buffer.from(lease.toString(16))]);
 }
 
+/** A waiter's place: its lease (one granted for 60 s when the request names none, as etcd), the queue's prefix and its own key. */
+export async function waiterOf(client: ConcurrencyClient, name: Uint8Array, requested: bigint, call: ServerCall): Promise<{ lease: bigint; prefix: Buffer; key: Buffer }> {
+  const lease = requested !== 0n ? requested : await client.leaseGrant(DEFAULT_SESSION_TTL_SECONDS, call);
+  const prefix = queuePrefix(name);
+  return { lease, prefix, key: waiterKey(prefix, lease) };
+}
+
 /** A range request over the whole queue under `prefix`. */
 export function queueRange(prefix: Buffer, order: 'first' | 'last', maxCreateRevision = 0n): etcd.RangeRequest {
   return etcd.RangeRequest.fromPartial({
