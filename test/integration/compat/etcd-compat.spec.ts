@@ -17,7 +17,7 @@ import { etcdctl, parseEtcdctlJson } from '../harness/etcdctl';
 import { waitFor } from '../harness/wait-for';
 import { GatewayProcess } from '../gateway/gateway-process';
 import { etcdctlUntil, startEtcdctl, target, Transcript } from './compat-targets';
-import type { CompatTarget } from './compat-targets';
+import type { CompatTarget, RunningEtcdctl } from './compat-targets';
 
 jest.setTimeout(120_000);
 
@@ -140,27 +140,38 @@ describe('etcd 3.4 and KeyVal answer the same (compatibility suite)', () => {
   it('etcdctl lock and elect: a waiter gets the lock when the holder is killed (its lease expires); a second candidate leads when the first resigns', async () => {
     await same('lock', async (t, x) => {
       x.log('lock with a command', (await etcdctl([t.endpoint], ['lock', `${x.ns}/l`, 'echo', 'held'])).stdout);
-      const holder = startEtcdctl(t.endpoint, ['lock', '--ttl=2', `${x.ns}/k`]);
-      await waitFor(() => holder.stdout().includes(`${x.ns}/k/`), { timeoutMs: 10_000, what: 'the first etcdctl lock to hold' });
-      x.log('holder', holder.stdout());
-      const waiter = startEtcdctl(t.endpoint, ['lock', '--ttl=2', `${x.ns}/k`, 'echo', 'second']);
-      await waitFor(async () => (await queued(t, `${x.ns}/k/`)) === 2, { timeoutMs: 10_000, what: 'the waiter queued' });
-      const waiterExited = waiter.exited.then(() => true);
-      expect(await Promise.race([waiterExited, Promise.resolve(false)])).toBe(false);
-      await holder.kill('SIGKILL');
-      x.log('waiter exit', await waiter.exited);
-      x.log('waiter', waiter.stdout());
+      const started: RunningEtcdctl[] = [];
+      const start = (args: string[]): RunningEtcdctl => {
+        const running = startEtcdctl(t.endpoint, args);
+        started.push(running);
+        return running;
+      };
+      try {
+        const holder = start(['lock', '--ttl=2', `${x.ns}/k`]);
+        await waitFor(() => holder.stdout().includes(`${x.ns}/k/`), { timeoutMs: 10_000, what: 'the first etcdctl lock to hold' });
+        x.log('holder', holder.stdout());
+        const waiter = start(['lock', '--ttl=2', `${x.ns}/k`, 'echo', 'second']);
+        await waitFor(async () => (await queued(t, `${x.ns}/k/`)) === 2, { timeoutMs: 10_000, what: 'the waiter queued' });
+        const waiterExited = waiter.exited.then(() => true);
+        expect(await Promise.race([waiterExited, Promise.resolve(false)])).toBe(false);
+        await holder.kill('SIGKILL');
+        x.log('waiter exit', await waiter.exited);
+        x.log('waiter', waiter.stdout());
 
-      const first = startEtcdctl(t.endpoint, ['elect', `${x.ns}/e`, 'first']);
-      await waitFor(() => first.stdout().includes('first'), { timeoutMs: 10_000, what: 'the first candidate to lead' });
-      x.log('first candidate', first.stdout());
-      x.log('listen', await etcdctlUntil(t.endpoint, ['elect', '--listen', `${x.ns}/e`], (o) => o.includes('first'), 'the observer to see the leader'));
-      const second = startEtcdctl(t.endpoint, ['elect', `${x.ns}/e`, 'second']);
-      await waitFor(async () => (await queued(t, `${x.ns}/e/`)) === 2, { timeoutMs: 10_000, what: 'the second candidate queued' });
-      await first.kill('SIGINT'); // etcdctl resigns on an interrupt
-      await waitFor(() => second.stdout().includes('second'), { timeoutMs: 10_000, what: 'the second candidate to lead' });
-      x.log('second candidate', second.stdout());
-      await second.kill('SIGINT');
+        const first = start(['elect', `${x.ns}/e`, 'first']);
+        await waitFor(() => first.stdout().includes('first'), { timeoutMs: 10_000, what: 'the first candidate to lead' });
+        x.log('first candidate', first.stdout());
+        x.log('listen', await etcdctlUntil(t.endpoint, ['elect', '--listen', `${x.ns}/e`], (o) => o.includes('first'), 'the observer to see the leader'));
+        const second = start(['elect', `${x.ns}/e`, 'second']);
+        await waitFor(async () => (await queued(t, `${x.ns}/e/`)) === 2, { timeoutMs: 10_000, what: 'the second candidate queued' });
+        await first.kill('SIGINT'); // etcdctl resigns on an interrupt
+        await waitFor(() => second.stdout().includes('second'), { timeoutMs: 10_000, what: 'the second candidate to lead' });
+        x.log('second candidate', second.stdout());
+        await second.kill('SIGINT');
+      } finally {
+        // Whatever failed, no etcdctl outlives the case.
+        await Promise.all(started.map((running) => running.kill('SIGKILL')));
+      }
     });
   });
 
