@@ -23,7 +23,7 @@ import { MemberDirectory } from './member-directory';
 import type { GatewayLogger } from './member-directory';
 import { rawService } from './raw-codec';
 import type { RawService } from './raw-codec';
-import { PASSTHROUGH_SERVICES, bidiTargetOf, routeOf } from './routes';
+import { PASSTHROUGH_SERVICES, bidiTargetOf, routeOf, waitsForClient } from './routes';
 import type { Route } from './routes';
 import { SessionPool } from './session-pool';
 import { UpstreamPool } from './upstream-pool';
@@ -257,7 +257,7 @@ export class Gateway {
       if (method.requestStream && method.responseStream) {
         handlers[key] = this.bidiHandler(route.path, bidiTargetOf(service, method.name));
       } else if (!method.requestStream) {
-        handlers[key] = method.responseStream ? this.streamHandler(route) : this.unaryHandler(route);
+        handlers[key] = method.responseStream ? this.streamHandler(route) : waitsForClient(route) ? this.waitingHandler(route) : this.unaryHandler(route);
       }
       // Client-only streams: none in the services passed through (they answer UNIMPLEMENTED).
     }
@@ -337,7 +337,22 @@ export class Gateway {
     };
   }
 
-  /** Server streams (snapshots) go to the leader once: a stream is never replayed. */
+  /** Calls that wait as long as their client (Lock, Campaign) go to the leader once, with the client's deadline only. */
+  private waitingHandler(route: Route): RawUnaryHandler {
+    return async (request, call) => {
+      this.admit();
+      try {
+        const leader = this.directory.leader() ?? (await this.directory.waitForLeader(call.deadline ?? Date.now() + 5_000));
+        return await this.pool.unary(leader.authority, route.path, request, { deadline: call.deadline, metadata: outgoing(call.metadata), signal: call.signal }, false);
+      } catch (error) {
+        throw toGatewayStatus(error);
+      } finally {
+        this.inflight -= 1;
+      }
+    };
+  }
+
+  /** Server streams (snapshots, election observers) go to the leader once: a stream is never replayed. */
   private streamHandler(route: Route): RawStreamHandler {
     return async (request, call) => {
       this.admit();

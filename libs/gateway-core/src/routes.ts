@@ -10,7 +10,7 @@
  * | `once`          | the leader                                 | only a definite "not applied" answer       |
  */
 import type { ServiceDefinition } from '@keyval/grpc';
-import { admin, etcd } from '@keyval/proto';
+import { admin, etcd, v3election, v3lock } from '@keyval/proto';
 
 /** How a method is routed and retried (see the table above). */
 export type RouteKind = 'write' | 'read' | 'idempotent' | 'once';
@@ -30,10 +30,32 @@ const KINDS: Readonly<Record<string, Readonly<Record<string, RouteKind>>>> = {
   // A grant (a picked id) or a revoke sent twice would not answer as the first did: `once`.
   [etcd.LeaseDefinition.fullName]: { LeaseTimeToLive: 'idempotent', LeaseLeases: 'idempotent' },
   [admin.AdminDefinition.fullName]: { Status: 'idempotent', MemberList: 'idempotent' },
+  [v3election.ElectionDefinition.fullName]: { Leader: 'idempotent' },
 };
 
 /** The services the gateway serves, passing each call through to a member. */
-export const PASSTHROUGH_SERVICES: readonly ServiceDefinition[] = [etcd.KVDefinition, etcd.WatchDefinition, etcd.LeaseDefinition, etcd.ClusterDefinition, etcd.MaintenanceDefinition, admin.AdminDefinition];
+export const PASSTHROUGH_SERVICES: readonly ServiceDefinition[] = [
+  etcd.KVDefinition,
+  etcd.WatchDefinition,
+  etcd.LeaseDefinition,
+  etcd.ClusterDefinition,
+  etcd.MaintenanceDefinition,
+  admin.AdminDefinition,
+  v3lock.LockDefinition,
+  v3election.ElectionDefinition,
+];
+
+/**
+ * Unary calls that wait as long as the client does (a lock held by another, a campaign behind
+ * other candidates): sent once to the leader with the client's own deadline (none: no limit),
+ * never the gateway's default timeout, never sent again.
+ */
+const WAITING_METHODS: ReadonlySet<string> = new Set(['/v3lockpb.Lock/Lock', '/v3electionpb.Election/Campaign']);
+
+/** True for a call that may wait as long as its client does (see WAITING_METHODS). */
+export function waitsForClient(route: Route): boolean {
+  return WAITING_METHODS.has(route.path);
+}
 
 /**
  * Where a bidirectional stream goes: watches to any member answering (every member serves

@@ -9,7 +9,8 @@
  *                          └────────────────────────────────────────────────────────────────────────┘
  *     waiting    a complete request head within requestHeadersTimeoutMs of the connection's
  *                start or of its previous answer (node:http also closes it 5 s after an answer)
- *     answering  the answer handed to the socket within requestBodyTimeoutMs of the head (0: never)
+ *     answering  the answer begun (its head sent) within requestBodyTimeoutMs of the request head
+ *                (0: never); a begun answer may stream on (etcd's JSON watch) while its client reads
  *     always     bytes the client leaves unread in the socket for keepaliveTimeoutMs: destroyed
  *
  * Why not node:http's own `headersTimeout` and `requestTimeout`: they are enforced by a checker
@@ -174,6 +175,10 @@ export class Http1Connections {
     if (connection.inFlight === 0) {
       const limitMs = this.limits.requestHeadersTimeoutMs;
       return waitedMs >= limitMs ? `no complete HTTP/1.1 request head within ${limitMs} ms` : undefined;
+    }
+    // Answers that have begun (a JSON watch streams its events) are bounded by the rule above.
+    if ([...connection.answers].every((answer) => answer.headersSent)) {
+      return undefined;
     }
     const limitMs = this.limits.requestBodyTimeoutMs;
     return limitMs > 0 && waitedMs >= limitMs ? `an HTTP/1.1 request not answered within ${limitMs} ms of its head` : undefined;

@@ -14,4 +14,7 @@ export * as raftpb from './gen/keyval/raft/v1/raft';
 export * as admin from './gen/keyval/admin/v1/admin';
 export * as kvbatch from './gen/keyval/kvbatch/v1/kvbatch';
 export * as health from './gen/grpc/health/v1/health';
+export * as v3lock from './gen/v3lockpb/v3lock';
+export * as v3election from './gen/v3electionpb/v3election';
 export { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+export { FILE_DESCRIPTOR_SET_BASE64 } from './gen/descriptors';

@@ -1,16 +1,30 @@
 /**
  * The client-facing gRPC servers (one per --listen-client-urls entry): etcd's KV, Watch, Lease,
- * Cluster, Maintenance and grpc.health.v1, and KeyVal's Admin API, on the lean HTTP/2
+ * Cluster, Maintenance and grpc.health.v1, etcd's v3lock and v3election, and KeyVal's Admin API, on the lean HTTP/2
  * server. On shutdown (after a leader hands its leadership off) they stop accepting and let
  * in-flight calls finish (watch and keepalive streams end at once with UNAVAILABLE, so their
  * clients resume elsewhere), before the member stops.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { type ClientTlsOptions, GrpcServer, grpcHealthService } from '@keyval/grpc';
 import { routesHandler } from '@keyval/ops';
-import { admin, etcd, health, kvbatch } from '@keyval/proto';
-import { DEFAULT_WATCH_STREAM_OPTIONS, KvBatchService, KvService, LeaderForwarder, LeaseService, WATCH_SERVICE, WatchHub, WatchService } from '@keyval/api';
+import { admin, etcd, health, kvbatch, v3election, v3lock } from '@keyval/proto';
+import {
+  DEFAULT_WATCH_STREAM_OPTIONS,
+  ElectionService,
+  KvBatchService,
+  KvService,
+  LeaderForwarder,
+  JsonApi,
+  LeaseService,
+  LockService,
+  MemberConcurrencyClient,
+  WATCH_SERVICE,
+  WatchHub,
+  WatchService,
+} from '@keyval/api';
 import { MONOTONIC_CLOCK } from '@keyval/cluster';
 import { AdminService } from '../admin/admin.service';
 import { EtcdClusterService } from '../admin/etcd-cluster.service';
@@ -62,10 +76,17 @@ export class ClientServerService implements BeforeApplicationShutdown {
       onError: (error) => this.logger.error({ error: String(error) }, 'a watch catch-up read failed'),
     });
     this.watchHub = hub;
+    // etcd's v3lock and v3election services, over this member's own KV, Lease and Watch.
+    const concurrency = new MemberConcurrencyClient(kv.implementation, lease.implementation(), hub, () => this.members.headerContext());
+    const lock = new LockService(concurrency);
+    const election = new ElectionService(concurrency);
     // etcd serves /metrics, /health, /version... over HTTP/1.1 on its client URL too: told
     // apart from gRPC by the connection's first bytes (@keyval/grpc connection-dispatch).
-    const http1 = routesHandler(memberRoutes(this.members, this.metrics));
+    const routes = routesHandler(memberRoutes(this.members, this.metrics));
     for (const url of this.config.listenClientUrls) {
+      // etcd's JSON API (grpc-gateway paths, POST /v3/...) beside them, over the same services.
+      const json = new JsonApi({ maxBodyBytes: grpcMax, requestTimeoutMs: this.config.requestTimeoutMs });
+      const http1 = (req: IncomingMessage, res: ServerResponse): void => (json.handles((req.url ?? '/').split('?')[0] ?? '/') ? json.handle(req, res) : routes(req, res));
       const certificates = this.tls.client;
       const server = new GrpcServer({
         ...this.config.serverLimits,
@@ -93,12 +114,25 @@ export class ClientServerService implements BeforeApplicationShutdown {
         shutdown: server.shutdownSignal,
       });
       server.addService(WATCH_SERVICE, watch.implementation);
-      server.addService(etcd.LeaseDefinition, lease.implementation(server.shutdownSignal));
+      const leaseHandlers = lease.implementation(server.shutdownSignal);
+      server.addService(etcd.LeaseDefinition, leaseHandlers);
       server.addService(kvbatch.KVBatchDefinition, batch.implementation, { traceContext: 'explicit' });
       server.addService(etcd.ClusterDefinition, etcdCluster.cluster);
       server.addService(etcd.MaintenanceDefinition, maintenance.implementation);
       server.addService(admin.AdminDefinition, adminService.implementation);
       server.addService(health.HealthDefinition, grpcHealthService(server.shutdownSignal));
+      server.addService(v3lock.LockDefinition, lock.implementation);
+      server.addService(v3election.ElectionDefinition, election.implementation);
+      for (const [service, implementation] of [
+        [etcd.KVDefinition, kv.implementation],
+        [WATCH_SERVICE, watch.implementation],
+        [etcd.LeaseDefinition, leaseHandlers],
+        [etcd.MaintenanceDefinition, maintenance.implementation],
+        [v3lock.LockDefinition, lock.implementation],
+        [v3election.ElectionDefinition, election.implementation],
+      ] as const) {
+        json.addService(service, implementation);
+      }
       await server.listen(url.port, url.host);
       this.servers.push(server);
       this.logger.info({ url: url.url }, 'serving clients');
