@@ -74,13 +74,19 @@ export class LeaseIdGenerator {
 }
 
 /** Relays a follower's keepalives to the leader over one stream, answers in order. */
+/** A keepalive's answer: the TTL (0: no such lease) and, relayed, the leader's header revision (0n here). */
+interface Renewed {
+  readonly ttl: bigint;
+  readonly revision: bigint;
+}
+
 class KeepAliveRelay {
   private upstream:
     | {
         readonly call: BidiCall<etcd.LeaseKeepAliveRequest, etcd.LeaseKeepAliveResponse>;
         readonly leader: NodeId;
         readonly pending: Array<{
-          resolve(ttl: bigint): void;
+          resolve(renewed: Renewed): void;
           reject(error: unknown): void;
         }>;
       }
@@ -91,13 +97,13 @@ class KeepAliveRelay {
     private readonly metadata: Metadata,
   ) {}
 
-  renew(id: bigint, leader: NodeId): Promise<bigint> {
+  renew(id: bigint, leader: NodeId): Promise<Renewed> {
     if (this.upstream === undefined || this.upstream.leader !== leader) {
       this.close();
       this.open(leader);
     }
     const upstream = this.upstream as NonNullable<KeepAliveRelay['upstream']>;
-    return new Promise<bigint>((resolve, reject) => {
+    return new Promise<Renewed>((resolve, reject) => {
       upstream.pending.push({ resolve, reject });
       upstream.call.send({ ID: id }).catch((error: unknown) => this.end(upstream, error));
     });
@@ -116,7 +122,7 @@ class KeepAliveRelay {
       call,
       leader,
       pending: [] as Array<{
-        resolve(ttl: bigint): void;
+        resolve(renewed: Renewed): void;
         reject(error: unknown): void;
       }>,
     };
@@ -124,7 +130,7 @@ class KeepAliveRelay {
     void (async () => {
       try {
         for await (const response of call.responses) {
-          upstream.pending.shift()?.resolve(response.TTL);
+          upstream.pending.shift()?.resolve({ ttl: response.TTL, revision: response.header?.revision ?? 0n });
         }
         this.end(upstream, new GrpcStatusError(GrpcStatus.UNAVAILABLE, `${ETCD_MESSAGES.leaderChanged}: the leader ended the keepalive stream`));
       } catch (error) {
@@ -204,9 +210,11 @@ export class LeaseService {
           await readUntil(requests, stop.signal, async (request) => {
             // The header is taken before the renewal (etcd: a lease revoked at revision r is
             // never reported renewed at a later one).
+            // Relayed, the leader's header (taken before its renewal) wins when it is newer:
+            // this member may not have applied yet what the client already saw acknowledged.
             const head = this.header();
-            const ttl = await this.renew(request.ID, relay, forwarded);
-            await call.write({ header: head, ID: request.ID, TTL: ttl });
+            const renewed = await this.renew(request.ID, relay, forwarded);
+            await call.write({ header: renewed.revision > head.revision ? { ...head, revision: renewed.revision } : head, ID: request.ID, TTL: renewed.ttl });
           });
         } finally {
           shutdown?.removeEventListener('abort', onShutdown);
@@ -272,15 +280,15 @@ export class LeaseService {
   }
 
   /** One keepalive: here when leading, else relayed; retried across leader changes. */
-  private async renew(id: bigint, relay: KeepAliveRelay, forwarded: boolean): Promise<bigint> {
+  private async renew(id: bigint, relay: KeepAliveRelay, forwarded: boolean): Promise<Renewed> {
     const deadlineMs = performance.now() + this.options.defaultTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       const outcome = this.backend.renewLease(id);
       if (outcome === 'not-found') {
-        return 0n;
+        return { ttl: 0n, revision: 0n };
       }
       if (outcome !== 'not-primary') {
-        return BigInt(outcome.ttl);
+        return { ttl: BigInt(outcome.ttl), revision: 0n };
       }
       if (forwarded) {
         throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.notLeader);

@@ -38,8 +38,7 @@ export async function waiterOf(client: ConcurrencyClient, name: Uint8Array, requ
 export function queueRange(prefix: Buffer, order: 'first' | 'last', maxCreateRevision = 0n): etcd.RangeRequest {
   return etcd.RangeRequest.fromPartial({
     key: prefix,
-    // A copy: prefixRangeEnd bumps a slice of its argument, and a Buffer's slice is a view.
-    rangeEnd: Buffer.from(prefixRangeEnd(Uint8Array.from(prefix))),
+    rangeEnd: Buffer.from(prefixRangeEnd(prefix)),
     limit: 1n,
     sortTarget: etcd.RangeRequest_SortTarget.CREATE,
     sortOrder: order === 'first' ? etcd.RangeRequest_SortOrder.ASCEND : etcd.RangeRequest_SortOrder.DESCEND,

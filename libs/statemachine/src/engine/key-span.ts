@@ -43,7 +43,8 @@ export function keySuccessor(key: Uint8Array): Uint8Array {
 export function prefixRangeEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.byteLength - 1; i >= 0; i--) {
     if ((prefix[i] as number) < 0xff) {
-      const end = prefix.slice(0, i + 1);
+      // A copy: Buffer.prototype.slice (unlike Uint8Array's) shares memory with the prefix.
+      const end = Uint8Array.prototype.slice.call(prefix, 0, i + 1);
       end[i] = (end[i] as number) + 1;
       return end;
     }
