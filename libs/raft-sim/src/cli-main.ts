@@ -12,6 +12,7 @@ import { DEFAULT_TICK_MS } from './fault-profile';
 import { runSeed } from './run-seed';
 import type { SeedResult } from './run-seed';
 import { runSeeds } from './runner';
+import { runProductionCli } from './production/production-cli';
 import type { DriverMutation } from './sim-member';
 import { RunSummary, formatSummary } from './summary';
 
@@ -48,6 +49,9 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
   const o = parseOrExplain(parseCli, argv, USAGE, printError);
   if (o === undefined) {
     return 2;
+  }
+  if (o.member === 'production') {
+    return runProductionCli(o, print, printError);
   }
   const base = {
     ...(o.members === undefined ? {} : { members: o.members }),

@@ -170,4 +170,11 @@ describe('production members in the seeded simulation', () => {
     expect(b.stats).toEqual(a.stats);
     expect(c.traceHash).not.toBe(a.traceHash);
   });
+
+  it('regression, seed 32: a leader deposed while its Ready was persisted is not announced as leading the newer term', async () => {
+    // The ready loop told leader listeners the core's live term: m4, leader of term 22, was
+    // announced as leader of term 23 (which m1 won) once the Ready that named it was handled.
+    const result = await runProductionSeed({ seed: 32 });
+    expect(result.violation?.message).toBeUndefined();
+  });
 });
