@@ -12,7 +12,6 @@ import { DEFAULT_TICK_MS } from './fault-profile';
 import { runSeed } from './run-seed';
 import type { SeedResult } from './run-seed';
 import { runSeeds } from './runner';
-import { runProductionCli } from './production/production-cli';
 import type { DriverMutation } from './sim-member';
 import { RunSummary, formatSummary } from './summary';
 
@@ -51,6 +50,8 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
     return 2;
   }
   if (o.member === 'production') {
+    // Loaded on demand: the simulation's own runs never load the cluster.
+    const { runProductionCli } = await import('./production/production-cli');
     return runProductionCli(o, print, printError);
   }
   const base = {

@@ -52,7 +52,7 @@ export async function runProductionCli(o: CliOptions, print: Print, printError: 
   const sizes = [...new Set(results.map((r) => r.members))].sort((a, b) => a - b);
   print(`production members: ${results.length} seeds (cluster sizes ${sizes.join(', ')}), ${(total((r) => r.simulatedMs) / results.length / 1000).toFixed(1)} s simulated and ${Math.round(total((r) => r.events) / results.length)} events per seed`);
   print(`  writes acknowledged ${total((r) => r.stats.acked)}, entries applied ${total((r) => r.stats.applied)}, leaders elected ${total((r) => r.stats.leaders)}`);
-  print(`  crashes ${total((r) => r.stats.crashes)} (unsynced operations lost ${total((r) => r.stats.lostOps)}, torn writes ${total((r) => r.stats.tornWrites)}), failed fsyncs ${total((r) => r.stats.fsyncFailures)} (fatal exits ${total((r) => r.stats.fatal)}), ENOSPC ${total((r) => r.stats.noSpaceErrors)}`);
+  print(`  crashes ${total((r) => r.stats.crashes)} (unsynced operations lost ${total((r) => r.stats.lostOps)}, torn writes ${total((r) => r.stats.tornWrites)}), failed fsyncs ${total((r) => r.stats.fsyncFailures)} (fatal exits ${total((r) => r.stats.fatal)}), ENOSPC ${total((r) => r.stats.noSpaceErrors)}, bit flips in cold WAL data ${total((r) => r.stats.bitFlips)} (WAL refused to open ${total((r) => r.stats.refusedCorruptWal)})`);
   print(`wall: ${(wallMs / 1000).toFixed(1)} s, ${(wallMs / results.length).toFixed(1)} ms per seed in one thread (machine-dependent)`);
   print(`sim: ${results.length} seeds, ${reported} violations`);
   return reported > 0 ? 1 : 0;

@@ -83,6 +83,10 @@ export class ProductionMember {
   /** Running: started and not crashed (messages and requests reach the driver). */
   up = false;
   incarnation = 0;
+  /** Cold data on its disk was damaged (an injected bit flip) while it was down. */
+  diskDamaged = false;
+  /** Its WAL refused to open (damaged disk): it stays down for the rest of the run. */
+  retired = false;
   private readonly durable = new DurabilityWatch();
   /** Digest of every entry applied, in order (durable with the state machine). */
   private chain = 0;

@@ -20,6 +20,7 @@
 import { nodeId } from '@keyval/raft';
 import type { Entry, Message, NodeId } from '@keyval/raft';
 import { MemoryStateMachine, encodeCommand } from '@keyval/statemachine';
+import { CorruptLogError } from '@keyval/storage';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -61,6 +62,9 @@ export interface ProductionRunResult {
     readonly noSpaceErrors: number;
     readonly applied: number;
     readonly leaders: number;
+    /** Members whose cold WAL data had a bit flipped / that then refused to start. */
+    readonly bitFlips: number;
+    readonly refusedCorruptWal: number;
   };
 }
 
@@ -183,6 +187,13 @@ class ProductionWorld implements ProductionHost {
   }
 
   onFatal(member: ProductionMember, error: Error, context = `m${member.num} stopped on a fatal error`): void {
+    if (member.diskDamaged && error instanceof CorruptLogError) {
+      // The WAL refuses a log with damage in its middle, as it must: the member stays down
+      // (an operator would replace it; not simulated).
+      member.retired = true;
+      this.log(`m${member.num} refuses to start: ${error.message}`);
+      return;
+    }
     if (!causedByInjectedFault(error)) {
       this.violation(new SimViolation(ViolationKind.CoreCrash, `${context}: ${error.message}`));
       return;
@@ -195,7 +206,7 @@ class ProductionWorld implements ProductionHost {
     member.crash(reason);
     const incarnation = member.incarnation;
     this.schedule(afterMs, () => {
-      if (member.incarnation === incarnation) {
+      if (member.incarnation === incarnation && !member.retired) {
         void member.start();
       }
     });
@@ -210,7 +221,7 @@ class ProductionWorld implements ProductionHost {
       const r = this.faultRandom;
       const target = r.pick(this.members);
       const disk = this.diskFaults[target.num - 1] as SimDiskFaults;
-      const kind = r.weighted<string>([['crash', 3], ['crash-leader', 2], ['partition', 2], ['fsync-fail', 1], ['no-space', 1], ['calm', 2]]);
+      const kind = r.weighted<string>([['crash', 3], ['crash-leader', 2], ['partition', 2], ['fsync-fail', 1], ['no-space', 1], ['bit-flip', 1], ['calm', 2]]);
       if (kind === 'crash' && target.up) {
         this.restartLater(target, 'injected', 10 + r.nextInt(1500));
       } else if (kind === 'crash-leader') {
@@ -231,6 +242,18 @@ class ProductionWorld implements ProductionHost {
         disk.fsyncFailProb = 0.2;
         this.log(`m${target.num} disk: fsyncs fail (20%)`);
         this.schedule(20 + r.nextInt(300), () => (disk.fsyncFailProb = 0));
+      } else if (kind === 'bit-flip' && this.members.length >= 3 && this.members.every((m) => !m.diskDamaged)) {
+        // One member per seed at most, so a quorum is left when its WAL refuses to open.
+        if (target.up) {
+          this.restartLater(target, 'injected, then a bit flipped on its disk', 10 + r.nextInt(500));
+        }
+        if (!target.up && target.incarnation > 0) {
+          const flipped = target.fs.flipColdBit(4096, 64);
+          if (flipped !== undefined) {
+            target.diskDamaged = true;
+            this.log(`m${target.num} disk: bit flipped at ${flipped.byte} of ${path.basename(flipped.file)}`);
+          }
+        }
       } else if (kind === 'no-space') {
         disk.noSpace = true;
         this.log(`m${target.num} disk: ENOSPC`);
@@ -253,7 +276,7 @@ class ProductionWorld implements ProductionHost {
       disk.noSpace = false;
     }
     for (const m of this.members) {
-      if (!m.up && m.incarnation > 0) {
+      if (!m.up && m.incarnation > 0 && !m.retired) {
         this.restartLater(m, 'healing', 1);
       }
     }
@@ -326,11 +349,11 @@ class ProductionWorld implements ProductionHost {
       return false;
     }
     const commit = leader.commitIndex();
-    return this.members.every((m) => m.up && m.sm.appliedIndex() >= commit) && this.clientDone.every((done, c) => done > (baseline[c] as number));
+    return this.members.every((m) => m.retired || (m.up && m.sm.appliedIndex() >= commit)) && this.clientDone.every((done, c) => done > (baseline[c] as number));
   }
 
   async checkAcked(): Promise<void> {
-    for (const m of this.members) {
+    for (const m of this.members.filter((member) => !member.retired)) {
       for (const [key, value] of this.acked) {
         const response = await m.sm.range({ key: textEncoder.encode(key) });
         const kv = response.kvs[0];
@@ -412,6 +435,8 @@ export async function runProductionSeed(options: ProductionRunOptions): Promise<
       noSpaceErrors: sum((s) => s.noSpaceErrors),
       applied: world.members.reduce((a, m) => a + m.stats.applied, 0),
       leaders: world.leaders,
+      bitFlips: world.members.filter((m) => m.diskDamaged).length,
+      refusedCorruptWal: world.members.filter((m) => m.retired).length,
     },
   };
 }

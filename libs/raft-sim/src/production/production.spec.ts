@@ -113,6 +113,22 @@ describe('SimFileSystem under the production WAL', () => {
     }
   });
 
+  it('flips a bit in cold data: the production WAL refuses to open rather than cut the log there', async () => {
+    const agenda = new Agenda();
+    const fs = new SimFileSystem(agenda, new SimRandom(6), faults());
+    const wal = await openWal(agenda, fs);
+    const entries = Array.from({ length: 200 }, (_, k) => entry(k + 1));
+    const saved = wal.save({ entries });
+    await agenda.runAll();
+    await saved;
+    fs.crash();
+    const flipped = fs.flipColdBit(4096, 64);
+    expect(flipped).toBeDefined();
+    const reopened = WalLogStore.open('/data', { fileSystem: fs, scheduler: new SimScheduler(agenda, 1, 0), segmentBytes: 4096 }).catch((error: unknown) => error);
+    await agenda.runAll();
+    expect(await reopened).toMatchObject({ name: 'CorruptLogError' });
+  });
+
   it('fails writes with ENOSPC while the disk is full: the WAL refuses writes, then resumes', async () => {
     const agenda = new Agenda();
     const disk = faults();

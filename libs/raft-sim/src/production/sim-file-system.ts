@@ -175,6 +175,22 @@ export class SimFileSystem implements WalFileSystem {
     return this.names.get(file)?.size;
   }
 
+  /**
+   * Damages cold data: flips one bit in the first half of a durable file of at least `minBytes`
+   * (past its first `skipBytes`), in the durable and the cached image. Returns where, or
+   * undefined when no file is large enough.
+   */
+  flipColdBit(minBytes: number, skipBytes: number): { file: string; byte: number } | undefined {
+    const candidates = [...this.durableNames].filter(([, inode]) => inode.durableSize >= minBytes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (candidates.length === 0) {
+      return undefined;
+    }
+    const [file, inode] = this.random.pick(candidates);
+    const byte = this.random.between(skipBytes, Math.floor(inode.durableSize / 2));
+    this.flipBit(file, byte, this.random.nextInt(8));
+    return { file, byte };
+  }
+
   /** Flips one bit of a file's durable and cached image (tests of corruption handling). */
   flipBit(file: string, byte: number, bit: number): void {
     const inode = this.names.get(file);
