@@ -12,6 +12,8 @@
  *     --max-reports N        violations reported in full (default 3; the rest in one line)
  *     --no-lincheck          skip the linearizability check (faster; safety checkers still run)
  *     --scenario NAME        a targeted scenario instead of the random schedule (`all`: each in turn)
+ *     --member production    run the production driver, WAL and state machine (production/) instead
+ *                            of the simulation's own member
  *     --classic-checks       only the checks of consequences (no protocol-checker rules, no read-only
  *                            liveness probe): to measure what checking faults where they happen adds
  */
@@ -35,6 +37,8 @@ export interface CliOptions {
   /** Schedules each seed runs: undefined is the random schedule, a name a scenario. */
   readonly schedules: readonly (string | undefined)[];
   readonly classicChecks: boolean;
+  /** Which member runs: the simulation's own (`sim`) or the production driver, WAL and state machine. */
+  readonly member: MemberKind;
 }
 
 export class UsageError extends Error {
@@ -44,7 +48,7 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck] [--scenario NAME|all] [--classic-checks]';
+export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck] [--scenario NAME|all] [--classic-checks] [--member sim|production]';
 
 /** An integer option in [lo, hi], or undefined when absent; anything else is a UsageError naming the flag. */
 export function int(name: string, raw: string | undefined, lo: number, hi: number): number | undefined {
@@ -71,6 +75,12 @@ export function parseOrExplain<T>(parse: (argv: readonly string[]) => T, argv: r
   }
 }
 
+/** The member implementations the simulation can run. */
+export type MemberKind = 'sim' | 'production';
+
+/** Options of the simulation's own member that a production run does not take. */
+const SIM_MEMBER_ONLY = ['members', 'ticks', 'tick-ms', 'scenario', 'classic-checks', 'workers', 'lincheck-steps', 'no-lincheck'] as const;
+
 export function parseCli(argv: readonly string[]): CliOptions {
   let parsed;
   try {
@@ -91,6 +101,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'no-lincheck': { type: 'boolean', default: false },
         scenario: { type: 'string' },
         'classic-checks': { type: 'boolean', default: false },
+        member: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -108,6 +119,16 @@ export function parseCli(argv: readonly string[]): CliOptions {
     throw new UsageError('--first goes with --seeds, not --seed');
   }
   const first = seed ?? int('first', v.first, 0, 0xffff_ffff) ?? 1;
+  const member = v.member ?? 'sim';
+  if (member !== 'sim' && member !== 'production') {
+    throw new UsageError(`--member must be sim or production, got "${member}"`);
+  }
+  if (member === 'production') {
+    const given = SIM_MEMBER_ONLY.filter((name) => v[name] !== undefined && v[name] !== false);
+    if (given.length > 0) {
+      throw new UsageError(`--member production does not take --${given.join(', --')} (it runs its own cluster sizes and faults, seeds one at a time)`);
+    }
+  }
   const schedules = parseSchedules(v.scenario, seed !== undefined);
   if (v.scenario !== undefined && v.members !== undefined) {
     throw new UsageError('--members does not go with --scenario (each scenario chooses its cluster)');
@@ -127,6 +148,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     skipLincheck: v['no-lincheck'] === true,
     schedules,
     classicChecks: v['classic-checks'] === true,
+    member,
   };
 }
 

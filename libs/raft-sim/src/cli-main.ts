@@ -49,6 +49,11 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
   if (o === undefined) {
     return 2;
   }
+  if (o.member === 'production') {
+    // Loaded on demand: the simulation's own runs never load the cluster.
+    const { runProductionCli } = await import('./production/production-cli');
+    return runProductionCli(o, print, printError);
+  }
   const base = {
     ...(o.members === undefined ? {} : { members: o.members }),
     ...(o.safetyTicks === undefined ? {} : { safetyTicks: o.safetyTicks }),

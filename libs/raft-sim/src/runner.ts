@@ -36,7 +36,14 @@ export interface RunRef {
 
 /** Messages between the runner and its workers. */
 export type ToWorker = { readonly type: 'run'; readonly runs: readonly RunRef[] } | { readonly type: 'exit' };
-export type FromWorker = { readonly type: 'result'; readonly result: SeedResult } | { readonly type: 'idle' };
+export type FromWorker =
+  | { readonly type: 'result'; readonly result: SeedResult }
+  /** A run of the production schedule (production members: production/production-run.ts). */
+  | { readonly type: 'production-result'; readonly seed: number; readonly violation: { readonly kind: string; readonly detail: string } | undefined }
+  | { readonly type: 'idle' };
+
+/** The schedule name of runs on production members (the mutation suite's driver and WAL mutants). */
+export const PRODUCTION_SCHEDULE = 'production';
 
 export const WORKER_FILE = join(__dirname, 'sim-worker.js');
 

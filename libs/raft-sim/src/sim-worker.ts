@@ -3,6 +3,7 @@
  * then asks for more; exits when told to.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { PRODUCTION_SCHEDULE } from './runner';
 import type { BaseOptions, FromWorker, ToWorker } from './runner';
 import { runSeed } from './run-seed';
 
@@ -16,8 +17,18 @@ port.on('message', (message: ToWorker) => {
     port.close();
     return;
   }
-  for (const run of message.runs) {
-    port.postMessage({ type: 'result', result: runSeed({ ...base, ...run }) } satisfies FromWorker);
-  }
-  port.postMessage({ type: 'idle' } satisfies FromWorker);
+  void (async () => {
+    for (const run of message.runs) {
+      if (run.scenario === PRODUCTION_SCHEDULE) {
+        // Loaded only for production runs: the simulation's own runs never load the cluster.
+        const { runProductionSeed } = await import('./production/production-run');
+        const result = await runProductionSeed({ seed: run.seed });
+        const v = result.violation;
+        port.postMessage({ type: 'production-result', seed: run.seed, violation: v === undefined ? undefined : { kind: v.kind, detail: v.detail } } satisfies FromWorker);
+      } else {
+        port.postMessage({ type: 'result', result: runSeed({ ...base, ...run }) } satisfies FromWorker);
+      }
+    }
+    port.postMessage({ type: 'idle' } satisfies FromWorker);
+  })();
 });

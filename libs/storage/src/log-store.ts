@@ -39,7 +39,7 @@ export interface SaveOptions {
   readonly sync?: boolean;
 }
 
-/** When one fdatasync started and ended (performance.now() ms). */
+/** When one fdatasync started and ended (monotonic ms of the store's scheduler: performance.now() by default). */
 export interface SyncTiming {
   readonly startMs: number;
   readonly endMs: number;
@@ -106,7 +106,7 @@ export interface LogStore extends RaftStorage {
    */
   logBytes(after: LogIndex, through: LogIndex): number;
   /**
-   * When the most recent fdatasync ran (performance.now() ms), for tracing: read right after a
+   * When the most recent fdatasync ran (the scheduler's monotonic ms), for tracing: read right after a
    * synced save resolves, it is the sync that covered it. Stores that do not sync leave it out.
    */
   lastSyncTiming?(): SyncTiming | undefined;

@@ -102,7 +102,9 @@ export class ReadyLoop<R> {
     try {
       const node = this.parts.node();
       while (!this.parts.stopped() && node.hasReady()) {
-        await this.handle(node.ready());
+        const ready = node.ready();
+        // The term the Ready was taken in: by the time it is handled the core may be in a later one.
+        await this.handle(ready, node.term);
       }
       // A role change may have moved the next deadline earlier (a new leader's heartbeat).
       this.parts.ticker.rearm();
@@ -113,7 +115,7 @@ export class ReadyLoop<R> {
     }
   }
 
-  private async handle(ready: Ready): Promise<void> {
+  private async handle(ready: Ready, term: number): Promise<void> {
     const { parts, order } = this;
     parts.counters.readies++;
     order.begin(ready);
@@ -135,7 +137,9 @@ export class ReadyLoop<R> {
     const node = parts.node();
     node.advance(ready);
     if (ready.softState !== undefined) {
-      parts.leaders.changed(ready.softState.leader, node.term, ready.softState.role);
+      // The soft state's term, not the core's live one: a leader deposed while this Ready's
+      // writes were persisted must not be announced as leading the newer term.
+      parts.leaders.changed(ready.softState.leader, term, ready.softState.role);
     }
   }
 

@@ -21,6 +21,11 @@ export interface MutantSpec {
   readonly breaks: string;
   /** Found within this many seeds per schedule, or the suite fails. */
   readonly maxSeeds: number;
+  /**
+   * `production`: hunted on production members (the production schedule, production/), which
+   * run the driver and the WAL; otherwise on the simulation's own member and its schedules.
+   */
+  readonly member?: 'production';
 }
 
 export const MUTANTS: readonly MutantSpec[] = [
@@ -36,6 +41,10 @@ export const MUTANTS: readonly MutantSpec[] = [
   { name: 'lease-no-drift-margin', layer: 'core', breaks: '§6.4.1 lease: a whole election timeout, no allowance for clock drift', maxSeeds: 50 },
   { name: 'double-vote', layer: 'core', breaks: '§5.2 / Figure 2: a vote grant leaves before the vote is durable', maxSeeds: 20 },
   { name: 'snapshot-keeps-conflict', layer: 'core', breaks: '§7: an installed snapshot keeps a conflicting suffix', maxSeeds: 20 },
+  { name: 'driver-ack-before-fsync', layer: 'driver', breaks: '§5.2/§5.3: the ready loop sends a Ready\'s votes and acknowledgements before its writes are durable', maxSeeds: 20, member: 'production' },
+  { name: 'driver-apply-before-commit', layer: 'driver', breaks: '§5.3: the ready loop applies a Ready\'s new entries before they are committed', maxSeeds: 20, member: 'production' },
+  { name: 'driver-reapply-after-restart', layer: 'driver', breaks: '§5.3 / Figure 2 lastApplied: a restarted driver starts the core from the log\'s snapshot, not the durable state machine\'s applied index: entries applied twice', maxSeeds: 20, member: 'production' },
+  { name: 'wal-corrupt-middle-as-torn-tail', layer: 'wal', breaks: '§5.2 / Figure 2 stable storage: WAL recovery cuts a damaged record followed by valid ones as if it were a torn tail, losing acknowledged entries', maxSeeds: 30, member: 'production' },
 ];
 
 /** Where the patch files live, relative to the repository root. */

@@ -133,7 +133,7 @@ function runWorker(options: HuntOptions, state: HuntState): Promise<void> {
         }
         if (current !== undefined) {
           clearTimeout(current.timer);
-          const v = message.result.violation;
+          const v = message.type === 'result' ? message.result.violation : message.violation;
           state.done(current.at, v?.kind, v === undefined ? '' : (v.detail.split('\n')[0] ?? ''));
           current = undefined;
           options.onRun?.(state.executed);

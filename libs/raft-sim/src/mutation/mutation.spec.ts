@@ -45,12 +45,13 @@ describe('the mutation suite', () => {
   it('copies only what the simulation loads and lets a patch touch only their sources', () => {
     const closure = projectClosure(REPO_ROOT, 'raft-sim');
     expect(closure[closure.length - 1]).toBe('raft-sim');
-    expect(closure).toEqual(expect.arrayContaining(['raft', 'lincheck']));
+    expect(closure).toEqual(expect.arrayContaining(['raft', 'lincheck', 'storage', 'cluster', 'statemachine']));
     expect(closure.indexOf('raft')).toBeLessThan(closure.indexOf('raft-sim'));
     const header = (path: string): string => `--- a/${path}\n+++ b/${path}\n@@ -1 +1 @@\n-x\n+y\n`;
     expect(patchedProjects('m', header('libs/raft/src/quorum.ts'), closure)).toEqual(['raft']);
     expect(() => patchedProjects('m', header('libs/raft/package.json'), closure)).toThrow('may only change libs/<project>/src/*.ts');
-    expect(() => patchedProjects('m', header('libs/cluster/src/driver.ts'), closure)).toThrow('which the simulation does not load');
+    expect(() => patchedProjects('m', header('libs/api/src/kv-service.ts'), closure)).toThrow('which the simulation does not load');
+    expect(patchedProjects('m', header('libs/cluster/src/driver/ready-loop.ts'), closure)).toEqual(['cluster']);
     expect(() => patchedProjects('m', 'no diff here\n', closure)).toThrow('changes no file');
   });
 

@@ -5,8 +5,23 @@
  *
  * Errors from RocksDB are rethrown as they are (storage errors are fatal to the caller).
  */
-import rocksdb from 'rocksdb';
-import * as nativeBinding from 'rocksdb/binding';
+import type rocksdbModule from 'rocksdb';
+import type * as nativeBindingModule from 'rocksdb/binding';
+
+/**
+ * The native addon, loaded by the first open: a process that never opens a database (the
+ * seeded simulation's worker threads, which run the in-memory state machine) never loads it.
+ * A native addon that is not context-aware loads in one thread of a process only.
+ */
+let native: { readonly rocksdb: typeof rocksdbModule; readonly binding: typeof nativeBindingModule } | undefined;
+
+async function loadNative(): Promise<NonNullable<typeof native>> {
+  if (native === undefined) {
+    const [main, binding] = await Promise.all([import('rocksdb'), import('rocksdb/binding')]);
+    native = { rocksdb: main.default, binding };
+  }
+  return native;
+}
 
 export interface RocksOpenOptions {
   readonly createIfMissing?: boolean;
@@ -32,7 +47,7 @@ export interface RocksIteratorOptions {
   readonly fillCache?: boolean;
 }
 
-type RawDb = ReturnType<typeof rocksdb>;
+type RawDb = ReturnType<typeof rocksdbModule>;
 type RawIterator = ReturnType<RawDb['iterator']>;
 
 function promised<T>(start: (callback: (error: Error | null | undefined, result?: T) => void) => void): Promise<T> {
@@ -58,7 +73,7 @@ export class RocksDatabase {
   ) {}
 
   static async open(location: string, options: RocksOpenOptions = {}): Promise<RocksDatabase> {
-    const db = rocksdb(location);
+    const db = (await loadNative()).rocksdb(location);
     await promised<void>((done) =>
       db.open(
         {
@@ -160,9 +175,12 @@ export class RocksIterator {
   private finished = false;
   private buffered: RocksEntry[] = [];
   private readonly batched: boolean;
+  private readonly binding: typeof nativeBindingModule | undefined;
 
   constructor(private readonly raw: RawIterator) {
-    this.batched = raw.context !== undefined && typeof nativeBinding.iterator_next === 'function';
+    // An iterator exists only on an opened database, so the addon is loaded.
+    this.binding = native?.binding;
+    this.batched = raw.context !== undefined && typeof this.binding?.iterator_next === 'function';
   }
 
   /** The next entry, or undefined at the end. */
@@ -199,7 +217,7 @@ export class RocksIterator {
 
   private readNative(): Promise<RocksEntry[]> {
     return new Promise((resolve, reject) => {
-      nativeBinding.iterator_next(this.raw.context, (error, entries, finished) => {
+      (this.binding as typeof nativeBindingModule).iterator_next(this.raw.context, (error, entries, finished) => {
         if (error) {
           reject(error);
           return;

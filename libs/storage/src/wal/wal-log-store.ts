@@ -2,7 +2,7 @@
  * The durable LogStore: a segmented write-ahead log with group commit.
  *
  *     save()/compact() ──► validate against PendingView ──► encode into `pending` batch
- *                                                                  │ (setImmediate)
+ *                                                                  │ (scheduler.defer: setImmediate)
  *     resolve in order ◄── apply to DurableLog ◄── fdatasync ◄── one write of the whole batch
  *
  * One batch is in flight at a time; writes arriving meanwhile are encoded into the next batch,
@@ -42,7 +42,7 @@ export class WalLogStore implements LogStore {
   private flushScheduled = false;
   private closing: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
-  private probeTimer: NodeJS.Timeout | undefined;
+  private probeTimer: { cancel(): void } | undefined;
   private probing: Promise<boolean> | undefined;
   private failedBatchBytes = 0;
   private lastSync: SyncTiming | undefined;
@@ -234,9 +234,9 @@ export class WalLogStore implements LogStore {
       return;
     }
     this.flushScheduled = true;
-    // setImmediate, not a microtask: every write issued by the continuations of the batch that
-    // just resolved joins the next batch.
-    setImmediate(this.flush);
+    // A deferred task (setImmediate), not a microtask: every write issued by the continuations
+    // of the batch that just resolved joins the next batch.
+    this.options.scheduler.defer(this.flush);
   }
 
   private readonly flush = (): void => {
@@ -287,9 +287,9 @@ export class WalLogStore implements LogStore {
         this.options.observer?.written(batch.bytes);
       }
       if (batch.needsSync && this.segments.hasUnsyncedWrites) {
-        const began = performance.now();
+        const began = this.options.scheduler.nowMs();
         await this.segments.datasync();
-        const ended = performance.now();
+        const ended = this.options.scheduler.nowMs();
         this.lastSync = { startMs: began, endMs: ended };
         this.options.observer?.synced(ended - began);
       }
@@ -388,14 +388,13 @@ export class WalLogStore implements LogStore {
 
   private startProbing(): void {
     if (this.probeTimer === undefined && this.options.probeIntervalMs > 0) {
-      this.probeTimer = setInterval(() => void this.probe(), this.options.probeIntervalMs);
-      this.probeTimer.unref();
+      this.probeTimer = this.options.scheduler.setInterval(() => void this.probe(), this.options.probeIntervalMs);
     }
   }
 
   private stopProbing(): void {
     if (this.probeTimer !== undefined) {
-      clearInterval(this.probeTimer);
+      this.probeTimer.cancel();
       this.probeTimer = undefined;
     }
   }

@@ -24,12 +24,44 @@ export interface WalLogStoreOptions {
   readonly cacheBytesMax?: number;
   /** How often a store in state `disk-full` probes for space; 0 disables. Default 1000 ms. */
   readonly probeIntervalMs?: number;
-  /** File-system layer (tests inject faults here). Default: node:fs. */
+  /** File-system layer (tests inject faults here; the simulation its simulated disk). Default: node:fs. */
   readonly fileSystem?: WalFileSystem;
+  /**
+   * Time and deferred tasks (the batch flush, fdatasync timing, the disk-space probe).
+   * Default: the event loop and the monotonic clock (REAL_WAL_SCHEDULER); a seeded
+   * simulation passes its own, so the WAL reads no clock and arms no timer of its own.
+   */
+  readonly scheduler?: WalScheduler;
   readonly logger?: StorageLogger;
   /** Hears about writes and fdatasyncs (metrics). Default: none. */
   readonly observer?: WalObserver;
 }
+
+/**
+ * What the WAL needs of time: the subset of the cluster driver's Scheduler (libs/cluster
+ * driver/clock.ts) it uses, so one scheduler object serves both.
+ */
+export interface WalScheduler {
+  /** Monotonic milliseconds. */
+  nowMs(): number;
+  /** Runs `task` once the current turn is over, after the I/O that is ready (as setImmediate). */
+  defer(task: () => void): void;
+  /** A periodic timer that does not keep the process alive. */
+  setInterval(callback: () => void, ms: number): { cancel(): void };
+}
+
+/** The event loop and the monotonic clock. */
+export const REAL_WAL_SCHEDULER: WalScheduler = {
+  nowMs: () => performance.now(),
+  defer: (task) => {
+    setImmediate(task);
+  },
+  setInterval: (callback, ms) => {
+    const handle = setInterval(callback, ms);
+    handle.unref();
+    return { cancel: () => clearInterval(handle) };
+  },
+};
 
 /**
  * What the WAL tells an observer (metrics: etcd's `etcd_disk_wal_fsync_duration_seconds`).
@@ -52,6 +84,7 @@ export interface ResolvedWalOptions {
   /** Initial size of each batch buffer. */
   readonly batchBufferBytes: number;
   readonly fileSystem: WalFileSystem;
+  readonly scheduler: WalScheduler;
   readonly logger: StorageLogger;
   readonly observer: WalObserver | undefined;
 }
@@ -74,6 +107,7 @@ export function resolveWalOptions(options: WalLogStoreOptions = {}): ResolvedWal
     probeIntervalMs,
     batchBufferBytes: Math.min(MIB, writeBufferBytesMax),
     fileSystem: options.fileSystem ?? nodeWalFileSystem,
+    scheduler: options.scheduler ?? REAL_WAL_SCHEDULER,
     logger: options.logger ?? SILENT_LOGGER,
     observer: options.observer,
   };
