@@ -11,9 +11,10 @@ import { UsageError } from '../cli/cli-errors';
 import { parseLeaseId } from './lease-commands';
 import { TxnSyntaxError, buildTxn, prefixEnd } from './txn-parser';
 
-const text = (b: Buffer): string => b.toString('utf8');
+export const text = (b: Buffer): string => b.toString('utf8');
 
-function kvJson(kv: mvcc.KeyValue): Record<string, unknown> {
+/** A key-value as kvctl's JSON output shows it. */
+export function kvJson(kv: mvcc.KeyValue): Record<string, unknown> {
   return { key: text(kv.key), value: text(kv.value), createRevision: Number(kv.createRevision), modRevision: Number(kv.modRevision), version: Number(kv.version) };
 }
 

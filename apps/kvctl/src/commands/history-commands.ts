@@ -11,14 +11,13 @@ import type { CliContext } from '../cli/cli-context';
 import { parseIntFlag } from '../cli/cli-context';
 import { CommandFailedError, UsageError } from '../cli/cli-errors';
 import { retryable } from '../client/keyval-client';
+import { kvJson, text } from './data-commands';
 import { prefixEnd } from './txn-parser';
 
 /** Most events `--max-events` accepts. */
 const MAX_EVENTS = 1_000_000_000;
 /** Largest revision a flag accepts (etcd's revisions are int64; this is far beyond any cluster). */
 const MAX_REVISION = Number.MAX_SAFE_INTEGER;
-
-const text = (b: Buffer): string => b.toString('utf8');
 
 export function registerHistoryCommands(program: Command, ctx: CliContext): void {
   program
@@ -68,8 +67,7 @@ interface WatchSpec {
 }
 
 function eventJson(e: mvcc.Event): Record<string, unknown> {
-  const kv = (x: mvcc.KeyValue | undefined): Record<string, unknown> | undefined =>
-    x === undefined ? undefined : { key: text(x.key), value: text(x.value), createRevision: Number(x.createRevision), modRevision: Number(x.modRevision), version: Number(x.version), lease: x.lease.toString(16) };
+  const kv = (x: mvcc.KeyValue | undefined): Record<string, unknown> | undefined => (x === undefined ? undefined : { ...kvJson(x), lease: x.lease.toString(16) });
   return { type: e.type === mvcc.Event_EventType.DELETE ? 'DELETE' : 'PUT', kv: kv(e.kv), prevKv: kv(e.prevKv) };
 }
 

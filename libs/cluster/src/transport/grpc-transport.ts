@@ -96,8 +96,6 @@ function refuse(call: grpc.ServerDuplexStream<unknown, unknown>, code: grpc.stat
 export class GrpcPeerTransport implements PeerTransport {
   private readonly server: grpc.Server;
   private readonly peers = new Map<NodeId, { url: string; sender: PeerSender }>();
-  /** Peers known only from their own streams' metadata ("remotes"), until the membership names them. */
-  private readonly remotes = new Set<NodeId>();
   private readonly unreachableListeners: ((id: NodeId) => void)[] = [];
   private readonly limits: PeerSenderLimits;
   private readonly maxMessageBytes: number;
@@ -189,7 +187,6 @@ export class GrpcPeerTransport implements PeerTransport {
       }
       return;
     }
-    this.remotes.delete(id);
     const urls = this.options.advertisePeerUrls ?? [];
     const metadata =
       urls.length === 0
@@ -206,7 +203,6 @@ export class GrpcPeerTransport implements PeerTransport {
   removePeer(id: NodeId): void {
     this.peers.get(id)?.sender.close();
     this.peers.delete(id);
-    this.remotes.delete(id);
   }
 
   /** The peers the transport can send to (members, and remotes learned from their streams). */
@@ -221,7 +217,6 @@ export class GrpcPeerTransport implements PeerTransport {
   private learnRemote(from: NodeId, url: string | undefined): void {
     if (url === undefined || from === this.options.self || this.closed || this.peers.has(from)) return;
     this.setPeer(from, url);
-    this.remotes.add(from);
     this.options.onRemoteLearned?.(from, url);
   }
 
@@ -278,7 +273,7 @@ export class GrpcPeerTransport implements PeerTransport {
         refuse(call, grpc.status.INVALID_ARGUMENT, error instanceof MalformedMessageError ? error.message : String(error));
         return;
       }
-      if (!this.peers.has(batch.from as NodeId)) this.learnRemote(batch.from as NodeId, senderUrl);
+      this.learnRemote(batch.from as NodeId, senderUrl);
       this.options.receiver.deliver(messages);
       lastSequence = batch.sequence;
       if (lastSequence - acked >= ACK_EVERY_BATCHES) {
