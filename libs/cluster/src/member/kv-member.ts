@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { etcd } from '@keyval/proto';
-import { NO_NODE, ConfChangeType, NotLeaderError, ReadMode, SeededRandom, nodeId } from '@keyval/raft';
+import { NO_NODE, ConfChangeType, NotLeaderError, ReadMode, SeededRandom } from '@keyval/raft';
 import type { LogIndex, NodeId, RaftStatus } from '@keyval/raft';
 import { WalLogStore } from '@keyval/storage';
 import type { LogStore } from '@keyval/storage';
@@ -21,7 +21,8 @@ import type { MemberAttributes } from '../transport/transport';
 import { lockDataDir } from './data-dir-lock';
 import type { DataDirLock } from './data-dir-lock';
 import { bootstrap, newIdentity } from './member-bootstrap';
-import { fetchClusterMembers, peerMemberList } from './member-discovery';
+import { peerMemberList } from './member-discovery';
+import { MemberPeers } from './member-peers';
 import { RemovalWatch } from './removal-watch';
 import { readIdentity, writeIdentity } from './member-identity';
 import type { MemberIdentity } from './member-identity';
@@ -40,6 +41,8 @@ export class KvMember {
   readonly membershipOps: MembershipManager;
   /** Lease expiry on the leader (leases themselves are in the state machine). */
   readonly lessor: Lessor;
+  /** Which peers the transport can send to. */
+  readonly peers: MemberPeers;
   private promoteTimer: NodeJS.Timeout | undefined;
   private lock: DataDirLock | undefined;
 
@@ -53,6 +56,7 @@ export class KvMember {
     /** The commit index known when the member started: it is ready once applied past it. */
     private readonly startupCommit: LogIndex,
   ) {
+    this.peers = new MemberPeers(identity.memberId, identity.clusterId, transport, options);
     this.membershipOps = new MembershipManager(
       { id: identity.memberId, driver, membership: () => stateMachine.membership(), clusterToken: options.initialClusterToken },
       { promoteLagEntries: options.promoteLagEntries, autoPromote: options.autoPromoteLearners },
@@ -152,7 +156,7 @@ export class KvMember {
       tickMs: options.tickMs,
       logStore,
       stateMachine: new StateMachineAdapter(stateMachine),
-      snapshots: new SnapshotAdapter(stateMachine, observer?.snapshots, () => receiver.member?.updatePeers(stateMachine.membership())),
+      snapshots: new SnapshotAdapter(stateMachine, observer?.snapshots, () => receiver.member?.peers.update(stateMachine.membership())),
       transport,
       logger: options.logger,
       snapshotEveryEntries: options.snapshotEveryEntries,
@@ -166,9 +170,9 @@ export class KvMember {
     const member = new KvMember(identity, options, logStore, stateMachine, transport, driver, startupCommit);
     member.lock = lock;
     receiver.member = member;
-    member.updatePeers(stateMachine.membership());
+    member.peers.update(stateMachine.membership());
     if (stateMachine.membership().members.length === 0 && options.initialClusterState === 'existing') {
-      await member.seedPeersFromCluster();
+      await member.peers.seedFromCluster();
     }
     transport.addService(etcd.ClusterService, { memberList: member.serveMemberList });
     await transport.listen(options.listenPeer);
@@ -297,7 +301,7 @@ export class KvMember {
         this.lessor.granted(r.response.response.id, r.response.response.ttl);
       }
       if (r.kind === 'confChange') {
-        this.updatePeers(r.membership);
+        this.peers.update(r.membership);
         if (r.change.type === ConfChangeType.RemoveMember && r.change.nodeId === this.id) {
           this.options.logger.warn('this member was removed from the cluster');
           this.notifyRemoved();
@@ -326,64 +330,6 @@ export class KvMember {
       throw new NotLeaderError(leader);
     }
     await this.membershipOps.remove(id, force, deadlineMs);
-  }
-
-  /**
-   * A member joining with nothing applied yet knows no peer: it could hear the leader but not
-   * answer it. It asks the running members of --initial-cluster for the member list (as on
-   * its first start, to learn its id) and points the transport at them; the membership it
-   * applies from the log (or a snapshot) takes over from there. Best effort: without an
-   * answer it still waits for the leader, and says so.
-   */
-  private async seedPeersFromCluster(): Promise<void> {
-    try {
-      const cluster = await fetchClusterMembers(this.options);
-      if (cluster.clusterId !== this.clusterId) {
-        this.options.logger.warn('the members of --initial-cluster belong to another cluster; not using their member list', { theirs: cluster.clusterId.toString(16) });
-        return;
-      }
-      for (const m of cluster.members) {
-        const url = m.peerURLs[0];
-        if (url !== undefined && m.ID !== this.id) {
-          this.transport.setPeer(nodeId(m.ID), url);
-          this.transportPeers.add(nodeId(m.ID));
-        }
-      }
-    } catch (error) {
-      this.options.logger.warn('could not learn the peers from --initial-cluster; waiting for the leader', { error: String(error) });
-    }
-  }
-
-  /** The peers the transport was pointed at (from the membership or the seed list). */
-  private readonly transportPeers = new Set<NodeId>();
-
-  /**
-   * Points the transport at every member's first peer URL and drops the peers the membership
-   * no longer has (members removed, also those added after --initial-cluster). Called at start,
-   * on every applied membership change and after a snapshot is restored (whose membership may
-   * name members this one never saw a change for: without them, it could hear a leader it
-   * cannot answer).
-   */
-  private updatePeers(membership: MembershipState): void {
-    const known = new Set<NodeId>();
-    for (const m of membership.members) {
-      known.add(m.id);
-      const url = m.peerUrls[0];
-      if (url !== undefined && m.id !== this.id) {
-        this.transport.setPeer(m.id, url);
-        this.transportPeers.add(m.id);
-      }
-    }
-    for (const id of [...membership.config.voters, ...membership.config.learners]) {
-      known.add(id);
-    }
-    if (membership.members.length === 0) return;
-    for (const id of [...this.transportPeers]) {
-      if (!known.has(id)) {
-        this.transport.removePeer(id);
-        this.transportPeers.delete(id);
-      }
-    }
   }
 
   /** Cluster.MemberList on the peer port, for members joining with an empty data dir. */

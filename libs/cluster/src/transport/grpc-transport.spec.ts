@@ -2,7 +2,8 @@ import * as net from 'node:net';
 import { crc32c } from '@node-rs/crc32';
 import { nodeId } from '@keyval/raft';
 import type { LogIndex, Message, NodeId, Term } from '@keyval/raft';
-import { GrpcPeerTransport, senderPeerUrl } from './grpc-transport';
+import { GrpcPeerTransport } from './grpc-transport';
+import { senderPeerUrl } from './peer-urls';
 import type { SnapshotChunkIn, SnapshotOffer, TransportReceiver } from './transport';
 import { peerTarget } from './transport';
 

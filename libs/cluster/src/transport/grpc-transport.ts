@@ -13,6 +13,7 @@ import { MalformedMessageError, messageFromWire, snapshotMetaFromWire, snapshotM
 import { DEFAULT_PEER_SENDER_LIMITS, PeerSender } from './peer-sender';
 import type { PeerSenderLimits } from './peer-sender';
 import { type PeerTls, peerChannelCredentials, peerServerCredentials } from './peer-credentials';
+import { PEER_URLS_METADATA, senderPeerUrl } from './peer-urls';
 import { TransportClosedError, UnknownPeerError, peerTarget } from './transport';
 import type { MemberAttributes, PeerTransport, SnapshotChunkIn, SnapshotOffer, SnapshotSource, TransportReceiver } from './transport';
 
@@ -39,21 +40,6 @@ export interface GrpcTransportOptions {
   readonly onRemoteLearned?: (id: NodeId, url: string) => void;
 }
 
-/** The metadata key carrying the sender's peer URLs on a message stream. */
-export const PEER_URLS_METADATA = 'keyval-peer-urls';
-
-/** The first http(s) URL of a `keyval-peer-urls` value, or undefined if there is none. */
-export function senderPeerUrl(value: string | undefined): string | undefined {
-  for (const candidate of (value ?? '').split(',')) {
-    try {
-      const url = new URL(candidate.trim());
-      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.port !== '') return candidate.trim();
-    } catch {
-      // not a URL: try the next one
-    }
-  }
-  return undefined;
-}
 
 type RaftTransportClientClass = typeof raftpb.RaftTransportClient;
 
