@@ -42,7 +42,7 @@ export class KvMember {
   /** Lease expiry on the leader (leases themselves are in the state machine). */
   readonly lessor: Lessor;
   /** Which peers the transport can send to. */
-  readonly peers: MemberPeers;
+  private readonly peers: MemberPeers;
   private promoteTimer: NodeJS.Timeout | undefined;
   private lock: DataDirLock | undefined;
 
