@@ -15,4 +15,3 @@ export * from './lease-service';
 export * from './concurrency/concurrency-client';
 export * from './concurrency/lock-service';
 export * from './concurrency/election-service';
-export * from './json-api';

@@ -10,7 +10,7 @@
  * lets those in flight finish (within a grace period), then stops probing and closes the
  * member connections.
  */
-import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, GrpcStatus, GrpcStatusError, type H2ServerLimits, grpcHealthService, type ServerTlsOptions } from '@keyval/grpc';
+import { type ClientTlsOptions, type ConnectionLimits, GrpcServer, GrpcStatus, GrpcStatusError, type H2ServerLimits, grpcHealthService, JsonApi, type ServerTlsOptions } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceDefinition, ServiceImplementation } from '@keyval/grpc';
 import { Forwarder, outgoing } from './forwarder';
 import type { ForwarderStats } from './forwarder';
@@ -73,7 +73,11 @@ export interface GatewayOptions {
   readonly observer?: GatewayObserver;
   /** Hears about every client call of the gateway's gRPC server (grpc_server_* metrics). Default: none. */
   readonly serverObserver?: GrpcServerObserver;
-  /** Serves HTTP/1.1 (/metrics, /health...) on the client port too (see @keyval/grpc connection-dispatch). */
+  /**
+   * Serves HTTP/1.1 (/metrics, /health...) on the client port too (see @keyval/grpc
+   * connection-dispatch). etcd's JSON API (`/v3/...`, `/v3beta/...`) is served there in any
+   * case, before this handler: each JSON call is the gRPC call it names, relayed as one.
+   */
   readonly http1?: Http1Handler;
   /**
    * Traces every client call (a SERVER span, parent from the client's traceparent), each
@@ -158,6 +162,10 @@ export class Gateway {
       serializableReads: options.serializableReads ?? 'spread',
       observer: options.observer,
     });
+    // etcd's JSON API: translated to the gRPC calls the gateway relays (@keyval/grpc json-api,
+    // the members' own translation), so a JSON call is routed, retried, bounded and counted as
+    // the same call over gRPC would be.
+    const json = new JsonApi({ maxBodyBytes: maxRequestBytes, requestTimeoutMs: options.requestTimeoutMs ?? 5_000, observer: options.serverObserver });
     const server = new GrpcServer({
       ...options.serverLimits,
       tls: options.serverTls,
@@ -165,7 +173,11 @@ export class Gateway {
       maxSendMessageBytes: maxResponseBytes,
       onHandlerError: (error, path) => options.logger?.warn('handler failed', { path, error: String(error) }),
       observer: options.serverObserver,
-      http1: options.http1,
+      http1: (request, response) => {
+        if (json.handles((request.url ?? '/').split('?')[0] ?? '/')) json.handle(request, response);
+        else if (options.http1 !== undefined) options.http1(request, response);
+        else response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+      },
       tracer: options.tracer,
     });
     const addresses: { host: string; port: number }[] = [];
@@ -173,7 +185,9 @@ export class Gateway {
     for (const service of PASSTHROUGH_SERVICES) {
       // The handlers match the raw methods one by one; TypeScript cannot follow that through
       // a service definition only known as ServiceDefinition.
-      server.addService(rawService(service), gateway.handlers(service) as unknown as ServiceImplementation<RawService<ServiceDefinition>>);
+      const handlers = gateway.handlers(service);
+      server.addService(rawService(service), handlers as unknown as ServiceImplementation<RawService<ServiceDefinition>>);
+      json.addService(rawService(service), handlers);
     }
     server.addService(health.HealthDefinition, grpcHealthService(server.shutdownSignal));
     directory.start();

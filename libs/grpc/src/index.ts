@@ -50,3 +50,5 @@ export {
 export { MessageQueue } from './message-queue';
 export { contextFromHeaders, contextFromMetadata, injectContext, startClientSpan, startServerSpan, endRpcSpan, rpcSpanInfo } from './tracing';
 export { installLeanAsyncResourceBind } from './lean-async-bind';
+export { JsonApi, parseJsonObjects, type JsonApiOptions } from './json-api';
+export { JSON_API_PATHS, streamErrorLine } from './json-api-paths';

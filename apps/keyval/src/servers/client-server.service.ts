@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import { type ClientTlsOptions, GrpcServer, grpcHealthService } from '@keyval/grpc';
+import { type ClientTlsOptions, GrpcServer, grpcHealthService, JsonApi } from '@keyval/grpc';
 import { routesHandler } from '@keyval/ops';
 import { admin, etcd, health, kvbatch, v3election, v3lock } from '@keyval/proto';
 import {
@@ -17,7 +17,6 @@ import {
   KvBatchService,
   KvService,
   LeaderForwarder,
-  JsonApi,
   LeaseService,
   LockService,
   MemberConcurrencyClient,
@@ -85,7 +84,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
     const routes = routesHandler(memberRoutes(this.members, this.metrics));
     for (const url of this.config.listenClientUrls) {
       // etcd's JSON API (grpc-gateway paths, POST /v3/...) beside them, over the same services.
-      const json = new JsonApi({ maxBodyBytes: grpcMax, requestTimeoutMs: this.config.requestTimeoutMs });
+      const json = new JsonApi({ maxBodyBytes: grpcMax, requestTimeoutMs: this.config.requestTimeoutMs, observer: this.metrics.grpc });
       const http1 = (req: IncomingMessage, res: ServerResponse): void => (json.handles((req.url ?? '/').split('?')[0] ?? '/') ? json.handle(req, res) : routes(req, res));
       const certificates = this.tls.client;
       const server = new GrpcServer({
@@ -128,6 +127,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
         [WATCH_SERVICE, watch.implementation],
         [etcd.LeaseDefinition, leaseHandlers],
         [etcd.MaintenanceDefinition, maintenance.implementation],
+        [etcd.ClusterDefinition, etcdCluster.cluster],
         [v3lock.LockDefinition, lock.implementation],
         [v3election.ElectionDefinition, election.implementation],
       ] as const) {

@@ -1,6 +1,6 @@
-import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
+import { GrpcStatus, GrpcStatusError } from './index';
 import { parseJsonObjects } from './json-api';
-import { queuePrefix, queueRange, waiterKey } from './concurrency/queue-keys';
+import { streamErrorLine } from './json-api-paths';
 
 describe('parseJsonObjects (the JSON API request bodies)', () => {
   it('reads none, one, or several objects one after another, strings with braces and escapes included', () => {
@@ -23,14 +23,13 @@ describe('parseJsonObjects (the JSON API request bodies)', () => {
   });
 });
 
-describe('the lock and election queue keys', () => {
-  it('names a waiter <name>/<lease hex> and ranges over the prefix without changing it', () => {
-    const prefix = queuePrefix(Buffer.from('locks/a'));
-    expect(waiterKey(prefix, 0x694d7d9a1c0e1a04n).toString()).toBe('locks/a/694d7d9a1c0e1a04');
-    const range = queueRange(prefix, 'first');
-    expect(Buffer.from(range.rangeEnd).toString()).toBe('locks/a0');
-    // prefixRangeEnd bumps a slice of its argument; a Buffer's slice is a view: the prefix must stay.
-    expect(prefix.toString()).toBe('locks/a/');
-    expect(queueRange(prefix, 'last', 7n)).toMatchObject({ limit: 1n, maxCreateRevision: 7n });
+describe('streamErrorLine (the object that ends a failed stream)', () => {
+  it('is etcd 3.4\'s, byte for byte, without a newline (as a live etcd 3.4.23 wrote it when stopped under a watch)', () => {
+    expect(streamErrorLine(GrpcStatus.UNAVAILABLE, 'transport is closing')).toBe(
+      '{"error":{"grpc_code":14,"http_code":503,"message":"transport is closing","http_status":"Service Unavailable"}}',
+    );
+    expect(JSON.parse(streamErrorLine(GrpcStatus.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'))).toEqual({
+      error: { grpc_code: 11, http_code: 400, message: 'etcdserver: mvcc: required revision has been compacted', http_status: 'Bad Request' },
+    });
   });
 });
