@@ -11,74 +11,39 @@
  *
  * This is the server's hot path, so a call allocates little: the stream listeners are shared
  * module functions that find their call through a symbol on the stream (no closures per
- * call), the AbortController and the metadata are made only when a handler asks for them.
+ * call: call-stream-events.ts), the AbortController and the metadata are made only when a
+ * handler asks for them. Its parts: the method and server it serves (server-route.ts), how
+ * its handler's result settles it (handler-invocation.ts), what it sends besides messages
+ * (server-response.ts).
  */
 import type * as http2 from 'node:http2';
 import { context, trace } from '@opentelemetry/api';
-import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
+import { attachCall, listenToRequest, type StreamEventSink } from './call-stream-events';
 import type { H2Stream } from './h2/stream';
 import { encodeFrame, FrameDecoder, type FrameSink } from './framing';
 import { GrpcStatusError, type StatusMetadata } from './grpc-status.error';
+import { invokeHandler, type HandlerSettlement } from './handler-invocation';
 import { Metadata } from './metadata';
-import type { AnyHandler, MethodDefinition, ServerWritableCall } from './method';
+import type { ServerWritableCall } from './method';
 import { MessageQueue } from './message-queue';
-import type { GrpcMethodObserver } from './server-observer';
 import {
   discardRestOfRequest,
+  drainedOrClosed,
   OK_TRAILERS,
   RESPOND_END_OPTIONS,
   RESPOND_OPTIONS,
   RESPONSE_HEADERS,
   statusTrailers,
 } from './server-response';
+import type { CallHost, Route } from './server-route';
 import { GrpcStatus } from './status';
 import { parseGrpcTimeout } from './timeout';
 import { contextFromHeaders, endRpcSpan, startServerSpan } from './tracing';
 
-/** A method the server knows; `handler` is undefined when the service declares it but the implementation does not. */
-export interface Route {
-  readonly path: string;
-  readonly method: MethodDefinition;
-  readonly handler: AnyHandler | undefined;
-  /** Hears about every call of this method (metrics), if the server has an observer. */
-  readonly observer: GrpcMethodObserver | undefined;
-  /** The server span's name and constant attributes (rpc.system, rpc.service, rpc.method). */
-  readonly spanName: string;
-  readonly spanAttributes: Attributes;
-  /**
-   * `active`: the handler runs inside the call's span as OpenTelemetry's active context (its
-   * context manager, AsyncLocalStorage in the apps); `explicit`: it does not, and reads the
-   * span from `call.traceContext` (no context-manager work per call).
-   */
-  readonly traceContext: 'active' | 'explicit';
-}
-
-/** What a call needs from its server. */
-export interface CallHost {
-  readonly maxReceiveMessageBytes: number;
-  readonly maxSendMessageBytes: number;
-  /** Request messages a streaming call buffers before the stream is paused. */
-  readonly requestQueueMessagesMax: number;
-  /** Send handler error messages (non-GrpcStatusError) to clients instead of "internal error". */
-  readonly exposeInternalErrors: boolean;
-  /** Called once per call, when its stream has closed. */
-  callClosed(call: ServerCallImpl): void;
-  /** Called for handler errors that are not GrpcStatusError (bugs, storage failures). */
-  reportError(error: unknown, path: string): void;
-  /** Traces every call (a SERVER span, parent from the request's traceparent), or undefined: no tracing. */
-  readonly tracer: Tracer | undefined;
-}
-
-const CALL = Symbol('grpc-call');
-type CallStream = H2Stream & { [CALL]?: ServerCallImpl };
-
 const RESOLVED = Promise.resolve();
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
+export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink, StreamEventSink, HandlerSettlement {
   readonly path: string;
   readonly deadline: number | undefined;
   /** False once a status has been decided; nothing is sent after that but the status. */
@@ -110,7 +75,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
 
   constructor(
     private readonly host: CallHost,
-    private readonly stream: CallStream,
+    private readonly stream: H2Stream,
     private readonly headers: http2.IncomingHttpHeaders,
     private readonly route: Route,
   ) {
@@ -166,11 +131,8 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   /** Wires the stream up and starts reading the request. */
   start(): void {
     const stream = this.stream;
-    stream[CALL] = this;
+    attachCall(stream, this);
     stream.beginWork();
-    stream.on('close', onStreamClose);
-    stream.on('error', ignoreStreamError);
-    stream.on('wantTrailers', onStreamWantTrailers);
     if (this.timeoutError !== undefined) {
       this.fail(this.timeoutError);
       return;
@@ -183,8 +145,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     if (this.timeoutMs !== undefined) {
       this.timer = setTimeout(onCallDeadline, this.timeoutMs, this); // parseGrpcTimeout clamps it to what a timer takes
     }
-    stream.on('data', onStreamData);
-    stream.on('end', onStreamEnd);
+    listenToRequest(stream);
     if (this.route.method.requestStream) {
       stream.bodyTimed = false; // a request stream lasts as long as the call
       const queue = new MessageQueue<unknown>(
@@ -211,19 +172,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
     if (this.stream.write(frame)) {
       return RESOLVED;
     }
-    return new Promise((resolve, reject) => {
-      const done = (): void => {
-        this.stream.off('drain', done);
-        this.stream.off('close', done);
-        if (this.open) {
-          resolve();
-        } else {
-          reject(this.abortReason ?? new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} has ended`));
-        }
-      };
-      this.stream.on('drain', done);
-      this.stream.on('close', done);
-    });
+    return drainedOrClosed(this.stream).then(() => (this.open ? undefined : Promise.reject(this.abortReason ?? new GrpcStatusError(GrpcStatus.CANCELLED, `call ${this.path} has ended`))));
   }
 
   /** Ends the call with `code` now (forced shutdown); the handler's signal is aborted. */
@@ -344,32 +293,25 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   }
 
   private runHandler(invoke: () => unknown): void {
-    let result: unknown;
     this.handlerRunning = true;
-    try {
-      result = invoke();
-    } catch (error) {
-      this.handlerSettled();
-      this.fail(error);
-      return;
-    }
-    if (isThenable(result)) {
-      result
-        .then(
-          (value) => {
-            this.handlerSettled();
-            this.succeed(value);
-          },
-          (error: unknown) => {
-            this.handlerSettled();
-            this.fail(error);
-          },
-        )
-        .then(undefined, (bug: unknown) => this.host.reportError(bug, this.path));
-    } else {
-      this.handlerSettled();
-      this.succeed(result);
-    }
+    invokeHandler(invoke, this);
+  }
+
+  /** HandlerSettlement: the handler answered (a response, or the end of a stream). */
+  handlerSucceeded(result: unknown): void {
+    this.handlerSettled();
+    this.succeed(result);
+  }
+
+  /** HandlerSettlement: the handler threw or its promise rejected. */
+  handlerFailed(error: unknown): void {
+    this.handlerSettled();
+    this.fail(error);
+  }
+
+  /** HandlerSettlement: settling an asynchronous answer threw (a bug). */
+  settlementFailed(bug: unknown): void {
+    this.host.reportError(bug, this.path);
   }
 
   private handlerSettled(): void {
@@ -496,24 +438,7 @@ export class ServerCallImpl implements ServerWritableCall<unknown>, FrameSink {
   }
 }
 
-// Listeners shared by every call: `this` is the stream, which points to its call.
-function onStreamData(this: CallStream, chunk: Buffer): void {
-  this[CALL]?.handleData(chunk);
-}
-function onStreamEnd(this: CallStream): void {
-  this[CALL]?.handleEnd();
-}
-function onStreamClose(this: CallStream): void {
-  this[CALL]?.handleClose();
-}
-function onStreamWantTrailers(this: CallStream): void {
-  this[CALL]?.handleWantTrailers();
-}
+/** The deadline timer's callback (a module function: no closure per call). */
 function onCallDeadline(call: ServerCallImpl): void {
   call.handleDeadline();
-}
-
-function ignoreStreamError(): void {
-  // A stream error always ends in 'close', where the call is settled; the error itself
-  // (usually a reset by the peer) carries nothing the call can act on.
 }

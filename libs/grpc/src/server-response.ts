@@ -1,6 +1,7 @@
 /**
- * What the server sends besides messages: the fixed response headers, status trailers, and
- * the handling of a client that keeps sending after its call has ended.
+ * What the server sends besides messages: the fixed response headers, status trailers, the
+ * wait for a congested stream, and the handling of a client that keeps sending after its call
+ * has ended.
  */
 import type * as http2 from 'node:http2';
 import { H2Error } from './h2/frame';
@@ -55,4 +56,17 @@ export function discardRestOfRequest(stream: H2Stream): void {
     }
   }, RESET_AFTER_STATUS_MS).unref();
   stream.once('close', () => clearTimeout(timer));
+}
+
+/** Resolves when `stream` can take more bytes ('drain') or has closed, whichever comes first. */
+export function drainedOrClosed(stream: H2Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }

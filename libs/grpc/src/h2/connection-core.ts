@@ -23,47 +23,17 @@ import {
   type H2Settings,
   type Setting,
   writeGoaway,
+  writeHeaderBlock,
   writeRstStream,
   writeSettings,
 } from './frame';
+import { DEFAULT_CONNECTION_SEND_BUFFER_BYTES, DEFAULT_QUEUED_CONTROL_FRAMES_MAX, type H2ConnectionOptions } from './connection-options';
 import { HpackEncoder } from './hpack';
 import { ReceiveCredit } from './receive-credit';
 import type { H2Stream, StreamHost } from './stream';
 
-export interface H2ConnectionOptions {
-  /** Receive window we give each stream, and the connection as a whole. */
-  readonly streamWindowBytes: number;
-  readonly connectionWindowBytes: number;
-  readonly maxHeaderListBytes: number;
-  /** CONTINUATION frames allowed after one HEADERS frame. Default: enough for maxHeaderListBytes, at least 8. */
-  readonly maxContinuationFrames?: number;
-  /** Our control-frame replies queued while the peer does not read, before it is cut off. Default 1000. */
-  readonly maxQueuedControlFrames?: number;
-  /** Unsent bytes a stream queues before `write` asks its writer to wait. Default 64 KiB. */
-  readonly streamSendBufferBytes?: number;
-  /** Unsent bytes the socket may hold before we stop reading from the peer. Default 16 MiB. */
-  readonly connectionSendBufferBytes?: number;
-  /**
-   * After our GOAWAY and end of stream, how long the peer has to close before the socket is
-   * destroyed (by `tick`). Undefined: a connection that fails is destroyed at once (clients).
-   */
-  readonly goawayGraceMs?: number;
-  /** Told of each limit or protocol violation this connection answers (metrics). Default: none. */
-  readonly events?: H2ConnectionEvents;
-}
-
-/** What a connection tells its owner about the violations it answers. Must not throw. */
-export interface H2ConnectionEvents {
-  /** A connection error: our GOAWAY with `code` (an H2Error) and `reason`, then the connection closes. */
-  connectionError?(code: number, reason: string): void;
-  /** A new stream refused (RST_STREAM REFUSED_STREAM): over the concurrency or send-buffer limit. */
-  streamRefused?(): void;
-}
-
 /** Unsent socket bytes above which streams are asked to wait. */
 const CONGESTED_BYTES = 1 << 20;
-const DEFAULT_QUEUED_CONTROL_FRAMES_MAX = 1000;
-const DEFAULT_CONNECTION_SEND_BUFFER_BYTES = 16 << 20;
 export const ACK = Flag.END_STREAM;
 
 /** Where the connection is: reading the client preface (servers), waiting for the peer's first SETTINGS, running, closed. */
@@ -221,18 +191,7 @@ export abstract class H2ConnectionCore implements StreamHost {
     if (endStream && stream.queuedBytes > 0) {
       throw new Error(`stream ${stream.id}: END_STREAM before its queued DATA`);
     }
-    const block = this.encoder.encode(fields);
-    const flags = endStream ? Flag.END_STREAM : 0;
-    const frameMax = this.peerSettings.maxFrameBytes;
-    if (block.length <= frameMax) {
-      this.out.frame(FrameType.HEADERS, flags | Flag.END_HEADERS, stream.id, block);
-    } else {
-      this.out.frame(FrameType.HEADERS, flags, stream.id, block.subarray(0, frameMax));
-      for (let at = frameMax; at < block.length; at += frameMax) {
-        const last = at + frameMax >= block.length;
-        this.out.frame(FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, stream.id, block.subarray(at, at + frameMax));
-      }
-    }
+    writeHeaderBlock(this.out, stream.id, this.encoder.encode(fields), endStream, this.peerSettings.maxFrameBytes);
     this.progress += 1;
     this.pingStrikes = 0;
     this.scheduleFlush();

@@ -17,7 +17,8 @@
  * a connection error sends GOAWAY with the code and a reason and closes the connection.
  */
 import type { Socket } from 'node:net';
-import { ACK, H2ConnectionCore, type H2ConnectionOptions, type Phase } from './connection-core';
+import { ACK, H2ConnectionCore, type Phase } from './connection-core';
+import type { H2ConnectionOptions } from './connection-options';
 import {
   applySettings,
   DEFAULT_FRAME_BYTES,
@@ -33,7 +34,8 @@ import {
 import { type HeaderBlock, HeaderBlockReader } from './header-block-reader';
 import type { H2Stream } from './stream';
 
-export { ACK, type H2ConnectionOptions, type Phase } from './connection-core';
+export { ACK, type Phase } from './connection-core';
+export type { H2ConnectionOptions } from './connection-options';
 
 /** An HTTP/2 connection: H2ConnectionCore's state and sending, plus reading frames from the socket. */
 export abstract class H2Connection extends H2ConnectionCore {

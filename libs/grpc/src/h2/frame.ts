@@ -279,6 +279,24 @@ export function writeSettings(out: FrameWriter, entries: readonly (readonly [Set
   });
 }
 
+/**
+ * Writes an encoded header block as one HEADERS frame, or a HEADERS frame followed by
+ * CONTINUATION frames when it is larger than the peer's `frameMax` (RFC 9113 §6.2, §6.10):
+ * END_HEADERS on the last, END_STREAM (when `endStream`) on the HEADERS frame.
+ */
+export function writeHeaderBlock(out: FrameWriter, streamId: number, block: Buffer, endStream: boolean, frameMax: number): void {
+  const flags = endStream ? Flag.END_STREAM : 0;
+  if (block.length <= frameMax) {
+    out.frame(FrameType.HEADERS, flags | Flag.END_HEADERS, streamId, block);
+    return;
+  }
+  out.frame(FrameType.HEADERS, flags, streamId, block.subarray(0, frameMax));
+  for (let at = frameMax; at < block.length; at += frameMax) {
+    const last = at + frameMax >= block.length;
+    out.frame(FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, streamId, block.subarray(at, at + frameMax));
+  }
+}
+
 export function writeWindowUpdate(out: FrameWriter, streamId: number, increment: number): void {
   out.frameWith(FrameType.WINDOW_UPDATE, 0, streamId, 4, (b, at) => b.writeUInt32BE(increment, at));
 }

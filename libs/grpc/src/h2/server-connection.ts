@@ -17,7 +17,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { H2Connection } from './connection';
-import type { H2ConnectionOptions } from './connection-core';
+import type { H2ConnectionOptions } from './connection-options';
 import { CONNECTION_PREFACE, FrameType, H2Error, H2ProtocolError, Setting } from './frame';
 import type { HeaderBlock } from './header-block-reader';
 import type { H2ServerLimits } from './limits';
