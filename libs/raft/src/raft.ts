@@ -25,7 +25,8 @@ import { VoteResult } from './quorum';
 import { NO_NODE } from './types';
 import type { LogIndex, MembershipConfig, NodeId, Term } from './types';
 import { ConfigHistory } from './config-history';
-import { stepLeader, broadcastHeartbeat, failPendingReads } from './raft-leader';
+import { stepLeader, broadcastHeartbeat } from './raft-leader';
+import { failPendingReads } from './raft-leader-reads';
 import { stepFollower, stepCandidate } from './raft-follower';
 
 /** Pending reads beyond this are refused (a limit on everything, STYLE.md). */
