@@ -5,6 +5,9 @@
  * gateway's grpc_server_* metrics), errors in etcd's bodies, watch and lease keepalive
  * streamed; and a stream that fails ends with the same line a live etcd 3.4 writes.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ThrowawayCa } from '@keyval/grpc';
 import { clusterForSuite, explain } from '../harness/cluster';
 import { EtcdCluster } from '../harness/etcd-process';
 import { httpPost } from '../harness/http-post';
@@ -106,6 +109,10 @@ describe('etcd\'s JSON API through the gateway', () => {
       const unimplemented = await httpPost(gw(), '/v3/auth/user/list', '{}');
       expect({ status: unimplemented.status, code: json(unimplemented).code }).toEqual({ status: 501, code: 12 });
 
+      // A body over the gateway's request limit (--max-request-bytes, 2 MiB): refused as a message over it, 429 code 8.
+      const huge = await httpPost(gw(), '/v3/kv/put', JSON.stringify({ key, value: 'A'.repeat(3 << 20) }));
+      expect({ status: huge.status, code: json(huge).code }).toEqual({ status: 429, code: 8 });
+
       // Counted in the gateway's grpc_server_* families as the gRPC methods they call.
       const metrics = (await gateway?.httpGet('/metrics'))?.body ?? '';
       expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Put"[^}]*grpc_code="OK"\} [1-9]/);
@@ -158,6 +165,30 @@ describe('etcd\'s JSON API through the gateway', () => {
       expect(lines(kept).map((l) => (l.result as Json).TTL)).toEqual(['30', '30']);
       const unknown = await httpPost(gw(), '/v3/lease/keepalive', JSON.stringify({ ID: '777' }), { lines: 1 });
       expect((lines(unknown)[0]?.result as Json).TTL).toBeUndefined(); // TTL 0: not found, as etcd answers it
+    }),
+  );
+
+  it(
+    'over TLS: an https:// gateway answers the JSON API on its client port (HTTP/1.1 by ALPN), unary and streamed',
+    explain(cluster, async () => {
+      const dir = path.join(cluster().dir, 'gateway-json-tls');
+      const ca = await ThrowawayCa.create(dir);
+      const files = await ca.issue('gateway');
+      const credentials = { ca: fs.readFileSync(ca.caFile) };
+      const secure = await GatewayProcess.start({ endpoints: cluster().endpoints(), dir: cluster().dir, clientTls: { ...files, ...credentials } });
+      try {
+        const key = b64('gj/tls');
+        const put = await httpPost(secure.endpoint, '/v3/kv/put', JSON.stringify({ key, value: b64('sealed') }), { credentials });
+        expect(put.status).toBe(200);
+        const read = json(await httpPost(secure.endpoint, '/v3/kv/range', JSON.stringify({ key }), { credentials }));
+        expect((read.kvs as Json[])[0]).toMatchObject({ key, value: b64('sealed') });
+        const watched = await httpPost(secure.endpoint, '/v3/watch', JSON.stringify({ create_request: { key, start_revision: (put.body.match(/"revision":"(\d+)"/) ?? [])[1] } }), { credentials, lines: 2 });
+        expect(lines(watched).map((l) => (l.result as Json).created ?? ((l.result as Json).events as Json[]).length)).toEqual([true, 1]);
+        // Plain HTTP to the https:// port is no request it answers.
+        await expect(httpPost(secure.endpoint, '/v3/kv/range', JSON.stringify({ key }), { timeoutMs: 3_000 })).rejects.toThrow();
+      } finally {
+        await secure.stop('SIGKILL');
+      }
     }),
   );
 

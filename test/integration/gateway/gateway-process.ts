@@ -14,6 +14,7 @@ import { freePorts } from '../harness/free-ports';
 import { REPO_ROOT } from '../harness/member-process';
 import { WaitTimeoutError, waitFor } from '../harness/wait-for';
 import { httpGet } from '../harness/http-get';
+import type { HttpsCredentials } from '../harness/http-get';
 
 /** The built gateway app. */
 export const GATEWAY_MAIN = path.join(REPO_ROOT, 'apps', 'gateway', 'dist', 'main.js');
@@ -82,6 +83,8 @@ export class GatewayProcess {
     readonly clientPort: number,
     readonly metricsPort: number,
     readonly logFile: string,
+    /** With TLS towards clients: what an https:// request verifies the gateway with. */
+    readonly credentials?: HttpsCredentials,
   ) {
     this.exited = new Promise((resolve) =>
       child.once('exit', (code) => {
@@ -93,14 +96,24 @@ export class GatewayProcess {
   }
 
   /** Starts a gateway in front of `endpoints`, logging to `<dir>/gateway.log`, and waits until it is ready. */
-  static async start(options: { endpoints: readonly string[]; dir: string; flags?: readonly string[]; readyTimeoutMs?: number; metricsListener?: boolean; env?: Record<string, string> }): Promise<GatewayProcess> {
+  static async start(options: {
+    endpoints: readonly string[];
+    dir: string;
+    flags?: readonly string[];
+    readyTimeoutMs?: number;
+    metricsListener?: boolean;
+    env?: Record<string, string>;
+    /** Serve clients over TLS (an https:// listen URL) with this certificate; `ca` verifies it. */
+    clientTls?: { certFile: string; keyFile: string; ca: Buffer };
+  }): Promise<GatewayProcess> {
     const main = requireBuiltGateway();
     const [clientPort, metricsPort] = (await freePorts(2)) as [number, number];
     const logFile = path.join(options.dir, 'gateway.log');
     const args = [
       main,
       `--endpoints=${options.endpoints.join(',')}`,
-      `--listen-client-urls=http://127.0.0.1:${clientPort}`,
+      `--listen-client-urls=${options.clientTls === undefined ? 'http' : 'https'}://127.0.0.1:${clientPort}`,
+      ...(options.clientTls === undefined ? [] : [`--cert-file=${options.clientTls.certFile}`, `--key-file=${options.clientTls.keyFile}`]),
       ...(options.metricsListener === false ? [] : [`--listen-metrics-urls=http://127.0.0.1:${metricsPort}`]),
       ...(options.flags ?? []),
     ];
@@ -112,7 +125,7 @@ export class GatewayProcess {
       fs.closeSync(fd);
     }
     LIVE.add(child);
-    const gateway = new GatewayProcess(child, clientPort, metricsPort, logFile);
+    const gateway = new GatewayProcess(child, clientPort, metricsPort, logFile, options.clientTls === undefined ? undefined : { ca: options.clientTls.ca });
     try {
       await gateway.waitReady(options.readyTimeoutMs ?? 30_000);
     } catch (error) {
@@ -133,7 +146,7 @@ export class GatewayProcess {
 
   /** GET on the client port, which serves HTTP/1.1 beside gRPC (/readyz, /metrics...). */
   httpGet(urlPath: string, timeoutMs = 1_000): Promise<{ status: number; body: string }> {
-    return httpGet(`http://${this.endpoint}${urlPath}`, timeoutMs);
+    return httpGet(`${this.credentials === undefined ? 'http' : 'https'}://${this.endpoint}${urlPath}`, timeoutMs, this.credentials);
   }
 
   /** GET on the --listen-metrics-urls listener (when started with one). */
