@@ -13,6 +13,7 @@ import { etcd as etcdpb, v3election, v3lock } from '@keyval/proto';
 import { clusterForSuite } from '../harness/cluster';
 import { EtcdCluster } from '../harness/etcd-process';
 import { httpPost as post } from '../harness/http-post';
+import type { HttpAnswer } from '../harness/http-post';
 import { etcdctl, parseEtcdctlJson } from '../harness/etcdctl';
 import { waitFor } from '../harness/wait-for';
 import { GatewayProcess } from '../gateway/gateway-process';
@@ -241,13 +242,14 @@ describe('etcd 3.4 and KeyVal answer the same (compatibility suite)', () => {
       async (t, x) => {
         const b64 = (text: string): string => Buffer.from(text).toString('base64');
         let step = 0;
-        const call = async (urlPath: string, body?: unknown, options: { method?: string; lines?: number } = {}): Promise<unknown> => {
-          const answer = await post(t.endpoint, urlPath, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), options);
+        const record = (urlPath: string, answer: HttpAnswer, method = 'POST'): unknown => {
           const parsed = answer.body.startsWith('{') ? answer.body.trim().split('\n').map((line) => JSON.parse(line) as unknown) : answer.body;
           step += 1;
-          x.log(`${step}: ${options.method ?? 'POST'} ${urlPath}`, { status: answer.status, body: parsed });
+          x.log(`${step}: ${method} ${urlPath}`, { status: answer.status, body: parsed });
           return Array.isArray(parsed) ? parsed[0] : parsed;
         };
+        const call = async (urlPath: string, body?: unknown, options: { method?: string; lines?: number } = {}): Promise<unknown> =>
+          record(urlPath, await post(t.endpoint, urlPath, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), options), options.method);
         const key = b64(`${x.ns}/k`);
         await call('/v3/kv/put', { key, value: b64('one') });
         await call('/v3/kv/put', { key, value: b64('two'), prev_kv: true });
@@ -286,7 +288,18 @@ describe('etcd 3.4 and KeyVal answer the same (compatibility suite)', () => {
         await call('/v3/kv/compaction', { revision: String(x.at(1000)) });
         // A watch from below a compaction: a created line, then one cancelled with compact_revision (not an error).
         await call('/v3/kv/compaction', { revision: deleted.header.revision });
-        await call('/v3/watch', { create_request: { key, start_revision: String(x.at(1)) } }, { lines: 2 });
+        // A member serves watches from its applied state: one that has not applied the compaction
+        // yet (a follower, or the member the gateway picks) still streams the history. Asked again
+        // until it has, as a client reconnecting would be.
+        let compactedWatch: HttpAnswer | undefined;
+        await waitFor(
+          async () => {
+            compactedWatch = await post(t.endpoint, '/v3/watch', JSON.stringify({ create_request: { key, start_revision: String(x.at(1)) } }), { lines: 2 });
+            return compactedWatch.body.includes('compact_revision') || undefined;
+          },
+          { timeoutMs: 10_000, what: 'a watch from below the compaction to be cancelled' },
+        );
+        record('/v3/watch', compactedWatch as HttpAnswer);
         // A watch whose first request does not parse: refused 500 UNKNOWN, as etcd's gateway refuses a stream.
         await call('/v3/watch', '{"create_request":');
         await call('/v3/kv/range', undefined, { method: 'GET' });

@@ -12,6 +12,7 @@ import { clusterForSuite, explain } from '../harness/cluster';
 import { EtcdCluster } from '../harness/etcd-process';
 import { httpPost } from '../harness/http-post';
 import type { HttpAnswer } from '../harness/http-post';
+import { waitFor } from '../harness/wait-for';
 import { GatewayProcess } from './gateway-process';
 
 jest.setTimeout(120_000);
@@ -143,7 +144,17 @@ describe('etcd\'s JSON API through the gateway', () => {
       const last = json(await httpPost(gw(), '/v3/kv/put', JSON.stringify({ key, value: b64('4') })));
       const compactAt = Number((last.header as Json).revision);
       expect((await httpPost(gw(), '/v3/kv/compaction', JSON.stringify({ revision: String(compactAt) }))).status).toBe(200);
-      const cancelled = await httpPost(gw(), '/v3/watch', JSON.stringify({ create_request: { key, start_revision: String(from) } }), { lines: 2 });
+      // The gateway sends each watch to any member, which serves it from its applied state: one
+      // that has not applied the compaction yet still streams the history. Asked until it has.
+      let cancelled: HttpAnswer | undefined;
+      await waitFor(
+        async () => {
+          cancelled = await httpPost(gw(), '/v3/watch', JSON.stringify({ create_request: { key, start_revision: String(from) } }), { lines: 2 });
+          return cancelled.body.includes('compact_revision') || undefined;
+        },
+        { timeoutMs: 10_000, what: 'a watch from below the compaction to be cancelled' },
+      );
+      if (cancelled === undefined) throw new Error('no watch answer');
       expect(lines(cancelled).map((l) => shape(l.result))).toEqual([{ header: { cluster_id: expect.any(String) }, created: true }, { header: { cluster_id: expect.any(String) }, canceled: true, compact_revision: String(compactAt) }]);
 
       // A first request that does not parse: 500 and code 2 (UNKNOWN), as etcd 3.4's gateway refuses a stream.
