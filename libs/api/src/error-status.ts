@@ -27,6 +27,7 @@ import {
   LeaseNotFoundError,
   KeyNotFoundError,
   MalformedCommandError,
+  NoSpaceError,
   RangeTooLargeError,
   ResponseNotRetainedError,
   SessionExpiredError,
@@ -108,6 +109,7 @@ function commandStatus(error: CommandRejectedError): GrpcStatusError {
   if (error instanceof CompactedError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, error);
   if (error instanceof FutureRevisionError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision, error);
   if (error instanceof LeaseNotFoundError) return etcdStatus(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound, error);
+  if (error instanceof NoSpaceError) return etcdStatus(GrpcStatus.RESOURCE_EXHAUSTED, ETCD_MESSAGES.noSpace, error);
   if (error instanceof LeaseExistsError) return etcdStatus(GrpcStatus.FAILED_PRECONDITION, ETCD_MESSAGES.leaseExists, error);
   if (error instanceof KeyNotFoundError) return status(GrpcStatus.INVALID_ARGUMENT, `${ETCD_MESSAGES.keyNotFound}: ${error.message}`, error);
   if (error instanceof CommandLimitError) return status(GrpcStatus.INVALID_ARGUMENT, error.message, error);
