@@ -9,11 +9,14 @@
  *     Alarm GET ─► the alarms at a linearizable point (any member)
  *     Alarm ACTIVATE / DEACTIVATE ─► on the leader (a follower forwards) ─► log ─► alarms
  *
+ *     disk full (WAL: ENOSPC) ─► checkDiskFull ─► Alarm ACTIVATE NOSPACE (this member) via the leader
+ *
  * Every member applies the activation, so every member then refuses what adds data (the
  * state machine's capped apply) until an operator disarms it: compact, defragment, `etcdctl
  * alarm disarm`. NoSpaceError answers RESOURCE_EXHAUSTED with etcd's exact text.
  */
 import { etcd } from '@keyval/proto';
+import { Metadata } from '@keyval/grpc';
 import type { ServerCall } from '@keyval/grpc';
 import type { NodeId } from '@keyval/raft';
 import { NoSpaceError, alarmCode, alarmOfCode } from '@keyval/statemachine';
@@ -39,6 +42,10 @@ export interface AlarmBackend extends LeaderRouting {
   changeAlarm(action: AlarmAction, memberId: NodeId, alarm: AlarmType, deadlineMs: number): Promise<readonly AlarmRecord[]>;
   /** The active alarms at a linearizable point. */
   listAlarms(deadlineMs: number): Promise<readonly AlarmRecord[]>;
+  /** The active alarms in this member's applied state (no read barrier). */
+  activeAlarms(): readonly AlarmRecord[];
+  /** True while this member's write-ahead log refuses writes because its disk is full (ENOSPC). */
+  diskFull(): boolean;
 }
 
 export interface AlarmServiceOptions {
@@ -58,7 +65,13 @@ export function describeAlarm(alarm: AlarmRecord): string {
   return `memberID:${alarm.memberId} alarm:${alarm.alarm} `;
 }
 
+/** How long raising NOSPACE for a full disk may take, ms. */
+export const DISK_FULL_RAISE_TIMEOUT_MS = 5_000;
+
 export class AlarmService {
+  /** The disk-full raise under way (one at a time). */
+  private raising: Promise<void> | undefined;
+
   constructor(
     private readonly backend: AlarmBackend,
     private readonly forwarder: LeaderForwarder,
@@ -81,6 +94,51 @@ export class AlarmService {
       throw toStatusError(NoSpaceError.overQuota(verdict.dbBytes, verdict.costBytes, verdict.quotaBytes));
     }
     throw toStatusError(NoSpaceError.alarmed());
+  }
+
+  /**
+   * While this member's disk is full (its WAL refuses writes: ENOSPC), raises NOSPACE for it
+   * through the leader (the other members' logs still take the entry), unless already raised:
+   * every member then refuses what adds data, as with the quota. Called periodically (see
+   * `watchDiskFull`); resolves when this check is done. Never throws: a failed raise is told
+   * to `onRaiseFailed` and tried again at the next check.
+   */
+  checkDiskFull(): Promise<void> {
+    const self = this.backend.memberId();
+    if (!this.backend.diskFull() || this.backend.activeAlarms().some((a) => a.memberId === self && a.alarm === 'NOSPACE')) {
+      return Promise.resolve();
+    }
+    this.raising ??= this.raiseInternally({ action: etcd.AlarmRequest_AlarmAction.ACTIVATE, memberID: self, alarm: etcd.AlarmType.NOSPACE })
+      .then(
+        () => undefined,
+        (error: unknown) => this.options.onRaiseFailed?.(error),
+      )
+      .finally(() => {
+        this.raising = undefined;
+      });
+    return this.raising;
+  }
+
+  /** Runs `checkDiskFull` every `intervalMs` (unref'd); returns the function that stops it. */
+  watchDiskFull(intervalMs: number): () => void {
+    const timer = setInterval(() => void this.checkDiskFull(), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** An alarm request of the member's own (no client call): on the leader, or forwarded to it. */
+  private raiseInternally(request: etcd.AlarmRequest): Promise<etcd.AlarmResponse> {
+    const call: ServerCall = {
+      path: '/etcdserverpb.Maintenance/Alarm',
+      peer: 'self',
+      metadata: new Metadata(),
+      deadline: Date.now() + DISK_FULL_RAISE_TIMEOUT_MS,
+      signal: AbortSignal.timeout(DISK_FULL_RAISE_TIMEOUT_MS),
+      // Nobody reads this call's headers or trailers.
+      setHeader: () => undefined,
+      setTrailer: () => undefined,
+    };
+    return this.onLeader(request, call);
   }
 
   /** etcd's Maintenance.Alarm. */

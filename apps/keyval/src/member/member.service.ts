@@ -184,6 +184,14 @@ export class MemberService implements KvBackend, LeaseBackend, AlarmBackend, Lea
     return this.member.alarms.list(deadlineMs);
   }
 
+  activeAlarms(): readonly AlarmRecord[] {
+    return this.member.alarms.active();
+  }
+
+  diskFull(): boolean {
+    return this.member.logStore.health().state === 'disk-full';
+  }
+
   clientUrlsOf(id: NodeId): readonly string[] {
     return this.member.membership().members.find((m) => m.id === id)?.clientUrls ?? [];
   }

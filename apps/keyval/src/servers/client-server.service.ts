@@ -47,6 +47,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
   private forwarder: LeaderForwarder | undefined;
   private router: LeaderRouter | undefined;
   private watchHub: WatchHub | undefined;
+  private stopDiskFullWatch: (() => void) | undefined;
 
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
@@ -71,6 +72,8 @@ export class ClientServerService implements BeforeApplicationShutdown {
       defaultTimeoutMs: this.config.requestTimeoutMs,
       space: alarms,
     });
+    // A full disk raises NOSPACE for this member too (checked once a second, as the WAL probes).
+    this.stopDiskFullWatch = alarms.watchDiskFull(1_000);
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
     const batch = new KvBatchService(kv, { onHandlerError, tracer });
     const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs, space: alarms });
@@ -150,6 +153,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
     await this.members.handOffLeadership();
     this.logger.info('draining client connections');
     await Promise.all(this.servers.map((s) => s.shutdown(5_000)));
+    this.stopDiskFullWatch?.();
     this.forwarder?.close();
     this.router?.close();
     await this.watchHub?.close();
