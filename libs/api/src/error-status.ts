@@ -9,7 +9,7 @@
  * and kvctl. The message text is for people only.
  */
 import { GrpcStatus, GrpcStatusError, withOutcomeTrailers } from '@keyval/grpc';
-import { REASONS, hasOutcome, outcomeOf, outcomeOfStatusCode, outcomeTrailers } from '@keyval/outcome';
+import { DETAIL_TRAILER, REASONS, hasOutcome, outcomeOf, outcomeOfStatusCode, outcomeTrailers } from '@keyval/outcome';
 import {
   ConfChangeRefusedError,
   LeaderTransferInProgressError,
@@ -72,11 +72,15 @@ const REFUSAL_STATUS: Readonly<Record<MembershipRefusal, readonly [GrpcStatus, s
   'leader-handoff': [GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.leaderChanged],
 };
 
-/** A refused membership change: etcd's text for the condition (if it has one), then our reason. */
+/**
+ * A refused membership change: etcd's exact text for the condition (etcd clients map errors by
+ * it: etcdctl then prints it as etcd's), with our reason in the DETAIL_TRAILER trailer (kvctl
+ * prints both); our own message where etcd has no text.
+ */
 function refusalStatus(error: MembershipRefusedError): GrpcStatusError {
   const [code, text] = REFUSAL_STATUS[error.kind];
   const reason = error.kind === 'leader-handoff' ? REASONS.leaderChanged : undefined;
-  return status(code, text === undefined ? error.message : `${text}: ${error.reason}`, error, reason);
+  return text === undefined ? status(code, error.message, error, reason) : status(code, text, error, reason, { [DETAIL_TRAILER]: error.reason });
 }
 
 /** Trailer naming the leader (hex member id) on a not-leader answer. */
@@ -93,12 +97,8 @@ function status(code: GrpcStatus, details: string, cause: unknown, reason?: stri
   return new GrpcStatusError(code, details, { cause, metadata: { ...extra, ...outcomeTrailers({ outcome, reason: reason ?? facts.reason }) } });
 }
 
-/**
- * Trailer with KeyVal's own explanation of an error whose status message is etcd's exact text
- * (etcd clients map errors by that text, so nothing may be appended to it). For people: no
- * caller acts on it (callers read `keyval-outcome` and `keyval-reason`).
- */
-export const DETAIL_TRAILER = 'keyval-detail';
+/** Re-exported: where the libs and apps that use @keyval/api have always found it. */
+export { DETAIL_TRAILER };
 
 /** A status with etcd's exact text, and our explanation in the DETAIL_TRAILER trailer. */
 function etcdStatus(code: GrpcStatus, etcdText: string, cause: Error): GrpcStatusError {

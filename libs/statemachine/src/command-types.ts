@@ -48,7 +48,13 @@ export type WriteRequest =
    * NOSPACE alarm is active every member rejects the writes that add data (NoSpaceError).
    * Like `noop`, it may not carry a session.
    */
-  | { readonly type: 'alarm'; readonly action: AlarmAction; readonly memberId: NodeId; readonly alarm: AlarmType };
+  | { readonly type: 'alarm'; readonly action: AlarmAction; readonly memberId: NodeId; readonly alarm: AlarmType }
+  /**
+   * Changes a member's peer URLs, keeping its id (etcd's MemberUpdate). Checked again when
+   * applied: an unknown id, or a URL another member has, changes nothing (the result says
+   * which). Like `noop`, it may not carry a session.
+   */
+  | { readonly type: 'memberUpdate'; readonly id: NodeId; readonly peerUrls: readonly string[] };
 
 /** etcd's alarm types that can be raised (etcdserverpb.AlarmType without NONE). */
 export type AlarmType = 'NOSPACE' | 'CORRUPT';
@@ -115,6 +121,11 @@ export type ApplyResult =
    * deactivate, the alarm if it was active (else none), as etcd's AlarmResponse lists them.
    */
   | { readonly kind: 'alarm'; readonly index: LogIndex; readonly action: AlarmAction; readonly alarms: readonly AlarmRecord[] }
+  /**
+   * A `memberUpdate` command: the membership after it, or why it changed nothing (the member
+   * is gone, or another member has one of the URLs).
+   */
+  | { readonly kind: 'memberUpdate'; readonly index: LogIndex; readonly membership: MembershipState; readonly refused?: 'member-not-found' | 'peer-urls-exist' }
   /** A command that changed nothing; `replayed` as above. */
   | { readonly kind: 'rejected'; readonly index: LogIndex; readonly error: CommandRejectedError; readonly replayed: boolean };
 

@@ -315,6 +315,9 @@ export class KvMember {
       if (r.kind === 'alarm') {
         this.alarms.applied(r.action, r.alarms);
       }
+      if (r.kind === 'memberUpdate' && r.refused === undefined) {
+        this.peers.update(r.membership);
+      }
       if (r.kind === 'confChange') {
         this.peers.update(r.membership);
         if (r.change.type === ConfChangeType.RemoveMember && r.change.nodeId === this.id) {

@@ -34,6 +34,7 @@ const enum OpTag {
   LeaseRevoke = 8,
   LeaseCheckpoint = 9,
   Alarm = 10,
+  MemberUpdate = 11,
 }
 
 const ALARM_ACTIVATE = 1;
@@ -51,7 +52,7 @@ export function encodeCommand(command: Command): Uint8Array {
   out.u8(command.session === undefined ? 0 : FLAG_SESSION);
   out.varint(command.timestampMs);
   if (command.session !== undefined) {
-    if (command.op.type === 'noop' || command.op.type === 'memberAttributes' || command.op.type === 'alarm') {
+    if (command.op.type === 'noop' || command.op.type === 'memberAttributes' || command.op.type === 'alarm' || command.op.type === 'memberUpdate') {
       throw new TypeError(`a ${command.op.type} command cannot carry a session`);
     }
     writeSession(out, command.session);
@@ -60,6 +61,11 @@ export function encodeCommand(command: Command): Uint8Array {
     out.u64(command.op.id).string(command.op.name);
     out.varint(command.op.clientUrls.length);
     for (const url of command.op.clientUrls) {
+      out.string(url);
+    }
+  } else if (command.op.type === 'memberUpdate') {
+    out.u64(command.op.id).varint(command.op.peerUrls.length);
+    for (const url of command.op.peerUrls) {
       out.string(url);
     }
   } else if (command.op.type === 'alarm') {
@@ -105,6 +111,8 @@ function opTag(op: WriteRequest | RequestOp): OpTag {
       return OpTag.LeaseCheckpoint;
     case 'alarm':
       return OpTag.Alarm;
+    case 'memberUpdate':
+      return OpTag.MemberUpdate;
     default:
       return assertNever(op);
   }
@@ -271,6 +279,11 @@ class CommandDecoder {
         throw new MalformedCommandError('a memberAttributes command cannot carry a session');
       }
       op = this.memberAttributes();
+    } else if (tag === OpTag.MemberUpdate) {
+      if (session !== undefined) {
+        throw new MalformedCommandError('a memberUpdate command cannot carry a session');
+      }
+      op = this.memberUpdate();
     } else if (tag === OpTag.Alarm) {
       if (session !== undefined) {
         throw new MalformedCommandError('an alarm command cannot carry a session');
@@ -317,6 +330,16 @@ class CommandDecoder {
       clientUrls.push(this.in.string(max, 'member client URL'));
     }
     return { type: 'memberAttributes', id, name, clientUrls };
+  }
+
+  private memberUpdate(): WriteRequest {
+    const id = this.in.u64() as NodeId;
+    const count = this.count('member peer URLs');
+    const peerUrls: string[] = [];
+    for (let i = 0; i < count; i++) {
+      peerUrls.push(this.in.string(this.limits.maxMemberContextBytes, 'member peer URL'));
+    }
+    return { type: 'memberUpdate', id, peerUrls };
   }
 
   private alarm(): WriteRequest {

@@ -21,7 +21,7 @@ import type { KeyEvent } from './history';
 import type { LeaseTable } from './lease-table';
 import type { KvBaseStore } from './kv-source';
 import { applyAlarm, noSpaceAlarmed, writeCost } from './alarms';
-import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes } from './membership';
+import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes, setMemberPeerUrls } from './membership';
 import { OverlayView } from './overlay-view';
 import type { SessionTable } from './session-table';
 import { executeWrite } from './write-executor';
@@ -182,6 +182,12 @@ export class ApplyBatch {
       this.state.membership = setMemberAttributes(this.state.membership, op.id, op.name, op.clientUrls);
       this.membershipChanged = true;
       return { kind: 'empty', index };
+    }
+    if (op.type === 'memberUpdate') {
+      const change = setMemberPeerUrls(this.state.membership, op.id, op.peerUrls);
+      this.state.membership = change.membership;
+      this.membershipChanged = true;
+      return { kind: 'memberUpdate', index, membership: change.membership, ...(change.refused !== undefined && { refused: change.refused }) };
     }
     if (op.type === 'alarm') {
       const change = applyAlarm(this.state.membership, op.action, op.memberId, op.alarm);

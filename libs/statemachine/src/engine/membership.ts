@@ -114,6 +114,21 @@ export function setMemberAttributes(current: MembershipState, id: NodeId, name: 
   return withAlarms({ config: copyConfig(current.config), members }, current.alarms ?? []);
 }
 
+/**
+ * A member's new peer URLs (etcd's MemberUpdate), its id and everything else kept. Refused
+ * (the membership unchanged) for an id not in the table or a URL another member has.
+ */
+export function setMemberPeerUrls(current: MembershipState, id: NodeId, peerUrls: readonly string[]): { membership: MembershipState; refused?: 'member-not-found' | 'peer-urls-exist' } {
+  if (!current.members.some((m) => m.id === id)) {
+    return { membership: current, refused: 'member-not-found' };
+  }
+  if (current.members.some((m) => m.id !== id && m.peerUrls.some((u) => peerUrls.includes(u)))) {
+    return { membership: current, refused: 'peer-urls-exist' };
+  }
+  const members = current.members.map((m) => (m.id === id ? { ...m, peerUrls: [...peerUrls], clientUrls: [...m.clientUrls] } : m));
+  return { membership: withAlarms({ config: copyConfig(current.config), members }, current.alarms ?? []) };
+}
+
 function copyConfig(config: MembershipConfig): MembershipConfig {
   return { voters: [...config.voters], learners: [...config.learners] };
 }
