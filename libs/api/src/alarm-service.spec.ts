@@ -8,6 +8,7 @@ import type { SpaceVerdict } from '@keyval/cluster';
 import { AlarmService, describeAlarm } from './alarm-service';
 import type { AlarmBackend } from './alarm-service';
 import type { LeaderForwarder } from './leader-forwarder';
+import { FORWARDED_KEY } from './leader-calls';
 
 const SELF = nodeId(0x0an);
 const LEADER = nodeId(0x0bn);
@@ -103,6 +104,11 @@ describe('AlarmService', () => {
     expect(await statusOf(service.admit(put, call()))).toEqual([GrpcStatus.RESOURCE_EXHAUSTED, NO_SPACE]);
     expect(member.changes).toEqual(['activate a NOSPACE']);
     expect(member.alarms).toEqual([{ memberId: SELF, alarm: 'NOSPACE' }]);
+    // A write a follower forwarded was judged there (as etcd: the member called judges).
+    member.alarms = [];
+    const forwarded = { ...call(), metadata: Metadata.from({ [FORWARDED_KEY]: '1' }) };
+    await expect(service.admit(put, forwarded)).resolves.toBeUndefined();
+    expect(member.changes).toEqual(['activate a NOSPACE']);
     member.failChanges = new Error('no quorum');
     expect(await statusOf(service.admit(put, call()))).toEqual([GrpcStatus.RESOURCE_EXHAUSTED, NO_SPACE]);
     expect(raiseFailures).toHaveLength(1);

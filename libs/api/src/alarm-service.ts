@@ -4,7 +4,8 @@
  *
  *     Put / Txn / LeaseGrant ─► admit(op):
  *         NOSPACE already active ─────────────────────────────────► NoSpaceError
- *         this member's dbSize + cost ≥ quota ─► Alarm ACTIVATE NOSPACE (this member) via
+ *         this member's dbSize + cost ≥ quota (not judged again when forwarded to the leader)
+ *                                              ─► Alarm ACTIVATE NOSPACE (this member) via
  *                                                the leader, through the log ─► NoSpaceError
  *     Alarm GET ─► the alarms at a linearizable point (any member)
  *     Alarm ACTIVATE / DEACTIVATE ─► on the leader (a follower forwards) ─► log ─► alarms
@@ -26,7 +27,7 @@ import { invalidArgument } from './api.errors';
 import { header } from './etcd-response';
 import type { HeaderContext } from './etcd-response';
 import { toStatusError } from './error-status';
-import { callDeadline, writeOnLeader } from './leader-calls';
+import { FORWARDED_KEY, callDeadline, writeOnLeader } from './leader-calls';
 import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 
@@ -85,7 +86,10 @@ export class AlarmService {
    */
   async admit(op: WriteRequest, call: ServerCall): Promise<void> {
     const verdict = await this.backend.checkSpace(op);
-    if (verdict.kind === 'admitted') {
+    // As etcd: the member the client called judges the write by its own database; the leader
+    // does not judge again what a follower forwarded (an active alarm still refuses it).
+    const forwarded = call.metadata.get(FORWARDED_KEY) !== undefined;
+    if (verdict.kind === 'admitted' || (verdict.kind === 'over-quota' && forwarded)) {
       return;
     }
     if (verdict.kind === 'over-quota') {
