@@ -12,6 +12,7 @@ import { clusterForSuite, explain } from './harness/cluster';
 import { etcdctl, etcdctlOk, parseEtcdctlJson } from './harness/etcdctl';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
+import { kvctlJson } from './ops-helpers';
 
 jest.setTimeout(180_000);
 
@@ -79,6 +80,10 @@ describe('etcd alarms and the space quota on KeyVal (real processes)', () => {
       // Status.errors and /health, as etcd reports an active alarm.
       const statuses = parseEtcdctlJson(await etcdctlOk(endpoints, ['endpoint', 'status', '-w', 'json'])) as StatusJson[];
       expect(statuses.map((s) => s.Status.errors)).toEqual(endpoints.map(() => [alarmLine]));
+      // kvctl status shows it on every member (degraded: reads and deletes still work).
+      const rows = await kvctlJson<{ name: string; health: string; problems: string[] }[]>(endpoints, ['status']);
+      const problem = `alarm NOSPACE raised by member ${(await memberId(leader)).toString(16)}: writes that add data are refused until it is disarmed`;
+      expect(rows.map((r) => [r.health, r.problems])).toEqual(rows.map(() => ['degraded', [problem]]));
       const health = await follower.httpGet('/health');
       expect(health.status).toBe(503);
       expect(JSON.parse(health.body)).toMatchObject({ health: 'false' });
