@@ -3,16 +3,18 @@
  * tiny `--quota-backend-bytes`, driven with etcdctl as an etcd operator would: writes fill the
  * quota, the next write fails with etcd's exact text (RESOURCE_EXHAUSTED) on the leader and
  * through a follower, `etcdctl alarm list` shows the NOSPACE alarm on every member, Status
- * lists it in `errors` and /health turns false; the alarm survives a restart of every member;
+ * lists it in `errors`, /health turns false and kvctl status shows it; a backup restores with it;
+ * the alarm survives a restart of every member;
  * deleting, compacting, defragmenting and `etcdctl alarm disarm` bring writes back.
  */
+import * as path from 'node:path';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import { etcd as etcdpb } from '@keyval/proto';
 import { clusterForSuite, explain } from './harness/cluster';
 import { etcdctl, etcdctlOk, parseEtcdctlJson } from './harness/etcdctl';
 import type { TestMember } from './harness/member-process';
 import { waitFor } from './harness/wait-for';
-import { kvctlJson } from './ops-helpers';
+import { extraMemberSpec, kvctlJson, startExtraMember } from './ops-helpers';
 
 jest.setTimeout(180_000);
 
@@ -87,6 +89,31 @@ describe('etcd alarms and the space quota on KeyVal (real processes)', () => {
       const health = await follower.httpGet('/health');
       expect(health.status).toBe(503);
       expect(JSON.parse(health.body)).toMatchObject({ health: 'false' });
+
+      // A backup taken now restores with the alarm (it is in the snapshot), as etcd's does.
+      const file = path.join(c().dir, 'alarmed.snap');
+      expect((await etcdctl([follower.endpoint], ['snapshot', 'save', file])).code).toBe(0);
+      const spec = await extraMemberSpec(path.join(c().dir, 'restored'), 'r1');
+      const restored = await kvctlJson<{ flags: string[] }>(endpoints, [
+        'snapshot',
+        'restore',
+        file,
+        `--data-dir=${spec.dataDir}`,
+        '--name=r1',
+        `--initial-cluster=r1=http://127.0.0.1:${spec.peerPort}`,
+        '--initial-cluster-token=restored',
+      ]);
+      const copy = await startExtraMember(
+        spec,
+        restored.flags.filter((f) => !f.startsWith('--data-dir=')),
+      );
+      try {
+        expect(await etcdctlOk([copy.endpoint], ['alarm', 'list'])).toBe(`${alarmLine}\n`);
+        expect(lastLine((await etcdctl([copy.endpoint], ['put', 'more', 'data'])).stderr)).toBe(`Error: ${NO_SPACE}`);
+      } finally {
+        await copy.stop('SIGKILL').catch(() => undefined);
+        copy.closeChannel();
+      }
 
       // The alarm is replicated state: it survives a restart of every member.
       for (const member of c().running()) {
