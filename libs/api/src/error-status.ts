@@ -9,7 +9,7 @@
  * and kvctl. The message text is for people only.
  */
 import { GrpcStatus, GrpcStatusError, withOutcomeTrailers } from '@keyval/grpc';
-import { REASONS, hasOutcome, outcomeOf, outcomeOfStatusCode, outcomeTrailers } from '@keyval/outcome';
+import { DETAIL_TRAILER, REASONS, hasOutcome, outcomeOf, outcomeOfStatusCode, outcomeTrailers } from '@keyval/outcome';
 import {
   ConfChangeRefusedError,
   LeaderTransferInProgressError,
@@ -27,6 +27,7 @@ import {
   LeaseNotFoundError,
   KeyNotFoundError,
   MalformedCommandError,
+  NoSpaceError,
   RangeTooLargeError,
   ResponseNotRetainedError,
   SessionExpiredError,
@@ -71,11 +72,15 @@ const REFUSAL_STATUS: Readonly<Record<MembershipRefusal, readonly [GrpcStatus, s
   'leader-handoff': [GrpcStatus.UNAVAILABLE, ETCD_MESSAGES.leaderChanged],
 };
 
-/** A refused membership change: etcd's text for the condition (if it has one), then our reason. */
+/**
+ * A refused membership change: etcd's exact text for the condition (etcd clients map errors by
+ * it: etcdctl then prints it as etcd's), with our reason in the DETAIL_TRAILER trailer (kvctl
+ * prints both); our own message where etcd has no text.
+ */
 function refusalStatus(error: MembershipRefusedError): GrpcStatusError {
   const [code, text] = REFUSAL_STATUS[error.kind];
   const reason = error.kind === 'leader-handoff' ? REASONS.leaderChanged : undefined;
-  return status(code, text === undefined ? error.message : `${text}: ${error.reason}`, error, reason);
+  return text === undefined ? status(code, error.message, error, reason) : status(code, text, error, reason, { [DETAIL_TRAILER]: error.reason });
 }
 
 /** Trailer naming the leader (hex member id) on a not-leader answer. */
@@ -92,12 +97,8 @@ function status(code: GrpcStatus, details: string, cause: unknown, reason?: stri
   return new GrpcStatusError(code, details, { cause, metadata: { ...extra, ...outcomeTrailers({ outcome, reason: reason ?? facts.reason }) } });
 }
 
-/**
- * Trailer with KeyVal's own explanation of an error whose status message is etcd's exact text
- * (etcd clients map errors by that text, so nothing may be appended to it). For people: no
- * caller acts on it (callers read `keyval-outcome` and `keyval-reason`).
- */
-export const DETAIL_TRAILER = 'keyval-detail';
+/** Re-exported: where the libs and apps that use @keyval/api have always found it. */
+export { DETAIL_TRAILER };
 
 /** A status with etcd's exact text, and our explanation in the DETAIL_TRAILER trailer. */
 function etcdStatus(code: GrpcStatus, etcdText: string, cause: Error): GrpcStatusError {
@@ -108,6 +109,7 @@ function commandStatus(error: CommandRejectedError): GrpcStatusError {
   if (error instanceof CompactedError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.compacted, error);
   if (error instanceof FutureRevisionError) return etcdStatus(GrpcStatus.OUT_OF_RANGE, ETCD_MESSAGES.futureRevision, error);
   if (error instanceof LeaseNotFoundError) return etcdStatus(GrpcStatus.NOT_FOUND, ETCD_MESSAGES.leaseNotFound, error);
+  if (error instanceof NoSpaceError) return etcdStatus(GrpcStatus.RESOURCE_EXHAUSTED, ETCD_MESSAGES.noSpace, error);
   if (error instanceof LeaseExistsError) return etcdStatus(GrpcStatus.FAILED_PRECONDITION, ETCD_MESSAGES.leaseExists, error);
   if (error instanceof KeyNotFoundError) return status(GrpcStatus.INVALID_ARGUMENT, `${ETCD_MESSAGES.keyNotFound}: ${error.message}`, error);
   if (error instanceof CommandLimitError) return status(GrpcStatus.INVALID_ARGUMENT, error.message, error);

@@ -12,6 +12,7 @@ export * from './watch/watch-stream';
 export * from './watch/watch-service';
 export * from './leader-calls';
 export * from './lease-service';
+export * from './alarm-service';
 export * from './concurrency/concurrency-client';
 export * from './concurrency/lock-service';
 export * from './concurrency/election-service';

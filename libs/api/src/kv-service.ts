@@ -38,10 +38,18 @@ export interface KvBackend extends LeaderRouting {
   compacted(revision: number): Promise<void>;
 }
 
+/** The space quota in front of the writes that add data (AlarmService implements it). */
+export interface SpaceAdmission {
+  /** Resolves when `op` may be proposed; throws the status that refuses it otherwise. */
+  admit(op: WriteRequest, call: ServerCall): Promise<void>;
+}
+
 export interface KvServiceOptions {
   readonly limits: ApiLimits;
   /** Deadline of a call that brings none, ms. */
   readonly defaultTimeoutMs: number;
+  /** The space quota in front of puts and txns (etcd's --quota-backend-bytes); none: no quota. */
+  readonly space?: SpaceAdmission;
 }
 
 /** The session a request carries in its metadata, if any (refusing malformed ones). */
@@ -135,6 +143,7 @@ export class KvService {
     put: async (req, call) => {
       checkRequestSize(req.key.length + req.value.length, this.options.limits);
       const op: WriteRequest = { type: 'put', request: putFromWire(req) };
+      await this.options.space?.admit(op, call);
       return this.writeOrForward('put', req, op, call, (w) => (w.type === 'put' ? putToWire(w.response, this.backend.headerContext()) : unexpected(w)));
     },
     deleteRange: async (req, call) => {
@@ -145,6 +154,7 @@ export class KvService {
     txn: async (req, call) => {
       checkRequestSize(txnBytes(req), this.options.limits);
       const op: WriteRequest = { type: 'txn', request: txnFromWire(req, this.options.limits).request };
+      await this.options.space?.admit(op, call);
       return this.writeOrForward('txn', req, op, call, (w) => (w.type === 'txn' ? txnToWire(w.response, this.backend.headerContext()) : unexpected(w)));
     },
     compact: async (req, call) => {

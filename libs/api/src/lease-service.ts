@@ -24,6 +24,7 @@ import { FORWARDED_KEY, backoff, callDeadline, onLeader, writeOnLeader } from '.
 import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 import { sessionFrom } from './kv-service';
+import type { SpaceAdmission } from './kv-service';
 import { readUntil } from './read-until';
 
 /** etcd's MaxLeaseTTL, seconds. */
@@ -47,6 +48,8 @@ export interface LeaseBackend extends LeaderRouting {
 export interface LeaseServiceOptions {
   /** Deadline of a call that brings none, ms; also how long one keepalive may take. */
   readonly defaultTimeoutMs: number;
+  /** The space quota in front of grants (AlarmService.admit); none: no quota. */
+  readonly space?: SpaceAdmission;
 }
 
 /**
@@ -176,6 +179,8 @@ export class LeaseService {
         if (req.ID < 0n) {
           throw invalidArgument(`lease id ${req.ID} is negative: lease ids are positive int64`);
         }
+        // etcd's quota: a grant costs the same whatever its id and TTL.
+        await this.options.space?.admit({ type: 'leaseGrant', id: req.ID, ttl: 0 }, call);
         return this.write('leaseGrant', req, call, () => {
           const ttl = Math.max(Number(req.TTL < 0n ? 0n : req.TTL), this.backend.minLeaseTtlSeconds());
           return {

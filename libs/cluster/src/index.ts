@@ -15,6 +15,8 @@ export * from './member/state-machine-adapters';
 export * from './member/kv-member';
 export * from './member/membership-manager';
 export * from './member/disk-usage';
+export * from './member/space-quota';
+export * from './member/member-alarms';
 export * from './member/member-status';
 export * from './member/member-admin';
 export * from './member/restore';

@@ -196,6 +196,12 @@ export class MemberMetrics implements MemberObserver {
       whenAttached((m) => one(m.driver.installingSnapshot), one(0)),
     );
     gaugeFamily(r, { name: 'etcd_server_id', help: 'Server or member ID in hexadecimal format. 1 for \'server_id\' label with current ID.', labelNames: ['server_id'] }, whenAttached((m) => [[{ server_id: hex(m.id) }, 1]], []));
+    gaugeFamily(r, { name: 'etcd_server_quota_backend_bytes', help: 'Current backend storage quota size in bytes.' }, whenAttached((m) => one(m.alarms.quota.quotaBytes), []));
+    gaugeFamily(
+      r,
+      { name: 'keyval_alarms_active', help: 'Active alarms of the cluster (etcd\'s alarm list), by the member that raised them and type.', labelNames: ['member_id', 'alarm'] },
+      whenAttached((m) => m.alarms.active().map((a) => [{ member_id: hex(a.memberId), alarm: a.alarm }, 1] as GaugeSample<'member_id' | 'alarm'>), []),
+    );
     gaugeFamily(r, { name: 'keyval_raft_term', help: 'The current Raft term of this member.' }, whenAttached((m) => one(m.driver.currentTerm()), []));
     gaugeFamily(r, { name: 'keyval_disk_full', help: '1 while the write-ahead log refuses writes because the disk is full (NOSPACE), else 0.' }, whenAttached((m) => one(m.logStore.health().state === 'disk-full'), one(0)));
     gaugeFamily(r, { name: 'keyval_client_sessions', help: 'Client sessions the state machine keeps for exactly-once retries.' }, whenAttached((m) => one(m.stateMachine.sessions().length), []));

@@ -31,6 +31,12 @@ export const OUTCOMES: readonly Outcome[] = ['never-sent', 'not-applied', 'maybe
 export const OUTCOME_TRAILER = 'keyval-outcome';
 /** Trailer of a failed call's answer: the stable code of the error behind it (e.g. `NOT_LEADER`). */
 export const REASON_TRAILER = 'keyval-reason';
+/**
+ * Trailer with KeyVal's own explanation of an error whose status message is etcd's exact text
+ * (etcd clients map errors by that text, so nothing may be appended to it). For people (kvctl
+ * prints it after the text): no caller acts on it.
+ */
+export const DETAIL_TRAILER = 'keyval-detail';
 
 /**
  * Stable reason codes that other layers act on (beside each error's own `code`): the error

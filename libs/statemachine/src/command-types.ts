@@ -42,7 +42,30 @@ export type WriteRequest =
    * only know peer URLs). Changes the members table only; unknown ids change nothing. Like
    * `noop`, it may not carry a session.
    */
-  | { readonly type: 'memberAttributes'; readonly id: NodeId; readonly name: string; readonly clientUrls: readonly string[] };
+  | { readonly type: 'memberAttributes'; readonly id: NodeId; readonly name: string; readonly clientUrls: readonly string[] }
+  /**
+   * Raises or clears a member's alarm (etcd's AlarmRequest ACTIVATE/DEACTIVATE). While a
+   * NOSPACE alarm is active every member rejects the writes that add data (NoSpaceError).
+   * Like `noop`, it may not carry a session.
+   */
+  | { readonly type: 'alarm'; readonly action: AlarmAction; readonly memberId: NodeId; readonly alarm: AlarmType }
+  /**
+   * Changes a member's peer URLs, keeping its id (etcd's MemberUpdate). Checked again when
+   * applied: an unknown id, or a URL another member has, changes nothing (the result says
+   * which). Like `noop`, it may not carry a session.
+   */
+  | { readonly type: 'memberUpdate'; readonly id: NodeId; readonly peerUrls: readonly string[] };
+
+/** etcd's alarm types that can be raised (etcdserverpb.AlarmType without NONE). */
+export type AlarmType = 'NOSPACE' | 'CORRUPT';
+
+export type AlarmAction = 'activate' | 'deactivate';
+
+/** An active alarm: which member raised it, and what (etcd's AlarmMember). */
+export interface AlarmRecord {
+  readonly memberId: NodeId;
+  readonly alarm: AlarmType;
+}
 
 /** The payload of an EntryType.Normal entry (encoded with `encodeCommand`). */
 export interface Command {
@@ -71,6 +94,11 @@ export interface MembershipState {
   readonly config: MembershipConfig;
   /** Sorted by id; includes learners. */
   readonly members: readonly MemberRecord[];
+  /**
+   * Active alarms (etcd's alarm store), sorted by member id then type; absent when none. Kept
+   * with the members table: replicated, durable, in snapshots and in the store hash.
+   */
+  readonly alarms?: readonly AlarmRecord[];
 }
 
 /** The result of applying one entry, in the order the entries were given. */
@@ -88,6 +116,16 @@ export type ApplyResult =
     }
   /** A write; `replayed` when it is a session retry answered from memory (not re-applied). */
   | { readonly kind: 'response'; readonly index: LogIndex; readonly response: WriteResponse; readonly replayed: boolean }
+  /**
+   * An `alarm` command: for activate, the alarm (active now, whether or not it was before); for
+   * deactivate, the alarm if it was active (else none), as etcd's AlarmResponse lists them.
+   */
+  | { readonly kind: 'alarm'; readonly index: LogIndex; readonly action: AlarmAction; readonly alarms: readonly AlarmRecord[] }
+  /**
+   * A `memberUpdate` command: the membership after it, or why it changed nothing (the member
+   * is gone, or another member has one of the URLs).
+   */
+  | { readonly kind: 'memberUpdate'; readonly index: LogIndex; readonly membership: MembershipState; readonly refused?: 'member-not-found' | 'peer-urls-exist' }
   /** A command that changed nothing; `replayed` as above. */
   | { readonly kind: 'rejected'; readonly index: LogIndex; readonly error: CommandRejectedError; readonly replayed: boolean };
 

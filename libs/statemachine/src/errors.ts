@@ -131,6 +131,21 @@ export class LeaseExistsError extends CommandRejectedError {
   }
 }
 
+/**
+ * A write that adds data (a put, a txn with a put, a lease grant) while a NOSPACE alarm is
+ * active (etcd's ErrNoSpace). Deletes, reads and compaction still apply; an operator frees
+ * space (compact, defragment) and disarms the alarm.
+ */
+export class NoSpaceError extends CommandRejectedError {
+  readonly code = 'NO_SPACE';
+  static alarmed(): NoSpaceError {
+    return new NoSpaceError('a NOSPACE alarm is active: free space (compact, defragment) and disarm it (etcdctl alarm disarm)');
+  }
+  static overQuota(dbBytes: number, costBytes: number, quotaBytes: number): NoSpaceError {
+    return new NoSpaceError(`the database (${dbBytes} bytes) and this write (${costBytes} bytes) would reach the quota of ${quotaBytes} bytes (--quota-backend-bytes); NOSPACE raised`);
+  }
+}
+
 const COMMAND_ERRORS: Readonly<Record<string, new (message: string) => CommandRejectedError>> = {
   MALFORMED_COMMAND: MalformedCommandError,
   COMMAND_LIMIT: CommandLimitError,
@@ -143,6 +158,7 @@ const COMMAND_ERRORS: Readonly<Record<string, new (message: string) => CommandRe
   FUTURE_REVISION: FutureRevisionError,
   LEASE_NOT_FOUND: LeaseNotFoundError,
   LEASE_EXISTS: LeaseExistsError,
+  NO_SPACE: NoSpaceError,
 };
 
 /** Rebuilds a remembered command error from its code and message; undefined for unknown codes. */

@@ -104,7 +104,8 @@ export class Transcript {
       .join('NS');
     out = out.replace(/(compacted revision )(\d+)/g, (_m, p: string, rev: string) => `${p}REV+${this.rev(rev)}`);
     for (const [hex, name] of this.leases) {
-      out = out.split(hex).join(name).split(BigInt(`0x${hex}`).toString()).join(name);
+      // etcdctl prints lease ids with %016x: leading zeros belong to the id (0x0abc… is 0abc…).
+      out = out.replace(new RegExp(`0*${hex}`, 'g'), name).split(BigInt(`0x${hex}`).toString()).join(name);
     }
     // Lease ids inside lock and election keys (NS/name/<hex>) and in etcdctl's lease lines.
     out = out.replace(/(NS[^\s"]*\/)([0-9a-f]{8,16})\b/g, (_m, p: string, hex: string) => `${p}${this.lease(hex)}`);

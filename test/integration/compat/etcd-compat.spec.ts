@@ -14,7 +14,7 @@ import { clusterForSuite } from '../harness/cluster';
 import { EtcdCluster } from '../harness/etcd-process';
 import { httpPost as post } from '../harness/http-post';
 import type { HttpAnswer } from '../harness/http-post';
-import { etcdctl, parseEtcdctlJson } from '../harness/etcdctl';
+import { etcdctl, etcdctlOk, parseEtcdctlJson } from '../harness/etcdctl';
 import { waitFor } from '../harness/wait-for';
 import { GatewayProcess } from '../gateway/gateway-process';
 import { etcdctlUntil, startEtcdctl, target, Transcript } from './compat-targets';
@@ -311,6 +311,26 @@ describe('etcd 3.4 and KeyVal answer the same (compatibility suite)', () => {
     );
   });
 
+  it('etcdctl alarm list (none), member update (a member to its own URL; an unknown id), endpoint status -w json (its fields)', async () => {
+    await same('maintenance', async (t, x) => {
+      const run = async (args: string[], label = `etcdctl ${args.join(' ')}`): Promise<string> => {
+        const r = await etcdctl([t.endpoint], args);
+        // Member and cluster ids differ between clusters: etcdctl prints them with %16x.
+        x.log(label, { code: r.code, stdout: r.stdout.replace(/ +[0-9a-f]{12,16}\b/g, ' ID'), stderr: lastLine(r.stderr) });
+        return r.stdout;
+      };
+      await run(['alarm', 'list']);
+      const members = (parseEtcdctlJson(await etcdctlOk([t.endpoint], ['member', 'list', '-w', 'json'])) as { members: { ID: number | string; peerURLs: string[] }[] }).members;
+      const member = members[0] as { ID: number | string; peerURLs: string[] };
+      await run(['member', 'update', BigInt(member.ID).toString(16), `--peer-urls=${member.peerURLs.join(',')}`], 'etcdctl member update <a member> --peer-urls=<its own URLs>');
+      await run(['member', 'update', '1234', '--peer-urls=http://127.0.0.1:9']);
+      const status = (parseEtcdctlJson(await etcdctlOk([t.endpoint], ['endpoint', 'status', '-w', 'json'])) as { Status: Record<string, unknown> & { header: Record<string, unknown> } }[])[0];
+      // Values are each member's own: the fields etcd fills (ids and terms left out, as elsewhere), and no errors.
+      x.log('endpoint status -w json: Status fields', Object.keys(status?.Status ?? {}).sort());
+      x.log('endpoint status -w json: header fields', Object.keys(x.normalise(status?.Status.header) as object).sort());
+    });
+  });
+
   it('the etcd3 npm client: KV, txns, namespaces, watch, lease with keepalive, lock, election', async () => {
     await same('etcd3', async (t, x) => {
       const client = new Etcd3({ hosts: `http://${t.endpoint}`, dialTimeout: 3_000 });
@@ -373,3 +393,69 @@ async function currentRevision(t: CompatTarget): Promise<number> {
   const kv = createClient(etcdpb.KVDefinition, t.channel());
   return Number((await kv.range(etcdpb.RangeRequest.fromPartial({ key: Buffer.from('compat-base') }))).header?.revision ?? 0n);
 }
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').slice(-1)[0] ?? '';
+}
+
+/**
+ * The space quota, as an etcd operator meets it: both systems started with a tiny
+ * --quota-backend-bytes, filled until a put fails; then the same transcript of refusals,
+ * alarm list, recovery (delete, compact, defrag) and `alarm disarm`. How many writes fit
+ * differs (the storage differs) and is not compared.
+ */
+describe('etcd 3.4 and KeyVal at a tiny --quota-backend-bytes (compatibility suite)', () => {
+  const keyval = clusterForSuite({ size: 3, memberFlags: () => ['--quota-backend-bytes=393216'] });
+  let etcdCluster: EtcdCluster | undefined;
+  const value = 'q'.repeat(16 * 1024);
+
+  beforeAll(async () => {
+    etcdCluster = await EtcdCluster.start(1, ['--quota-backend-bytes=204800']);
+  });
+  afterAll(async () => {
+    await etcdCluster?.close();
+  });
+
+  it('NOSPACE: the refusals, alarm list, recovery and alarm disarm answer as etcd', async () => {
+    const follower = keyval().followersOf(await keyval().leader())[0]?.endpoint as string;
+    const transcripts: Transcript[] = [];
+    for (const endpoint of [etcdCluster?.members[0]?.endpoint as string, follower]) {
+      const x = new Transcript('compat-quota');
+      const run = async (args: string[], input?: string): Promise<{ code: number | null; stdout: string }> => {
+        const r = await etcdctl([endpoint], args, { input });
+        x.log(`etcdctl ${args.join(' ').replace(value, 'VALUE').replace(/--physical \d+/, '--physical REV')}`, {
+          code: r.code,
+          // Member ids and endpoints differ; counts and revisions depend on how much fitted.
+          // (defrag --cluster: one line per member, the same line once normalised.)
+          stdout: [...new Set(r.stdout.replace(/memberID:\d+/g, 'memberID:ID').replace(/member\[[^\]]+\]/g, 'member[ENDPOINT]').replace(/^\d+\n$|revision \d+/g, 'N').split('\n'))].join('\n'),
+          stderr: lastLine(r.stderr),
+        });
+        return r;
+      };
+      let filled = 0;
+      for (; filled < 200; filled++) {
+        const r = await etcdctl([endpoint], ['put', `quota/${String(filled).padStart(3, '0')}`, value]);
+        if (r.code !== 0) break;
+      }
+      expect(filled).toBeGreaterThan(2);
+      expect(filled).toBeLessThan(200);
+      await run(['alarm', 'list']);
+      await run(['put', 'quota/more', value]);
+      await run(['put', 'quota/small', 'v']);
+      await run(['txn'], '\nput quota/t v\n\n\n');
+      await run(['lease', 'grant', '60']);
+      await run(['get', 'quota/000', '--print-value-only']);
+      await run(['del', 'quota/', '--prefix']);
+      const status = parseEtcdctlJson(await etcdctlOk([endpoint], ['endpoint', 'status', '-w', 'json'])) as { Status: { header: { revision: number }; errors?: string[] } }[];
+      x.log('endpoint status errors', status[0]?.Status.errors?.map((e) => e.replace(/memberID:\d+/, 'memberID:ID')));
+      await run(['compaction', '--physical', String(status[0]?.Status.header.revision)]);
+      await run(['defrag', '--cluster']);
+      await run(['put', 'quota/small', 'v']);
+      await run(['alarm', 'disarm']);
+      await run(['alarm', 'list']);
+      await run(['put', 'quota/small', 'v']);
+      transcripts.push(x);
+    }
+    expect({ target: 'KeyVal (a follower)', transcript: transcripts[1]?.entries }).toEqual({ target: 'KeyVal (a follower)', transcript: transcripts[0]?.entries });
+  });
+});

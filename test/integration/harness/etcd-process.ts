@@ -36,8 +36,8 @@ export class EtcdCluster {
     readonly members: EtcdMember[],
   ) {}
 
-  /** Starts `size` members and waits until each answers /health with a leader. */
-  static async start(size = 3): Promise<EtcdCluster> {
+  /** Starts `size` members (each with `extraFlags`, e.g. a quota) and waits until each answers /health with a leader. */
+  static async start(size = 3, extraFlags: readonly string[] = []): Promise<EtcdCluster> {
     const bin = findOnPath('etcd');
     if (bin === undefined) throw new EtcdMissingError();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyval-etcd-'));
@@ -59,6 +59,7 @@ export class EtcdCluster {
           `--initial-cluster-token=keyval-it-${path.basename(dir)}`,
           '--metrics=extensive',
           '--logger=zap',
+          ...extraFlags,
         ],
         { stdio: ['ignore', log, log] },
       );

@@ -74,7 +74,7 @@ describe('deployments: promtool', () => {
     expect(config.code).toBe(0);
     const rules = promtool(['check', 'rules', 'alerts.yml', 'recording.yml']);
     expect(rules.code).toBe(0);
-    expect(rules.output).toMatch(/SUCCESS: 12 rules found[\s\S]*SUCCESS: 10 rules found/);
+    expect(rules.output).toMatch(/SUCCESS: 13 rules found[\s\S]*SUCCESS: 10 rules found/);
   });
 
   it('checks the Kubernetes service-discovery configuration', () => {

@@ -43,13 +43,16 @@ export function checkPeerUrls(urls: readonly string[]): void {
 /** Checks a leader method's request before it goes anywhere (INVALID_ARGUMENT). */
 function validate<K extends LeaderMethod>(method: K, req: RequestOf<K>): void {
   const r = req as RequestOf<LeaderMethod>;
-  if (method === 'memberAdd' && 'peerUrls' in r) {
+  if (method === 'memberAdd' && 'name' in r) {
     checkPeerUrls(r.peerUrls);
     if (r.name.length > 0 && !/^[A-Za-z0-9._-]{1,63}$/.test(r.name)) {
       throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, `member name ${JSON.stringify(r.name)} must be 1-63 letters, digits, dots, dashes or underscores`);
     }
   }
-  if ((method === 'memberPromote' || method === 'memberRemove') && 'id' in r && r.id === NO_NODE) {
+  if (method === 'memberUpdate' && 'peerUrls' in r) {
+    checkPeerUrls(r.peerUrls);
+  }
+  if ((method === 'memberPromote' || method === 'memberRemove' || method === 'memberUpdate') && 'id' in r && r.id === NO_NODE) {
     throw new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, 'a member id is required (0 is not a member id)');
   }
 }
@@ -101,6 +104,11 @@ export class AdminService {
       await m.removeMember(nodeId(req.id), req.force, deadline);
       return { header: this.header(m), members: adminMembers(m.membership()) };
     },
+    memberUpdate: async (req, deadline) => {
+      const m = this.members.member;
+      await m.membershipOps.update(nodeId(req.id), req.peerUrls, deadline);
+      return { header: this.header(m), members: adminMembers(m.membership()) };
+    },
     transferLeadership: async (req, deadline) => {
       const m = this.members.member;
       const leader = await transferLeadership(m, nodeId(req.targetId), deadline);
@@ -128,6 +136,7 @@ export class AdminService {
     memberAdd: (req, call) => this.onLeader('memberAdd', req, call),
     memberPromote: (req, call) => this.onLeader('memberPromote', req, call),
     memberRemove: (req, call) => this.onLeader('memberRemove', req, call),
+    memberUpdate: (req, call) => this.onLeader('memberUpdate', req, call),
     transferLeadership: (req, call) => this.onLeader('transferLeadership', req, call),
     snapshotTake: () =>
       this.local(async (m) => {

@@ -1,12 +1,13 @@
 /**
- * etcd's Cluster service (member list, add, remove, promote), wire-compatible so
+ * etcd's Cluster service (member list, add, remove, promote, update), wire-compatible so
  * `etcdctl member …` works (Maintenance: etcd-maintenance.service.ts). Changes run on the leader through the Admin API's path
  * (AdminService.onLeader: forwarded as Admin calls); refusals carry etcd's texts
  * (libs/api error-status.ts).
  *
- * Differences from etcd: `member add` without --learner adds a voter only when the cluster
- * keeps a live quorum counting the new (not yet running) member, as etcd's strict reconfig
- * check does; MemberUpdate is not supported (a member's id derives from its peer URLs).
+ * `member update` changes a member's peer URLs keeping its id (a command through the log; the
+ * transports then send to the new URL). Differences from etcd: `member add` without --learner
+ * adds a voter only when the cluster keeps a live quorum counting the new (not yet running)
+ * member, as etcd's strict reconfig check does.
  */
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { ServerCall, ServiceImplementation } from '@keyval/grpc';
@@ -43,11 +44,9 @@ export class EtcdClusterService {
       const done = await this.adminService.onLeader('memberPromote', { id: memberId(req.ID), force: false }, call);
       return { header: this.header(), members: done.members.map(etcdMember) };
     },
-    memberUpdate: async () => {
-      throw new GrpcStatusError(
-        GrpcStatus.UNIMPLEMENTED,
-        'member update is not supported by KeyVal: a member id derives from its peer URLs; remove the member and add it again with the new URLs',
-      );
+    memberUpdate: async (req, call) => {
+      const done = await this.adminService.onLeader('memberUpdate', { id: memberId(req.ID), peerUrls: [...req.peerURLs] }, call);
+      return { header: this.header(), members: done.members.map(etcdMember) };
     },
   };
 

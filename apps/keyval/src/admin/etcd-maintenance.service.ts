@@ -8,6 +8,7 @@
  *     HashKV      CRC-32C of the key space at a revision, with the compacted revision
  *     Defragment  RocksDB compaction of every key range, one range per step (writes go on)
  *     Snapshot    a consistent snapshot file (KeyVal's format), then its SHA-256 as etcd sends it
+ *     Alarm       the cluster's alarms: GET (linearizable), ACTIVATE/DEACTIVATE through the log (libs/api alarm-service.ts)
  *     MoveLeader  on the leader (Admin API path)
  *
  * Differences from etcd: Snapshot streams KeyVal's snapshot format, not a bbolt database, so
@@ -18,7 +19,8 @@ import { createHash } from 'node:crypto';
 import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { ServerWritableCall, ServiceImplementation } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
-import { ETCD_CLUSTER_MESSAGES, ETCD_MESSAGES, header, toStatusError } from '@keyval/api';
+import { ETCD_CLUSTER_MESSAGES, ETCD_MESSAGES, describeAlarm, header, toStatusError } from '@keyval/api';
+import type { AlarmService } from '@keyval/api';
 import { NO_NODE } from '@keyval/raft';
 import { etcdSnapshotPadding } from '@keyval/statemachine';
 import type { MemberService } from '../member/member.service';
@@ -34,6 +36,7 @@ export class EtcdMaintenanceService {
   constructor(
     private readonly members: MemberService,
     private readonly adminService: AdminService,
+    private readonly alarms: AlarmService,
     private readonly version: string,
   ) {}
 
@@ -62,6 +65,7 @@ export class EtcdMaintenanceService {
         return { header: this.header() };
       }),
     snapshot: (_req, call) => this.snapshot(call),
+    alarm: (req, call) => this.alarms.alarm(req, call),
     moveLeader: async (req, call) => {
       if (req.targetID === NO_NODE) {
         throw new GrpcStatusError(GrpcStatus.FAILED_PRECONDITION, `${ETCD_CLUSTER_MESSAGES.badLeaderTransferee}: no target member id given`);
@@ -79,6 +83,8 @@ export class EtcdMaintenanceService {
     if (st.leader === NO_NODE) errors.push(ETCD_MESSAGES.noLeader);
     const health = m.health();
     if (!health.healthy) errors.push(`keyval: ${health.reason ?? 'unhealthy'}`);
+    // etcd lists every active alarm, as its protobuf text ("memberID:N alarm:NOSPACE ").
+    errors.push(...m.alarms.active().map(describeAlarm));
     return {
       header: this.header(),
       version: this.version,

@@ -29,7 +29,7 @@ export const ADMIN_DEFAULT_TIMEOUT_MS = 15_000;
 
 type AdminClient = ServiceClient<typeof admin.AdminDefinition>;
 /** The Admin methods that run on the leader. */
-export type LeaderMethod = 'memberAdd' | 'memberPromote' | 'memberRemove' | 'transferLeadership';
+export type LeaderMethod = 'memberAdd' | 'memberPromote' | 'memberRemove' | 'memberUpdate' | 'transferLeadership';
 export type RequestOf<K extends LeaderMethod> = Parameters<AdminClient[K]>[0];
 export type ResponseOf<K extends LeaderMethod> = Awaited<ReturnType<AdminClient[K]>>;
 

@@ -28,11 +28,19 @@ describe('keyval flags: the client port limits', () => {
     }
   });
 
+  it('takes --quota-backend-bytes as etcd: 0 (the default) is 2 GiB', () => {
+    expect(parseKeyvalConfig([])?.quotaBackendBytes).toBe(2 * 1024 * 1024 * 1024);
+    expect(parseKeyvalConfig(['--quota-backend-bytes', '0'])?.quotaBackendBytes).toBe(2 * 1024 * 1024 * 1024);
+    expect(parseKeyvalConfig(['--quota-backend-bytes=1048576'])?.quotaBackendBytes).toBe(1048576);
+  });
+
   it.each([
     ['--max-concurrent-streams', '0', /--max-concurrent-streams: expected 1 to/],
     ['--stream-window-bytes', '100', /--stream-window-bytes: expected 65535 to/],
     ['--idle-timeout', 'soon', /--idle-timeout: expected milliseconds or a duration/],
     ['--max-connections-per-ip', 'many', /--max-connections-per-ip: expected a whole number/],
+    ['--quota-backend-bytes', '-1', /--quota-backend-bytes: expected a non-negative number of bytes/],
+    ['--quota-backend-bytes', '2GB', /--quota-backend-bytes: expected a non-negative number of bytes/],
   ])('refuses %s %s, naming the flag', (flag, value, message) => {
     expect(() => parseKeyvalConfig([flag, value])).toThrow(UsageError);
     expect(() => parseKeyvalConfig([flag, value])).toThrow(message);

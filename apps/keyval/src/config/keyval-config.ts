@@ -8,7 +8,7 @@ import { checkLimits, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, DEFAULT_
 import { UsageError, addServerLimitFlags, checkCertificateFlags, parseListenUrl, parseListenUrls, parseServerLimits, parseTlsPolicy, positiveInt } from '@keyval/ops';
 import type { TlsPolicyFlags } from '@keyval/ops';
 import type { ListenUrl } from '@keyval/ops';
-import { CompactionRetentionError, PodIdentityError, parseCompactionRetention, parseGoDuration, podIdentity } from '@keyval/cluster';
+import { CompactionRetentionError, PodIdentityError, parseCompactionRetention, parseGoDuration, podIdentity, resolveQuotaBackendBytes } from '@keyval/cluster';
 import type { AutoCompactionOptions, PodIdentity, PodSettings } from '@keyval/cluster';
 
 export { UsageError };
@@ -40,6 +40,8 @@ export interface KeyvalConfig {
   readonly autoPromoteLearners: boolean;
   /** --auto-compaction-mode/--auto-compaction-retention; undefined when the retention is 0. */
   readonly autoCompaction: AutoCompactionOptions | undefined;
+  /** --quota-backend-bytes, resolved (0 given: etcd's 2 GiB default). */
+  readonly quotaBackendBytes: number;
   /** --experimental-watch-progress-notify-interval, ms. */
   readonly watchProgressNotifyIntervalMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -127,6 +129,7 @@ function program(): Command {
     .addOption(opt('--no-auto-promote-learners', 'do not promote caught-up learners automatically (use kvctl member promote)'))
     .addOption(opt('--auto-compaction-mode <mode>', '"periodic" (keep the history of the last retention period) or "revision" (keep the last retention revisions)', 'periodic'))
     .addOption(opt('--auto-compaction-retention <retention>', 'periodic: hours as a number or a duration (30m, 1h30m); revision: a number of revisions; 0 never compacts', '0'))
+    .addOption(opt('--quota-backend-bytes <bytes>', 'raise a NOSPACE alarm (and refuse the writes that add data) when the database would exceed this size on disk; 0 is etcd\'s default, 2 GiB (above 8 GiB a warning is logged)', '0'))
     .addOption(opt('--experimental-watch-progress-notify-interval <duration>', 'how often watchers that asked for progress notifications hear the revision when nothing changed (etcd\'s flag)', '10m'))
     .addOption(opt('--log-level <level>', 'debug, info, warn or error', 'info'))
     .addOption(opt('--verify-data', 'check the data dir offline (checksums, structure), print a report and exit'))
@@ -210,6 +213,7 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
   }
   const maxRequestBytes = positiveInt(s('maxRequestBytes'), '--max-request-bytes');
   const autoCompaction = parseAutoCompaction(s('autoCompactionMode'), s('autoCompactionRetention'));
+  const quotaBackendBytes = parseQuotaBackendBytes(s('quotaBackendBytes'));
   const watchProgressNotifyIntervalMs = parseDurationFlag(s('experimentalWatchProgressNotifyInterval'), '--experimental-watch-progress-notify-interval');
   if (maxRequestBytes > 64 * 1024 * 1024) throw new UsageError('--max-request-bytes: at most 64 MiB');
   return {
@@ -234,6 +238,7 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
     requestTimeoutMs: positiveInt(s('requestTimeout'), '--request-timeout'),
     learnerPromoteLag: positiveInt(s('learnerPromoteLag'), '--learner-promote-lag'),
     autoCompaction,
+    quotaBackendBytes,
     watchProgressNotifyIntervalMs,
     autoPromoteLearners: raw['autoPromoteLearners'] !== false && raw['autoPromoteLearners'] !== 'false' && raw['autoPromoteLearners'] !== '0',
     logLevel: logLevel as KeyvalConfig['logLevel'],
@@ -243,6 +248,14 @@ function resolve(raw: Raw, given: (key: string) => boolean): KeyvalConfig {
     tlsPolicy: parseTlsPolicy(s('tlsMinVersion'), s('cipherSuites')),
     ...(identity === undefined ? {} : { pod: identity }),
   };
+}
+
+/** --quota-backend-bytes: a non-negative integer of bytes; 0 is etcd's default (2 GiB). */
+function parseQuotaBackendBytes(text: string): number {
+  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--quota-backend-bytes: expected a non-negative number of bytes (0: the 2 GiB default), got ${JSON.stringify(text)}`);
+  }
+  return resolveQuotaBackendBytes(Number(text));
 }
 
 /** Flags that --pod-name derives and that must therefore not be given with it. */

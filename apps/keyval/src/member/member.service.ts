@@ -5,11 +5,11 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationShutdown } from '@nestjs/common';
-import { KvMember } from '@keyval/cluster';
-import type { HeaderContext, KvBackend, LeaderLocator, LeaseBackend } from '@keyval/api';
-import type { RenewOutcome } from '@keyval/cluster';
+import { KvMember, MAX_RECOMMENDED_QUOTA_BACKEND_BYTES } from '@keyval/cluster';
+import type { AlarmBackend, HeaderContext, KvBackend, LeaderLocator, LeaseBackend } from '@keyval/api';
+import type { RenewOutcome, SpaceVerdict } from '@keyval/cluster';
 import type { NodeId } from '@keyval/raft';
-import type { LeaseInfo, LeaseRecord, RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
+import type { AlarmAction, AlarmRecord, AlarmType, LeaseInfo, LeaseRecord, RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import type { KeyvalConfig } from '../config/keyval-config';
 import { libLogger } from '../logger';
 import type { AppLogger } from '../logger';
@@ -20,7 +20,7 @@ import type { Tracing } from '../tracing';
 import type { Context } from '@opentelemetry/api';
 
 @Injectable()
-export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, OnApplicationShutdown {
+export class MemberService implements KvBackend, LeaseBackend, AlarmBackend, LeaderLocator, OnApplicationShutdown {
   private current: KvMember | undefined;
 
   constructor(
@@ -58,6 +58,7 @@ export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, On
       autoPromoteLearners: c.autoPromoteLearners,
       peerTls: this.tls.peerTls,
       ...(c.autoCompaction !== undefined && { autoCompaction: c.autoCompaction }),
+      quotaBackendBytes: c.quotaBackendBytes,
       onRemoved: () => {
         this.logger.warn('this member was removed from the cluster; stopping');
         process.kill(process.pid, 'SIGTERM');
@@ -68,7 +69,10 @@ export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, On
       tracer: this.tracing.tracer,
     });
     this.metrics.member.attach(this.current);
-    this.logger.info({ memberId: this.current.id.toString(16), clusterId: this.current.clusterId.toString(16) }, 'member started');
+    this.logger.info({ memberId: this.current.id.toString(16), clusterId: this.current.clusterId.toString(16), quotaBackendBytes: c.quotaBackendBytes }, 'member started');
+    if (c.quotaBackendBytes > MAX_RECOMMENDED_QUOTA_BACKEND_BYTES) {
+      this.logger.warn({ quotaBackendBytes: c.quotaBackendBytes, maximumRecommended: MAX_RECOMMENDED_QUOTA_BACKEND_BYTES }, 'backend quota exceeds the maximum recommended quota');
+    }
     if (this.logger.isLevelEnabled('debug')) {
       const member = this.current;
       let last = { ...member.driver.counters };
@@ -166,6 +170,26 @@ export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, On
 
   memberId(): bigint {
     return this.member.id;
+  }
+
+  checkSpace(op: WriteRequest): Promise<SpaceVerdict> {
+    return this.member.alarms.check(op);
+  }
+
+  changeAlarm(action: AlarmAction, memberId: NodeId, alarm: AlarmType, deadlineMs: number): Promise<readonly AlarmRecord[]> {
+    return this.member.alarms.change(action, memberId, alarm, deadlineMs);
+  }
+
+  listAlarms(deadlineMs: number): Promise<readonly AlarmRecord[]> {
+    return this.member.alarms.list(deadlineMs);
+  }
+
+  activeAlarms(): readonly AlarmRecord[] {
+    return this.member.alarms.active();
+  }
+
+  diskFull(): boolean {
+    return this.member.logStore.health().state === 'disk-full';
   }
 
   clientUrlsOf(id: NodeId): readonly string[] {

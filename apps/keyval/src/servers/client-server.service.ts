@@ -16,6 +16,7 @@ import {
   ElectionService,
   KvBatchService,
   KvService,
+  AlarmService,
   LeaderForwarder,
   LeaseService,
   LockService,
@@ -45,6 +46,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
   private forwarder: LeaderForwarder | undefined;
   private router: LeaderRouter | undefined;
   private watchHub: WatchHub | undefined;
+  private stopDiskFullWatch: (() => void) | undefined;
 
   constructor(
     @Inject(KEYVAL_CONFIG) private readonly config: KeyvalConfig,
@@ -60,17 +62,24 @@ export class ClientServerService implements BeforeApplicationShutdown {
     const tracer = this.tracing.tracer;
     const channelTls = (url: string): ClientTlsOptions | undefined => this.tls.channelTls(url);
     this.forwarder = new LeaderForwarder(this.members, grpcMax, { tlsFor: channelTls, tracer });
+    const alarms = new AlarmService(this.members, this.forwarder, {
+      defaultTimeoutMs: this.config.requestTimeoutMs,
+      onRaiseFailed: (error) => this.logger.warn({ error: String(error) }, 'raising the NOSPACE alarm failed (the write is refused anyway)'),
+    });
     const kv = new KvService(this.members, this.forwarder, {
       limits: { maxRequestBytes: this.config.maxRequestBytes, maxTxnOps: this.config.maxTxnOps },
       defaultTimeoutMs: this.config.requestTimeoutMs,
+      space: alarms,
     });
+    // A full disk raises NOSPACE for this member too (checked once a second, as the WAL probes).
+    this.stopDiskFullWatch = alarms.watchDiskFull(1_000);
     const onHandlerError = (error: unknown, path: string): void => this.logger.error({ path, error: String(error), stack: (error as Error).stack }, 'handler failed');
     const batch = new KvBatchService(kv, { onHandlerError, tracer });
-    const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs });
+    const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs, space: alarms });
     this.router = new LeaderRouter(this.members, channelTls);
     const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
     const etcdCluster = new EtcdClusterService(this.members, adminService);
-    const maintenance = new EtcdMaintenanceService(this.members, adminService, KEYVAL_VERSION);
+    const maintenance = new EtcdMaintenanceService(this.members, adminService, alarms, KEYVAL_VERSION);
     const hub = new WatchHub(this.members.member.stateMachine, {
       onError: (error) => this.logger.error({ error: String(error) }, 'a watch catch-up read failed'),
     });
@@ -144,6 +153,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
     await this.members.handOffLeadership();
     this.logger.info('draining client connections');
     await Promise.all(this.servers.map((s) => s.shutdown(5_000)));
+    this.stopDiskFullWatch?.();
     this.forwarder?.close();
     this.router?.close();
     await this.watchHub?.close();

@@ -6,7 +6,7 @@
 import { GrpcStatus, GrpcStatusError, statusName } from '@keyval/grpc';
 import { ClusterUnreachableError, NoLeaderError } from '../client/keyval-client';
 import { EndpointsError } from '../client/endpoints';
-import { REASONS, outcomeOf } from '@keyval/outcome';
+import { DETAIL_TRAILER, REASONS, outcomeOf } from '@keyval/outcome';
 
 /** Bad command-line input: exit code 2. */
 export class UsageError extends Error {
@@ -62,7 +62,9 @@ export function describeError(error: unknown): string {
   }
   if (error instanceof NoLeaderError) return `${error.message}: ${describeError(error.cause)}`;
   if (error instanceof GrpcStatusError) {
-    const details = error.details;
+    // etcd's exact text, then KeyVal's explanation of it where the member gave one.
+    const detail = error.metadata[DETAIL_TRAILER];
+    const details = detail === undefined ? error.details : `${error.details}: ${detail.toString()}`;
     if (error.code === GrpcStatus.UNAVAILABLE && outcomeOf(error).reason === REASONS.noLeader) {
       return `the cluster has no leader (is a quorum of its members running?): ${details}`;
     }

@@ -48,6 +48,7 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
   registerMemberList(member, ctx);
   registerMemberAdd(member, ctx);
   registerMemberChanges(member, ctx);
+  registerMemberUpdate(member, ctx);
   registerScaleDown(member, ctx);
   registerLeaderTransfer(program, ctx);
 }
@@ -135,6 +136,23 @@ function registerMemberChanges(member: Command, ctx: CliContext): void {
         ctx.print(cmd, { [verb === 'promote' ? 'promoted' : 'removed']: memberJson(target), members: response.members.map((m) => memberJson(m)) }, [what, 'ID'], [[target.name || '(unnamed)', hexId(target.id)]]);
       });
   }
+}
+
+function registerMemberUpdate(member: Command, ctx: CliContext): void {
+  member
+    .command('update')
+    .description('change a member\'s peer URLs, keeping its id (then restart it listening on the new URL)')
+    .argument('<member>', 'member name or hex id')
+    .requiredOption('--peer-urls <urls>', 'comma-separated new peer URLs of the member (http://host:port)')
+    .action(async (which: string, o: { peerUrls: string }, cmd: Command) => {
+      const peerUrls = o.peerUrls.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+      if (peerUrls.length === 0) throw new UsageError('--peer-urls: give at least one URL');
+      const client = ctx.client(cmd);
+      const target = resolveMember((await listMembers(client, true)).members, which);
+      const response = await change(client, (endpoint, timeoutMs) => client.admin(endpoint).memberUpdate({ id: target.id, peerUrls }, { timeoutMs }));
+      const updated = response.members.find((m) => m.id === target.id);
+      ctx.print(cmd, { updated: memberJson(updated ?? target), members: response.members.map((m) => memberJson(m)) }, ['UPDATED', 'ID', 'PEER URLS'], [[target.name || '(unnamed)', hexId(target.id), (updated?.peerUrls ?? peerUrls).join(',')]]);
+    });
 }
 
 function registerLeaderTransfer(program: Command, ctx: CliContext): void {

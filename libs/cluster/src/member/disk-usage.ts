@@ -101,6 +101,11 @@ export class DiskUsageProbe {
     private readonly ttlMs = 1_000,
   ) {}
 
+  /** When the cached measurement was taken (performance.now() ms); NaN before the first. */
+  get measuredAt(): number {
+    return this.last?.at ?? Number.NaN;
+  }
+
   async measure(): Promise<DiskUsage> {
     const now = performance.now();
     if (this.last !== undefined && now - this.last.at < this.ttlMs) {

@@ -31,6 +31,8 @@ import { MembershipManager, MembershipRefusedError } from './membership-manager'
 import type { KvMemberOptions } from './member-options';
 import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
 import { AutoCompactor } from './auto-compactor';
+import { MemberAlarms } from './member-alarms';
+import { DEFAULT_QUOTA_BACKEND_BYTES } from './space-quota';
 import { DEFAULT_LESSOR_OPTIONS, Lessor, minLeaseTtlSeconds } from './lessor';
 import { MONOTONIC_CLOCK } from '../driver/clock';
 import type { Context } from '@opentelemetry/api';
@@ -41,6 +43,8 @@ export class KvMember {
   readonly membershipOps: MembershipManager;
   /** Lease expiry on the leader (leases themselves are in the state machine). */
   readonly lessor: Lessor;
+  /** The space quota and the alarms (etcd's Maintenance.Alarm). */
+  readonly alarms: MemberAlarms;
   /** Which peers the transport can send to. */
   private readonly peers: MemberPeers;
   private promoteTimer: NodeJS.Timeout | undefined;
@@ -61,6 +65,14 @@ export class KvMember {
       { id: identity.memberId, driver, membership: () => stateMachine.membership(), clusterToken: options.initialClusterToken },
       { promoteLagEntries: options.promoteLagEntries, autoPromote: options.autoPromoteLearners },
     );
+    this.alarms = new MemberAlarms({
+      driver,
+      stateMachine,
+      dataDir: options.dataDir,
+      quotaBytes: options.quotaBackendBytes ?? DEFAULT_QUOTA_BACKEND_BYTES,
+      leaseReads: options.leaseReads,
+      logger: options.logger,
+    });
     this.lessor = new Lessor(
       {
         leases: () => stateMachine.leases(),
@@ -299,6 +311,12 @@ export class KvMember {
       if (r.kind === 'response' && r.response.type === 'leaseGrant') {
         // (Revokes need nothing: the lessor forgets leases gone from the state machine.)
         this.lessor.granted(r.response.response.id, r.response.response.ttl);
+      }
+      if (r.kind === 'alarm') {
+        this.alarms.applied(r.action, r.alarms);
+      }
+      if (r.kind === 'memberUpdate' && r.refused === undefined) {
+        this.peers.update(r.membership);
       }
       if (r.kind === 'confChange') {
         this.peers.update(r.membership);

@@ -41,6 +41,11 @@ export interface KvMemberOptions {
   readonly peerTls?: PeerTls;
   /** Compact the history automatically (etcd's --auto-compaction-*); undefined: never. */
   readonly autoCompaction?: AutoCompactionOptions;
+  /**
+   * The space quota (etcd's --quota-backend-bytes, resolved: see resolveQuotaBackendBytes),
+   * bytes of database on disk. Default: etcd's 2 GiB.
+   */
+  readonly quotaBackendBytes?: number;
   readonly logger: DriverLogger;
   /** Called once this member has been removed from the cluster (the process should exit). */
   readonly onRemoved?: () => void;

@@ -69,6 +69,11 @@ export function memberHealth(member: KvMember): { health: HealthState; problems:
   const ready = member.ready();
   if (!ready.ready && st.leader !== NO_NODE) degraded.push(`starting: ${ready.reason ?? 'not ready'}`);
   if (st.commit - st.applied > APPLY_LAG_DEGRADED_ENTRIES) degraded.push(`applying ${st.commit - st.applied} entries behind the commit index`);
+  // An active alarm: reads and deletes work, writes that add data are refused (degraded, as
+  // the cluster still serves; etcd's /health is false then: apps/keyval http-endpoints.ts).
+  for (const a of member.alarms.active()) {
+    degraded.push(`alarm ${a.alarm} raised by member ${a.memberId.toString(16)}: writes that add data are refused until it is disarmed`);
+  }
   if (unhealthy.length > 0) return { health: 'unhealthy', problems: [...unhealthy, ...degraded] };
   return degraded.length > 0 ? { health: 'degraded', problems: degraded } : { health: 'ok', problems: [] };
 }

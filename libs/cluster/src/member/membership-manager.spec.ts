@@ -1,6 +1,7 @@
 import { ConfChangeRefusedError, ConfChangeType, NotLeaderError, ProgressState, Role, nodeId } from '@keyval/raft';
 import type { ConfChange, FollowerStatus, LogIndex, NodeId, RaftStatus, Term } from '@keyval/raft';
-import type { ApplyResult, MembershipState } from '@keyval/statemachine';
+import { DEFAULT_LIMITS, decodeCommand } from '@keyval/statemachine';
+import type { ApplyResult, Command, MembershipState } from '@keyval/statemachine';
 import type { RaftDriver } from '../driver/raft-driver';
 import { MemoryNetwork } from '../transport/memory-transport';
 import { startToyMember, waitUntil } from '../testing/toy-member';
@@ -50,6 +51,16 @@ class FakeDriver {
 
   async proposeConfChange(change: ConfChange): Promise<void> {
     this.proposed.push(change);
+  }
+
+  /** Commands proposed (decoded), each applied as `applyAs` says. */
+  readonly commands: Command[] = [];
+  applyAs: (command: Command) => ApplyResult = () => ({ kind: 'empty', index: 1 as LogIndex });
+
+  async propose(data: Uint8Array): Promise<ApplyResult> {
+    const command = decodeCommand(data, DEFAULT_LIMITS);
+    this.commands.push(command);
+    return this.applyAs(command);
   }
 }
 
@@ -161,6 +172,31 @@ describe('MembershipManager safety checks (fake driver, no timers)', () => {
     setTimeout(() => driver.follower(C, 1_000, 0), 60); // C answers the new leader's heartbeat
     await removal;
     expect(driver.proposed.map((c) => c.nodeId)).toEqual([B]);
+  });
+
+  it('member update: checks on the leader (unknown id, a URL another member has, no URL), proposes a memberUpdate command, and reports a refusal made when it applied', async () => {
+    const driver = new FakeDriver();
+    const members = [
+      { id: B, name: 'b', peerUrls: ['http://b:2380'], clientUrls: [] },
+      { id: C, name: 'c', peerUrls: ['http://c:2380'], clientUrls: [] },
+    ];
+    const membership: MembershipState = { config: { voters: [A, B, C], learners: [] }, members };
+    const m = manager(driver, membership);
+    expect((await refusal(m.update(nodeId(0x99), ['http://x:2380'], soon()))).kind).toBe('member-not-found');
+    expect((await refusal(m.update(B, ['http://c:2380'], soon()))).kind).toBe('peer-urls-exist');
+    expect((await refusal(m.update(B, [], soon()))).kind).toBe('bad-request');
+    expect(driver.commands).toEqual([]);
+    const updated = { ...membership, members: [{ ...members[0], peerUrls: ['http://b2:2380'] } as (typeof members)[number], members[1] as (typeof members)[number]] };
+    driver.applyAs = () => ({ kind: 'memberUpdate', index: 2 as LogIndex, membership: updated });
+    expect(await m.update(B, ['http://b2:2380'], soon())).toEqual({ id: B, name: 'b', peerUrls: ['http://b2:2380'], clientUrls: [] });
+    expect(driver.commands.map((c) => c.op)).toEqual([{ type: 'memberUpdate', id: B, peerUrls: ['http://b2:2380'] }]);
+    // Its own URL is no clash (etcd allows it too); here another member took it meanwhile.
+    driver.applyAs = () => ({ kind: 'memberUpdate', index: 3 as LogIndex, membership, refused: 'peer-urls-exist' });
+    expect((await refusal(m.update(B, ['http://b:2380'], soon()))).kind).toBe('peer-urls-exist');
+    expect(driver.commands).toHaveLength(2);
+    expect(driver.proposed).toEqual([]);
+    driver.role = Role.Follower;
+    await expect(m.update(B, ['http://b3:2380'], soon())).rejects.toThrow(NotLeaderError);
   });
 
   it('answers NotLeaderError off the leader (the caller forwards)', async () => {

@@ -8,7 +8,7 @@
  */
 import { NO_NODE, ConfChangeType, NotLeaderError, Role } from '@keyval/raft';
 import type { FollowerStatus, NodeId, RaftStatus } from '@keyval/raft';
-import { encodeMemberContext } from '@keyval/statemachine';
+import { encodeCommand, encodeMemberContext } from '@keyval/statemachine';
 import type { ApplyResult, MemberRecord, MembershipState } from '@keyval/statemachine';
 import type { RaftDriver } from '../driver/raft-driver';
 import { computeMemberId } from './member-identity';
@@ -195,6 +195,43 @@ export class MembershipManager {
   async remove(id: NodeId, force: boolean, deadlineMs: number): Promise<void> {
     await this.ensureRemovable(id, force, deadlineMs);
     await this.host.driver.proposeConfChange({ type: ConfChangeType.RemoveMember, nodeId: id, context: new Uint8Array(0) }, deadlineMs);
+  }
+
+  private checkUpdate(id: NodeId, peerUrls: readonly string[]): void {
+    this.leaderStatus();
+    if (peerUrls.length === 0) throw new MembershipRefusedError('a member needs at least one peer URL', 'bad-request');
+    const members = this.host.membership().members;
+    if (!members.some((m) => m.id === id)) {
+      throw new MembershipRefusedError(`${id.toString(16)} is not a member`, 'member-not-found');
+    }
+    const clash = members.find((m) => m.id !== id && m.peerUrls.some((u) => peerUrls.includes(u)));
+    if (clash !== undefined) {
+      throw new MembershipRefusedError(`peer URL ${peerUrls.join(',')} is already used by member ${clash.name || clash.id.toString(16)}`, 'peer-urls-exist');
+    }
+  }
+
+  /**
+   * Changes a member's peer URLs, keeping its id (etcd's MemberUpdate), through the log (a
+   * command, not a configuration change: the voters stay the same); every member's transport
+   * then sends to the new URL. Resolves with the record once applied. Throws
+   * MembershipRefusedError (`member-not-found`, `peer-urls-exist`, `bad-request`), also when the
+   * check made again at apply refuses it, and NotLeaderError off the leader.
+   */
+  async update(id: NodeId, peerUrls: readonly string[], deadlineMs: number): Promise<MemberRecord> {
+    this.checkUpdate(id, peerUrls);
+    const data = encodeCommand({ timestampMs: Date.now(), op: { type: 'memberUpdate', id, peerUrls } });
+    const result = await this.host.driver.propose(data, deadlineMs);
+    if (result.kind !== 'memberUpdate') {
+      throw new Error(`a member update applied as ${result.kind}`);
+    }
+    if (result.refused !== undefined) {
+      throw new MembershipRefusedError(`${id.toString(16)}: ${result.refused === 'member-not-found' ? 'no longer a member' : 'another member took one of the peer URLs meanwhile'}`, result.refused);
+    }
+    const record = result.membership.members.find((m) => m.id === id);
+    if (record === undefined) {
+      throw new Error(`member ${id.toString(16)} missing after its update applied`);
+    }
+    return record;
   }
 
   /** The member added with exactly these peer URLs, if any. */

@@ -15,6 +15,7 @@ import type { Compare, RangeRequest, RequestOp, TxnRequest } from '../kv-types';
 import { CompareResult, CompareTarget, SortOrder, SortTarget } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { assertNever } from '../util/assert-never';
+import { alarmCode, alarmOfCode } from '../engine/alarms';
 import { ByteReader } from './byte-reader';
 import { ByteWriter } from './byte-writer';
 import { MAX_CLIENT_ID_BYTES, checkClientId } from './client-id';
@@ -32,7 +33,12 @@ const enum OpTag {
   LeaseGrant = 7,
   LeaseRevoke = 8,
   LeaseCheckpoint = 9,
+  Alarm = 10,
+  MemberUpdate = 11,
 }
+
+const ALARM_ACTIVATE = 1;
+const ALARM_DEACTIVATE = 2;
 
 const FLAG_SESSION = 1;
 const CLIENT_U64 = 0;
@@ -46,7 +52,7 @@ export function encodeCommand(command: Command): Uint8Array {
   out.u8(command.session === undefined ? 0 : FLAG_SESSION);
   out.varint(command.timestampMs);
   if (command.session !== undefined) {
-    if (command.op.type === 'noop' || command.op.type === 'memberAttributes') {
+    if (command.op.type === 'noop' || command.op.type === 'memberAttributes' || command.op.type === 'alarm' || command.op.type === 'memberUpdate') {
       throw new TypeError(`a ${command.op.type} command cannot carry a session`);
     }
     writeSession(out, command.session);
@@ -57,6 +63,13 @@ export function encodeCommand(command: Command): Uint8Array {
     for (const url of command.op.clientUrls) {
       out.string(url);
     }
+  } else if (command.op.type === 'memberUpdate') {
+    out.u64(command.op.id).varint(command.op.peerUrls.length);
+    for (const url of command.op.peerUrls) {
+      out.string(url);
+    }
+  } else if (command.op.type === 'alarm') {
+    out.u8(command.op.action === 'activate' ? ALARM_ACTIVATE : ALARM_DEACTIVATE).u64(command.op.memberId).u8(alarmCode(command.op.alarm));
   } else if (command.op.type === 'compact') {
     out.varint(command.op.request.revision);
   } else if (command.op.type === 'leaseGrant') {
@@ -96,6 +109,10 @@ function opTag(op: WriteRequest | RequestOp): OpTag {
       return OpTag.LeaseRevoke;
     case 'leaseCheckpoint':
       return OpTag.LeaseCheckpoint;
+    case 'alarm':
+      return OpTag.Alarm;
+    case 'memberUpdate':
+      return OpTag.MemberUpdate;
     default:
       return assertNever(op);
   }
@@ -262,6 +279,16 @@ class CommandDecoder {
         throw new MalformedCommandError('a memberAttributes command cannot carry a session');
       }
       op = this.memberAttributes();
+    } else if (tag === OpTag.MemberUpdate) {
+      if (session !== undefined) {
+        throw new MalformedCommandError('a memberUpdate command cannot carry a session');
+      }
+      op = this.memberUpdate();
+    } else if (tag === OpTag.Alarm) {
+      if (session !== undefined) {
+        throw new MalformedCommandError('an alarm command cannot carry a session');
+      }
+      op = this.alarm();
     } else {
       const decoded = this.op(tag, 1);
       if (decoded.type === 'range') {
@@ -303,6 +330,30 @@ class CommandDecoder {
       clientUrls.push(this.in.string(max, 'member client URL'));
     }
     return { type: 'memberAttributes', id, name, clientUrls };
+  }
+
+  private memberUpdate(): WriteRequest {
+    const id = this.in.u64() as NodeId;
+    const count = this.count('member peer URLs');
+    const peerUrls: string[] = [];
+    for (let i = 0; i < count; i++) {
+      peerUrls.push(this.in.string(this.limits.maxMemberContextBytes, 'member peer URL'));
+    }
+    return { type: 'memberUpdate', id, peerUrls };
+  }
+
+  private alarm(): WriteRequest {
+    const action = this.in.u8();
+    if (action !== ALARM_ACTIVATE && action !== ALARM_DEACTIVATE) {
+      throw new MalformedCommandError(`unknown alarm action ${action}`);
+    }
+    const memberId = this.in.u64() as NodeId;
+    const code = this.in.u8();
+    const alarm = alarmOfCode(code);
+    if (alarm === undefined) {
+      throw new MalformedCommandError(`unknown alarm type ${code}`);
+    }
+    return { type: 'alarm', action: action === ALARM_ACTIVATE ? 'activate' : 'deactivate', memberId, alarm };
   }
 
   private op(tag: number, depth: number): RequestOp {

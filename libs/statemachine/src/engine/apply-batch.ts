@@ -13,14 +13,15 @@ import type { ApplyResult, Command, MembershipState, RememberedOutcome } from '.
 import { clientKey, describeClientId } from '../codec/client-id';
 import { decodeCommand } from '../codec/command-codec';
 import { decodeOutcome, encodeOutcome } from '../codec/outcome-codec';
-import { ApplyOrderError, CommandRejectedError, ResponseNotRetainedError, SessionExpiredError, StaleSequenceError, StorageCorruptError, invariant } from '../errors';
+import { ApplyOrderError, CommandRejectedError, NoSpaceError, ResponseNotRetainedError, SessionExpiredError, StaleSequenceError, StorageCorruptError, invariant } from '../errors';
 import type { RequestOp } from '../kv-types';
 import type { StateMachineLimits } from '../limits';
 import { isSingleKey, keyString } from './key-span';
 import type { KeyEvent } from './history';
 import type { LeaseTable } from './lease-table';
 import type { KvBaseStore } from './kv-source';
-import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes } from './membership';
+import { applyAlarm, noSpaceAlarmed, writeCost } from './alarms';
+import { EMPTY_MEMBERSHIP, applyConfChange, setMemberAttributes, setMemberPeerUrls } from './membership';
 import { OverlayView } from './overlay-view';
 import type { SessionTable } from './session-table';
 import { executeWrite } from './write-executor';
@@ -182,6 +183,18 @@ export class ApplyBatch {
       this.membershipChanged = true;
       return { kind: 'empty', index };
     }
+    if (op.type === 'memberUpdate') {
+      const change = setMemberPeerUrls(this.state.membership, op.id, op.peerUrls);
+      this.state.membership = change.membership;
+      this.membershipChanged = true;
+      return { kind: 'memberUpdate', index, membership: change.membership, ...(change.refused !== undefined && { refused: change.refused }) };
+    }
+    if (op.type === 'alarm') {
+      const change = applyAlarm(this.state.membership, op.action, op.memberId, op.alarm);
+      this.state.membership = change.membership;
+      this.membershipChanged = true;
+      return { kind: 'alarm', index, action: op.action, alarms: change.alarms };
+    }
     const session = command.session;
     if (session === undefined) {
       return this.toResult(index, await this.execute(op), false);
@@ -207,6 +220,10 @@ export class ApplyBatch {
   }
 
   private async execute(op: StoreWrite): Promise<RememberedOutcome> {
+    // etcd's capped applier: while NOSPACE is raised, every member rejects what adds data.
+    if (writeCost(op) > 0 && noSpaceAlarmed(this.state.membership)) {
+      return { kind: 'rejected', error: NoSpaceError.alarmed() };
+    }
     const { outcome, revision, compactRevision } = await executeWrite(this.view, op, this.state, this.limits, this.leases);
     this.trackLeaseAttachments();
     invariant(revision === this.state.revision || revision === this.state.revision + 1, 'a command moved the revision by more than one');

@@ -17,6 +17,7 @@ import type { ByteReader } from '../codec/byte-reader';
 import type { ByteWriter } from '../codec/byte-writer';
 import { StateMachineInvariantError } from '../errors';
 import { assertNever } from '../util/assert-never';
+import { readAlarms, withAlarms, writeAlarms } from './alarms';
 
 /** What the app puts in a ConfChange context. */
 export interface MemberContext {
@@ -99,7 +100,8 @@ export function applyConfChange(current: MembershipState, data: Uint8Array, maxC
       assertNever(change.type);
   }
   const sorted = [...members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const membership: MembershipState = { config: copyConfig(entry.config), members: sorted };
+  // Alarms outlive membership changes (etcd keeps a removed member's alarm until it is disarmed).
+  const membership = withAlarms({ config: copyConfig(entry.config), members: sorted }, current.alarms ?? []);
   return contextError === undefined ? { entry, membership } : { entry, membership, contextError };
 }
 
@@ -109,14 +111,33 @@ export function setMemberAttributes(current: MembershipState, id: NodeId, name: 
     return current;
   }
   const members = current.members.map((m) => (m.id === id ? { id, name, peerUrls: [...m.peerUrls], clientUrls: [...clientUrls] } : m));
-  return { config: copyConfig(current.config), members };
+  return withAlarms({ config: copyConfig(current.config), members }, current.alarms ?? []);
+}
+
+/**
+ * A member's new peer URLs (etcd's MemberUpdate), its id and everything else kept. Refused
+ * (the membership unchanged) for an id not in the table or a URL another member has.
+ */
+export function setMemberPeerUrls(current: MembershipState, id: NodeId, peerUrls: readonly string[]): { membership: MembershipState; refused?: 'member-not-found' | 'peer-urls-exist' } {
+  if (!current.members.some((m) => m.id === id)) {
+    return { membership: current, refused: 'member-not-found' };
+  }
+  if (current.members.some((m) => m.id !== id && m.peerUrls.some((u) => peerUrls.includes(u)))) {
+    return { membership: current, refused: 'peer-urls-exist' };
+  }
+  const members = current.members.map((m) => (m.id === id ? { ...m, peerUrls: [...peerUrls], clientUrls: [...m.clientUrls] } : m));
+  return { membership: withAlarms({ config: copyConfig(current.config), members }, current.alarms ?? []) };
 }
 
 function copyConfig(config: MembershipConfig): MembershipConfig {
   return { voters: [...config.voters], learners: [...config.learners] };
 }
 
-/** Writes a membership state (RocksDB meta record and snapshot header). */
+/**
+ * Writes a membership state (RocksDB meta record, snapshot header, store hash). The alarm
+ * table follows only when an alarm is active, so a state without alarms is written (and
+ * hashed) exactly as before alarms existed; readers take what follows the members as alarms.
+ */
 export function writeMembership(out: ByteWriter, membership: MembershipState): void {
   for (const list of [membership.config.voters, membership.config.learners]) {
     out.varint(list.length);
@@ -134,11 +155,14 @@ export function writeMembership(out: ByteWriter, membership: MembershipState): v
       }
     }
   }
+  if (membership.alarms !== undefined && membership.alarms.length > 0) {
+    writeAlarms(out, membership.alarms);
+  }
 }
 
 const MAX_MEMBER_FIELD_BYTES = 64 * 1024;
 
-/** Reads what writeMembership wrote. */
+/** Reads what writeMembership wrote; it must be the last thing in `input` (alarms run to the end). */
 export function readMembership(input: ByteReader): MembershipState {
   const lists: NodeId[][] = [];
   for (let l = 0; l < 2; l++) {
@@ -165,7 +189,11 @@ export function readMembership(input: ByteReader): MembershipState {
     }
     members.push({ id, name, peerUrls: urls[0] as string[], clientUrls: urls[1] as string[] });
   }
-  return { config: { voters: lists[0] as NodeId[], learners: lists[1] as NodeId[] }, members };
+  const membership: MembershipState = { config: { voters: lists[0] as NodeId[], learners: lists[1] as NodeId[] }, members };
+  if (input.remaining === 0) {
+    return membership;
+  }
+  return withAlarms(membership, readAlarms(input, (message) => new StateMachineInvariantError(`membership record: ${message}`)));
 }
 
 function boundedCount(input: ByteReader, minBytesEach: number): number {

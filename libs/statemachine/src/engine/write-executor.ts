@@ -43,7 +43,7 @@ import { keyBytes } from './key-span';
 import type { LeaseTable } from './lease-table';
 
 /** A command that changes the store (what executeWrite runs). */
-export type StoreWrite = Exclude<WriteRequest, { type: 'noop' | 'memberAttributes' }>;
+export type StoreWrite = Exclude<WriteRequest, { type: 'noop' | 'memberAttributes' | 'alarm' | 'memberUpdate' }>;
 
 /** The store's revisions a command starts from. */
 export interface StoreRevisions {
