@@ -305,6 +305,7 @@ describe('etcd 3.4 and KeyVal answer the same (compatibility suite)', () => {
         await call('/v3/kv/range', undefined, { method: 'GET' });
         await call('/v3alpha/kv/range', {});
         await call('/v3/no/such/path', {});
+        await call('/v3/maintenance/alarm', { action: 'GET' });
         const status = await post(t.endpoint, '/v3/maintenance/status', '{}');
         x.log('POST /v3/maintenance/status', { status: status.status, hasVersion: (JSON.parse(status.body) as { version?: string }).version !== undefined });
       },
