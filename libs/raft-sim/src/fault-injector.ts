@@ -11,7 +11,8 @@
 import { ConfChangeType, nodeId, quorumSize } from '@keyval/raft';
 import type { ConfChange, RaftStatus } from '@keyval/raft';
 import { requestConfChange, requestTransfer } from './operator-requests';
-import type { SimMember } from './sim-member';
+import type { WorldMember } from './member-kind';
+import { SimMember } from './sim-member';
 import { MAX_MEMBER_ID, planPartition } from './sim-network';
 import type { SimWorld } from './sim-world';
 
@@ -133,7 +134,7 @@ export class FaultInjector {
     const w = this.world;
     const r = w.faultRandom;
     const up = w.upMembers().filter((m) => !m.removed);
-    let victims: SimMember[];
+    let victims: WorldMember[];
     if (correlated && up.length > 0) {
       const all = r.chance(0.5);
       const rest = r.shuffled(up.filter((m) => m !== writer));
@@ -143,7 +144,7 @@ export class FaultInjector {
       victims = [writer];
     } else {
       const leader = w.currentLeader();
-      const unsynced = up.filter((m) => m.disk.pendingCount > 0);
+      const unsynced = up.filter((m) => m.unsyncedWrites > 0);
       const victim = leader !== undefined && r.chance(w.profile.crashLeaderProb) ? leader : unsynced.length > 0 && r.chance(0.5) ? r.pick(unsynced) : up.length > 0 ? r.pick(up) : undefined;
       victims = victim === undefined ? [] : [victim];
     }
@@ -163,7 +164,7 @@ export class FaultInjector {
     }
     const w = this.world;
     const leader = w.currentLeader();
-    if (leader !== undefined) {
+    if (leader instanceof SimMember) {
       const st = leader.core().status();
       const canAdd = this.added < w.profile.maxAddedMembers && w.nextMemberId <= MAX_MEMBER_ID;
       const action = w.faultRandom.weighted<'add' | 'add-voter' | 'promote' | 'remove'>([
@@ -258,7 +259,7 @@ export class FaultInjector {
     }
     const w = this.world;
     const leader = w.currentLeader();
-    if (leader !== undefined) {
+    if (leader instanceof SimMember) {
       const voters = leader.core().status().config.voters.filter((v) => v !== leader.id);
       if (voters.length > 0) {
         requestTransfer(w, leader, w.faultRandom.pick(voters));

@@ -16,7 +16,8 @@
 import { RaftDriver } from '@keyval/cluster';
 import type { PeerTransport, SnapshotSource } from '@keyval/cluster';
 import { SeededRandom, bootstrapEntries } from '@keyval/raft';
-import type { Entry, HardState, LogIndex, Message, NodeId, Term } from '@keyval/raft';
+import type { ReadMode } from '@keyval/raft';
+import type { Entry, HardState, LogIndex, Message, NodeId, RaftConfig, Ready, Term } from '@keyval/raft';
 import type { ApplyResult, MemoryStateMachine } from '@keyval/statemachine';
 import { WalLogStore } from '@keyval/storage';
 import type { LogStore, LogUpdate, SaveOptions } from '@keyval/storage';
@@ -31,7 +32,8 @@ import type { SimAgenda } from './sim-scheduler';
 export interface ProductionHost extends SimAgenda {
   readonly seed: number;
   readonly voters: readonly NodeId[];
-  readonly raft: { readonly electionTimeoutTicks: number; readonly heartbeatTicks: number; readonly preVote: boolean; readonly checkQuorum: boolean };
+  readonly raft: Pick<RaftConfig, 'electionTimeoutTicks' | 'heartbeatTicks' | 'preVote' | 'checkQuorum'> &
+    Partial<Pick<RaftConfig, 'leaseReads' | 'maxInflightMessages' | 'maxMessageBytes' | 'maxUncommittedBytes'>>;
   readonly tickMs: number;
   log(line: string): void;
   send(from: ProductionMember, messages: readonly Message[]): void;
@@ -41,10 +43,14 @@ export interface ProductionHost extends SimAgenda {
   onApplied(member: ProductionMember, entry: Entry): void;
   /** The driver (or the WAL while opening) stopped on a fatal error: the process must exit. */
   onFatal(member: ProductionMember, error: Error, context?: string): void;
+  /** The driver took a Ready in `term` (before handling it); `written` is its log store. Optional. */
+  readyTaken?(member: ProductionMember, ready: Ready, term: number, written: LogStore): void;
+  /** The member (re)started with this hard state durable. Optional. */
+  started?(member: ProductionMember, durable: HardState): void;
 }
 
 /** The log a member has been promised durable: what every resolved save made it. */
-class DurabilityWatch {
+export class DurabilityWatch {
   /** terms[i]: term of entry i (index 0 unused). */
   terms: number[] = [0];
   hard: HardState = { term: 0 as Term, vote: 0n as NodeId, commit: 0 as LogIndex };
@@ -74,12 +80,16 @@ class DurabilityWatch {
   get lastIndex(): number {
     return this.terms.length - 1;
   }
+
 }
 
 export class ProductionMember {
   readonly num: number;
   driver: RaftDriver<ApplyResult> | undefined;
   private scheduler: SimScheduler | undefined;
+  /** The WAL of the running incarnation (its written log). */
+  store: WalLogStore | undefined;
+  private unreachableListener: ((peer: NodeId) => void) | undefined;
   /** Running: started and not crashed (messages and requests reach the driver). */
   up = false;
   incarnation = 0;
@@ -136,6 +146,8 @@ export class ProductionMember {
       }
     }
     this.durable.reset(store);
+    this.store = store;
+    this.host.started?.(this, store.hardState());
     if (store.lastIndex() < this.sm.appliedIndex()) {
       this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL ends at ${store.lastIndex()} but the state machine applied ${this.sm.appliedIndex()}`));
       return;
@@ -148,6 +160,7 @@ export class ProductionMember {
       transport: this.transport(incarnation),
       scheduler,
       snapshotEveryEntries: 0,
+      onReady: (ready, term) => this.host.readyTaken?.(this, ready, term, store),
       onFatal: (error) => {
         if (this.incarnation === incarnation) {
           this.stats.fatal++;
@@ -203,10 +216,33 @@ export class ProductionMember {
     this.scheduler?.kill();
     this.driver?.stop(reason);
     this.driver = undefined;
+    this.store = undefined;
     this.ledTerm = -1;
     const disk = this.fs.crash();
     this.stats.crashes++;
     this.host.log(`m${this.num} CRASH (${reason}); disk: ${disk}`);
+  }
+
+  /** The transport noticed `peer` cannot be reached. */
+  unreachable(peer: NodeId): void {
+    if (this.up) {
+      this.unreachableListener?.(peer);
+    }
+  }
+
+  /** What it promised durable: the entries' terms and the hard state its resolved saves made durable. */
+  get durableLog(): DurabilityWatch {
+    return this.durable;
+  }
+
+  /** A linearizable (ReadIndex or lease) read barrier through the driver: resolves with the read index once applied to it. */
+  readBarrier(mode: ReadMode, timeoutMs: number): Promise<LogIndex> {
+    const driver = this.driver;
+    const scheduler = this.scheduler;
+    if (!this.up || driver === undefined || scheduler === undefined) {
+      return Promise.reject(new Error(`m${this.num} is down`));
+    }
+    return driver.readBarrier(mode, scheduler.nowMs() + timeoutMs);
   }
 
   deliver(message: Message): void {
@@ -283,7 +319,7 @@ export class ProductionMember {
       setPeer: () => undefined,
       removePeer: () => undefined,
       sendSnapshot: (_to: NodeId, _term: Term, _meta, _source: SnapshotSource) => Promise.reject(new Error('snapshots are not simulated for production members')),
-      onUnreachable: () => undefined,
+      onUnreachable: (listener) => (this.unreachableListener = listener),
       close: () => Promise.resolve(),
     };
   }
