@@ -116,9 +116,10 @@ export async function runSeedAsync(options: RunOptions): Promise<SeedResult> {
   const run = new SeedRun(options);
   // Loaded on demand: runs of the simulation's own member never load the cluster.
   const { createProductionMembers } = await import('./production/production-members');
+  const { DiskFaultInjector } = await import('./production/disk-fault-injector');
   const members = await createProductionMembers(run.world);
   try {
-    const steps = run.steps(members.members);
+    const steps = run.steps(members.members, new DiskFaultInjector(run.world, members.members));
     let step = steps.next();
     while (step.done !== true) {
       try {
@@ -169,7 +170,11 @@ class SeedRun {
     this.liveness = new LivenessPhase(this.world);
   }
 
-  *steps(members: readonly WorldMember[] | undefined = undefined): Generator<RunTo, void, void> {
+  /**
+   * The seed's phases. `members`: already created (production members); `extraFaults`: a
+   * member kind's own faults, on for the safety phase beside the fault injector.
+   */
+  *steps(members: readonly WorldMember[] | undefined = undefined, extraFaults: { start(): void; stop(): void } | undefined = undefined): Generator<RunTo, void, void> {
     const { world, profile, scenario, liveness, options } = this;
     try {
       world.log(`seed ${options.seed}: ${describeProfile(profile)}${world.memberKind === 'sim' ? '' : ` (${world.memberKind} members)`}`);
@@ -178,8 +183,10 @@ class SeedRun {
       if (scenario === undefined) {
         const injector = new FaultInjector(world);
         injector.start();
+        extraFaults?.start();
         yield { untilMs: safetyEndMs };
         injector.stop();
+        extraFaults?.stop();
         world.now = Math.max(world.now, safetyEndMs);
       } else {
         const context = new ScenarioContext(world, SimRandom.stream(options.seed, Stream.Scenario, 1));
