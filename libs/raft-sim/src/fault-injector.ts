@@ -259,8 +259,9 @@ export class FaultInjector {
     }
     const w = this.world;
     const leader = w.currentLeader();
-    if (leader instanceof SimMember) {
-      const voters = leader.core().status().config.voters.filter((v) => v !== leader.id);
+    const st = leader?.status();
+    if (leader !== undefined && st !== undefined) {
+      const voters = st.config.voters.filter((v) => v !== leader.id);
       if (voters.length > 0) {
         requestTransfer(w, leader, w.faultRandom.pick(voters));
       }

@@ -34,6 +34,13 @@ export interface WorldMember {
   deliver(message: Message): void;
   /** The transport noticed `to` cannot be reached (the driver tells its core). */
   unreachable(to: NodeId): void;
+  /** Runs `fn` as an input of the process (now, or when a pause ends). */
+  input(fn: () => void): void;
+  /**
+   * Asks its core, as an admin request would, to hand leadership to `target` (§3.10). Throws
+   * the core's RaftError when refused.
+   */
+  transferLeadership(target: NodeId): void;
   /** A client request arrived. */
   onClientRequest(request: ClientRequest): void;
   /** The term it leads in, if its core believes it leads. */

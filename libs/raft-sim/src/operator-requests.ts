@@ -6,6 +6,7 @@
  */
 import { ConfChangeType, RaftError } from '@keyval/raft';
 import type { ConfChange, NodeId, ProposalTicket } from '@keyval/raft';
+import type { WorldMember } from './member-kind';
 import type { SimMember } from './sim-member';
 import type { SimWorld } from './sim-world';
 
@@ -30,11 +31,11 @@ export function requestConfChange(world: SimWorld, leader: SimMember, change: Co
 }
 
 /** Asks `leader` to hand leadership to `target` (§3.10). */
-export function requestTransfer(world: SimWorld, leader: SimMember, target: NodeId): void {
+export function requestTransfer(world: SimWorld, leader: WorldMember, target: NodeId): void {
   world.counters.transfers++;
   leader.input(() => {
     try {
-      leader.core().transferLeadership(target);
+      leader.transferLeadership(target);
       world.log(`m${leader.num} transfers leadership to ${target}`);
     } catch (error) {
       if (!(error instanceof RaftError)) {

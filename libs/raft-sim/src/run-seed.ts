@@ -253,11 +253,11 @@ function linearizable(world: SimWorld, options: RunOptions): { verdict: LinVerdi
 }
 
 /**
- * The fault families production members do not take yet: membership changes, leadership
- * transfers and snapshots (with their transfers) are off; everything else is the seed's.
+ * The fault families production members do not take yet: membership changes and snapshots
+ * (with their transfers) are off; everything else is the seed's.
  */
 function forProductionMembers(profile: FaultProfile): FaultProfile {
-  return { ...profile, membershipGapMs: 0, transferGapMs: 0, snapshotEvery: 0, snapshotTrailing: 0, snapshotFailProb: 0 };
+  return { ...profile, membershipGapMs: 0, snapshotEvery: 0, snapshotTrailing: 0, snapshotFailProb: 0 };
 }
 
 /** The seed's profile, shaped by the scenario when there is one. */

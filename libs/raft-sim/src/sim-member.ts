@@ -420,6 +420,10 @@ export class SimMember implements WorldMember {
     this.host.reply(this, { client: request.client, opId: request.opId, attempt: request.attempt, outcome });
   }
 
+  transferLeadership(target: NodeId): void {
+    this.core().transferLeadership(target);
+  }
+
   unreachable(to: NodeId): void {
     this.input(() => this.core().reportUnreachable(to));
   }

@@ -229,6 +229,16 @@ export class WorldProductionMember implements WorldMember {
     });
   }
 
+  input(fn: () => void): void {
+    this.gate(fn);
+  }
+
+  transferLeadership(target: NodeId): void {
+    if (this.up) {
+      this.member.driver?.transferLeadership(target);
+    }
+  }
+
   deliver(message: Message): void {
     this.gate(() => this.member.deliver(message));
   }
