@@ -25,6 +25,7 @@
  *
  * A step that misses its bound is a liveness violation describing every member's state.
  */
+import { quorumSize } from '@keyval/raft';
 import type { RaftStatus } from '@keyval/raft';
 import type { WorldMember } from './member-kind';
 import type { SimWorld } from './sim-world';
@@ -220,7 +221,9 @@ export class LivenessPhase {
     const w = this.world;
     const leader = w.currentLeader() as WorldMember;
     const st = leader.status() as RaftStatus;
-    const quorumWithout = st.config.voters.length >= 3;
+    // Voters that refused a damaged disk stay down: they do not count towards the quorum left.
+    const running = st.config.voters.filter((v) => w.members.get(Number(v))?.retired !== true).length;
+    const quorumWithout = running >= 3 && running - 1 >= quorumSize(st.config.voters.length);
     this.probe = { member: leader, term: st.term, atMs: w.now, quorumWithout, newTerm: undefined };
     w.log(`liveness: probe crashes leader m${leader.num} of term ${st.term} (${st.config.voters.length} voters)`);
     w.crash(leader, true);
@@ -276,6 +279,9 @@ export class LivenessPhase {
     }
     for (const id of [...st.config.voters, ...st.config.learners]) {
       const m = this.world.members.get(Number(id));
+      if (m?.retired === true) {
+        continue; // refused its damaged disk: the others converge without it
+      }
       if (m === undefined || !m.up) {
         return `member ${id} of the configuration is not running`;
       }

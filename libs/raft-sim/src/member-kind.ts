@@ -21,6 +21,11 @@ export interface WorldMember {
   readonly incarnation: number;
   /** Set once a committed configuration removed it; it is never restarted. */
   removed: boolean;
+  /**
+   * It refused to start on a damaged disk (a production WAL with a bit flipped in cold data
+   * refuses to open, as it must) and stays down: an operator would replace it.
+   */
+  readonly retired: boolean;
   /** Starts (or restarts) the member from its durable state. */
   start(): void;
   /**

@@ -88,6 +88,8 @@ export class SimMember implements WorldMember {
   incarnation = 0;
   /** Set once a committed configuration removed it; it is never restarted. */
   removed = false;
+  /** The simulation's own disk is never damaged. */
+  readonly retired = false;
   private inFlight: Ready | undefined = undefined;
   private readonly receivedImages = new Map<LogIndex, SmImage>();
   private readonly requests = new MemberRequests(

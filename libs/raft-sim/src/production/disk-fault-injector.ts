@@ -3,7 +3,8 @@
  * pauses, partitions and network faults: windows in which a member's fsyncs fail with EIO
  * (20 % of them, for 20–320 ms: its WAL fails, the driver stops, the process exits and
  * restarts) and windows of ENOSPC (20–520 ms: the WAL refuses writes and the driver backs off
- * until its probe finds space). Seeded from its own stream, so the fault injector's draws
+ * until its probe finds space), and once per seed at most a bit flipped in the cold WAL data of
+ * a member that is down (its WAL must refuse to open; it stays down). Seeded from its own stream, so the fault injector's draws
  * are those of the simulation's own member for the same seed.
  */
 import { SimRandom, Stream } from '../sim-random';
@@ -17,7 +18,7 @@ export class DiskFaultInjector {
   private active = false;
   private readonly random: SimRandom;
   /** Windows opened so far, by kind. */
-  readonly counts = { fsyncFailing: 0, noSpace: 0 };
+  readonly counts = { fsyncFailing: 0, noSpace: 0, bitFlips: 0 };
 
   constructor(
     private readonly world: SimWorld,
@@ -48,7 +49,9 @@ export class DiskFaultInjector {
     const r = this.random;
     const w = this.world;
     const disk = member.disk;
-    if (r.chance(0.5)) {
+    if (r.chance(0.15)) {
+      this.maybeFlipBit(member);
+    } else if (r.chance(0.5)) {
       this.counts.fsyncFailing++;
       disk.fsyncFailProb = 0.2;
       w.log(`m${member.num} disk: fsyncs fail (20%)`);
@@ -61,6 +64,24 @@ export class DiskFaultInjector {
         disk.noSpace = false;
         w.log(`m${member.num} disk: space again`);
       });
+    }
+  }
+
+  /**
+   * One bit flipped in cold WAL data (the first half of a durable segment) of a member that is
+   * down, once per seed and only in clusters of 3 or more, so a quorum is left when its WAL
+   * refuses to open (CorruptLogError) and it stays down.
+   */
+  private maybeFlipBit(member: WorldProductionMember): void {
+    const w = this.world;
+    if (member.up || member.incarnation === 0 || this.members.length < 3 || this.members.some((m) => m.member.diskDamaged)) {
+      return;
+    }
+    const flipped = member.member.fs.flipColdBit(4096, 64);
+    if (flipped !== undefined) {
+      this.counts.bitFlips++;
+      member.member.diskDamaged = true;
+      w.log(`m${member.num} disk: bit flipped at ${flipped.byte} of ${flipped.file}`);
     }
   }
 

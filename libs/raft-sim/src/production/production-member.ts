@@ -49,6 +49,21 @@ export interface ProductionHost extends SimAgenda {
   started?(member: ProductionMember, durable: HardState): void;
 }
 
+/**
+ * Whether a fatal error was caused by a fault the simulation injected: an fsync's EIO, or
+ * ENOSPC where the WAL cannot back off (its bootstrap entries).
+ */
+export function causedByInjectedFault(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 8; depth++) {
+    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+    if (code === 'EIO' || code === 'ENOSPC') {
+      return true;
+    }
+    e = typeof e === 'object' && e !== null ? (e as { cause?: unknown }).cause : undefined;
+  }
+  return false;
+}
+
 /** The log a member has been promised durable: what every resolved save made it. */
 export class DurabilityWatch {
   /** terms[i]: term of entry i (index 0 unused). */
@@ -140,7 +155,15 @@ export class ProductionMember {
     this.checkRecovered(store);
     if (store.lastIndex() === 0) {
       const boot = bootstrapEntries(this.host.voters);
-      await store.save({ entries: boot.entries, hardState: boot.hardState });
+      try {
+        await store.save({ entries: boot.entries, hardState: boot.hardState });
+      } catch (error) {
+        // A full or failing disk while bootstrapping: the process exits (an injected fault) or it is a violation.
+        if (this.incarnation === incarnation) {
+          this.host.onFatal(this, error instanceof Error ? error : new Error(String(error)), `m${this.num}: the bootstrap entries were not saved`);
+        }
+        return;
+      }
       if (this.incarnation !== incarnation) {
         return;
       }

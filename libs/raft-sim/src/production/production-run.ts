@@ -33,6 +33,7 @@ import { SimViolation, ViolationKind } from '../sim.errors';
 import { Trace } from '../trace';
 import { ProductionMember } from './production-member';
 import type { ProductionHost } from './production-member';
+import { causedByInjectedFault } from './production-member';
 import { SimFileSystem } from './sim-file-system';
 import type { SimDiskFaults } from './sim-file-system';
 
@@ -367,16 +368,6 @@ class ProductionWorld implements ProductionHost {
   }
 }
 
-/** Whether a fatal error was caused by a fault the simulation injected (an fsync's EIO). */
-function causedByInjectedFault(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e !== undefined && depth < 8; depth++) {
-    if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EIO') {
-      return true;
-    }
-    e = typeof e === 'object' && e !== null ? (e as { cause?: unknown }).cause : undefined;
-  }
-  return false;
-}
 
 /** Runs one seed on production members. */
 export async function runProductionSeed(options: ProductionRunOptions): Promise<ProductionRunResult> {

@@ -30,7 +30,7 @@ import type { DurableLogView, WrittenLogView } from '../protocol-checker';
 import { SimRandom, Stream } from '../sim-random';
 import { SimViolation, ViolationKind } from '../sim.errors';
 import type { SimWorld } from '../sim-world';
-import { ProductionMember } from './production-member';
+import { ProductionMember, causedByInjectedFault } from './production-member';
 import type { ProductionHost } from './production-member';
 import { SimFileSystem } from './sim-file-system';
 import type { SimDiskFaults } from './sim-file-system';
@@ -84,6 +84,10 @@ export class WorldProductionMember implements WorldMember {
     const fs = new SimFileSystem(gate, SimRandom.stream(world.seed, Stream.Disk, num), disk);
     holder.member = new WorldProductionMember(id, world, fs, sm, clockRate, disk);
     return holder.member;
+  }
+
+  get retired(): boolean {
+    return this.member.retired;
   }
 
   get up(): boolean {
@@ -201,7 +205,8 @@ export class WorldProductionMember implements WorldMember {
     }
     this.pausedUntilMs = 0;
     this.paused = [];
-    void this.member.start();
+    // start() reports its failures through the host; anything it throws is a bug in the simulation.
+    this.member.start().catch((error: unknown) => this.world.violation(new SimViolation(ViolationKind.CheckerError, `m${this.num} start threw: ${String(error)}`)));
   }
 
   crash(_writtenBack: number): void {
@@ -412,13 +417,3 @@ function errorOutcome(error: unknown, write: boolean): ReplyOutcome {
   return write ? { type: 'unknown', reason: why } : { type: 'failed', reason: why };
 }
 
-/** Whether a fatal error was caused by a fault the simulation injected (an fsync's EIO). */
-function causedByInjectedFault(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e !== undefined && depth < 8; depth++) {
-    if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EIO') {
-      return true;
-    }
-    e = typeof e === 'object' && e !== null ? (e as { cause?: unknown }).cause : undefined;
-  }
-  return false;
-}
