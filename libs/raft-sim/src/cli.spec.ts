@@ -97,6 +97,6 @@ describe('sim command line', () => {
     expect(() => parseCli(['--member', 'production-standalone', '--seeds', '2', '--workers', '2'])).toThrow(UsageError);
     expect(parseCli(['--member', 'production', '--seeds', '2', '--workers', '2']).workers).toBe(2);
     expect(() => parseCli(['--member', 'real', '--seeds', '2'])).toThrow(/--member must be sim, production or production-standalone/);
-  });
+  }, 60_000);
 });
 

@@ -5,7 +5,7 @@
  * checkers observe a member only through this and through what it reports to its host (Ready
  * stream, messages sent with its durable and written logs, reads served, applies).
  */
-import type { Message, NodeId, RaftStatus } from '@keyval/raft';
+import type { ConfChange, Message, NodeId, RaftStatus } from '@keyval/raft';
 import type { ClientRequest } from './client-protocol';
 import type { DurableLogView, WrittenLogView } from './protocol-checker';
 
@@ -46,6 +46,11 @@ export interface WorldMember {
    * the core's RaftError when refused.
    */
   transferLeadership(target: NodeId): void;
+  /**
+   * Proposes a membership change as an admin request would; `failed` hears why when it is
+   * refused or does not apply (the simulation's own member answers at once).
+   */
+  proposeConfChange(change: ConfChange, failed: (reason: string) => void): void;
   /** A client request arrived. */
   onClientRequest(request: ClientRequest): void;
   /** The term it leads in, if its core believes it leads. */

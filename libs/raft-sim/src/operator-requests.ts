@@ -7,13 +7,24 @@
 import { ConfChangeType, RaftError } from '@keyval/raft';
 import type { ConfChange, NodeId, ProposalTicket } from '@keyval/raft';
 import type { WorldMember } from './member-kind';
-import type { SimMember } from './sim-member';
+import { SimMember } from './sim-member';
 import type { SimWorld } from './sim-world';
 
 /** Proposes `change` through `leader`. Returns where it landed, or undefined when refused. */
-export function requestConfChange(world: SimWorld, leader: SimMember, change: ConfChange): ProposalTicket | undefined {
+export function requestConfChange(world: SimWorld, leader: WorldMember, change: ConfChange): ProposalTicket | undefined {
   const what = `${ConfChangeType[change.type]} ${change.nodeId}`;
   world.counters.confChangesProposed++;
+  if (!(leader instanceof SimMember)) {
+    // A production driver answers asynchronously: a member it adds starts once the change applies (SimWorld.onApplied).
+    leader.input(() => {
+      world.log(`m${leader.num} proposes ${what}`);
+      leader.proposeConfChange(change, (reason) => {
+        world.counters.confChangesRefused++;
+        world.log(`m${leader.num}: ${what} refused or not applied: ${reason}`);
+      });
+    });
+    return undefined;
+  }
   let ticket: ProposalTicket | undefined;
   leader.input(() => {
     try {

@@ -118,6 +118,9 @@ export async function runSeedAsync(options: RunOptions): Promise<SeedResult> {
   const { createProductionMembers } = await import('./production/production-members');
   const { DiskFaultInjector } = await import('./production/disk-fault-injector');
   const members = await createProductionMembers(run.world);
+  for (const spare of members.spares) {
+    run.world.spareMembers.set(spare.num, spare);
+  }
   try {
     const steps = run.steps(members.members, new DiskFaultInjector(run.world, members.members));
     let step = steps.next();
@@ -253,11 +256,11 @@ function linearizable(world: SimWorld, options: RunOptions): { verdict: LinVerdi
 }
 
 /**
- * The fault families production members do not take yet: membership changes and snapshots
- * (with their transfers) are off; everything else is the seed's.
+ * The fault family production members do not take yet: snapshots (with their transfers) are
+ * off; everything else is the seed's.
  */
 function forProductionMembers(profile: FaultProfile): FaultProfile {
-  return { ...profile, membershipGapMs: 0, snapshotEvery: 0, snapshotTrailing: 0, snapshotFailProb: 0 };
+  return { ...profile, snapshotEvery: 0, snapshotTrailing: 0, snapshotFailProb: 0 };
 }
 
 /** The seed's profile, shaped by the scenario when there is one. */

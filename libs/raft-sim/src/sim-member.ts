@@ -15,7 +15,7 @@
  * builds a new RaftNode from the durable copy and the newest durable image.
  */
 import { EMPTY_HARD_STATE, RaftNode, ReadMode, Role, SeededRandom } from '@keyval/raft';
-import type { Entry, HardState, LogIndex, Message, NodeId, RaftConfig, RaftStatus, Ready, SnapshotMeta } from '@keyval/raft';
+import type { ConfChange, Entry, HardState, LogIndex, Message, NodeId, RaftConfig, RaftStatus, Ready, SnapshotMeta } from '@keyval/raft';
 import type { ClientReply, ClientRequest, ReplyOutcome } from './client-protocol';
 import { readContext } from './client-protocol';
 import { sampleDelay } from './fault-profile';
@@ -420,6 +420,14 @@ export class SimMember implements WorldMember {
 
   answer(request: ClientRequest, outcome: ReplyOutcome): void {
     this.host.reply(this, { client: request.client, opId: request.opId, attempt: request.attempt, outcome });
+  }
+
+  proposeConfChange(change: ConfChange, failed: (reason: string) => void): void {
+    try {
+      this.core().proposeConfChange(change);
+    } catch (error) {
+      failed(error instanceof Error ? error.message : String(error));
+    }
   }
 
   transferLeadership(target: NodeId): void {

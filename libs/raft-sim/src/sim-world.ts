@@ -156,11 +156,25 @@ export class SimWorld implements MemberHost, ClientHost {
 
   /** Starts a brand-new member with empty storage (once per id). */
   startNewMember(id: NodeId): void {
-    if (!this.members.has(Number(id))) {
+    if (this.members.has(Number(id))) {
+      return;
+    }
+    if (this.memberKind === 'sim') {
       this.log(`m${id} created (new member, empty storage)`);
       this.addMember(id, new SimDisk()).start();
+      return;
     }
+    // Production members are created ahead (asynchronously), empty, and joined here.
+    const spare = this.spareMembers.get(Number(id));
+    simAssert(spare !== undefined, () => `no spare production member for new member ${id}`);
+    this.spareMembers.delete(Number(id));
+    this.members.set(spare.num, spare);
+    this.log(`m${id} created (new member, empty storage)`);
+    spare.start();
   }
+
+  /** Members created ahead for ids that membership changes may add (production members). */
+  readonly spareMembers = new Map<number, WorldMember>();
 
   schedule(delayMs: number, run: () => void): void {
     this.queue.push(this.now + delayMs, run);

@@ -117,6 +117,11 @@ export class ProductionMember {
   private chain = 0;
   private ledTerm = -1;
   readonly stats = { restarts: 0, crashes: 0, fatal: 0, applied: 0 };
+  /**
+   * A member added by a membership change: it starts with empty storage and learns its
+   * configuration from the leader, instead of writing the bootstrap entries.
+   */
+  joining = false;
 
   constructor(
     readonly id: NodeId,
@@ -153,7 +158,7 @@ export class ProductionMember {
       return;
     }
     this.checkRecovered(store);
-    if (store.lastIndex() === 0) {
+    if (store.lastIndex() === 0 && !this.joining) {
       const boot = bootstrapEntries(this.host.voters);
       try {
         await store.save({ entries: boot.entries, hardState: boot.hardState });
@@ -282,6 +287,11 @@ export class ProductionMember {
       return Promise.reject(new Error(`m${this.num} is down`));
     }
     return driver.propose(data, scheduler.nowMs() + timeoutMs);
+  }
+
+  /** This incarnation's monotonic clock (ms), for deadlines. */
+  nowMs(): number {
+    return this.scheduler?.nowMs() ?? 0;
   }
 
   isLeader(): boolean {

@@ -7,11 +7,14 @@
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { nodeId } from '@keyval/raft';
 import type { SimWorld } from '../sim-world';
 import { WorldProductionMember } from './world-production-member';
 
 export interface ProductionMembers {
   readonly members: readonly WorldProductionMember[];
+  /** Members for the ids membership changes may add (empty storage, not bootstrapped). */
+  readonly spares: readonly WorldProductionMember[];
   /** Kills every member and closes its state machine, then removes the temporary directory. */
   close(): Promise<void>;
 }
@@ -19,6 +22,7 @@ export interface ProductionMembers {
 export async function createProductionMembers(world: SimWorld): Promise<ProductionMembers> {
   const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'keyval-sim-'));
   const members: WorldProductionMember[] = [];
+  const spares: WorldProductionMember[] = [];
   try {
     const drift = world.profile.clockDrift;
     for (const id of world.initialVoters()) {
@@ -27,14 +31,24 @@ export async function createProductionMembers(world: SimWorld): Promise<Producti
       const rate = fixed ?? 1 + (drift === 0 ? 0 : (world.memberRandom.nextFloat() * 2 - 1) * drift);
       members.push(await WorldProductionMember.create(world, id, root, rate));
     }
+    if (world.profile.membershipGapMs > 0) {
+      for (let k = 0; k < world.profile.maxAddedMembers; k++) {
+        const id = nodeId(world.profile.members + 1 + k);
+        const rate = 1 + (drift === 0 ? 0 : (world.memberRandom.nextFloat() * 2 - 1) * drift);
+        const spare = await WorldProductionMember.create(world, id, root, rate);
+        spare.member.joining = true;
+        spares.push(spare);
+      }
+    }
   } catch (error) {
     await fsp.rm(root, { recursive: true, force: true });
     throw error;
   }
   return {
     members,
+    spares,
     close: async () => {
-      for (const m of members) {
+      for (const m of [...members, ...spares]) {
         if (m.up) {
           m.crash(0);
         }

@@ -15,7 +15,7 @@
  * message and request it would have handled waits, in order, until the pause ends.
  */
 import { EntryType, ReadMode } from '@keyval/raft';
-import type { Entry, HardState, LogIndex, Message, NodeId, RaftStatus, Ready, Term } from '@keyval/raft';
+import type { ConfChange, Entry, HardState, LogIndex, Message, NodeId, RaftStatus, Ready, Term } from '@keyval/raft';
 import { CompareResult, CompareTarget, DEFAULT_LIMITS, MemoryStateMachine, decodeCommand, encodeCommand } from '@keyval/statemachine';
 import type { ApplyResult, Command, WriteRequest } from '@keyval/statemachine';
 import { CorruptLogError } from '@keyval/storage';
@@ -236,6 +236,15 @@ export class WorldProductionMember implements WorldMember {
 
   input(fn: () => void): void {
     this.gate(fn);
+  }
+
+  proposeConfChange(change: ConfChange, failed: (reason: string) => void): void {
+    const driver = this.member.driver;
+    if (!this.up || driver === undefined) {
+      failed('the member is down');
+      return;
+    }
+    driver.proposeConfChange(change, this.member.nowMs() + REQUEST_TIMEOUT_MS).catch((error: unknown) => failed(error instanceof Error ? `${error.name}: ${error.message}` : String(error)));
   }
 
   transferLeadership(target: NodeId): void {
