@@ -64,13 +64,51 @@ export function causedByInjectedFault(error: unknown): boolean {
   return false;
 }
 
+/** Why a recovered WAL does not hold `terms` and `hard` as acknowledged durable, or undefined when it does. */
+function recoveryProblem(store: LogStore, terms: readonly number[], hard: HardState): string | undefined {
+  const last = terms.length - 1;
+  if (store.lastIndex() < last) {
+    return `the recovered WAL ends at ${store.lastIndex()}, but entries up to ${last} were acknowledged durable`;
+  }
+  for (let i = 1; i <= last; i++) {
+    if (store.term(i as LogIndex) !== terms[i]) {
+      return `the recovered WAL has ${i}/t${store.term(i as LogIndex)}, but ${i}/t${String(terms[i])} was acknowledged durable`;
+    }
+  }
+  const got = store.hardState();
+  if (got.term < hard.term || (got.term === hard.term && hard.vote !== 0n && got.vote !== hard.vote)) {
+    return `the recovered WAL has term ${got.term} vote ${got.vote}, but term ${hard.term} vote ${hard.vote} was acknowledged durable`;
+  }
+  return undefined;
+}
+
 /** The log a member has been promised durable: what every resolved save made it. */
+/** Applies a save's entries to a list of terms (index 0 unused): a suffix from the first entry's index is replaced. */
+function applyUpdate(terms: number[], update: LogUpdate): void {
+  const entries = update.entries ?? [];
+  const first = entries[0];
+  if (first !== undefined) {
+    terms.length = Math.min(terms.length, first.index);
+    for (const e of entries) {
+      terms.push(e.term);
+    }
+  }
+}
+
 export class DurabilityWatch {
   /** terms[i]: term of entry i (index 0 unused). */
   terms: number[] = [0];
   hard: HardState = { term: 0 as Term, vote: 0n as NodeId, commit: 0 as LogIndex };
 
+  /**
+   * Saves issued and not yet resolved, oldest first (saves resolve in order). A crash may keep
+   * any prefix of them (the OS wrote some back): one may truncate entries promised before, a
+   * conflicting suffix the member itself replaced (§5.3).
+   */
+  pending: LogUpdate[] = [];
+
   reset(store: LogStore): void {
+    this.pending = [];
     this.terms = [0];
     for (let i = 1; i <= store.lastIndex(); i++) {
       this.terms.push(store.term(i as LogIndex));
@@ -78,18 +116,33 @@ export class DurabilityWatch {
     this.hard = store.hardState();
   }
 
+  issued(update: LogUpdate): void {
+    this.pending.push(update);
+  }
+
   resolved(update: LogUpdate): void {
-    const entries = update.entries ?? [];
-    const first = entries[0];
-    if (first !== undefined) {
-      this.terms.length = Math.min(this.terms.length, first.index);
-      for (const e of entries) {
-        this.terms.push(e.term);
-      }
+    const index = this.pending.indexOf(update);
+    if (index >= 0) {
+      this.pending.splice(index, 1);
     }
+    applyUpdate(this.terms, update);
     if (update.hardState !== undefined) {
       this.hard = update.hardState;
     }
+  }
+
+  /** What a recovered log may hold: the resolved state, then that state after each prefix of the pending saves. */
+  candidates(): { terms: number[]; hard: HardState }[] {
+    const all = [{ terms: this.terms, hard: this.hard }];
+    let terms = [...this.terms];
+    let hard = this.hard;
+    for (const update of this.pending) {
+      terms = [...terms];
+      applyUpdate(terms, update);
+      hard = update.hardState ?? hard;
+      all.push({ terms, hard });
+    }
+    return all;
   }
 
   get lastIndex(): number {
@@ -217,20 +270,11 @@ export class ProductionMember {
    * a later resolved save replaced it) and the term and vote last made durable.
    */
   private checkRecovered(store: WalLogStore): void {
-    const promised = this.durable;
-    if (store.lastIndex() < promised.lastIndex) {
-      this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL ends at ${store.lastIndex()}, but entries up to ${promised.lastIndex} were acknowledged durable`));
-      return;
-    }
-    for (let i = 1; i <= promised.lastIndex; i++) {
-      if (store.term(i as LogIndex) !== promised.terms[i]) {
-        this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL has ${i}/t${store.term(i as LogIndex)}, but ${i}/t${String(promised.terms[i])} was acknowledged durable`));
-        return;
-      }
-    }
-    const hard = store.hardState();
-    if (hard.term < promised.hard.term || (hard.term === promised.hard.term && promised.hard.vote !== 0n && hard.vote !== promised.hard.vote)) {
-      this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL has term ${hard.term} vote ${hard.vote}, but term ${promised.hard.term} vote ${promised.hard.vote} was acknowledged durable`));
+    const candidates = this.durable.candidates();
+    const problems = candidates.map((promised) => recoveryProblem(store, promised.terms, promised.hard));
+    // The resolved state, or it with a prefix of the saves in flight at the crash written back.
+    if (problems.every((p) => p !== undefined)) {
+      this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: ${String(problems[0])}${candidates.length > 1 ? ` (nor does it match any of the ${candidates.length - 1} saves in flight at the crash)` : ''}`));
     }
   }
 
@@ -313,12 +357,16 @@ export class ProductionMember {
     return new Proxy(store, {
       get: (target, prop, receiver) => {
         if (prop === 'save') {
-          return (update: LogUpdate, options?: SaveOptions) =>
-            target.save(update, options).then(() => {
+          return (update: LogUpdate, options?: SaveOptions) => {
+            if (this.incarnation === incarnation) {
+              durable.issued(update);
+            }
+            return target.save(update, options).then(() => {
               if (this.incarnation === incarnation) {
                 durable.resolved(update);
               }
             });
+          };
         }
         const value = Reflect.get(target, prop, receiver) as unknown;
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;

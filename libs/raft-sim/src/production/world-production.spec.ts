@@ -1,3 +1,5 @@
+import { EntryType } from '@keyval/raft';
+import type { Entry, LogIndex, Term } from '@keyval/raft';
 import { runSeed, runSeedAsync } from '../run-seed';
 
 /**
@@ -31,5 +33,26 @@ describe('production members in SimWorld (--member production)', () => {
 
   it('refuses a targeted scenario (scenarios run only on the simulation\'s own member)', async () => {
     await expect(runSeedAsync({ seed: 1, member: 'production', scenario: 'figure8' })).rejects.toThrow(/only on the simulation's own member/);
+  });
+});
+
+describe('DurabilityWatch (what a recovered WAL must hold)', () => {
+  it('accepts the resolved state or it with a prefix of the saves in flight at a crash (a conflicting suffix the member replaced)', async () => {
+    const { DurabilityWatch } = await import('./production-member');
+    const entry = (index: number, term: number): Entry => ({ index: index as LogIndex, term: term as Term, type: EntryType.Normal, data: new Uint8Array(0) });
+    const watch = new DurabilityWatch();
+    const durable = { entries: [entry(1, 1), entry(2, 2), entry(3, 2), entry(4, 2)] };
+    watch.issued(durable);
+    watch.resolved(durable);
+    // A new leader's entry 3 of term 3 replaces 3..4 of term 2; the crash comes before its fsync.
+    const replacing = { entries: [entry(3, 3)] };
+    watch.issued(replacing);
+    expect(watch.candidates().map((c) => c.terms)).toEqual([
+      [0, 1, 2, 2, 2],
+      [0, 1, 2, 3],
+    ]);
+    watch.resolved(replacing);
+    expect(watch.pending).toEqual([]);
+    expect(watch.candidates().map((c) => c.terms)).toEqual([[0, 1, 2, 3]]);
   });
 });
