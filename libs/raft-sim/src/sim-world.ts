@@ -182,18 +182,24 @@ export class SimWorld implements MemberHost, ClientHost {
 
   /** Runs events up to and including `untilMs`, or until `stop()` returns true. */
   runUntil(untilMs: number, stop: () => boolean = () => false): void {
-    for (;;) {
-      const next = this.queue.peekTime();
-      if (next === undefined || next > untilMs || stop()) {
-        return;
-      }
-      const event = this.queue.pop();
-      if (event === undefined) {
-        return;
-      }
-      this.now = event.time;
-      event.run();
+    while (this.runNext(untilMs, stop)) {
+      // one event per turn
     }
+  }
+
+  /** Runs the next event if it is due by `untilMs` and `stop()` is false; returns whether it ran one. */
+  private runNext(untilMs: number, stop: () => boolean): boolean {
+    const next = this.queue.peekTime();
+    if (next === undefined || next > untilMs || stop()) {
+      return false;
+    }
+    const event = this.queue.pop();
+    if (event === undefined) {
+      return false;
+    }
+    this.now = event.time;
+    event.run();
+    return true;
   }
 
   /**
@@ -204,16 +210,9 @@ export class SimWorld implements MemberHost, ClientHost {
   async runUntilAsync(untilMs: number, stop: () => boolean = () => false): Promise<void> {
     for (;;) {
       this.throwPending();
-      const next = this.queue.peekTime();
-      if (next === undefined || next > untilMs || stop()) {
+      if (!this.runNext(untilMs, stop)) {
         return;
       }
-      const event = this.queue.pop();
-      if (event === undefined) {
-        return;
-      }
-      this.now = event.time;
-      event.run();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

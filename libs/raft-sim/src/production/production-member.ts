@@ -19,7 +19,7 @@ import { SeededRandom, bootstrapEntries } from '@keyval/raft';
 import type { ReadMode } from '@keyval/raft';
 import type { Entry, HardState, LogIndex, Message, NodeId, RaftConfig, Ready, Term } from '@keyval/raft';
 import type { ApplyResult, MemoryStateMachine } from '@keyval/statemachine';
-import { WalLogStore } from '@keyval/storage';
+import { CorruptLogError, WalLogStore } from '@keyval/storage';
 import type { LogStore, LogUpdate, SaveOptions } from '@keyval/storage';
 import { hashData, hashInts } from '../hash';
 import { mixSeed } from '../sim-random';
@@ -47,6 +47,20 @@ export interface ProductionHost extends SimAgenda {
   readyTaken?(member: ProductionMember, ready: Ready, term: number, written: LogStore): void;
   /** The member (re)started with this hard state durable. Optional. */
   started?(member: ProductionMember, durable: HardState): void;
+}
+
+/**
+ * What a member's fatal error means: `retired` — its WAL refused a disk whose cold data the
+ * simulation damaged (as it must; the member stays down, an operator would replace it);
+ * `injected` — an injected disk fault (the process exits and restarts); `violation` — anything
+ * else. Marks the member retired in the first case.
+ */
+export function fatalCause(member: ProductionMember, error: Error): 'retired' | 'injected' | 'violation' {
+  if (member.diskDamaged && error instanceof CorruptLogError) {
+    member.retired = true;
+    return 'retired';
+  }
+  return causedByInjectedFault(error) ? 'injected' : 'violation';
 }
 
 /**

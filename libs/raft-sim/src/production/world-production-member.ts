@@ -18,7 +18,6 @@ import { EntryType, ReadMode } from '@keyval/raft';
 import type { ConfChange, Entry, HardState, LogIndex, Message, NodeId, RaftStatus, Ready, Term } from '@keyval/raft';
 import { CompareResult, CompareTarget, DEFAULT_LIMITS, MemoryStateMachine, decodeCommand, encodeCommand } from '@keyval/statemachine';
 import type { ApplyResult, Command, WriteRequest } from '@keyval/statemachine';
-import { CorruptLogError } from '@keyval/storage';
 import type { LogStore } from '@keyval/storage';
 import { outcomeOf } from '@keyval/outcome';
 import { NotLeaderError } from '@keyval/raft';
@@ -30,7 +29,7 @@ import type { DurableLogView, WrittenLogView } from '../protocol-checker';
 import { SimRandom, Stream } from '../sim-random';
 import { SimViolation, ViolationKind } from '../sim.errors';
 import type { SimWorld } from '../sim-world';
-import { ProductionMember, causedByInjectedFault } from './production-member';
+import { ProductionMember, fatalCause } from './production-member';
 import type { ProductionHost } from './production-member';
 import { SimFileSystem } from './sim-file-system';
 import type { SimDiskFaults } from './sim-file-system';
@@ -180,12 +179,12 @@ export class WorldProductionMember implements WorldMember {
   /** A fatal error: an injected disk fault makes the process exit and restart; anything else is a violation. */
   private onFatal(error: Error, context = `m${this.num} stopped on a fatal error`): void {
     const world = this.world;
-    if (this.member.diskDamaged && error instanceof CorruptLogError) {
-      this.member.retired = true;
+    const cause = fatalCause(this.member, error);
+    if (cause === 'retired') {
       world.log(`m${this.num} refuses to start: ${error.message}`);
       return;
     }
-    if (!causedByInjectedFault(error)) {
+    if (cause === 'violation') {
       world.violation(new SimViolation(ViolationKind.CoreCrash, `${context}: ${error.message}`));
       return;
     }
