@@ -12,8 +12,11 @@
  *     --max-reports N        violations reported in full (default 3; the rest in one line)
  *     --no-lincheck          skip the linearizability check (faster; safety checkers still run)
  *     --scenario NAME        a targeted scenario instead of the random schedule (`all`: each in turn)
- *     --member production    run the production driver, WAL and state machine (production/) instead
- *                            of the simulation's own member
+ *     --member production    members are the production driver, WAL and state machine
+ *                            (production/world-production-member.ts) in the same world, faults and
+ *                            checks; no scenarios, membership changes, transfers or snapshots
+ *     --member production-standalone  production members in their own smaller runner
+ *                            (production/production-run.ts; where the driver/WAL mutants are hunted)
  *     --classic-checks       only the checks of consequences (no protocol-checker rules, no read-only
  *                            liveness probe): to measure what checking faults where they happen adds
  */
@@ -38,7 +41,7 @@ export interface CliOptions {
   readonly schedules: readonly (string | undefined)[];
   readonly classicChecks: boolean;
   /** Which member runs: the simulation's own (`sim`) or the production driver, WAL and state machine. */
-  readonly member: MemberKind;
+  readonly member: CliMemberKind;
 }
 
 export class UsageError extends Error {
@@ -48,7 +51,7 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck] [--scenario NAME|all] [--classic-checks] [--member sim|production]';
+export const USAGE = 'usage: npm run sim -- (--seeds N [--first F] | --seed S) [--members M] [--ticks T] [--tick-ms MS] [--verbose] [--workers W] [--trace-tail N] [--lincheck-steps N] [--max-reports N] [--no-lincheck] [--scenario NAME|all] [--classic-checks] [--member sim|production|production-standalone]';
 
 /** An integer option in [lo, hi], or undefined when absent; anything else is a UsageError naming the flag. */
 export function int(name: string, raw: string | undefined, lo: number, hi: number): number | undefined {
@@ -75,11 +78,15 @@ export function parseOrExplain<T>(parse: (argv: readonly string[]) => T, argv: r
   }
 }
 
-/** The member implementations the simulation can run. */
-export type MemberKind = 'sim' | 'production';
+/**
+ * The member implementations the simulation can run: in SimWorld, the simulation's own (`sim`)
+ * or production members (`production`); or production members in their own smaller runner
+ * (`production-standalone`, production/production-run.ts: the driver and WAL mutants' hunts).
+ */
+export type CliMemberKind = 'sim' | 'production' | 'production-standalone';
 
-/** Options of the simulation's own member that a production run does not take. */
-const SIM_MEMBER_ONLY = ['members', 'ticks', 'tick-ms', 'scenario', 'classic-checks', 'workers', 'lincheck-steps', 'no-lincheck'] as const;
+/** Options of SimWorld runs that the standalone production runner does not take. */
+const SIM_WORLD_ONLY = ['members', 'ticks', 'tick-ms', 'scenario', 'classic-checks', 'workers', 'lincheck-steps', 'no-lincheck'] as const;
 
 export function parseCli(argv: readonly string[]): CliOptions {
   let parsed;
@@ -120,14 +127,17 @@ export function parseCli(argv: readonly string[]): CliOptions {
   }
   const first = seed ?? int('first', v.first, 0, 0xffff_ffff) ?? 1;
   const member = v.member ?? 'sim';
-  if (member !== 'sim' && member !== 'production') {
-    throw new UsageError(`--member must be sim or production, got "${member}"`);
+  if (member !== 'sim' && member !== 'production' && member !== 'production-standalone') {
+    throw new UsageError(`--member must be sim, production or production-standalone, got "${member}"`);
   }
-  if (member === 'production') {
-    const given = SIM_MEMBER_ONLY.filter((name) => v[name] !== undefined && v[name] !== false);
+  if (member === 'production-standalone') {
+    const given = SIM_WORLD_ONLY.filter((name) => v[name] !== undefined && v[name] !== false);
     if (given.length > 0) {
-      throw new UsageError(`--member production does not take --${given.join(', --')} (it runs its own cluster sizes and faults, seeds one at a time)`);
+      throw new UsageError(`--member production-standalone does not take --${given.join(', --')} (it runs its own cluster sizes and faults, seeds one at a time)`);
     }
+  }
+  if (member === 'production' && v.scenario !== undefined) {
+    throw new UsageError('--scenario runs only on the simulation\'s own member (--member sim)');
   }
   const schedules = parseSchedules(v.scenario, seed !== undefined);
   if (v.scenario !== undefined && v.members !== undefined) {
@@ -169,8 +179,9 @@ function parseSchedules(raw: string | undefined, single: boolean): readonly (str
 }
 
 /** The command that replays `seed` with the same overrides. */
-export function replayCommand(seed: number, o: Pick<CliOptions, 'members' | 'safetyTicks' | 'tickMs' | 'skipLincheck'> & { readonly classicChecks?: boolean }, schedule = 'random'): string {
+export function replayCommand(seed: number, o: Pick<CliOptions, 'members' | 'safetyTicks' | 'tickMs' | 'skipLincheck'> & { readonly classicChecks?: boolean; readonly member?: CliMemberKind }, schedule = 'random'): string {
   const extra = [
+    o.member === undefined || o.member === 'sim' ? '' : ` --member ${o.member}`,
     schedule === 'random' ? '' : ` --scenario ${schedule}`,
     o.members === undefined ? '' : ` --members ${o.members}`,
     o.safetyTicks === undefined ? '' : ` --ticks ${o.safetyTicks}`,

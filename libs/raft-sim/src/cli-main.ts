@@ -9,7 +9,7 @@ import { USAGE, parseCli, parseOrExplain, replayCommand } from './cli-args';
 import type { Print } from './entry';
 import type { CliOptions } from './cli-args';
 import { DEFAULT_TICK_MS } from './fault-profile';
-import { runSeed } from './run-seed';
+import { runSeedAsync } from './run-seed';
 import type { SeedResult } from './run-seed';
 import { runSeeds } from './runner';
 import type { DriverMutation } from './sim-member';
@@ -49,7 +49,7 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
   if (o === undefined) {
     return 2;
   }
-  if (o.member === 'production') {
+  if (o.member === 'production-standalone') {
     // Loaded on demand: the simulation's own runs never load the cluster.
     const { runProductionCli } = await import('./production/production-cli');
     return runProductionCli(o, print, printError);
@@ -63,12 +63,13 @@ export async function runCli(argv: readonly string[], print: Print, printError: 
     ...(o.skipLincheck ? { skipLincheck: true } : {}),
     ...(o.classicChecks ? { classicChecks: true } : {}),
     ...(hooks.mutation === undefined ? {} : { mutation: hooks.mutation }),
+    ...(o.member === 'production' ? { member: 'production' as const } : {}),
   };
   const single = o.schedules[0];
   const summary = new RunSummary();
   const startedMs = performance.now();
   if (o.single) {
-    const result: SeedResult = runSeed({ ...base, seed: o.first, ...(single === undefined ? {} : { scenario: single }), ...(o.verbose ? { onTrace: print } : {}) });
+    const result: SeedResult = await runSeedAsync({ ...base, seed: o.first, ...(single === undefined ? {} : { scenario: single }), ...(o.verbose ? { onTrace: print } : {}) });
     summary.add(result);
     print(`seed ${result.seed}: ${result.profile}`);
     print(`seed ${result.seed}: trace hash ${result.traceHash}, ${result.events} events, simulated ${result.simulatedMs} ms, ops ok=${result.ops.ok} fail=${result.ops.fail} info=${result.ops.info}, lincheck ${result.lincheck} (${result.lincheckSteps} steps)`);

@@ -87,14 +87,16 @@ describe('sim command line', () => {
     expect(err.join('\n')).toContain('usage: npm run sim');
   });
 
-  it('runs production members with --member production and refuses the options they do not take', async () => {
+  it('runs production members with --member production (in SimWorld) or production-standalone, and refuses the options they do not take', async () => {
     const { code, out } = await run(['--member', 'production', '--seed', '3']);
     expect(code).toBe(0);
     expect(out.some((l) => /^seed 3: trace hash [0-9a-f]+, \d+ events/.test(l))).toBe(true);
     expect(out[out.length - 1]).toBe('sim: 1 seeds, 0 violations');
     expect(parseCli(['--seeds', '2']).member).toBe('sim');
     expect(() => parseCli(['--member', 'production', '--seeds', '2', '--scenario', 'figure8'])).toThrow(UsageError);
-    expect(() => parseCli(['--member', 'real', '--seeds', '2'])).toThrow(/--member must be sim or production/);
-  });
+    expect(() => parseCli(['--member', 'production-standalone', '--seeds', '2', '--workers', '2'])).toThrow(UsageError);
+    expect(parseCli(['--member', 'production', '--seeds', '2', '--workers', '2']).workers).toBe(2);
+    expect(() => parseCli(['--member', 'real', '--seeds', '2'])).toThrow(/--member must be sim, production or production-standalone/);
+  }, 60_000);
 });
 

@@ -11,7 +11,8 @@
 import { ConfChangeType, nodeId, quorumSize } from '@keyval/raft';
 import type { ConfChange, RaftStatus } from '@keyval/raft';
 import { requestConfChange, requestTransfer } from './operator-requests';
-import type { SimMember } from './sim-member';
+import type { WorldMember } from './member-kind';
+import { SimMember } from './sim-member';
 import { MAX_MEMBER_ID, planPartition } from './sim-network';
 import type { SimWorld } from './sim-world';
 
@@ -133,7 +134,7 @@ export class FaultInjector {
     const w = this.world;
     const r = w.faultRandom;
     const up = w.upMembers().filter((m) => !m.removed);
-    let victims: SimMember[];
+    let victims: WorldMember[];
     if (correlated && up.length > 0) {
       const all = r.chance(0.5);
       const rest = r.shuffled(up.filter((m) => m !== writer));
@@ -143,7 +144,7 @@ export class FaultInjector {
       victims = [writer];
     } else {
       const leader = w.currentLeader();
-      const unsynced = up.filter((m) => m.disk.pendingCount > 0);
+      const unsynced = up.filter((m) => m.unsyncedWrites > 0);
       const victim = leader !== undefined && r.chance(w.profile.crashLeaderProb) ? leader : unsynced.length > 0 && r.chance(0.5) ? r.pick(unsynced) : up.length > 0 ? r.pick(up) : undefined;
       victims = victim === undefined ? [] : [victim];
     }
@@ -163,8 +164,8 @@ export class FaultInjector {
     }
     const w = this.world;
     const leader = w.currentLeader();
-    if (leader !== undefined) {
-      const st = leader.core().status();
+    const st = leader?.status();
+    if (leader !== undefined && st !== undefined) {
       const canAdd = this.added < w.profile.maxAddedMembers && w.nextMemberId <= MAX_MEMBER_ID;
       const action = w.faultRandom.weighted<'add' | 'add-voter' | 'promote' | 'remove'>([
         ['add', canAdd ? 2 : 0],
@@ -191,7 +192,7 @@ export class FaultInjector {
    * leader accepts the change, or (when the leader was paused and the request queued) when
    * the change is first applied anywhere — see SimWorld.onApplied.
    */
-  private addLearner(leader: SimMember): void {
+  private addLearner(leader: WorldMember): void {
     const id = nodeId(this.world.nextMemberId++);
     this.added++;
     if (this.propose(leader, { type: ConfChangeType.AddLearner, nodeId: id, context: new Uint8Array(0) })) {
@@ -204,7 +205,7 @@ export class FaultInjector {
    * already active could not form a quorum of the larger configuration (the new member is
    * not active until it catches up): etcd's strict reconfiguration check.
    */
-  private addVoter(leader: SimMember, st: RaftStatus): void {
+  private addVoter(leader: WorldMember, st: RaftStatus): void {
     const w = this.world;
     const active = st.config.voters.filter((v) => v === leader.id || st.progress?.get(v)?.recentActive === true).length;
     if (active < quorumSize(st.config.voters.length + 1)) {
@@ -219,7 +220,7 @@ export class FaultInjector {
     }
   }
 
-  private promote(leader: SimMember, st: RaftStatus): void {
+  private promote(leader: WorldMember, st: RaftStatus): void {
     const w = this.world;
     const learner = w.faultRandom.pick(st.config.learners);
     const match = st.progress?.get(learner)?.match ?? 0;
@@ -231,7 +232,7 @@ export class FaultInjector {
     this.propose(leader, { type: ConfChangeType.PromoteLearner, nodeId: learner, context: new Uint8Array(0) });
   }
 
-  private remove(leader: SimMember, st: RaftStatus): void {
+  private remove(leader: WorldMember, st: RaftStatus): void {
     const w = this.world;
     const members = [...st.config.voters, ...st.config.learners];
     const victim = w.faultRandom.pick(members);
@@ -248,7 +249,7 @@ export class FaultInjector {
   }
 
   /** Proposes a change through the leader's core. Returns whether it was accepted. */
-  private propose(leader: SimMember, change: ConfChange): boolean {
+  private propose(leader: WorldMember, change: ConfChange): boolean {
     return requestConfChange(this.world, leader, change) !== undefined;
   }
 
@@ -258,8 +259,9 @@ export class FaultInjector {
     }
     const w = this.world;
     const leader = w.currentLeader();
-    if (leader !== undefined) {
-      const voters = leader.core().status().config.voters.filter((v) => v !== leader.id);
+    const st = leader?.status();
+    if (leader !== undefined && st !== undefined) {
+      const voters = st.config.voters.filter((v) => v !== leader.id);
       if (voters.length > 0) {
         requestTransfer(w, leader, w.faultRandom.pick(voters));
       }

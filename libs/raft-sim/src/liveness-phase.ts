@@ -25,8 +25,9 @@
  *
  * A step that misses its bound is a liveness violation describing every member's state.
  */
-import { describeMember } from './describe';
-import type { SimMember } from './sim-member';
+import { quorumSize } from '@keyval/raft';
+import type { RaftStatus } from '@keyval/raft';
+import type { WorldMember } from './member-kind';
 import type { SimWorld } from './sim-world';
 import { SimViolation, ViolationKind } from './sim.errors';
 
@@ -52,7 +53,7 @@ export class LivenessPhase {
    * The probe: the crashed leader, its term, when it crashed, whether the other voters form a
    * quorum without it (then the re-election time is measured), and the term that followed.
    */
-  private probe: { member: SimMember; term: number; atMs: number; quorumWithout: boolean; newTerm: number | undefined } | undefined = undefined;
+  private probe: { member: WorldMember; term: number; atMs: number; quorumWithout: boolean; newTerm: number | undefined } | undefined = undefined;
   /** Clean re-election after the probe's crash (only when at least 3 voters: the others elect). */
   probeReelectionMs: number | undefined = undefined;
   /** Time from the probe's new leader's election to its first commit of its own term. */
@@ -212,15 +213,17 @@ export class LivenessPhase {
   /** Whether there is a leader and it is a voter of its configuration (probe-able). */
   private leaderIsVoter(): boolean {
     const leader = this.world.currentLeader();
-    const st = leader?.node?.status();
+    const st = leader?.status();
     return leader !== undefined && st !== undefined && st.config.voters.includes(leader.id);
   }
 
   private startProbe(): void {
     const w = this.world;
-    const leader = w.currentLeader() as SimMember;
-    const st = leader.core().status();
-    const quorumWithout = st.config.voters.length >= 3;
+    const leader = w.currentLeader() as WorldMember;
+    const st = leader.status() as RaftStatus;
+    // Voters that refused a damaged disk stay down: they do not count towards the quorum left.
+    const running = st.config.voters.filter((v) => w.members.get(Number(v))?.retired !== true).length;
+    const quorumWithout = running >= 3 && running - 1 >= quorumSize(st.config.voters.length);
     this.probe = { member: leader, term: st.term, atMs: w.now, quorumWithout, newTerm: undefined };
     w.log(`liveness: probe crashes leader m${leader.num} of term ${st.term} (${st.config.voters.length} voters)`);
     w.crash(leader, true);
@@ -236,7 +239,7 @@ export class LivenessPhase {
     this.enter('probe');
   }
 
-  private onLeader(_member: SimMember, term: number): void {
+  private onLeader(_member: WorldMember, term: number): void {
     const probe = this.probe;
     if (probe === undefined || probe.newTerm !== undefined || term <= probe.term) {
       return;
@@ -267,20 +270,23 @@ export class LivenessPhase {
   /** Why the cluster has not converged yet, or undefined when it has. */
   private divergence(): string | undefined {
     const leader = this.world.currentLeader();
-    const st = leader?.node?.status();
+    const st = leader?.status();
     if (leader === undefined || st === undefined) {
       return 'no leader';
     }
-    if (st.commit !== st.lastIndex || leader.sm.appliedIndex !== st.commit) {
-      return `leader m${leader.num} has commit ${st.commit}, last ${st.lastIndex}, applied ${leader.sm.appliedIndex}`;
+    if (st.commit !== st.lastIndex || leader.appliedIndex !== st.commit) {
+      return `leader m${leader.num} has commit ${st.commit}, last ${st.lastIndex}, applied ${leader.appliedIndex}`;
     }
     for (const id of [...st.config.voters, ...st.config.learners]) {
       const m = this.world.members.get(Number(id));
+      if (m?.retired === true) {
+        continue; // refused its damaged disk: the others converge without it
+      }
       if (m === undefined || !m.up) {
         return `member ${id} of the configuration is not running`;
       }
-      if (m.sm.appliedIndex !== st.commit || m.sm.chainDigest !== leader.sm.chainDigest) {
-        return `m${m.num} applied ${m.sm.appliedIndex} (digest ${m.sm.chainDigest}), leader committed ${st.commit} (digest ${leader.sm.chainDigest})`;
+      if (m.appliedIndex !== st.commit || m.chainDigest !== leader.chainDigest) {
+        return `m${m.num} applied ${m.appliedIndex} (digest ${m.chainDigest}), leader committed ${st.commit} (digest ${leader.chainDigest})`;
       }
       if (m.pendingProposalCount() > 0) {
         return `m${m.num} still has ${m.pendingProposalCount()} pending proposals`;
@@ -311,6 +317,6 @@ export class LivenessPhase {
   }
 
   memberStates(): string {
-    return [...this.world.members.values()].map((m) => `  ${describeMember(m)}`).join('\n');
+    return [...this.world.members.values()].map((m) => `  ${m.describe()}`).join('\n');
   }
 }

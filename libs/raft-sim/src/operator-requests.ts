@@ -6,13 +6,25 @@
  */
 import { ConfChangeType, RaftError } from '@keyval/raft';
 import type { ConfChange, NodeId, ProposalTicket } from '@keyval/raft';
-import type { SimMember } from './sim-member';
+import type { WorldMember } from './member-kind';
+import { SimMember } from './sim-member';
 import type { SimWorld } from './sim-world';
 
 /** Proposes `change` through `leader`. Returns where it landed, or undefined when refused. */
-export function requestConfChange(world: SimWorld, leader: SimMember, change: ConfChange): ProposalTicket | undefined {
+export function requestConfChange(world: SimWorld, leader: WorldMember, change: ConfChange): ProposalTicket | undefined {
   const what = `${ConfChangeType[change.type]} ${change.nodeId}`;
   world.counters.confChangesProposed++;
+  if (!(leader instanceof SimMember)) {
+    // A production driver answers asynchronously: a member it adds starts once the change applies (SimWorld.onApplied).
+    leader.input(() => {
+      world.log(`m${leader.num} proposes ${what}`);
+      leader.proposeConfChange(change, (reason) => {
+        world.counters.confChangesRefused++;
+        world.log(`m${leader.num}: ${what} refused or not applied: ${reason}`);
+      });
+    });
+    return undefined;
+  }
   let ticket: ProposalTicket | undefined;
   leader.input(() => {
     try {
@@ -30,11 +42,11 @@ export function requestConfChange(world: SimWorld, leader: SimMember, change: Co
 }
 
 /** Asks `leader` to hand leadership to `target` (§3.10). */
-export function requestTransfer(world: SimWorld, leader: SimMember, target: NodeId): void {
+export function requestTransfer(world: SimWorld, leader: WorldMember, target: NodeId): void {
   world.counters.transfers++;
   leader.input(() => {
     try {
-      leader.core().transferLeadership(target);
+      leader.transferLeadership(target);
       world.log(`m${leader.num} transfers leadership to ${target}`);
     } catch (error) {
       if (!(error instanceof RaftError)) {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { RunOptions, SeedResult } from './run-seed';
-import { runSeed } from './run-seed';
+import { runSeedAsync } from './run-seed';
 
 /** Seed options shared by every seed of a run. */
 export type BaseOptions = Omit<RunOptions, 'seed' | 'onTrace'>;
@@ -42,8 +42,10 @@ export type FromWorker =
   | { readonly type: 'production-result'; readonly seed: number; readonly violation: { readonly kind: string; readonly detail: string } | undefined }
   | { readonly type: 'idle' };
 
-/** The schedule name of runs on production members (the mutation suite's driver and WAL mutants). */
+/** The schedule name of runs on production members in their standalone runner (production/production-run.ts). */
 export const PRODUCTION_SCHEDULE = 'production';
+/** The schedule name of random-schedule runs on production members in SimWorld (`--member production`). */
+export const PRODUCTION_WORLD_SCHEDULE = 'production-world';
 
 export const WORKER_FILE = join(__dirname, 'sim-worker.js');
 
@@ -58,7 +60,7 @@ export async function runSeeds(options: RunManyOptions): Promise<void> {
   const workers = Math.min(options.workers, MAX_WORKERS, all.length);
   if (workers <= 1 || !existsSync(WORKER_FILE)) {
     for (const run of all) {
-      options.onResult(runSeed({ ...options.base, ...run }));
+      options.onResult(await runSeedAsync({ ...options.base, ...run }));
     }
     return;
   }

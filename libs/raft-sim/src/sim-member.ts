@@ -15,7 +15,7 @@
  * builds a new RaftNode from the durable copy and the newest durable image.
  */
 import { EMPTY_HARD_STATE, RaftNode, ReadMode, Role, SeededRandom } from '@keyval/raft';
-import type { Entry, HardState, LogIndex, Message, NodeId, RaftConfig, Ready, SnapshotMeta } from '@keyval/raft';
+import type { ConfChange, Entry, HardState, LogIndex, Message, NodeId, RaftConfig, RaftStatus, Ready, SnapshotMeta } from '@keyval/raft';
 import type { ClientReply, ClientRequest, ReplyOutcome } from './client-protocol';
 import { readContext } from './client-protocol';
 import { sampleDelay } from './fault-profile';
@@ -23,7 +23,9 @@ import type { DelayModel, FaultProfile } from './fault-profile';
 import { KvStateMachine, encodeCommand } from './kv-state-machine';
 import type { SmImage } from './kv-state-machine';
 import { MemberRequests, refusal } from './member-requests';
-import type { ProtocolChecker } from './protocol-checker';
+import { describeMember } from './describe';
+import type { WorldMember } from './member-kind';
+import type { DurableLogView, ProtocolChecker, WrittenLogView } from './protocol-checker';
 import type { SafetyChecker } from './safety-checker';
 import { SimDisk } from './sim-disk';
 import { mixSeed } from './sim-random';
@@ -45,17 +47,17 @@ export interface MemberHost {
   readonly seed: number;
   schedule(delayMs: number, run: () => void): void;
   log(line: string): void;
-  send(from: SimMember, messages: readonly Message[]): void;
-  reply(from: SimMember, reply: ClientReply): void;
-  onLeader(member: SimMember, term: number): void;
-  onApplied(member: SimMember, entry: Entry): void;
+  send(from: WorldMember, messages: readonly Message[]): void;
+  reply(from: WorldMember, reply: ClientReply): void;
+  onLeader(member: WorldMember, term: number): void;
+  onApplied(member: WorldMember, entry: Entry): void;
   /** A Ready's writes went to disk and an fsync was issued (armed crashes strike here). */
   onFsyncIssued(member: SimMember, fsync: FsyncIssued): void;
   /**
    * An input was handled by the core, before the resulting Ready is taken: scenarios react
    * here (a partition now cuts the messages that input produced).
    */
-  afterInput(member: SimMember): void;
+  afterInput(member: WorldMember): void;
 }
 
 /**
@@ -77,7 +79,7 @@ export interface FsyncIssued {
 export const MAX_DEFERRED_INPUTS = 200_000;
 
 
-export class SimMember {
+export class SimMember implements WorldMember {
   readonly num: number;
   node: RaftNode | undefined = undefined;
   sm = new KvStateMachine();
@@ -86,6 +88,8 @@ export class SimMember {
   incarnation = 0;
   /** Set once a committed configuration removed it; it is never restarted. */
   removed = false;
+  /** The simulation's own disk is never damaged. */
+  readonly retired = false;
   private inFlight: Ready | undefined = undefined;
   private readonly receivedImages = new Map<LogIndex, SmImage>();
   private readonly requests = new MemberRequests(
@@ -416,6 +420,54 @@ export class SimMember {
 
   answer(request: ClientRequest, outcome: ReplyOutcome): void {
     this.host.reply(this, { client: request.client, opId: request.opId, attempt: request.attempt, outcome });
+  }
+
+  proposeConfChange(change: ConfChange, failed: (reason: string) => void): void {
+    try {
+      this.core().proposeConfChange(change);
+    } catch (error) {
+      failed(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  transferLeadership(target: NodeId): void {
+    this.core().transferLeadership(target);
+  }
+
+  unreachable(to: NodeId): void {
+    this.input(() => this.core().reportUnreachable(to));
+  }
+
+  status(): RaftStatus | undefined {
+    return this.node?.status();
+  }
+
+  get unsyncedWrites(): number {
+    return this.disk.pendingCount;
+  }
+
+  get appliedIndex(): number {
+    return this.sm.appliedIndex;
+  }
+
+  get chainDigest(): number {
+    return this.sm.chainDigest;
+  }
+
+  hasApplied(opId: string): boolean {
+    return this.sm.hasApplied(opId);
+  }
+
+  writtenLog(): WrittenLogView {
+    return this.disk.volatile;
+  }
+
+  durableLog(): DurableLogView & WrittenLogView {
+    return this.disk.durableView();
+  }
+
+  describe(): string {
+    return describeMember(this);
   }
 
   pendingProposalCount(): number {

@@ -3,9 +3,9 @@
  * then asks for more; exits when told to.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { PRODUCTION_SCHEDULE } from './runner';
+import { PRODUCTION_SCHEDULE, PRODUCTION_WORLD_SCHEDULE } from './runner';
 import type { BaseOptions, FromWorker, ToWorker } from './runner';
-import { runSeed } from './run-seed';
+import { runSeedAsync } from './run-seed';
 
 const port = parentPort;
 if (port === null) {
@@ -25,8 +25,10 @@ port.on('message', (message: ToWorker) => {
         const result = await runProductionSeed({ seed: run.seed });
         const v = result.violation;
         port.postMessage({ type: 'production-result', seed: run.seed, violation: v === undefined ? undefined : { kind: v.kind, detail: v.detail } } satisfies FromWorker);
+      } else if (run.scenario === PRODUCTION_WORLD_SCHEDULE) {
+        port.postMessage({ type: 'result', result: await runSeedAsync({ ...base, seed: run.seed, member: 'production' }) } satisfies FromWorker);
       } else {
-        port.postMessage({ type: 'result', result: runSeed({ ...base, ...run }) } satisfies FromWorker);
+        port.postMessage({ type: 'result', result: await runSeedAsync({ ...base, ...run }) } satisfies FromWorker);
       }
     }
     port.postMessage({ type: 'idle' } satisfies FromWorker);

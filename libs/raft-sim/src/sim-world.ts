@@ -25,6 +25,7 @@ import { SimDisk } from './sim-disk';
 import { SimMember } from './sim-member';
 import type { ClientHost } from './sim-client';
 import type { DriverMutation, FsyncIssued, MemberHost } from './sim-member';
+import type { MemberKind, WorldMember } from './member-kind';
 import { MAX_MEMBER_ID, SimNetwork } from './sim-network';
 import { SimRandom, Stream } from './sim-random';
 import { SimViolation, ViolationKind, simAssert } from './sim.errors';
@@ -55,7 +56,7 @@ export class SimWorld implements MemberHost, ClientHost {
   readonly protocol: ProtocolChecker;
   readonly history = new HistoryRecorder();
   readonly network: SimNetwork;
-  readonly members = new Map<number, SimMember>();
+  readonly members = new Map<number, WorldMember>();
   readonly clients: SimClient[] = [];
   readonly memberRandom: SimRandom;
   readonly diskRandom: SimRandom;
@@ -71,11 +72,12 @@ export class SimWorld implements MemberHost, ClientHost {
     transfers: 0, transfersRefused: 0, snapshotsSent: 0, snapshotsFailed: 0, unreachableReports: 0, shutdowns: 0, scenarioTraps: 0,
   };
   /** Observers of elections (measurements, liveness). */
-  readonly leaderListeners: ((member: SimMember, term: number) => void)[] = [];
+  readonly leaderListeners: ((member: WorldMember, term: number) => void)[] = [];
   private readonly removalSeen = new Set<number>();
   /** The most recent crash of a member that was leading (re-election measurements). */
   lastLeaderCrash: { term: number; atMs: number; measured: boolean; probe: boolean } | undefined = undefined;
   nextMemberId: number;
+  private pendingViolation: unknown = undefined;
   private armedCrash: { readonly trigger: (writer: SimMember) => void; readonly strikes: (writer: SimMember, fsync: FsyncIssued) => boolean } | undefined = undefined;
   /** Scenario watchers called after every member input until they return true. */
   private inputWatchers: ((member: SimMember) => boolean)[] = [];
@@ -87,6 +89,8 @@ export class SimWorld implements MemberHost, ClientHost {
     readonly mutation: DriverMutation | undefined = undefined,
     /** Only the classic (consequence) checks: no ProtocolChecker rules (for comparisons). */
     readonly classicChecks = false,
+    /** Which member implementation runs (member-kind.ts). */
+    readonly memberKind: MemberKind = 'sim',
   ) {
     this.protocol = new ProtocolChecker(!classicChecks);
     this.network = new SimNetwork(SimRandom.stream(seed, Stream.Network), { ...profile.network });
@@ -101,12 +105,42 @@ export class SimWorld implements MemberHost, ClientHost {
     this.nextMemberId = profile.members + 1;
   }
 
-  /** Creates and starts the initial members, all bootstrapped with the same configuration. */
-  bootstrap(): void {
+  /** The initial configuration's voters: members 1..n. */
+  initialVoters(): NodeId[] {
     const ids: NodeId[] = [];
     for (let i = 1; i <= this.profile.members; i++) {
       ids.push(nodeId(i));
     }
+    return ids;
+  }
+
+  /** One fsync's latency (ms) by the current model (production members' simulated disks). */
+  sampleFsyncMs(r: SimRandom): number {
+    return sampleDelay(r, this.fsyncModel);
+  }
+
+  /**
+   * A check failed inside asynchronous member code, where throwing would only reach the
+   * member's own error handling: recorded, and thrown by runUntilAsync after the current event.
+   */
+  violation(error: unknown): void {
+    this.pendingViolation ??= error;
+  }
+
+  /** Adds already-created members (production members are created asynchronously) and starts them. */
+  bootstrapWith(members: readonly WorldMember[]): void {
+    for (const member of members) {
+      simAssert(!this.members.has(member.num), () => `member ${member.num} added twice`);
+      this.members.set(member.num, member);
+    }
+    for (const member of members) {
+      member.start();
+    }
+  }
+
+  /** Creates and starts the initial members, all bootstrapped with the same configuration. */
+  bootstrap(): void {
+    const ids = this.initialVoters();
     for (const id of ids) {
       const boot = bootstrapEntries(ids);
       this.addMember(id, new SimDisk(boot)).start();
@@ -122,11 +156,25 @@ export class SimWorld implements MemberHost, ClientHost {
 
   /** Starts a brand-new member with empty storage (once per id). */
   startNewMember(id: NodeId): void {
-    if (!this.members.has(Number(id))) {
+    if (this.members.has(Number(id))) {
+      return;
+    }
+    if (this.memberKind === 'sim') {
       this.log(`m${id} created (new member, empty storage)`);
       this.addMember(id, new SimDisk()).start();
+      return;
     }
+    // Production members are created ahead (asynchronously), empty, and joined here.
+    const spare = this.spareMembers.get(Number(id));
+    simAssert(spare !== undefined, () => `no spare production member for new member ${id}`);
+    this.spareMembers.delete(Number(id));
+    this.members.set(spare.num, spare);
+    this.log(`m${id} created (new member, empty storage)`);
+    spare.start();
   }
+
+  /** Members created ahead for ids that membership changes may add (production members). */
+  readonly spareMembers = new Map<number, WorldMember>();
 
   schedule(delayMs: number, run: () => void): void {
     this.queue.push(this.now + delayMs, run);
@@ -134,17 +182,46 @@ export class SimWorld implements MemberHost, ClientHost {
 
   /** Runs events up to and including `untilMs`, or until `stop()` returns true. */
   runUntil(untilMs: number, stop: () => boolean = () => false): void {
+    while (this.runNext(untilMs, stop)) {
+      // one event per turn
+    }
+  }
+
+  /** Runs the next event if it is due by `untilMs` and `stop()` is false; returns whether it ran one. */
+  private runNext(untilMs: number, stop: () => boolean): boolean {
+    const next = this.queue.peekTime();
+    if (next === undefined || next > untilMs || stop()) {
+      return false;
+    }
+    const event = this.queue.pop();
+    if (event === undefined) {
+      return false;
+    }
+    this.now = event.time;
+    event.run();
+    return true;
+  }
+
+  /**
+   * runUntil for asynchronous members: after each event, every promise continuation it caused
+   * runs (one setImmediate turn: nothing real is pending, so the microtask queue is empty when
+   * it fires) before the next event. Only the agenda makes time pass.
+   */
+  async runUntilAsync(untilMs: number, stop: () => boolean = () => false): Promise<void> {
     for (;;) {
-      const next = this.queue.peekTime();
-      if (next === undefined || next > untilMs || stop()) {
+      this.throwPending();
+      if (!this.runNext(untilMs, stop)) {
         return;
       }
-      const event = this.queue.pop();
-      if (event === undefined) {
-        return;
-      }
-      this.now = event.time;
-      event.run();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private throwPending(): void {
+    const pending = this.pendingViolation;
+    if (pending !== undefined) {
+      this.pendingViolation = undefined;
+      throw pending;
     }
   }
 
@@ -154,11 +231,11 @@ export class SimWorld implements MemberHost, ClientHost {
 
   // MemberHost -----------------------------------------------------------------------------
 
-  send(from: SimMember, messages: readonly Message[]): void {
+  send(from: WorldMember, messages: readonly Message[]): void {
     for (const m of messages) {
-      this.protocol.messageSent(from.num, m, from.disk.durableView(), from.disk.volatile);
+      this.protocol.messageSent(from.num, m, from.durableLog(), from.writtenLog());
       if (m.type === 'Snapshot') {
-        this.transferSnapshot(from, m);
+        this.transferSnapshot(SimWorld.sim(from), m);
         continue;
       }
       const to = Number(m.to);
@@ -187,12 +264,12 @@ export class SimWorld implements MemberHost, ClientHost {
   }
 
   /** The transport noticed `to` cannot be reached; the sender's driver tells its core. */
-  private reportUnreachable(from: SimMember, to: NodeId): void {
+  private reportUnreachable(from: WorldMember, to: NodeId): void {
     const incarnation = from.incarnation;
     this.schedule(this.memberRandom.between(5, 50), () => {
       if (from.up && from.incarnation === incarnation) {
         this.counters.unreachableReports++;
-        from.input(() => from.core().reportUnreachable(to));
+        from.unreachable(to);
       }
     });
   }
@@ -227,13 +304,13 @@ export class SimWorld implements MemberHost, ClientHost {
       const ok = target !== undefined && target.up && this.network.linkOpen(from.num, to) && this.network.linkOpen(to, from.num) && !this.snapshotRandom.chance(this.snapshotFailProb);
       this.log(`snapshot-${ok ? 'done' : 'failed'} ${describeMessage(m)}`);
       if (ok && target !== undefined) {
-        target.deliverSnapshot(m, image);
+        SimWorld.sim(target).deliverSnapshot(m, image);
       }
       report(ok);
     });
   }
 
-  reply(from: SimMember, reply: ClientReply): void {
+  reply(from: WorldMember, reply: ClientReply): void {
     const client = this.clients[reply.client];
     simAssert(client !== undefined, () => `reply to unknown client ${reply.client}`);
     if (this.clientNetRandom.chance(this.profile.network.clientDropProb)) {
@@ -245,14 +322,14 @@ export class SimWorld implements MemberHost, ClientHost {
     });
   }
 
-  onLeader(member: SimMember, term: number): void {
+  onLeader(member: WorldMember, term: number): void {
     this.log(`m${member.num} became leader of term ${term}`);
     for (const listener of this.leaderListeners) {
       listener(member, term);
     }
   }
 
-  onApplied(member: SimMember, entry: Entry): void {
+  onApplied(member: WorldMember, entry: Entry): void {
     if (entry.type !== EntryType.ConfChange) {
       return;
     }
@@ -311,8 +388,8 @@ export class SimWorld implements MemberHost, ClientHost {
   // Queries --------------------------------------------------------------------------------
 
   /** The up member that believes it leads in the highest term, if any. */
-  currentLeader(): SimMember | undefined {
-    let best: SimMember | undefined;
+  currentLeader(): WorldMember | undefined {
+    let best: WorldMember | undefined;
     let bestTerm = -1;
     for (const member of this.members.values()) {
       const term = member.up ? member.leaderTerm() : undefined;
@@ -324,7 +401,13 @@ export class SimWorld implements MemberHost, ClientHost {
     return best;
   }
 
-  upMembers(): SimMember[] {
+  /** The simulation's own member `m` (scenarios and snapshot transfers run only with that kind). */
+  static sim(m: WorldMember): SimMember {
+    simAssert(m instanceof SimMember, () => `m${m.num} is not the simulation's own member kind`);
+    return m;
+  }
+
+  upMembers(): WorldMember[] {
     return [...this.members.values()].filter((m) => m.up);
   }
 
@@ -350,8 +433,8 @@ export class SimWorld implements MemberHost, ClientHost {
     this.inputWatchers.push(watch);
   }
 
-  afterInput(member: SimMember): void {
-    if (this.inputWatchers.length > 0) {
+  afterInput(member: WorldMember): void {
+    if (this.inputWatchers.length > 0 && member instanceof SimMember) {
       this.inputWatchers = this.inputWatchers.filter((watch) => !watch(member));
     }
   }
@@ -360,10 +443,16 @@ export class SimWorld implements MemberHost, ClientHost {
    * Crashes a member; with `writebackProb`, some pending batches still reach the disk (or
    * exactly `writtenBack` of them, when given: scenarios).
    */
-  crash(member: SimMember, probe = false, writtenBack: number | undefined = undefined): void {
+  crash(member: WorldMember, probe = false, writtenBack: number | undefined = undefined): void {
     const term = member.leaderTerm();
     if (term !== undefined) {
       this.lastLeaderCrash = { term, atMs: this.now, measured: false, probe };
+    }
+    this.counters.crashes++;
+    if (!(member instanceof SimMember)) {
+      // The production member's simulated file system keeps a seeded prefix of its unsynced writes.
+      member.crash(0);
+      return;
     }
     if (writtenBack === undefined) {
       writtenBack = 0;
@@ -371,7 +460,6 @@ export class SimWorld implements MemberHost, ClientHost {
         writtenBack++;
       }
     }
-    this.counters.crashes++;
     this.log(`m${member.num} CRASH (${member.disk.pendingCount} unsynced batches, ${writtenBack} written back)`);
     member.crash(writtenBack);
   }

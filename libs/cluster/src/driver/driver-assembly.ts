@@ -105,6 +105,7 @@ export function assembleDriver<R>(options: DriverOptions<R>, scheduler: Schedule
     persist: (ready) => persistReady(persistence, ready),
     installed: driver.installed,
     fatal: driver.fatal,
+    ...(options.onReady === undefined ? {} : { onReady: options.onReady }),
   });
   return { tracing, proposals, reads, ticker, applyQueue, leaders, peers, snapshots, loop };
 }

@@ -2,7 +2,7 @@
  * What a RaftDriver is built from: the core's configuration, storage, the state machine,
  * snapshots, the transport, the scheduler, and the hooks it calls.
  */
-import type { Entry, LogIndex, RaftConfig, SnapshotMeta } from '@keyval/raft';
+import type { Entry, LogIndex, RaftConfig, Ready, SnapshotMeta } from '@keyval/raft';
 import type { LogStore } from '@keyval/storage';
 import type { Tracer } from '@opentelemetry/api';
 import type { DriverObserver } from '../member/member-observer';
@@ -64,6 +64,12 @@ export interface DriverOptions<R> {
   readonly onFatal: (error: Error) => void;
   /** Hears about proposals, applies, reads, heartbeats and snapshot transfers (metrics). Default: none. */
   readonly observer?: DriverObserver;
+  /**
+   * Called with each Ready as the loop takes it, before any of it is handled, and the term it
+   * was taken in (a seeded simulation's protocol checks read the Ready stream). Must not throw
+   * or change the Ready. Default: none.
+   */
+  readonly onReady?: (ready: Ready, term: number) => void;
   /** Traces proposals made inside a span, and their persist, replication and apply (raft-tracing.ts). Default: none. */
   readonly tracer?: Tracer;
 }

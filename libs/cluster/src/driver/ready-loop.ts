@@ -51,6 +51,8 @@ export interface ReadyLoopParts<R> {
   /** A leader's snapshot was installed: the state machine is now at `index`. */
   installed(index: LogIndex): void;
   fatal(error: Error): void;
+  /** Hears each Ready as it is taken, with its term (DriverOptions.onReady). */
+  readonly onReady?: (ready: Ready, term: number) => void;
 }
 
 export class ReadyLoop<R> {
@@ -118,6 +120,7 @@ export class ReadyLoop<R> {
   private async handle(ready: Ready, term: number): Promise<void> {
     const { parts, order } = this;
     parts.counters.readies++;
+    parts.onReady?.(ready, term);
     order.begin(ready);
     this.send(ready.earlyMessages);
     await this.persist(ready);

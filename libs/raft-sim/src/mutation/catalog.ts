@@ -22,8 +22,9 @@ export interface MutantSpec {
   /** Found within this many seeds per schedule, or the suite fails. */
   readonly maxSeeds: number;
   /**
-   * `production`: hunted on production members (the production schedule, production/), which
-   * run the driver and the WAL; otherwise on the simulation's own member and its schedules.
+   * `production`: hunted on production members, which run the driver and the WAL — seed by
+   * seed, `--member production` in SimWorld then the standalone runner (production/); otherwise
+   * on the simulation's own member and its schedules.
    */
   readonly member?: 'production';
 }

@@ -26,7 +26,7 @@ import { SCENARIO_NAMES } from '../scenarios';
 import { MUTANTS, findMutant, patchFile } from './catalog';
 import type { MutantSpec } from './catalog';
 import { hunt, scheduleName } from './hunt';
-import { PRODUCTION_SCHEDULE } from '../runner';
+import { PRODUCTION_SCHEDULE, PRODUCTION_WORLD_SCHEDULE } from '../runner';
 import type { Finding, HuntResult } from './hunt';
 import { MutantBuildError, buildMutant } from './mutant-build';
 
@@ -121,7 +121,8 @@ export async function runMutantsCli(argv: readonly string[], print: Print, print
       throw error;
     }
     try {
-      const schedules = mutant.member === 'production' ? [PRODUCTION_SCHEDULE] : o.schedules;
+      // Driver and WAL mutants: production members in SimWorld, then in the standalone runner, seed by seed.
+      const schedules = mutant.member === 'production' ? [PRODUCTION_WORLD_SCHEDULE, PRODUCTION_SCHEDULE] : o.schedules;
       const groups = o.perSchedule ? schedules.map((s) => [s]) : [schedules];
       for (const schedules of groups) {
         const seeds = o.seeds ?? mutant.maxSeeds;
@@ -161,7 +162,10 @@ export async function runMutantsCli(argv: readonly string[], print: Print, print
 /** The command that replays a mutant's finding from its kept build. */
 export function replayMutant(dir: string, f: Finding, o: Pick<MutantsOptions, 'skipLincheck' | 'classicChecks'>): string {
   if (f.schedule === PRODUCTION_SCHEDULE) {
-    return `node ${join(dir, 'libs', 'raft-sim', 'dist', 'cli.js')} --member production --seed ${f.seed} --verbose`;
+    return `node ${join(dir, 'libs', 'raft-sim', 'dist', 'cli.js')} --member production-standalone --seed ${f.seed} --verbose`;
+  }
+  if (f.schedule === PRODUCTION_WORLD_SCHEDULE) {
+    return `node ${join(dir, 'libs', 'raft-sim', 'dist', 'cli.js')} --member production --seed ${f.seed}${o.skipLincheck ? ' --no-lincheck' : ''}${o.classicChecks ? ' --classic-checks' : ''} --verbose`;
   }
   const schedule = f.schedule === 'random' ? '' : ` --scenario ${f.schedule}`;
   const flags = `${o.skipLincheck ? ' --no-lincheck' : ''}${o.classicChecks ? ' --classic-checks' : ''}`;

@@ -11,7 +11,7 @@ import { runProductionSeed } from './production-run';
 import type { ProductionRunResult } from './production-run';
 
 export function productionReplayCommand(seed: number): string {
-  return `npm run sim -- --member production --seed ${seed} --verbose`;
+  return `npm run sim -- --member production-standalone --seed ${seed} --verbose`;
 }
 
 export async function runProductionCli(o: CliOptions, print: Print, printError: Print): Promise<number> {

@@ -16,9 +16,10 @@
 import { RaftDriver } from '@keyval/cluster';
 import type { PeerTransport, SnapshotSource } from '@keyval/cluster';
 import { SeededRandom, bootstrapEntries } from '@keyval/raft';
-import type { Entry, HardState, LogIndex, Message, NodeId, Term } from '@keyval/raft';
+import type { ReadMode } from '@keyval/raft';
+import type { Entry, HardState, LogIndex, Message, NodeId, RaftConfig, Ready, Term } from '@keyval/raft';
 import type { ApplyResult, MemoryStateMachine } from '@keyval/statemachine';
-import { WalLogStore } from '@keyval/storage';
+import { CorruptLogError, WalLogStore } from '@keyval/storage';
 import type { LogStore, LogUpdate, SaveOptions } from '@keyval/storage';
 import { hashData, hashInts } from '../hash';
 import { mixSeed } from '../sim-random';
@@ -31,7 +32,8 @@ import type { SimAgenda } from './sim-scheduler';
 export interface ProductionHost extends SimAgenda {
   readonly seed: number;
   readonly voters: readonly NodeId[];
-  readonly raft: { readonly electionTimeoutTicks: number; readonly heartbeatTicks: number; readonly preVote: boolean; readonly checkQuorum: boolean };
+  readonly raft: Pick<RaftConfig, 'electionTimeoutTicks' | 'heartbeatTicks' | 'preVote' | 'checkQuorum'> &
+    Partial<Pick<RaftConfig, 'leaseReads' | 'maxInflightMessages' | 'maxMessageBytes' | 'maxUncommittedBytes'>>;
   readonly tickMs: number;
   log(line: string): void;
   send(from: ProductionMember, messages: readonly Message[]): void;
@@ -41,15 +43,86 @@ export interface ProductionHost extends SimAgenda {
   onApplied(member: ProductionMember, entry: Entry): void;
   /** The driver (or the WAL while opening) stopped on a fatal error: the process must exit. */
   onFatal(member: ProductionMember, error: Error, context?: string): void;
+  /** The driver took a Ready in `term` (before handling it); `written` is its log store. Optional. */
+  readyTaken?(member: ProductionMember, ready: Ready, term: number, written: LogStore): void;
+  /** The member (re)started with this hard state durable. Optional. */
+  started?(member: ProductionMember, durable: HardState): void;
+}
+
+/**
+ * What a member's fatal error means: `retired` — its WAL refused a disk whose cold data the
+ * simulation damaged (as it must; the member stays down, an operator would replace it);
+ * `injected` — an injected disk fault (the process exits and restarts); `violation` — anything
+ * else. Marks the member retired in the first case.
+ */
+export function fatalCause(member: ProductionMember, error: Error): 'retired' | 'injected' | 'violation' {
+  if (member.diskDamaged && error instanceof CorruptLogError) {
+    member.retired = true;
+    return 'retired';
+  }
+  return causedByInjectedFault(error) ? 'injected' : 'violation';
+}
+
+/**
+ * Whether a fatal error was caused by a fault the simulation injected: an fsync's EIO, or
+ * ENOSPC where the WAL cannot back off (its bootstrap entries).
+ */
+export function causedByInjectedFault(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 8; depth++) {
+    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+    if (code === 'EIO' || code === 'ENOSPC') {
+      return true;
+    }
+    e = typeof e === 'object' && e !== null ? (e as { cause?: unknown }).cause : undefined;
+  }
+  return false;
+}
+
+/** Why a recovered WAL does not hold `terms` and `hard` as acknowledged durable, or undefined when it does. */
+function recoveryProblem(store: LogStore, terms: readonly number[], hard: HardState): string | undefined {
+  const last = terms.length - 1;
+  if (store.lastIndex() < last) {
+    return `the recovered WAL ends at ${store.lastIndex()}, but entries up to ${last} were acknowledged durable`;
+  }
+  for (let i = 1; i <= last; i++) {
+    if (store.term(i as LogIndex) !== terms[i]) {
+      return `the recovered WAL has ${i}/t${store.term(i as LogIndex)}, but ${i}/t${String(terms[i])} was acknowledged durable`;
+    }
+  }
+  const got = store.hardState();
+  if (got.term < hard.term || (got.term === hard.term && hard.vote !== 0n && got.vote !== hard.vote)) {
+    return `the recovered WAL has term ${got.term} vote ${got.vote}, but term ${hard.term} vote ${hard.vote} was acknowledged durable`;
+  }
+  return undefined;
 }
 
 /** The log a member has been promised durable: what every resolved save made it. */
-class DurabilityWatch {
+/** Applies a save's entries to a list of terms (index 0 unused): a suffix from the first entry's index is replaced. */
+function applyUpdate(terms: number[], update: LogUpdate): void {
+  const entries = update.entries ?? [];
+  const first = entries[0];
+  if (first !== undefined) {
+    terms.length = Math.min(terms.length, first.index);
+    for (const e of entries) {
+      terms.push(e.term);
+    }
+  }
+}
+
+export class DurabilityWatch {
   /** terms[i]: term of entry i (index 0 unused). */
   terms: number[] = [0];
   hard: HardState = { term: 0 as Term, vote: 0n as NodeId, commit: 0 as LogIndex };
 
+  /**
+   * Saves issued and not yet resolved, oldest first (saves resolve in order). A crash may keep
+   * any prefix of them (the OS wrote some back): one may truncate entries promised before, a
+   * conflicting suffix the member itself replaced (§5.3).
+   */
+  pending: LogUpdate[] = [];
+
   reset(store: LogStore): void {
+    this.pending = [];
     this.terms = [0];
     for (let i = 1; i <= store.lastIndex(); i++) {
       this.terms.push(store.term(i as LogIndex));
@@ -57,29 +130,48 @@ class DurabilityWatch {
     this.hard = store.hardState();
   }
 
+  issued(update: LogUpdate): void {
+    this.pending.push(update);
+  }
+
   resolved(update: LogUpdate): void {
-    const entries = update.entries ?? [];
-    const first = entries[0];
-    if (first !== undefined) {
-      this.terms.length = Math.min(this.terms.length, first.index);
-      for (const e of entries) {
-        this.terms.push(e.term);
-      }
+    const index = this.pending.indexOf(update);
+    if (index >= 0) {
+      this.pending.splice(index, 1);
     }
+    applyUpdate(this.terms, update);
     if (update.hardState !== undefined) {
       this.hard = update.hardState;
     }
   }
 
+  /** What a recovered log may hold: the resolved state, then that state after each prefix of the pending saves. */
+  candidates(): { terms: number[]; hard: HardState }[] {
+    const all = [{ terms: this.terms, hard: this.hard }];
+    let terms = [...this.terms];
+    let hard = this.hard;
+    for (const update of this.pending) {
+      terms = [...terms];
+      applyUpdate(terms, update);
+      hard = update.hardState ?? hard;
+      all.push({ terms, hard });
+    }
+    return all;
+  }
+
   get lastIndex(): number {
     return this.terms.length - 1;
   }
+
 }
 
 export class ProductionMember {
   readonly num: number;
   driver: RaftDriver<ApplyResult> | undefined;
   private scheduler: SimScheduler | undefined;
+  /** The WAL of the running incarnation (its written log). */
+  store: WalLogStore | undefined;
+  private unreachableListener: ((peer: NodeId) => void) | undefined;
   /** Running: started and not crashed (messages and requests reach the driver). */
   up = false;
   incarnation = 0;
@@ -92,6 +184,11 @@ export class ProductionMember {
   private chain = 0;
   private ledTerm = -1;
   readonly stats = { restarts: 0, crashes: 0, fatal: 0, applied: 0 };
+  /**
+   * A member added by a membership change: it starts with empty storage and learns its
+   * configuration from the leader, instead of writing the bootstrap entries.
+   */
+  joining = false;
 
   constructor(
     readonly id: NodeId,
@@ -128,14 +225,24 @@ export class ProductionMember {
       return;
     }
     this.checkRecovered(store);
-    if (store.lastIndex() === 0) {
+    if (store.lastIndex() === 0 && !this.joining) {
       const boot = bootstrapEntries(this.host.voters);
-      await store.save({ entries: boot.entries, hardState: boot.hardState });
+      try {
+        await store.save({ entries: boot.entries, hardState: boot.hardState });
+      } catch (error) {
+        // A full or failing disk while bootstrapping: the process exits (an injected fault) or it is a violation.
+        if (this.incarnation === incarnation) {
+          this.host.onFatal(this, error instanceof Error ? error : new Error(String(error)), `m${this.num}: the bootstrap entries were not saved`);
+        }
+        return;
+      }
       if (this.incarnation !== incarnation) {
         return;
       }
     }
     this.durable.reset(store);
+    this.store = store;
+    this.host.started?.(this, store.hardState());
     if (store.lastIndex() < this.sm.appliedIndex()) {
       this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL ends at ${store.lastIndex()} but the state machine applied ${this.sm.appliedIndex()}`));
       return;
@@ -148,6 +255,7 @@ export class ProductionMember {
       transport: this.transport(incarnation),
       scheduler,
       snapshotEveryEntries: 0,
+      onReady: (ready, term) => this.host.readyTaken?.(this, ready, term, store),
       onFatal: (error) => {
         if (this.incarnation === incarnation) {
           this.stats.fatal++;
@@ -176,20 +284,11 @@ export class ProductionMember {
    * a later resolved save replaced it) and the term and vote last made durable.
    */
   private checkRecovered(store: WalLogStore): void {
-    const promised = this.durable;
-    if (store.lastIndex() < promised.lastIndex) {
-      this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL ends at ${store.lastIndex()}, but entries up to ${promised.lastIndex} were acknowledged durable`));
-      return;
-    }
-    for (let i = 1; i <= promised.lastIndex; i++) {
-      if (store.term(i as LogIndex) !== promised.terms[i]) {
-        this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL has ${i}/t${store.term(i as LogIndex)}, but ${i}/t${String(promised.terms[i])} was acknowledged durable`));
-        return;
-      }
-    }
-    const hard = store.hardState();
-    if (hard.term < promised.hard.term || (hard.term === promised.hard.term && promised.hard.vote !== 0n && hard.vote !== promised.hard.vote)) {
-      this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: the recovered WAL has term ${hard.term} vote ${hard.vote}, but term ${promised.hard.term} vote ${promised.hard.vote} was acknowledged durable`));
+    const candidates = this.durable.candidates();
+    const problems = candidates.map((promised) => recoveryProblem(store, promised.terms, promised.hard));
+    // The resolved state, or it with a prefix of the saves in flight at the crash written back.
+    if (problems.every((p) => p !== undefined)) {
+      this.host.violation(new SimViolation(ViolationKind.LostWrite, `m${this.num}: ${String(problems[0])}${candidates.length > 1 ? ` (nor does it match any of the ${candidates.length - 1} saves in flight at the crash)` : ''}`));
     }
   }
 
@@ -203,10 +302,33 @@ export class ProductionMember {
     this.scheduler?.kill();
     this.driver?.stop(reason);
     this.driver = undefined;
+    this.store = undefined;
     this.ledTerm = -1;
     const disk = this.fs.crash();
     this.stats.crashes++;
     this.host.log(`m${this.num} CRASH (${reason}); disk: ${disk}`);
+  }
+
+  /** The transport noticed `peer` cannot be reached. */
+  unreachable(peer: NodeId): void {
+    if (this.up) {
+      this.unreachableListener?.(peer);
+    }
+  }
+
+  /** What it promised durable: the entries' terms and the hard state its resolved saves made durable. */
+  get durableLog(): DurabilityWatch {
+    return this.durable;
+  }
+
+  /** A linearizable (ReadIndex or lease) read barrier through the driver: resolves with the read index once applied to it. */
+  readBarrier(mode: ReadMode, timeoutMs: number): Promise<LogIndex> {
+    const driver = this.driver;
+    const scheduler = this.scheduler;
+    if (!this.up || driver === undefined || scheduler === undefined) {
+      return Promise.reject(new Error(`m${this.num} is down`));
+    }
+    return driver.readBarrier(mode, scheduler.nowMs() + timeoutMs);
   }
 
   deliver(message: Message): void {
@@ -223,6 +345,11 @@ export class ProductionMember {
       return Promise.reject(new Error(`m${this.num} is down`));
     }
     return driver.propose(data, scheduler.nowMs() + timeoutMs);
+  }
+
+  /** This incarnation's monotonic clock (ms), for deadlines. */
+  nowMs(): number {
+    return this.scheduler?.nowMs() ?? 0;
   }
 
   isLeader(): boolean {
@@ -244,12 +371,16 @@ export class ProductionMember {
     return new Proxy(store, {
       get: (target, prop, receiver) => {
         if (prop === 'save') {
-          return (update: LogUpdate, options?: SaveOptions) =>
-            target.save(update, options).then(() => {
+          return (update: LogUpdate, options?: SaveOptions) => {
+            if (this.incarnation === incarnation) {
+              durable.issued(update);
+            }
+            return target.save(update, options).then(() => {
               if (this.incarnation === incarnation) {
                 durable.resolved(update);
               }
             });
+          };
         }
         const value = Reflect.get(target, prop, receiver) as unknown;
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
@@ -283,7 +414,7 @@ export class ProductionMember {
       setPeer: () => undefined,
       removePeer: () => undefined,
       sendSnapshot: (_to: NodeId, _term: Term, _meta, _source: SnapshotSource) => Promise.reject(new Error('snapshots are not simulated for production members')),
-      onUnreachable: () => undefined,
+      onUnreachable: (listener) => (this.unreachableListener = listener),
       close: () => Promise.resolve(),
     };
   }

@@ -20,7 +20,6 @@
 import { nodeId } from '@keyval/raft';
 import type { Entry, Message, NodeId } from '@keyval/raft';
 import { MemoryStateMachine, encodeCommand } from '@keyval/statemachine';
-import { CorruptLogError } from '@keyval/storage';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,6 +32,7 @@ import { SimViolation, ViolationKind } from '../sim.errors';
 import { Trace } from '../trace';
 import { ProductionMember } from './production-member';
 import type { ProductionHost } from './production-member';
+import { fatalCause } from './production-member';
 import { SimFileSystem } from './sim-file-system';
 import type { SimDiskFaults } from './sim-file-system';
 
@@ -187,14 +187,12 @@ class ProductionWorld implements ProductionHost {
   }
 
   onFatal(member: ProductionMember, error: Error, context = `m${member.num} stopped on a fatal error`): void {
-    if (member.diskDamaged && error instanceof CorruptLogError) {
-      // The WAL refuses a log with damage in its middle, as it must: the member stays down
-      // (an operator would replace it; not simulated).
-      member.retired = true;
+    const cause = fatalCause(member, error);
+    if (cause === 'retired') {
       this.log(`m${member.num} refuses to start: ${error.message}`);
       return;
     }
-    if (!causedByInjectedFault(error)) {
+    if (cause === 'violation') {
       this.violation(new SimViolation(ViolationKind.CoreCrash, `${context}: ${error.message}`));
       return;
     }
@@ -367,16 +365,6 @@ class ProductionWorld implements ProductionHost {
   }
 }
 
-/** Whether a fatal error was caused by a fault the simulation injected (an fsync's EIO). */
-function causedByInjectedFault(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e !== undefined && depth < 8; depth++) {
-    if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EIO') {
-      return true;
-    }
-    e = typeof e === 'object' && e !== null ? (e as { cause?: unknown }).cause : undefined;
-  }
-  return false;
-}
 
 /** Runs one seed on production members. */
 export async function runProductionSeed(options: ProductionRunOptions): Promise<ProductionRunResult> {

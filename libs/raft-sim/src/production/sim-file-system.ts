@@ -130,6 +130,15 @@ export class SimFileSystem implements WalFileSystem {
     readonly faults: SimDiskFaults,
   ) {}
 
+  /** Operations written but not yet durable, over every file (a crash now may lose some). */
+  get unsyncedCount(): number {
+    let count = 0;
+    for (const inode of new Set(this.names.values())) {
+      count += inode.unsynced.length;
+    }
+    return count;
+  }
+
   /**
    * The process died. Every file keeps its durable image plus a seeded prefix of its unsynced
    * operations (the OS wrote some back), the next one possibly torn; the directory reverts to

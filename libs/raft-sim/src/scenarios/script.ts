@@ -22,7 +22,7 @@ import { encodeCommand } from '../kv-state-machine';
 import type { RaftStatus } from '@keyval/raft';
 import type { SimMember } from '../sim-member';
 import type { SimRandom } from '../sim-random';
-import type { SimWorld } from '../sim-world';
+import { SimWorld } from '../sim-world';
 
 export type Wait = { readonly kind: 'until'; readonly cond: () => boolean; readonly withinMs: number } | { readonly kind: 'sleep'; readonly ms: number };
 export type Script = Generator<Wait, void, boolean>;
@@ -67,7 +67,7 @@ export class ScenarioContext {
   *leader(withinMs: number, accept: (m: SimMember) => boolean = () => true): Generator<Wait, SimMember | undefined, boolean> {
     const found = (): SimMember | undefined => {
       const l = this.world.currentLeader();
-      return l !== undefined && accept(l) ? l : undefined;
+      return l !== undefined && accept(SimWorld.sim(l)) ? SimWorld.sim(l) : undefined;
     };
     const ok = yield this.until(() => found() !== undefined, withinMs);
     return ok ? found() : undefined;
@@ -96,7 +96,7 @@ export class ScenarioContext {
     if (m === undefined) {
       throw new RangeError(`scenario: no member ${num}`);
     }
-    return m;
+    return SimWorld.sim(m);
   }
 
   status(m: SimMember): RaftStatus | undefined {

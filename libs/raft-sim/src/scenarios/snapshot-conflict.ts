@@ -15,6 +15,7 @@
  * enough" commits and applies its own conflicting entries (state-machine safety).
  */
 import type { LogIndex } from '@keyval/raft';
+import { SimWorld } from '../sim-world';
 import type { FaultProfile } from '../fault-profile';
 import type { SimRandom } from '../sim-random';
 import { calmProfile, scenarioRaft } from './scenario';
@@ -59,10 +60,11 @@ function* run(s: ScenarioContext): Script {
   s.heal();
   s.partition([[l1.num], [f], rest]);
   const inRange = (): boolean => {
-    const l2 = s.world.currentLeader();
-    if (l2 === undefined || !rest.includes(l2.num)) {
+    const leader = s.world.currentLeader();
+    if (leader === undefined || !rest.includes(leader.num)) {
       return false;
     }
+    const l2 = SimWorld.sim(leader);
     const snap = l2.disk.volatile.snapshotMeta();
     return snap.index > diverge && snap.index <= fLast && snap.index >= follower.disk.volatile.firstIndex() && follower.disk.volatile.term(snap.index as LogIndex) !== snap.term;
   };
@@ -70,7 +72,7 @@ function* run(s: ScenarioContext): Script {
     return s.log('snapshot conflict: the new leader did not compact into the suffix in time');
   }
   const l2 = s.world.currentLeader();
-  s.log(`snapshot conflict: m${l2?.num ?? '?'} compacted to ${l2?.disk.volatile.snapshotMeta().index ?? '?'}; m${f} rejoins`);
+  s.log(`snapshot conflict: m${l2?.num ?? '?'} compacted to ${l2 === undefined ? '?' : SimWorld.sim(l2).disk.volatile.snapshotMeta().index ?? '?'}; m${f} rejoins`);
   s.heal();
   s.partition([[l1.num], s.allIds().filter((n) => n !== l1.num)]);
   const installed = (): number => follower.disk.volatile.snapshotMeta().index;
