@@ -28,7 +28,7 @@ export default [
             { sourceTag: 'scope:lincheck', onlyDependOnLibsWithTags: ['scope:lincheck'] },
             { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: ['scope:proto'] },
             { sourceTag: 'scope:grpc', onlyDependOnLibsWithTags: ['scope:outcome', 'scope:grpc', 'scope:proto'] },
-            { sourceTag: 'scope:sim', onlyDependOnLibsWithTags: ['scope:raft', 'scope:lincheck', 'scope:storage', 'scope:statemachine', 'scope:cluster'] },
+            { sourceTag: 'scope:sim', onlyDependOnLibsWithTags: ['scope:outcome', 'scope:raft', 'scope:lincheck', 'scope:storage', 'scope:statemachine', 'scope:cluster'] },
             { sourceTag: 'scope:storage', onlyDependOnLibsWithTags: ['scope:raft', 'scope:storage'] },
             { sourceTag: 'scope:cluster', onlyDependOnLibsWithTags: ['scope:outcome', 'scope:raft', 'scope:storage', 'scope:statemachine', 'scope:proto', 'scope:grpc', 'scope:cluster'] },
             { sourceTag: 'scope:api', onlyDependOnLibsWithTags: ['scope:outcome', 'scope:raft', 'scope:proto', 'scope:statemachine', 'scope:grpc', 'scope:cluster', 'scope:api'] },
