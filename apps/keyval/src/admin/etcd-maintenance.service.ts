@@ -60,6 +60,8 @@ export class EtcdMaintenanceService {
       local(async () => {
         this.defragmenting ??= this.members.member.stateMachine.defragment().finally(() => {
           this.defragmenting = undefined;
+          // Status.dbSize and the space quota must see the smaller database at once.
+          this.members.member.alarms.disk.invalidate();
         });
         await this.defragmenting;
         return { header: this.header() };

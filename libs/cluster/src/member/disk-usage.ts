@@ -95,6 +95,8 @@ export async function measureDataDir(dataDir: string): Promise<DiskUsage> {
 export class DiskUsageProbe {
   private last: { at: number; usage: DiskUsage } | undefined;
   private running: Promise<DiskUsage> | undefined;
+  /** Bumped by invalidate(): a walk that began before it does not become the cached figure. */
+  private generation = 0;
 
   constructor(
     private readonly dataDir: string,
@@ -111,11 +113,25 @@ export class DiskUsageProbe {
     if (this.last !== undefined && now - this.last.at < this.ttlMs) {
       return this.last.usage;
     }
+    const generation = this.generation;
     this.running ??= measureDataDir(this.dataDir).finally(() => {
       this.running = undefined;
     });
     const usage = await this.running;
-    this.last = { at: performance.now(), usage };
+    if (generation === this.generation) {
+      this.last = { at: performance.now(), usage };
+    }
     return usage;
+  }
+
+  /**
+   * Forgets the cached measurement (and one in progress): the next call walks the data dir.
+   * For changes the next reader must see at once — a defragmentation that shrank the database,
+   * a NOSPACE alarm disarmed so writes are judged again by the space quota.
+   */
+  invalidate(): void {
+    this.generation++;
+    this.last = undefined;
+    this.running = undefined;
   }
 }

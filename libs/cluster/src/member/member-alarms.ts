@@ -87,6 +87,11 @@ export class MemberAlarms {
 
   /** Logs what an applied alarm command changed (etcd warns "alarm raised"). */
   applied(action: AlarmAction, alarms: readonly AlarmRecord[]): void {
+    if (action === 'deactivate') {
+      // The operator freed space (compact, defrag) and disarmed: judge the next write by the
+      // database as it is now, not by a measurement cached from before.
+      this.disk.invalidate();
+    }
     for (const a of alarms) {
       this.deps.logger.warn(action === 'activate' ? 'alarm raised' : 'alarm disarmed', { member: a.memberId.toString(16), alarm: a.alarm });
     }
