@@ -1,0 +1,147 @@
+/**
+ * The lease workload's calls on etcd's Lease service, each with its time (agent-monotonic ms)
+ * and outcome, failing over to the next endpoint as the KV session client does:
+ * - grant with an id the client picks, so that a retry after an unanswered attempt is
+ *   recognised ("lease already exists" then means the first attempt was applied);
+ * - revoke ("lease not found" on a first attempt: the lease was already gone);
+ * - TimeToLive (-1: no such lease);
+ * - keepalives over one LeaseKeepAlive stream at a time, reopened on the next endpoint when it
+ *   fails or an answer does not come within the attempt deadline.
+ */
+import { GrpcStatus, GrpcStatusError, createClient } from '@keyval/grpc';
+import type { BidiCall } from '@keyval/grpc';
+import { etcd } from '@keyval/proto';
+import { delay } from './command';
+import type { KvEndpoint } from './kv-session-client';
+import { classifyError } from './kv-session-client';
+import type { KeepAliveAck, TimedCall } from './lease-check';
+
+export interface LeaseClientOptions {
+  /** The whole budget of one call, retries included, ms. */
+  readonly opTimeoutMs: number;
+  /** Deadline of one attempt, ms. */
+  readonly attemptTimeoutMs: number;
+}
+
+/** How one attempt ended. */
+type Attempt<T> = { readonly value: T } | { readonly error: unknown };
+
+export class LeaseClient {
+  private cursor: number;
+  private stream: { call: BidiCall<etcd.LeaseKeepAliveRequest, etcd.LeaseKeepAliveResponse>; responses: AsyncIterator<etcd.LeaseKeepAliveResponse> } | undefined;
+
+  constructor(
+    private readonly endpoints: readonly KvEndpoint[],
+    home: number,
+    private readonly options: LeaseClientOptions,
+  ) {
+    this.cursor = home % endpoints.length;
+  }
+
+  private lease(): ReturnType<typeof createClient<typeof etcd.LeaseDefinition>> {
+    return createClient(etcd.LeaseDefinition, (this.endpoints[this.cursor] as KvEndpoint).channel);
+  }
+
+  /** Runs attempts on successive endpoints until one answers, `stop` says so, or the budget runs out. */
+  private async attempts<T>(run: (timeoutMs: number) => Promise<T>, stop: (error: unknown, attempt: number) => boolean): Promise<{ last: Attempt<T>; maybeApplied: boolean; attempts: number }> {
+    const deadline = performance.now() + this.options.opTimeoutMs;
+    let maybeApplied = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { last: { value: await run(Math.max(1, Math.min(this.options.attemptTimeoutMs, deadline - performance.now()))) }, maybeApplied, attempts: attempt };
+      } catch (error) {
+        maybeApplied ||= classifyError(error) === 'indeterminate';
+        this.cursor = (this.cursor + 1) % this.endpoints.length;
+        if (stop(error, attempt) || deadline - performance.now() < 150) return { last: { error }, maybeApplied, attempts: attempt };
+        await delay(Math.min(200, 10 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Grants lease `id` for `ttlSeconds`; the TTL it answered (undefined unless ok). */
+  async grant(id: bigint, ttlSeconds: number): Promise<TimedCall & { ttlSeconds?: number }> {
+    const callMs = performance.now();
+    const request = etcd.LeaseGrantRequest.fromPartial({ ID: id, TTL: BigInt(ttlSeconds) });
+    const exists = (error: unknown): boolean => error instanceof GrpcStatusError && error.code === GrpcStatus.FAILED_PRECONDITION;
+    const { last, maybeApplied } = await this.attempts(
+      (timeoutMs) => this.lease().leaseGrant(request, { timeoutMs }),
+      (error) => classifyError(error) === 'rejected' || exists(error),
+    );
+    const returnMs = performance.now();
+    if ('value' in last) return { callMs, returnMs, status: 'ok', ttlSeconds: Number(last.value.TTL) };
+    // "Already exists" after an unanswered attempt: that attempt was applied (the TTL is ours,
+    // above the minimum); on a first attempt it would be an id clash, which the ids rule out.
+    if (exists(last.error) && maybeApplied) return { callMs, returnMs, status: 'ok', ttlSeconds };
+    return { callMs, returnMs, status: maybeApplied ? 'info' : 'fail' };
+  }
+
+  /** Revokes lease `id`; `gone` when the first answer was "not found" (it had expired). */
+  async revoke(id: bigint): Promise<TimedCall & { gone: boolean }> {
+    const callMs = performance.now();
+    const notFound = (error: unknown): boolean => error instanceof GrpcStatusError && error.code === GrpcStatus.NOT_FOUND;
+    const { last, maybeApplied } = await this.attempts(
+      (timeoutMs) => this.lease().leaseRevoke({ ID: id }, { timeoutMs }),
+      (error) => classifyError(error) === 'rejected',
+    );
+    const returnMs = performance.now();
+    if ('value' in last) return { callMs, returnMs, status: 'ok', gone: false };
+    // Not found after an unanswered attempt: that attempt, or the expiry, removed it.
+    if (notFound(last.error)) return { callMs, returnMs, status: maybeApplied ? 'info' : 'fail', gone: !maybeApplied };
+    return { callMs, returnMs, status: maybeApplied ? 'info' : 'fail', gone: false };
+  }
+
+  /** TimeToLive of `id` (-1: no such lease); undefined when no member answered. */
+  async timeToLive(id: bigint): Promise<{ callMs: number; returnMs: number; ttlSeconds: number } | undefined> {
+    const callMs = performance.now();
+    const { last } = await this.attempts(
+      (timeoutMs) => this.lease().leaseTimeToLive({ ID: id, keys: false }, { timeoutMs }),
+      (error) => classifyError(error) !== 'not-applied',
+    );
+    return 'value' in last ? { callMs, returnMs: performance.now(), ttlSeconds: Number(last.value.TTL) } : undefined;
+  }
+
+  /** One keepalive of `id` on the current stream (reopened elsewhere on failure); undefined when none was answered. */
+  async keepAlive(id: bigint): Promise<KeepAliveAck | undefined> {
+    const { last } = await this.attempts(
+      async (timeoutMs) => {
+        const sentMs = performance.now();
+        const response = await this.keepAliveOnce(id, timeoutMs);
+        return { sentMs, ackMs: performance.now(), ttlSeconds: Number(response.TTL) };
+      },
+      () => false,
+    );
+    return 'value' in last ? last.value : undefined;
+  }
+
+  private async keepAliveOnce(id: bigint, timeoutMs: number): Promise<etcd.LeaseKeepAliveResponse> {
+    if (this.stream === undefined) {
+      const call = this.lease().leaseKeepAlive();
+      this.stream = { call, responses: call.responses[Symbol.asyncIterator]() };
+    }
+    const stream = this.stream;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await stream.call.send({ ID: id });
+      const next = await Promise.race([
+        stream.responses.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, 'no keepalive answer in time')), timeoutMs);
+        }),
+      ]);
+      if (next.done === true) throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the keepalive stream ended');
+      return next.value;
+    } catch (error) {
+      // The stream is out of step (an answer may still come): a new one, elsewhere.
+      this.closeStream();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Ends the keepalive stream, if open. */
+  closeStream(): void {
+    this.stream?.call.cancel('keepalives done');
+    this.stream = undefined;
+  }
+}
