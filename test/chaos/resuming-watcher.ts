@@ -13,6 +13,7 @@
  */
 import { createClient } from '@keyval/grpc';
 import { etcd, mvcc } from '@keyval/proto';
+import { prefixEnd } from '../integration/harness/kv-helpers';
 import { delay } from './command';
 import type { KvEndpoint } from './kv-session-client';
 import type { SeenEvent, WatcherRecord } from './watch-check';
@@ -33,18 +34,6 @@ export interface WatcherOptions {
   readonly wantProgress: () => boolean;
   /** Stay on the home endpoint (the final history read of one member). */
   readonly pinned?: boolean;
-}
-
-/** The end of a key range that is every key with `prefix`. */
-export function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] as number) < 0xff) {
-      end[i] = (end[i] as number) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }
 
 function seen(e: mvcc.Event): SeenEvent {
