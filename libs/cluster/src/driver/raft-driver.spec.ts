@@ -66,6 +66,25 @@ describe('RaftDriver (three in-memory members, real timers)', () => {
     await waitUntil('the old leader to catch up', () => first.sm.data.get('x') === '2');
   });
 
+  it('fails a deposed leader’s proposals beyond the new leader’s log as lost once it hears the new term, not at their deadline', async () => {
+    let net: MemoryNetwork;
+    ({ net, members } = await cluster());
+    const first = await leaderOf(members);
+    await first.driver.propose(put('x', '1'), soon());
+    net.isolate(first.id);
+    // Three proposals the old leader can never commit; the new leader writes nothing after its
+    // no-op, so nothing else ever reaches the indexes of the second and third.
+    const began = performance.now();
+    const stranded = ['a', 'b', 'c'].map((v) => first.driver.propose(put('x', v), soon(20_000)).then(() => 'applied', (e: unknown) => e));
+    await leaderOf(members, first.id);
+    net.heal();
+    for (const outcome of await Promise.all(stranded)) {
+      expect(outcome).toBeInstanceOf(ProposalLostError);
+    }
+    expect(performance.now() - began).toBeLessThan(10_000);
+    await waitUntil('the old leader to follow', () => !first.driver.isLeader() && first.sm.data.get('x') === '1');
+  });
+
   it('catches a member up from a snapshot after the log it needs was compacted', async () => {
     let net: MemoryNetwork;
     ({ net, members } = await cluster({ snapshotEveryEntries: 20, trailing: 5 }));

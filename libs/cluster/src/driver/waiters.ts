@@ -1,7 +1,8 @@
 /**
  * Bookkeeping for callers waiting on the driver: proposals by log index (resolved when the
- * entry at that index applies — with their term, or lost to another's), reads by context
- * (resolved once applied >= their read index). Every waiter has a deadline.
+ * entry at that index applies — with their term, or lost to another's, or as soon as an entry
+ * of a later term applies below their index: see `applied`), reads by context (resolved once
+ * applied >= their read index). Every waiter has a deadline.
  */
 import type { Entry, LogIndex, Term } from '@keyval/raft';
 import type { Clock } from './clock';
@@ -57,11 +58,26 @@ export class ProposalWaiters<R> {
     return this.byIndex.get(index)?.proposedAtMs;
   }
 
-  /** Entries applied with their results: resolves or fails the proposals at those indexes. */
+  /**
+   * Entries applied with their results: resolves or fails the proposals at those indexes, then
+   * fails the proposals beyond them that can no longer commit: an applied (so committed) entry
+   * at index j of term T means every committed entry after j has a term of at least T (terms
+   * never decrease along a log), so a proposal at an index above j made in an earlier term is
+   * lost. Without this, a deposed leader's proposals past the new leader's log wait for their
+   * deadline whenever no later write reaches their index (all clients waiting on them).
+   */
   applied(entries: readonly Entry[], results: readonly R[]): void {
     if (this.byIndex.size === 0) {
       return;
     }
+    this.resolveApplied(entries, results);
+    const last = entries[entries.length - 1];
+    if (last !== undefined && this.byIndex.size > 0) {
+      this.failOverrun(last.index, last.term);
+    }
+  }
+
+  private resolveApplied(entries: readonly Entry[], results: readonly R[]): void {
     entries.forEach((entry, k) => {
       const pending = this.byIndex.get(entry.index);
       if (pending === undefined) {
@@ -76,6 +92,26 @@ export class ProposalWaiters<R> {
         pending.waiter.reject(new ProposalLostError(entry.index));
       }
     });
+  }
+
+  /**
+   * Fails the proposals above `index` made in a term before `term` (see `applied`). Waiters are
+   * added in the member's term order (its term never decreases), so the first one in the map
+   * has the oldest term: with none older than `term`, nothing is scanned.
+   */
+  private failOverrun(index: LogIndex, term: Term): void {
+    const oldest = this.byIndex.values().next().value;
+    if (oldest === undefined || oldest.term >= term) {
+      return;
+    }
+    for (const [at, pending] of this.byIndex) {
+      if (at > index && pending.term < term) {
+        this.byIndex.delete(at);
+        pending.waiter.cancelTimer();
+        this.onFailed(1);
+        pending.waiter.reject(new ProposalLostError(at));
+      }
+    }
   }
 
   /** Fails every waiter (e.g. the member stopped, or the disk is full). */
