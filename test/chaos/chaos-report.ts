@@ -136,7 +136,8 @@ export function writeReport(dir: string, data: ReportData): void {
   write('check.json', `${JSON.stringify(checkJson(data.check), null, 2)}\n`);
   if (data.check.counterexample !== undefined) write('counterexample.txt', `${formatCounterexample(data.check.counterexample)}\n`);
   write('operations.txt', operationsText(data.ops, data.notes));
-  if ((data.summary.final.violations ?? []).length > 0) write('violations.txt', `${(data.summary.final.violations ?? []).join('\n')}\n`);
+  const { violations = [], evidence = [] } = data.summary.final;
+  if (violations.length > 0) write('violations.txt', `${[...violations, ...(evidence.length > 0 ? ['', 'evidence:', ...evidence] : [])].join('\n')}\n`);
   write('timeline.json', `${JSON.stringify(data.timeline, null, 2)}\n`);
   write('summary.json', `${JSON.stringify({ ...data.summary, options: data.options, errors: data.errors }, null, 2)}\n`);
   write('index.html', html(data));

@@ -40,6 +40,8 @@ export interface KeepAliveAck {
   readonly sentMs: number;
   readonly ackMs: number;
   readonly ttlSeconds: number;
+  /** The member (endpoint) that answered, for the report. */
+  readonly via?: string;
 }
 
 /** A read of one key of the lease (linearizable). */

@@ -5,11 +5,11 @@
  *   recognised ("lease already exists" then means the first attempt was applied);
  * - revoke ("lease not found" on a first attempt: the lease was already gone);
  * - TimeToLive (-1: no such lease);
- * - keepalives over one LeaseKeepAlive stream at a time, reopened on the next endpoint when it
- *   fails or an answer does not come within the attempt deadline.
+ * - keepalives as etcd's client sends them: on one LeaseKeepAlive stream at a time, at a fixed
+ *   pace whether or not the last one was answered, the stream reopened on the next endpoint
+ *   when it fails or an answer keeps it waiting too long.
  */
 import { GrpcStatus, GrpcStatusError, createClient } from '@keyval/grpc';
-import type { BidiCall } from '@keyval/grpc';
 import { etcd } from '@keyval/proto';
 import { delay } from './command';
 import type { KvEndpoint } from './kv-session-client';
@@ -28,7 +28,6 @@ type Attempt<T> = { readonly value: T } | { readonly error: unknown };
 
 export class LeaseClient {
   private cursor: number;
-  private stream: { call: BidiCall<etcd.LeaseKeepAliveRequest, etcd.LeaseKeepAliveResponse>; responses: AsyncIterator<etcd.LeaseKeepAliveResponse> } | undefined;
 
   constructor(
     private readonly endpoints: readonly KvEndpoint[],
@@ -100,48 +99,46 @@ export class LeaseClient {
     return 'value' in last ? { callMs, returnMs: performance.now(), ttlSeconds: Number(last.value.TTL) } : undefined;
   }
 
-  /** One keepalive of `id` on the current stream (reopened elsewhere on failure); undefined when none was answered. */
-  async keepAlive(id: bigint): Promise<KeepAliveAck | undefined> {
-    const { last } = await this.attempts(
-      async (timeoutMs) => {
-        const sentMs = performance.now();
-        const response = await this.keepAliveOnce(id, timeoutMs);
-        return { sentMs, ackMs: performance.now(), ttlSeconds: Number(response.TTL) };
-      },
-      () => false,
-    );
-    return 'value' in last ? last.value : undefined;
-  }
-
-  private async keepAliveOnce(id: bigint, timeoutMs: number): Promise<etcd.LeaseKeepAliveResponse> {
-    if (this.stream === undefined) {
+  /**
+   * Keeps `id` alive as etcd's client does: a keepalive every `everyMs` on one stream whether
+   * or not the previous one was answered (a member answers a stream's requests in order, so
+   * each answer is matched to its send time). The stream moves to the next endpoint when it
+   * fails or its oldest unanswered request has waited `patienceMs`. Ends at `untilMs`, when
+   * `keepGoing()` turns false, or when an answer says TTL 0; every answer goes to `acks`.
+   */
+  async keepAliveUntil(id: bigint, timing: { everyMs: number; patienceMs: number; untilMs: number }, keepGoing: () => boolean, acks: KeepAliveAck[]): Promise<void> {
+    let gone = false;
+    const going = (): boolean => keepGoing() && !gone && performance.now() < timing.untilMs;
+    while (going()) {
+      const via = (this.endpoints[this.cursor] as KvEndpoint).name;
       const call = this.lease().leaseKeepAlive();
-      this.stream = { call, responses: call.responses[Symbol.asyncIterator]() };
+      const sent: number[] = [];
+      let open = true;
+      const reading = (async () => {
+        try {
+          for await (const r of call.responses) {
+            const sentMs = sent.shift();
+            if (sentMs === undefined) continue;
+            acks.push({ sentMs, ackMs: performance.now(), ttlSeconds: Number(r.TTL), via });
+            gone ||= r.TTL <= 0n;
+          }
+        } catch {
+          // the stream failed: the next endpoint
+        } finally {
+          open = false;
+        }
+      })();
+      while (going() && open && !(sent.length > 0 && performance.now() - (sent[0] as number) > timing.patienceMs)) {
+        sent.push(performance.now());
+        call.send({ ID: id }).catch(() => undefined);
+        await delay(timing.everyMs);
+      }
+      call.cancel('keepalives done');
+      await reading;
+      if (going()) {
+        this.cursor = (this.cursor + 1) % this.endpoints.length;
+        await delay(100);
+      }
     }
-    const stream = this.stream;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await stream.call.send({ ID: id });
-      const next = await Promise.race([
-        stream.responses.next(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new GrpcStatusError(GrpcStatus.DEADLINE_EXCEEDED, 'no keepalive answer in time')), timeoutMs);
-        }),
-      ]);
-      if (next.done === true) throw new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'the keepalive stream ended');
-      return next.value;
-    } catch (error) {
-      // The stream is out of step (an answer may still come): a new one, elsewhere.
-      this.closeStream();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Ends the keepalive stream, if open. */
-  closeStream(): void {
-    this.stream?.call.cancel('keepalives done');
-    this.stream = undefined;
   }
 }

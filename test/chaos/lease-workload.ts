@@ -90,17 +90,16 @@ export class LeaseWorkload implements Workload {
     const lifeEnd = performance.now() + lifeMs;
     const fate = plan === 'keep' ? this.keepAlive(client, live, lifeEnd) : plan === 'revoke' ? this.revokeAt(client, live, lifeEnd) : Promise.resolve();
     await Promise.all([fate, this.observe(worker, client, live, lifeEnd)]);
-    client.closeStream();
   }
 
-  /** Keepalives a third of the TTL apart until `untilMs` (or the run ends). */
-  private async keepAlive(client: LeaseClient, live: LiveLease, untilMs: number): Promise<void> {
-    while (this.running && performance.now() < untilMs) {
-      const ack = await client.keepAlive(live.id);
-      if (ack !== undefined) live.history.keepAlives.push(ack);
-      if (ack !== undefined && ack.ttlSeconds <= 0) return;
-      await delay(Math.max(200, (1000 * live.history.ttlSeconds) / 3));
-    }
+  /**
+   * Keepalives a third of the TTL apart until `untilMs` (or the run ends), pipelined as etcd's
+   * client sends them; an unanswered stream is given up after a TTL (etcd's client gives up
+   * the lease at its deadline).
+   */
+  private keepAlive(client: LeaseClient, live: LiveLease, untilMs: number): Promise<void> {
+    const ttlMs = 1000 * live.history.ttlSeconds;
+    return client.keepAliveUntil(live.id, { everyMs: Math.max(200, ttlMs / 3), patienceMs: ttlMs, untilMs }, () => this.running, live.history.keepAlives);
   }
 
   private async revokeAt(client: LeaseClient, live: LiveLease, atMs: number): Promise<void> {
@@ -149,11 +148,14 @@ export class LeaseWorkload implements Workload {
     const finals = await this.pollMembers(Math.min(timeoutMs, FINAL_POLL_MS));
     const result = checkLeaseRun(this.leases, finals);
     const violations = result.violations.map((v) => `${v.kind}: ${v.text}`);
+    const violated = new Set(result.violations.map((v) => v.lease));
+    const evidence = this.leases.filter((l) => violated.has(l.id)).map((l) => `lease ${l.id}: ${JSON.stringify(l)}`);
     const plans = (plan: string): number => this.leases.filter((l) => l.plan === plan && l.grant.status === 'ok').length;
     return {
       read: result.unread.length === 0,
       lost: 0,
       violations: violations.slice(0, VIOLATIONS_LISTED),
+      evidence: evidence.slice(0, VIOLATIONS_LISTED),
       details: {
         leases: result.leases,
         kept: plans('keep'),

@@ -59,6 +59,8 @@ export interface FinalReport {
   readonly details: Record<string, number | string | boolean>;
   /** What a workload's own checker (watch, lease) found wrong, one sentence each; any makes the run fail. */
   readonly violations?: readonly string[];
+  /** What the checker judged, for the violations it found (e.g. a lease's whole history as JSON). */
+  readonly evidence?: readonly string[];
 }
 
 /** A workload: a step per worker, and the final read. */
