@@ -144,6 +144,10 @@ export class MemberService implements KvBackend, LeaseBackend, LeaderLocator, On
     return this.member.stateMachine.compacted(revision);
   }
 
+  readBarrier(deadlineMs: number): Promise<void> {
+    return this.member.readBarrier(deadlineMs);
+  }
+
   renewLease(id: bigint): RenewOutcome {
     return this.member.lessor.renew(id);
   }
