@@ -35,8 +35,33 @@ class NewLeader implements Partial<LeaseBackend> {
   lease = (): undefined => undefined;
 }
 
-function service(backend: NewLeader): ReturnType<LeaseService['implementation']> {
-  return new LeaseService(backend as unknown as LeaseBackend, {} as LeaderForwarder, { defaultTimeoutMs: 1_000 }).implementation();
+function service(backend: NewLeader, forwarder = {} as LeaderForwarder): ReturnType<LeaseService['implementation']> {
+  return new LeaseService(backend as unknown as LeaseBackend, forwarder, { defaultTimeoutMs: 1_000 }).implementation();
+}
+
+/** A leader (id 9) reached over the forwarder: it renews every lease for 5 s. */
+function leaderAt9(relayed: bigint[]): LeaderForwarder {
+  return {
+    openStream: () => {
+      const answers: etcd.LeaseKeepAliveResponse[] = [];
+      let wake: (() => void) | undefined;
+      return {
+        send: async (request: etcd.LeaseKeepAliveRequest) => {
+          relayed.push(request.ID);
+          answers.push(etcd.LeaseKeepAliveResponse.fromPartial({ ID: request.ID, TTL: 5n }));
+          wake?.();
+        },
+        end: () => undefined,
+        cancel: () => undefined,
+        responses: (async function* () {
+          for (;;) {
+            while (answers.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+            yield answers.shift() as etcd.LeaseKeepAliveResponse;
+          }
+        })(),
+      };
+    },
+  } as unknown as LeaderForwarder;
 }
 
 function call<Res>(written: Res[]): ServerWritableCall<Res> {
@@ -78,5 +103,19 @@ describe('LeaseService on a leader that has not applied its predecessor’s entr
     const written: etcd.LeaseKeepAliveResponse[] = [];
     await service(backend).leaseKeepAlive(requests(0x999n), call(written));
     expect(written.map((r) => r.TTL)).toEqual([0n]);
+  });
+
+  it('a member that stepped down, its lessor not demoted yet, relays the keepalive to the new leader instead of asking its stale lessor', async () => {
+    // Resumed after a pause: its lessor still thinks it leads, and its expiries ran on through
+    // the pause, so it would answer "not found" for a lease the new leader keeps alive.
+    const backend = new NewLeader();
+    backend.isLeader = () => false;
+    backend.leaderId = () => 9n as NodeId;
+    backend.renewLease = () => 'not-found';
+    const relayed: bigint[] = [];
+    const written: etcd.LeaseKeepAliveResponse[] = [];
+    await service(backend, leaderAt9(relayed)).leaseKeepAlive(requests(LEASE), call(written));
+    expect(written.map((r) => r.TTL)).toEqual([5n]);
+    expect(relayed).toEqual([LEASE]);
   });
 });

@@ -312,11 +312,11 @@ export class LeaseService {
   private async renew(id: bigint, relay: KeepAliveRelay, forwarded: boolean): Promise<Renewed> {
     const deadlineMs = performance.now() + this.options.defaultTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      if (this.backend.isLeader() && !(await this.barrierPassed(deadlineMs))) {
-        await backoff(attempt);
-        continue;
-      }
-      const outcome = this.backend.renewLease(id);
+      // Only a confirmed leader asks its lessor: a member that has just stepped down may not
+      // have demoted its lessor yet, whose expiries ran on through a pause ("not found" for a
+      // lease the new leader keeps).
+      const leading = this.backend.isLeader();
+      const outcome = leading && (await this.barrierPassed(deadlineMs)) ? this.backend.renewLease(id) : 'not-primary';
       if (outcome === 'not-found') {
         return { ttl: 0n, revision: 0n };
       }
@@ -328,8 +328,8 @@ export class LeaseService {
       }
       try {
         const known = this.backend.leaderId();
-        if (known === this.backend.memberId() || this.backend.isLeader()) {
-          throw new NotLeaderError(undefined); // leading, but the lessor is not promoted yet
+        if (leading || known === this.backend.memberId() || this.backend.isLeader()) {
+          throw new NotLeaderError(undefined); // leading, but not confirmed or the lessor not promoted yet
         }
         const leader = known !== 0n ? known : await this.backend.waitForLeader(deadlineMs);
         return await relay.renew(id, leader);
