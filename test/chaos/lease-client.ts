@@ -1,8 +1,8 @@
 /**
  * The lease workload's calls on etcd's Lease service, each with its time (agent-monotonic ms)
  * and outcome, failing over to the next endpoint as the KV session client does:
- * - grant with an id the client picks, so that a retry after an unanswered attempt is
- *   recognised ("lease already exists" then means the first attempt was applied);
+ * - grant with an id the client picks, retried only after refusals (an unanswered attempt
+ *   applied late could re-create an expired lease under the same id);
  * - revoke ("lease not found" on a first attempt: the lease was already gone);
  * - TimeToLive (-1: no such lease);
  * - keepalives as etcd's client sends them: on one LeaseKeepAlive stream at a time, at a fixed
@@ -57,20 +57,21 @@ export class LeaseClient {
     }
   }
 
-  /** Grants lease `id` for `ttlSeconds`; the TTL it answered (undefined unless ok). */
+  /**
+   * Grants lease `id` for `ttlSeconds`; the TTL it answered (undefined unless ok). Retried
+   * only after refusals that applied nothing: an unanswered attempt may still be applied
+   * later — after the lease a retry granted had expired, re-creating it under the same id —
+   * so it ends the grant as `info` (the workload then leaves that lease alone).
+   */
   async grant(id: bigint, ttlSeconds: number): Promise<TimedCall & { ttlSeconds?: number }> {
     const callMs = performance.now();
     const request = etcd.LeaseGrantRequest.fromPartial({ ID: id, TTL: BigInt(ttlSeconds) });
-    const exists = (error: unknown): boolean => error instanceof GrpcStatusError && error.code === GrpcStatus.FAILED_PRECONDITION;
     const { last, maybeApplied } = await this.attempts(
       (timeoutMs) => this.lease().leaseGrant(request, { timeoutMs }),
-      (error) => classifyError(error) === 'rejected' || exists(error),
+      (error) => classifyError(error) !== 'not-applied',
     );
     const returnMs = performance.now();
     if ('value' in last) return { callMs, returnMs, status: 'ok', ttlSeconds: Number(last.value.TTL) };
-    // "Already exists" after an unanswered attempt: that attempt was applied (the TTL is ours,
-    // above the minimum); on a first attempt it would be an id clash, which the ids rule out.
-    if (exists(last.error) && maybeApplied) return { callMs, returnMs, status: 'ok', ttlSeconds };
     return { callMs, returnMs, status: maybeApplied ? 'info' : 'fail' };
   }
 
