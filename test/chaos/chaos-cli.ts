@@ -2,10 +2,10 @@
  * `npm run chaos -- --time 60 --faults all --workload register [--members 3|5] [--seed N] …`
  * (see chaos-options.ts for every flag). Prints progress, then as its LAST line:
  *
- *     chaos: <workload> <faults> ops=N ok=N info=N fail=N verdict=<linearizable|NOT-linearizable|unknown> lost=N
+ *     chaos: <workload> <faults> ops=N ok=N info=N fail=N verdict=<linearizable|NOT-linearizable|violated|unknown> lost=N
  *
- * Exit status: 0 linearizable, nothing lost and the cluster recovered; 1 not linearizable or
- * acknowledged writes lost; 2 unknown, not recovered, bad usage or a harness failure.
+ * Exit status: 0 linearizable, nothing lost and the cluster recovered; 1 not linearizable,
+ * acknowledged writes lost, or a watch/lease checker violation; 2 unknown, not recovered, bad usage or a harness failure.
  * SIGINT/SIGTERM tear everything down before exiting.
  */
 import { releaseChaosLock } from './chaos-lock';
@@ -41,7 +41,7 @@ async function main(): Promise<number> {
   log(`report: ${reportDir}/index.html`);
   log(`final: ${JSON.stringify(summary.final.details)}; recovered: ${summary.recovered}`);
   process.stdout.write(`${summaryLine(summary)}\n`);
-  if (summary.verdict === 'NOT-linearizable' || summary.lost > 0) return 1;
+  if (summary.verdict === 'NOT-linearizable' || summary.verdict === 'violated' || summary.lost > 0) return 1;
   return summary.verdict === 'linearizable' && summary.recovered ? 0 : 2;
 }
 

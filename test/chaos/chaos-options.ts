@@ -17,7 +17,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 /** What `--faults all` means. */
 export const ALL_FAULTS: readonly FaultKind[] = FAULT_KINDS.filter((kind) => kind !== 'clock-monotonic');
 
-export const WORKLOAD_KINDS = ['register', 'set', 'counter'] as const;
+export const WORKLOAD_KINDS = ['register', 'set', 'counter', 'watch', 'lease'] as const;
 
 /** Where the clients send their calls: to the members directly, or through a gateway (`apps/gateway`) in the client namespace. */
 export const VIA_KINDS = ['members', 'gateway'] as const;

@@ -9,6 +9,7 @@
  *       operations.txt    one line per operation: what, when (ms), outcome, members tried, last error
  *       check.json        lincheck's result (verdict, per-key results, counterexample)
  *       counterexample.txt  (only when not linearizable)
+ *       violations.txt    (only when the watch or lease checker found violations) one per line
  *       timeline.json     every fault as carried out (targets, times, errors)
  *       logs/             member, proxy and agent logs
  */
@@ -33,7 +34,8 @@ export interface RunSummary {
   readonly ok: number;
   readonly info: number;
   readonly fail: number;
-  readonly verdict: 'linearizable' | 'NOT-linearizable' | 'unknown';
+  /** `violated`: the workload's own checker (watch, lease) found a violation (see `final.violations`). */
+  readonly verdict: 'linearizable' | 'NOT-linearizable' | 'violated' | 'unknown';
   readonly lost: number;
   /** The healed cluster served again within --recovery. */
   readonly recovered: boolean;
@@ -82,6 +84,7 @@ function html(data: ReportData): string {
   const verdictColor = s.verdict === 'linearizable' ? '#2a9d4b' : s.verdict === 'unknown' ? '#e08a00' : '#c62828';
   const summaryRows: string[][] = [
     ['verdict', s.verdict],
+    ...(s.final.violations === undefined ? [] : [['workload checker violations', String(s.final.violations.length)]]),
     ['lost acknowledged writes', String(s.lost)],
     ['operations', `${s.ops} (ok ${s.ok}, info ${s.info}, fail ${s.fail})`],
     ['workload / faults', `${s.workload} / ${s.faults}`],
@@ -98,6 +101,8 @@ function html(data: ReportData): string {
     .slice(0, 30)
     .map(([text, n]) => [String(n), text]);
   const counterexample = data.check.counterexample === undefined ? '' : `<h2>Counterexample</h2><pre>${escapeXml(formatCounterexample(data.check.counterexample))}</pre>`;
+  const violations = s.final.violations ?? [];
+  const violationList = violations.length === 0 ? '' : `<h2>Violations (${s.workload} checker)</h2><pre>${escapeXml(violations.join('\n'))}</pre>`;
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>chaos ${escapeXml(s.workload)} ${escapeXml(s.faults)} — ${escapeXml(s.verdict)}</title>
 <style>body{font-family:sans-serif;margin:20px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top;font-size:13px}th{background:#eee}pre{background:#f5f5f5;padding:8px;overflow:auto}.verdict{font-size:22px;font-weight:bold;color:${verdictColor}}</style>
@@ -110,6 +115,7 @@ ${latencySvg(data.ops, windows)}
 <h2>Fault timeline</h2>
 ${table(timelineRows, ['start s', 'end s', 'fault', 'what', 'error'])}
 ${counterexample}
+${violationList}
 <h2>Client errors (most frequent)</h2>
 ${table(errorRows, ['count', 'error'])}
 <p>Files: history.json, history.edn, operations.txt, check.json, timeline.json, summary.json, logs/.</p>
@@ -130,6 +136,8 @@ export function writeReport(dir: string, data: ReportData): void {
   write('check.json', `${JSON.stringify(checkJson(data.check), null, 2)}\n`);
   if (data.check.counterexample !== undefined) write('counterexample.txt', `${formatCounterexample(data.check.counterexample)}\n`);
   write('operations.txt', operationsText(data.ops, data.notes));
+  const { violations = [], evidence = [] } = data.summary.final;
+  if (violations.length > 0) write('violations.txt', `${[...violations, ...(evidence.length > 0 ? ['', 'evidence:', ...evidence] : [])].join('\n')}\n`);
   write('timeline.json', `${JSON.stringify(data.timeline, null, 2)}\n`);
   write('summary.json', `${JSON.stringify({ ...data.summary, options: data.options, errors: data.errors }, null, 2)}\n`);
   write('index.html', html(data));

@@ -118,8 +118,12 @@ function counts(ops: readonly Operation[]): { ok: number; info: number; fail: nu
   };
 }
 
-/** The verdict the summary line reports, folding in what lincheck cannot see. */
+/**
+ * The verdict the summary line reports, folding in what lincheck cannot see: `violated` when
+ * the workload's own checker (watch, lease) found a violation, whatever lincheck says.
+ */
 function overallVerdict(check: CheckResult, result: WorkloadResult): RunSummary['verdict'] {
+  if ((result.final.violations?.length ?? 0) > 0) return 'violated';
   const anomalies = Number(result.final.details['unexpected'] ?? 0) + Number(result.final.details['excess'] ?? 0);
   if (check.verdict === 'not-linearizable' || anomalies > 0) return 'NOT-linearizable';
   if (check.verdict === 'unknown' || !result.final.read) return 'unknown';

@@ -20,7 +20,7 @@ import { REPO_ROOT, serveIpc } from './ipc-child';
 import { KvSessionClient } from './kv-session-client';
 import type { KvEndpoint, OpResult } from './kv-session-client';
 import { createWorkload } from './workloads';
-import type { OpRecorder, Worker, Workload } from './workloads';
+import type { OpRecorder, Worker, Workload, WorkloadContext } from './workloads';
 
 /** Process ids of the final reads start here (far above the workers' ids). */
 const FINAL_PROCESS_BASE = 100_000_000;
@@ -190,7 +190,7 @@ async function workerLoop(r: Run, worker: Worker): Promise<void> {
   }
 }
 
-function sessionClient(p: WorkloadParams, endpoints: KvEndpoint[], home: number, tag: string): KvSessionClient {
+function sessionClient(p: WorkloadParams, endpoints: readonly KvEndpoint[], home: number, tag: string): KvSessionClient {
   return new KvSessionClient(endpoints, home, { opTimeoutMs: p.opTimeoutMs, attemptTimeoutMs: p.attemptTimeoutMs, clientIdPrefix: `chaos-${p.runTag}-${tag}` });
 }
 
@@ -201,7 +201,9 @@ async function startWorkload(p: WorkloadParams): Promise<null> {
   const notes: string[] = [];
   const endpoints = p.via === 'gateway' ? [{ name: 'gw', channel: await startGateway(p.gatewayLog) }] : connected.map((c) => ({ name: c.member.name, channel: c.channel }));
   const recorder = makeRecorder(history, errors, notes, p.t0EpochMs);
-  const r: Run = { params: p, workload: createWorkload(p.workload), history, recorder, errors, notes, endpoints, running: true, loops: [] };
+  const context: WorkloadContext = { endpoints, seed: p.seed, runTag: p.runTag, sessionClient: (e, home, tag) => sessionClient(p, e, home, tag) };
+  const r: Run = { params: p, workload: createWorkload(p.workload, context), history, recorder, errors, notes, endpoints, running: true, loops: [] };
+  r.workload.start?.();
   const seeds = new SeededRandom(p.seed);
   for (let k = 0; k < p.clients; k++) {
     const worker: Worker = { index: k, process: k, client: sessionClient(p, endpoints, k, `c${k}`), random: new SeededRandom(seeds.int(2 ** 31)), count: 0, seen: new Map() };
@@ -215,6 +217,7 @@ async function finishWorkload(finalReadTimeoutMs: number): Promise<WorkloadResul
   const r = run;
   if (r === undefined) throw new Error('no workload is running');
   r.running = false;
+  r.workload.stop?.();
   await Promise.all(r.loops);
   const reader = sessionClient(r.params, r.endpoints, 0, 'final');
   const final = await r.workload.finish(reader, r.recorder, FINAL_PROCESS_BASE, finalReadTimeoutMs);

@@ -82,9 +82,20 @@ export interface OpResult {
   /** The members tried, in order (the last one gave the outcome). */
   readonly via: readonly string[];
   readonly lastError?: string;
+  /** A write's revision (its response header), when it was acknowledged. */
+  readonly revision?: number;
+  /** A delete's count of deleted keys, when it was acknowledged. */
+  readonly deleted?: number;
 }
 
-type WriteCall = (kv: ServiceClient<typeof etcd.KVDefinition>, options: { timeoutMs: number; metadata: Record<string, string> }) => Promise<Outcome>;
+/** What a write call brought back: the outcome, and the response header's revision. */
+interface WriteAnswer {
+  readonly outcome: Outcome;
+  readonly revision?: number;
+  readonly deleted?: number;
+}
+
+type WriteCall = (kv: ServiceClient<typeof etcd.KVDefinition>, options: { timeoutMs: number; metadata: Record<string, string> }) => Promise<WriteAnswer>;
 
 /** One logical client. Not re-entrant: one operation at a time. */
 export class KvSessionClient {
@@ -167,11 +178,19 @@ export class KvSessionClient {
     }
   }
 
-  /** Writes `value` under `key` (exactly once). */
-  put(key: string, value: string): Promise<OpResult> {
+  /** Writes `value` under `key` (exactly once), attached to `lease` if given. */
+  put(key: string, value: string, lease = 0n): Promise<OpResult> {
     return this.write(async (kv, options) => {
-      await kv.put(etcd.PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) }), options);
-      return { status: 'ok' };
+      const res = await kv.put(etcd.PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value), lease }), options);
+      return { outcome: { status: 'ok' }, revision: Number(res.header?.revision ?? 0n) };
+    });
+  }
+
+  /** Deletes `key` (exactly once); `deleted` says whether it existed. */
+  delete(key: string): Promise<OpResult> {
+    return this.write(async (kv, options) => {
+      const res = await kv.deleteRange(etcd.DeleteRangeRequest.fromPartial({ key: Buffer.from(key) }), options);
+      return { outcome: { status: 'ok' }, revision: Number(res.header?.revision ?? 0n), deleted: Number(res.deleted) };
     });
   }
 
@@ -189,7 +208,7 @@ export class KvSessionClient {
     const request = etcd.TxnRequest.fromPartial({ compare: [compare], success: [then], failure: [] });
     return this.write(async (kv, options) => {
       const res = await kv.txn(request, options);
-      return { status: 'ok', succeeded: res.succeeded };
+      return { outcome: { status: 'ok', succeeded: res.succeeded }, revision: Number(res.header?.revision ?? 0n) };
     });
   }
 
@@ -205,10 +224,10 @@ export class KvSessionClient {
       const remaining = deadline - performance.now();
       const metadata = { 'keyval-client-id': this.clientId, 'keyval-seq': String(this.seq) };
       try {
-        const outcome = await call(kv, { timeoutMs: Math.max(1, Math.min(this.options.attemptTimeoutMs, remaining)), metadata });
+        const answer = await call(kv, { timeoutMs: Math.max(1, Math.min(this.options.attemptTimeoutMs, remaining)), metadata });
         this.started = true;
         this.seq++;
-        return { outcome, via, lastError: lastError || undefined };
+        return { ...answer, via, lastError: lastError || undefined };
       } catch (error) {
         lastError = describe(error);
         const kind = classifyError(error);

@@ -33,6 +33,11 @@ class FakeStore implements WorkloadClient {
     return this.answer({ status: 'ok' });
   }
 
+  async delete(key: string): Promise<OpResult> {
+    const deleted = this.data.delete(key) ? 1 : 0;
+    return { ...this.answer({ status: 'ok' }), deleted };
+  }
+
   async cas(key: string, expected: Value, newValue: Value): Promise<OpResult> {
     const holds = (this.data.get(key) ?? null) === expected;
     if (holds && newValue !== null) this.data.set(key, this.doubling ? String(Number(newValue) + 1) : newValue);

@@ -9,13 +9,27 @@
  * - counter: read the counter, then CAS it to one more; at the end
  *   acknowledged increments <= final value <= acknowledged + indeterminate increments.
  */
-import type { Invocation, Outcome, Value } from '@keyval/lincheck';
+import type { Invocation, Value } from '@keyval/lincheck';
 import { SeededRandom } from '../crash/seeded-random';
 import type { WorkloadKind } from './chaos-options';
-import type { KvSessionClient, OpResult } from './kv-session-client';
+import type { KvEndpoint, KvSessionClient, OpResult } from './kv-session-client';
+import { LeaseWorkload } from './lease-workload';
+import { WatchWorkload } from './watch-workload';
+import { perform, retrying } from './workload-steps';
 
 /** What a workload needs of a client (KvSessionClient; a fake in unit tests). */
-export type WorkloadClient = Pick<KvSessionClient, 'get' | 'put' | 'cas' | 'readPrefix'>;
+export type WorkloadClient = Pick<KvSessionClient, 'get' | 'put' | 'delete' | 'cas' | 'readPrefix'>;
+
+/** What the stream workloads (watch, lease) need beside their workers' clients. */
+export interface WorkloadContext {
+  /** The members (or the gateway) the run's clients talk to. */
+  readonly endpoints: readonly KvEndpoint[];
+  readonly seed: number;
+  /** Distinguishes this run's ids (sessions, lease ids). */
+  readonly runTag: string;
+  /** A session client of its own, starting at `endpoints[home]`. */
+  sessionClient(endpoints: readonly KvEndpoint[], home: number, tag: string): KvSessionClient;
+}
 
 /** Records operations: invoke returns an id, complete closes it. */
 export interface OpRecorder {
@@ -43,32 +57,21 @@ export interface FinalReport {
   readonly lost: number;
   /** Human-readable facts for the summary (counts, first missing elements). */
   readonly details: Record<string, number | string | boolean>;
+  /** What a workload's own checker (watch, lease) found wrong, one sentence each; any makes the run fail. */
+  readonly violations?: readonly string[];
+  /** What the checker judged, for the violations it found (e.g. a lease's whole history as JSON). */
+  readonly evidence?: readonly string[];
 }
 
 /** A workload: a step per worker, and the final read. */
 export interface Workload {
   readonly kind: WorkloadKind;
+  /** Starts background tasks (watchers), once, before the first step. */
+  start?(): void;
+  /** The run is ending: steps in progress should end soon (called before they are awaited). */
+  stop?(): void;
   step(worker: Worker, recorder: OpRecorder): Promise<void>;
   finish(reader: WorkloadClient, recorder: OpRecorder, processBase: number, timeoutMs: number): Promise<FinalReport>;
-}
-
-/** Runs one recorded operation and remembers what the worker saw. */
-async function perform(worker: Worker, recorder: OpRecorder, invocation: Invocation, run: () => Promise<OpResult>): Promise<Outcome> {
-  const id = recorder.invoke(invocation);
-  const result = await run();
-  recorder.complete(id, result);
-  if (result.outcome.status === 'info') worker.process += 1_000;
-  return result.outcome;
-}
-
-/** Retries a final read until it succeeds or `timeoutMs` passes. */
-async function retrying<T>(timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T | undefined> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await attempt();
-    if (value !== undefined || performance.now() >= deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 class RegisterWorkload implements Workload {
@@ -216,9 +219,17 @@ class CounterWorkload implements Workload {
   }
 }
 
-/** A fresh workload of `kind`. */
-export function createWorkload(kind: WorkloadKind): Workload {
+/** A fresh workload of `kind` (watch and lease need the context). */
+export function createWorkload(kind: WorkloadKind, context?: WorkloadContext): Workload {
+  const needContext = (): WorkloadContext => {
+    if (context === undefined) throw new RangeError(`the ${kind} workload needs a workload context`);
+    return context;
+  };
   switch (kind) {
+    case 'watch':
+      return new WatchWorkload(needContext());
+    case 'lease':
+      return new LeaseWorkload(needContext());
     case 'register':
       return new RegisterWorkload();
     case 'set':

@@ -35,6 +35,13 @@ export interface LeaseBackend extends LeaderRouting {
   headerContext(): HeaderContext;
   revision(): number;
   write(op: WriteRequest, session: SessionHeader | undefined, deadlineMs: number): Promise<WriteResponse>;
+  /**
+   * Resolves once this member has applied everything committed before the call and, leading,
+   * has confirmed it still leads (a linearizable read's barrier). A new leader applies its
+   * predecessors' entries only after it took over, so until then its state misses leases
+   * granted just before.
+   */
+  readBarrier(deadlineMs: number): Promise<void>;
   renewLease(id: bigint): RenewOutcome;
   leaseRemaining(id: bigint): { remainingSeconds: number; ttl: number } | 'not-found' | 'not-primary';
   leases(): readonly LeaseRecord[];
@@ -235,7 +242,10 @@ export class LeaseService {
           call,
           deadlineMs,
           retrySafe: true,
-          local: async () => this.timeToLive(req),
+          local: async () => {
+            await this.backend.readBarrier(deadlineMs); // as renew: no -1 for a lease not applied yet
+            return this.timeToLive(req);
+          },
           forward: async (leader) => (await this.forwarder.forward(etcd.LeaseDefinition, 'leaseTimeToLive', req, call.metadata, leader, deadlineMs)) as etcd.LeaseTimeToLiveResponse,
         });
       },
@@ -284,11 +294,34 @@ export class LeaseService {
     };
   }
 
+  /**
+   * Before a leader renews (etcd's ensureLeadership and waitAppliedIndex): it still leads, and
+   * it has applied what was committed before — a leader just elected has not applied its
+   * predecessor's last grants yet, and answered a keepalive of such a lease "not found" (TTL
+   * 0: the client drops a live lease; chaos `--workload lease --faults pause`). False while
+   * it cannot tell yet; throws the barrier's error once the deadline passed.
+   */
+  private async barrierPassed(deadlineMs: number): Promise<boolean> {
+    try {
+      await this.backend.readBarrier(deadlineMs);
+      return true;
+    } catch (error) {
+      if (performance.now() >= deadlineMs) {
+        throw toStatusError(error);
+      }
+      return false;
+    }
+  }
+
   /** One keepalive: here when leading, else relayed; retried across leader changes. */
   private async renew(id: bigint, relay: KeepAliveRelay, forwarded: boolean): Promise<Renewed> {
     const deadlineMs = performance.now() + this.options.defaultTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const outcome = this.backend.renewLease(id);
+      // Only a confirmed leader asks its lessor: a member that has just stepped down may not
+      // have demoted its lessor yet, whose expiries ran on through a pause ("not found" for a
+      // lease the new leader keeps).
+      const leading = this.backend.isLeader();
+      const outcome = leading && (await this.barrierPassed(deadlineMs)) ? this.backend.renewLease(id) : 'not-primary';
       if (outcome === 'not-found') {
         return { ttl: 0n, revision: 0n };
       }
@@ -300,8 +333,8 @@ export class LeaseService {
       }
       try {
         const known = this.backend.leaderId();
-        if (known === this.backend.memberId() || this.backend.isLeader()) {
-          throw new NotLeaderError(undefined); // leading, but the lessor is not promoted yet
+        if (leading || known === this.backend.memberId() || this.backend.isLeader()) {
+          throw new NotLeaderError(undefined); // leading, but not confirmed or the lessor not promoted yet
         }
         const leader = known !== 0n ? known : await this.backend.waitForLeader(deadlineMs);
         return await relay.renew(id, leader);

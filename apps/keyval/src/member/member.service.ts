@@ -148,6 +148,10 @@ export class MemberService implements KvBackend, LeaseBackend, AlarmBackend, Lea
     return this.member.stateMachine.compacted(revision);
   }
 
+  readBarrier(deadlineMs: number): Promise<void> {
+    return this.member.readBarrier(deadlineMs);
+  }
+
   renewLease(id: bigint): RenewOutcome {
     return this.member.lessor.renew(id);
   }

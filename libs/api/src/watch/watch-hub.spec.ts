@@ -109,6 +109,16 @@ describe('WatchHub', () => {
     expect(sink.prevs).toEqual(['1', '2', '3']);
   });
 
+  it('a watcher from a future revision gets nothing below it, while the member replays its log up to there (chaos: a restarted member)', async () => {
+    // A member that restarts replays its log after it serves again: a client resuming at
+    // revision 4 there is synced at once (4 > the hub's 1) and must not be handed 2 and 3.
+    const sink = new RecordingSink();
+    hub.add(spec('k', { startRevision: 4 }), sink);
+    expect(hub.size).toEqual({ synced: 1, lagging: 0 });
+    await sm.apply([log.put('k', '1'), log.put('k', '2'), log.put('k', '3'), log.put('k', '4')]);
+    expect(sink.events).toEqual(['put k@4', 'put k@5']);
+  });
+
   it('a full sink makes its watcher lag; it catches up from the history once it has room', async () => {
     const sink = new RecordingSink();
     hub.add(spec('k', { startRevision: 2 }), sink);

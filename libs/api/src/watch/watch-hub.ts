@@ -260,7 +260,12 @@ export class WatchHub {
 
   /** Offers events to a synced watcher; a full sink makes it lag from the first of them. */
   private offer(watcher: HubWatcher, events: readonly KeyEvent[], revision: number): void {
-    const kept = watcher.filter(events);
+    // A watcher synced at creation from a future start revision (etcd's minRev) must not be
+    // handed the revisions below it: a member still replaying its log after a restart serves
+    // clients that resume there from a revision it has not reached yet. (One change can span
+    // several revisions, a batch of applied entries; its events are in revision order.)
+    const fresh = (events[0] as KeyEvent).kv.modRevision < watcher.next ? events.filter((e) => e.kv.modRevision >= watcher.next) : events;
+    const kept = watcher.filter(fresh);
     if (kept.length === 0) {
       return;
     }
@@ -273,7 +278,7 @@ export class WatchHub {
     this.groupsOf(watcher).get(watcher.groupKey)?.watchers.delete(watcher);
     this.dropEmptyGroup(watcher);
     watcher.state = 'lagging';
-    watcher.next = (events[0] as KeyEvent).kv.modRevision;
+    watcher.next = (fresh[0] as KeyEvent).kv.modRevision;
     this.lagging.add(watcher);
   }
 

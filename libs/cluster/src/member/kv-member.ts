@@ -378,9 +378,18 @@ export class KvMember {
   /** A range read: linearizable (ReadIndex, or the lease if enabled) or serializable (local). */
   async range(request: RangeRequest, consistency: ReadConsistency, deadlineMs: number, trace?: Context): Promise<RangeResponse> {
     if (consistency === 'linearizable') {
-      await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs, trace);
+      await this.readBarrier(deadlineMs, trace);
     }
     return this.stateMachine.range(request);
+  }
+
+  /**
+   * Resolves once this member has applied everything committed before the call, as a
+   * linearizable read does (ReadIndex, or the lease if enabled) — on the leader it also
+   * confirms it still leads. Rejects as a read barrier does (not leader, deadline).
+   */
+  async readBarrier(deadlineMs: number, trace?: Context): Promise<void> {
+    await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs, trace);
   }
 
   membership(): MembershipState {
