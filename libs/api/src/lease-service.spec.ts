@@ -30,6 +30,7 @@ class NewLeader implements Partial<LeaseBackend> {
     await new Promise((resolve) => setImmediate(resolve));
     this.applied = true;
   };
+  renewalBarrier = (): Promise<void> => this.readBarrier();
   renewLease = (id: bigint): RenewOutcome => (this.applied && id === LEASE ? { ttl: 5 } : 'not-found');
   leaseRemaining = (id: bigint): { remainingSeconds: number; ttl: number } | 'not-found' => (this.applied && id === LEASE ? { remainingSeconds: 4, ttl: 5 } : 'not-found');
   lease = (): undefined => undefined;
@@ -117,5 +118,37 @@ describe('LeaseService on a leader that has not applied its predecessor’s entr
     await service(backend, leaderAt9(relayed)).leaseKeepAlive(requests(LEASE), call(written));
     expect(written.map((r) => r.TTL)).toEqual([5n]);
     expect(relayed).toEqual([LEASE]);
+  });
+});
+
+describe('LeaseService keepalive streams', () => {
+  it('renews the keepalives of one stream side by side, not one barrier after another', async () => {
+    const backend = new NewLeader();
+    backend.applied = true;
+    let started = 0;
+    backend.isLeader = () => {
+      started++; // each renewal asks first
+      return true;
+    };
+    const pending: (() => void)[] = [];
+    backend.renewalBarrier = () =>
+      new Promise<void>((resolve) => {
+        backend.barriers++;
+        pending.push(resolve);
+      });
+    const written: etcd.LeaseKeepAliveResponse[] = [];
+    const stream = service(backend).leaseKeepAlive(requests(LEASE, LEASE, LEASE), call(written));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    // The first barrier has not passed, yet all three renewals are under way (one at a time,
+    // the second would start only after the first was answered).
+    expect(written).toEqual([]);
+    expect(started).toBe(3);
+    while (written.length < 3) {
+      for (const pass of pending.splice(0)) pass();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await stream;
+    expect(written.map((r) => r.TTL)).toEqual([5n, 5n, 5n]);
+    expect(backend.barriers).toBeLessThanOrEqual(2); // the later arrivals share the next barrier
   });
 });

@@ -25,10 +25,14 @@ import type { LeaderRouting } from './leader-calls';
 import type { LeaderForwarder } from './leader-forwarder';
 import { sessionFrom } from './kv-service';
 import type { SpaceAdmission } from './kv-service';
+import { SharedBarrier } from './shared-barrier';
 import { readUntil } from './read-until';
 
 /** etcd's MaxLeaseTTL, seconds. */
 export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;
+
+/** Keepalives of one stream being renewed at once, at most (a limit on everything). */
+export const KEEPALIVES_IN_FLIGHT_MAX = 256;
 
 /** What the Lease service needs of a member. */
 export interface LeaseBackend extends LeaderRouting {
@@ -42,6 +46,12 @@ export interface LeaseBackend extends LeaderRouting {
    * granted just before.
    */
   readBarrier(deadlineMs: number): Promise<void>;
+  /**
+   * As readBarrier, but leading it may pass on the Raft lease (§6.4.1: a quorum heard within an
+   * election timeout, less the drift margin; else a heartbeat round) whatever the member's read
+   * mode: before a lease renewal, which rests on the clocks anyway.
+   */
+  renewalBarrier(deadlineMs: number): Promise<void>;
   renewLease(id: bigint): RenewOutcome;
   leaseRemaining(id: bigint): { remainingSeconds: number; ttl: number } | 'not-found' | 'not-primary';
   leases(): readonly LeaseRecord[];
@@ -161,6 +171,8 @@ class KeepAliveRelay {
 
 export class LeaseService {
   private readonly ids: LeaseIdGenerator;
+  /** The leadership check before renewals, one barrier shared by the keepalives waiting for it. */
+  private readonly renewBarrier: SharedBarrier;
 
   constructor(
     private readonly backend: LeaseBackend,
@@ -168,6 +180,7 @@ export class LeaseService {
     private readonly options: LeaseServiceOptions,
   ) {
     this.ids = new LeaseIdGenerator(backend.memberId(), Date.now());
+    this.renewBarrier = new SharedBarrier((deadlineMs) => backend.renewalBarrier(deadlineMs));
   }
 
   private header(): etcd.ResponseHeader {
@@ -218,16 +231,38 @@ export class LeaseService {
         if (shutdown?.aborted === true) {
           stop.abort();
         }
+        // Renewals of one stream run side by side (a renewal waits for a leadership barrier;
+        // one at a time, a stream got one answer per barrier), at most KEEPALIVES_IN_FLIGHT_MAX;
+        // answers go out as each is ready (a client matches them by lease id, as etcd's does).
+        const inFlight = new Set<Promise<void>>();
+        let failure: { error: unknown } | undefined;
+        const throwIfFailed = (): void => {
+          if (failure !== undefined) throw failure.error;
+        };
         try {
           await readUntil(requests, stop.signal, async (request) => {
+            throwIfFailed();
             // The header is taken before the renewal (etcd: a lease revoked at revision r is
             // never reported renewed at a later one).
             // Relayed, the leader's header (taken before its renewal) wins when it is newer:
             // this member may not have applied yet what the client already saw acknowledged.
             const head = this.header();
-            const renewed = await this.renew(request.ID, relay, forwarded);
-            await call.write({ header: renewed.revision > head.revision ? { ...head, revision: renewed.revision } : head, ID: request.ID, TTL: renewed.ttl });
+            const one: Promise<void> = this.renew(request.ID, relay, forwarded)
+              .then((renewed) => call.write({ header: renewed.revision > head.revision ? { ...head, revision: renewed.revision } : head, ID: request.ID, TTL: renewed.ttl }))
+              .catch((error: unknown) => {
+                failure ??= { error };
+              })
+              .finally(() => inFlight.delete(one));
+            inFlight.add(one);
+            if (inFlight.size >= KEEPALIVES_IN_FLIGHT_MAX) {
+              await Promise.race(inFlight);
+            }
+            throwIfFailed();
           });
+          if (!stop.signal.aborted) {
+            await Promise.all(inFlight);
+            throwIfFailed();
+          }
         } finally {
           shutdown?.removeEventListener('abort', onShutdown);
           relay.close();
@@ -303,7 +338,7 @@ export class LeaseService {
    */
   private async barrierPassed(deadlineMs: number): Promise<boolean> {
     try {
-      await this.backend.readBarrier(deadlineMs);
+      await this.renewBarrier.pass(deadlineMs);
       return true;
     } catch (error) {
       if (performance.now() >= deadlineMs) {

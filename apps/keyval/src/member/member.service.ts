@@ -152,6 +152,10 @@ export class MemberService implements KvBackend, LeaseBackend, AlarmBackend, Lea
     return this.member.readBarrier(deadlineMs);
   }
 
+  renewalBarrier(deadlineMs: number): Promise<void> {
+    return this.member.leaseBarrier(deadlineMs);
+  }
+
   renewLease(id: bigint): RenewOutcome {
     return this.member.lessor.renew(id);
   }

@@ -392,6 +392,15 @@ export class KvMember {
     await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs, trace);
   }
 
+  /**
+   * As readBarrier, on the Raft lease whatever `leaseReads` says (a heartbeat round when the
+   * lease is not valid): what a leader checks before renewing a client's lease, which rests on
+   * bounded clock drift already (etcd 3.5 confirms leadership before each renewal; 3.4 not).
+   */
+  async leaseBarrier(deadlineMs: number): Promise<void> {
+    await this.driver.readBarrier(ReadMode.Lease, deadlineMs);
+  }
+
   membership(): MembershipState {
     return this.stateMachine.membership();
   }
