@@ -40,7 +40,7 @@ describe('SpaceQuota (etcd quota.go)', () => {
     expect((await quota.check(put(100))).kind).toBe('admitted');
   });
 
-  it('never stops what adds nothing; refuses what adds data while NOSPACE is active, whatever the size', async () => {
+  it('never stops deletes, compaction or revokes; judges every txn by the size; refuses what adds data while NOSPACE is active, whatever the size', async () => {
     let membership: MembershipState = EMPTY_MEMBERSHIP;
     const { quota, disk } = quotaOver(1_000, () => membership);
     disk.bytes = 5_000;
@@ -48,7 +48,11 @@ describe('SpaceQuota (etcd quota.go)', () => {
       expect(await quota.check(op)).toEqual({ kind: 'admitted' });
     }
     expect((await quota.check({ type: 'leaseGrant', id: 1n, ttl: 5 })).kind).toBe('over-quota');
+    // As etcd: a txn is judged by the size even when it adds nothing (read-only, deletes only).
+    const readOnlyTxn = { type: 'txn', request: { compare: [], success: [], failure: [] } } as unknown as WriteRequest;
+    expect(await quota.check(readOnlyTxn)).toMatchObject({ kind: 'over-quota', costBytes: 0 });
     disk.bytes = 0;
+    expect(await quota.check(readOnlyTxn)).toEqual({ kind: 'admitted' });
     membership = { ...EMPTY_MEMBERSHIP, alarms: [{ memberId: nodeId(2), alarm: 'NOSPACE' }] };
     expect(await quota.check(put(1))).toEqual({ kind: 'alarmed' });
     membership = { ...EMPTY_MEMBERSHIP, alarms: [{ memberId: nodeId(2), alarm: 'CORRUPT' }] };

@@ -5,10 +5,10 @@
  * DiskUsageProbe). Deciding what to do when it is not (raise NOSPACE through the log, refuse
  * the write) is the caller's: see libs/api space-guard.ts.
  *
- *     write ─► cost 0 (delete, compact, revoke...) ───────────────► admitted
- *           ─► NOSPACE active in the replicated state ─────────────► alarmed
- *           ─► dbSize + cost < quota ──────────────────────────────► admitted
- *           └► otherwise ──────────────────────────────────────────► over-quota
+ *     write ─► not a put, txn or lease grant (delete, compact, revoke...) ─► admitted
+ *           ─► adds data, NOSPACE active in the replicated state ───────► alarmed
+ *           ─► dbSize + cost < quota (a txn that adds nothing too) ─────► admitted
+ *           └► otherwise ───────────────────────────────────────────────► over-quota
  */
 import { noSpaceAlarmed, writeCost } from '@keyval/statemachine';
 import type { MembershipState, WriteRequest } from '@keyval/statemachine';
@@ -45,6 +45,9 @@ export interface SpaceQuotaSource {
   membership(): MembershipState;
 }
 
+/** The requests etcd's quota server judges (quotaKVServer Put and Txn, quotaLeaseServer LeaseGrant); others pass. */
+const QUOTA_CHECKED: ReadonlySet<WriteRequest['type']> = new Set(['put', 'txn', 'leaseGrant']);
+
 export class SpaceQuota {
   /** The measurement the estimate starts from, and what was admitted since (not measured yet). */
   private measuredAt = Number.NaN;
@@ -62,13 +65,15 @@ export class SpaceQuota {
 
   /** Judges one write (see the module comment). Never throws but for the size probe's own failure. */
   async check(op: WriteRequest): Promise<SpaceVerdict> {
-    const costBytes = writeCost(op);
-    if (costBytes === 0) {
+    if (!QUOTA_CHECKED.has(op.type)) {
       return { kind: 'admitted' };
     }
-    if (noSpaceAlarmed(this.source.membership())) {
+    const costBytes = writeCost(op);
+    if (costBytes > 0 && noSpaceAlarmed(this.source.membership())) {
       return { kind: 'alarmed' };
     }
+    // A txn that adds nothing (reads, deletes) is still judged by the size, as etcd's quota
+    // judges every Txn: refused while the database is at or over the quota.
     const measured = await this.source.dbBytes();
     if (measured.measuredAt !== this.measuredAt) {
       this.measuredAt = measured.measuredAt;
