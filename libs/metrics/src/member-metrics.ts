@@ -14,6 +14,7 @@ import type { LogIndex, NodeId, ReadMode } from '@keyval/raft';
 import { DiskUsageProbe, memberStatus } from '@keyval/cluster';
 import type { DriverObserver, KvMember, MemberObserver, PeerObserver, SnapshotObserver, TransportObserver } from '@keyval/cluster';
 import type { WalObserver } from '@keyval/storage';
+import { ALARM_TYPES } from '@keyval/statemachine';
 import type { BackendObserver } from '@keyval/statemachine';
 import type { Registry } from 'prom-client';
 import { BATCH_SIZE_BUCKETS, ETCD_DISK_BUCKETS, ETCD_PEER_RTT_BUCKETS, LATENCY_BUCKETS, SNAPSHOT_DURATION_BUCKETS } from './buckets';
@@ -199,8 +200,10 @@ export class MemberMetrics implements MemberObserver {
     gaugeFamily(r, { name: 'etcd_server_quota_backend_bytes', help: 'Current backend storage quota size in bytes.' }, whenAttached((m) => one(m.alarms.quota.quotaBytes), []));
     gaugeFamily(
       r,
-      { name: 'keyval_alarms_active', help: 'Active alarms of the cluster (etcd\'s alarm list), by the member that raised them and type.', labelNames: ['member_id', 'alarm'] },
-      whenAttached((m) => m.alarms.active().map((a) => [{ member_id: hex(a.memberId), alarm: a.alarm }, 1] as GaugeSample<'member_id' | 'alarm'>), []),
+      { name: 'keyval_alarms_active', help: 'Active alarms of the cluster (etcd\'s alarm list) of each type: how many members raised one (0 when none).', labelNames: ['alarm'] },
+      // Every type always has a series (0 when none is active), so rules and dashboards see
+      // the metric before the first alarm; `etcdctl alarm list` names the members.
+      whenAttached((m) => ALARM_TYPES.map((type) => [{ alarm: type }, m.alarms.active().filter((a) => a.alarm === type).length] as GaugeSample<'alarm'>), []),
     );
     gaugeFamily(r, { name: 'keyval_raft_term', help: 'The current Raft term of this member.' }, whenAttached((m) => one(m.driver.currentTerm()), []));
     gaugeFamily(r, { name: 'keyval_disk_full', help: '1 while the write-ahead log refuses writes because the disk is full (NOSPACE), else 0.' }, whenAttached((m) => one(m.logStore.health().state === 'disk-full'), one(0)));

@@ -13,7 +13,7 @@ export type { MemberContext } from './engine/membership';
 export { prefixRangeEnd, keySuccessor, compareBytes, isSingleKey, spanToScan, isEmptyRange } from './engine/key-span';
 export type { ScanRange } from './engine/key-span';
 export type { KeyEvent } from './engine/history';
-export { KV_OVERHEAD_BYTES, LEASE_OVERHEAD_BYTES, alarmCode, alarmOfCode, noSpaceAlarmed, writeCost } from './engine/alarms';
+export { ALARM_TYPES, KV_OVERHEAD_BYTES, LEASE_OVERHEAD_BYTES, alarmCode, alarmOfCode, noSpaceAlarmed, writeCost } from './engine/alarms';
 export type { LeaseInfo, LeaseRecord } from './engine/lease-table';
 export { INITIAL_REVISION } from './engine/apply-batch';
 export { MemoryStateMachine } from './memory/memory-state-machine';

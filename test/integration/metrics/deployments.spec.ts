@@ -204,13 +204,14 @@ describe('deployments: against a live cluster and a real Prometheus', () => {
       expect(leaders.map((r) => r.metric.instance).sort()).toEqual(c().members.map((m) => m.endpoint).sort());
 
       type Rule = { name: string; type: string; health: string; state?: string; lastError?: string };
+      const ruleCount = ['alerts.yml', 'recording.yml'].reduce((n, f) => n + ruleFile(f).groups.reduce((k, g) => k + g.rules.length, 0), 0);
       const rules = await waitFor(
         async () => {
           const groups = (await api<{ groups: { rules: Rule[] }[] }>('/api/v1/rules')).groups;
           const all = groups.flatMap((g) => g.rules);
-          return all.length === 22 && all.every((r) => r.health !== 'unknown') ? all : undefined;
+          return all.length === ruleCount && all.every((r) => r.health !== 'unknown') ? all : undefined;
         },
-        { timeoutMs: 60_000, what: 'Prometheus to evaluate all 22 rules', intervalMs: 250 },
+        { timeoutMs: 60_000, what: `Prometheus to evaluate all ${ruleCount} rules`, intervalMs: 250 },
       );
       expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError ?? ''}`)).toEqual([]);
       expect(rules.filter((r) => r.type === 'alerting' && r.state !== 'inactive').map((r) => `${r.name}: ${r.state}`)).toEqual([]);
