@@ -84,6 +84,11 @@ export type AgentMethods = {
   memberList: { params: { via: string; timeoutMs: number }; result: ListedMember[] };
   /** Maintenance.MoveLeader sent to `via` (the leader). */
   moveLeader: { params: { via: string; targetId: string; timeoutMs: number }; result: null };
+  /**
+   * What an operator does once a full disk has space again: Maintenance.Alarm GET, then
+   * DEACTIVATE of every NOSPACE alarm, sent to `via`; returns how many were disarmed.
+   */
+  disarmNoSpace: { params: { via: string; timeoutMs: number }; result: number };
   /** Cluster.MemberRemove sent to `via`. */
   memberRemove: { params: { via: string; id: string; timeoutMs: number }; result: null };
   /** Cluster.MemberAdd sent to `via`; returns the new member's id. */

@@ -96,6 +96,12 @@ describeChaos('chaos matrix (real members, network namespaces, faults)', () => {
       // Liveness: once every fault was healed, the cluster served again.
       const summary = JSON.parse(fs.readFileSync(path.join(folder as string, 'summary.json'), 'utf8')) as { recovered: boolean };
       expect({ recovered: summary.recovered, heal: timeline.find((t) => t.kind === 'heal')?.error }).toEqual({ recovered: true, heal: undefined });
+      // ...and took writes again: a fault that leaves writes refused (a NOSPACE alarm nobody
+      // disarmed after a full disk) would otherwise pass, its refusals being definite failures.
+      const lastFaultEndMs = Math.max(0, ...(timeline as { kind: string; endMs?: number }[]).filter((t) => t.kind !== 'heal').map((t) => t.endMs ?? 0));
+      const history = JSON.parse(fs.readFileSync(path.join(folder as string, 'history.json'), 'utf8')) as { ops: { f: string; status: string; returnTime?: number }[] };
+      const writesAfter = history.ops.filter((o) => o.f !== 'get' && o.f !== 'read' && o.status === 'ok' && (o.returnTime ?? 0) > lastFaultEndMs).length;
+      expect({ writesAfterTheLastFault: writesAfter > 0 }).toEqual({ writesAfterTheLastFault: true });
     },
     600_000,
   );

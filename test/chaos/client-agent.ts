@@ -241,6 +241,15 @@ serveIpc<AgentMethods>({
     await createClient(etcd.MaintenanceDefinition, byName(via).channel).moveLeader({ targetID: BigInt(`0x${targetId}`) }, { timeoutMs });
     return null;
   },
+  disarmNoSpace: async ({ via, timeoutMs }) => {
+    const maintenance = createClient(etcd.MaintenanceDefinition, byName(via).channel);
+    const { alarms } = await maintenance.alarm({ action: etcd.AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: etcd.AlarmType.NONE }, { timeoutMs });
+    const noSpace = alarms.filter((a) => a.alarm === etcd.AlarmType.NOSPACE);
+    for (const a of noSpace) {
+      await maintenance.alarm({ action: etcd.AlarmRequest_AlarmAction.DEACTIVATE, memberID: a.memberID, alarm: etcd.AlarmType.NOSPACE }, { timeoutMs });
+    }
+    return noSpace.length;
+  },
   memberRemove: async ({ via, id, timeoutMs }) => {
     await createClient(etcd.ClusterDefinition, byName(via).channel).memberRemove({ ID: BigInt(`0x${id}`) }, { timeoutMs });
     return null;

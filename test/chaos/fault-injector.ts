@@ -7,6 +7,7 @@
  */
 import { SeededRandom } from '../crash/seeded-random';
 import type { ChaosCluster } from './chaos-cluster';
+import { delay as sleep } from './command';
 import { applyDropRules, applyLoss, healFirewall } from './firewall';
 import { partitionRules, sample } from './fault-plan';
 import type { PlannedFault } from './fault-plan';
@@ -235,7 +236,34 @@ export class FaultInjector {
         entry.description += ` (it exited: ${m.exited ?? '?'}; restarted)`;
         this.cluster.restart(m);
       }
+      // The full disk raised NOSPACE, which stays until an operator disarms it (as etcd's
+      // alarms do): disarm it as one would, or every later write of the run is refused.
+      const disarmed = await this.disarmNoSpace();
+      if (disarmed > 0) entry.description += ` (NOSPACE disarmed ${disarmed}×)`;
     };
+  }
+
+  /**
+   * Disarms NOSPACE through any running member until none is raised again: a member whose
+   * disk-full probe has not yet seen the freed space raises it once more within a second.
+   * Returns how many alarms it disarmed; gives up quietly after 20 s (the run's checks then
+   * see the refused writes).
+   */
+  private async disarmNoSpace(): Promise<number> {
+    const deadline = this.now() + 20_000;
+    let disarmed = 0;
+    let quietRounds = 0;
+    while (this.now() < deadline && quietRounds < 2) {
+      const via = this.inCluster().find((x) => x.running);
+      let count = -1;
+      if (via !== undefined) {
+        count = await this.cluster.agent.call('disarmNoSpace', { via: via.name, timeoutMs: 3_000 }, 10_000).catch(() => -1);
+      }
+      disarmed += Math.max(0, count);
+      quietRounds = count === 0 ? quietRounds + 1 : 0;
+      await sleep(1_500);
+    }
+    return disarmed;
   }
 
   private async transfer(entry: TimelineEntry, random: SeededRandom): Promise<void> {
