@@ -11,8 +11,8 @@
  */
 import { NO_NODE } from '@keyval/raft';
 import type { LogIndex, NodeId, ReadMode } from '@keyval/raft';
-import { DiskUsageProbe, memberStatus } from '@keyval/cluster';
-import type { DriverObserver, KvMember, MemberObserver, PeerObserver, SnapshotObserver, TransportObserver } from '@keyval/cluster';
+import { memberStatus } from '@keyval/cluster';
+import type { DiskUsageProbe, DriverObserver, KvMember, MemberObserver, PeerObserver, SnapshotObserver, TransportObserver } from '@keyval/cluster';
 import type { WalObserver } from '@keyval/storage';
 import { ALARM_TYPES } from '@keyval/statemachine';
 import type { BackendObserver } from '@keyval/statemachine';
@@ -59,7 +59,7 @@ export class MemberMetrics implements MemberObserver {
   /** Starts reading states from `member` at each scrape, and counting its leader changes. */
   attach(member: KvMember): void {
     this.member = member;
-    this.disk = new DiskUsageProbe(member.settings.dataDir);
+    this.disk = member.disk;
     member.driver.onLeaderChange((leader) => {
       if (leader !== NO_NODE) this.leaderChanges.inc();
     });

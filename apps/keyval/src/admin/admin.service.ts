@@ -9,7 +9,8 @@ import { GrpcStatus, GrpcStatusError } from '@keyval/grpc';
 import type { ServerCall, ServerWritableCall, ServiceImplementation } from '@keyval/grpc';
 import { admin } from '@keyval/proto';
 import { NO_NODE, ReadMode, nodeId } from '@keyval/raft';
-import { DiskUsageProbe, memberStatus, openBackup, transferLeadership } from '@keyval/cluster';
+import { memberStatus, openBackup, transferLeadership } from '@keyval/cluster';
+import type { DiskUsageProbe } from '@keyval/cluster';
 import type { BackupSource, KvMember } from '@keyval/cluster';
 import { toStatusError } from '@keyval/api';
 import type { MemberService } from '../member/member.service';
@@ -58,21 +59,17 @@ function validate<K extends LeaderMethod>(method: K, req: RequestOf<K>): void {
 }
 
 export class AdminService {
-  private readonly disk: DiskUsageProbe;
   private saves = 0;
 
   constructor(
     private readonly members: MemberService,
     private readonly router: LeaderRouter,
     private readonly version: string,
-    dataDir: string,
-  ) {
-    this.disk = new DiskUsageProbe(dataDir);
-  }
+  ) {}
 
-  /** The data dir's WAL and database bytes (cached for a second). */
+  /** The data dir's WAL and database bytes (the member's probe, cached for a second). */
   diskUsage(): DiskUsageProbe {
-    return this.disk;
+    return this.members.member.disk;
   }
 
   private header(m: KvMember): admin.ResponseHeader {
@@ -127,7 +124,7 @@ export class AdminService {
   }
 
   readonly implementation: ServiceImplementation<typeof admin.AdminDefinition> = {
-    status: () => this.local(async (m) => statusToWire(await memberStatus(m, this.disk), this.version)),
+    status: () => this.local(async (m) => statusToWire(await memberStatus(m, m.disk), this.version)),
     memberList: (req, call) =>
       this.local(async (m) => {
         if (!req.serializable) await m.driver.readBarrier(ReadMode.Safe, callDeadline(call));

@@ -61,7 +61,7 @@ export class EtcdMaintenanceService {
         this.defragmenting ??= this.members.member.stateMachine.defragment().finally(() => {
           this.defragmenting = undefined;
           // Status.dbSize and the space quota must see the smaller database at once.
-          this.members.member.alarms.disk.invalidate();
+          this.members.member.disk.invalidate();
         });
         await this.defragmenting;
         return { header: this.header() };

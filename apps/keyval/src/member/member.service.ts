@@ -8,6 +8,7 @@ import type { OnApplicationShutdown } from '@nestjs/common';
 import { KvMember, MAX_RECOMMENDED_QUOTA_BACKEND_BYTES } from '@keyval/cluster';
 import type { AlarmBackend, HeaderContext, KvBackend, LeaderLocator, LeaseBackend } from '@keyval/api';
 import type { RenewOutcome, SpaceVerdict } from '@keyval/cluster';
+import { ReadMode } from '@keyval/raft';
 import type { NodeId } from '@keyval/raft';
 import type { AlarmAction, AlarmRecord, AlarmType, LeaseInfo, LeaseRecord, RangeRequest, RangeResponse, SessionHeader, WriteRequest, WriteResponse } from '@keyval/statemachine';
 import type { KeyvalConfig } from '../config/keyval-config';
@@ -153,7 +154,7 @@ export class MemberService implements KvBackend, LeaseBackend, AlarmBackend, Lea
   }
 
   renewalBarrier(deadlineMs: number): Promise<void> {
-    return this.member.leaseBarrier(deadlineMs);
+    return this.member.readBarrier(deadlineMs, undefined, ReadMode.Lease);
   }
 
   renewLease(id: bigint): RenewOutcome {

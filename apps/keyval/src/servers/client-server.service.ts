@@ -77,7 +77,7 @@ export class ClientServerService implements BeforeApplicationShutdown {
     const batch = new KvBatchService(kv, { onHandlerError, tracer });
     const lease = new LeaseService(this.members, this.forwarder, { defaultTimeoutMs: this.config.requestTimeoutMs, space: alarms });
     this.router = new LeaderRouter(this.members, channelTls);
-    const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION, this.config.dataDir);
+    const adminService = new AdminService(this.members, this.router, KEYVAL_VERSION);
     const etcdCluster = new EtcdClusterService(this.members, adminService);
     const maintenance = new EtcdMaintenanceService(this.members, adminService, alarms, KEYVAL_VERSION);
     const hub = new WatchHub(this.members.member.stateMachine, {

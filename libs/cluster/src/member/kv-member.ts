@@ -31,6 +31,7 @@ import { MembershipManager, MembershipRefusedError } from './membership-manager'
 import type { KvMemberOptions } from './member-options';
 import { SnapshotAdapter, StateMachineAdapter } from './state-machine-adapters';
 import { AutoCompactor } from './auto-compactor';
+import { DiskUsageProbe } from './disk-usage';
 import { MemberAlarms } from './member-alarms';
 import { DEFAULT_QUOTA_BACKEND_BYTES } from './space-quota';
 import { DEFAULT_LESSOR_OPTIONS, Lessor, minLeaseTtlSeconds } from './lessor';
@@ -45,6 +46,11 @@ export class KvMember {
   readonly lessor: Lessor;
   /** The space quota and the alarms (etcd's Maintenance.Alarm). */
   readonly alarms: MemberAlarms;
+  /**
+   * What the data dir holds on disk, cached for a second: the one probe Status, the metrics
+   * and the space quota read (invalidated after a defragment and when NOSPACE is disarmed).
+   */
+  readonly disk: DiskUsageProbe;
   /** Which peers the transport can send to. */
   private readonly peers: MemberPeers;
   private promoteTimer: NodeJS.Timeout | undefined;
@@ -65,10 +71,11 @@ export class KvMember {
       { id: identity.memberId, driver, membership: () => stateMachine.membership(), clusterToken: options.initialClusterToken },
       { promoteLagEntries: options.promoteLagEntries, autoPromote: options.autoPromoteLearners },
     );
+    this.disk = new DiskUsageProbe(options.dataDir);
     this.alarms = new MemberAlarms({
       driver,
       stateMachine,
-      dataDir: options.dataDir,
+      disk: this.disk,
       quotaBytes: options.quotaBackendBytes ?? DEFAULT_QUOTA_BACKEND_BYTES,
       leaseReads: options.leaseReads,
       logger: options.logger,
@@ -386,19 +393,12 @@ export class KvMember {
   /**
    * Resolves once this member has applied everything committed before the call, as a
    * linearizable read does (ReadIndex, or the lease if enabled) — on the leader it also
-   * confirms it still leads. Rejects as a read barrier does (not leader, deadline).
+   * confirms it still leads. Rejects as a read barrier does (not leader, deadline). `mode`
+   * overrides the read mode: ReadMode.Lease before a lease renewal, which rests on bounded
+   * clock drift already (etcd 3.5 confirms leadership before each renewal; 3.4 not).
    */
-  async readBarrier(deadlineMs: number, trace?: Context): Promise<void> {
-    await this.driver.readBarrier(this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe, deadlineMs, trace);
-  }
-
-  /**
-   * As readBarrier, on the Raft lease whatever `leaseReads` says (a heartbeat round when the
-   * lease is not valid): what a leader checks before renewing a client's lease, which rests on
-   * bounded clock drift already (etcd 3.5 confirms leadership before each renewal; 3.4 not).
-   */
-  async leaseBarrier(deadlineMs: number): Promise<void> {
-    await this.driver.readBarrier(ReadMode.Lease, deadlineMs);
+  async readBarrier(deadlineMs: number, trace?: Context, mode = this.options.leaseReads ? ReadMode.Lease : ReadMode.Safe): Promise<void> {
+    await this.driver.readBarrier(mode, deadlineMs, trace);
   }
 
   membership(): MembershipState {

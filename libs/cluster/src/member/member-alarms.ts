@@ -15,14 +15,15 @@ import type { AlarmAction, AlarmRecord, AlarmType, ApplyResult, StateMachine, Wr
 import { encodeCommand } from '@keyval/statemachine';
 import type { RaftDriver } from '../driver/raft-driver';
 import type { DriverLogger } from '../driver/driver-options';
-import { DiskUsageProbe } from './disk-usage';
+import type { DiskUsageProbe } from './disk-usage';
 import { SpaceQuota } from './space-quota';
 import type { SpaceVerdict } from './space-quota';
 
 export interface MemberAlarmsDeps {
   readonly driver: RaftDriver<ApplyResult>;
   readonly stateMachine: StateMachine;
-  readonly dataDir: string;
+  /** The member's database size probe (Status.dbSize and the quota read the same figure). */
+  readonly disk: DiskUsageProbe;
   /** Resolved quota, bytes. */
   readonly quotaBytes: number;
   readonly leaseReads: boolean;
@@ -38,12 +39,11 @@ export class AlarmApplyError extends Error {
 }
 
 export class MemberAlarms {
-  /** The member's database size probe (Status.dbSize and the quota read the same figure). */
-  readonly disk: DiskUsageProbe;
   readonly quota: SpaceQuota;
+  private readonly disk: DiskUsageProbe;
 
   constructor(private readonly deps: MemberAlarmsDeps) {
-    this.disk = new DiskUsageProbe(deps.dataDir);
+    this.disk = deps.disk;
     this.quota = new SpaceQuota(deps.quotaBytes, {
       dbBytes: async () => {
         const usage = await this.disk.measure();
